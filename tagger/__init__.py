@@ -1,0 +1,24 @@
+"""tagger: hashtags an editor would give a Russian news article.
+
+>>> from tagger import predict_tags
+>>> predict_tags("Глава Роскосмоса Дмитрий Рогозин посетит Баку ...")  # doctest: +SKIP
+['РОССИЯ', 'РОСКОСМОС', 'ДМИТРИЙ РОГОЗИН', ...]
+"""
+__version__ = "0.1.0"
+
+from .api import TagModel, default_model, load_model, predict_tags, score_tags
+from .classifier import TagClassifier
+from .model_file import ModelError
+from .tags import normalize_tag
+
+__all__ = [
+    "__version__",
+    "predict_tags",
+    "score_tags",
+    "load_model",
+    "default_model",
+    "TagModel",
+    "TagClassifier",
+    "ModelError",
+    "normalize_tag",
+]

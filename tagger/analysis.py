@@ -1,0 +1,100 @@
+"""Text analysis: raw text -> clean text -> word tokens -> Snowball stems -> n-gram terms.
+
+Everything here works offline: the Snowball stemmer ships inside NLTK's code (no data download) and the
+stopword list ships inside this package (``tagger/data/stopwords_ru.txt``).
+"""
+from __future__ import annotations
+
+import html
+import re
+import warnings
+from functools import lru_cache
+from importlib import resources
+
+from nltk.stem.snowball import SnowballStemmer
+
+__all__ = ["Analyzer", "clean_text", "russian_stopwords", "DEFAULT_MAX_CHARS"]
+
+#: Texts are analysed up to this many characters (a long article has ~10,000); the rest is ignored with a
+#: warning, so a 10 MB paste costs what a long article costs.
+DEFAULT_MAX_CHARS = 100_000
+
+_SCRIPT = re.compile(r"<(script|style)\b[^>]{0,1000}>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"</?[a-zA-Z][^<>]{0,1000}>|<!--.*?-->", re.DOTALL)
+_TOKEN = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
+_STEM_CACHE_LIMIT = 500_000
+
+
+def clean_text(text: str) -> str:
+    """Strip HTML markup and entities, fold ``ё`` to ``е`` and lower-case."""
+    if "<" in text:
+        text = _TAG.sub(" ", _SCRIPT.sub(" ", text))
+    if "&" in text:
+        text = html.unescape(text)
+    return text.lower().replace("ё", "е")
+
+
+@lru_cache(maxsize=1)
+def russian_stopwords() -> frozenset[str]:
+    """The packaged Russian stopword list (lower case, ``ё`` as ``е``)."""
+    lines = resources.files("tagger").joinpath("data/stopwords_ru.txt").read_text("utf-8").splitlines()
+    return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))
+
+
+class Analyzer:
+    """Turns a text into the terms the model counts: Snowball stems and joined n-grams of stems.
+
+    Tokens are runs of letters and digits (hyphenated compounds such as ``с-400`` stay whole); one-character
+    tokens and stopwords are dropped before n-grams are formed, so ``"глава Роскосмоса"`` gives the terms
+    ``"глав"``, ``"роскосмос"`` and ``"глав роскосмос"``.  Stems are cached (up to 500,000 distinct words).
+    """
+
+    def __init__(self, ngram_range: tuple[int, int] = (1, 2), max_chars: int = DEFAULT_MAX_CHARS):
+        lo, hi = ngram_range
+        if not 1 <= lo <= hi:
+            raise ValueError(f"ngram_range must be (min, max) with 1 <= min <= max, got {ngram_range!r}")
+        if max_chars < 1:
+            raise ValueError(f"max_chars must be positive, got {max_chars!r}")
+        self.ngram_range = (int(lo), int(hi))
+        self.max_chars = int(max_chars)
+        self._stopwords = russian_stopwords()
+        self._stemmer = SnowballStemmer("russian")
+        self._cache: dict[str, str] = {}
+
+    def _stem(self, word: str) -> str:
+        stem = self._cache.get(word)
+        if stem is None:
+            stem = self._stemmer.stem(word)
+            if len(self._cache) < _STEM_CACHE_LIMIT:
+                self._cache[word] = stem
+        return stem
+
+    def stems(self, text: str) -> list[str]:
+        """Stems of the words of ``text`` in order, stopwords and one-letter words left out."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, not {type(text).__name__}")
+        if len(text) > self.max_chars:
+            warnings.warn(f"text of {len(text):,} characters: only the first {self.max_chars:,} are analysed",
+                          RuntimeWarning, stacklevel=3)
+            text = text[: self.max_chars]
+        stop = self._stopwords
+        cache = self._cache
+        out = []
+        for word in _TOKEN.findall(clean_text(text)):
+            if len(word) < 2 or word in stop:
+                continue
+            stem = cache.get(word)
+            out.append(stem if stem is not None else self._stem(word))
+        return out
+
+    def terms(self, text: str) -> list[str]:
+        """The n-gram terms of ``text`` (n in ``ngram_range``), n-grams joined by one space."""
+        stems = self.stems(text)
+        lo, hi = self.ngram_range
+        terms = list(stems) if lo == 1 else []
+        for n in range(max(lo, 2), hi + 1):
+            if n == 2:  # the common case, twice as fast as the general join
+                terms.extend([a + " " + b for a, b in zip(stems, stems[1:])])
+            else:
+                terms.extend(" ".join(stems[i:i + n]) for i in range(len(stems) - n + 1))
+        return terms

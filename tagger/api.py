@@ -1,0 +1,146 @@
+"""The public tagging functions and :class:`TagModel`, a loaded model with its metadata."""
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from importlib import resources
+
+import numpy as np
+
+from .classifier import TagClassifier, _as_texts
+from .model_file import ModelError, load_classifier
+
+__all__ = ["TagModel", "load_model", "default_model", "predict_tags", "score_tags", "DEFAULT_MODEL"]
+
+#: The embedded default model, trained on the RT corpus by ``training/train.py`` with ``training/default.toml``.
+DEFAULT_MODEL = "models/rt.tagger"
+
+
+def _check_text(text: object) -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, not {type(text).__name__}")
+    return text
+
+
+def _check_top_k(top_k: object, allow_none: bool) -> int | None:
+    if top_k is None and allow_none:
+        return None
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
+        raise ValueError(f"top_k must be a positive integer{' or None' if allow_none else ''}, got {top_k!r}")
+    return int(top_k)
+
+
+def _check_threshold(threshold: object) -> float | None:
+    if threshold is None:
+        return None
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)) \
+            or not 0.0 <= float(threshold) <= 1.0:
+        raise ValueError(f"threshold must be a probability in [0, 1] or None, got {threshold!r}")
+    return float(threshold)
+
+
+class TagModel:
+    """A fitted tag model ready to tag texts.  Safe to share between threads.
+
+    Scores are calibrated probabilities in [0, 1] (a per-tag Platt sigmoid fitted on out-of-fold scores):
+    the estimated chance that an editor would give the tag, comparable across tags.
+    """
+
+    def __init__(self, classifier: TagClassifier, metadata: dict | None = None, path: str | None = None):
+        classifier._check_fitted()
+        self.classifier = classifier
+        self.metadata = metadata or {}
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"<TagModel {len(self.tags)} tags{f' from {self.path}' if self.path else ''}>"
+
+    @property
+    def tags(self) -> list[str]:
+        """Every tag the model can assign, in canonical form."""
+        return list(self.classifier.classes_)
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """Each tag's tuned probability threshold."""
+        return dict(zip(self.classifier.classes_, map(float, self.classifier.thresholds_)))
+
+    def predict_tags_batch(self, texts: Sequence[str], *, top_k: int | None = None,
+                           threshold: float | None = None) -> list[list[str]]:
+        """:meth:`predict_tags` for many texts at once (much faster than a loop)."""
+        top_k, threshold = _check_top_k(top_k, True), _check_threshold(threshold)
+        clf = self.classifier
+        X = clf.transform(_as_texts(texts))
+        return [[clf.classes_[j] for j in row] for row in clf._decide(X, threshold, top_k)]
+
+    def score_tags_batch(self, texts: Sequence[str], *, top_k: int = 10) -> list[list[tuple[str, float]]]:
+        """:meth:`score_tags` for many texts at once."""
+        top_k = _check_top_k(top_k, False)
+        P = self.classifier.predict_proba(_as_texts(texts))
+        k = min(top_k, P.shape[1])
+        best = np.argpartition(-P, k - 1, axis=1)[:, :k]
+        out = []
+        for p, cols in zip(P, best):
+            cols = cols[np.argsort(-p[cols], kind="stable")]
+            out.append([(self.classifier.classes_[j], float(p[j])) for j in cols])
+        return out
+
+    def predict_tags(self, text: str, *, top_k: int | None = None, threshold: float | None = None) -> list[str]:
+        """Tags for ``text``, most probable first.
+
+        A tag is given when its probability reaches its tuned threshold (or ``threshold``, if given, for
+        every tag).  With the tuned thresholds, a text with at least one word the model knows always gets
+        at least its best tag.  ``top_k`` caps the count.
+        """
+        return self.predict_tags_batch([_check_text(text)], top_k=top_k, threshold=threshold)[0]
+
+    def score_tags(self, text: str, *, top_k: int = 10) -> list[tuple[str, float]]:
+        """The ``top_k`` most probable tags of ``text`` with their probabilities, thresholds aside."""
+        return self.score_tags_batch([_check_text(text)], top_k=top_k)[0]
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write this model (with its metadata) to ``path`` atomically."""
+        keep = {k: v for k, v in self.metadata.items()
+                if k not in ("format", "format_version", "created", "versions", "params", "tags",
+                             "n_documents", "n_features", "global_threshold")}
+        self.classifier.save(path, keep)
+
+
+def load_model(path: str | os.PathLike) -> TagModel:
+    """Load a model file written by ``TagClassifier.save`` or ``training/train.py``.
+
+    Raises :class:`tagger.ModelError` (a ``ValueError``) naming the file and the problem when the file is
+    missing, damaged or of another format version.  Never executes code from the file.
+    """
+    clf, meta = load_classifier(path)
+    return TagModel(clf, meta, os.fspath(path))
+
+
+_default: TagModel | None = None
+_default_lock = threading.Lock()
+
+
+def default_model() -> TagModel:
+    """The embedded default model (RT corpus), loaded on first use, once, thread-safely."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                ref = resources.files("tagger").joinpath(DEFAULT_MODEL)
+                if not ref.is_file():
+                    raise ModelError(f"the default model {DEFAULT_MODEL} is missing from the installed package; "
+                                     "reinstall tagger or build it with training/train.py")
+                with resources.as_file(ref) as path:
+                    _default = load_model(path)
+    return _default
+
+
+def predict_tags(text: str, *, top_k: int | None = None, threshold: float | None = None) -> list[str]:
+    """Tags of ``text`` from the default model, best first (see :meth:`TagModel.predict_tags`)."""
+    return default_model().predict_tags(text, top_k=top_k, threshold=threshold)
+
+
+def score_tags(text: str, *, top_k: int = 10) -> list[tuple[str, float]]:
+    """The ``top_k`` best tags of ``text`` with calibrated probabilities (see :meth:`TagModel.score_tags`)."""
+    return default_model().score_tags(text, top_k=top_k)

@@ -1,0 +1,249 @@
+"""The tag classifier: TF-IDF over stems -> one ridge-regression scorer per tag (one-vs-rest) with pruned
+weights -> Platt calibration -> per-tag thresholds.
+
+Why ridge: on the RT corpus a least-squares scorer per tag, solved for all tags at once in the dual
+(one Cholesky solve of the n_docs x n_docs Gram matrix), ranks tags better than LinearSVC (P@1 0.92-0.93
+against 0.90 on the same split) and fits ~600 tags in seconds instead of minutes.  Keeping only each tag's
+``max_weights_per_tag`` largest weights regularises further, and makes the model small.
+"""
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import KFold
+
+from .analysis import DEFAULT_MAX_CHARS, Analyzer
+from .features import TfidfFeatures
+from .progress import progress, say
+from .tags import normalize_tag, tag_key
+from .thresholds import apply_calibration, fit_calibration, tune_thresholds
+
+__all__ = ["TagClassifier"]
+
+#: Above this many training documents the dual solver's n x n Gram matrix gets large (20,000 docs: 3.2 GB),
+#: so ``solver="auto"`` switches to the primal conjugate-gradient solver, which needs no such matrix.
+DUAL_MAX_DOCS = 20_000
+_CHUNK = 64  # tags whose dense weight rows are formed at once before pruning
+
+
+def _as_texts(texts) -> list[str]:
+    if isinstance(texts, str):
+        raise TypeError("texts must be a sequence of str, not a single str (wrap it in a list)")
+    texts = list(texts)
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise TypeError(f"texts[{i}] must be a str, not {type(t).__name__}")
+    return texts
+
+
+def _prune_rows(W: np.ndarray, keep: int | None) -> sp.csr_matrix:
+    """Sparse copy of ``W`` keeping each row's ``keep`` largest-magnitude entries."""
+    if keep is not None and keep < W.shape[1]:
+        cut = np.argpartition(-np.abs(W), keep - 1, axis=1)[:, :keep]
+        cut.sort(axis=1)
+        rows = np.repeat(np.arange(W.shape[0]), keep)
+        vals = np.take_along_axis(W, cut, axis=1).ravel()
+        M = sp.csr_matrix((vals, (rows, cut.ravel())), shape=W.shape, dtype=np.float32)
+    else:
+        M = sp.csr_matrix(W, dtype=np.float32)
+    M.eliminate_zeros()
+    return M
+
+
+class TagClassifier(BaseEstimator):
+    """Multi-label tag classifier for Russian news (a scikit-learn estimator).
+
+    Parameters
+    ----------
+    ngram_range : word n-grams of stems (default unigrams and bigrams).
+    min_df, max_df, max_features : which terms become features (see :class:`tagger.features.TfidfFeatures`).
+    alpha : ridge regularisation strength; larger means smoother, smaller means closer fit.
+    max_weights_per_tag : keep only each tag's largest weights (``None`` keeps all).
+    min_tag_count : tags on fewer training documents are not learned.
+    cv : folds of out-of-fold scoring used to calibrate scores and tune thresholds (at least 2).
+    threshold_shrinkage : pseudo-counts pulling a tag's threshold towards the global one.
+    solver : ``"dual"`` (fast, memory n_docs^2), ``"primal"`` (conjugate gradient) or ``"auto"``.
+    max_chars : characters of each text analysed.
+    random_state : seed of the cross-validation folds.
+    verbose : report progress on stderr.
+
+    Learned attributes: ``classes_`` (tags, canonical form), ``tag_counts_``, ``features_``, ``coef_``
+    (sparse, n_tags x n_features), ``intercept_``, ``calibration_`` (per-tag sigmoid a, b),
+    ``thresholds_`` (per-tag probability thresholds), ``global_threshold_``, ``n_documents_``.
+    """
+
+    def __init__(self, ngram_range=(1, 2), min_df=2, max_df=0.5, max_features=None, alpha=0.1,
+                 max_weights_per_tag=2000, min_tag_count=20, cv=3, threshold_shrinkage=10.0,
+                 solver="auto", max_chars=DEFAULT_MAX_CHARS, random_state=0, verbose=False):
+        self.ngram_range = ngram_range
+        self.min_df = min_df
+        self.max_df = max_df
+        self.max_features = max_features
+        self.alpha = alpha
+        self.max_weights_per_tag = max_weights_per_tag
+        self.min_tag_count = min_tag_count
+        self.cv = cv
+        self.threshold_shrinkage = threshold_shrinkage
+        self.solver = solver
+        self.max_chars = max_chars
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ----------------------------------------------------------------------------------------- fitting
+    def _analyzer(self) -> Analyzer:
+        an = getattr(self, "_analyzer_cache", None)
+        if an is None or an.ngram_range != tuple(self.ngram_range) or an.max_chars != self.max_chars:
+            an = self._analyzer_cache = Analyzer(tuple(self.ngram_range), self.max_chars)
+        return an
+
+    def _label_matrix(self, tag_lists: Sequence[Iterable[str]]) -> np.ndarray:
+        counts: Counter[str] = Counter()
+        display: dict[str, str] = {}
+        keyed = []
+        for i, tags in enumerate(tag_lists):
+            if isinstance(tags, str):
+                raise TypeError(f"tags of document {i} must be a list of str, not a single str")
+            keys = set()
+            for raw in tags:
+                tag = normalize_tag(raw)
+                if tag is not None:
+                    display.setdefault(tag_key(tag), tag)
+                    keys.add(tag_key(tag))
+            counts.update(keys)
+            keyed.append(keys)
+        learnable = sorted(k for k, c in counts.items() if c >= self.min_tag_count)
+        if not learnable:
+            raise ValueError(f"no tag occurs on at least min_tag_count={self.min_tag_count} documents "
+                             f"(most frequent: {counts.most_common(1) or 'none'})")
+        index = {k: j for j, k in enumerate(learnable)}
+        Y = np.zeros((len(keyed), len(learnable)), dtype=np.int8)
+        for i, keys in enumerate(keyed):
+            for k in keys:
+                j = index.get(k)
+                if j is not None:
+                    Y[i, j] = 1
+        self.classes_ = np.array([display[k] for k in learnable], dtype=object)
+        self.tag_counts_ = np.array([counts[k] for k in learnable], dtype=np.int64)
+        return Y
+
+    def fit(self, texts: Sequence[str], tag_lists: Sequence[Iterable[str]]) -> "TagClassifier":
+        """Learn from ``texts`` (title and body as one string each) and their tag lists."""
+        texts = _as_texts(texts)
+        if len(texts) != len(tag_lists):
+            raise ValueError(f"{len(texts)} texts but {len(tag_lists)} tag lists")
+        if self.cv < 2:
+            raise ValueError(f"cv must be at least 2 to tune thresholds, got {self.cv!r}")
+        if len(texts) < 2 * self.cv:
+            raise ValueError(f"need at least {2 * self.cv} documents to fit with cv={self.cv}, got {len(texts)}")
+        if self.solver not in ("auto", "dual", "primal"):
+            raise ValueError(f"solver must be 'auto', 'dual' or 'primal', got {self.solver!r}")
+        Y = self._label_matrix(tag_lists)
+        always = self.classes_[Y.all(axis=0)]
+        if len(always):
+            import warnings
+            warnings.warn(f"tags on every training document carry no information: {', '.join(always[:5])}",
+                          RuntimeWarning, stacklevel=2)
+        analyzer = self._analyzer()
+        docs = [analyzer.terms(t) for t in progress(texts, "analysing", enabled=self.verbose, unit="docs")]
+        self.features_ = TfidfFeatures(self.min_df, self.max_df, self.max_features).fit(docs)
+        X = self.features_.transform(docs)
+        del docs
+        say(f"{X.shape[0]:,} documents, {X.shape[1]:,} features, {len(self.classes_):,} tags", self.verbose)
+
+        dual = self.solver == "dual" or (self.solver == "auto" and X.shape[0] <= DUAL_MAX_DOCS)
+        gram = (X @ X.T).toarray().astype(np.float64) + 1.0 if dual else None  # +1: the intercept feature
+        oof = np.zeros(Y.shape, dtype=np.float64)
+        folds = KFold(self.cv, shuffle=True, random_state=self.random_state).split(X)
+        for k, (tr, te) in enumerate(folds, 1):
+            W, b = self._weights(X[tr], Y[tr], gram[np.ix_(tr, tr)] if dual else None, f"fold {k}/{self.cv}")
+            oof[te] = (X[te] @ W.T).toarray() + b
+        self.calibration_ = fit_calibration(oof, Y, seed=self.random_state)
+        self.thresholds_, self.global_threshold_ = tune_thresholds(
+            apply_calibration(oof, self.calibration_), Y, shrinkage=self.threshold_shrinkage)
+        self.coef_, self.intercept_ = self._weights(X, Y, gram, "final fit")
+        self.n_documents_ = X.shape[0]
+        return self
+
+    def _weights(self, X: sp.csr_matrix, Y: np.ndarray, gram: np.ndarray | None, what: str):
+        """Ridge weights of every tag (pruned, sparse) and intercepts, targets +1/-1."""
+        T = 2.0 * Y - 1.0
+        if gram is not None:
+            G = gram.copy()
+            G[np.diag_indices_from(G)] += self.alpha
+            A = scipy.linalg.solve(G, T, assume_a="pos", overwrite_a=True)  # dual coefficients
+            intercept = A.sum(axis=0)
+            Xt = X.T.tocsr()
+            dense = lambda cols: np.asarray(Xt @ A[:, cols]).T  # noqa: E731
+        else:
+            from sklearn.linear_model import Ridge
+            intercept = np.zeros(Y.shape[1])
+            def dense(cols):  # noqa: E306
+                r = Ridge(alpha=self.alpha, solver="sparse_cg").fit(X, T[:, cols])
+                intercept[cols] = r.intercept_
+                return r.coef_
+        blocks = []
+        chunks = [np.arange(s, min(s + _CHUNK, Y.shape[1])) for s in range(0, Y.shape[1], _CHUNK)]
+        for cols in progress(chunks, f"{what}: weights", enabled=self.verbose, unit="blocks of 64 tags"):
+            blocks.append(_prune_rows(dense(cols).astype(np.float32), self.max_weights_per_tag))
+        return sp.vstack(blocks, format="csr"), intercept.astype(np.float32)
+
+    # ---------------------------------------------------------------------------------------- predicting
+    def _check_fitted(self):
+        if not hasattr(self, "coef_"):
+            from sklearn.exceptions import NotFittedError
+            raise NotFittedError("this TagClassifier is not fitted yet: call fit() or load a model")
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """TF-IDF rows of ``texts``."""
+        self._check_fitted()
+        analyzer = self._analyzer()
+        return self.features_.transform(analyzer.terms(t) for t in _as_texts(texts))
+
+    def _raw_scores(self, X: sp.csr_matrix) -> np.ndarray:
+        return (X @ self.coef_.T).toarray() + self.intercept_
+
+    def decision_function(self, texts: Sequence[str]) -> np.ndarray:
+        """Raw linear scores, n_texts x n_tags (columns in the order of ``classes_``)."""
+        return self._raw_scores(self.transform(texts))
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated probabilities in [0, 1], n_texts x n_tags."""
+        return apply_calibration(self.decision_function(texts), self.calibration_)
+
+    def predict(self, texts: Sequence[str], threshold: float | None = None) -> list[list[str]]:
+        """Tags of each text, most probable first (see :meth:`tagger.TagModel.predict_tags`)."""
+        X = self.transform(texts)
+        return [[self.classes_[j] for j in row] for row in self._decide(X, threshold)]
+
+    def _decide(self, X: sp.csr_matrix, threshold: float | None = None,
+                top_k: int | None = None) -> list[np.ndarray]:
+        P = apply_calibration(self._raw_scores(X), self.calibration_)
+        return self._choose(P, np.diff(X.indptr) > 0, threshold, top_k)
+
+    def _choose(self, P: np.ndarray, known: np.ndarray, threshold: float | None = None,
+                top_k: int | None = None) -> list[np.ndarray]:
+        """Column indices of the chosen tags of each row of probabilities ``P``, best first.
+
+        ``known`` marks rows whose text had at least one known term: with the tuned thresholds those always
+        get at least their best tag."""
+        limit = self.thresholds_ if threshold is None else threshold
+        out = []
+        for i, p in enumerate(P):
+            chosen = np.flatnonzero(p >= limit)
+            chosen = chosen[np.argsort(-p[chosen], kind="stable")]
+            if not len(chosen) and threshold is None and known[i]:
+                chosen = np.array([int(np.argmax(p))])
+            out.append(chosen[:top_k] if top_k is not None else chosen)
+        return out
+
+    def save(self, path: str | os.PathLike, metadata: dict | None = None) -> None:
+        """Write the fitted model to ``path`` atomically (see :mod:`tagger.model_file`)."""
+        from .model_file import save_model
+        self._check_fitted()
+        save_model(self, path, metadata)

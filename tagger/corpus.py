@@ -1,0 +1,250 @@
+"""Corpora: the :class:`Article` record, JSON Lines corpus files (optionally gzip), reproducible splits.
+
+A corpus file holds one JSON object a line: ``{"id", "title", "text", "tags": [...], "date", "url",
+"source"}``; only ``text`` and ``tags`` are required.  Files ending in ``.gz`` are gzip-compressed.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from .tags import normalize_tag, tag_key
+
+__all__ = ["Article", "CorpusError", "CorpusReader", "read_corpus", "write_corpus", "split_corpus"]
+
+#: A corpus line longer than this is refused (a real article is ~50 KB); it would otherwise be held in memory.
+MAX_LINE_BYTES = 20 * 1024 * 1024
+
+
+class CorpusError(ValueError):
+    """A corpus file that cannot be read, or a line in it that is not an article (file and line named)."""
+
+
+def _canonical_tags(tags: Iterable[str]) -> tuple[str, ...]:
+    seen, out = set(), []
+    for raw in tags:
+        tag = normalize_tag(raw)
+        if tag is not None and tag_key(tag) not in seen:
+            seen.add(tag_key(tag))
+            out.append(tag)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article.  ``tags`` are canonical (see :func:`tagger.normalize_tag`), first-seen order."""
+
+    title: str
+    text: str
+    tags: tuple[str, ...] = ()
+    date: datetime | None = None
+    source: str | None = None
+    url: str | None = None
+    id: str | None = None
+    extra: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self):
+        for name in ("title", "text"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"Article.{name} must be a str, not {type(getattr(self, name)).__name__}")
+        if isinstance(self.tags, str) or not all(isinstance(t, str) for t in self.tags):
+            raise TypeError("Article.tags must be a sequence of str")
+        object.__setattr__(self, "tags", _canonical_tags(self.tags))
+
+    @property
+    def document(self) -> str:
+        """What the model reads: the title, a blank line, the text."""
+        return f"{self.title}\n\n{self.text}" if self.title else self.text
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "title": self.title, "text": self.text, "tags": list(self.tags),
+                "date": self.date.isoformat() if self.date else None, "url": self.url, "source": self.source}
+
+    @classmethod
+    def from_json(cls, obj: object) -> "Article":
+        """Build an article from a corpus record; ``ValueError`` says what is wrong with it."""
+        if not isinstance(obj, dict):
+            raise ValueError(f"a record must be a JSON object, not {type(obj).__name__}")
+        text, tags = obj.get("text"), obj.get("tags")
+        if not isinstance(text, str):
+            raise ValueError("missing 'text'" if text is None else f"'text' is {type(text).__name__}, not a string")
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise ValueError("'tags' must be a list of strings")
+        fields = {}
+        for name in ("title", "id", "url", "source", "date"):
+            value = obj.get(name)
+            if value is not None and not isinstance(value, (str, int)) or isinstance(value, bool):
+                raise ValueError(f"'{name}' must be a string or null")
+            fields[name] = None if value is None else str(value)
+        date = None
+        if fields["date"]:
+            try:
+                date = datetime.fromisoformat(fields["date"])
+            except ValueError:
+                raise ValueError(f"'date' {fields['date']!r} is not an ISO date") from None
+        return cls(title=fields["title"] or "", text=text, tags=tuple(tags), date=date, source=fields["source"],
+                   url=fields["url"], id=fields["id"])
+
+
+class CorpusReader:
+    """Streams the articles of one corpus file (constant memory).
+
+    ``errors="raise"`` stops at the first bad line with a :class:`CorpusError` naming file and line;
+    ``errors="skip"`` skips it and counts it: after iteration ``read`` is the number of articles read and
+    ``skipped`` maps each reason to how many lines it cost, so nothing is dropped silently.
+    """
+
+    def __init__(self, path: str | os.PathLike, errors: str = "raise"):
+        if errors not in ("raise", "skip"):
+            raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
+        self.path = os.fspath(path)
+        self.errors = errors
+        self.read = 0
+        self.skipped: Counter[str] = Counter()
+
+    def _open(self):
+        try:
+            raw = open(self.path, "rb")
+        except FileNotFoundError:
+            raise CorpusError(f"{self.path}: no such corpus file") from None
+        except IsADirectoryError:
+            raise CorpusError(f"{self.path}: is a directory, not a corpus file") from None
+        except OSError as exc:
+            raise CorpusError(f"{self.path}: cannot read ({exc.strerror})") from None
+        return gzip.GzipFile(fileobj=raw, mode="rb") if self.path.endswith(".gz") else raw
+
+    def __iter__(self) -> Iterator[Article]:
+        with self._open() as fh:
+            lineno = 0
+            while True:
+                try:
+                    line = fh.readline(MAX_LINE_BYTES + 1)
+                except (OSError, EOFError, gzip.BadGzipFile) as exc:
+                    raise CorpusError(f"{self.path}: line {lineno + 1}: damaged file ({exc})") from None
+                if not line:
+                    return
+                lineno += 1
+                if len(line) > MAX_LINE_BYTES:
+                    while line and not line.endswith(b"\n"):  # skip the rest of the over-long line
+                        line = fh.readline(MAX_LINE_BYTES)
+                    self._bad(lineno, f"line longer than {MAX_LINE_BYTES:,} bytes")
+                    continue
+                if not line.strip():
+                    continue
+                try:
+                    article = Article.from_json(json.loads(line.decode("utf-8")))
+                except UnicodeDecodeError:
+                    self._bad(lineno, "invalid UTF-8")
+                except json.JSONDecodeError as exc:
+                    self._bad(lineno, f"invalid JSON ({exc.msg})")
+                except (ValueError, TypeError) as exc:
+                    self._bad(lineno, str(exc))
+                else:
+                    self.read += 1
+                    yield article
+
+    def _bad(self, lineno: int, reason: str) -> None:
+        if self.errors == "raise":
+            raise CorpusError(f"{self.path}: line {lineno}: {reason}")
+        self.skipped[reason.split(" (")[0]] += 1
+
+
+def read_corpus(path: str | os.PathLike, errors: str = "raise") -> CorpusReader:
+    """Articles of a JSON Lines corpus file, streamed (see :class:`CorpusReader`)."""
+    return CorpusReader(path, errors)
+
+
+def write_corpus(articles: Iterable[Article], path: str | os.PathLike) -> int:
+    """Write ``articles`` to ``path`` (gzip if it ends in ``.gz``) atomically; returns the count written."""
+    import tempfile
+    path = os.fspath(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(os.path.abspath(path)))
+    n = 0
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            fh = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if path.endswith(".gz") else raw
+            with io.TextIOWrapper(fh, encoding="utf-8", newline="\n") as out:
+                for article in articles:
+                    out.write(json.dumps(article.to_json(), ensure_ascii=False) + "\n")
+                    n += 1
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return n
+
+
+_WS = re.compile(r"\s+")
+
+
+def _text_key(article: Article) -> str:
+    return hashlib.sha1(_WS.sub(" ", article.text).strip().lower().encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def split_corpus(articles: Sequence[Article], test_size: float = 0.15, val_size: float = 0.15,
+                 seed: int = 0) -> tuple[list[Article], list[Article], list[Article]]:
+    """Train / validation / test lists that keep every tag's share similar (iterative stratification).
+
+    Sechidis, Tsoumakas & Vlahavas (2011): the rarest tag's articles are placed first, each in the split
+    that still wants most of that tag.  The result depends only on the articles and ``seed``, not on their
+    order (articles are ordered by a seeded hash of their id, or of their text where there is no id), and
+    articles with the same normalised text always land in the same split.
+    """
+    if not (0 <= test_size < 1 and 0 <= val_size < 1 and test_size + val_size < 1):
+        raise ValueError(f"test_size and val_size must be fractions summing to under 1, got {test_size}, {val_size}")
+    shares = np.array([1 - test_size - val_size, val_size, test_size])
+    groups: dict[str, list[Article]] = {}
+    for article in articles:
+        groups.setdefault(_text_key(article), []).append(article)
+
+    def order_key(item: tuple[str, list[Article]]) -> str:
+        key, members = item
+        ident = min((a.id for a in members if a.id is not None), default=key)
+        return hashlib.sha1(f"{seed}:{ident}".encode("utf-8", "surrogatepass")).hexdigest()
+
+    units = [m for _, m in sorted(groups.items(), key=order_key)]
+    unit_tags = [{tag_key(t) for a in m for t in a.tags} for m in units]
+    label_count = Counter(t for tags in unit_tags for t in tags)
+    wanted_total = shares * len(units)
+    wanted = {t: shares * c for t, c in label_count.items()}
+    split_of = np.full(len(units), -1)
+    remaining = dict(label_count)
+    by_label: dict[str, list[int]] = {}
+    for i, tags in enumerate(unit_tags):
+        for t in tags:
+            by_label.setdefault(t, []).append(i)
+
+    def place(i: int, want: np.ndarray) -> None:
+        best = np.flatnonzero(want == want.max())
+        if len(best) > 1:
+            best = best[np.flatnonzero(wanted_total[best] == wanted_total[best].max())]
+        s = int(best[0])
+        split_of[i] = s
+        wanted_total[s] -= 1
+        for t in unit_tags[i]:
+            wanted[t][s] -= 1
+            remaining[t] -= 1
+
+    while remaining:
+        label = min(remaining, key=lambda t: (remaining[t], t))
+        for i in by_label[label]:
+            if split_of[i] < 0:
+                place(i, wanted[label].copy())
+        remaining = {t: c for t, c in remaining.items() if c > 0}
+    for i in np.flatnonzero(split_of < 0):  # articles with no tags
+        place(int(i), wanted_total.copy())
+    out: tuple[list[Article], list[Article], list[Article]] = ([], [], [])
+    for members, s in zip(units, split_of):
+        out[s].extend(members)
+    return out

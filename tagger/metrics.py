@@ -1,0 +1,61 @@
+"""Evaluation measures for ranked and thresholded tags.  F1 and friends come from scikit-learn; what it
+lacks (precision@k) is written here once."""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["precision_at_k", "evaluate", "evaluate_model", "label_matrix"]
+
+
+def precision_at_k(Y: np.ndarray, scores: np.ndarray, k: int) -> float:
+    """Mean over documents of the share of the ``k`` best-scored tags that are true tags.
+
+    Ties are broken by column order; documents count even when they have fewer than ``k`` true tags.
+    """
+    Y, scores = np.asarray(Y), np.asarray(scores)
+    if Y.shape != scores.shape:
+        raise ValueError(f"labels {Y.shape} and scores {scores.shape} differ in shape")
+    if k < 1:
+        raise ValueError(f"k must be positive, got {k}")
+    if Y.shape[0] == 0:
+        return float("nan")
+    k = min(k, Y.shape[1])
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return float(np.take_along_axis(Y, top, axis=1).sum(axis=1).mean() / k)
+
+
+def evaluate(Y: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """P@1/3/5 of ``scores`` and micro/macro/samples F1 of the 0/1 ``predicted`` tags against ``Y``."""
+    from sklearn.metrics import f1_score
+    out = {f"p@{k}": precision_at_k(Y, scores, k) for k in (1, 3, 5)}
+    for avg in ("micro", "macro", "samples"):
+        out[f"{avg}_f1"] = float(f1_score(Y, predicted, average=avg, zero_division=0))
+    return out
+
+
+def label_matrix(tag_lists, classes) -> np.ndarray:
+    """0/1 matrix of ``tag_lists`` over ``classes`` (tags compared by :func:`tagger.tags.tag_key`)."""
+    from .tags import tag_key
+    index = {tag_key(t): j for j, t in enumerate(classes)}
+    Y = np.zeros((len(tag_lists), len(classes)), dtype=np.int8)
+    for i, tags in enumerate(tag_lists):
+        for t in tags:
+            j = index.get(tag_key(t))
+            if j is not None:
+                Y[i, j] = 1
+    return Y
+
+
+def evaluate_model(model, texts, tag_lists) -> dict[str, float]:
+    """:func:`evaluate` a :class:`tagger.TagModel` on ``texts`` with true ``tag_lists``.
+
+    Only the model's own tags count (a test tag the model never learned cannot be predicted)."""
+    clf = model.classifier
+    Y = label_matrix(tag_lists, clf.classes_)
+    X = clf.transform(texts)
+    from .thresholds import apply_calibration
+    P = apply_calibration(clf._raw_scores(X), clf.calibration_)
+    predicted = np.zeros_like(Y)
+    for i, cols in enumerate(clf._choose(P, np.diff(X.indptr) > 0)):
+        predicted[i, cols] = 1
+    return {"documents": len(texts), **evaluate(Y, P, predicted)}

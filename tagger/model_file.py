@@ -1,0 +1,202 @@
+"""The model file format: a zip archive holding ``metadata.json`` and plain ``.npy`` arrays.
+
+Nothing in a model file is ever unpickled: arrays are read with ``allow_pickle=False`` and everything else
+is JSON, so a tampered file can fail to load but cannot run code.  Files are written to a temporary file
+beside the target and renamed into place, so an interrupted save never leaves a half-written model where a
+good one was.
+
+``metadata.json`` (readable alone with :func:`read_metadata`, without touching the weights)::
+
+    {"format": "tagger-model", "format_version": 1, "params": {...}, "tags": [{"tag", "count", "threshold"}],
+     "global_threshold", "n_documents", "n_features", "created", "versions": {...}, ...training info}
+
+Arrays: ``terms`` (UTF-8, newline-separated vocabulary), ``idf``, ``coef_data``/``coef_indices``/
+``coef_indptr`` (CSR, n_tags x n_features), ``intercept``, ``calibration`` (n_tags x 2).
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+from datetime import datetime, timezone
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["FORMAT_VERSION", "ModelError", "save_model", "load_classifier", "read_metadata"]
+
+FORMAT_NAME = "tagger-model"
+FORMAT_VERSION = 1
+_ARRAYS = {  # name -> (dtype kind, ndim)
+    "terms": ("u", 1), "idf": ("f", 1), "coef_data": ("f", 1), "coef_indices": ("i", 1),
+    "coef_indptr": ("i", 1), "intercept": ("f", 1), "calibration": ("f", 2),
+}
+
+
+class ModelError(ValueError):
+    """A model file that cannot be used: missing, unreadable, damaged, or of another format version."""
+
+
+def _versions() -> dict[str, str]:
+    import sklearn
+
+    from . import __version__
+    return {"tagger": __version__, "scikit-learn": sklearn.__version__, "numpy": np.__version__}
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.ascontiguousarray(array), allow_pickle=False)
+    return buf.getvalue()
+
+
+def save_model(clf, path: str | os.PathLike, metadata: dict | None = None) -> None:
+    """Write fitted classifier ``clf`` (and extra JSON-able ``metadata``) to ``path`` atomically."""
+    path = os.fspath(path)
+    params = clf.get_params()
+    params["ngram_range"] = list(params["ngram_range"])
+    params.pop("verbose", None)
+    meta = {
+        **(metadata or {}),
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": _versions(),
+        "params": params,
+        "n_documents": int(clf.n_documents_),
+        "n_features": int(clf.features_.n_features),
+        "global_threshold": float(clf.global_threshold_),
+        "tags": [{"tag": str(t), "count": int(c), "threshold": round(float(h), 6)}
+                 for t, c, h in zip(clf.classes_, clf.tag_counts_, clf.thresholds_)],
+    }
+    coef = clf.coef_.tocsr()
+    arrays = {
+        "terms": np.frombuffer("\n".join(clf.features_.terms_).encode("utf-8"), dtype=np.uint8),
+        "idf": clf.features_.idf_.astype(np.float32),
+        "coef_data": coef.data.astype(np.float32),
+        "coef_indices": coef.indices.astype(np.int32),
+        "coef_indptr": coef.indptr.astype(np.int64),
+        "intercept": np.asarray(clf.intercept_, dtype=np.float32),
+        "calibration": np.asarray(clf.calibration_, dtype=np.float64),
+    }
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+                zf.writestr("metadata.json", json.dumps(meta, ensure_ascii=False, indent=1))
+                for name, array in arrays.items():
+                    zf.writestr(f"{name}.npy", _npy(array))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _open(path: str | os.PathLike) -> tuple[str, zipfile.ZipFile]:
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ModelError(f"{path}: is a directory, not a model file")
+    try:
+        return path, zipfile.ZipFile(path)
+    except FileNotFoundError:
+        raise ModelError(f"{path}: no such model file") from None
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ModelError(f"{path}: not a tagger model file (damaged or another format: {exc})") from None
+
+
+def _metadata(path: str, zf: zipfile.ZipFile) -> dict:
+    try:
+        meta = json.loads(zf.read("metadata.json").decode("utf-8"))
+    except KeyError:
+        raise ModelError(f"{path}: not a tagger model file (no metadata.json)") from None
+    except (ValueError, zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ModelError(f"{path}: unreadable metadata ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise ModelError(f"{path}: not a tagger model file (format is {meta.get('format') if isinstance(meta, dict) else None!r})")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ModelError(f"{path}: model format version {meta.get('format_version')!r}; this tagger "
+                         f"reads version {FORMAT_VERSION} (retrain it or use a matching tagger release)")
+    return meta
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The model's ``metadata.json`` as a dict, without loading its weights."""
+    path, zf = _open(path)
+    with zf:
+        return _metadata(path, zf)
+
+
+def _array(path: str, zf: zipfile.ZipFile, name: str) -> np.ndarray:
+    kind, ndim = _ARRAYS[name]
+    try:
+        with zf.open(f"{name}.npy") as fh:
+            array = np.lib.format.read_array(fh, allow_pickle=False)
+    except KeyError:
+        raise ModelError(f"{path}: damaged model file ({name}.npy is missing)") from None
+    except (ValueError, zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ModelError(f"{path}: damaged model file ({name}.npy: {exc})") from None
+    if array.dtype.kind != kind or array.ndim != ndim:
+        raise ModelError(f"{path}: damaged model file ({name}.npy has dtype {array.dtype}, {array.ndim} dims)")
+    if kind == "f" and not np.isfinite(array).all():
+        raise ModelError(f"{path}: damaged model file ({name}.npy holds NaN or infinite values)")
+    return array
+
+
+def load_classifier(path: str | os.PathLike):
+    """Load a fitted :class:`~tagger.TagClassifier` and its metadata from ``path``; never unpickles."""
+    from .classifier import TagClassifier
+    from .features import TfidfFeatures
+
+    path, zf = _open(path)
+    with zf:
+        meta = _metadata(path, zf)
+        a = {name: _array(path, zf, name) for name in _ARRAYS}
+    try:
+        params = dict(meta["params"])
+        params["ngram_range"] = tuple(params["ngram_range"])
+        tags = meta["tags"]
+        classes = [t["tag"] for t in tags]
+        counts = [int(t["count"]) for t in tags]
+        thresholds = np.array([float(t["threshold"]) for t in tags])
+        n_tags, n_features = len(classes), int(meta["n_features"])
+        clf = TagClassifier(**params)
+        clf.global_threshold_ = float(meta["global_threshold"])
+        clf.n_documents_ = int(meta["n_documents"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{path}: damaged metadata ({type(exc).__name__}: {exc})") from None
+    terms = a["terms"].tobytes().decode("utf-8", errors="strict").split("\n") if len(a["terms"]) else []
+    indptr, indices = a["coef_indptr"], a["coef_indices"]
+    problems = [
+        (len(terms) != n_features, f"{len(terms)} terms for {n_features} features"),
+        (len(a["idf"]) != n_features, f"{len(a['idf'])} idf weights for {n_features} features"),
+        (len(indptr) != n_tags + 1, f"weights for {len(indptr) - 1} tags, metadata lists {n_tags}"),
+        (len(a["intercept"]) != n_tags, f"{len(a['intercept'])} intercepts for {n_tags} tags"),
+        (a["calibration"].shape != (n_tags, 2), f"calibration of shape {a['calibration'].shape}"),
+        (len(indptr) and (indptr[0] != 0 or indptr[-1] != len(indices) or np.any(np.diff(indptr) < 0)),
+         "inconsistent weight row pointers"),
+        (len(a["coef_data"]) != len(indices), "weight values and positions differ in length"),
+        (len(indices) and (indices.min() < 0 or indices.max() >= n_features), "weight positions out of range"),
+        (not np.isfinite(thresholds).all(), "non-finite thresholds"),
+    ]
+    for bad, what in problems:
+        if bad:
+            raise ModelError(f"{path}: weights do not match metadata ({what})")
+    try:
+        clf.features_ = TfidfFeatures(clf.min_df, clf.max_df, clf.max_features).set_state(terms, a["idf"])
+    except ValueError as exc:
+        raise ModelError(f"{path}: damaged vocabulary ({exc})") from None
+    clf.classes_ = np.array(classes, dtype=object)
+    clf.tag_counts_ = np.array(counts, dtype=np.int64)
+    clf.thresholds_ = thresholds
+    clf.coef_ = sp.csr_matrix((a["coef_data"], indices, indptr), shape=(n_tags, n_features))
+    clf.intercept_ = a["intercept"]
+    clf.calibration_ = a["calibration"]
+    return clf, meta

@@ -1,0 +1,103 @@
+"""Tag normalisation: one canonical form for every tag that enters the library.
+
+Tags arrive as ``'#ЭКОНОМИКА'`` on scraped pages, ``'дмитрий рогозин'`` in the RT corpus and in
+whatever case a user types them.  :func:`normalize_tag` maps all of them to one display form:
+no ``#``, surrounding whitespace stripped, inner whitespace collapsed to one space, upper case.
+``Ё`` is kept in the display form (``'ПЁТР ПОРОШЕНКО'``); :func:`tag_key` folds it to ``Е`` so that
+both spellings are treated as the same tag when tags are compared or counted.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+
+__all__ = [
+    "DEFAULT_TAG_STOPLIST",
+    "TagNormalizer",
+    "normalize_tag",
+    "tag_key",
+]
+
+_SPACE = re.compile(r"\s+")
+
+#: Tags that describe the page rather than the story (RT marks video and its own exclusives this way).
+#: Training drops them by default; pass ``stoplist=()`` to :class:`TagNormalizer` to keep them.
+DEFAULT_TAG_STOPLIST: frozenset[str] = frozenset({"ВИДЕО", "ФОТО", "ЭКСКЛЮЗИВ RT", "ИНФОГРАФИКА"})
+
+
+def normalize_tag(raw: object) -> str | None:
+    """Return the canonical display form of ``raw``, or ``None`` if it holds no tag.
+
+    >>> normalize_tag('  #дмитрий   рогозин ')
+    'ДМИТРИЙ РОГОЗИН'
+    >>> normalize_tag('#') is None
+    True
+
+    Leading ``#`` signs and whitespace (including non-breaking spaces) are stripped, inner whitespace is
+    collapsed to one space, letters are upper-cased.  A tag with no letter or digit (empty, ``'#'``,
+    ``'—'``) gives ``None``.  Anything that is not a string raises ``TypeError``.
+    """
+    if not isinstance(raw, str):
+        raise TypeError(f"a tag must be a str, not {type(raw).__name__}")
+    tag = _SPACE.sub(" ", unicodedata.normalize("NFC", raw)).strip().lstrip("#").strip()
+    if not any(ch.isalnum() for ch in tag):
+        return None
+    return tag.upper()
+
+
+def tag_key(tag: str) -> str:
+    """Identity of a canonical tag: ``Ё`` folded to ``Е`` (``'ПЁТР'`` and ``'ПЕТР'`` are one tag)."""
+    return tag.replace("Ё", "Е")
+
+
+class TagNormalizer:
+    """Normalises tag lists: canonical form, aliases merged, stop-listed tags dropped, no repeats.
+
+    ``aliases`` maps variants to the tag they mean (``{"РФ": "РОССИЯ"}``); keys and values are
+    normalised themselves, so ``{"рф": "россия"}`` works the same.  ``stoplist`` names tags to drop
+    (default :data:`DEFAULT_TAG_STOPLIST`).
+    """
+
+    def __init__(self, aliases: Mapping[str, str] | None = None,
+                 stoplist: Iterable[str] = DEFAULT_TAG_STOPLIST):
+        self.aliases: dict[str, str] = {}
+        for variant, target in (aliases or {}).items():
+            v, t = normalize_tag(variant), normalize_tag(target)
+            if v is None or t is None:
+                raise ValueError(f"alias {variant!r} -> {target!r} does not name a tag")
+            self.aliases[tag_key(v)] = t
+        self.stoplist = frozenset(tag_key(t) for t in map(normalize_tag, stoplist) if t)
+
+    @classmethod
+    def from_alias_file(cls, path: str | os.PathLike | None,
+                        stoplist: Iterable[str] = DEFAULT_TAG_STOPLIST) -> "TagNormalizer":
+        """Read aliases from a JSON object file (``{"РФ": "РОССИЯ"}``); ``None`` means no aliases."""
+        if path is None:
+            return cls(stoplist=stoplist)
+        with open(path, encoding="utf-8") as fh:
+            aliases = json.load(fh)
+        if not isinstance(aliases, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()):
+            raise ValueError(f"{path}: an alias file must be a JSON object of tag -> tag strings")
+        return cls(aliases, stoplist)
+
+    def __call__(self, tags: Iterable[str]) -> tuple[str, ...]:
+        """Normalise ``tags`` keeping first-seen order; empty, repeated and stop-listed tags are dropped."""
+        seen: set[str] = set()
+        out: list[str] = []
+        for raw in tags:
+            tag = normalize_tag(raw)
+            if tag is None:
+                continue
+            key = tag_key(tag)
+            if key in self.aliases:
+                tag = self.aliases[key]
+                key = tag_key(tag)
+            if key in self.stoplist or key in seen:
+                continue
+            seen.add(key)
+            out.append(tag)
+        return tuple(out)

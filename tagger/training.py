@@ -1,0 +1,132 @@
+"""Training workflow shared by ``training/train.py`` and the benchmarks: read corpora, normalise tags,
+split, fit, evaluate, describe.  The recipe (split and classifier parameters) comes from a TOML file."""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+import tomllib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .classifier import TagClassifier
+from .corpus import Article, CorpusError, read_corpus, split_corpus
+from .progress import say
+from .tags import TagNormalizer, tag_key
+
+__all__ = ["Recipe", "load_recipe", "read_articles", "prepare_tags", "Split", "make_split", "fit_classifier"]
+
+_SPLIT_KEYS = {"seed": int, "test_size": float, "val_size": float}
+
+
+@dataclass
+class Recipe:
+    """How to build a model: split settings and :class:`TagClassifier` parameters."""
+
+    seed: int = 0
+    test_size: float = 0.15
+    val_size: float = 0.15
+    classifier: dict = field(default_factory=dict)
+
+    def make_classifier(self, **overrides) -> TagClassifier:
+        params = {**self.classifier, **overrides}
+        if "ngram_range" in params:
+            params["ngram_range"] = tuple(params["ngram_range"])
+        return TagClassifier(random_state=self.seed, **params)
+
+
+def load_recipe(path: str | os.PathLike | None) -> Recipe:
+    """Read a recipe TOML (``[split]`` and ``[classifier]`` tables); ``None`` gives the defaults."""
+    if path is None:
+        return Recipe()
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read config ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: invalid TOML ({exc})") from None
+    unknown = set(raw) - {"split", "classifier"}
+    if unknown:
+        raise ValueError(f"{path}: unknown tables {sorted(unknown)} (expected [split] and [classifier])")
+    split = raw.get("split", {})
+    bad = set(split) - set(_SPLIT_KEYS)
+    if bad:
+        raise ValueError(f"{path}: unknown [split] keys {sorted(bad)}")
+    clf = raw.get("classifier", {})
+    valid = set(TagClassifier().get_params()) - {"random_state", "verbose"}
+    bad = set(clf) - valid
+    if bad:
+        raise ValueError(f"{path}: unknown [classifier] keys {sorted(bad)}; valid: {sorted(valid)}")
+    return Recipe(**{k: _SPLIT_KEYS[k](v) for k, v in split.items()}, classifier=dict(clf))
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_articles(paths: Sequence[str], errors: str = "raise", verbose: bool = True) -> tuple[list[Article], list[dict]]:
+    """All articles of the corpus files ``paths`` and a description of each file (name, SHA-256, counts)."""
+    articles: list[Article] = []
+    sources = []
+    for path in paths:
+        start = time.monotonic()
+        reader = read_corpus(path, errors=errors)
+        before = len(articles)
+        articles.extend(reader)
+        say(f"read {reader.read:,} articles from {path} in {time.monotonic() - start:.1f} s"
+            + (f"; skipped {sum(reader.skipped.values()):,} bad lines: {dict(reader.skipped)}" if reader.skipped else ""),
+            verbose)
+        sources.append({"file": os.path.basename(path), "sha256": _sha256(path),
+                        "articles": len(articles) - before, "skipped_lines": dict(reader.skipped)})
+    return articles, sources
+
+
+def prepare_tags(articles: Sequence[Article], normalizer: TagNormalizer, min_tag_count: int,
+                 verbose: bool = True) -> tuple[list[Article], dict]:
+    """Apply aliases and the stop-list; report what the min count will leave out.  Articles left with
+    no tag at all are kept out of training (they would only teach every tag 'no')."""
+    from dataclasses import replace
+    out = [replace(a, tags=normalizer(a.tags)) for a in articles]
+    counts = Counter(tag_key(t) for a in out for t in a.tags)
+    rare = {t: c for t, c in counts.items() if c < min_tag_count}
+    untagged = sum(1 for a in out if not a.tags)
+    stats = {
+        "articles": len(out), "tags": len(counts), "tag_assignments": sum(counts.values()),
+        "tags_below_min_count": len(rare), "assignments_below_min_count": sum(rare.values()),
+        "articles_without_tags": untagged,
+    }
+    say(f"{len(counts):,} distinct tags; {len(rare):,} tags ({sum(rare.values()):,} assignments) are on fewer "
+        f"than {min_tag_count} articles and are not learned; {len(counts) - len(rare):,} tags remain", verbose)
+    if untagged:
+        say(f"{untagged:,} articles have no tag after normalisation and are left out", verbose)
+    return [a for a in out if a.tags], stats
+
+
+@dataclass
+class Split:
+    train: list[Article]
+    val: list[Article]
+    test: list[Article]
+
+
+def make_split(articles: Sequence[Article], recipe: Recipe) -> Split:
+    return Split(*split_corpus(articles, recipe.test_size, recipe.val_size, recipe.seed))
+
+
+def fit_classifier(clf: TagClassifier, articles: Sequence[Article]) -> TagClassifier:
+    return clf.fit([a.document for a in articles], [a.tags for a in articles])
+
+
+def fail(message: str, code: int = 1) -> "NoReturn":  # noqa: F821
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+__all__ += ["CorpusError", "fail"]

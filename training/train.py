@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Train a tag model on corpus files, evaluate it on a held-out split and save it with a JSON report.
+
+    python training/train.py --corpus ../shared/datasets/rt_tags/rt_tags.jsonl.gz --out models/rt.model
+
+Steps: read and normalise -> split train/validation/test (seeded, stratified) -> optionally pick
+hyperparameters on validation (--search) -> fit on train+validation (per-tag thresholds come from
+out-of-fold scores inside the fit) -> evaluate on test -> write MODEL and MODEL-stem.report.json.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import shlex
+import sys
+import time
+import warnings
+
+from tagger import TagModel, __version__
+from tagger.corpus import CorpusError
+from tagger.metrics import evaluate_model
+from tagger.progress import say
+from tagger.tags import DEFAULT_TAG_STOPLIST, TagNormalizer
+from tagger.training import fail, fit_classifier, load_recipe, make_split, prepare_tags, read_articles
+
+SEARCH_GRID = {"alpha": [0.05, 0.1, 0.2], "max_weights_per_tag": [1000, 2000, 4000]}
+MIN_ARTICLES = 20
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--corpus", action="append", required=True, metavar="FILE",
+                   help="corpus file (JSON Lines, .gz allowed); repeat for several")
+    p.add_argument("--out", required=True, metavar="MODEL", help="where to write the model")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    p.add_argument("--config", metavar="TOML", help="recipe file ([split] and [classifier]); "
+                   "command-line options override it")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--test-size", type=float)
+    p.add_argument("--val-size", type=float)
+    p.add_argument("--min-tag-count", type=int, help="tags on fewer training articles are not learned (default 20)")
+    p.add_argument("--alpha", type=float, help="ridge regularisation (default 0.1)")
+    p.add_argument("--ngram-max", type=int, help="longest word n-gram (default 2)")
+    p.add_argument("--min-df", type=int, help="a term must occur in this many articles (default 2)")
+    p.add_argument("--max-features", type=int, help="keep only this many most frequent terms")
+    p.add_argument("--max-weights-per-tag", type=int, help="keep each tag's largest weights (default 2000)")
+    p.add_argument("--aliases", metavar="JSON", help='tag alias file, e.g. {"РФ": "РОССИЯ"}')
+    p.add_argument("--keep-furniture-tags", action="store_true",
+                   help=f"keep tags that are page furniture ({', '.join(sorted(DEFAULT_TAG_STOPLIST))})")
+    p.add_argument("--skip-bad-lines", action="store_true", help="skip and count malformed corpus lines")
+    p.add_argument("--search", action="store_true", help=f"grid-search {SEARCH_GRID} on the validation split")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    return p.parse_args(argv)
+
+
+def recipe_from(args):
+    recipe = load_recipe(args.config)
+    for name in ("seed", "test_size", "val_size"):
+        if getattr(args, name) is not None:
+            setattr(recipe, name, getattr(args, name))
+    for name in ("min_tag_count", "alpha", "min_df", "max_features", "max_weights_per_tag"):
+        if getattr(args, name) is not None:
+            recipe.classifier[name] = getattr(args, name)
+    if args.ngram_max is not None:
+        recipe.classifier["ngram_range"] = [1, args.ngram_max]
+    recipe.make_classifier()  # validates the parameter names now, not after reading the corpus
+    return recipe
+
+
+def check_output(path: str, force: bool) -> None:
+    if os.path.isdir(path):
+        fail(f"--out {path} is a directory")
+    if os.path.exists(path) and not force:
+        fail(f"{path} exists; pass --force to overwrite it")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        fail(f"cannot write {path}: directory {directory} does not exist")
+    if not os.access(directory, os.W_OK):
+        fail(f"cannot write {path}: directory {directory} is not writable")
+
+
+def table(rows: dict[str, dict]) -> str:
+    cols = ["p@1", "p@3", "p@5", "micro_f1", "macro_f1", "samples_f1"]
+    lines = ["| split | docs | " + " | ".join(cols) + " |", "|---" * (len(cols) + 2) + "|"]
+    for name, m in rows.items():
+        lines.append(f"| {name} | {m['documents']} | " + " | ".join(f"{m[c]:.3f}" for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def search(recipe, split, verbose):
+    results = []
+    keys = list(SEARCH_GRID)
+    for values in itertools.product(*SEARCH_GRID.values()):
+        params = dict(zip(keys, values))
+        start = time.monotonic()
+        clf = fit_classifier(recipe.make_classifier(**params), split.train)
+        m = evaluate_model(TagModel(clf), [a.document for a in split.val], [a.tags for a in split.val])
+        results.append({**params, **m, "fit_s": round(time.monotonic() - start, 1)})
+        say(f"search {params}: val P@1 {m['p@1']:.3f} P@5 {m['p@5']:.3f} micro-F1 {m['micro_f1']:.3f}", verbose)
+    best = max(results, key=lambda r: r["p@1"] + r["micro_f1"])
+    say(f"search winner (by P@1 + micro-F1 on validation): {({k: best[k] for k in keys})}", verbose)
+    return {k: best[k] for k in keys}, results
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    verbose = not args.quiet
+    try:
+        recipe = recipe_from(args)
+    except (ValueError, TypeError) as exc:
+        fail(str(exc), 2)
+    check_output(args.out, args.force)
+    started = time.monotonic()
+    try:
+        normalizer = TagNormalizer.from_alias_file(args.aliases, () if args.keep_furniture_tags else DEFAULT_TAG_STOPLIST)
+        articles, sources = read_articles(args.corpus, "skip" if args.skip_bad_lines else "raise", verbose)
+    except (CorpusError, OSError, ValueError) as exc:
+        fail(str(exc))
+    min_count = recipe.classifier.get("min_tag_count", 20)
+    articles, tag_stats = prepare_tags(articles, normalizer, min_count, verbose)
+    if len(articles) < MIN_ARTICLES:
+        fail(f"only {len(articles)} tagged articles: need at least {MIN_ARTICLES} to train and evaluate")
+    split = make_split(articles, recipe)
+    say(f"split (seed {recipe.seed}): train {len(split.train):,}, validation {len(split.val):,}, "
+        f"test {len(split.test):,}", verbose)
+    search_results = None
+    if args.search:
+        if not split.val:
+            fail("--search needs a validation split (--val-size > 0)")
+        best, search_results = search(recipe, split, verbose)
+        recipe.classifier.update(best)
+    clf = recipe.make_classifier(verbose=verbose)
+    fit_start = time.monotonic()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # long texts: the limit is in the model's params
+            fit_classifier(clf, split.train + split.val)
+    except ValueError as exc:
+        fail(str(exc))
+    fit_s = time.monotonic() - fit_start
+    model = TagModel(clf)
+    metrics = {}
+    if split.test:
+        metrics["test"] = evaluate_model(model, [a.document for a in split.test], [a.tags for a in split.test])
+        print(table(metrics))
+    report = {
+        "command": "python training/train.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
+        "tagger_version": __version__,
+        "corpora": sources,
+        "tag_statistics": tag_stats,
+        "split": {"seed": recipe.seed, "test_size": recipe.test_size, "val_size": recipe.val_size,
+                  "train": len(split.train), "validation": len(split.val), "test": len(split.test)},
+        "metrics": metrics,
+        "search": search_results,
+        "fit_seconds": round(fit_s, 1),
+        "total_seconds": round(time.monotonic() - started, 1),
+    }
+    try:
+        clf.save(args.out, {"training": report})
+        report_path = os.path.splitext(args.out)[0] + ".report.json"
+        with open(report_path, "w", encoding="utf-8") as fh:
+            json.dump(report, fh, ensure_ascii=False, indent=1)
+    except OSError as exc:
+        fail(f"cannot write {args.out}: {exc.strerror}")
+    say(f"wrote {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB) and {report_path} "
+        f"in {report['total_seconds']:.0f} s", verbose)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
