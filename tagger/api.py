@@ -71,8 +71,7 @@ class TagModel:
         """:meth:`predict_tags` for many texts at once (much faster than a loop)."""
         top_k, threshold = _check_top_k(top_k, True), _check_threshold(threshold)
         clf = self.classifier
-        X = clf.transform(_as_texts(texts))
-        return [[clf.classes_[j] for j in row] for row in clf._decide(X, threshold, top_k)]
+        return [[clf.classes_[j] for j in row] for row in clf._decide(_as_texts(texts), threshold, top_k)]
 
     def score_tags_batch(self, texts: Sequence[str], *, top_k: int = 10) -> list[list[tuple[str, float]]]:
         """:meth:`score_tags` for many texts at once."""

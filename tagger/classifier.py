@@ -68,6 +68,10 @@ class TagClassifier(BaseEstimator):
     min_tag_count : tags on fewer training documents are not learned.
     cv : folds of out-of-fold scoring used to calibrate scores and tune thresholds (at least 2).
     threshold_shrinkage : pseudo-counts pulling a tag's threshold towards the global one.
+    lexical_weight : added to a tag's raw score when all the words of the tag's name (stemmed) occur in the
+        first ``lead_chars`` characters of the text (title and lead); many tags name people, countries and
+        organisations.  0 turns the signal off.
+    lead_chars : how much of the start of a text the lexical signal looks at.
     solver : ``"dual"`` (fast, memory n_docs^2), ``"primal"`` (conjugate gradient) or ``"auto"``.
     max_chars : characters of each text analysed.
     random_state : seed of the cross-validation folds.
@@ -80,7 +84,7 @@ class TagClassifier(BaseEstimator):
 
     def __init__(self, ngram_range=(1, 2), min_df=2, max_df=0.5, max_features=None, alpha=0.1,
                  max_weights_per_tag=2000, min_tag_count=20, cv=3, threshold_shrinkage=10.0,
-                 solver="auto", max_chars=DEFAULT_MAX_CHARS, random_state=0, verbose=False):
+                 lexical_weight=0.0, lead_chars=400, solver="auto", max_chars=DEFAULT_MAX_CHARS, random_state=0, verbose=False):
         self.ngram_range = ngram_range
         self.min_df = min_df
         self.max_df = max_df
@@ -90,6 +94,8 @@ class TagClassifier(BaseEstimator):
         self.min_tag_count = min_tag_count
         self.cv = cv
         self.threshold_shrinkage = threshold_shrinkage
+        self.lexical_weight = lexical_weight
+        self.lead_chars = lead_chars
         self.solver = solver
         self.max_chars = max_chars
         self.random_state = random_state
@@ -156,13 +162,14 @@ class TagClassifier(BaseEstimator):
         del docs
         say(f"{X.shape[0]:,} documents, {X.shape[1]:,} features, {len(self.classes_):,} tags", self.verbose)
 
+        lexical = self._lexical(texts)
         dual = self.solver == "dual" or (self.solver == "auto" and X.shape[0] <= DUAL_MAX_DOCS)
         gram = (X @ X.T).toarray().astype(np.float64) + 1.0 if dual else None  # +1: the intercept feature
         oof = np.zeros(Y.shape, dtype=np.float64)
         folds = KFold(self.cv, shuffle=True, random_state=self.random_state).split(X)
         for k, (tr, te) in enumerate(folds, 1):
             W, b = self._weights(X[tr], Y[tr], gram[np.ix_(tr, tr)] if dual else None, f"fold {k}/{self.cv}")
-            oof[te] = (X[te] @ W.T).toarray() + b
+            oof[te] = (X[te] @ W.T).toarray() + b + lexical[te]
         self.calibration_ = fit_calibration(oof, Y, seed=self.random_state)
         self.thresholds_, self.global_threshold_ = tune_thresholds(
             apply_calibration(oof, self.calibration_), Y, shrinkage=self.threshold_shrinkage)
@@ -205,26 +212,56 @@ class TagClassifier(BaseEstimator):
         analyzer = self._analyzer()
         return self.features_.transform(analyzer.terms(t) for t in _as_texts(texts))
 
-    def _raw_scores(self, X: sp.csr_matrix) -> np.ndarray:
-        return (X @ self.coef_.T).toarray() + self.intercept_
+    def _raw_scores(self, X: sp.csr_matrix, texts: Sequence[str]) -> np.ndarray:
+        return (X @ self.coef_.T).toarray() + self.intercept_ + self._lexical(texts)
+
+    def _lexical(self, texts: Sequence[str]) -> np.ndarray:
+        """``lexical_weight`` where a tag's own words occur in the lead of a text, else 0 (n_texts x n_tags)."""
+        L = np.zeros((len(texts), len(self.classes_)), dtype=np.float64)
+        if not self.lexical_weight:
+            return L
+        analyzer = self._analyzer()
+        index = getattr(self, "_tag_words", None)
+        if index is None or index[0] is not self.classes_:
+            by_stem: dict[str, list[int]] = {}
+            sizes = np.zeros(len(self.classes_), dtype=np.int64)
+            for j, tag in enumerate(self.classes_):
+                stems = set(analyzer.stems(tag))
+                sizes[j] = len(stems) or -1  # a tag of stopwords only never fires
+                for stem in stems:
+                    by_stem.setdefault(stem, []).append(j)
+            index = self._tag_words = (self.classes_, by_stem, sizes)
+        _, by_stem, sizes = index
+        for i, text in enumerate(texts):
+            hits: dict[int, int] = {}
+            for stem in set(analyzer.stems(text[: self.lead_chars])):
+                for j in by_stem.get(stem, ()):
+                    hits[j] = hits.get(j, 0) + 1
+            cols = [j for j, c in hits.items() if c == sizes[j]]
+            L[i, cols] = self.lexical_weight
+        return L
 
     def decision_function(self, texts: Sequence[str]) -> np.ndarray:
         """Raw linear scores, n_texts x n_tags (columns in the order of ``classes_``)."""
-        return self._raw_scores(self.transform(texts))
+        texts = _as_texts(texts)
+        return self._raw_scores(self.transform(texts), texts)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities in [0, 1], n_texts x n_tags."""
-        return apply_calibration(self.decision_function(texts), self.calibration_)
+        return self._probabilities(_as_texts(texts))[0]
 
     def predict(self, texts: Sequence[str], threshold: float | None = None) -> list[list[str]]:
         """Tags of each text, most probable first (see :meth:`tagger.TagModel.predict_tags`)."""
-        X = self.transform(texts)
-        return [[self.classes_[j] for j in row] for row in self._decide(X, threshold)]
+        return [[self.classes_[j] for j in row] for row in self._decide(_as_texts(texts), threshold)]
 
-    def _decide(self, X: sp.csr_matrix, threshold: float | None = None,
+    def _probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated probabilities of ``texts`` and which texts had at least one known term."""
+        X = self.transform(texts)
+        return apply_calibration(self._raw_scores(X, texts), self.calibration_), np.diff(X.indptr) > 0
+
+    def _decide(self, texts: Sequence[str], threshold: float | None = None,
                 top_k: int | None = None) -> list[np.ndarray]:
-        P = apply_calibration(self._raw_scores(X), self.calibration_)
-        return self._choose(P, np.diff(X.indptr) > 0, threshold, top_k)
+        return self._choose(*self._probabilities(texts), threshold, top_k)
 
     def _choose(self, P: np.ndarray, known: np.ndarray, threshold: float | None = None,
                 top_k: int | None = None) -> list[np.ndarray]:

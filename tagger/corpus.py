@@ -20,7 +20,7 @@ import numpy as np
 
 from .tags import normalize_tag, tag_key
 
-__all__ = ["Article", "CorpusError", "CorpusReader", "read_corpus", "write_corpus", "split_corpus"]
+__all__ = ["Article", "CorpusError", "CorpusReader", "read_corpus", "write_corpus", "split_corpus", "corpus_stats"]
 
 #: A corpus line longer than this is refused (a real article is ~50 KB); it would otherwise be held in memory.
 MAX_LINE_BYTES = 20 * 1024 * 1024
@@ -248,3 +248,45 @@ def split_corpus(articles: Sequence[Article], test_size: float = 0.15, val_size:
     for members, s in zip(units, split_of):
         out[s].extend(members)
     return out
+
+
+def corpus_stats(articles: Iterable[Article]) -> dict:
+    """Counts that tell whether a corpus is fit to train on (one pass, memory per distinct tag)."""
+    n = 0
+    tag_counts: Counter[str] = Counter()
+    per_article: list[int] = []
+    lengths: list[int] = []
+    dates = []
+    seen_text: set[str] = set()
+    seen_id: set[str] = set()
+    dup_text = dup_id = 0
+    for a in articles:
+        n += 1
+        tag_counts.update(tag_key(t) for t in a.tags)
+        per_article.append(len(a.tags))
+        lengths.append(len(a.text))
+        if a.date:
+            dates.append(a.date)
+        key = _text_key(a)
+        dup_text += key in seen_text
+        seen_text.add(key)
+        if a.id is not None:
+            dup_id += a.id in seen_id
+            seen_id.add(a.id)
+    if n == 0:
+        return {"articles": 0}
+    tpa, lens = np.array(per_article), np.array(lengths)
+    return {
+        "articles": n,
+        "distinct_tags": len(tag_counts),
+        "tag_assignments": int(tpa.sum()),
+        "tags_per_article": f"mean {tpa.mean():.2f}, median {np.median(tpa):g}, min {tpa.min()}, max {tpa.max()}",
+        "articles_without_tags": int((tpa == 0).sum()),
+        "tags_with_at_least": {k: sum(1 for c in tag_counts.values() if c >= k) for k in (5, 20, 50, 100)},
+        "singleton_tags": sum(1 for c in tag_counts.values() if c == 1),
+        "most_frequent_tags": dict(tag_counts.most_common(10)),
+        "text_length_chars": f"mean {lens.mean():,.0f}, median {np.median(lens):,.0f}, min {lens.min():,}, max {lens.max():,}",
+        "date_range": f"{min(dates).isoformat()} .. {max(dates).isoformat()} ({len(dates):,} dated)" if dates else "no dates",
+        "duplicate_texts": dup_text,
+        "duplicate_ids": dup_id,
+    }

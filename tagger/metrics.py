@@ -52,10 +52,8 @@ def evaluate_model(model, texts, tag_lists) -> dict[str, float]:
     Only the model's own tags count (a test tag the model never learned cannot be predicted)."""
     clf = model.classifier
     Y = label_matrix(tag_lists, clf.classes_)
-    X = clf.transform(texts)
-    from .thresholds import apply_calibration
-    P = apply_calibration(clf._raw_scores(X), clf.calibration_)
+    P, known = clf._probabilities(list(texts))
     predicted = np.zeros_like(Y)
-    for i, cols in enumerate(clf._choose(P, np.diff(X.indptr) > 0)):
+    for i, cols in enumerate(clf._choose(P, known)):
         predicted[i, cols] = 1
     return {"documents": len(texts), **evaluate(Y, P, predicted)}

@@ -1,0 +1,235 @@
+"""The ``tagger`` command.
+
+    tagger "Текст статьи ..."            tag text given as arguments
+    echo "Текст ..." | tagger             tag standard input
+    tagger --file a.txt --file b.txt      tag files (one article each)
+    tagger info MODEL                     describe a model file without loading its weights
+    tagger corpus stats CORPUS            describe a corpus file
+    tagger corpus build PAGES_DIR... -o corpus.jsonl.gz
+
+Exit status: 0 success, 1 runtime failure (unreadable file, bad model), 2 usage error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .model_file import ModelError
+
+SUBCOMMANDS = ("info", "corpus")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, status 2, no usage dump
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _die(message: str, code: int = 1):
+    print(f"tagger: error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return n
+
+
+def _probability(value: str) -> float:
+    try:
+        p = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0.0 <= p <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1: {value}")
+    return p
+
+
+def _decode(data: bytes, name: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{name}: not UTF-8 text (byte {exc.start})") from None
+
+
+def _tag_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="tagger", description="Tag Russian news articles with the hashtags an editor would give.",
+                epilog="Other commands: 'tagger info MODEL', 'tagger corpus stats|build ...' "
+                       "(to tag the word 'info' itself, write 'tagger -- info').")
+    p.add_argument("text", nargs="*", help="text to tag (all arguments form one text); default: standard input")
+    p.add_argument("--file", "-f", action="append", default=[], metavar="PATH",
+                   help="tag this file (UTF-8); repeat for several, each is one article")
+    p.add_argument("--top-k", "-k", type=_positive_int, metavar="N", help="at most N tags")
+    p.add_argument("--threshold", "-t", type=_probability, metavar="P",
+                   help="one probability threshold for every tag instead of the tuned per-tag ones")
+    p.add_argument("--scores", "-s", action="store_true", help="show each tag's probability")
+    p.add_argument("--json", action="store_true", help="one JSON object per input")
+    p.add_argument("--model", "-m", metavar="PATH", help="model file (default: the embedded model)")
+    from . import __version__
+    p.add_argument("--version", action="version", version=f"tagger {__version__}")
+    return p
+
+
+def _inputs(args) -> list[tuple[str, str | None, str | None]]:
+    """(name, text, error) for every input."""
+    if args.text and args.file:
+        raise SystemExit(_Parser(prog="tagger").error("give text arguments or --file, not both"))
+    if args.text:
+        return [("<args>", " ".join(args.text), None)]
+    if args.file:
+        out = []
+        for path in args.file:
+            try:
+                with open(path, "rb") as fh:
+                    out.append((path, _decode(fh.read(), path), None))
+            except OSError as exc:
+                out.append((path, None, f"{path}: {exc.strerror}"))
+            except ValueError as exc:
+                out.append((path, None, str(exc)))
+        return out
+    if sys.stdin is None or sys.stdin.isatty():
+        _Parser(prog="tagger").error("no text: give it as arguments, with --file, or on standard input")
+    return [("<stdin>", _decode(sys.stdin.buffer.read(), "<stdin>"), None)]
+
+
+def _load(path: str | None):
+    from .api import default_model, load_model
+    return load_model(path) if path else default_model()
+
+
+def _tag(argv: list[str]) -> int:
+    args = _tag_parser().parse_args(argv)
+    try:
+        inputs = _inputs(args)
+    except ValueError as exc:
+        _die(str(exc))
+    try:
+        model = _load(args.model)
+    except ModelError as exc:
+        _die(str(exc))
+    failed = 0
+    many = len(inputs) > 1
+    for name, text, error in inputs:
+        if error is not None:
+            print(f"tagger: error: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        tags = model.predict_tags(text, top_k=args.top_k, threshold=args.threshold)
+        scores = dict(model.score_tags(text, top_k=len(model.tags))) if (args.scores or args.json) else {}
+        if args.json:
+            print(json.dumps({"input": name, "tags": tags, "scores": {t: round(scores[t], 4) for t in tags}},
+                             ensure_ascii=False))
+        elif args.scores:
+            print("\n".join(([f"# {name}"] if many else []) + [f"{scores[t]:.3f}\t{t}" for t in tags]))
+        else:
+            print((f"{name}\t" if many else "") + ", ".join(tags))
+    if failed:
+        print(f"tagger: {failed} of {len(inputs)} inputs failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _info(argv: list[str]) -> int:
+    p = _Parser(prog="tagger info", description="Describe a model file without loading its weights.")
+    p.add_argument("model", nargs="?", help="model file (default: the embedded model)")
+    p.add_argument("--json", action="store_true", help="print the whole metadata as JSON")
+    args = p.parse_args(argv)
+    from .model_file import read_metadata
+    if args.model is None:
+        from importlib import resources
+
+        from .api import DEFAULT_MODEL
+        with resources.as_file(resources.files("tagger").joinpath(DEFAULT_MODEL)) as path:
+            return _info([str(path)] + (["--json"] if args.json else []))
+    try:
+        meta = read_metadata(args.model)
+    except ModelError as exc:
+        _die(str(exc))
+    if args.json:
+        print(json.dumps(meta, ensure_ascii=False, indent=1))
+        return 0
+    tags = meta["tags"]
+    training = meta.get("training", {})
+    lines = [
+        f"model:          {args.model}",
+        f"format:         {meta['format']} v{meta['format_version']}, created {meta.get('created')}",
+        f"versions:       " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()),
+        f"tags:           {len(tags)} (most frequent: "
+        + ", ".join(t["tag"] for t in sorted(tags, key=lambda t: -t["count"])[:8]) + ")",
+        f"features:       {meta['n_features']:,}; trained on {meta['n_documents']:,} documents",
+        f"parameters:     " + ", ".join(f"{k}={v}" for k, v in meta["params"].items()),
+    ]
+    for c in training.get("corpora", []):
+        lines.append(f"corpus:         {c['file']} ({c['articles']:,} articles, sha256 {c['sha256'][:16]}…)")
+    for split, m in training.get("metrics", {}).items():
+        lines.append(f"{split + ' metrics:':16}" + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                                                           for k, v in m.items()))
+    print("\n".join(lines))
+    return 0
+
+
+def _corpus(argv: list[str]) -> int:
+    p = _Parser(prog="tagger corpus", description="Build and describe corpus files.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    b = sub.add_parser("build", help="turn folders of scraped pages into a corpus file")
+    b.add_argument("pages", nargs="+", metavar="PAGES_DIR", help="folders (searched recursively) or page files")
+    b.add_argument("-o", "--output", required=True, metavar="CORPUS", help="corpus file to write (.gz: gzip)")
+    b.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    st = sub.add_parser("stats", help="describe a corpus file")
+    st.add_argument("corpus", metavar="CORPUS")
+    st.add_argument("--skip-bad-lines", action="store_true", help="skip and count malformed lines")
+    st.add_argument("--json", action="store_true", help="print the statistics as JSON")
+    args = p.parse_args(argv)
+    import os
+
+    from .corpus import CorpusError, corpus_stats, read_corpus, write_corpus
+    if args.command == "build":
+        from .pages import PageReport, read_pages
+        missing = [d for d in args.pages if not os.path.exists(d)]
+        if missing:
+            _die(f"no such file or folder: {', '.join(missing)}")
+        if os.path.exists(args.output) and not args.force:
+            _die(f"{args.output} exists; pass --force to overwrite it")
+        report = PageReport()
+        try:
+            n = write_corpus(read_pages(args.pages, report), args.output)
+        except OSError as exc:
+            _die(f"cannot write {args.output}: {exc.strerror}")
+        print(f"wrote {n:,} articles to {args.output}; {report}", file=sys.stderr)
+        return 0 if n else 1
+    reader = read_corpus(args.corpus, errors="skip" if args.skip_bad_lines else "raise")
+    try:
+        stats = corpus_stats(reader)
+    except CorpusError as exc:
+        _die(str(exc))
+    if reader.skipped:
+        stats["skipped_lines"] = dict(reader.skipped)
+    if args.json:
+        print(json.dumps(stats, ensure_ascii=False, indent=1))
+    else:
+        for key, value in stats.items():
+            print(f"{key.replace('_', ' ') + ':':28}{value}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] == "info":
+            return _info(argv[1:])
+        if argv and argv[0] == "corpus":
+            return _corpus(argv[1:])
+        return _tag(argv)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
