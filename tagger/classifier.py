@@ -83,8 +83,8 @@ class TagClassifier(BaseEstimator):
     """
 
     def __init__(self, ngram_range=(1, 2), min_df=2, max_df=0.5, max_features=None, alpha=0.1,
-                 max_weights_per_tag=2000, min_tag_count=20, cv=3, threshold_shrinkage=10.0,
-                 lexical_weight=0.0, lead_chars=400, solver="auto", max_chars=DEFAULT_MAX_CHARS, random_state=0, verbose=False):
+                 max_weights_per_tag=2000, min_tag_count=20, cv=3, threshold_shrinkage=300.0,
+                 lexical_weight=0.3, lead_chars=400, solver="auto", max_chars=DEFAULT_MAX_CHARS, random_state=0, verbose=False):
         self.ngram_range = ngram_range
         self.min_df = min_df
         self.max_df = max_df

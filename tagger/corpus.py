@@ -18,6 +18,8 @@ from datetime import datetime
 
 import numpy as np
 
+from .files import atomic_write
+
 from .tags import normalize_tag, tag_key
 
 __all__ = ["Article", "CorpusError", "CorpusReader", "read_corpus", "write_corpus", "split_corpus", "corpus_stats"]
@@ -166,22 +168,17 @@ def read_corpus(path: str | os.PathLike, errors: str = "raise") -> CorpusReader:
 
 def write_corpus(articles: Iterable[Article], path: str | os.PathLike) -> int:
     """Write ``articles`` to ``path`` (gzip if it ends in ``.gz``) atomically; returns the count written."""
-    import tempfile
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(os.path.abspath(path)))
     n = 0
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            fh = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if path.endswith(".gz") else raw
-            with io.TextIOWrapper(fh, encoding="utf-8", newline="\n") as out:
-                for article in articles:
-                    out.write(json.dumps(article.to_json(), ensure_ascii=False) + "\n")
-                    n += 1
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as raw:
+        fh = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if os.fspath(path).endswith(".gz") else raw
+        out = io.TextIOWrapper(fh, encoding="utf-8", newline="\n")
+        for article in articles:
+            out.write(json.dumps(article.to_json(), ensure_ascii=False) + "\n")
+            n += 1
+        out.flush()
+        out.detach()
+        if fh is not raw:
+            fh.close()  # writes the gzip trailer; the raw file stays open for atomic_write to commit
     return n
 
 

@@ -18,12 +18,13 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zipfile
 from datetime import datetime, timezone
 
 import numpy as np
 import scipy.sparse as sp
+
+from .files import atomic_write
 
 __all__ = ["FORMAT_VERSION", "ModelError", "save_model", "load_classifier", "read_metadata"]
 
@@ -46,6 +47,20 @@ def _versions() -> dict[str, str]:
     return {"tagger": __version__, "scikit-learn": sklearn.__version__, "numpy": np.__version__}
 
 
+def _created() -> str:
+    """Creation time; ``SOURCE_DATE_EPOCH`` (reproducible builds) fixes it so rebuilds are bit-identical."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch else datetime.now(timezone.utc)
+    return when.isoformat(timespec="seconds")
+
+
+def _member(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))  # no wall-clock time inside the file
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    return info
+
+
 def _npy(array: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.lib.format.write_array(buf, np.ascontiguousarray(array), allow_pickle=False)
@@ -62,7 +77,7 @@ def save_model(clf, path: str | os.PathLike, metadata: dict | None = None) -> No
         **(metadata or {}),
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": _created(),
         "versions": _versions(),
         "params": params,
         "n_documents": int(clf.n_documents_),
@@ -81,23 +96,11 @@ def save_model(clf, path: str | os.PathLike, metadata: dict | None = None) -> No
         "intercept": np.asarray(clf.intercept_, dtype=np.float32),
         "calibration": np.asarray(clf.calibration_, dtype=np.float64),
     }
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
-                zf.writestr("metadata.json", json.dumps(meta, ensure_ascii=False, indent=1))
-                for name, array in arrays.items():
-                    zf.writestr(f"{name}.npy", _npy(array))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_write(path) as fh:
+        with zipfile.ZipFile(fh, "w") as zf:
+            zf.writestr(_member("metadata.json"), json.dumps(meta, ensure_ascii=False, indent=1))
+            for name, array in arrays.items():
+                zf.writestr(_member(f"{name}.npy"), _npy(array))
 
 
 def _open(path: str | os.PathLike) -> tuple[str, zipfile.ZipFile]:

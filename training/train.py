@@ -158,7 +158,8 @@ def main(argv=None) -> int:
         "total_seconds": round(time.monotonic() - started, 1),
     }
     try:
-        clf.save(args.out, {"training": report})
+        timings = ("fit_seconds", "total_seconds")  # wall-clock figures stay out of the model: rebuilds are identical
+        clf.save(args.out, {"training": {k: v for k, v in report.items() if k not in timings}})
         report_path = os.path.splitext(args.out)[0] + ".report.json"
         with open(report_path, "w", encoding="utf-8") as fh:
             json.dump(report, fh, ensure_ascii=False, indent=1)

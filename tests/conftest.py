@@ -1,0 +1,35 @@
+"""Shared fixtures: a small synthetic Russian news corpus written for these tests, a tiny model fitted on
+it once per session, and the path to ../shared (tests that need it skip where it is absent)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helpers import make_corpus
+
+from tagger import TagClassifier, TagModel
+
+
+@pytest.fixture(scope="session")
+def corpus():
+    return make_corpus()
+
+
+@pytest.fixture(scope="session")
+def fitted(corpus) -> TagClassifier:
+    texts, tags = corpus
+    return TagClassifier(min_tag_count=5, min_df=1, max_df=1.0, lexical_weight=0.3).fit(texts, tags)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(fitted) -> TagModel:
+    return TagModel(fitted)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_file(fitted, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "tiny.tagger"
+    fitted.save(path)
+    return path
+

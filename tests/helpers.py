@@ -1,0 +1,55 @@
+"""Test helpers: paths, a skip marker for tests that need ../shared, and a small synthetic Russian news
+corpus written for these tests (no shared data needed)."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+FIXTURES = ROOT / "datasets" / "fixtures"
+SEED_PAGE = SHARED / "seeds" / "000_09c61832e4d7c4c4.txt"
+RT_CORPUS = SHARED / "datasets" / "rt_tags" / "rt_tags.jsonl.gz"
+
+
+def needs(path: Path):
+    """Skip the test where ``path`` (in the shared data beside the repository) is absent."""
+    return pytest.mark.skipif(not path.exists(), reason=f"{path} is absent (shared data sits beside the repository)")
+
+# Topic -> sentences in the style of a news wire.  Each synthetic article mixes sentences of its topics.
+TOPICS = {
+    "СПОРТ": ["Футбольный клуб выиграл матч со счётом два один.", "Сборная команда забила гол на последней минуте.",
+              "Тренер объявил состав на финал чемпионата.", "Болельщики заполнили стадион перед игрой.",
+              "Хоккеисты провели тренировку перед турниром."],
+    "ЭКОНОМИКА": ["Центральный банк повысил ключевую ставку.", "Курс рубля снизился на торгах биржи.",
+                  "Инфляция замедлилась по данным статистики.", "Цены на нефть выросли после решения ОПЕК.",
+                  "Инвесторы ждут отчёта о прибыли компаний."],
+    "КОСМОС": ["Ракета стартовала с космодрома Байконур.", "Космонавты вышли в открытый космос с МКС.",
+               "Спутник вывели на расчётную орбиту.", "Корпорация Роскосмос готовит новый запуск.",
+               "Космический корабль пристыковался к станции."],
+    "ПОЛИТИКА": ["Парламент принял закон во втором чтении.", "Президент подписал указ о назначении министра.",
+                 "Депутаты обсудили бюджет на заседании.", "Партия объявила кандидата на выборы.",
+                 "Правительство ушло в отставку после голосования."],
+}
+PEOPLE = {"ДМИТРИЙ РОГОЗИН": ("КОСМОС", "Глава Роскосмоса Дмитрий Рогозин заявил о планах."),
+          "ЭЛЬВИРА НАБИУЛЛИНА": ("ЭКОНОМИКА", "Эльвира Набиуллина выступила на пресс-конференции банка.")}
+
+
+def make_corpus(n: int = 160, seed: int = 0) -> tuple[list[str], list[list[str]]]:
+    """``n`` synthetic articles with one or two topics (and sometimes a person) as their tags."""
+    rng = random.Random(seed)
+    topics = list(TOPICS)
+    texts, tags = [], []
+    for _ in range(n):
+        chosen = rng.sample(topics, rng.choice([1, 1, 2]))
+        sentences = [s for t in chosen for s in rng.sample(TOPICS[t], 3)]
+        labels = list(chosen)
+        for person, (topic, sentence) in PEOPLE.items():
+            if topic in chosen and rng.random() < 0.4:
+                sentences.insert(0, sentence)
+                labels.append(person)
+        texts.append(" ".join(sentences))
+        tags.append([t.lower() for t in labels])  # lower case, as the RT corpus gives them
+    return texts, tags

@@ -1,0 +1,69 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tagger.analysis import Analyzer, clean_text, russian_stopwords
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    return Analyzer()
+
+
+def test_stems_fold_case_and_yo_and_drop_stopwords(analyzer):
+    assert analyzer.stems("Глава Роскосмоса и ЕГО ёлка") == ["глав", "роскосмос", "елк"]
+
+
+def test_terms_are_unigrams_then_bigrams(analyzer):
+    assert analyzer.terms("Глава Роскосмоса посетит Баку") == [
+        "глав", "роскосмос", "посет", "бак", "глав роскосмос", "роскосмос посет", "посет бак"]
+
+
+def test_ngram_range_three(analyzer):
+    terms = Analyzer(ngram_range=(2, 3)).terms("красная площадь москвы")
+    assert terms == ["красн площад", "площад москв", "красн площад москв"]
+
+
+def test_hyphenated_and_numbers_kept(analyzer):
+    assert "с-400" in analyzer.stems("Комплексы С-400 поставят в 2018 году")
+    assert "2018" in analyzer.stems("Комплексы С-400 поставят в 2018 году")
+
+
+def test_html_markup_and_entities_ignored():
+    assert clean_text("<p class='x'>Путин&nbsp;<b>заявил</b></p><script>var a=1;</script>").split() == ["путин", "заявил"]
+
+
+def test_one_letter_words_dropped(analyzer):
+    assert analyzer.stems("я в к с") == []
+
+
+def test_long_text_is_truncated_with_a_warning():
+    text = "ракета " * 100
+    with pytest.warns(RuntimeWarning, match="first 50"):
+        stems = Analyzer(max_chars=50).stems(text)
+    assert stems == Analyzer().stems(text[:50]) and len(stems) == 7
+
+
+def test_non_string_refused(analyzer):
+    with pytest.raises(TypeError, match="bytes"):
+        analyzer.stems(b"abc")
+
+
+def test_bad_ngram_range():
+    with pytest.raises(ValueError):
+        Analyzer(ngram_range=(2, 1))
+
+
+def test_stopwords_are_packaged():
+    words = russian_stopwords()
+    assert {"и", "в", "не", "что"} <= words and "россия" not in words
+
+
+def test_works_without_any_nltk_data(tmp_path):
+    """A fresh machine has no NLTK data: stemming and stopwords must not need a download."""
+    code = "from tagger.analysis import Analyzer; print(Analyzer().stems('Роскосмос запустил ракеты'))"
+    env = {**os.environ, "NLTK_DATA": str(tmp_path), "HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['роскосмос', 'запуст', 'ракет']"

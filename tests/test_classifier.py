@@ -1,0 +1,116 @@
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import f1_score, make_scorer
+from sklearn.model_selection import GridSearchCV
+from sklearn.preprocessing import MultiLabelBinarizer
+
+from tagger import TagClassifier
+
+from helpers import make_corpus
+
+
+def test_fit_learns_frequent_tags_only(fitted, corpus):
+    assert set(fitted.classes_) == {"СПОРТ", "ЭКОНОМИКА", "КОСМОС", "ПОЛИТИКА", "ДМИТРИЙ РОГОЗИН", "ЭЛЬВИРА НАБИУЛЛИНА"}
+    texts, tags = corpus
+    counts = {t: sum(t.lower() in ts for ts in tags) for t in fitted.classes_}
+    assert dict(zip(fitted.classes_, fitted.tag_counts_)) == counts
+    assert fitted.coef_.shape == (len(fitted.classes_), fitted.features_.n_features)
+    assert fitted.thresholds_.shape == (len(fitted.classes_),)
+
+
+def test_predicts_held_out_articles(fitted):
+    texts, tags = make_corpus(60, seed=99)
+    predicted = fitted.predict(texts)
+    mlb = MultiLabelBinarizer(classes=list(fitted.classes_))
+    truth = mlb.fit_transform([[t.upper() for t in ts] for ts in tags])
+    assert f1_score(truth, mlb.transform(predicted), average="micro") > 0.9
+
+
+def test_decision_function_and_proba_shapes(fitted):
+    texts = ["Ракета стартовала с космодрома.", "Курс рубля снизился."]
+    raw = fitted.decision_function(texts)
+    proba = fitted.predict_proba(texts)
+    assert raw.shape == proba.shape == (2, len(fitted.classes_))
+    assert ((proba >= 0) & (proba <= 1)).all()
+    space = list(fitted.classes_).index("КОСМОС")
+    assert proba[0].argmax() == space and raw[0].argmax() == space
+
+
+def test_pruning_caps_weights_per_tag(corpus):
+    texts, tags = corpus
+    clf = TagClassifier(min_tag_count=5, min_df=1, max_df=1.0, max_weights_per_tag=7).fit(texts, tags)
+    assert (np.diff(clf.coef_.indptr) <= 7).all()
+
+
+def test_clone_and_params_roundtrip(fitted):
+    c = clone(fitted)
+    assert c.get_params() == fitted.get_params()
+    assert not hasattr(c, "coef_")
+    c.set_params(alpha=3.0)
+    assert c.alpha == 3.0 and fitted.alpha != 3.0
+
+
+def test_grid_search_with_a_multilabel_scorer(corpus):
+    texts, tags = corpus
+    classes = sorted({t.upper() for ts in tags for t in ts})
+    mlb = MultiLabelBinarizer(classes=classes).fit([])
+
+    def micro_f1(est, X, y):
+        return f1_score(mlb.transform([[t.upper() for t in ts] for ts in y]), mlb.transform(est.predict(X)),
+                        average="micro")
+
+    search = GridSearchCV(TagClassifier(min_tag_count=5, min_df=1, max_df=1.0), {"alpha": [0.1, 10.0]},
+                          scoring=micro_f1, cv=2).fit(texts, tags)
+    assert search.best_params_["alpha"] in (0.1, 10.0)
+    assert 0 < search.best_score_ <= 1
+
+
+def test_primal_solver_agrees_with_dual_on_ranking(corpus):
+    texts, tags = corpus
+    dual = TagClassifier(min_tag_count=5, min_df=1, max_df=1.0, solver="dual").fit(texts, tags)
+    primal = TagClassifier(min_tag_count=5, min_df=1, max_df=1.0, solver="primal").fit(texts, tags)
+    held, _ = make_corpus(30, seed=5)
+    agree = (dual.decision_function(held).argmax(1) == primal.decision_function(held).argmax(1)).mean()
+    assert agree > 0.9
+
+
+def test_every_known_text_gets_a_tag_unless_threshold_excludes(fitted):
+    text = "Депутаты обсудили бюджет"  # short: may be below every tuned threshold
+    assert len(fitted.predict([text])[0]) >= 1
+    assert fitted.predict([text], threshold=1.0) == [[]]
+    assert fitted.predict(["qwerty zzz"]) == [[]]  # no known word: no tag is invented
+
+
+def test_lexical_signal_adds_weight_where_tag_words_lead(fitted):
+    raw_with = fitted.decision_function(["Дмитрий Рогозин. Прочее."])[0]
+    off = clone(fitted).set_params(lexical_weight=0.0)
+    for name in ("classes_", "features_", "coef_", "intercept_", "calibration_", "thresholds_"):
+        setattr(off, name, getattr(fitted, name))
+    raw_without = off.decision_function(["Дмитрий Рогозин. Прочее."])[0]
+    diff = dict(zip(fitted.classes_, raw_with - raw_without))
+    assert diff.pop("ДМИТРИЙ РОГОЗИН") == pytest.approx(0.3)
+    assert all(v == 0 for v in diff.values())
+
+
+def test_fit_errors():
+    with pytest.raises(ValueError, match="min_tag_count"):
+        TagClassifier(min_tag_count=50, min_df=1).fit(*make_corpus(20))
+    with pytest.raises(ValueError, match="texts but"):
+        TagClassifier().fit(["a", "b"], [["x"]])
+    with pytest.raises(TypeError, match="single str"):
+        TagClassifier().fit("text", [["x"]])
+    with pytest.raises(TypeError, match=r"texts\[1\]"):
+        TagClassifier().fit(["a", None, "c", "d", "e", "f"], [["x"]] * 6)
+    with pytest.raises(NotFittedError):
+        TagClassifier().predict(["a"])
+
+
+def test_tag_on_every_document_warns_and_still_fits():
+    texts, tags = make_corpus(60)
+    tags = [ts + ["новости"] for ts in tags]
+    with pytest.warns(RuntimeWarning, match="НОВОСТИ"):
+        clf = TagClassifier(min_tag_count=5, min_df=1, max_df=1.0).fit(texts, tags)
+    assert np.isfinite(clf.thresholds_).all()
+    assert "НОВОСТИ" in clf.predict(["Ракета стартовала с космодрома Байконур."])[0]

@@ -1,0 +1,33 @@
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from tagger.features import TfidfFeatures
+
+DOCS = [["a", "b", "a", "c"], ["b", "c", "d"], ["a", "d", "d", "e"], ["e", "b"], ["a", "b", "c", "d"]]
+
+
+def test_matches_scikit_learn_tfidf():
+    ours = TfidfFeatures(min_df=1, max_df=1.0).fit(DOCS)
+    ref = TfidfVectorizer(analyzer=lambda d: d, sublinear_tf=True, min_df=1, max_df=1.0).fit(DOCS)
+    assert ours.terms_ == list(ref.get_feature_names_out())
+    np.testing.assert_allclose(ours.transform(DOCS).toarray(), ref.transform(DOCS).toarray(), rtol=1e-5)
+
+
+def test_min_df_max_df_and_max_features():
+    f = TfidfFeatures(min_df=2, max_df=0.7).fit(DOCS)
+    assert f.terms_ == ["a", "c", "d", "e"]  # b is in 4 of 5 docs (> 0.7); a, c, d in 3; e in 2
+    ref = TfidfVectorizer(analyzer=lambda d: d, min_df=2, max_df=0.7).fit(DOCS)
+    assert f.terms_ == list(ref.get_feature_names_out())
+    assert TfidfFeatures(min_df=1, max_df=1.0, max_features=2).fit(DOCS).terms_ == ["a", "b"]
+
+
+def test_unknown_terms_give_an_empty_row():
+    f = TfidfFeatures(min_df=1, max_df=1.0).fit(DOCS)
+    X = f.transform([["zzz"], []])
+    assert X.shape == (2, 5) and X.nnz == 0
+
+
+def test_nothing_left_is_an_error():
+    with pytest.raises(ValueError, match="no term"):
+        TfidfFeatures(min_df=10).fit(DOCS)

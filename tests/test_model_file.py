@@ -1,0 +1,157 @@
+import io
+import json
+import os
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+
+from tagger import ModelError, load_model
+from tagger.model_file import FORMAT_VERSION, read_metadata, save_model
+
+TEXTS = ["Ракета стартовала с космодрома Байконур.", "Курс рубля снизился на торгах биржи.", "Матч и гол."]
+
+
+def test_round_trip_gives_identical_scores(fitted, tiny_model_file):
+    loaded = load_model(tiny_model_file)
+    np.testing.assert_array_equal(loaded.classifier.predict_proba(TEXTS), fitted.predict_proba(TEXTS))
+    assert loaded.classifier.get_params() == {**fitted.get_params(), "verbose": False}
+    assert list(loaded.classifier.classes_) == list(fitted.classes_)
+    np.testing.assert_allclose(loaded.classifier.thresholds_, fitted.thresholds_, atol=1e-6)
+
+
+def test_metadata_readable_without_weights(fitted, tiny_model_file):
+    meta = read_metadata(tiny_model_file)
+    assert meta["format_version"] == FORMAT_VERSION
+    assert {t["tag"] for t in meta["tags"]} == set(fitted.classes_)
+    assert set(meta["versions"]) == {"tagger", "scikit-learn", "numpy"}
+    assert meta["params"]["alpha"] == fitted.alpha
+
+
+def _rewrite(src, dst, change):
+    """Copy model ``src`` to ``dst`` with ``change(name, bytes) -> bytes | None`` (None drops the member)."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for name in zin.namelist():
+            data = change(name, zin.read(name))
+            if data is not None:
+                zout.writestr(name, data)
+    return dst
+
+
+def _npy(array):
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+def _meta_edit(edit):
+    def change(name, data):
+        if name != "metadata.json":
+            return data
+        meta = json.loads(data)
+        edit(meta)
+        return json.dumps(meta).encode()
+    return change
+
+
+def _array_edit(target, fn):
+    def change(name, data):
+        if name != f"{target}.npy":
+            return data
+        return _npy(fn(np.load(io.BytesIO(data), allow_pickle=False)))
+    return change
+
+
+@pytest.mark.parametrize("case, match", [
+    ("missing", "no such model file"),
+    ("directory", "is a directory"),
+    ("empty", "not a tagger model file"),
+    ("truncated", "not a tagger model file|damaged"),
+    ("random", "not a tagger model file"),
+    ("other_version", "format version 99; this tagger reads version 1"),
+    ("not_ours", "not a tagger model file"),
+    ("no_array", "intercept.npy is missing"),
+    ("too_few_tags", "weights do not match metadata"),
+    ("wrong_shape", "calibration of shape"),
+    ("nan", "NaN or infinite"),
+    ("bad_index", "out of range"),
+])
+def test_broken_files_raise_model_error(case, match, tiny_model_file, tmp_path):
+    path = tmp_path / "m.tagger"
+    data = tiny_model_file.read_bytes()
+    if case == "missing":
+        path = tmp_path / "absent.tagger"
+    elif case == "directory":
+        path = tmp_path
+    elif case == "empty":
+        path.write_bytes(b"")
+    elif case == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif case == "random":
+        path.write_bytes(np.random.default_rng(0).bytes(5000))
+    elif case == "other_version":
+        _rewrite(tiny_model_file, path, _meta_edit(lambda m: m.update(format_version=99)))
+    elif case == "not_ours":
+        _rewrite(tiny_model_file, path, _meta_edit(lambda m: m.update(format="something")))
+    elif case == "no_array":
+        _rewrite(tiny_model_file, path, lambda n, d: None if n == "intercept.npy" else d)
+    elif case == "too_few_tags":
+        _rewrite(tiny_model_file, path, _meta_edit(lambda m: m.update(tags=m["tags"][:-1])))
+    elif case == "wrong_shape":
+        _rewrite(tiny_model_file, path, _array_edit("calibration", lambda a: a[:, :1].copy()))
+    elif case == "nan":
+        _rewrite(tiny_model_file, path, _array_edit("coef_data", lambda a: np.where(a == a.max(), np.nan, a)))
+    elif case == "bad_index":
+        _rewrite(tiny_model_file, path, _array_edit("coef_indices", lambda a: a + 10**6))
+    with pytest.raises(ModelError, match=match) as info:
+        load_model(path)
+    assert str(path) in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+class _Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_pickled_payload_is_never_executed(tiny_model_file, tmp_path):
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(np.array([_Exploit(str(marker))], dtype=object))
+    npy = io.BytesIO()
+    np.lib.format.write_array_header_1_0(npy, {"descr": "|O", "fortran_order": False, "shape": (1,)})
+    evil = npy.getvalue() + payload
+    path = _rewrite(tiny_model_file, tmp_path / "evil.tagger", lambda n, d: evil if n == "intercept.npy" else d)
+    with pytest.raises(ModelError):
+        load_model(path)
+    # the whole file as a pickle is refused too
+    whole = tmp_path / "whole.tagger"
+    whole.write_bytes(pickle.dumps(_Exploit(str(marker))))
+    with pytest.raises(ModelError):
+        load_model(whole)
+    assert not marker.exists()
+
+
+def test_failed_save_keeps_the_old_model(fitted, tiny_model_file, tmp_path, monkeypatch):
+    target = tmp_path / "keep.tagger"
+    target.write_bytes(tiny_model_file.read_bytes())
+    before = target.read_bytes()
+    calls = {"n": 0}
+    real = zipfile.ZipFile.writestr
+
+    def fail_half_way(self, name, data, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise OSError(28, "No space left on device")
+        return real(self, name, data, *a, **k)
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", fail_half_way)
+    with pytest.raises(OSError):
+        save_model(fitted, target)
+    assert target.read_bytes() == before
+    assert os.listdir(tmp_path) == ["keep.tagger"]  # no temporary file left behind
+    monkeypatch.undo()
+    load_model(target)
