@@ -41,6 +41,21 @@ def russian_stopwords() -> frozenset[str]:
     return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))
 
 
+class _StemCache(dict):
+    """word -> stem, computed on first sight; ``""`` for stopwords and one-letter words (left out).
+    Holds at most ``_STEM_CACHE_LIMIT`` words, so hostile input cannot grow it without bound."""
+
+    def __init__(self, stem, stopwords):
+        super().__init__(dict.fromkeys(stopwords, ""))
+        self._stem = stem
+
+    def __missing__(self, word: str) -> str:
+        stem = self._stem(word) if len(word) > 1 else ""
+        if len(self) < _STEM_CACHE_LIMIT:
+            self[word] = stem
+        return stem
+
+
 class Analyzer:
     """Turns a text into the terms the model counts: Snowball stems and joined n-grams of stems.
 
@@ -57,17 +72,8 @@ class Analyzer:
             raise ValueError(f"max_chars must be positive, got {max_chars!r}")
         self.ngram_range = (int(lo), int(hi))
         self.max_chars = int(max_chars)
-        self._stopwords = russian_stopwords()
         self._stemmer = SnowballStemmer("russian")
-        self._cache: dict[str, str] = {}
-
-    def _stem(self, word: str) -> str:
-        stem = self._cache.get(word)
-        if stem is None:
-            stem = self._stemmer.stem(word)
-            if len(self._cache) < _STEM_CACHE_LIMIT:
-                self._cache[word] = stem
-        return stem
+        self._cache = _StemCache(self._stemmer.stem, russian_stopwords())
 
     def stems(self, text: str) -> list[str]:
         """Stems of the words of ``text`` in order, stopwords and one-letter words left out."""
@@ -77,15 +83,7 @@ class Analyzer:
             warnings.warn(f"text of {len(text):,} characters: only the first {self.max_chars:,} are analysed",
                           RuntimeWarning, stacklevel=3)
             text = text[: self.max_chars]
-        stop = self._stopwords
-        cache = self._cache
-        out = []
-        for word in _TOKEN.findall(clean_text(text)):
-            if len(word) < 2 or word in stop:
-                continue
-            stem = cache.get(word)
-            out.append(stem if stem is not None else self._stem(word))
-        return out
+        return [s for s in map(self._cache.__getitem__, _TOKEN.findall(clean_text(text))) if s]
 
     def terms(self, text: str) -> list[str]:
         """The n-gram terms of ``text`` (n in ``ngram_range``), n-grams joined by one space."""

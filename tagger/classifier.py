@@ -213,7 +213,10 @@ class TagClassifier(BaseEstimator):
         return self.features_.transform(analyzer.terms(t) for t in _as_texts(texts))
 
     def _raw_scores(self, X: sp.csr_matrix, texts: Sequence[str]) -> np.ndarray:
-        return (X @ self.coef_.T).toarray() + self.intercept_ + self._lexical(texts)
+        cached = getattr(self, "_coef_t", None)
+        if cached is None or cached[0] is not self.coef_:  # X @ coef_.T would transpose the weights per call
+            cached = self._coef_t = (self.coef_, self.coef_.T.tocsr())
+        return (X @ cached[1]).toarray() + self.intercept_ + self._lexical(texts)
 
     def _lexical(self, texts: Sequence[str]) -> np.ndarray:
         """``lexical_weight`` where a tag's own words occur in the lead of a text, else 0 (n_texts x n_tags)."""

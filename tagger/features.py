@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from itertools import chain
 
 import numpy as np
 import scipy.sparse as sp
@@ -62,22 +63,14 @@ class TfidfFeatures:
 
     def transform(self, docs: Iterable[Sequence[str]]) -> sp.csr_matrix:
         get = self.vocabulary_.get
-        indptr = [0]
-        indices: list[np.ndarray] = []
-        data: list[np.ndarray] = []
-        for terms in docs:
-            ids = np.fromiter((i for i in map(get, terms) if i is not None), dtype=np.int64)
-            ids, counts = np.unique(ids, return_counts=True)
-            w = (1.0 + np.log(counts)).astype(np.float32) * self.idf_[ids]
-            norm = np.sqrt(np.dot(w, w))
-            if norm > 0:
-                w /= norm
-            indices.append(ids.astype(np.int32))
-            data.append(w)
-            indptr.append(indptr[-1] + len(ids))
-        n = len(indptr) - 1
-        return sp.csr_matrix(
-            (np.concatenate(data) if data else np.zeros(0, np.float32),
-             np.concatenate(indices) if indices else np.zeros(0, np.int32),
-             np.asarray(indptr, dtype=np.int64)),
-            shape=(n, self.n_features))
+        ids = [[i for i in map(get, terms) if i is not None] for terms in docs]
+        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        cols = np.fromiter(chain.from_iterable(ids), dtype=np.int32, count=int(lengths.sum()))
+        rows = np.repeat(np.arange(len(ids), dtype=np.int32), lengths)
+        X = sp.csr_matrix((np.ones(len(cols), dtype=np.float32), (rows, cols)), shape=(len(ids), self.n_features))
+        X.sum_duplicates()  # counts per (document, term), indices sorted
+        X.data = (1.0 + np.log(X.data)) * self.idf_[X.indices]
+        row_of = np.repeat(np.arange(len(ids)), np.diff(X.indptr))
+        norms = np.sqrt(np.bincount(row_of, weights=X.data.astype(np.float64) ** 2, minlength=len(ids)))
+        X.data /= norms[row_of].astype(np.float32)
+        return X

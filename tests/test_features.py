@@ -26,6 +26,10 @@ def test_unknown_terms_give_an_empty_row():
     f = TfidfFeatures(min_df=1, max_df=1.0).fit(DOCS)
     X = f.transform([["zzz"], []])
     assert X.shape == (2, 5) and X.nnz == 0
+    X = f.transform([[], ["a"], ["zzz"], ["b", "b"], []])  # empty rows first, between and last
+    np.testing.assert_allclose(X.toarray()[[1, 3]], f.transform([["a"], ["b"]]).toarray())
+    assert np.diff(X.indptr).tolist() == [0, 1, 0, 1, 0]
+    assert np.isfinite(X.data).all()
 
 
 def test_nothing_left_is_an_error():

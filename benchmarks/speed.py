@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""How fast: import + default-model load, single-article latency (p50/p99), batch throughput, training wall
+time and peak memory of the default recipe, model file size.
+
+    python benchmarks/speed.py [--articles 1000] [--skip-training]
+
+Texts are real RT articles (title + body).  Times are wall-clock on this machine; the figures, not a pass/fail,
+are the output (goals: p50 <= 5 ms, batch >= 1,000 articles/s, load <= 0.5 s)."""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RECIPE, ROOT, RT_CORPUS, require, write_results  # noqa: E402
+
+
+def load_time() -> tuple[float, float]:
+    code = ("import time; t=time.perf_counter(); import tagger; t1=time.perf_counter(); tagger.default_model(); "
+            "t2=time.perf_counter(); print(t1-t, t2-t1)")
+    runs = [tuple(map(float, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                            check=True).stdout.split())) for _ in range(3)]
+    return min(r[0] for r in runs), min(r[1] for r in runs)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--articles", type=int, default=1000)
+    p.add_argument("--skip-training", action="store_true")
+    args = p.parse_args()
+    import tagger
+    from tagger.api import DEFAULT_MODEL
+
+    with gzip.open(require(RT_CORPUS), "rt", encoding="utf-8") as fh:
+        texts = [f"{r['title']}\n\n{r['text']}" for r in map(json.loads, fh)][: args.articles]
+    import_s, load_s = load_time()
+    model = tagger.default_model()
+    model.predict_tags(texts[0])  # warm the stem cache as a long-running service would be
+    lat = []
+    for t in texts:
+        start = time.perf_counter()
+        model.predict_tags(t)
+        lat.append(time.perf_counter() - start)
+    lat_ms = np.array(lat) * 1000
+    start = time.perf_counter()
+    model.predict_tags_batch(texts)
+    batch_s = time.perf_counter() - start
+    results = {
+        "articles": len(texts),
+        "mean_chars": round(float(np.mean([len(t) for t in texts]))),
+        "import_s": round(import_s, 3),
+        "load_s": round(load_s, 3),
+        "single_p50_ms": round(float(np.percentile(lat_ms, 50)), 2),
+        "single_p99_ms": round(float(np.percentile(lat_ms, 99)), 2),
+        "batch_docs_per_s": round(len(texts) / batch_s),
+        "model_mb": round((ROOT / "tagger" / DEFAULT_MODEL).stat().st_size / 1e6, 2),
+    }
+    if not args.skip_training:
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            subprocess.run([sys.executable, str(ROOT / "training" / "train.py"), "--config", str(RECIPE),
+                            "--corpus", str(RT_CORPUS), "--out", f"{tmp}/m.tagger", "--quiet"],
+                           check=True, stdout=subprocess.DEVNULL)
+            results["train_s"] = round(time.perf_counter() - start, 1)
+            results["train_peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, 2)
+    rows = "\n".join(f"| {k} | {v} |" for k, v in results.items())
+    write_results("speed", results, f"| measure | value |\n|---|---|\n{rows}")
+
+
+if __name__ == "__main__":
+    main()

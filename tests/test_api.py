@@ -1,0 +1,99 @@
+"""The public functions on the embedded default model, and TagModel on a tiny one."""
+import threading
+
+import pytest
+
+import tagger
+from tagger import TagModel, default_model, predict_tags, score_tags
+
+ARTICLE = ("Глава Роскосмоса Дмитрий Рогозин посетит Баку, чтобы обсудить сотрудничество с Азербайджаном "
+           "в космической сфере. Ракета «Союз» стартует с космодрома Байконур, сообщили в госкорпорации.")
+
+
+def test_public_api_is_listed():
+    for name in ("predict_tags", "score_tags", "load_model", "default_model", "TagModel", "TagClassifier",
+                 "ModelError", "normalize_tag"):
+        assert name in tagger.__all__ and hasattr(tagger, name)
+
+
+def test_default_model_is_loaded_once_and_shared():
+    models = []
+    threads = [threading.Thread(target=lambda: models.append(default_model())) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(m is models[0] for m in models) and isinstance(models[0], TagModel)
+    assert len(models[0].tags) > 100
+
+
+def test_predict_tags_default_model():
+    tags = predict_tags(ARTICLE)
+    assert tags and "КОСМОС" in tags
+    assert all(t == t.upper() and "  " not in t and not t.startswith("#") for t in tags)
+
+
+def test_predict_order_matches_scores():
+    scores = dict(score_tags(ARTICLE, top_k=len(default_model().tags)))
+    tags = predict_tags(ARTICLE)
+    assert [scores[t] for t in tags] == sorted((scores[t] for t in tags), reverse=True)
+    thresholds = default_model().thresholds
+    assert all(scores[t] >= thresholds[t] for t in tags)
+    above = {t for t, s in scores.items() if s >= thresholds[t]}
+    assert set(tags) == above or (not above and len(tags) == 1)
+
+
+def test_score_tags_top_k_and_range():
+    scored = score_tags(ARTICLE, top_k=7)
+    assert len(scored) == 7
+    assert all(0.0 <= s <= 1.0 for _, s in scored)
+    assert [s for _, s in scored] == sorted((s for _, s in scored), reverse=True)
+
+
+def test_top_k_and_threshold():
+    assert len(predict_tags(ARTICLE, top_k=1)) == 1
+    assert predict_tags(ARTICLE, threshold=1.0) == []
+    everything = predict_tags(ARTICLE, threshold=0.0)
+    assert len(everything) == len(default_model().tags)
+    assert predict_tags(ARTICLE, threshold=0.0, top_k=3) == [t for t, _ in score_tags(ARTICLE, top_k=3)]
+
+
+def test_short_text_still_gets_its_best_tag():
+    assert predict_tags("Роскосмос") == [score_tags("Роскосмос", top_k=1)[0][0]]
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t", "12345 !!! ...", "🚀🚀🚀"])
+def test_text_without_known_words_gets_no_tags(text):
+    assert predict_tags(text) == []
+
+
+@pytest.mark.parametrize("bad", [None, b"bytes", 5, ["list"]])
+def test_non_string_is_a_type_error(bad):
+    with pytest.raises(TypeError, match=type(bad).__name__):
+        predict_tags(bad)
+    with pytest.raises(TypeError, match=type(bad).__name__):
+        score_tags(bad)
+
+
+@pytest.mark.parametrize("kwargs", [{"top_k": 0}, {"top_k": -1}, {"top_k": 1.5}, {"threshold": 1.5},
+                                    {"threshold": -0.1}, {"threshold": "0.5"}])
+def test_bad_options_are_value_errors(kwargs):
+    with pytest.raises(ValueError):
+        predict_tags(ARTICLE, **kwargs)
+
+
+def test_batch_equals_single(tiny_model):
+    texts = ["Ракета стартовала с космодрома Байконур.", "Курс рубля снизился.", "", "Матч, гол и финал."]
+    assert tiny_model.predict_tags_batch(texts) == [tiny_model.predict_tags(t) for t in texts]
+    assert tiny_model.score_tags_batch(texts, top_k=3) == [tiny_model.score_tags(t, top_k=3) for t in texts]
+    with pytest.raises(TypeError, match="single str"):
+        tiny_model.predict_tags_batch("one text")
+
+
+def test_tiny_model_save_and_reload(tiny_model, tmp_path):
+    path = tmp_path / "again.tagger"
+    tiny_model.save(path)
+    again = tagger.load_model(path)
+    text = "Глава Роскосмоса Дмитрий Рогозин заявил о планах."
+    assert again.score_tags(text) == tiny_model.score_tags(text)
+    assert "ДМИТРИЙ РОГОЗИН" in again.predict_tags(text)
