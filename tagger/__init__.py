@@ -8,7 +8,9 @@ __version__ = "0.1.0"
 
 from .api import TagModel, default_model, load_model, predict_tags, score_tags
 from .classifier import TagClassifier
+from .corpus import Article, CorpusError, read_corpus, split_corpus, write_corpus
 from .model_file import ModelError
+from .pages import parse_page, read_pages
 from .tags import normalize_tag
 
 __all__ = [
@@ -21,4 +23,11 @@ __all__ = [
     "TagClassifier",
     "ModelError",
     "normalize_tag",
+    "Article",
+    "CorpusError",
+    "parse_page",
+    "read_pages",
+    "read_corpus",
+    "write_corpus",
+    "split_corpus",
 ]
