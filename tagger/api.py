@@ -98,6 +98,21 @@ class TagModel:
         """The ``top_k`` most probable tags of ``text`` with their probabilities, thresholds aside."""
         return self.score_tags_batch([_check_text(text)], top_k=top_k)[0]
 
+    def update(self, articles, *, previous) -> "TagModel":
+        """A new model that has also learned from ``articles`` (:class:`tagger.Article` with tags).
+
+        The ridge classifier cannot learn incrementally, so this refits, with this model's parameters, on
+        ``previous`` (the articles this model was trained on) plus ``articles``; a tag that now reaches
+        ``min_tag_count`` becomes learnable.  This model is left unchanged.  From the shell:
+        ``python training/train.py --update MODEL --corpus OLD --corpus NEW``.
+        """
+        from sklearn.base import clone
+        combined = list(previous) + list(articles)
+        if not combined:
+            raise ValueError("no articles to learn from")
+        clf = clone(self.classifier).fit([a.document for a in combined], [a.tags for a in combined])
+        return TagModel(clf, {**self.metadata, "updated": True})
+
     def save(self, path: str | os.PathLike) -> None:
         """Write this model (with its metadata) to ``path`` atomically."""
         keep = {k: v for k, v in self.metadata.items()

@@ -16,7 +16,8 @@ from .corpus import Article, CorpusError, read_corpus, split_corpus
 from .progress import say
 from .tags import TagNormalizer, tag_key
 
-__all__ = ["Recipe", "load_recipe", "read_articles", "prepare_tags", "Split", "make_split", "fit_classifier"]
+__all__ = ["Recipe", "load_recipe", "recipe_from_metadata", "missing_sources", "read_articles", "prepare_tags",
+           "Split", "make_split", "fit_classifier"]
 
 _SPLIT_KEYS = {"seed": int, "test_size": float, "val_size": float}
 
@@ -71,21 +72,59 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
+def _sha256_pages(files: list) -> str:
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode("utf-8", "surrogatepass") + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 def read_articles(paths: Sequence[str], errors: str = "raise", verbose: bool = True) -> tuple[list[Article], list[dict]]:
-    """All articles of the corpus files ``paths`` and a description of each file (name, SHA-256, counts)."""
+    """All articles of ``paths`` and a description of each source (name, SHA-256, counts).
+
+    A path is a corpus file (JSON Lines, ``.gz`` allowed) or a folder of scraped pages (see
+    :func:`tagger.read_pages`; unparseable pages are skipped and counted)."""
+    from pathlib import Path
+
+    from .pages import PageReport, _page_files, read_pages
     articles: list[Article] = []
     sources = []
     for path in paths:
         start = time.monotonic()
-        reader = read_corpus(path, errors=errors)
         before = len(articles)
-        articles.extend(reader)
-        say(f"read {reader.read:,} articles from {path} in {time.monotonic() - start:.1f} s"
-            + (f"; skipped {sum(reader.skipped.values()):,} bad lines: {dict(reader.skipped)}" if reader.skipped else ""),
-            verbose)
-        sources.append({"file": os.path.basename(path), "sha256": _sha256(path),
-                        "articles": len(articles) - before, "skipped_lines": dict(reader.skipped)})
+        if os.path.isdir(path):
+            report = PageReport()
+            articles.extend(read_pages([path], report))
+            skipped = dict(report.reasons())
+            digest = _sha256_pages([Path(f) for f in _page_files([path])])
+            kind = "pages"
+        else:
+            reader = read_corpus(path, errors=errors)
+            articles.extend(reader)
+            skipped = dict(reader.skipped)
+            digest = _sha256(path)
+            kind = "corpus"
+        n = len(articles) - before
+        say(f"read {n:,} articles from {path} in {time.monotonic() - start:.1f} s"
+            + (f"; skipped {sum(skipped.values()):,}: {skipped}" if skipped else ""), verbose)
+        sources.append({"file": os.path.basename(os.path.normpath(path)), "kind": kind, "sha256": digest,
+                        "articles": n, "skipped": skipped})
     return articles, sources
+
+
+def recipe_from_metadata(meta: dict) -> Recipe:
+    """The recipe a saved model was trained with (its parameters and split settings)."""
+    params = {k: v for k, v in meta["params"].items() if k not in ("random_state", "verbose")}
+    split = meta.get("training", {}).get("split", {})
+    return Recipe(seed=int(meta["params"].get("random_state", 0)),
+                  test_size=float(split.get("test_size", 0.15)), val_size=float(split.get("val_size", 0.15)),
+                  classifier=params)
+
+
+def missing_sources(meta: dict, sources: list[dict]) -> list[dict]:
+    """The corpora a model was trained on that are not among ``sources`` (compared by SHA-256)."""
+    given = {s["sha256"] for s in sources}
+    return [s for s in meta.get("training", {}).get("corpora", []) if s["sha256"] not in given]
 
 
 def prepare_tags(articles: Sequence[Article], normalizer: TagNormalizer, min_tag_count: int,

@@ -23,7 +23,9 @@ from tagger.corpus import CorpusError
 from tagger.metrics import evaluate_model
 from tagger.progress import say
 from tagger.tags import DEFAULT_TAG_STOPLIST, TagNormalizer
-from tagger.training import fail, fit_classifier, load_recipe, make_split, prepare_tags, read_articles
+from tagger.model_file import ModelError, read_metadata
+from tagger.training import (fail, fit_classifier, load_recipe, make_split, missing_sources, prepare_tags,
+                             read_articles, recipe_from_metadata)
 
 SEARCH_GRID = {"alpha": [0.05, 0.1, 0.2], "max_weights_per_tag": [1000, 2000, 4000]}
 MIN_ARTICLES = 20
@@ -33,7 +35,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--corpus", action="append", required=True, metavar="FILE",
                    help="corpus file (JSON Lines, .gz allowed); repeat for several")
-    p.add_argument("--out", required=True, metavar="MODEL", help="where to write the model")
+    p.add_argument("--out", metavar="MODEL", help="where to write the model (required unless --update)")
+    p.add_argument("--update", metavar="MODEL",
+                   help="add new articles to MODEL: the ridge classifier cannot learn incrementally, so this refits "
+                        "with MODEL's recipe on its original corpora (pass them with --corpus too; checked by "
+                        "SHA-256) plus the new ones; --out defaults to MODEL")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
     p.add_argument("--config", metavar="TOML", help="recipe file ([split] and [classifier]); "
                    "command-line options override it")
@@ -52,11 +58,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--skip-bad-lines", action="store_true", help="skip and count malformed corpus lines")
     p.add_argument("--search", action="store_true", help=f"grid-search {SEARCH_GRID} on the validation split")
     p.add_argument("--quiet", action="store_true", help="no progress output")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if not args.out and not args.update:
+        p.error("--out is required (or --update MODEL)")
+    return args
 
 
-def recipe_from(args):
-    recipe = load_recipe(args.config)
+def recipe_from(args, base=None):
+    recipe = base if base is not None else load_recipe(args.config)
     for name in ("seed", "test_size", "val_size"):
         if getattr(args, name) is not None:
             setattr(recipe, name, getattr(args, name))
@@ -107,17 +116,37 @@ def search(recipe, split, verbose):
 def main(argv=None) -> int:
     args = parse_args(argv)
     verbose = not args.quiet
+    previous = None
+    if args.update:
+        try:
+            previous = read_metadata(args.update)
+        except ModelError as exc:
+            fail(str(exc))
+        if args.config:
+            fail("--update keeps the model's own recipe; give no --config (options still override it)", 2)
     try:
-        recipe = recipe_from(args)
+        recipe = recipe_from(args, recipe_from_metadata(previous) if previous else None)
     except (ValueError, TypeError) as exc:
         fail(str(exc), 2)
-    check_output(args.out, args.force)
+    out = args.out or args.update
+    check_output(out, args.force or out == args.update)
     started = time.monotonic()
+    tag_config = (previous or {}).get("training", {}).get("tag_normalizer")
     try:
-        normalizer = TagNormalizer.from_alias_file(args.aliases, () if args.keep_furniture_tags else DEFAULT_TAG_STOPLIST)
+        if tag_config:
+            normalizer = TagNormalizer(tag_config["aliases"], tag_config["stoplist"])
+        else:
+            normalizer = TagNormalizer.from_alias_file(
+                args.aliases, () if args.keep_furniture_tags else DEFAULT_TAG_STOPLIST)
         articles, sources = read_articles(args.corpus, "skip" if args.skip_bad_lines else "raise", verbose)
     except (CorpusError, OSError, ValueError) as exc:
         fail(str(exc))
+    if previous:
+        missing = missing_sources(previous, sources)
+        if missing:
+            fail(f"{args.update} was trained on " + ", ".join(f"{m['file']} (sha256 {m['sha256'][:12]}…)" for m in missing)
+                 + ", not given: this model's ridge classifier cannot learn incrementally, so an update refits on "
+                   "the original corpora plus the new ones; pass them all with --corpus")
     min_count = recipe.classifier.get("min_tag_count", 20)
     articles, tag_stats = prepare_tags(articles, normalizer, min_count, verbose)
     if len(articles) < MIN_ARTICLES:
@@ -141,6 +170,12 @@ def main(argv=None) -> int:
         fail(str(exc))
     fit_s = time.monotonic() - fit_start
     model = TagModel(clf)
+    if previous:
+        before = {t["tag"] for t in previous["tags"]}
+        added = sorted(set(clf.classes_) - before)
+        dropped = sorted(before - set(clf.classes_))
+        say(f"update: {len(clf.classes_)} tags ({len(added)} new: {', '.join(added[:20]) or 'none'}"
+            f"{'; ' + str(len(dropped)) + ' no longer learned' if dropped else ''})", verbose)
     metrics = {}
     if split.test:
         metrics["test"] = evaluate_model(model, [a.document for a in split.test], [a.tags for a in split.test])
@@ -149,6 +184,8 @@ def main(argv=None) -> int:
         "command": "python training/train.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
         "tagger_version": __version__,
         "corpora": sources,
+        "updated_from": os.path.basename(args.update) if args.update else None,
+        "tag_normalizer": {"aliases": normalizer.aliases, "stoplist": sorted(normalizer.stoplist)},
         "tag_statistics": tag_stats,
         "split": {"seed": recipe.seed, "test_size": recipe.test_size, "val_size": recipe.val_size,
                   "train": len(split.train), "validation": len(split.val), "test": len(split.test)},
@@ -159,13 +196,13 @@ def main(argv=None) -> int:
     }
     try:
         timings = ("fit_seconds", "total_seconds")  # wall-clock figures stay out of the model: rebuilds are identical
-        clf.save(args.out, {"training": {k: v for k, v in report.items() if k not in timings}})
-        report_path = os.path.splitext(args.out)[0] + ".report.json"
+        clf.save(out, {"training": {k: v for k, v in report.items() if k not in timings}})
+        report_path = os.path.splitext(out)[0] + ".report.json"
         with open(report_path, "w", encoding="utf-8") as fh:
             json.dump(report, fh, ensure_ascii=False, indent=1)
     except OSError as exc:
-        fail(f"cannot write {args.out}: {exc.strerror}")
-    say(f"wrote {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB) and {report_path} "
+        fail(f"cannot write {out}: {exc.strerror}")
+    say(f"wrote {out} ({os.path.getsize(out) / 1e6:.1f} MB) and {report_path} "
         f"in {report['total_seconds']:.0f} s", verbose)
     return 0
 
