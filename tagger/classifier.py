@@ -9,6 +9,7 @@ against 0.90 on the same split) and fits ~600 tags in seconds instead of minutes
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
@@ -54,6 +55,20 @@ def _prune_rows(W: np.ndarray, keep: int | None) -> sp.csr_matrix:
         M = sp.csr_matrix(W, dtype=np.float32)
     M.eliminate_zeros()
     return M
+
+
+class _Clock:
+    """Reports how long each untracked step of a fit took."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.last = time.monotonic()
+
+    def lap(self, what: str | None = None) -> None:
+        now = time.monotonic()
+        if what:
+            say(f"{what} in {now - self.last:.1f} s", self.enabled)
+        self.last = now
 
 
 class TagClassifier(BaseEstimator):
@@ -157,22 +172,27 @@ class TagClassifier(BaseEstimator):
                           RuntimeWarning, stacklevel=2)
         analyzer = self._analyzer()
         docs = [analyzer.terms(t) for t in progress(texts, "analysing", enabled=self.verbose, unit="docs")]
+        clock = _Clock(self.verbose)
         self.features_ = TfidfFeatures(self.min_df, self.max_df, self.max_features).fit(docs)
         X = self.features_.transform(docs)
         del docs
-        say(f"{X.shape[0]:,} documents, {X.shape[1]:,} features, {len(self.classes_):,} tags", self.verbose)
+        clock.lap(f"TF-IDF: {X.shape[0]:,} documents, {X.shape[1]:,} features, {len(self.classes_):,} tags")
 
         lexical = self._lexical(texts)
         dual = self.solver == "dual" or (self.solver == "auto" and X.shape[0] <= DUAL_MAX_DOCS)
         gram = (X @ X.T).toarray().astype(np.float64) + 1.0 if dual else None  # +1: the intercept feature
+        if dual:
+            clock.lap(f"Gram matrix {X.shape[0]:,} x {X.shape[0]:,}")
         oof = np.zeros(Y.shape, dtype=np.float64)
         folds = KFold(self.cv, shuffle=True, random_state=self.random_state).split(X)
         for k, (tr, te) in enumerate(folds, 1):
             W, b = self._weights(X[tr], Y[tr], gram[np.ix_(tr, tr)] if dual else None, f"fold {k}/{self.cv}")
             oof[te] = (X[te] @ W.T).toarray() + b + lexical[te]
+        clock.lap()
         self.calibration_ = fit_calibration(oof, Y, seed=self.random_state)
         self.thresholds_, self.global_threshold_ = tune_thresholds(
             apply_calibration(oof, self.calibration_), Y, shrinkage=self.threshold_shrinkage)
+        clock.lap(f"calibrated scores and tuned thresholds of {len(self.classes_):,} tags")
         self.coef_, self.intercept_ = self._weights(X, Y, gram, "final fit")
         self.n_documents_ = X.shape[0]
         return self
