@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["precision_at_k", "evaluate", "evaluate_model", "label_matrix"]
+__all__ = ["precision_at_k", "recall_at_k", "f1_at_k", "evaluate", "ranking_report", "evaluate_model",
+           "model_outputs", "label_matrix"]
 
 
 def precision_at_k(Y: np.ndarray, scores: np.ndarray, k: int) -> float:
@@ -20,8 +21,45 @@ def precision_at_k(Y: np.ndarray, scores: np.ndarray, k: int) -> float:
     if Y.shape[0] == 0:
         return float("nan")
     k = min(k, Y.shape[1])
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    return float(np.take_along_axis(Y, top, axis=1).sum(axis=1).mean() / k)
+    return float(np.take_along_axis(Y, _top_k(scores, k), axis=1).sum(axis=1).mean() / k)
+
+
+def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    return np.argsort(-scores, axis=1, kind="stable")[:, : min(k, scores.shape[1])]
+
+
+def recall_at_k(Y: np.ndarray, scores: np.ndarray, k: int) -> float:
+    """Mean over documents with at least one true tag of the share of their true tags among the ``k`` best."""
+    Y, scores = np.asarray(Y), np.asarray(scores)
+    hits = np.take_along_axis(Y, _top_k(scores, k), axis=1).sum(axis=1)
+    n_true = Y.sum(axis=1)
+    has = n_true > 0
+    return float((hits[has] / n_true[has]).mean()) if has.any() else float("nan")
+
+
+def f1_at_k(Y: np.ndarray, scores: np.ndarray, k: int) -> float:
+    """Mean over documents of the F1 of the ``k`` best tags taken as the prediction."""
+    Y, scores = np.asarray(Y), np.asarray(scores)
+    top = _top_k(scores, k)
+    hits = np.take_along_axis(Y, top, axis=1).sum(axis=1)
+    denom = top.shape[1] + Y.sum(axis=1)
+    return float(np.mean(2 * hits / denom))
+
+
+def ranking_report(Y: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """Every measure the accuracy benchmark prints: ranking (P@k, R@5, F1@5, NDCG@5, LRAP) of ``scores``
+    and set measures (micro/macro/samples F1, Hamming loss) of the 0/1 ``predicted`` tags."""
+    from sklearn.metrics import hamming_loss, label_ranking_average_precision_score, ndcg_score
+    out = evaluate(Y, scores, predicted)
+    has = np.asarray(Y).sum(axis=1) > 0
+    out.update({
+        "r@5": recall_at_k(Y, scores, 5),
+        "f1@5": f1_at_k(Y, scores, 5),
+        "ndcg@5": float(ndcg_score(Y[has], scores[has], k=5)),
+        "lrap": float(label_ranking_average_precision_score(Y[has], scores[has])),
+        "hamming_loss": float(hamming_loss(Y, predicted)),
+    })
+    return out
 
 
 def evaluate(Y: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -46,14 +84,18 @@ def label_matrix(tag_lists, classes) -> np.ndarray:
     return Y
 
 
-def evaluate_model(model, texts, tag_lists) -> dict[str, float]:
-    """:func:`evaluate` a :class:`tagger.TagModel` on ``texts`` with true ``tag_lists``.
-
-    Only the model's own tags count (a test tag the model never learned cannot be predicted)."""
+def model_outputs(model, texts, tag_lists) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """True tags ``Y``, probabilities ``P`` and ``predict_tags``'s 0/1 choices of ``model`` on ``texts``,
+    over the model's own tags (a test tag the model never learned cannot be predicted)."""
     clf = model.classifier
     Y = label_matrix(tag_lists, clf.classes_)
     P, known = clf._probabilities(list(texts))
     predicted = np.zeros_like(Y)
     for i, cols in enumerate(clf._choose(P, known)):
         predicted[i, cols] = 1
-    return {"documents": len(texts), **evaluate(Y, P, predicted)}
+    return Y, P, predicted
+
+
+def evaluate_model(model, texts, tag_lists) -> dict[str, float]:
+    """:func:`evaluate` a :class:`tagger.TagModel` on ``texts`` with true ``tag_lists``."""
+    return {"documents": len(texts), **evaluate(*model_outputs(model, texts, tag_lists))}

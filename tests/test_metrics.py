@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tagger.metrics import evaluate, precision_at_k
+from tagger.metrics import evaluate, f1_at_k, precision_at_k, ranking_report, recall_at_k
 
 Y = np.array([[1, 0, 1, 0], [0, 1, 0, 0]])
 S = np.array([[0.9, 0.8, 0.1, 0.0], [0.1, 0.2, 0.3, 0.4]])
@@ -25,3 +25,20 @@ def test_evaluate_f1():
     m = evaluate(Y, S, pred)
     assert m["micro_f1"] == pytest.approx(2 * 2 / (2 + 3))
     assert m["p@1"] == pytest.approx(0.5)
+
+
+def test_recall_and_f1_at_k_hand_computed():
+    # doc 1: true {0, 2}; top-2 = {0, 1} -> 1 hit. doc 2: true {1}; top-2 = {3, 2} -> 0 hits
+    assert recall_at_k(Y, S, 2) == pytest.approx((1 / 2 + 0 / 1) / 2)
+    assert f1_at_k(Y, S, 2) == pytest.approx((2 * 1 / (2 + 2) + 0) / 2)
+    assert recall_at_k(Y, S, 4) == pytest.approx(1.0)
+
+
+def test_ranking_report_has_every_measure():
+    pred = np.array([[1, 0, 0, 0], [0, 1, 0, 0]])
+    report = ranking_report(Y, S, pred)
+    assert set(report) == {"p@1", "p@3", "p@5", "r@5", "f1@5", "ndcg@5", "lrap", "micro_f1", "macro_f1",
+                           "samples_f1", "hamming_loss"}
+    assert report["hamming_loss"] == pytest.approx(1 / 8)
+    # LRAP doc 1: true at ranks 1 and 3 -> (1/1 + 2/3)/2 ; doc 2: true at rank 3 -> 1/3
+    assert report["lrap"] == pytest.approx(((1 + 2 / 3) / 2 + 1 / 3) / 2)

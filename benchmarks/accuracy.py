@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""How accurate: train the default recipe on the seeded split of the training script, evaluate on its test
+part, and print every measure; write a per-tag CSV and plots.
+
+    python benchmarks/accuracy.py [--seeds 0 1 2] [--config training/default.toml] [--corpus FILE] [--no-plots]
+
+Measures: P@1, P@3, P@5, R@5, F1@5, NDCG@5, LRAP of the ranked probabilities; micro-, macro- and samples-F1
+and Hamming loss of ``predict_tags`` (tuned thresholds).  With several seeds (each a different split and
+fold assignment) it reports each seed and the median.  Writes ``benchmarks/results/accuracy.{json,md}``,
+``accuracy_tags.csv`` (first seed) and, with matplotlib installed (``pip install '.[plots]'``),
+``accuracy_f1_vs_frequency.png``, ``accuracy_pr_curve.png`` and ``accuracy_p_at_k.png``."""
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RECIPE, RESULTS, RT_CORPUS, require, write_results  # noqa: E402
+
+from tagger import TagModel  # noqa: E402
+from tagger.metrics import model_outputs, precision_at_k, ranking_report  # noqa: E402
+from tagger.tags import TagNormalizer  # noqa: E402
+from tagger.training import fit_classifier, load_recipe, make_split, prepare_tags, read_articles  # noqa: E402
+
+ORDER = ["p@1", "p@3", "p@5", "r@5", "f1@5", "ndcg@5", "lrap", "micro_f1", "macro_f1", "samples_f1", "hamming_loss"]
+
+
+def run_seed(articles, recipe, seed):
+    recipe.seed = seed
+    split = make_split(articles, recipe)
+    start = time.monotonic()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        clf = fit_classifier(recipe.make_classifier(), split.train + split.val)
+    fit_s = time.monotonic() - start
+    Y, P, predicted = model_outputs(TagModel(clf), [a.document for a in split.test], [a.tags for a in split.test])
+    return clf, split, Y, P, predicted, fit_s
+
+
+def per_tag_csv(clf, Y, predicted, path: Path) -> None:
+    from sklearn.metrics import precision_recall_fscore_support
+    p, r, f, support = precision_recall_fscore_support(Y, predicted, average=None, zero_division=0)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["tag", "train_count", "test_support", "precision", "recall", "f1", "threshold"])
+        for j in np.argsort(-clf.tag_counts_, kind="stable"):
+            w.writerow([clf.classes_[j], clf.tag_counts_[j], support[j], f"{p[j]:.4f}", f"{r[j]:.4f}", f"{f[j]:.4f}",
+                        f"{clf.thresholds_[j]:.4f}"])
+
+
+def plots(clf, Y, P, predicted) -> list[str]:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed (pip install '.[plots]'): no plots written", file=sys.stderr)
+        return []
+    from sklearn.metrics import f1_score, precision_recall_curve
+    written = []
+    has = Y.sum(axis=0) > 0
+    f1 = f1_score(Y, predicted, average=None, zero_division=0)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.scatter(clf.tag_counts_[has], f1[has], s=10, alpha=0.5)
+    ax.set_xscale("log")
+    ax.set(xlabel="training articles with the tag", ylabel="F1 on the test split",
+           title="Per-tag F1 of predict_tags against training frequency")
+    ax.grid(alpha=0.3)
+    written.append(_save(fig, "accuracy_f1_vs_frequency.png"))
+
+    prec, rec, _ = precision_recall_curve(Y.ravel(), P.ravel())
+    tp = (Y * predicted).sum()
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot(rec, prec, label="ranked probabilities")
+    ax.scatter([tp / Y.sum()], [tp / max(predicted.sum(), 1)], color="red", zorder=3,
+               label="predict_tags (tuned thresholds)")
+    ax.set(xlabel="recall (micro)", ylabel="precision (micro)", xlim=(0, 1), ylim=(0, 1),
+           title="Micro precision-recall on the test split")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    written.append(_save(fig, "accuracy_pr_curve.png"))
+
+    ks = range(1, 11)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(list(ks), [precision_at_k(Y, P, k) for k in ks], marker="o")
+    ax.set(xlabel="k", ylabel="precision@k", title="Precision of the k best tags", ylim=(0, 1))
+    ax.grid(alpha=0.3)
+    written.append(_save(fig, "accuracy_p_at_k.png"))
+    return written
+
+
+def _save(fig, name: str) -> str:
+    fig.tight_layout()
+    fig.savefig(RESULTS / name, dpi=110)
+    return name
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--corpus", default=str(RT_CORPUS))
+    p.add_argument("--config", default=str(RECIPE))
+    p.add_argument("--seeds", type=int, nargs="+", help="split seeds (default: the recipe's)")
+    p.add_argument("--no-plots", action="store_true")
+    args = p.parse_args()
+    recipe = load_recipe(args.config)
+    articles, _ = read_articles([str(require(Path(args.corpus)))], verbose=False)
+    articles, _ = prepare_tags(articles, TagNormalizer(), recipe.classifier.get("min_tag_count", 20), verbose=False)
+    seeds = args.seeds or [recipe.seed]
+    runs = []
+    for i, seed in enumerate(seeds):
+        clf, split, Y, P, predicted, fit_s = run_seed(articles, recipe, seed)
+        m = ranking_report(Y, P, predicted)
+        runs.append({"seed": seed, "train": len(split.train) + len(split.val), "test": len(split.test),
+                     "tags": len(clf.classes_), "fit_s": round(fit_s, 1), **{k: round(m[k], 4) for k in ORDER}})
+        print(f"seed {seed}: " + ", ".join(f"{k} {m[k]:.3f}" for k in ORDER), file=sys.stderr)
+        if i == 0:
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            per_tag_csv(clf, Y, predicted, RESULTS / "accuracy_tags.csv")
+            pngs = [] if args.no_plots else plots(clf, Y, P, predicted)
+    median = {k: round(statistics.median(r[k] for r in runs), 4) for k in ORDER}
+    head = "| seed | train | test | tags | " + " | ".join(ORDER) + " |"
+    rows = [head, "|---" * (len(ORDER) + 4) + "|"]
+    rows += [f"| {r['seed']} | {r['train']} | {r['test']} | {r['tags']} | " + " | ".join(f"{r[k]:.3f}" for k in ORDER)
+             + " |" for r in runs]
+    if len(runs) > 1:
+        rows.append("| median | | | | " + " | ".join(f"{median[k]:.3f}" for k in ORDER) + " |")
+    command = "python benchmarks/accuracy.py" + (f" --seeds {' '.join(map(str, seeds))}" if args.seeds else "")
+    write_results("accuracy", {"command": command, "recipe": Path(args.config).name, "runs": runs,
+                               "median": median, "files": ["accuracy_tags.csv", *pngs]},
+                  f"`{command}`\n\n" + "\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
