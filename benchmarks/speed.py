@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """How fast: import + default-model load, single-article latency (p50/p99), batch throughput, training wall
-time and peak memory of the default recipe, model file size.
+time and peak memory of the default recipe, model file size, and the cost of one 10 MB article.
 
     python benchmarks/speed.py [--articles 1000] [--skip-training]
 
@@ -30,6 +30,17 @@ def load_time() -> tuple[float, float]:
     runs = [tuple(map(float, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                             check=True).stdout.split())) for _ in range(3)]
     return min(r[0] for r in runs), min(r[1] for r in runs)
+
+
+def huge_article() -> tuple[float, float]:
+    """Seconds and extra peak memory (MB) to tag a 10 MB article, in a fresh process."""
+    code = ("import resource, time, warnings; import tagger; m = tagger.default_model(); m.predict_tags('Россия'); "
+            "text = ('Сборная России по футболу выиграла матч отборочного турнира. ' * 170000)[:10_000_000]; "
+            "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; warnings.simplefilter('ignore'); "
+            "t = time.perf_counter(); m.predict_tags(text); t = time.perf_counter() - t; "
+            "print(t, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    return float(out[0]), float(out[1])
 
 
 def main() -> None:
@@ -64,6 +75,9 @@ def main() -> None:
         "batch_docs_per_s": round(len(texts) / batch_s),
         "model_mb": round((ROOT / "tagger" / DEFAULT_MODEL).stat().st_size / 1e6, 2),
     }
+    huge_s, huge_mb = huge_article()
+    results["10mb_article_s"] = round(huge_s, 3)
+    results["10mb_article_extra_peak_mb"] = round(huge_mb, 1)
     if not args.skip_training:
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()

@@ -36,6 +36,8 @@ _CHUNK = 64  # tags whose dense weight rows are formed at once before pruning
 def _as_texts(texts) -> list[str]:
     if isinstance(texts, str):
         raise TypeError("texts must be a sequence of str, not a single str (wrap it in a list)")
+    if isinstance(texts, (bytes, bytearray)) or not hasattr(texts, "__iter__"):
+        raise TypeError(f"texts must be a sequence of str, not {type(texts).__name__}")
     texts = list(texts)
     for i, t in enumerate(texts):
         if not isinstance(t, str):

@@ -1,0 +1,122 @@
+"""Hostile and odd input: never a crash, bounded cost, consistent answers, safe under threads."""
+import random
+import threading
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from helpers import make_corpus
+from tagger import TagClassifier, default_model, predict_tags, score_tags
+
+ODD = [
+    "", " \n\t ", "!!! ... ???", "1234567890 2018 15:30", "🚀🔥😀" * 50,
+    "The quick brown fox jumps over the lazy dog.", "中国政府今天宣布了新的经济政策。", "أعلنت الحكومة اليوم عن سياسة جديدة",
+    "\x00\x01\x02 Путин \x00 заявил \x7f", "Пут\ud800ин \udfff заявил", "Рoccия и CШA",  # Latin o, c, C, Ш mixed in
+    "<html><body><p>Сборная России &amp; <b>футбол</b></p><script>alert('x')</script></body></html>",
+    "&nbsp;&lt;&gt;&#1055;&#x0443;&#1090;&#1080;&#1085;", "<" * 5000 + "Россия" + ">" * 5000,
+]
+
+
+@pytest.mark.parametrize("text", ODD)
+def test_odd_text_never_raises_and_stays_in_range(text):
+    tags = predict_tags(text)
+    scores = score_tags(text, top_k=5)
+    assert all(0.0 <= s <= 1.0 for _, s in scores)
+    assert isinstance(tags, list) and all(isinstance(t, str) for t in tags)
+
+
+@pytest.mark.parametrize("text", ["", " \n\t ", "!!! ... ???", "🚀🔥😀", "\x00\x01"])
+def test_no_words_no_tags(text):
+    assert predict_tags(text) == []
+
+
+def test_html_is_ignored():
+    article = "Сборная России по футболу выиграла матч чемпионата мира"
+    html = f"<div class='news'><h1>{article}</h1><script>var x = 'США Трамп';</script></div>"
+    assert score_tags(html, top_k=5) == score_tags(article, top_k=5)
+
+
+@pytest.mark.parametrize("bad", [b"text", None, 3.5, ["a"], {"text": "a"}])
+def test_single_forms_name_the_type(bad):
+    with pytest.raises(TypeError, match=type(bad).__name__):
+        predict_tags(bad)
+
+
+@pytest.mark.parametrize("bad", [b"text", None, 7])
+def test_batch_forms_name_the_type(bad):
+    with pytest.raises(TypeError, match=type(bad).__name__):
+        default_model().predict_tags_batch(bad)
+    with pytest.raises(TypeError, match=r"texts\[1\] must be a str, not NoneType"):
+        default_model().score_tags_batch(["ok", None])
+
+
+def test_huge_text_is_cut_with_a_warning():
+    base = "Сборная России по футболу выиграла матч. "
+    huge = base * (10_000_000 // len(base))
+    with pytest.warns(RuntimeWarning, match="only the first 100,000"):
+        tags = predict_tags(huge)
+    assert tags  # tagged, not refused
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=300))
+def test_any_unicode_is_tagged_consistently(text):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning either for text of this size
+        tags = predict_tags(text)
+        scored = score_tags(text, top_k=len(default_model().tags))
+    scores = dict(scored)
+    assert all(0.0 <= s <= 1.0 for s in scores.values())
+    assert predict_tags(text) == tags and score_tags(text, top_k=len(scores)) == scored  # stable
+    rank = {t: i for i, (t, _) in enumerate(scored)}
+    assert [rank[t] for t in tags] == sorted(rank[t] for t in tags)  # same order as score_tags
+    thresholds = default_model().thresholds
+    passing = {t for t, s in scores.items() if s >= thresholds[t]}
+    assert set(tags) == passing or (not passing and len(tags) == 1 and tags[0] == scored[0][0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["Россия", "США", "футбол", "нефть", "Путин", "ракета", "выборы", "суд", "и",
+                                 "в", "2018", "🚀", "<b>", "&amp;", "\x00", "Trump", "中国"]), max_size=40))
+def test_word_soup_probabilities_match_batch(words):
+    text = " ".join(words)
+    model = default_model()
+    assert model.predict_tags_batch([text, text]) == [model.predict_tags(text)] * 2
+
+
+def test_eight_threads_get_the_sequential_results():
+    rng = random.Random(0)
+    vocab = ("Россия США Украина футбол матч нефть рубль банк Путин Трамп ракета космос выборы парламент суд "
+             "санкции Сирия армия теракт чемпионат сборная").split()
+    texts = [" ".join(rng.choices(vocab, k=rng.randint(3, 60))) for _ in range(1000)]
+    model = default_model()
+    expected = [model.predict_tags(t) for t in texts]
+    results: list = [None] * len(texts)
+    errors = []
+
+    def work(k):
+        try:
+            for i in range(k, len(texts), 8):
+                results[i] = model.predict_tags(texts[i])
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and results == expected
+
+
+def test_article_with_500_tags_and_a_tag_absent_from_a_fold():
+    texts, tags = make_corpus(80)
+    tags = [list(ts) for ts in tags]
+    tags[0] = tags[0] + [f"тег {i}" for i in range(500)]
+    tags[1] = tags[1] + ["редкий"] * 1  # on one article only: not learned
+    clf = TagClassifier(min_tag_count=5, min_df=1, max_df=1.0, cv=5).fit(texts, tags)
+    assert "РЕДКИЙ" not in clf.classes_ and "ТЕГ 1" not in clf.classes_
+    assert np.isfinite(clf.thresholds_).all() and ((clf.thresholds_ > 0) & (clf.thresholds_ < 1)).all()
