@@ -6,8 +6,9 @@
 """
 __version__ = "0.1.0"
 
-from .api import TagModel, default_model, load_model, predict_tags, score_tags
+from .api import TagModel, default_model, explain_tags, load_model, predict_tags, score_tags
 from .classifier import TagClassifier
+from .explain import TagExplanation
 from .corpus import Article, CorpusError, read_corpus, split_corpus, write_corpus
 from .model_file import ModelError
 from .pages import parse_page, read_pages
@@ -17,6 +18,8 @@ __all__ = [
     "__version__",
     "predict_tags",
     "score_tags",
+    "explain_tags",
+    "TagExplanation",
     "load_model",
     "default_model",
     "TagModel",

@@ -25,13 +25,18 @@ _TOKEN = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
 _STEM_CACHE_LIMIT = 500_000
 
 
-def clean_text(text: str) -> str:
-    """Strip HTML markup and entities, fold ``ё`` to ``е`` and lower-case."""
+def strip_markup(text: str) -> str:
+    """Remove HTML tags, scripts, styles and comments; decode entities."""
     if "<" in text:
         text = _TAG.sub(" ", _SCRIPT.sub(" ", text))
     if "&" in text:
         text = html.unescape(text)
-    return text.lower().replace("ё", "е")
+    return text
+
+
+def clean_text(text: str) -> str:
+    """Strip HTML markup and entities, fold ``ё`` to ``е`` and lower-case."""
+    return strip_markup(text).lower().replace("ё", "е")
 
 
 @lru_cache(maxsize=1)
@@ -79,11 +84,34 @@ class Analyzer:
         """Stems of the words of ``text`` in order, stopwords and one-letter words left out."""
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, not {type(text).__name__}")
+        return [s for s in map(self._cache.__getitem__, _TOKEN.findall(clean_text(self._cut(text)))) if s]
+
+    def _cut(self, text: str) -> str:
         if len(text) > self.max_chars:
             warnings.warn(f"text of {len(text):,} characters: only the first {self.max_chars:,} are analysed",
-                          RuntimeWarning, stacklevel=3)
+                          RuntimeWarning, stacklevel=4)
             text = text[: self.max_chars]
-        return [s for s in map(self._cache.__getitem__, _TOKEN.findall(clean_text(text))) if s]
+        return text
+
+    def surface_forms(self, text: str) -> dict[str, str]:
+        """Each term of ``text`` mapped to the words it came from as the text writes them (first occurrence):
+        ``{"глав роскосмос": "Глава Роскосмоса", ...}``.  Slower than :meth:`terms`; for explanations."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, not {type(text).__name__}")
+        shown = strip_markup(self._cut(text))
+        folded = shown.lower().replace("ё", "е")
+        aligned = len(folded) == len(shown)  # lower() can change the length of a few rare characters
+        items = [(stem, m) for m in _TOKEN.finditer(folded) if (stem := self._cache[m.group()])]
+        out: dict[str, str] = {}
+        lo, hi = self.ngram_range
+        for n in range(lo, hi + 1):
+            for i in range(len(items) - n + 1):
+                gram = items[i:i + n]
+                first, last = gram[0][1], gram[-1][1]
+                # the span as written, stopwords between the words included ("заявил о планах")
+                written = shown[first.start():last.end()] if aligned else " ".join(m.group() for _, m in gram)
+                out.setdefault(" ".join(st for st, _ in gram), " ".join(written.split()))
+        return out
 
     def terms(self, text: str) -> list[str]:
         """The n-gram terms of ``text`` (n in ``ngram_range``), n-grams joined by one space."""

@@ -9,9 +9,10 @@ from importlib import resources
 import numpy as np
 
 from .classifier import TagClassifier, _as_texts
+from .explain import TagExplanation
 from .model_file import ModelError, load_classifier
 
-__all__ = ["TagModel", "load_model", "default_model", "predict_tags", "score_tags", "DEFAULT_MODEL"]
+__all__ = ["TagModel", "load_model", "default_model", "predict_tags", "score_tags", "explain_tags", "DEFAULT_MODEL"]
 
 #: The embedded default model, trained on the RT corpus by ``training/train.py`` with ``training/default.toml``.
 DEFAULT_MODEL = "models/rt.tagger"
@@ -98,6 +99,13 @@ class TagModel:
         """The ``top_k`` most probable tags of ``text`` with their probabilities, thresholds aside."""
         return self.score_tags_batch([_check_text(text)], top_k=top_k)[0]
 
+    def explain_tags(self, text: str, *, top_k: int = 5, terms: int = 8) -> list["TagExplanation"]:
+        """For each of the ``top_k`` most probable tags of ``text``: its probability and the ``terms`` words or
+        phrases of the text that pushed it up most (and down most), with their contributions to the raw
+        score (see :mod:`tagger.explain`)."""
+        from .explain import explain
+        return explain(self.classifier, _check_text(text), _check_top_k(top_k, False), _check_top_k(terms, False))
+
     def update(self, articles, *, previous) -> "TagModel":
         """A new model that has also learned from ``articles`` (:class:`tagger.Article` with tags).
 
@@ -153,6 +161,11 @@ def default_model() -> TagModel:
 def predict_tags(text: str, *, top_k: int | None = None, threshold: float | None = None) -> list[str]:
     """Tags of ``text`` from the default model, best first (see :meth:`TagModel.predict_tags`)."""
     return default_model().predict_tags(text, top_k=top_k, threshold=threshold)
+
+
+def explain_tags(text: str, *, top_k: int = 5, terms: int = 8) -> list["TagExplanation"]:
+    """Why the default model gives its top tags (see :meth:`TagModel.explain_tags`)."""
+    return default_model().explain_tags(text, top_k=top_k, terms=terms)
 
 
 def score_tags(text: str, *, top_k: int = 10) -> list[tuple[str, float]]:

@@ -70,6 +70,8 @@ def _tag_parser() -> argparse.ArgumentParser:
                    help="one probability threshold for every tag instead of the tuned per-tag ones")
     p.add_argument("--scores", "-s", action="store_true", help="show each tag's probability")
     p.add_argument("--json", action="store_true", help="one JSON object per input")
+    p.add_argument("--explain", action="store_true",
+                   help="for each top tag (--top-k, default 5) show the words that pushed its score up and down")
     p.add_argument("--model", "-m", metavar="PATH", help="model file (default: the embedded model)")
     from . import __version__
     p.add_argument("--version", action="version", version=f"tagger {__version__}")
@@ -120,6 +122,9 @@ def _tag(argv: list[str]) -> int:
             print(f"tagger: error: {error}", file=sys.stderr)
             failed += 1
             continue
+        if args.explain:
+            _print_explanations(model.explain_tags(text, top_k=args.top_k or 5), name if many else None, args.json)
+            continue
         tags = model.predict_tags(text, top_k=args.top_k, threshold=args.threshold)
         scores = dict(model.score_tags(text, top_k=len(model.tags))) if (args.scores or args.json) else {}
         if args.json:
@@ -132,6 +137,22 @@ def _tag(argv: list[str]) -> int:
     if failed:
         print(f"tagger: {failed} of {len(inputs)} inputs failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _print_explanations(explanations, name: str | None, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"input": name or "<text>", "explanations": [e.to_json() for e in explanations]},
+                         ensure_ascii=False))
+        return
+    if name:
+        print(f"# {name}")
+    for e in explanations:
+        print(f"{e.tag}  {e.score:.3f}  (raw {e.raw_score:+.3f} = bias {e.intercept:+.3f}"
+              + (f" + lead {e.lead:+.3f}" if e.lead else "") + " + words)")
+        for phrase, c in e.pushed_up:
+            print(f"    {c:+.3f}  {phrase}")
+        for phrase, c in e.pushed_down:
+            print(f"    {c:+.3f}  {phrase}")
 
 
 def _info(argv: list[str]) -> int:

@@ -67,3 +67,10 @@ def test_works_without_any_nltk_data(tmp_path):
     env = {**os.environ, "NLTK_DATA": str(tmp_path), "HOME": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "['роскосмос', 'запуст', 'ракет']"
+
+
+def test_surface_forms_keep_the_text_as_written():
+    forms = Analyzer().surface_forms("<b>Глава</b> Роскосмоса и Ёлки")
+    assert forms["глав"] == "Глава" and forms["елк"] == "Ёлки"
+    assert forms["глав роскосмос"] == "Глава Роскосмоса"
+    assert forms["роскосмос елк"] == "Роскосмоса и Ёлки"  # the stopword between stays, as in the text

@@ -13,7 +13,7 @@ ARTICLE = ("Глава Роскосмоса Дмитрий Рогозин пос
 def test_public_api_is_listed():
     for name in ("predict_tags", "score_tags", "load_model", "default_model", "TagModel", "TagClassifier",
                  "ModelError", "normalize_tag", "Article", "CorpusError", "parse_page", "read_pages", "read_corpus",
-                 "write_corpus", "split_corpus"):
+                 "write_corpus", "split_corpus", "explain_tags", "TagExplanation"):
         assert name in tagger.__all__ and hasattr(tagger, name)
 
 
