@@ -6,6 +6,7 @@
     tagger info MODEL                     describe a model file without loading its weights
     tagger corpus stats CORPUS            describe a corpus file
     tagger corpus build PAGES_DIR... -o corpus.jsonl.gz
+    tagger serve [--model PATH] [--host H] [--port P]   HTTP JSON service (pip install 'tagger[server]')
 
 Exit status: 0 success, 1 runtime failure (unreadable file, bad model), 2 usage error.
 """
@@ -17,7 +18,6 @@ import sys
 
 from .model_file import ModelError
 
-SUBCOMMANDS = ("info", "corpus")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,7 +60,7 @@ def _decode(data: bytes, name: str) -> str:
 
 def _tag_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="tagger", description="Tag Russian news articles with the hashtags an editor would give.",
-                epilog="Other commands: 'tagger info MODEL', 'tagger corpus stats|build ...' "
+                epilog="Other commands: 'tagger info MODEL', 'tagger corpus stats|build ...', 'tagger serve' "
                        "(to tag the word 'info' itself, write 'tagger -- info').")
     p.add_argument("text", nargs="*", help="text to tag (all arguments form one text); default: standard input")
     p.add_argument("--file", "-f", action="append", default=[], metavar="PATH",
@@ -238,6 +238,30 @@ def _corpus(argv: list[str]) -> int:
     return 0
 
 
+def _serve(argv: list[str]) -> int:
+    p = _Parser(prog="tagger serve", description="Serve tagging over HTTP (JSON); docs at /docs.")
+    p.add_argument("--model", "-m", metavar="PATH", help="model file (default: the embedded model)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    args = p.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        p.error(f"--port must be 0..65535, got {args.port}")
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        _die("tagger serve needs the server extra: pip install 'tagger[server]'")
+    try:
+        model = _load(args.model)
+    except ModelError as exc:
+        _die(str(exc))
+    from .server import run
+    print(f"tagger: serving {len(model.tags)} tags on http://{args.host}:{args.port} (docs at /docs)",
+          file=sys.stderr, flush=True)
+    run(model, args.host, args.port)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -245,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
             return _info(argv[1:])
         if argv and argv[0] == "corpus":
             return _corpus(argv[1:])
+        if argv and argv[0] == "serve":
+            return _serve(argv[1:])
         return _tag(argv)
     except KeyboardInterrupt:
         return 130
