@@ -67,12 +67,16 @@ class TagModel:
         """Each tag's tuned probability threshold."""
         return dict(zip(self.classifier.classes_, map(float, self.classifier.thresholds_)))
 
-    def predict_tags_batch(self, texts: Sequence[str], *, top_k: int | None = None,
-                           threshold: float | None = None) -> list[list[str]]:
+    def predict_tags_batch(self, texts: Sequence[str], *, top_k: int | None = None, threshold: float | None = None,
+                           with_scores: bool = False) -> list[list[str]] | list[list[tuple[str, float]]]:
         """:meth:`predict_tags` for many texts at once (much faster than a loop)."""
         top_k, threshold = _check_top_k(top_k, True), _check_threshold(threshold)
         clf = self.classifier
-        return [[clf.classes_[j] for j in row] for row in clf._decide(_as_texts(texts), threshold, top_k)]
+        P, known = clf._probabilities(_as_texts(texts))
+        chosen = clf._choose(P, known, threshold, top_k)
+        if with_scores:
+            return [[(clf.classes_[j], float(p[j])) for j in row] for p, row in zip(P, chosen)]
+        return [[clf.classes_[j] for j in row] for row in chosen]
 
     def score_tags_batch(self, texts: Sequence[str], *, top_k: int = 10) -> list[list[tuple[str, float]]]:
         """:meth:`score_tags` for many texts at once."""
@@ -86,14 +90,17 @@ class TagModel:
             out.append([(self.classifier.classes_[j], float(p[j])) for j in cols])
         return out
 
-    def predict_tags(self, text: str, *, top_k: int | None = None, threshold: float | None = None) -> list[str]:
+    def predict_tags(self, text: str, *, top_k: int | None = None, threshold: float | None = None,
+                     with_scores: bool = False) -> list[str] | list[tuple[str, float]]:
         """Tags for ``text``, most probable first.
 
         A tag is given when its probability reaches its tuned threshold (or ``threshold``, if given, for
         every tag).  With the tuned thresholds, a text with at least one word the model knows always gets
-        at least its best tag.  ``top_k`` caps the count.
+        at least its best tag.  ``top_k`` caps the count.  ``with_scores=True`` gives ``(tag, probability)``
+        pairs instead of tags.
         """
-        return self.predict_tags_batch([_check_text(text)], top_k=top_k, threshold=threshold)[0]
+        return self.predict_tags_batch([_check_text(text)], top_k=top_k, threshold=threshold,
+                                       with_scores=with_scores)[0]
 
     def score_tags(self, text: str, *, top_k: int = 10) -> list[tuple[str, float]]:
         """The ``top_k`` most probable tags of ``text`` with their probabilities, thresholds aside."""
@@ -158,9 +165,10 @@ def default_model() -> TagModel:
     return _default
 
 
-def predict_tags(text: str, *, top_k: int | None = None, threshold: float | None = None) -> list[str]:
+def predict_tags(text: str, *, top_k: int | None = None, threshold: float | None = None,
+                 with_scores: bool = False) -> list[str] | list[tuple[str, float]]:
     """Tags of ``text`` from the default model, best first (see :meth:`TagModel.predict_tags`)."""
-    return default_model().predict_tags(text, top_k=top_k, threshold=threshold)
+    return default_model().predict_tags(text, top_k=top_k, threshold=threshold, with_scores=with_scores)
 
 
 def explain_tags(text: str, *, top_k: int = 5, terms: int = 8) -> list["TagExplanation"]:

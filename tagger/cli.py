@@ -125,15 +125,14 @@ def _tag(argv: list[str]) -> int:
         if args.explain:
             _print_explanations(model.explain_tags(text, top_k=args.top_k or 5), name if many else None, args.json)
             continue
-        tags = model.predict_tags(text, top_k=args.top_k, threshold=args.threshold)
-        scores = dict(model.score_tags(text, top_k=len(model.tags))) if (args.scores or args.json) else {}
+        scored = model.predict_tags(text, top_k=args.top_k, threshold=args.threshold, with_scores=True)
         if args.json:
-            print(json.dumps({"input": name, "tags": tags, "scores": {t: round(scores[t], 4) for t in tags}},
-                             ensure_ascii=False))
+            print(json.dumps({"input": name, "tags": [t for t, _ in scored],
+                              "scores": {t: round(s, 4) for t, s in scored}}, ensure_ascii=False))
         elif args.scores:
-            print("\n".join(([f"# {name}"] if many else []) + [f"{scores[t]:.3f}\t{t}" for t in tags]))
+            print("\n".join(([f"# {name}"] if many else []) + [f"{s:.3f}\t{t}" for t, s in scored]))
         else:
-            print((f"{name}\t" if many else "") + ", ".join(tags))
+            print((f"{name}\t" if many else "") + ", ".join(t for t, _ in scored))
     if failed:
         print(f"tagger: {failed} of {len(inputs)} inputs failed", file=sys.stderr)
     return 1 if failed else 0

@@ -109,20 +109,19 @@ def create_app(model: TagModel, max_body_bytes: int = MAX_BODY_BYTES, max_batch:
     app = FastAPI(title="tagger", description="Hashtags an editor would give a Russian news article.",
                   version=str((summary.get("versions") or {}).get("tagger", "")))
 
-    def tags_of(text: str, opts: Options) -> list[dict]:
-        tags = model.predict_tags(text, top_k=opts.top_k, threshold=opts.threshold)
-        scores = dict(model.score_tags(text, top_k=len(model.tags)))
-        return [{"tag": t, "score": round(scores[t], 6)} for t in tags]
+    def tagged(texts: list[str], opts: Options) -> list[list[dict]]:
+        rows = model.predict_tags_batch(texts, top_k=opts.top_k, threshold=opts.threshold, with_scores=True)
+        return [[{"tag": t, "score": round(s, 6)} for t, s in row] for row in rows]
 
     @app.post("/v1/tags")
     def tags(req: TagsRequest) -> dict:
-        return {"tags": tags_of(req.text, req), "model": summary}
+        return {"tags": tagged([req.text], req)[0], "model": summary}
 
     @app.post("/v1/tags/batch")
     def tags_batch(req: BatchRequest) -> dict:
         if len(req.texts) > max_batch:
             raise HTTPException(413, f"batch of {len(req.texts)} texts over the limit of {max_batch}")
-        return {"results": [{"tags": tags_of(t, req)} for t in req.texts], "model": summary}
+        return {"results": [{"tags": row} for row in tagged(req.texts, req)], "model": summary}
 
     @app.post("/v1/explain")
     def explain(req: ExplainRequest) -> dict:

@@ -98,3 +98,10 @@ def test_tiny_model_save_and_reload(tiny_model, tmp_path):
     text = "Глава Роскосмоса Дмитрий Рогозин заявил о планах."
     assert again.score_tags(text) == tiny_model.score_tags(text)
     assert "ДМИТРИЙ РОГОЗИН" in again.predict_tags(text)
+
+
+def test_with_scores_pairs_match_score_tags():
+    pairs = predict_tags(ARTICLE, with_scores=True)
+    scores = dict(score_tags(ARTICLE, top_k=len(default_model().tags)))
+    assert [t for t, _ in pairs] == predict_tags(ARTICLE)
+    assert all(s == scores[t] for t, s in pairs)
