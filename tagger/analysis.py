@@ -82,9 +82,17 @@ class Analyzer:
 
     def stems(self, text: str) -> list[str]:
         """Stems of the words of ``text`` in order, stopwords and one-letter words left out."""
+        return [s for s in map(self._cache.__getitem__, self.words(text)) if s]
+
+    def words(self, text: str) -> list[str]:
+        """The word tokens of ``text`` (cleaned, lower case), before stemming and stopword removal."""
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, not {type(text).__name__}")
-        return [s for s in map(self._cache.__getitem__, _TOKEN.findall(clean_text(self._cut(text)))) if s]
+        return _TOKEN.findall(clean_text(self._cut(text)))
+
+    def stem_of(self, word: str) -> str:
+        """A token's stem; ``""`` for words left out (stopwords, one letter)."""
+        return self._cache[word]
 
     def _cut(self, text: str) -> str:
         if len(text) > self.max_chars:

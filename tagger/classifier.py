@@ -232,7 +232,10 @@ class TagClassifier(BaseEstimator):
         """TF-IDF rows of ``texts``."""
         self._check_fitted()
         analyzer = self._analyzer()
-        return self.features_.transform(analyzer.terms(t) for t in _as_texts(texts))
+        texts = _as_texts(texts)
+        if self.ngram_range[1] <= 2:  # integer-id fast path, same matrix
+            return self.features_.transform_words([analyzer.words(t) for t in texts], analyzer.stem_of)
+        return self.features_.transform(analyzer.terms(t) for t in texts)
 
     def _raw_scores(self, X: sp.csr_matrix, texts: Sequence[str]) -> np.ndarray:
         cached = getattr(self, "_coef_t", None)

@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from tagger.cli import main
+from tagger.model_file import FORMAT_VERSION
 
 ARTICLE = "Ракета стартовала с космодрома Байконур. Космонавты вышли в открытый космос."
 
@@ -68,9 +69,9 @@ def test_bad_model_file_is_one_line(tmp_path, capsys):
 
 def test_info(tiny_model_file, capsys):
     code, out, _ = run(["info", str(tiny_model_file)], capsys)
-    assert code == 0 and "tags:           6" in out and "format:         tagger-model v1" in out
+    assert code == 0 and "tags:           6" in out and f"format:         tagger-model v{FORMAT_VERSION}" in out
     code, out, _ = run(["info", str(tiny_model_file), "--json"], capsys)
-    assert json.loads(out)["format_version"] == 1
+    assert json.loads(out)["format_version"] == FORMAT_VERSION
 
 
 def test_console_script_on_stdin_with_the_default_model():

@@ -35,3 +35,29 @@ def test_unknown_terms_give_an_empty_row():
 def test_nothing_left_is_an_error():
     with pytest.raises(ValueError, match="no term"):
         TfidfFeatures(min_df=10).fit(DOCS)
+
+
+def test_word_path_equals_term_path():
+    """The integer-id transform gives exactly the matrix of the term-string transform."""
+    import random
+
+    from tagger.analysis import Analyzer
+    an = Analyzer()
+    rng = random.Random(0)
+    words = ("Россия США и в на Путин заявил о санкциях против Ирана Трамп футбол матч сборная ракета "
+             "космос Роскосмос запустил спутник с-400 2018 я к").split()
+    texts = [" ".join(rng.choices(words, k=rng.randint(0, 40))) for _ in range(300)] + ["", "и в на", "zzz"]
+    f = TfidfFeatures(min_df=2, max_df=0.9).fit([an.terms(t) for t in texts[:200]])
+    fast = f.transform_words([an.words(t) for t in texts], an.stem_of)
+    slow = f.transform([an.terms(t) for t in texts])
+    assert (fast != slow).nnz == 0 and fast.shape == slow.shape
+    np.testing.assert_array_equal(fast.indptr, slow.indptr)
+
+
+def test_compiled_vocabulary_round_trip():
+    from tagger.features import CompiledVocabulary
+    terms = ["бак", "глав", "глав роскосмос", "роскосмос", "роскосмос посет", "посет"]
+    compiled = CompiledVocabulary.from_terms(terms)
+    assert compiled.terms(len(terms)) == terms
+    with pytest.raises(ValueError, match="unigram and bigram"):
+        CompiledVocabulary.from_terms(["а б в"])

@@ -21,6 +21,19 @@ def test_round_trip_gives_identical_scores(fitted, tiny_model_file):
     np.testing.assert_allclose(loaded.classifier.thresholds_, fitted.thresholds_, atol=1e-6)
 
 
+def test_trigram_model_round_trip(corpus, tmp_path):
+    """Models beyond bigrams keep their vocabulary as terms."""
+    from tagger import TagClassifier
+    texts, tags = corpus
+    clf = TagClassifier(ngram_range=(1, 3), min_tag_count=5, min_df=1, max_df=1.0).fit(texts, tags)
+    clf.save(tmp_path / "tri.tagger")
+    with zipfile.ZipFile(tmp_path / "tri.tagger") as zf:
+        assert "terms.npy" in zf.namelist() and "stems.npy" not in zf.namelist()
+    loaded = load_model(tmp_path / "tri.tagger").classifier
+    np.testing.assert_array_equal(loaded.predict_proba(TEXTS), clf.predict_proba(TEXTS))
+    assert loaded.features_.terms_ == clf.features_.terms_
+
+
 def test_metadata_readable_without_weights(fitted, tiny_model_file):
     meta = read_metadata(tiny_model_file)
     assert meta["format_version"] == FORMAT_VERSION
@@ -69,13 +82,15 @@ def _array_edit(target, fn):
     ("empty", "not a tagger model file"),
     ("truncated", "not a tagger model file|damaged"),
     ("random", "not a tagger model file"),
-    ("other_version", "format version 99; this tagger reads version 1"),
+    ("other_version", f"format version 99; this tagger reads version {FORMAT_VERSION}"),
     ("not_ours", "not a tagger model file"),
     ("no_array", "intercept.npy is missing"),
     ("too_few_tags", "weights do not match metadata"),
     ("wrong_shape", "calibration of shape"),
     ("nan", "NaN or infinite"),
     ("bad_index", "out of range"),
+    ("bad_vocabulary", "does not cover"),
+    ("no_vocabulary", r"(terms|stems)\.npy is missing"),
 ])
 def test_broken_files_raise_model_error(case, match, tiny_model_file, tmp_path):
     path = tmp_path / "m.tagger"
@@ -102,6 +117,10 @@ def test_broken_files_raise_model_error(case, match, tiny_model_file, tmp_path):
         _rewrite(tiny_model_file, path, _array_edit("calibration", lambda a: a[:, :1].copy()))
     elif case == "nan":
         _rewrite(tiny_model_file, path, _array_edit("coef_data", lambda a: np.where(a == a.max(), np.nan, a)))
+    elif case == "bad_vocabulary":
+        _rewrite(tiny_model_file, path, _array_edit("bigram_features", lambda a: np.zeros_like(a)))
+    elif case == "no_vocabulary":
+        _rewrite(tiny_model_file, path, lambda n, d: d if n != "stems.npy" else None)
     elif case == "bad_index":
         _rewrite(tiny_model_file, path, _array_edit("coef_indices", lambda a: a + 10**6))
     with pytest.raises(ModelError, match=match) as info:

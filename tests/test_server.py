@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("fastapi", reason="the server extra is not installed (pip install '.[server]')")
 pytest.importorskip("uvicorn", reason="the server extra is not installed (pip install '.[server]')")
 
+from tagger.model_file import FORMAT_VERSION  # noqa: E402
 from tagger.server import MAX_BATCH, MAX_BODY_BYTES  # noqa: E402
 
 ARTICLE = "Ракета стартовала с космодрома Байконур. Космонавты вышли в открытый космос."
@@ -59,7 +60,7 @@ def call(base, path, body=None, raw: bytes | None = None, method=None):
 def test_health_and_model(server):
     assert call(server, "/healthz") == (200, {"status": "ok"})
     status, info = call(server, "/v1/model")
-    assert status == 200 and info["tags"] == 6 and info["format_version"] == 1
+    assert status == 200 and info["tags"] == 6 and info["format_version"] == FORMAT_VERSION
     assert {t["tag"] for t in info["tag_list"]} >= {"КОСМОС", "СПОРТ"}
 
 
