@@ -22,12 +22,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RECIPE, RESULTS, RT_CORPUS, require, write_results  # noqa: E402
+from common import RECIPE, RESULTS, RT_CORPUS, recipe_and_articles, write_results  # noqa: E402
 
 from tagger import TagModel  # noqa: E402
 from tagger.metrics import model_outputs, precision_at_k, ranking_report  # noqa: E402
-from tagger.tags import TagNormalizer  # noqa: E402
-from tagger.training import fit_classifier, load_recipe, make_split, prepare_tags, read_articles  # noqa: E402
+from tagger.training import fit_classifier, make_split  # noqa: E402
 
 ORDER = ["p@1", "p@3", "p@5", "r@5", "f1@5", "ndcg@5", "lrap", "micro_f1", "macro_f1", "samples_f1", "hamming_loss"]
 
@@ -109,9 +108,7 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", help="split seeds (default: the recipe's)")
     p.add_argument("--no-plots", action="store_true")
     args = p.parse_args()
-    recipe = load_recipe(args.config)
-    articles, _ = read_articles([str(require(Path(args.corpus)))], verbose=False)
-    articles, _ = prepare_tags(articles, TagNormalizer(), recipe.classifier.get("min_tag_count", 20), verbose=False)
+    recipe, articles = recipe_and_articles(args.corpus, args.config)
     seeds = args.seeds or [recipe.seed]
     runs = []
     for i, seed in enumerate(seeds):

@@ -33,3 +33,13 @@ def write_results(name: str, payload: dict, markdown: str) -> None:
     (RESULTS / f"{name}.md").write_text(markdown + "\n", encoding="utf-8")
     print(markdown)
     print(f"\nwrote {RESULTS / name}.json and .md")
+
+
+def recipe_and_articles(corpus: str, config: str):
+    """The recipe and the tag-normalised articles, prepared exactly as training/train.py prepares them."""
+    from tagger.tags import TagNormalizer
+    from tagger.training import load_recipe, prepare_tags, read_articles
+    recipe = load_recipe(config)
+    articles, _ = read_articles([str(require(Path(corpus)))], verbose=False)
+    articles, _ = prepare_tags(articles, TagNormalizer(), recipe.classifier.get("min_tag_count", 20), verbose=False)
+    return recipe, articles

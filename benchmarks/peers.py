@@ -26,13 +26,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RECIPE, ROOT, RT_CORPUS, require, write_results  # noqa: E402
+from common import RECIPE, ROOT, RT_CORPUS, recipe_and_articles, write_results  # noqa: E402
 
 from tagger import TagModel  # noqa: E402
 from tagger.metrics import label_matrix, model_outputs, precision_at_k  # noqa: E402
-from tagger.tags import TagNormalizer  # noqa: E402
 from tagger.thresholds import best_global_threshold  # noqa: E402
-from tagger.training import fit_classifier, load_recipe, make_split, prepare_tags, read_articles  # noqa: E402
+from tagger.training import fit_classifier, make_split  # noqa: E402
 
 VENV = ROOT / "benchmarks" / ".venv-peers"
 WORK = ROOT / "benchmarks" / "work"
@@ -153,9 +152,7 @@ def main() -> None:
     p.add_argument("--quick", type=int, metavar="N", help="smoke run: only N training articles")
     p.add_argument("--skip-install", action="store_true")
     args = p.parse_args()
-    recipe = load_recipe(args.config)
-    articles, _ = read_articles([str(require(Path(args.corpus)))], verbose=False)
-    articles, _ = prepare_tags(articles, TagNormalizer(), recipe.classifier.get("min_tag_count", 20), verbose=False)
+    recipe, articles = recipe_and_articles(args.corpus, args.config)
     split = make_split(articles, recipe)
     train, test = split.train + split.val, split.test
     if args.quick:

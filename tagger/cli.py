@@ -178,11 +178,11 @@ def _info(argv: list[str]) -> int:
     lines = [
         f"model:          {args.model}",
         f"format:         {meta['format']} v{meta['format_version']}, created {meta.get('created')}",
-        f"versions:       " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()),
+        "versions:       " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()),
         f"tags:           {len(tags)} (most frequent: "
         + ", ".join(t["tag"] for t in sorted(tags, key=lambda t: -t["count"])[:8]) + ")",
         f"features:       {meta['n_features']:,}; trained on {meta['n_documents']:,} documents",
-        f"parameters:     " + ", ".join(f"{k}={v}" for k, v in meta["params"].items()),
+        "parameters:     " + ", ".join(f"{k}={v}" for k, v in meta["params"].items()),
     ]
     for c in training.get("corpora", []):
         lines.append(f"corpus:         {c['file']} ({c['articles']:,} articles, sha256 {c['sha256'][:16]}…)")
@@ -245,10 +245,8 @@ def _serve(argv: list[str]) -> int:
     args = p.parse_args(argv)
     if not 0 <= args.port <= 65535:
         p.error(f"--port must be 0..65535, got {args.port}")
-    try:
-        import fastapi  # noqa: F401
-        import uvicorn  # noqa: F401
-    except ImportError:
+    from importlib.util import find_spec
+    if find_spec("fastapi") is None or find_spec("uvicorn") is None:
         _die("tagger serve needs the server extra: pip install 'tagger[server]'")
     try:
         model = _load(args.model)

@@ -10,6 +10,7 @@ import tomllib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from .classifier import TagClassifier
 from .corpus import Article, CorpusError, read_corpus, split_corpus
@@ -163,7 +164,7 @@ def fit_classifier(clf: TagClassifier, articles: Sequence[Article]) -> TagClassi
     return clf.fit([a.document for a in articles], [a.tags for a in articles])
 
 
-def fail(message: str, code: int = 1) -> "NoReturn":  # noqa: F821
+def fail(message: str, code: int = 1) -> NoReturn:
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(code)
 
