@@ -30,7 +30,7 @@ __all__ = ["TagClassifier"]
 #: Above this many training documents the dual solver's n x n Gram matrix gets large (20,000 docs: 3.2 GB),
 #: so ``solver="auto"`` switches to the primal conjugate-gradient solver, which needs no such matrix.
 DUAL_MAX_DOCS = 20_000
-_CHUNK = 64  # tags whose dense weight rows are formed at once before pruning
+_CHUNK = 32  # tags whose dense weight rows are formed at once before pruning (memory: 32 x n_features)
 
 
 def _as_texts(texts) -> list[str]:
@@ -99,9 +99,9 @@ class TagClassifier(BaseEstimator):
     ``thresholds_`` (per-tag probability thresholds), ``global_threshold_``, ``n_documents_``.
     """
 
-    def __init__(self, ngram_range=(1, 2), min_df=2, max_df=0.5, max_features=None, alpha=0.1,
+    def __init__(self, ngram_range=(1, 2), min_df=3, max_df=0.5, max_features=None, alpha=0.1,
                  max_weights_per_tag=2000, min_tag_count=20, cv=3, threshold_shrinkage=300.0,
-                 lexical_weight=0.3, lead_chars=400, solver="auto", max_chars=DEFAULT_MAX_CHARS, random_state=0, verbose=False):
+                 lexical_weight=0.3, lead_chars=200, solver="auto", max_chars=DEFAULT_MAX_CHARS, random_state=0, verbose=False):
         self.ngram_range = ngram_range
         self.min_df = min_df
         self.max_df = max_df
@@ -218,7 +218,7 @@ class TagClassifier(BaseEstimator):
                 return r.coef_
         blocks = []
         chunks = [np.arange(s, min(s + _CHUNK, Y.shape[1])) for s in range(0, Y.shape[1], _CHUNK)]
-        for cols in progress(chunks, f"{what}: weights", enabled=self.verbose, unit="blocks of 64 tags"):
+        for cols in progress(chunks, f"{what}: weights", enabled=self.verbose, unit=f"blocks of {_CHUNK} tags"):
             blocks.append(_prune_rows(dense(cols).astype(np.float32), self.max_weights_per_tag))
         return sp.vstack(blocks, format="csr"), intercept.astype(np.float32)
 
