@@ -118,6 +118,10 @@ class TagClassifier(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
+    def __getstate__(self) -> dict:
+        """Pickles carry parameters and learned state, not the caches rebuilt on first use."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_analyzer_cache", "_coef_t", "_tag_words")}
+
     # ----------------------------------------------------------------------------------------- fitting
     def _analyzer(self) -> Analyzer:
         an = getattr(self, "_analyzer_cache", None)

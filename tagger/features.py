@@ -130,6 +130,9 @@ class TfidfFeatures:
         self.idf_ = np.asarray(idf, dtype=np.float32)
         return self
 
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_word_ids": {}}  # per-analyzer caches are rebuilt on first use
+
     @property
     def terms_(self) -> list[str]:
         if self._terms is None:

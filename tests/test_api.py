@@ -105,3 +105,26 @@ def test_with_scores_pairs_match_score_tags():
     scores = dict(score_tags(ARTICLE, top_k=len(default_model().tags)))
     assert [t for t, _ in pairs] == predict_tags(ARTICLE)
     assert all(s == scores[t] for t, s in pairs)
+
+
+def test_parallel_batch_equals_sequential():
+    import random
+    rng = random.Random(1)
+    words = "Россия США футбол матч нефть рубль Путин Трамп ракета космос выборы суд санкции Сирия".split()
+    texts = [" ".join(rng.choices(words, k=rng.randint(1, 50))) for _ in range(300)]
+    model = default_model()
+    assert model.predict_tags_batch(texts, n_jobs=2) == model.predict_tags_batch(texts)
+    assert model.predict_tags_batch(texts, n_jobs=-1, with_scores=True, top_k=2) == \
+        model.predict_tags_batch(texts, with_scores=True, top_k=2)
+    assert model.score_tags_batch(texts, n_jobs=2, top_k=3) == model.score_tags_batch(texts, top_k=3)
+    assert model.predict_tags_batch(texts[:5], n_jobs=2) == model.predict_tags_batch(texts[:5])  # small: in process
+    with pytest.raises(ValueError, match="n_jobs"):
+        model.predict_tags_batch(texts, n_jobs=0)
+
+
+def test_models_pickle_without_their_caches(tiny_model):
+    import pickle
+    tiny_model.predict_tags("Ракета стартовала с космодрома.")  # fills the caches
+    again = pickle.loads(pickle.dumps(tiny_model))
+    text = "Глава Роскосмоса Дмитрий Рогозин заявил о планах."
+    assert again.score_tags(text) == tiny_model.score_tags(text)
