@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
@@ -101,7 +102,8 @@ class TagClassifier(BaseEstimator):
 
     def __init__(self, ngram_range=(1, 2), min_df=3, max_df=0.5, max_features=None, alpha=0.1,
                  max_weights_per_tag=2000, min_tag_count=20, cv=3, threshold_shrinkage=300.0,
-                 lexical_weight=0.3, lead_chars=200, solver="auto", max_chars=DEFAULT_MAX_CHARS, random_state=0, verbose=False):
+                 lexical_weight=0.3, lead_chars=200, solver="auto", max_chars=DEFAULT_MAX_CHARS, random_state=0,
+                 verbose=False):
         self.ngram_range = ngram_range
         self.min_df = min_df
         self.max_df = max_df
@@ -173,7 +175,6 @@ class TagClassifier(BaseEstimator):
         Y = self._label_matrix(tag_lists)
         always = self.classes_[Y.all(axis=0)]
         if len(always):
-            import warnings
             warnings.warn(f"tags on every training document carry no information: {', '.join(always[:5])}",
                           RuntimeWarning, stacklevel=2)
         analyzer = self._analyzer()

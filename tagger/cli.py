@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 
 from .model_file import ModelError
 
@@ -81,7 +82,7 @@ def _tag_parser() -> argparse.ArgumentParser:
 def _inputs(args) -> list[tuple[str, str | None, str | None]]:
     """(name, text, error) for every input."""
     if args.text and args.file:
-        raise SystemExit(_Parser(prog="tagger").error("give text arguments or --file, not both"))
+        _Parser(prog="tagger").error("give text arguments or --file, not both")
     if args.text:
         return [("<args>", " ".join(args.text), None)]
     if args.file:
@@ -261,6 +262,7 @@ def _serve(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    warnings.formatwarning = lambda message, *_args, **_kw: f"tagger: warning: {message}\n"
     try:
         if argv and argv[0] == "info":
             return _info(argv[1:])

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from .classifier import TagClassifier
-from .corpus import Article, CorpusError, read_corpus, split_corpus
+from .corpus import Article, read_corpus, split_corpus
 from .progress import say
 from .tags import TagNormalizer, tag_key
 
 __all__ = ["Recipe", "load_recipe", "recipe_from_metadata", "missing_sources", "read_articles", "prepare_tags",
-           "Split", "make_split", "fit_classifier"]
+           "Split", "make_split", "fit_classifier", "fail"]
 
 _SPLIT_KEYS = {"seed": int, "test_size": float, "val_size": float}
 
@@ -168,5 +168,3 @@ def fail(message: str, code: int = 1) -> NoReturn:
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(code)
 
-
-__all__ += ["CorpusError", "fail"]

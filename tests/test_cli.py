@@ -84,3 +84,12 @@ def test_console_script_on_stdin_with_the_default_model():
 def test_undecodable_stdin():
     out = subprocess.run([sys.executable, "-m", "tagger.cli"], input=b"\xff\xfe\xfa", capture_output=True)
     assert out.returncode == 1 and b"not UTF-8" in out.stderr and b"Traceback" not in out.stderr
+
+
+def test_long_text_warns_in_one_line(tmp_path):
+    big = tmp_path / "big.txt"
+    big.write_text("Ракета стартовала с космодрома. " * 5000, encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "tagger.cli", "-f", str(big)], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip()
+    assert out.stderr.strip().splitlines() == [
+        "tagger: warning: text of 160,000 characters: only the first 100,000 are analysed"]
