@@ -166,10 +166,10 @@ class TfidfFeatures:
         word_ids = self._word_ids.get(stem_of)
         if word_ids is None:
             word_ids = self._word_ids[stem_of] = _WordIds(stem_of, vocab.stem_ids)
-        seqs = [list(map(word_ids.__getitem__, words)) for words in word_lists]
-        lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
-        ids = np.fromiter(chain.from_iterable(seqs), dtype=np.int64, count=int(lengths.sum()))
-        doc = np.repeat(np.arange(len(seqs), dtype=np.int64), lengths)
+        lengths = np.fromiter(map(len, word_lists), dtype=np.int64, count=len(word_lists))
+        ids = np.fromiter(map(word_ids.__getitem__, chain.from_iterable(word_lists)), dtype=np.int64,
+                          count=int(lengths.sum()))
+        doc = np.repeat(np.arange(len(word_lists), dtype=np.int64), lengths)
         kept = ids != SKIP
         ids, doc = ids[kept], doc[kept]
         known = ids >= 0
@@ -183,7 +183,7 @@ class TfidfFeatures:
             hit = vocab.bigram_codes[pos] == codes
             rows.append(doc[:-1][pair][hit])
             cols.append(vocab.bigram_features[pos[hit]])
-        return self._weigh(np.concatenate(rows), np.concatenate(cols), len(seqs))
+        return self._weigh(np.concatenate(rows), np.concatenate(cols), len(word_lists))
 
     def transform(self, docs: Iterable[Sequence[str]]) -> sp.csr_matrix:
         get = self.vocabulary_.get
