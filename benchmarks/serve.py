@@ -43,6 +43,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--requests", type=int, default=2000)
     p.add_argument("--concurrency", type=int, default=4)
+    p.add_argument("--workers", type=int, default=1, help="server worker processes")
     args = p.parse_args()
     import numpy as np
     with gzip.open(require(RT_CORPUS), "rt", encoding="utf-8") as fh:
@@ -53,7 +54,8 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "tagger.cli", "serve", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "tagger.cli", "serve", "--port", str(port),
+                               "--workers", str(args.workers)],
                               stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -73,11 +75,13 @@ def main() -> None:
         server.wait(timeout=10)
     res = json.loads(out.stdout)
     lat = np.array(res["lat"]) * 1000
-    results = {"requests": args.requests, "concurrency": args.concurrency, "ok": res["ok"],
+    results = {"requests": args.requests, "concurrency": args.concurrency, "workers": args.workers, "ok": res["ok"],
                "requests_per_s": round(args.requests / res["wall"], 1),
                "p50_ms": round(float(np.percentile(lat, 50)), 2), "p99_ms": round(float(np.percentile(lat, 99)), 2)}
     rows = "\n".join(f"| {k} | {v} |" for k, v in results.items())
-    write_results("serve", results, f"`python benchmarks/serve.py`\n\n| measure | value |\n|---|---|\n{rows}")
+    name = "serve" if args.workers == 1 else f"serve_{args.workers}_workers"
+    command = "python benchmarks/serve.py" + (f" --workers {args.workers}" if args.workers > 1 else "")
+    write_results(name, results, f"`{command}`\n\n| measure | value |\n|---|---|\n{rows}")
 
 
 if __name__ == "__main__":

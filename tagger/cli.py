@@ -6,7 +6,7 @@
     tagger info MODEL                     describe a model file without loading its weights
     tagger corpus stats CORPUS            describe a corpus file
     tagger corpus build PAGES_DIR... -o corpus.jsonl.gz
-    tagger serve [--model PATH] [--host H] [--port P]   HTTP JSON service (pip install 'tagger[server]')
+    tagger serve [--model PATH] [--host H] [--port P] [--workers N]   HTTP JSON service (pip install 'tagger[server]')
 
 Exit status: 0 success, 1 runtime failure (unreadable file, bad model), 2 usage error.
 """
@@ -243,6 +243,8 @@ def _serve(argv: list[str]) -> int:
     p.add_argument("--model", "-m", metavar="PATH", help="model file (default: the embedded model)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                   help="worker processes (each loads the model; use the number of cores)")
     args = p.parse_args(argv)
     if not 0 <= args.port <= 65535:
         p.error(f"--port must be 0..65535, got {args.port}")
@@ -254,9 +256,9 @@ def _serve(argv: list[str]) -> int:
     except ModelError as exc:
         _die(str(exc))
     from .server import run
-    print(f"tagger: serving {len(model.tags)} tags on http://{args.host}:{args.port} (docs at /docs)",
-          file=sys.stderr, flush=True)
-    run(model, args.host, args.port)
+    print(f"tagger: serving {len(model.tags)} tags on http://{args.host}:{args.port} with {args.workers} "
+          f"worker{'s' if args.workers > 1 else ''} (docs at /docs)", file=sys.stderr, flush=True)
+    run(model, args.host, args.port, args.workers)
     return 0
 
 

@@ -11,6 +11,7 @@ Limits: a request body over ``MAX_BODY_BYTES`` (2 MB) gets 413; a batch of more 
 texts gets 413.  Malformed requests get 422 with a JSON ``detail`` naming the problem.
 """
 import json
+import os
 
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, Field, StrictStr
@@ -141,6 +142,23 @@ def create_app(model: TagModel, max_body_bytes: int = MAX_BODY_BYTES, max_batch:
     return app
 
 
-def run(model: TagModel, host: str = "127.0.0.1", port: int = 8000) -> None:
+_MODEL_ENV = "TAGGER_SERVE_MODEL"
+
+
+def app_from_environment():
+    """App factory for worker processes: the model file named by ``TAGGER_SERVE_MODEL``."""
+    from .api import load_model
+    return create_app(load_model(os.environ[_MODEL_ENV]))
+
+
+def run(model: TagModel, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Serve ``model``; with ``workers`` > 1, that many processes (each loads the model file) share the port."""
     import uvicorn
-    uvicorn.run(create_app(model), host=host, port=port, log_level="warning")
+    if workers > 1:
+        if not model.path:
+            raise ValueError("several workers need a model file to load")
+        os.environ[_MODEL_ENV] = model.path
+        uvicorn.run("tagger.server:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                    log_level="warning")
+    else:
+        uvicorn.run(create_app(model), host=host, port=port, log_level="warning")

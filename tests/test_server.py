@@ -24,11 +24,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tiny_model_file):
+def start(model_file, *extra):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "tagger.cli", "serve", "--model", str(tiny_model_file),
-                             "--port", str(port)], stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "tagger.cli", "serve", "--model", str(model_file),
+                             "--port", str(port), *extra], stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -41,9 +40,26 @@ def server(tiny_model_file):
                 proc.kill()
                 pytest.fail(f"server did not start: {proc.stderr.read()}")
             time.sleep(0.1)
+    return proc, base
+
+
+@pytest.fixture(scope="module")
+def server(tiny_model_file):
+    proc, base = start(tiny_model_file)
     yield base
     proc.terminate()
     proc.wait(timeout=10)
+
+
+def test_several_workers_answer_alike(tiny_model_file, tiny_model):
+    proc, base = start(tiny_model_file, "--workers", "2")
+    try:
+        answers = [call(base, "/v1/tags", {"text": ARTICLE}) for _ in range(6)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert all(a == (200, answers[0][1]) for a in answers)
+    assert [t["tag"] for t in answers[0][1]["tags"]] == tiny_model.predict_tags(ARTICLE)
 
 
 def call(base, path, body=None, raw: bytes | None = None, method=None):
