@@ -191,11 +191,8 @@ class TagModel:
         return TagModel(clf, {**self.metadata, "updated": True})
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write this model (with its metadata) to ``path`` atomically."""
-        keep = {k: v for k, v in self.metadata.items()
-                if k not in ("format", "format_version", "created", "versions", "params", "tags",
-                             "n_documents", "n_features", "global_threshold")}
-        self.classifier.save(path, keep)
+        """Write this model (with its metadata) to ``path`` atomically; the format's own keys are rewritten."""
+        self.classifier.save(path, self.metadata)
 
 
 def load_model(path: str | os.PathLike) -> TagModel:

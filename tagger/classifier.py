@@ -235,9 +235,12 @@ class TagClassifier(BaseEstimator):
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """TF-IDF rows of ``texts``."""
+        return self._features(_as_texts(texts))
+
+    def _features(self, texts: list[str]) -> sp.csr_matrix:
+        """TF-IDF rows of ``texts``, already checked to be a list of str."""
         self._check_fitted()
         analyzer = self._analyzer()
-        texts = _as_texts(texts)
         if self.ngram_range[1] <= 2:  # integer-id fast path, same matrix
             return self.features_.transform_words([analyzer.words(t) for t in texts], analyzer.stem_of)
         return self.features_.transform(analyzer.terms(t) for t in texts)
@@ -277,7 +280,7 @@ class TagClassifier(BaseEstimator):
     def decision_function(self, texts: Sequence[str]) -> np.ndarray:
         """Raw linear scores, n_texts x n_tags (columns in the order of ``classes_``)."""
         texts = _as_texts(texts)
-        return self._raw_scores(self.transform(texts), texts)
+        return self._raw_scores(self._features(texts), texts)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities in [0, 1], n_texts x n_tags."""
@@ -288,8 +291,8 @@ class TagClassifier(BaseEstimator):
         return [[self.classes_[j] for j in row] for row in self._decide(_as_texts(texts), threshold)]
 
     def _probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Calibrated probabilities of ``texts`` and which texts had at least one known term."""
-        X = self.transform(texts)
+        """Calibrated probabilities of ``texts`` (checked list of str) and which had at least one known term."""
+        X = self._features(texts)
         return apply_calibration(self._raw_scores(X, texts), self.calibration_), np.diff(X.indptr) > 0
 
     def _decide(self, texts: Sequence[str], threshold: float | None = None,

@@ -20,7 +20,7 @@ import numpy as np
 
 from .files import atomic_write
 
-from .tags import normalize_tag, tag_key
+from .tags import TagNormalizer, tag_key
 
 __all__ = ["Article", "CorpusError", "CorpusReader", "read_corpus", "write_corpus", "split_corpus", "corpus_stats"]
 
@@ -32,14 +32,7 @@ class CorpusError(ValueError):
     """A corpus file that cannot be read, or a line in it that is not an article (file and line named)."""
 
 
-def _canonical_tags(tags: Iterable[str]) -> tuple[str, ...]:
-    seen, out = set(), []
-    for raw in tags:
-        tag = normalize_tag(raw)
-        if tag is not None and tag_key(tag) not in seen:
-            seen.add(tag_key(tag))
-            out.append(tag)
-    return tuple(out)
+_canonical_tags = TagNormalizer(stoplist=())  # canonical form, first-seen order, no repeats; nothing dropped
 
 
 @dataclass(frozen=True)
