@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RECIPE, RT_CORPUS, recipe_and_articles, write_results  # noqa: E402
 
 from tagger.classifier import _prune_rows  # noqa: E402
-from tagger.features import TfidfFeatures  # noqa: E402
+from tagger.features import TfidfFeatures, rescale_columns  # noqa: E402
 from tagger.metrics import evaluate, label_matrix  # noqa: E402
 from tagger.thresholds import apply_calibration, best_global_threshold, fit_calibration, tune_thresholds  # noqa: E402
 from tagger.training import make_split  # noqa: E402
@@ -37,6 +37,7 @@ from tagger.training import make_split  # noqa: E402
 #: name -> what the variant changes (keys read by :func:`score_variant`)
 VARIANTS: dict[str, dict] = {
     "default recipe": {},
+    "no relevance reweighting of the idf (relevance_power = 0)": {"params": {"relevance_power": 0}},
     "all weights kept (no pruning)": {"params": {"max_weights_per_tag": None}},
     "mean of models keeping 1k, 2k, 4k weights": {"keeps": (1000, 2000, 4000)},
     "bigram features weighted x0.6": {"weighting": {"bigram_scale": 0.6}},
@@ -184,6 +185,9 @@ def score_variant(d: SeedData, variant: dict) -> dict[str, float]:
             X, Xv = sp.hstack([X, variant["related"] * R]).tocsr(), sp.hstack([Xv, variant["related"] * Rv]).tocsr()
     else:
         X, Xv = d.features(**variant.get("weighting", {}))
+    scale = clf._relevance_scale(X, d.Y, (X @ X.T).toarray().astype(np.float64) + 1.0)
+    if scale is not None:
+        X, Xv = rescale_columns(X, scale), rescale_columns(Xv, scale)
     if "kernel" in variant:
         score = _kernel_scorer(X, Xv, d.Y, clf.alpha, variant["kernel"])
     elif "spectral" in variant:

@@ -14,7 +14,7 @@ from itertools import chain
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["TfidfFeatures", "CompiledVocabulary"]
+__all__ = ["TfidfFeatures", "CompiledVocabulary", "rescale_columns"]
 
 SKIP = -2  # a word the analyzer drops (stopword, one letter): removed before n-grams are formed
 UNKNOWN = -1  # a stem in no feature: kept as a gap, so no bigram spans it
@@ -198,7 +198,19 @@ class TfidfFeatures:
         X = sp.csr_matrix((np.ones(len(cols), dtype=np.float32), (rows, cols)), shape=(n_docs, self.n_features))
         X.sum_duplicates()  # counts per (document, term), indices sorted
         X.data = (1.0 + np.log(X.data)) * self.idf_[X.indices]
-        row_of = np.repeat(np.arange(n_docs), np.diff(X.indptr))
-        norms = np.sqrt(np.bincount(row_of, weights=X.data.astype(np.float64) ** 2, minlength=n_docs))
-        X.data /= norms[row_of].astype(np.float32)
-        return X
+        return _normalize_rows(X)
+
+
+def rescale_columns(X: sp.csr_matrix, scale: np.ndarray) -> sp.csr_matrix:
+    """TF-IDF rows ``X`` as they would be with every idf weight ``j`` multiplied by ``scale[j]``."""
+    X = X.copy()
+    X.data *= scale[X.indices].astype(np.float32)
+    return _normalize_rows(X)
+
+
+def _normalize_rows(X: sp.csr_matrix) -> sp.csr_matrix:
+    """``X`` with each non-empty row scaled to unit L2 norm, in place."""
+    row_of = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    norms = np.sqrt(np.bincount(row_of, weights=X.data.astype(np.float64) ** 2, minlength=X.shape[0]))
+    X.data /= norms[row_of].astype(np.float32)
+    return X

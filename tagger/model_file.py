@@ -12,8 +12,9 @@ good one was.
 
 Arrays: the vocabulary, either compiled (unigram/bigram models: ``stems``, UTF-8 newline-separated;
 ``unigram``, each stem's feature or -1; ``bigram_codes``, ``id1 * n_stems + id2``; ``bigram_features``) or as
-``terms`` (UTF-8, newline-separated; other n-gram ranges); ``idf``; ``coef_data``/``coef_indices``/
-``coef_indptr`` (CSR, n_tags x n_features); ``intercept``; ``calibration`` (n_tags x 2).
+``terms`` (UTF-8, newline-separated; other n-gram ranges); ``idf`` (relevance factors included);
+``coef_data``/``coef_indices``/``coef_indptr`` (CSR, n_tags x n_features); ``intercept``; ``calibration``
+(n_tags x 2).
 
 Version history: 1, vocabulary as terms only; 2, compiled vocabulary (loads faster, tags faster).
 """

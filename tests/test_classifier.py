@@ -7,6 +7,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from tagger import TagClassifier
+from tagger.features import rescale_columns
 
 from helpers import make_corpus
 
@@ -114,3 +115,22 @@ def test_tag_on_every_document_warns_and_still_fits():
         clf = TagClassifier(min_tag_count=5, min_df=1, max_df=1.0).fit(texts, tags)
     assert np.isfinite(clf.thresholds_).all()
     assert "НОВОСТИ" in clf.predict(["Ракета стартовала с космодрома Байконур."])[0]
+
+
+def test_relevance_weighting_favours_topic_words_and_is_folded_into_the_idf(corpus):
+    texts, tags = corpus
+    # a sentence on every other article whatever its topic: no tag can use it
+    texts = [t + (" Об этом сообщило информационное агентство." if i % 2 else "") for i, t in enumerate(texts)]
+    kw = dict(min_tag_count=5, min_df=1, max_df=1.0)
+    plain = TagClassifier(relevance_power=0, **kw).fit(texts, tags)
+    reweighted = TagClassifier(relevance_power=0.5, **kw).fit(texts, tags)
+    assert plain.features_.terms_ == reweighted.features_.terms_
+    scale = reweighted.features_.idf_ / plain.features_.idf_
+    vocab = plain.features_.vocabulary_
+    noise = [vocab[s] for s in ("агентств", "информацион", "сообщ")]
+    topical = [vocab[s] for s in ("ракет", "футбольн", "инфляц", "парламент")]
+    assert scale[noise].max() < 0.75 * scale[topical].min()  # noise words lose weight against topic words
+    # tagging sees exactly the features training used: the factor lives in the saved idf
+    np.testing.assert_allclose(reweighted.transform(texts).toarray(),
+                               rescale_columns(plain.transform(texts), scale).toarray(), rtol=1e-5, atol=1e-7)
+    assert not np.allclose(reweighted.transform(texts).toarray(), plain.transform(texts).toarray())

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from tagger.features import TfidfFeatures
+from tagger.features import TfidfFeatures, rescale_columns
 
 DOCS = [["a", "b", "a", "c"], ["b", "c", "d"], ["a", "d", "d", "e"], ["e", "b"], ["a", "b", "c", "d"]]
 
@@ -61,3 +61,13 @@ def test_compiled_vocabulary_round_trip():
     assert compiled.terms(len(terms)) == terms
     with pytest.raises(ValueError, match="unigram and bigram"):
         CompiledVocabulary.from_terms(["а б в"])
+
+
+def test_rescale_columns_equals_tfidf_with_scaled_idf():
+    docs = [["рубл", "курс", "курс рубл"], ["ракет", "космос"], ["курс", "ракет", "ракет", "нефт"]]
+    f = TfidfFeatures(min_df=1, max_df=1.0).fit(docs)
+    scale = np.linspace(0.2, 3.0, f.n_features)
+    scaled = TfidfFeatures().set_state(f.terms_, f.idf_ * scale)
+    got = rescale_columns(f.transform(docs), scale)
+    np.testing.assert_allclose(got.toarray(), scaled.transform(docs).toarray(), rtol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(got.toarray(), axis=1), 1.0, rtol=1e-6)
