@@ -214,10 +214,6 @@ def main() -> None:
     best = {c: (min if c == "train_s" else max)(s[c] for s in peers) for c in cols} if peers else {}
     if peers:
         ours["vs_best_peer"] = {c: round(ours[c] / best[c], 3) if best[c] else None for c in cols}
-    for s in systems:
-        for k, v in s.items():
-            if isinstance(v, float):
-                s[k] = round(v, 4)
     lines = ["| system | P@1 | P@3 | P@5 | micro-F1 | train s | predict docs/s |", "|---|---|---|---|---|---|---|"]
     for s in systems:
         f1 = f"{s['micro_f1']:.3f}" + (f" (oracle {s['micro_f1_oracle']:.3f})" if "micro_f1_oracle" in s else " (oracle)")
@@ -228,6 +224,10 @@ def main() -> None:
         lines.append("| tagger ÷ best peer (train s: lower is better) | " + " | ".join(f"{r[c]:.2f}×" if r[c] is not None else "–" for c in cols) + " |")
     for f in failures:
         lines.append(f"\n{f['name']} failed: {f['error']}")
+    for s in systems:  # after the table, which rounds once
+        for k, v in s.items():
+            if isinstance(v, float):
+                s[k] = round(v, 4)
     command = "python benchmarks/peers.py" + (f" --quick {args.quick}" if args.quick else "")
     note = ("micro-F1: tagger's is that of predict_tags with thresholds tuned on training data; '(oracle)' is at the "
             "single threshold that is best on the test set itself. train s: wall time of training (Annif's includes "
