@@ -135,6 +135,11 @@ def _open(path: str | os.PathLike) -> tuple[str, zipfile.ZipFile]:
         raise ModelError(f"{path}: not a tagger model file (damaged or another format: {exc})") from None
 
 
+#: Classifier parameters added since format version 2 came out, with the values that reproduce the files written
+#: before them (so a refit with ``--update`` keeps an older model's recipe).
+_LATER_PARAMS = {"relevance_power": 0.0}
+
+
 def _metadata(path: str, zf: zipfile.ZipFile) -> dict:
     try:
         meta = json.loads(zf.read("metadata.json").decode("utf-8"))
@@ -147,6 +152,8 @@ def _metadata(path: str, zf: zipfile.ZipFile) -> dict:
     if meta.get("format_version") != FORMAT_VERSION:
         raise ModelError(f"{path}: model format version {meta.get('format_version')!r}; this tagger "
                          f"reads version {FORMAT_VERSION} (retrain it or use a matching tagger release)")
+    if isinstance(meta.get("params"), dict):
+        meta["params"] = {**_LATER_PARAMS, **meta["params"]}
     return meta
 
 

@@ -174,3 +174,14 @@ def test_failed_save_keeps_the_old_model(fitted, tiny_model_file, tmp_path, monk
     assert os.listdir(tmp_path) == ["keep.tagger"]  # no temporary file left behind
     monkeypatch.undo()
     load_model(target)
+
+
+def test_a_file_from_before_relevance_weighting_keeps_its_recipe(tiny_model_file, tmp_path):
+    """Files written before ``relevance_power`` existed were fitted without it: loading and refitting say so."""
+    from tagger.training import recipe_from_metadata
+    old = _rewrite(tiny_model_file, tmp_path / "old.tagger", _meta_edit(lambda m: m["params"].pop("relevance_power")))
+    assert "relevance_power" not in json.loads(zipfile.ZipFile(old).read("metadata.json"))["params"]
+    assert load_model(old).classifier.relevance_power == 0
+    assert recipe_from_metadata(read_metadata(old)).make_classifier().relevance_power == 0
+    np.testing.assert_array_equal(load_model(old).classifier.predict_proba(TEXTS),
+                                  load_model(tiny_model_file).classifier.predict_proba(TEXTS))
