@@ -23,12 +23,11 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
-from sklearn.preprocessing import normalize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RECIPE, RT_CORPUS, recipe_and_articles, write_results  # noqa: E402
 
-from tagger.classifier import _prune_rows  # noqa: E402
+from tagger.classifier import _prune_rows, dual_coefficients  # noqa: E402
 from tagger.features import TfidfFeatures, rescale_columns  # noqa: E402
 from tagger.metrics import evaluate, label_matrix  # noqa: E402
 from tagger.thresholds import apply_calibration, best_global_threshold, fit_calibration, tune_thresholds  # noqa: E402
@@ -56,20 +55,21 @@ RELATED = "Также по теме"  # RT's related-headline block: this line, 
 
 
 class Weighting(TfidfFeatures):
-    """TF-IDF with another tf function or bigram weight (rows still L2-normalised)."""
+    """TF-IDF with another tf function (``"log"``, ``"sqrt"``, ``"binary"``) or bigram weight."""
 
     def __init__(self, min_df, max_df, tf="log", bigram_scale=1.0):
         super().__init__(min_df, max_df)
         self.tf = tf
         self.bigram_scale = bigram_scale
 
-    def _weigh(self, rows, cols, n_docs):
-        X = sp.csr_matrix((np.ones(len(cols), dtype=np.float32), (rows, cols)), shape=(n_docs, self.n_features))
-        X.sum_duplicates()
-        tf = {"log": lambda c: 1 + np.log(c), "sqrt": np.sqrt, "binary": np.ones_like}[self.tf](X.data)
-        scale = np.where([" " in t for t in self.terms_], self.bigram_scale, 1.0).astype(np.float32)
-        X.data = tf * self.idf_[X.indices] * scale[X.indices]
-        return normalize(X)
+    def _tf(self, counts):
+        return {"log": super()._tf, "sqrt": np.sqrt, "binary": np.ones_like}[self.tf](counts)
+
+    def transform(self, docs):
+        X = super().transform(docs)
+        if self.bigram_scale == 1.0:
+            return X
+        return rescale_columns(X, np.where([" " in t for t in self.terms_], self.bigram_scale, 1.0))
 
 
 def split_related(text: str) -> tuple[str, str]:
@@ -126,9 +126,7 @@ def _kernel_scorer(X, Xv, Y, alpha: float, gamma: float):
     K, Kv = C + 1 + gamma * C ** 2, Cv + 1 + gamma * Cv ** 2
 
     def score(tr, te):
-        Kt = K[np.ix_(tr, tr)].copy()
-        Kt[np.diag_indices_from(Kt)] += alpha
-        A = scipy.linalg.solve(Kt, 2.0 * Y[tr] - 1.0, assume_a="pos")
+        A = dual_coefficients(K[np.ix_(tr, tr)], Y[tr], alpha)
         return (Kv[:, tr] if te is None else K[np.ix_(te, tr)]) @ A
     return score
 
@@ -140,9 +138,7 @@ def _spectral_scorer(X, Xv, Y, clf, k: int):
 
     def score(tr, te):
         w, U = scipy.linalg.eigh(C[np.ix_(tr, tr)], subset_by_index=[len(tr) - k, len(tr) - 1])
-        G = C[np.ix_(tr, tr)] + (U * w) @ U.T + 1.0
-        G[np.diag_indices_from(G)] += clf.alpha
-        A = scipy.linalg.solve(G, 2.0 * Y[tr] - 1.0, assume_a="pos")
+        A = dual_coefficients(C[np.ix_(tr, tr)] + (U * w) @ U.T + 1.0, Y[tr], clf.alpha)
         W = _prune_rows(np.asarray(X[tr].T.tocsr() @ (A + U @ (U.T @ A))).T.astype(np.float32),
                         clf.max_weights_per_tag)
         return ((Xv if te is None else X[te]) @ W.T).toarray() + A.sum(axis=0)

@@ -48,6 +48,14 @@ def _as_texts(texts) -> list[str]:
     return texts
 
 
+def dual_coefficients(gram: np.ndarray, Y: np.ndarray, alpha: float) -> np.ndarray:
+    """Ridge's dual coefficients (n_docs x n_tags) for 0/1 labels ``Y`` as targets +1/-1: the solution of
+    ``(gram + alpha I) A = T``.  ``gram`` is left as it is."""
+    G = gram.copy()
+    G[np.diag_indices_from(G)] += alpha
+    return scipy.linalg.solve(G, 2.0 * Y - 1.0, assume_a="pos", overwrite_a=True)
+
+
 def _prune_rows(W: np.ndarray, keep: int | None) -> sp.csr_matrix:
     """Sparse copy of ``W`` keeping each row's ``keep`` largest-magnitude entries."""
     if keep is not None and keep < W.shape[1]:
@@ -224,7 +232,7 @@ class TagClassifier(BaseEstimator):
             return None
         relevance = np.zeros(X.shape[1])
         for block in self._dense_weights(X, Y, gram, "relevance fit"):
-            relevance += (block.astype(np.float64) ** 2).sum(axis=0)
+            relevance += np.square(block).sum(axis=0, dtype=np.float64)
         relevance = np.sqrt(relevance)
         if not (relevance > 0).any():
             return None
@@ -249,19 +257,16 @@ class TagClassifier(BaseEstimator):
     def _dense_weights(self, X: sp.csr_matrix, Y: np.ndarray, gram: np.ndarray | None, what: str,
                        intercept: np.ndarray | None = None):
         """Unpruned ridge weights, yielded in blocks of ``_CHUNK`` tags (tags x features); fills ``intercept``."""
-        T = 2.0 * Y - 1.0
         intercept = np.zeros(Y.shape[1]) if intercept is None else intercept
         if gram is not None:
-            G = gram.copy()
-            G[np.diag_indices_from(G)] += self.alpha
-            A = scipy.linalg.solve(G, T, assume_a="pos", overwrite_a=True)  # dual coefficients
+            A = dual_coefficients(gram, Y, self.alpha)
             intercept[:] = A.sum(axis=0)
             Xt = X.T.tocsr()
             dense = lambda cols: np.asarray(Xt @ A[:, cols]).T  # noqa: E731
         else:
             from sklearn.linear_model import Ridge
             def dense(cols):  # noqa: E306
-                r = Ridge(alpha=self.alpha, solver="sparse_cg").fit(X, T[:, cols])
+                r = Ridge(alpha=self.alpha, solver="sparse_cg").fit(X, 2.0 * Y[:, cols] - 1.0)
                 intercept[cols] = r.intercept_
                 return r.coef_
         chunks = [np.arange(s, min(s + _CHUNK, Y.shape[1])) for s in range(0, Y.shape[1], _CHUNK)]

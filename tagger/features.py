@@ -197,8 +197,13 @@ class TfidfFeatures:
         """Sublinear TF-IDF, L2-normalised rows, from one (row, feature) pair per occurrence."""
         X = sp.csr_matrix((np.ones(len(cols), dtype=np.float32), (rows, cols)), shape=(n_docs, self.n_features))
         X.sum_duplicates()  # counts per (document, term), indices sorted
-        X.data = (1.0 + np.log(X.data)) * self.idf_[X.indices]
+        X.data = self._tf(X.data) * self.idf_[X.indices]
         return _normalize_rows(X)
+
+    @staticmethod
+    def _tf(counts: np.ndarray) -> np.ndarray:
+        """Term frequency from raw counts: sublinear, ``1 + log(count)``."""
+        return 1.0 + np.log(counts)
 
 
 def rescale_columns(X: sp.csr_matrix, scale: np.ndarray) -> sp.csr_matrix:
