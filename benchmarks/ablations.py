@@ -27,11 +27,13 @@ from sklearn.model_selection import KFold
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RECIPE, RT_CORPUS, recipe_and_articles, write_results  # noqa: E402
 
-from tagger.classifier import _prune_rows, dual_coefficients  # noqa: E402
-from tagger.features import TfidfFeatures, rescale_columns  # noqa: E402
-from tagger.metrics import evaluate, label_matrix  # noqa: E402
-from tagger.thresholds import apply_calibration, best_global_threshold, fit_calibration, tune_thresholds  # noqa: E402
-from tagger.training import make_split  # noqa: E402
+from tagger.features import TfidfFeatures  # noqa: E402
+from tagger.learning.features import fit_tfidf, rescale_columns  # noqa: E402
+from tagger.learning.solvers import dual_coefficients, prune_rows  # noqa: E402
+from tagger.scorer import LeadMatcher  # noqa: E402
+from tagger.learning.metrics import evaluate, label_matrix  # noqa: E402
+from tagger.learning.calibration import apply_calibration, best_global_threshold, fit_calibration, tune_thresholds  # noqa: E402
+from tagger.learning.training import make_split  # noqa: E402
 
 #: name -> what the variant changes (keys read by :func:`score_variant`)
 VARIANTS: dict[str, dict] = {
@@ -57,8 +59,8 @@ RELATED = "Также по теме"  # RT's related-headline block: this line, 
 class Weighting(TfidfFeatures):
     """TF-IDF with another tf function (``"log"``, ``"sqrt"``, ``"binary"``) or bigram weight."""
 
-    def __init__(self, min_df, max_df, tf="log", bigram_scale=1.0):
-        super().__init__(min_df, max_df)
+    def __init__(self, fitted: TfidfFeatures, tf="log", bigram_scale=1.0):
+        super().__init__(fitted.idf_, terms=fitted.terms_)
         self.tf = tf
         self.bigram_scale = bigram_scale
 
@@ -111,13 +113,12 @@ class SeedData:
     def features(self, part: str = "all", min_df: int | None = None, **weighting):
         clf = self.clf
         train, val = self.terms(part)
-        f = Weighting(clf.min_df if min_df is None else min_df, clf.max_df, **weighting).fit(train)
+        f = Weighting(fit_tfidf(train, clf.min_df if min_df is None else min_df, clf.max_df), **weighting)
         return f.transform(train), f.transform(val)
 
     def lexical(self, weight: float, lead_chars: int):
-        clf = clone(self.clf).set_params(lexical_weight=weight, lead_chars=lead_chars)
-        clf.classes_ = self.clf.classes_
-        return clf._lexical(self.texts), clf._lexical(self.val_texts)
+        lead = LeadMatcher(self.clf.classes_, self.clf._analyzer(), weight, lead_chars)
+        return lead(self.texts), lead(self.val_texts)
 
 
 def _kernel_scorer(X, Xv, Y, alpha: float, gamma: float):
@@ -139,7 +140,7 @@ def _spectral_scorer(X, Xv, Y, clf, k: int):
     def score(tr, te):
         w, U = scipy.linalg.eigh(C[np.ix_(tr, tr)], subset_by_index=[len(tr) - k, len(tr) - 1])
         A = dual_coefficients(C[np.ix_(tr, tr)] + (U * w) @ U.T + 1.0, Y[tr], clf.alpha)
-        W = _prune_rows(np.asarray(X[tr].T.tocsr() @ (A + U @ (U.T @ A))).T.astype(np.float32),
+        W = prune_rows(np.asarray(X[tr].T.tocsr() @ (A + U @ (U.T @ A))).T.astype(np.float32),
                         clf.max_weights_per_tag)
         return ((Xv if te is None else X[te]) @ W.T).toarray() + A.sum(axis=0)
     return score

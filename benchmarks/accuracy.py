@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RECIPE, RESULTS, RT_CORPUS, recipe_and_articles, write_results  # noqa: E402
 
 from tagger import TagModel  # noqa: E402
-from tagger.metrics import model_outputs, precision_at_k, ranking_report  # noqa: E402
-from tagger.training import fit_classifier, make_split  # noqa: E402
+from tagger.learning.metrics import model_outputs, precision_at_k, ranking_report  # noqa: E402
+from tagger.learning.training import fit_classifier, make_split  # noqa: E402
 
 ORDER = ["p@1", "p@3", "p@5", "r@5", "f1@5", "ndcg@5", "lrap", "micro_f1", "macro_f1", "samples_f1", "hamming_loss"]
 

@@ -38,7 +38,7 @@ def write_results(name: str, payload: dict, markdown: str) -> None:
 def recipe_and_articles(corpus: str, config: str):
     """The recipe and the tag-normalised articles, prepared exactly as training/train.py prepares them."""
     from tagger.tags import TagNormalizer
-    from tagger.training import load_recipe, prepare_tags, read_articles
+    from tagger.learning.training import load_recipe, prepare_tags, read_articles
     recipe = load_recipe(config)
     articles, _ = read_articles([str(require(Path(corpus)))], verbose=False)
     articles, _ = prepare_tags(articles, TagNormalizer(), recipe.classifier.get("min_tag_count", 20), verbose=False)

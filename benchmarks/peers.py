@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RECIPE, ROOT, RT_CORPUS, recipe_and_articles, write_results  # noqa: E402
 
 from tagger import TagModel  # noqa: E402
-from tagger.metrics import label_matrix, model_outputs, precision_at_k  # noqa: E402
-from tagger.thresholds import best_global_threshold  # noqa: E402
-from tagger.training import fit_classifier, make_split  # noqa: E402
+from tagger.learning.metrics import label_matrix, model_outputs, precision_at_k  # noqa: E402
+from tagger.learning.calibration import best_global_threshold  # noqa: E402
+from tagger.learning.training import fit_classifier, make_split  # noqa: E402
 
 VENV = ROOT / "benchmarks" / ".venv-peers"
 WORK = ROOT / "benchmarks" / "work"

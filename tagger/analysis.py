@@ -1,7 +1,8 @@
 """Text analysis: raw text -> clean text -> word tokens -> Snowball stems -> n-gram terms.
 
-Everything here works offline: the Snowball stemmer ships inside NLTK's code (no data download) and the
-stopword list ships inside this package (``tagger/data/stopwords_ru.txt``).
+Everything here works offline: the stemmer is the Snowball project's own C library (PyStemmer: no data to
+download, imports in a millisecond, stems ~15x faster than NLTK's pure-Python port) and the stopword list
+ships inside this package (``tagger/data/stopwords_ru.txt``).  Training and tagging use this one stemmer.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import warnings
 from functools import lru_cache
 from importlib import resources
 
-from nltk.stem.snowball import SnowballStemmer
+import Stemmer
 
 __all__ = ["Analyzer", "clean_text", "russian_stopwords", "DEFAULT_MAX_CHARS"]
 
@@ -77,8 +78,11 @@ class Analyzer:
             raise ValueError(f"max_chars must be positive, got {max_chars!r}")
         self.ngram_range = (int(lo), int(hi))
         self.max_chars = int(max_chars)
-        self._stemmer = SnowballStemmer("russian")
-        self._cache = _StemCache(self._stemmer.stem, russian_stopwords())
+        self._stemmer = Stemmer.Stemmer("russian", 0)  # no cache of its own: _StemCache is ours
+        self._cache = _StemCache(self._stemmer.stemWord, russian_stopwords())
+
+    def __reduce__(self):  # the C stemmer does not pickle: rebuild it (and an empty cache) on the other side
+        return Analyzer, (self.ngram_range, self.max_chars)
 
     def stems(self, text: str) -> list[str]:
         """Stems of the words of ``text`` in order, stopwords and one-letter words left out."""

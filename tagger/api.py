@@ -11,9 +11,9 @@ from itertools import chain
 
 import numpy as np
 
-from .classifier import TagClassifier, _as_texts
 from .explain import TagExplanation
-from .model_file import ModelError, load_classifier
+from .model_file import ModelError, load_scorer
+from .scorer import TagScorer, as_texts
 
 __all__ = ["TagModel", "load_model", "default_model", "predict_tags", "score_tags", "explain_tags", "DEFAULT_MODEL"]
 
@@ -73,9 +73,13 @@ class TagModel:
     the estimated chance that an editor would give the tag, comparable across tags.
     """
 
-    def __init__(self, classifier: TagClassifier, metadata: dict | None = None, path: str | None = None):
-        classifier._check_fitted()
-        self.classifier = classifier
+    def __init__(self, scorer: TagScorer, metadata: dict | None = None, path: str | None = None):
+        if not isinstance(scorer, TagScorer):
+            to_scorer = getattr(scorer, "to_scorer", None)  # a fitted tagger.TagClassifier
+            if to_scorer is None:
+                raise TypeError(f"TagModel needs a TagScorer or a fitted TagClassifier, not {type(scorer).__name__}")
+            scorer = to_scorer()
+        self.scorer = scorer
         self.metadata = metadata or {}
         self.path = path
         self._pools: dict[int, ProcessPoolExecutor] = {}
@@ -111,12 +115,12 @@ class TagModel:
     @property
     def tags(self) -> list[str]:
         """Every tag the model can assign, in canonical form."""
-        return list(self.classifier.classes_)
+        return list(self.scorer.tags)
 
     @property
     def thresholds(self) -> dict[str, float]:
         """Each tag's tuned probability threshold."""
-        return dict(zip(self.classifier.classes_, map(float, self.classifier.thresholds_)))
+        return dict(zip(self.scorer.tags, map(float, self.scorer.thresholds)))
 
     def predict_tags_batch(self, texts: Sequence[str], *, top_k: int | None = None, threshold: float | None = None,
                            with_scores: bool = False, n_jobs: int = 1) -> list[list[str]] | list[list[tuple[str, float]]]:
@@ -125,31 +129,31 @@ class TagModel:
         ``n_jobs`` > 1 (or -1 for every core) splits a large batch over worker processes, started on first
         use and kept for later calls; the results are the same as with one."""
         top_k, threshold, n_jobs = _check_top_k(top_k, True), _check_threshold(threshold), _check_jobs(n_jobs)
-        texts = _as_texts(texts)
+        texts = as_texts(texts)
         if n_jobs > 1:
             return self._in_parallel("predict_tags_batch", texts, n_jobs,
                                      {"top_k": top_k, "threshold": threshold, "with_scores": with_scores})
-        clf = self.classifier
-        P, known = clf._probabilities(texts)
-        chosen = clf._choose(P, known, threshold, top_k)
+        scorer = self.scorer
+        P, known = scorer.probabilities(texts)
+        chosen = scorer.choose(P, known, threshold, top_k)
         if with_scores:
-            return [[(clf.classes_[j], float(p[j])) for j in row] for p, row in zip(P, chosen)]
-        return [[clf.classes_[j] for j in row] for row in chosen]
+            return [[(scorer.tags[j], float(p[j])) for j in row] for p, row in zip(P, chosen)]
+        return [[scorer.tags[j] for j in row] for row in chosen]
 
     def score_tags_batch(self, texts: Sequence[str], *, top_k: int = 10,
                          n_jobs: int = 1) -> list[list[tuple[str, float]]]:
         """:meth:`score_tags` for many texts at once (``n_jobs`` as in :meth:`predict_tags_batch`)."""
         top_k, n_jobs = _check_top_k(top_k, False), _check_jobs(n_jobs)
-        texts = _as_texts(texts)
+        texts = as_texts(texts)
         if n_jobs > 1:
             return self._in_parallel("score_tags_batch", texts, n_jobs, {"top_k": top_k})
-        P = self.classifier.predict_proba(texts)
+        P = self.scorer.probabilities(texts)[0]
         k = min(top_k, P.shape[1])
         best = np.argpartition(-P, k - 1, axis=1)[:, :k]
         out = []
         for p, cols in zip(P, best):
             cols = cols[np.argsort(-p[cols], kind="stable")]
-            out.append([(self.classifier.classes_[j], float(p[j])) for j in cols])
+            out.append([(self.scorer.tags[j], float(p[j])) for j in cols])
         return out
 
     def predict_tags(self, text: str, *, top_k: int | None = None, threshold: float | None = None,
@@ -173,7 +177,7 @@ class TagModel:
         phrases of the text that pushed it up most (and down most), with their contributions to the raw
         score (see :mod:`tagger.explain`)."""
         from .explain import explain
-        return explain(self.classifier, _check_text(text), _check_top_k(top_k, False), _check_top_k(terms, False))
+        return explain(self.scorer, _check_text(text), _check_top_k(top_k, False), _check_top_k(terms, False))
 
     def update(self, articles, *, previous) -> "TagModel":
         """A new model that has also learned from ``articles`` (:class:`tagger.Article` with tags).
@@ -183,26 +187,27 @@ class TagModel:
         ``min_tag_count`` becomes learnable.  This model is left unchanged.  From the shell:
         ``python training/train.py --update MODEL --corpus OLD --corpus NEW``.
         """
-        from sklearn.base import clone
+        from .learning.classifier import TagClassifier  # the learning half, only when learning
         combined = list(previous) + list(articles)
         if not combined:
             raise ValueError("no articles to learn from")
-        clf = clone(self.classifier).fit([a.document for a in combined], [a.tags for a in combined])
+        clf = TagClassifier(**self.scorer.params).fit([a.document for a in combined], [a.tags for a in combined])
         return TagModel(clf, {**self.metadata, "updated": True})
 
     def save(self, path: str | os.PathLike) -> None:
         """Write this model (with its metadata) to ``path`` atomically; the format's own keys are rewritten."""
-        self.classifier.save(path, self.metadata)
+        from .model_file import save_model
+        save_model(self.scorer, path, self.metadata)
 
 
 def load_model(path: str | os.PathLike) -> TagModel:
-    """Load a model file written by ``TagClassifier.save`` or ``training/train.py``.
+    """Load a model file written by ``TagModel.save``, ``TagClassifier.save`` or ``training/train.py``.
 
     Raises :class:`tagger.ModelError` (a ``ValueError``) naming the file and the problem when the file is
     missing, damaged or of another format version.  Never executes code from the file.
     """
-    clf, meta = load_classifier(path)
-    return TagModel(clf, meta, os.fspath(path))
+    scorer, meta = load_scorer(path)
+    return TagModel(scorer, meta, os.fspath(path))
 
 
 _default: TagModel | None = None

@@ -17,8 +17,8 @@ import json
 import sys
 import warnings
 
-from .model_file import ModelError
-
+# Nothing heavy is imported here: `tagger --version` and `tagger --help` start in milliseconds; the model
+# file reader (NumPy, scipy.sparse) comes in when a command needs a model.
 
 
 class _Parser(argparse.ArgumentParser):
@@ -102,8 +102,13 @@ def _inputs(args) -> list[tuple[str, str | None, str | None]]:
 
 
 def _load(path: str | None):
+    """The model at ``path`` (the embedded one if ``None``); a bad file ends the command with one line."""
     from .api import default_model, load_model
-    return load_model(path) if path else default_model()
+    from .model_file import ModelError
+    try:
+        return load_model(path) if path else default_model()
+    except ModelError as exc:
+        _die(str(exc))
 
 
 def _tag(argv: list[str]) -> int:
@@ -112,10 +117,7 @@ def _tag(argv: list[str]) -> int:
         inputs = _inputs(args)
     except ValueError as exc:
         _die(str(exc))
-    try:
-        model = _load(args.model)
-    except ModelError as exc:
-        _die(str(exc))
+    model = _load(args.model)
     failed = 0
     many = len(inputs) > 1
     for name, text, error in inputs:
@@ -160,7 +162,7 @@ def _info(argv: list[str]) -> int:
     p.add_argument("model", nargs="?", help="model file (default: the embedded model)")
     p.add_argument("--json", action="store_true", help="print the whole metadata as JSON")
     args = p.parse_args(argv)
-    from .model_file import read_metadata
+    from .model_file import ModelError, read_metadata
     if args.model is None:
         from importlib import resources
 
@@ -251,10 +253,7 @@ def _serve(argv: list[str]) -> int:
     from importlib.util import find_spec
     if find_spec("fastapi") is None or find_spec("uvicorn") is None:
         _die("tagger serve needs the server extra: pip install 'tagger[server]'")
-    try:
-        model = _load(args.model)
-    except ModelError as exc:
-        _die(str(exc))
+    model = _load(args.model)
     from .server import run
     print(f"tagger: serving {len(model.tags)} tags on http://{args.host}:{args.port} with {args.workers} "
           f"worker{'s' if args.workers > 1 else ''} (docs at /docs)", file=sys.stderr, flush=True)

@@ -37,25 +37,26 @@ class TagExplanation:
                 "pushed_down": [{"phrase": p, "contribution": c} for p, c in self.pushed_down]}
 
 
-def explain(clf, text: str, top_k: int = 5, terms: int = 8) -> list[TagExplanation]:
-    """Explanations of the ``top_k`` most probable tags of ``text`` under fitted classifier ``clf``."""
-    from .thresholds import apply_calibration
-    X = clf.transform([text])
-    raw = clf._raw_scores(X, [text])[0]
-    lead = clf._lexical([text])[0]
-    proba = apply_calibration(raw[None, :], clf.calibration_)[0]
-    surface = clf._analyzer().surface_forms(text)
-    vocabulary = clf.features_.terms_
+def explain(scorer, text: str, top_k: int = 5, terms: int = 8) -> list[TagExplanation]:
+    """Explanations of the ``top_k`` most probable tags of ``text`` under ``scorer`` (a
+    :class:`~tagger.scorer.TagScorer`)."""
+    from .scorer import apply_calibration
+    X = scorer.transform([text])
+    raw = scorer.raw_scores(X, [text])[0]
+    lead = scorer.lead([text])[0]
+    proba = apply_calibration(raw[None, :], scorer.calibration)[0]
+    surface = scorer.analyzer.surface_forms(text)
+    vocabulary = scorer.features.terms_
     out = []
     for j in np.argsort(-proba, kind="stable")[: min(top_k, len(proba))]:
-        contrib = X.multiply(clf.coef_[j]).tocsr()
+        contrib = X.multiply(scorer.coef[j]).tocsr()
         order = np.argsort(-contrib.data, kind="stable")
         items = [(surface.get(vocabulary[f], vocabulary[f]), float(c))
                  for f, c in zip(contrib.indices[order], contrib.data[order])]
         up = tuple(i for i in items if i[1] > 0)[:terms]
         down = tuple(i for i in reversed(items) if i[1] < 0)[:terms]
         listed = sum(c for _, c in up) + sum(c for _, c in down)
-        out.append(TagExplanation(tag=clf.classes_[j], score=float(proba[j]), raw_score=float(raw[j]),
-                                  intercept=float(clf.intercept_[j]), lead=float(lead[j]), pushed_up=up,
+        out.append(TagExplanation(tag=scorer.tags[j], score=float(proba[j]), raw_score=float(raw[j]),
+                                  intercept=float(scorer.intercept[j]), lead=float(lead[j]), pushed_up=up,
                                   pushed_down=down, other=float(contrib.data.sum(dtype=np.float64) - listed)))
     return out

@@ -1,4 +1,5 @@
-"""TF-IDF features over analysed terms.
+"""TF-IDF features over analysed terms (the tagging half: a learned vocabulary and idf, applied to texts;
+the vocabulary is learned by :func:`tagger.learning.features.fit_tfidf`).
 
 Two ways in: :meth:`TfidfFeatures.transform` takes term lists (any n-gram range; used in training), and
 :meth:`TfidfFeatures.transform_words` takes the raw word lists of texts and does the rest with integer ids:
@@ -7,14 +8,13 @@ batch at once with NumPy (a bigram is the integer ``id1 * n_stems + id2``, looke
 No term string is ever built, which makes tagging several times faster.  Both give identical matrices."""
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import chain
 
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["TfidfFeatures", "CompiledVocabulary", "rescale_columns"]
+__all__ = ["TfidfFeatures", "CompiledVocabulary", "normalize_rows"]
 
 SKIP = -2  # a word the analyzer drops (stopword, one letter): removed before n-grams are formed
 UNKNOWN = -1  # a stem in no feature: kept as a gap, so no bigram spans it
@@ -81,42 +81,15 @@ class _WordIds(dict):
 
 
 class TfidfFeatures:
-    """Term vocabulary and inverse document frequencies; documents become L2-normalised TF-IDF rows.
+    """A term vocabulary and its inverse document frequencies; documents become L2-normalised TF-IDF rows.
 
-    tf is ``1 + log(count)`` (sublinear), idf is ``log((1 + n) / (1 + df)) + 1`` (as in scikit-learn's
-    ``TfidfVectorizer(smooth_idf=True)``).  Terms kept: those in at least ``min_df`` documents and at most
-    ``max_df`` (a fraction) of them; of those, the ``max_features`` most frequent (ties by term).
+    tf is ``1 + log(count)`` (sublinear); ``idf[i]`` is feature ``i``'s learned weight (``log((1 + n) /
+    (1 + df)) + 1`` as in scikit-learn's ``TfidfVectorizer(smooth_idf=True)``, times any relevance factor).
+    The vocabulary is given as term strings (``terms[i]`` is feature ``i``), as a compiled vocabulary, or both.
     """
 
-    def __init__(self, min_df: int = 2, max_df: float = 0.5, max_features: int | None = None):
-        self.min_df = min_df
-        self.max_df = max_df
-        self.max_features = max_features
-
-    def fit(self, docs: Iterable[Sequence[str]]) -> "TfidfFeatures":
-        df: Counter[str] = Counter()
-        n_docs = 0
-        for terms in docs:
-            df.update(set(terms))
-            n_docs += 1
-        if n_docs == 0:
-            raise ValueError("cannot fit features on no documents")
-        max_count = self.max_df * n_docs if isinstance(self.max_df, float) else self.max_df
-        kept = [(c, t) for t, c in df.items() if self.min_df <= c <= max_count]
-        if self.max_features is not None and len(kept) > self.max_features:
-            kept.sort(key=lambda ct: (-ct[0], ct[1]))
-            kept = kept[: self.max_features]
-        kept.sort(key=lambda ct: ct[1])
-        if not kept:
-            raise ValueError(f"no term occurs in at least min_df={self.min_df} and at most max_df={self.max_df} "
-                             f"of the {n_docs} documents")
-        counts = np.array([c for c, _ in kept], dtype=np.float64)
-        self.set_state([t for _, t in kept], (np.log((1 + n_docs) / (1 + counts)) + 1).astype(np.float32))
-        return self
-
-    def set_state(self, terms: list[str] | None, idf: np.ndarray,
-                  compiled: CompiledVocabulary | None = None) -> "TfidfFeatures":
-        """Install a learned vocabulary (``terms[i]`` is feature ``i``, or a compiled one) and its idf weights."""
+    def __init__(self, idf: np.ndarray, terms: Sequence[str] | None = None,
+                 compiled: CompiledVocabulary | None = None):
         if terms is None and compiled is None:
             raise ValueError("need the terms or a compiled vocabulary")
         if terms is not None and len(terms) != len(idf):
@@ -128,7 +101,6 @@ class TfidfFeatures:
         self._compiled = compiled
         self._word_ids: dict[object, _WordIds] = {}
         self.idf_ = np.asarray(idf, dtype=np.float32)
-        return self
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_word_ids": {}}  # per-analyzer caches are rebuilt on first use
@@ -198,7 +170,7 @@ class TfidfFeatures:
         X = sp.csr_matrix((np.ones(len(cols), dtype=np.float32), (rows, cols)), shape=(n_docs, self.n_features))
         X.sum_duplicates()  # counts per (document, term), indices sorted
         X.data = self._tf(X.data) * self.idf_[X.indices]
-        return _normalize_rows(X)
+        return normalize_rows(X)
 
     @staticmethod
     def _tf(counts: np.ndarray) -> np.ndarray:
@@ -206,14 +178,7 @@ class TfidfFeatures:
         return 1.0 + np.log(counts)
 
 
-def rescale_columns(X: sp.csr_matrix, scale: np.ndarray) -> sp.csr_matrix:
-    """TF-IDF rows ``X`` as they would be with every idf weight ``j`` multiplied by ``scale[j]``."""
-    X = X.copy()
-    X.data *= scale[X.indices].astype(np.float32)
-    return _normalize_rows(X)
-
-
-def _normalize_rows(X: sp.csr_matrix) -> sp.csr_matrix:
+def normalize_rows(X: sp.csr_matrix) -> sp.csr_matrix:
     """``X`` with each non-empty row scaled to unit L2 norm, in place."""
     row_of = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
     norms = np.sqrt(np.bincount(row_of, weights=X.data.astype(np.float64) ** 2, minlength=X.shape[0]))

@@ -16,6 +16,10 @@ Arrays: the vocabulary, either compiled (unigram/bigram models: ``stems``, UTF-8
 ``coef_data``/``coef_indices``/``coef_indptr`` (CSR, n_tags x n_features); ``intercept``; ``calibration``
 (n_tags x 2).
 
+A model file is the meeting point of the two halves: :func:`save_model` writes a
+:class:`~tagger.scorer.TagScorer` (learned by :class:`tagger.learning.TagClassifier`) and :func:`load_scorer`
+reads one back with NumPy and scipy.sparse alone.
+
 Version history: 1, vocabulary as terms only; 2, compiled vocabulary (loads faster, tags faster).
 """
 from __future__ import annotations
@@ -23,15 +27,18 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 import zipfile
 from datetime import datetime, timezone
 
 import numpy as np
 import scipy.sparse as sp
 
+from .features import CompiledVocabulary, TfidfFeatures
 from .files import atomic_write
+from .scorer import TagScorer
 
-__all__ = ["FORMAT_VERSION", "ModelError", "save_model", "load_classifier", "read_metadata"]
+__all__ = ["FORMAT_VERSION", "ModelError", "save_model", "load_scorer", "read_metadata"]
 
 FORMAT_NAME = "tagger-model"
 FORMAT_VERSION = 2
@@ -48,10 +55,14 @@ class ModelError(ValueError):
 
 
 def _versions() -> dict[str, str]:
-    import sklearn
+    import Stemmer
 
     from . import __version__
-    return {"tagger": __version__, "scikit-learn": sklearn.__version__, "numpy": np.__version__}
+    versions = {"tagger": __version__, "numpy": np.__version__, "PyStemmer": Stemmer.version()}
+    sklearn = sys.modules.get("sklearn")  # there whenever the model was just learned; never imported here
+    if sklearn is not None:
+        versions["scikit-learn"] = sklearn.__version__
+    return versions
 
 
 def _created() -> str:
@@ -82,10 +93,10 @@ def _npy(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def save_model(clf, path: str | os.PathLike, metadata: dict | None = None) -> None:
-    """Write fitted classifier ``clf`` (and extra JSON-able ``metadata``) to ``path`` atomically."""
+def save_model(scorer: TagScorer, path: str | os.PathLike, metadata: dict | None = None) -> None:
+    """Write ``scorer`` (and extra JSON-able ``metadata``) to ``path`` atomically."""
     path = os.fspath(path)
-    params = clf.get_params()
+    params = dict(scorer.params)
     params["ngram_range"] = list(params["ngram_range"])
     params.pop("verbose", None)
     meta = {
@@ -95,27 +106,27 @@ def save_model(clf, path: str | os.PathLike, metadata: dict | None = None) -> No
         "created": _created(),
         "versions": _versions(),
         "params": params,
-        "n_documents": int(clf.n_documents_),
-        "n_features": int(clf.features_.n_features),
-        "global_threshold": float(clf.global_threshold_),
+        "n_documents": scorer.n_documents,
+        "n_features": int(scorer.features.n_features),
+        "global_threshold": scorer.global_threshold,
         "tags": [{"tag": str(t), "count": int(c), "threshold": round(float(h), 6)}
-                 for t, c, h in zip(clf.classes_, clf.tag_counts_, clf.thresholds_)],
+                 for t, c, h in zip(scorer.tags, scorer.tag_counts, scorer.thresholds)],
     }
-    coef = clf.coef_.tocsr()
+    coef = scorer.coef
     arrays = {
-        "idf": clf.features_.idf_.astype(np.float32),
+        "idf": scorer.features.idf_.astype(np.float32),
         "coef_data": coef.data.astype(np.float32),
         "coef_indices": coef.indices.astype(np.int32),
         "coef_indptr": coef.indptr.astype(np.int64),
-        "intercept": np.asarray(clf.intercept_, dtype=np.float32),
-        "calibration": np.asarray(clf.calibration_, dtype=np.float64),
+        "intercept": np.asarray(scorer.intercept, dtype=np.float32),
+        "calibration": np.asarray(scorer.calibration, dtype=np.float64),
     }
-    if clf.ngram_range[1] <= 2:
-        vocab = clf.features_.compiled()
+    if scorer.params["ngram_range"][1] <= 2:
+        vocab = scorer.features.compiled()
         arrays.update(stems=_blob(vocab.stems), unigram=vocab.unigram, bigram_codes=vocab.bigram_codes,
                       bigram_features=vocab.bigram_features)
     else:
-        arrays["terms"] = _blob(clf.features_.terms_)
+        arrays["terms"] = _blob(scorer.features.terms_)
     with atomic_write(path) as fh:
         with zipfile.ZipFile(fh, "w") as zf:
             zf.writestr(_member("metadata.json"), json.dumps(meta, ensure_ascii=False, indent=1))
@@ -182,7 +193,6 @@ def _array(path: str, zf: zipfile.ZipFile, name: str) -> np.ndarray:
 
 def _vocabulary(a: dict, compiled: bool, n_features: int):
     """The vocabulary arrays checked against the feature count: a CompiledVocabulary or a term list."""
-    from .features import CompiledVocabulary
     if not compiled:
         terms = _unblob(a["terms"])
         if len(terms) != n_features:
@@ -198,11 +208,8 @@ def _vocabulary(a: dict, compiled: bool, n_features: int):
     return CompiledVocabulary(stems, uni, codes, feats)
 
 
-def load_classifier(path: str | os.PathLike):
-    """Load a fitted :class:`~tagger.TagClassifier` and its metadata from ``path``; never unpickles."""
-    from .classifier import TagClassifier
-    from .features import TfidfFeatures
-
+def load_scorer(path: str | os.PathLike) -> tuple[TagScorer, dict]:
+    """Load the :class:`~tagger.scorer.TagScorer` and the metadata of model file ``path``; never unpickles."""
     path, zf = _open(path)
     with zf:
         meta = _metadata(path, zf)
@@ -216,9 +223,7 @@ def load_classifier(path: str | os.PathLike):
         counts = [int(t["count"]) for t in tags]
         thresholds = np.array([float(t["threshold"]) for t in tags])
         n_tags, n_features = len(classes), int(meta["n_features"])
-        clf = TagClassifier(**params)
-        clf.global_threshold_ = float(meta["global_threshold"])
-        clf.n_documents_ = int(meta["n_documents"])
+        global_threshold, n_documents = float(meta["global_threshold"]), int(meta["n_documents"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{path}: damaged metadata ({type(exc).__name__}: {exc})") from None
     try:
@@ -241,14 +246,11 @@ def load_classifier(path: str | os.PathLike):
         if bad:
             raise ModelError(f"{path}: weights do not match metadata ({what})")
     try:
-        clf.features_ = TfidfFeatures(clf.min_df, clf.max_df, clf.max_features).set_state(
-            None if compiled else vocab, a["idf"], vocab if compiled else None)
-    except ValueError as exc:
-        raise ModelError(f"{path}: damaged vocabulary ({exc})") from None
-    clf.classes_ = np.array(classes, dtype=object)
-    clf.tag_counts_ = np.array(counts, dtype=np.int64)
-    clf.thresholds_ = thresholds
-    clf.coef_ = sp.csr_matrix((a["coef_data"], indices, indptr), shape=(n_tags, n_features))
-    clf.intercept_ = a["intercept"]
-    clf.calibration_ = a["calibration"]
-    return clf, meta
+        features = TfidfFeatures(a["idf"], terms=None if compiled else vocab, compiled=vocab if compiled else None)
+        scorer = TagScorer(tags=classes, tag_counts=counts, features=features,
+                           coef=sp.csr_matrix((a["coef_data"], indices, indptr), shape=(n_tags, n_features)),
+                           intercept=a["intercept"], calibration=a["calibration"], thresholds=thresholds,
+                           global_threshold=global_threshold, n_documents=n_documents, params=params)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{path}: damaged model ({type(exc).__name__}: {exc})") from None
+    return scorer, meta

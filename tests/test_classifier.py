@@ -7,7 +7,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from tagger import TagClassifier
-from tagger.features import rescale_columns
+from tagger.learning.features import rescale_columns
 
 from helpers import make_corpus
 
@@ -87,7 +87,8 @@ def test_every_known_text_gets_a_tag_unless_threshold_excludes(fitted):
 def test_lexical_signal_adds_weight_where_tag_words_lead(fitted):
     raw_with = fitted.decision_function(["Дмитрий Рогозин. Прочее."])[0]
     off = clone(fitted).set_params(lexical_weight=0.0)
-    for name in ("classes_", "features_", "coef_", "intercept_", "calibration_", "thresholds_"):
+    for name in ("classes_", "tag_counts_", "features_", "coef_", "intercept_", "calibration_", "thresholds_",
+                 "global_threshold_", "n_documents_"):
         setattr(off, name, getattr(fitted, name))
     raw_without = off.decision_function(["Дмитрий Рогозин. Прочее."])[0]
     diff = dict(zip(fitted.classes_, raw_with - raw_without))

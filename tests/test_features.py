@@ -2,28 +2,29 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from tagger.features import TfidfFeatures, rescale_columns
+from tagger.features import TfidfFeatures
+from tagger.learning.features import fit_tfidf, rescale_columns
 
 DOCS = [["a", "b", "a", "c"], ["b", "c", "d"], ["a", "d", "d", "e"], ["e", "b"], ["a", "b", "c", "d"]]
 
 
 def test_matches_scikit_learn_tfidf():
-    ours = TfidfFeatures(min_df=1, max_df=1.0).fit(DOCS)
+    ours = fit_tfidf(DOCS, min_df=1, max_df=1.0)
     ref = TfidfVectorizer(analyzer=lambda d: d, sublinear_tf=True, min_df=1, max_df=1.0).fit(DOCS)
     assert ours.terms_ == list(ref.get_feature_names_out())
     np.testing.assert_allclose(ours.transform(DOCS).toarray(), ref.transform(DOCS).toarray(), rtol=1e-5)
 
 
 def test_min_df_max_df_and_max_features():
-    f = TfidfFeatures(min_df=2, max_df=0.7).fit(DOCS)
+    f = fit_tfidf(DOCS, min_df=2, max_df=0.7)
     assert f.terms_ == ["a", "c", "d", "e"]  # b is in 4 of 5 docs (> 0.7); a, c, d in 3; e in 2
     ref = TfidfVectorizer(analyzer=lambda d: d, min_df=2, max_df=0.7).fit(DOCS)
     assert f.terms_ == list(ref.get_feature_names_out())
-    assert TfidfFeatures(min_df=1, max_df=1.0, max_features=2).fit(DOCS).terms_ == ["a", "b"]
+    assert fit_tfidf(DOCS, min_df=1, max_df=1.0, max_features=2).terms_ == ["a", "b"]
 
 
 def test_unknown_terms_give_an_empty_row():
-    f = TfidfFeatures(min_df=1, max_df=1.0).fit(DOCS)
+    f = fit_tfidf(DOCS, min_df=1, max_df=1.0)
     X = f.transform([["zzz"], []])
     assert X.shape == (2, 5) and X.nnz == 0
     X = f.transform([[], ["a"], ["zzz"], ["b", "b"], []])  # empty rows first, between and last
@@ -34,7 +35,7 @@ def test_unknown_terms_give_an_empty_row():
 
 def test_nothing_left_is_an_error():
     with pytest.raises(ValueError, match="no term"):
-        TfidfFeatures(min_df=10).fit(DOCS)
+        fit_tfidf(DOCS, min_df=10)
 
 
 def test_word_path_equals_term_path():
@@ -47,7 +48,7 @@ def test_word_path_equals_term_path():
     words = ("Россия США и в на Путин заявил о санкциях против Ирана Трамп футбол матч сборная ракета "
              "космос Роскосмос запустил спутник с-400 2018 я к").split()
     texts = [" ".join(rng.choices(words, k=rng.randint(0, 40))) for _ in range(300)] + ["", "и в на", "zzz"]
-    f = TfidfFeatures(min_df=2, max_df=0.9).fit([an.terms(t) for t in texts[:200]])
+    f = fit_tfidf([an.terms(t) for t in texts[:200]], min_df=2, max_df=0.9)
     fast = f.transform_words([an.words(t) for t in texts], an.stem_of)
     slow = f.transform([an.terms(t) for t in texts])
     assert (fast != slow).nnz == 0 and fast.shape == slow.shape
@@ -65,9 +66,9 @@ def test_compiled_vocabulary_round_trip():
 
 def test_rescale_columns_equals_tfidf_with_scaled_idf():
     docs = [["рубл", "курс", "курс рубл"], ["ракет", "космос"], ["курс", "ракет", "ракет", "нефт"]]
-    f = TfidfFeatures(min_df=1, max_df=1.0).fit(docs)
+    f = fit_tfidf(docs, min_df=1, max_df=1.0)
     scale = np.linspace(0.2, 3.0, f.n_features)
-    scaled = TfidfFeatures().set_state(f.terms_, f.idf_ * scale)
+    scaled = TfidfFeatures(f.idf_ * scale, terms=f.terms_)
     got = rescale_columns(f.transform(docs), scale)
     np.testing.assert_allclose(got.toarray(), scaled.transform(docs).toarray(), rtol=1e-6)
     np.testing.assert_allclose(np.linalg.norm(got.toarray(), axis=1), 1.0, rtol=1e-6)

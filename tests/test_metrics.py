@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tagger.metrics import evaluate, f1_at_k, precision_at_k, ranking_report, recall_at_k
+from tagger.learning.metrics import evaluate, f1_at_k, precision_at_k, ranking_report, recall_at_k
 
 Y = np.array([[1, 0, 1, 0], [0, 1, 0, 0]])
 S = np.array([[0.9, 0.8, 0.1, 0.0], [0.1, 0.2, 0.3, 0.4]])

@@ -15,10 +15,11 @@ TEXTS = ["Ракета стартовала с космодрома Байкон
 
 def test_round_trip_gives_identical_scores(fitted, tiny_model_file):
     loaded = load_model(tiny_model_file)
-    np.testing.assert_array_equal(loaded.classifier.predict_proba(TEXTS), fitted.predict_proba(TEXTS))
-    assert loaded.classifier.get_params() == {**fitted.get_params(), "verbose": False}
-    assert list(loaded.classifier.classes_) == list(fitted.classes_)
-    np.testing.assert_allclose(loaded.classifier.thresholds_, fitted.thresholds_, atol=1e-6)
+    np.testing.assert_array_equal(loaded.scorer.predict_proba(TEXTS), fitted.predict_proba(TEXTS))
+    params = {k: v for k, v in fitted.get_params().items() if k != "verbose"}
+    assert loaded.scorer.params == params
+    assert list(loaded.scorer.tags) == list(fitted.classes_)
+    np.testing.assert_allclose(loaded.scorer.thresholds, fitted.thresholds_, atol=1e-6)
 
 
 def test_trigram_model_round_trip(corpus, tmp_path):
@@ -29,16 +30,16 @@ def test_trigram_model_round_trip(corpus, tmp_path):
     clf.save(tmp_path / "tri.tagger")
     with zipfile.ZipFile(tmp_path / "tri.tagger") as zf:
         assert "terms.npy" in zf.namelist() and "stems.npy" not in zf.namelist()
-    loaded = load_model(tmp_path / "tri.tagger").classifier
+    loaded = load_model(tmp_path / "tri.tagger").scorer
     np.testing.assert_array_equal(loaded.predict_proba(TEXTS), clf.predict_proba(TEXTS))
-    assert loaded.features_.terms_ == clf.features_.terms_
+    assert loaded.features.terms_ == clf.features_.terms_
 
 
 def test_metadata_readable_without_weights(fitted, tiny_model_file):
     meta = read_metadata(tiny_model_file)
     assert meta["format_version"] == FORMAT_VERSION
     assert {t["tag"] for t in meta["tags"]} == set(fitted.classes_)
-    assert set(meta["versions"]) == {"tagger", "scikit-learn", "numpy"}
+    assert set(meta["versions"]) == {"tagger", "scikit-learn", "numpy", "PyStemmer"}
     assert meta["params"]["alpha"] == fitted.alpha
 
 
@@ -169,7 +170,7 @@ def test_failed_save_keeps_the_old_model(fitted, tiny_model_file, tmp_path, monk
 
     monkeypatch.setattr(zipfile.ZipFile, "writestr", fail_half_way)
     with pytest.raises(OSError):
-        save_model(fitted, target)
+        save_model(fitted.to_scorer(), target)
     assert target.read_bytes() == before
     assert os.listdir(tmp_path) == ["keep.tagger"]  # no temporary file left behind
     monkeypatch.undo()
@@ -178,10 +179,10 @@ def test_failed_save_keeps_the_old_model(fitted, tiny_model_file, tmp_path, monk
 
 def test_a_file_from_before_relevance_weighting_keeps_its_recipe(tiny_model_file, tmp_path):
     """Files written before ``relevance_power`` existed were fitted without it: loading and refitting say so."""
-    from tagger.training import recipe_from_metadata
+    from tagger.learning.training import recipe_from_metadata
     old = _rewrite(tiny_model_file, tmp_path / "old.tagger", _meta_edit(lambda m: m["params"].pop("relevance_power")))
     assert "relevance_power" not in json.loads(zipfile.ZipFile(old).read("metadata.json"))["params"]
-    assert load_model(old).classifier.relevance_power == 0
+    assert load_model(old).scorer.params["relevance_power"] == 0
     assert recipe_from_metadata(read_metadata(old)).make_classifier().relevance_power == 0
-    np.testing.assert_array_equal(load_model(old).classifier.predict_proba(TEXTS),
-                                  load_model(tiny_model_file).classifier.predict_proba(TEXTS))
+    np.testing.assert_array_equal(load_model(old).scorer.predict_proba(TEXTS),
+                                  load_model(tiny_model_file).scorer.predict_proba(TEXTS))

@@ -20,11 +20,11 @@ import warnings
 
 from tagger import TagModel, __version__
 from tagger.corpus import CorpusError
-from tagger.metrics import evaluate_model
+from tagger.learning.metrics import evaluate_model
 from tagger.progress import say
 from tagger.tags import DEFAULT_TAG_STOPLIST, TagNormalizer
 from tagger.model_file import ModelError, read_metadata
-from tagger.training import (fail, fit_classifier, load_recipe, make_split, missing_sources, prepare_tags,
+from tagger.learning.training import (fail, fit_classifier, load_recipe, make_split, missing_sources, prepare_tags,
                              read_articles, recipe_from_metadata)
 
 SEARCH_GRID = {"alpha": [0.05, 0.1, 0.2], "max_weights_per_tag": [1000, 2000, 4000]}

@@ -17,57 +17,19 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-import scipy.linalg
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import KFold
 
-from .analysis import DEFAULT_MAX_CHARS, Analyzer
-from .features import TfidfFeatures, rescale_columns
-from .progress import progress, say
-from .tags import normalize_tag, tag_key
-from .thresholds import apply_calibration, fit_calibration, tune_thresholds
+from ..analysis import DEFAULT_MAX_CHARS, Analyzer
+from ..progress import progress, say
+from ..scorer import LeadMatcher, TagScorer, as_texts
+from ..tags import normalize_tag, tag_key
+from .calibration import apply_calibration, fit_calibration, tune_thresholds
+from .features import fit_tfidf, rescale_columns
+from .solvers import DUAL_MAX_DOCS, dense_weights, gram_matrix, prune_rows
 
 __all__ = ["TagClassifier"]
-
-#: Above this many training documents the dual solver's n x n Gram matrix gets large (20,000 docs: 3.2 GB),
-#: so ``solver="auto"`` switches to the primal conjugate-gradient solver, which needs no such matrix.
-DUAL_MAX_DOCS = 20_000
-_CHUNK = 32  # tags whose dense weight rows are formed at once before pruning (memory: 32 x n_features)
-
-
-def _as_texts(texts) -> list[str]:
-    if isinstance(texts, str):
-        raise TypeError("texts must be a sequence of str, not a single str (wrap it in a list)")
-    if isinstance(texts, (bytes, bytearray)) or not hasattr(texts, "__iter__"):
-        raise TypeError(f"texts must be a sequence of str, not {type(texts).__name__}")
-    texts = list(texts)
-    for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            raise TypeError(f"texts[{i}] must be a str, not {type(t).__name__}")
-    return texts
-
-
-def dual_coefficients(gram: np.ndarray, Y: np.ndarray, alpha: float) -> np.ndarray:
-    """Ridge's dual coefficients (n_docs x n_tags) for 0/1 labels ``Y`` as targets +1/-1: the solution of
-    ``(gram + alpha I) A = T``.  ``gram`` is left as it is."""
-    G = gram.copy()
-    G[np.diag_indices_from(G)] += alpha
-    return scipy.linalg.solve(G, 2.0 * Y - 1.0, assume_a="pos", overwrite_a=True)
-
-
-def _prune_rows(W: np.ndarray, keep: int | None) -> sp.csr_matrix:
-    """Sparse copy of ``W`` keeping each row's ``keep`` largest-magnitude entries."""
-    if keep is not None and keep < W.shape[1]:
-        cut = np.argpartition(-np.abs(W), keep - 1, axis=1)[:, :keep]
-        cut.sort(axis=1)
-        rows = np.repeat(np.arange(W.shape[0]), keep)
-        vals = np.take_along_axis(W, cut, axis=1).ravel()
-        M = sp.csr_matrix((vals, (rows, cut.ravel())), shape=W.shape, dtype=np.float32)
-    else:
-        M = sp.csr_matrix(W, dtype=np.float32)
-    M.eliminate_zeros()
-    return M
 
 
 class _Clock:
@@ -138,7 +100,7 @@ class TagClassifier(BaseEstimator):
 
     def __getstate__(self) -> dict:
         """Pickles carry parameters and learned state, not the caches rebuilt on first use."""
-        return {k: v for k, v in self.__dict__.items() if k not in ("_analyzer_cache", "_coef_t", "_tag_words")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_analyzer_cache", "_scorer")}
 
     # ----------------------------------------------------------------------------------------- fitting
     def _analyzer(self) -> Analyzer:
@@ -179,7 +141,7 @@ class TagClassifier(BaseEstimator):
 
     def fit(self, texts: Sequence[str], tag_lists: Sequence[Iterable[str]]) -> "TagClassifier":
         """Learn from ``texts`` (title and body as one string each) and their tag lists."""
-        texts = _as_texts(texts)
+        texts = as_texts(texts)
         if len(texts) != len(tag_lists):
             raise ValueError(f"{len(texts)} texts but {len(tag_lists)} tag lists")
         if self.cv < 2:
@@ -196,12 +158,12 @@ class TagClassifier(BaseEstimator):
         analyzer = self._analyzer()
         docs = [analyzer.terms(t) for t in progress(texts, "analysing", enabled=self.verbose, unit="docs")]
         clock = _Clock(self.verbose)
-        self.features_ = TfidfFeatures(self.min_df, self.max_df, self.max_features).fit(docs)
+        self.features_ = fit_tfidf(docs, self.min_df, self.max_df, self.max_features)
         X = self.features_.transform(docs)
         del docs
         clock.lap(f"TF-IDF: {X.shape[0]:,} documents, {X.shape[1]:,} features, {len(self.classes_):,} tags")
 
-        lexical = self._lexical(texts)
+        lexical = LeadMatcher(self.classes_, analyzer, self.lexical_weight, self.lead_chars)(texts)
         dual = self.solver == "dual" or (self.solver == "auto" and X.shape[0] <= DUAL_MAX_DOCS)
         gram = self._gram(X, dual, clock)
         scale = self._relevance_scale(X, Y, gram)
@@ -231,7 +193,7 @@ class TagClassifier(BaseEstimator):
         if not self.relevance_power:
             return None
         relevance = np.zeros(X.shape[1])
-        for block in self._dense_weights(X, Y, gram, "relevance fit"):
+        for block in dense_weights(X, Y, gram, self.alpha, "relevance fit", np.zeros(Y.shape[1]), self.verbose):
             relevance += np.square(block).sum(axis=0, dtype=np.float64)
         relevance = np.sqrt(relevance)
         if not (relevance > 0).any():
@@ -240,129 +202,59 @@ class TagClassifier(BaseEstimator):
 
     @staticmethod
     def _gram(X: sp.csr_matrix, dual: bool, clock: "_Clock") -> np.ndarray | None:
-        """The dual solver's Gram matrix (``None`` for the primal solver); +1: the intercept feature."""
+        """The dual solver's Gram matrix (``None`` for the primal solver)."""
         if not dual:
             return None
-        gram = (X @ X.T).toarray().astype(np.float64) + 1.0
+        gram = gram_matrix(X)
         clock.lap(f"Gram matrix {X.shape[0]:,} x {X.shape[0]:,}")
         return gram
 
     def _weights(self, X: sp.csr_matrix, Y: np.ndarray, gram: np.ndarray | None, what: str):
         """Ridge weights of every tag (pruned, sparse) and intercepts, targets +1/-1."""
         intercept = np.zeros(Y.shape[1])
-        blocks = [_prune_rows(W.astype(np.float32), self.max_weights_per_tag)
-                  for W in self._dense_weights(X, Y, gram, what, intercept)]
+        blocks = [prune_rows(W.astype(np.float32), self.max_weights_per_tag)
+                  for W in dense_weights(X, Y, gram, self.alpha, what, intercept, self.verbose)]
         return sp.vstack(blocks, format="csr"), intercept.astype(np.float32)
 
-    def _dense_weights(self, X: sp.csr_matrix, Y: np.ndarray, gram: np.ndarray | None, what: str,
-                       intercept: np.ndarray | None = None):
-        """Unpruned ridge weights, yielded in blocks of ``_CHUNK`` tags (tags x features); fills ``intercept``."""
-        intercept = np.zeros(Y.shape[1]) if intercept is None else intercept
-        if gram is not None:
-            A = dual_coefficients(gram, Y, self.alpha)
-            intercept[:] = A.sum(axis=0)
-            Xt = X.T.tocsr()
-            dense = lambda cols: np.asarray(Xt @ A[:, cols]).T  # noqa: E731
-        else:
-            from sklearn.linear_model import Ridge
-            def dense(cols):  # noqa: E306
-                r = Ridge(alpha=self.alpha, solver="sparse_cg").fit(X, 2.0 * Y[:, cols] - 1.0)
-                intercept[cols] = r.intercept_
-                return r.coef_
-        chunks = [np.arange(s, min(s + _CHUNK, Y.shape[1])) for s in range(0, Y.shape[1], _CHUNK)]
-        for cols in progress(chunks, f"{what}: weights", enabled=self.verbose, unit=f"blocks of {_CHUNK} tags"):
-            yield dense(cols)
-
     # ---------------------------------------------------------------------------------------- predicting
-    def _check_fitted(self):
+    def to_scorer(self) -> TagScorer:
+        """The fitted model as the tagging half's :class:`~tagger.scorer.TagScorer` (plain arrays; what a model
+        file holds and :class:`tagger.TagModel` runs).  Built once and kept while the learned attributes and
+        the parameters that tagging uses stay the same."""
         if not hasattr(self, "coef_"):
             from sklearn.exceptions import NotFittedError
             raise NotFittedError("this TagClassifier is not fitted yet: call fit() or load a model")
+        learned = (self.classes_, self.tag_counts_, self.features_, self.coef_, self.intercept_, self.calibration_,
+                   self.thresholds_, self.global_threshold_, self.n_documents_)
+        params = self.get_params()
+        params.pop("verbose", None)
+        key = (tuple(map(id, learned)), repr(params))
+        cached = getattr(self, "_scorer", None)
+        if cached is None or cached[0] != key:
+            scorer = TagScorer(tags=self.classes_, tag_counts=self.tag_counts_, features=self.features_,
+                               coef=self.coef_, intercept=self.intercept_, calibration=self.calibration_,
+                               thresholds=self.thresholds_, global_threshold=self.global_threshold_,
+                               n_documents=self.n_documents_, params=params)
+            cached = self._scorer = (key, scorer)
+        return cached[1]
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """TF-IDF rows of ``texts``."""
-        return self._features(_as_texts(texts))
-
-    def _features(self, texts: list[str]) -> sp.csr_matrix:
-        """TF-IDF rows of ``texts``, already checked to be a list of str."""
-        self._check_fitted()
-        analyzer = self._analyzer()
-        if self.ngram_range[1] <= 2:  # integer-id fast path, same matrix
-            return self.features_.transform_words([analyzer.words(t) for t in texts], analyzer.stem_of)
-        return self.features_.transform(analyzer.terms(t) for t in texts)
-
-    def _raw_scores(self, X: sp.csr_matrix, texts: Sequence[str]) -> np.ndarray:
-        cached = getattr(self, "_coef_t", None)
-        if cached is None or cached[0] is not self.coef_:  # X @ coef_.T would transpose the weights per call
-            cached = self._coef_t = (self.coef_, self.coef_.T.tocsr())
-        return (X @ cached[1]).toarray() + self.intercept_ + self._lexical(texts)
-
-    def _lexical(self, texts: Sequence[str]) -> np.ndarray:
-        """``lexical_weight`` where a tag's own words occur in the lead of a text, else 0 (n_texts x n_tags)."""
-        L = np.zeros((len(texts), len(self.classes_)), dtype=np.float64)
-        if not self.lexical_weight:
-            return L
-        analyzer = self._analyzer()
-        index = getattr(self, "_tag_words", None)
-        if index is None or index[0] is not self.classes_:
-            by_stem: dict[str, list[int]] = {}
-            sizes = np.zeros(len(self.classes_), dtype=np.int64)
-            for j, tag in enumerate(self.classes_):
-                stems = set(analyzer.stems(tag))
-                sizes[j] = len(stems) or -1  # a tag of stopwords only never fires
-                for stem in stems:
-                    by_stem.setdefault(stem, []).append(j)
-            index = self._tag_words = (self.classes_, by_stem, sizes)
-        _, by_stem, sizes = index
-        for i, text in enumerate(texts):
-            hits: dict[int, int] = {}
-            for stem in set(analyzer.stems(text[: self.lead_chars])):
-                for j in by_stem.get(stem, ()):
-                    hits[j] = hits.get(j, 0) + 1
-            cols = [j for j, c in hits.items() if c == sizes[j]]
-            L[i, cols] = self.lexical_weight
-        return L
+        return self.to_scorer().transform(as_texts(texts))
 
     def decision_function(self, texts: Sequence[str]) -> np.ndarray:
         """Raw linear scores, n_texts x n_tags (columns in the order of ``classes_``)."""
-        texts = _as_texts(texts)
-        return self._raw_scores(self._features(texts), texts)
+        return self.to_scorer().decision_function(texts)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities in [0, 1], n_texts x n_tags."""
-        return self._probabilities(_as_texts(texts))[0]
+        return self.to_scorer().predict_proba(texts)
 
     def predict(self, texts: Sequence[str], threshold: float | None = None) -> list[list[str]]:
         """Tags of each text, most probable first (see :meth:`tagger.TagModel.predict_tags`)."""
-        return [[self.classes_[j] for j in row] for row in self._decide(_as_texts(texts), threshold)]
-
-    def _probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Calibrated probabilities of ``texts`` (checked list of str) and which had at least one known term."""
-        X = self._features(texts)
-        return apply_calibration(self._raw_scores(X, texts), self.calibration_), np.diff(X.indptr) > 0
-
-    def _decide(self, texts: Sequence[str], threshold: float | None = None,
-                top_k: int | None = None) -> list[np.ndarray]:
-        return self._choose(*self._probabilities(texts), threshold, top_k)
-
-    def _choose(self, P: np.ndarray, known: np.ndarray, threshold: float | None = None,
-                top_k: int | None = None) -> list[np.ndarray]:
-        """Column indices of the chosen tags of each row of probabilities ``P``, best first.
-
-        ``known`` marks rows whose text had at least one known term: with the tuned thresholds those always
-        get at least their best tag."""
-        limit = self.thresholds_ if threshold is None else threshold
-        out = []
-        for i, p in enumerate(P):
-            chosen = np.flatnonzero(p >= limit)
-            chosen = chosen[np.argsort(-p[chosen], kind="stable")]
-            if not len(chosen) and threshold is None and known[i]:
-                chosen = np.array([int(np.argmax(p))])
-            out.append(chosen[:top_k] if top_k is not None else chosen)
-        return out
+        return self.to_scorer().predict(texts, threshold)
 
     def save(self, path: str | os.PathLike, metadata: dict | None = None) -> None:
         """Write the fitted model to ``path`` atomically (see :mod:`tagger.model_file`)."""
-        from .model_file import save_model
-        self._check_fitted()
-        save_model(self, path, metadata)
+        from ..model_file import save_model
+        save_model(self.to_scorer(), path, metadata)

@@ -73,7 +73,7 @@ def evaluate(Y: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> dict[s
 
 def label_matrix(tag_lists, classes) -> np.ndarray:
     """0/1 matrix of ``tag_lists`` over ``classes`` (tags compared by :func:`tagger.tags.tag_key`)."""
-    from .tags import tag_key
+    from ..tags import tag_key
     index = {tag_key(t): j for j, t in enumerate(classes)}
     Y = np.zeros((len(tag_lists), len(classes)), dtype=np.int8)
     for i, tags in enumerate(tag_lists):
@@ -87,11 +87,11 @@ def label_matrix(tag_lists, classes) -> np.ndarray:
 def model_outputs(model, texts, tag_lists) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """True tags ``Y``, probabilities ``P`` and ``predict_tags``'s 0/1 choices of ``model`` on ``texts``,
     over the model's own tags (a test tag the model never learned cannot be predicted)."""
-    clf = model.classifier
-    Y = label_matrix(tag_lists, clf.classes_)
-    P, known = clf._probabilities(list(texts))
+    scorer = model.scorer
+    Y = label_matrix(tag_lists, scorer.tags)
+    P, known = scorer.probabilities(list(texts))
     predicted = np.zeros_like(Y)
-    for i, cols in enumerate(clf._choose(P, known)):
+    for i, cols in enumerate(scorer.choose(P, known)):
         predicted[i, cols] = 1
     return Y, P, predicted
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from .classifier import TagClassifier
-from .corpus import Article, read_corpus, split_corpus
-from .progress import say
-from .tags import TagNormalizer, tag_key
+from ..corpus import Article, read_corpus, split_corpus
+from ..progress import say
+from ..tags import TagNormalizer, tag_key
 
 __all__ = ["Recipe", "load_recipe", "recipe_from_metadata", "missing_sources", "read_articles", "prepare_tags",
            "Split", "make_split", "fit_classifier", "fail"]
@@ -87,7 +87,7 @@ def read_articles(paths: Sequence[str], errors: str = "raise", verbose: bool = T
     :func:`tagger.read_pages`; unparseable pages are skipped and counted)."""
     from pathlib import Path
 
-    from .pages import PageReport, _page_files, read_pages
+    from ..pages import PageReport, _page_files, read_pages
     articles: list[Article] = []
     sources = []
     for path in paths:

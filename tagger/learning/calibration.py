@@ -1,4 +1,5 @@
-"""Score calibration and per-tag decision thresholds.
+"""Learning score calibration and per-tag decision thresholds (applied at tagging time by
+:func:`tagger.scorer.apply_calibration` and :meth:`tagger.scorer.TagScorer.choose`).
 
 Raw linear scores are not comparable across tags, so each tag gets a Platt sigmoid
 ``p = 1 / (1 + exp(-(a * score + b)))`` fitted on out-of-fold scores; ``p`` estimates the probability
@@ -12,13 +13,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from ..scorer import apply_calibration
+
 __all__ = ["fit_calibration", "apply_calibration", "tune_thresholds", "best_global_threshold"]
-
-
-def apply_calibration(scores: np.ndarray, calibration: np.ndarray) -> np.ndarray:
-    """Map raw scores (n_docs x n_tags) to probabilities with per-tag ``(a, b)`` rows of ``calibration``."""
-    z = scores * calibration[:, 0] + calibration[:, 1]
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
 
 def _platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:

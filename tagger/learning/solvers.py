@@ -1,0 +1,69 @@
+"""Ridge solvers: the weights of every tag's linear scorer, targets +1/-1, and their pruning.
+
+``dual``: one Cholesky solve of the n_docs x n_docs Gram matrix for all tags at once (seconds for ~600 tags,
+memory n_docs^2).  ``primal``: scikit-learn's sparse conjugate gradient, one tag at a time (no Gram matrix).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+
+from ..progress import progress
+
+__all__ = ["DUAL_MAX_DOCS", "CHUNK", "gram_matrix", "dual_coefficients", "prune_rows", "dense_weights"]
+
+#: Above this many training documents the dual solver's n x n Gram matrix gets large (20,000 docs: 3.2 GB),
+#: so ``solver="auto"`` switches to the primal conjugate-gradient solver, which needs no such matrix.
+DUAL_MAX_DOCS = 20_000
+CHUNK = 32  # tags whose dense weight rows are formed at once before pruning (memory: 32 x n_features)
+
+
+def gram_matrix(X: sp.csr_matrix) -> np.ndarray:
+    """The dual solver's Gram matrix ``X Xᵀ + 1`` (the +1: an intercept feature)."""
+    return (X @ X.T).toarray().astype(np.float64) + 1.0
+
+
+def dual_coefficients(gram: np.ndarray, Y: np.ndarray, alpha: float) -> np.ndarray:
+    """Ridge's dual coefficients (n_docs x n_tags) for 0/1 labels ``Y`` as targets +1/-1: the solution of
+    ``(gram + alpha I) A = T``.  ``gram`` is left as it is."""
+    G = gram.copy()
+    G[np.diag_indices_from(G)] += alpha
+    return scipy.linalg.solve(G, 2.0 * Y - 1.0, assume_a="pos", overwrite_a=True)
+
+
+def prune_rows(W: np.ndarray, keep: int | None) -> sp.csr_matrix:
+    """Sparse copy of ``W`` keeping each row's ``keep`` largest-magnitude entries."""
+    if keep is not None and keep < W.shape[1]:
+        cut = np.argpartition(-np.abs(W), keep - 1, axis=1)[:, :keep]
+        cut.sort(axis=1)
+        rows = np.repeat(np.arange(W.shape[0]), keep)
+        vals = np.take_along_axis(W, cut, axis=1).ravel()
+        M = sp.csr_matrix((vals, (rows, cut.ravel())), shape=W.shape, dtype=np.float32)
+    else:
+        M = sp.csr_matrix(W, dtype=np.float32)
+    M.eliminate_zeros()
+    return M
+
+
+def dense_weights(X: sp.csr_matrix, Y: np.ndarray, gram: np.ndarray | None, alpha: float, what: str,
+                  intercept: np.ndarray, verbose: bool = False) -> Iterator[np.ndarray]:
+    """Unpruned ridge weights of every tag, yielded in blocks of ``CHUNK`` tags (tags x features); fills
+    ``intercept``.  With ``gram`` (see :func:`gram_matrix`) the dual solver, without it the primal one."""
+    if gram is not None:
+        A = dual_coefficients(gram, Y, alpha)
+        intercept[:] = A.sum(axis=0)
+        Xt = X.T.tocsr()
+        dense = lambda cols: np.asarray(Xt @ A[:, cols]).T  # noqa: E731
+    else:
+        from sklearn.linear_model import Ridge
+
+        def dense(cols):
+            r = Ridge(alpha=alpha, solver="sparse_cg").fit(X, 2.0 * Y[:, cols] - 1.0)
+            intercept[cols] = r.intercept_
+            return r.coef_
+    chunks = [np.arange(s, min(s + CHUNK, Y.shape[1])) for s in range(0, Y.shape[1], CHUNK)]
+    for cols in progress(chunks, f"{what}: weights", enabled=verbose, unit=f"blocks of {CHUNK} tags"):
+        yield dense(cols)

@@ -1,0 +1,154 @@
+"""The tagging half's model: plain arrays and the arithmetic that turns texts into tag probabilities.
+
+    text ─► Analyzer (words → Snowball stems) ─► TfidfFeatures (TF-IDF row) ─► X @ coefᵀ + intercept
+         + lead signal (the tag's own words in the first ``lead_chars`` characters) ─► Platt sigmoid per tag
+         ─► per-tag thresholds
+
+A :class:`TagScorer` is what a model file holds and what :class:`tagger.TagModel` runs.  It needs NumPy and
+scipy.sparse only; learning one is :class:`tagger.learning.TagClassifier`'s job.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from .analysis import DEFAULT_MAX_CHARS, Analyzer
+from .features import TfidfFeatures
+
+__all__ = ["TagScorer", "LeadMatcher", "apply_calibration", "as_texts", "RUNTIME_PARAMS"]
+
+#: The recipe parameters that tagging itself uses (the rest of a model's recipe only says how it was learned).
+RUNTIME_PARAMS = {"ngram_range": (1, 2), "max_chars": DEFAULT_MAX_CHARS, "lexical_weight": 0.3, "lead_chars": 200}
+
+
+def as_texts(texts) -> list[str]:
+    """``texts`` as a list of str, or a ``TypeError`` naming what is wrong."""
+    if isinstance(texts, str):
+        raise TypeError("texts must be a sequence of str, not a single str (wrap it in a list)")
+    if isinstance(texts, (bytes, bytearray)) or not hasattr(texts, "__iter__"):
+        raise TypeError(f"texts must be a sequence of str, not {type(texts).__name__}")
+    texts = list(texts)
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise TypeError(f"texts[{i}] must be a str, not {type(t).__name__}")
+    return texts
+
+
+def apply_calibration(scores: np.ndarray, calibration: np.ndarray) -> np.ndarray:
+    """Map raw scores (n_docs x n_tags) to probabilities with per-tag ``(a, b)`` rows of ``calibration``:
+    ``p = 1 / (1 + exp(-(a * score + b)))``."""
+    z = scores * calibration[:, 0] + calibration[:, 1]
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+
+
+class LeadMatcher:
+    """The lead signal: ``weight`` for each tag all of whose words (stemmed) occur in the first ``lead_chars``
+    characters of a text (title and lead), else 0.  Many tags name people, countries and organisations."""
+
+    def __init__(self, tags: Sequence[str], analyzer: Analyzer, weight: float, lead_chars: int):
+        self.n_tags, self.analyzer, self.weight, self.lead_chars = len(tags), analyzer, float(weight), lead_chars
+        self.by_stem: dict[str, list[int]] = {}
+        self.sizes = np.zeros(len(tags), dtype=np.int64)
+        for j, tag in enumerate(tags):
+            stems = set(analyzer.stems(tag))
+            self.sizes[j] = len(stems) or -1  # a tag of stopwords only never fires
+            for stem in stems:
+                self.by_stem.setdefault(stem, []).append(j)
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        """The signal for ``texts``, n_texts x n_tags."""
+        L = np.zeros((len(texts), self.n_tags), dtype=np.float64)
+        if not self.weight:
+            return L
+        stems, by_stem, sizes = self.analyzer.stems, self.by_stem, self.sizes
+        for i, text in enumerate(texts):
+            hits: dict[int, int] = {}
+            for stem in set(stems(text[: self.lead_chars])):
+                for j in by_stem.get(stem, ()):
+                    hits[j] = hits.get(j, 0) + 1
+            L[i, [j for j, c in hits.items() if c == sizes[j]]] = self.weight
+        return L
+
+
+class TagScorer:
+    """A fitted tag model as plain arrays.  Safe to share between threads.
+
+    ``tags`` (canonical names), ``tag_counts`` (training articles per tag), ``features``
+    (:class:`~tagger.features.TfidfFeatures`), ``coef`` (CSR, n_tags x n_features), ``intercept``,
+    ``calibration`` (per-tag sigmoid ``a, b``), ``thresholds`` (per-tag probability thresholds),
+    ``global_threshold``, ``n_documents`` (training articles) and ``params``: the whole recipe the model was
+    learned with, of which tagging reads ``ngram_range``, ``max_chars``, ``lexical_weight`` and ``lead_chars``.
+    """
+
+    def __init__(self, *, tags: Sequence[str], tag_counts: np.ndarray, features: TfidfFeatures, coef: sp.csr_matrix,
+                 intercept: np.ndarray, calibration: np.ndarray, thresholds: np.ndarray, global_threshold: float,
+                 n_documents: int, params: Mapping):
+        self.tags = np.asarray(tags, dtype=object)
+        self.tag_counts = np.asarray(tag_counts, dtype=np.int64)
+        self.features = features
+        self.coef = coef.tocsr()
+        self.coef_t = self.coef.T.tocsr()  # X @ coef_t: one product per batch, no transpose per call
+        self.intercept = np.asarray(intercept, dtype=np.float32)
+        self.calibration = np.asarray(calibration, dtype=np.float64)
+        self.thresholds = np.asarray(thresholds, dtype=np.float64)
+        self.global_threshold = float(global_threshold)
+        self.n_documents = int(n_documents)
+        self.params = {**RUNTIME_PARAMS, **params}
+        self.params["ngram_range"] = tuple(self.params["ngram_range"])
+        self.analyzer = Analyzer(self.params["ngram_range"], self.params["max_chars"])
+        self.lead = LeadMatcher(self.tags, self.analyzer, self.params["lexical_weight"], self.params["lead_chars"])
+
+    def __reduce__(self):  # pickles (worker processes) carry the arrays, not the caches
+        state = {k: getattr(self, k) for k in ("tags", "tag_counts", "features", "coef", "intercept", "calibration",
+                                               "thresholds", "global_threshold", "n_documents", "params")}
+        return _rebuild, (state,)
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """TF-IDF rows of ``texts`` (a list of str)."""
+        an = self.analyzer
+        if self.params["ngram_range"][1] <= 2:  # integer-id fast path, same matrix
+            return self.features.transform_words([an.words(t) for t in texts], an.stem_of)
+        return self.features.transform(an.terms(t) for t in texts)
+
+    def raw_scores(self, X: sp.csr_matrix, texts: Sequence[str]) -> np.ndarray:
+        """Linear scores (n_texts x n_tags) of TF-IDF rows ``X`` of ``texts``, lead signal included."""
+        return (X @ self.coef_t).toarray() + self.intercept + self.lead(texts)
+
+    def decision_function(self, texts: Sequence[str]) -> np.ndarray:
+        texts = as_texts(texts)
+        return self.raw_scores(self.transform(texts), texts)
+
+    def probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated probabilities of ``texts`` (a list of str), n_texts x n_tags, and which texts had at
+        least one known term."""
+        X = self.transform(texts)
+        return apply_calibration(self.raw_scores(X, texts), self.calibration), np.diff(X.indptr) > 0
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return self.probabilities(as_texts(texts))[0]
+
+    def choose(self, P: np.ndarray, known: np.ndarray, threshold: float | None = None,
+               top_k: int | None = None) -> list[np.ndarray]:
+        """Column indices of the chosen tags of each row of probabilities ``P``, best first.
+
+        ``known`` marks rows whose text had at least one known term: with the tuned thresholds those always
+        get at least their best tag."""
+        limit = self.thresholds if threshold is None else threshold
+        out = []
+        for i, p in enumerate(P):
+            chosen = np.flatnonzero(p >= limit)
+            chosen = chosen[np.argsort(-p[chosen], kind="stable")]
+            if not len(chosen) and threshold is None and known[i]:
+                chosen = np.array([int(np.argmax(p))])
+            out.append(chosen[:top_k] if top_k is not None else chosen)
+        return out
+
+    def predict(self, texts: Sequence[str], threshold: float | None = None) -> list[list[str]]:
+        """Tags of each text, most probable first."""
+        return [[self.tags[j] for j in row] for row in self.choose(*self.probabilities(as_texts(texts)), threshold)]
+
+
+def _rebuild(state: dict) -> TagScorer:
+    return TagScorer(**state)
