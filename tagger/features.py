@@ -130,18 +130,20 @@ class TfidfFeatures:
     def n_features(self) -> int:
         return len(self.idf_)
 
-    def transform_words(self, word_lists: Sequence[Sequence[str]], stem_of) -> sp.csr_matrix:
+    def transform_words(self, word_lists: Iterable[Sequence[str]], stem_of) -> sp.csr_matrix:
         """TF-IDF rows of texts given as word lists; ``stem_of(word)`` gives a word's stem, ``""`` to drop it.
 
-        Same result as :meth:`transform` of the texts' unigram and bigram terms."""
+        Same result as :meth:`transform` of the texts' unigram and bigram terms.  ``word_lists`` may be a
+        generator: each text's words are then looked up while they are fresh in the processor's cache."""
         vocab = self.compiled()
         word_ids = self._word_ids.get(stem_of)
         if word_ids is None:
             word_ids = self._word_ids[stem_of] = _WordIds(stem_of, vocab.stem_ids)
-        lengths = np.fromiter(map(len, word_lists), dtype=np.int64, count=len(word_lists))
-        ids = np.fromiter(map(word_ids.__getitem__, chain.from_iterable(word_lists)), dtype=np.int64,
-                          count=int(lengths.sum()))
-        doc = np.repeat(np.arange(len(word_lists), dtype=np.int64), lengths)
+        get = word_ids.__getitem__
+        parts = [list(map(get, words)) for words in word_lists]
+        lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+        ids = np.fromiter(chain.from_iterable(parts), dtype=np.int64, count=int(lengths.sum()))
+        doc = np.repeat(np.arange(len(parts), dtype=np.int64), lengths)
         kept = ids != SKIP
         ids, doc = ids[kept], doc[kept]
         known = ids >= 0
@@ -149,13 +151,14 @@ class TfidfFeatures:
         rows, cols = [doc[known][uni >= 0]], [uni[uni >= 0]]
         if len(vocab.bigram_codes) and len(ids) > 1:
             a, b = ids[:-1], ids[1:]
-            pair = (a >= 0) & (b >= 0) & (doc[:-1] == doc[1:])
+            pair = np.flatnonzero((a >= 0) & (b >= 0) & (doc[:-1] == doc[1:]))
             codes = a[pair] * len(vocab.stems) + b[pair]
-            pos = np.minimum(np.searchsorted(vocab.bigram_codes, codes), len(vocab.bigram_codes) - 1)
-            hit = vocab.bigram_codes[pos] == codes
-            rows.append(doc[:-1][pair][hit])
+            order = np.argsort(codes)  # sorted queries: the binary searches walk the table in order (3x faster)
+            pos = np.minimum(np.searchsorted(vocab.bigram_codes, codes[order]), len(vocab.bigram_codes) - 1)
+            hit = vocab.bigram_codes[pos] == codes[order]
+            rows.append(doc[pair[order[hit]]])  # any order: _weigh sorts
             cols.append(vocab.bigram_features[pos[hit]])
-        return self._weigh(np.concatenate(rows), np.concatenate(cols), len(word_lists))
+        return self._weigh(np.concatenate(rows), np.concatenate(cols), len(parts))
 
     def transform(self, docs: Iterable[Sequence[str]]) -> sp.csr_matrix:
         get = self.vocabulary_.get
@@ -167,9 +170,20 @@ class TfidfFeatures:
 
     def _weigh(self, rows: np.ndarray, cols: np.ndarray, n_docs: int) -> sp.csr_matrix:
         """Sublinear TF-IDF, L2-normalised rows, from one (row, feature) pair per occurrence."""
-        X = sp.csr_matrix((np.ones(len(cols), dtype=np.float32), (rows, cols)), shape=(n_docs, self.n_features))
-        X.sum_duplicates()  # counts per (document, term), indices sorted
-        X.data = self._tf(X.data) * self.idf_[X.indices]
+        n = self.n_features
+        key = rows.astype(np.int64) * n + cols  # one sort gives rows, sorted features and counts at once
+        key.sort()
+        first = np.empty(len(key), dtype=bool)
+        first[:1] = True
+        np.not_equal(key[1:], key[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
+        counts = np.diff(np.append(starts, len(key))).astype(np.float32)
+        row = key[starts] // n
+        indptr = np.zeros(n_docs + 1, dtype=np.int64 if len(starts) >= 2**31 else np.int32)
+        np.cumsum(np.bincount(row, minlength=n_docs), out=indptr[1:])
+        indices = (key[starts] - row * n).astype(indptr.dtype)
+        X = sp.csr_matrix((self._tf(counts) * self.idf_[indices], indices, indptr), shape=(n_docs, n))
+        X.has_canonical_format = True  # sorted, no duplicates: scipy need not check
         return normalize_rows(X)
 
     @staticmethod

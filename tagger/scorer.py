@@ -76,20 +76,24 @@ class TagScorer:
     """A fitted tag model as plain arrays.  Safe to share between threads.
 
     ``tags`` (canonical names), ``tag_counts`` (training articles per tag), ``features``
-    (:class:`~tagger.features.TfidfFeatures`), ``coef`` (CSR, n_tags x n_features), ``intercept``,
+    (:class:`~tagger.features.TfidfFeatures`), the weights as ``coef`` (CSR, n_tags x n_features) or ``coef_t``
+    (CSR, n_features x n_tags: the layout tagging multiplies with; the other is built on first use), ``intercept``,
     ``calibration`` (per-tag sigmoid ``a, b``), ``thresholds`` (per-tag probability thresholds),
     ``global_threshold``, ``n_documents`` (training articles) and ``params``: the whole recipe the model was
     learned with, of which tagging reads ``ngram_range``, ``max_chars``, ``lexical_weight`` and ``lead_chars``.
     """
 
-    def __init__(self, *, tags: Sequence[str], tag_counts: np.ndarray, features: TfidfFeatures, coef: sp.csr_matrix,
+    def __init__(self, *, tags: Sequence[str], tag_counts: np.ndarray, features: TfidfFeatures,
                  intercept: np.ndarray, calibration: np.ndarray, thresholds: np.ndarray, global_threshold: float,
-                 n_documents: int, params: Mapping):
+                 n_documents: int, params: Mapping, coef: sp.csr_matrix | None = None,
+                 coef_t: sp.csr_matrix | None = None):
+        if (coef is None) == (coef_t is None):
+            raise ValueError("give the weights once: as coef (tags x features) or as coef_t (features x tags)")
         self.tags = np.asarray(tags, dtype=object)
         self.tag_counts = np.asarray(tag_counts, dtype=np.int64)
         self.features = features
-        self.coef = coef.tocsr()
-        self.coef_t = self.coef.T.tocsr()  # X @ coef_t: one product per batch, no transpose per call
+        self._coef = None if coef is None else coef.tocsr()
+        self.coef_t = coef.T.tocsr() if coef_t is None else coef_t.tocsr()  # X @ coef_t: one product per batch
         self.intercept = np.asarray(intercept, dtype=np.float32)
         self.calibration = np.asarray(calibration, dtype=np.float64)
         self.thresholds = np.asarray(thresholds, dtype=np.float64)
@@ -101,15 +105,22 @@ class TagScorer:
         self.lead = LeadMatcher(self.tags, self.analyzer, self.params["lexical_weight"], self.params["lead_chars"])
 
     def __reduce__(self):  # pickles (worker processes) carry the arrays, not the caches
-        state = {k: getattr(self, k) for k in ("tags", "tag_counts", "features", "coef", "intercept", "calibration",
+        state = {k: getattr(self, k) for k in ("tags", "tag_counts", "features", "coef_t", "intercept", "calibration",
                                                "thresholds", "global_threshold", "n_documents", "params")}
         return _rebuild, (state,)
+
+    @property
+    def coef(self) -> sp.csr_matrix:
+        """The weights by tag (CSR, n_tags x n_features): row ``j`` is tag ``j``'s linear scorer."""
+        if self._coef is None:
+            self._coef = self.coef_t.T.tocsr()
+        return self._coef
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """TF-IDF rows of ``texts`` (a list of str)."""
         an = self.analyzer
         if self.params["ngram_range"][1] <= 2:  # integer-id fast path, same matrix
-            return self.features.transform_words([an.words(t) for t in texts], an.stem_of)
+            return self.features.transform_words(map(an.words, texts), an.stem_of)
         return self.features.transform(an.terms(t) for t in texts)
 
     def raw_scores(self, X: sp.csr_matrix, texts: Sequence[str]) -> np.ndarray:
@@ -136,14 +147,15 @@ class TagScorer:
         ``known`` marks rows whose text had at least one known term: with the tuned thresholds those always
         get at least their best tag."""
         limit = self.thresholds if threshold is None else threshold
-        out = []
-        for i, p in enumerate(P):
-            chosen = np.flatnonzero(p >= limit)
-            chosen = chosen[np.argsort(-p[chosen], kind="stable")]
-            if not len(chosen) and threshold is None and known[i]:
-                chosen = np.array([int(np.argmax(p))])
-            out.append(chosen[:top_k] if top_k is not None else chosen)
-        return out
+        rows, cols = np.nonzero(P >= limit)
+        order = np.lexsort((-P[rows, cols], rows))  # by row, then most probable first (stable on ties)
+        rows, cols = rows[order], cols[order]
+        bounds = np.searchsorted(rows, np.arange(len(P) + 1))
+        out = [cols[bounds[i]:bounds[i + 1]] for i in range(len(P))]
+        if threshold is None:  # a text with a known word gets at least its best tag
+            for i in np.flatnonzero((np.diff(bounds) == 0) & np.asarray(known, dtype=bool)):
+                out[i] = np.array([int(np.argmax(P[i]))])
+        return out if top_k is None else [c[:top_k] for c in out]
 
     def predict(self, texts: Sequence[str], threshold: float | None = None) -> list[list[str]]:
         """Tags of each text, most probable first."""

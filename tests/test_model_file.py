@@ -83,7 +83,7 @@ def _array_edit(target, fn):
     ("empty", "not a tagger model file"),
     ("truncated", "not a tagger model file|damaged"),
     ("random", "not a tagger model file"),
-    ("other_version", f"format version 99; this tagger reads version {FORMAT_VERSION}"),
+    ("other_version", f"format version 99; this tagger reads versions 2, {FORMAT_VERSION}"),
     ("not_ours", "not a tagger model file"),
     ("no_array", "intercept.npy is missing"),
     ("too_few_tags", "weights do not match metadata"),
@@ -117,13 +117,13 @@ def test_broken_files_raise_model_error(case, match, tiny_model_file, tmp_path):
     elif case == "wrong_shape":
         _rewrite(tiny_model_file, path, _array_edit("calibration", lambda a: a[:, :1].copy()))
     elif case == "nan":
-        _rewrite(tiny_model_file, path, _array_edit("coef_data", lambda a: np.where(a == a.max(), np.nan, a)))
+        _rewrite(tiny_model_file, path, _array_edit("weights_data", lambda a: np.where(a == a.max(), np.nan, a)))
     elif case == "bad_vocabulary":
         _rewrite(tiny_model_file, path, _array_edit("bigram_features", lambda a: np.zeros_like(a)))
     elif case == "no_vocabulary":
         _rewrite(tiny_model_file, path, lambda n, d: d if n != "stems.npy" else None)
     elif case == "bad_index":
-        _rewrite(tiny_model_file, path, _array_edit("coef_indices", lambda a: a + 10**6))
+        _rewrite(tiny_model_file, path, _array_edit("weights_tags", lambda a: a.astype(np.int32) + 10**6))
     with pytest.raises(ModelError, match=match) as info:
         load_model(path)
     assert str(path) in str(info.value)
@@ -186,3 +186,38 @@ def test_a_file_from_before_relevance_weighting_keeps_its_recipe(tiny_model_file
     assert recipe_from_metadata(read_metadata(old)).make_classifier().relevance_power == 0
     np.testing.assert_array_equal(load_model(old).scorer.predict_proba(TEXTS),
                                   load_model(tiny_model_file).scorer.predict_proba(TEXTS))
+
+
+def _as_format_2(source, target):
+    """``source`` (a current model file) rewritten as format version 2 wrote it: weights by tag (``coef_*``)."""
+    import scipy.sparse as sp
+    with zipfile.ZipFile(source) as zf:
+        meta = json.loads(zf.read("metadata.json"))
+        arrays = {n[:-4]: np.load(io.BytesIO(zf.read(n)), allow_pickle=False) for n in zf.namelist() if n != "metadata.json"}
+    by_feature = sp.csr_matrix((arrays.pop("weights_data"), arrays.pop("weights_tags").astype(np.int32),
+                                arrays.pop("weights_indptr")), shape=(meta["n_features"], len(meta["tags"])))
+    by_tag = by_feature.T.tocsr()
+    arrays.update(coef_data=by_tag.data, coef_indices=by_tag.indices.astype(np.int32),
+                  coef_indptr=by_tag.indptr.astype(np.int64))
+    meta["format_version"] = 2
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("metadata.json", json.dumps(meta))
+        for name, array in arrays.items():
+            zf.writestr(f"{name}.npy", _npy(array))
+    return target
+
+
+def test_format_2_files_still_load_and_tag_the_same(tiny_model_file, tmp_path):
+    old = load_model(_as_format_2(tiny_model_file, tmp_path / "v2.tagger"))
+    new = load_model(tiny_model_file)
+    assert old.metadata["format_version"] == 2 and new.metadata["format_version"] == FORMAT_VERSION == 3
+    np.testing.assert_array_equal(old.scorer.predict_proba(TEXTS), new.scorer.predict_proba(TEXTS))
+    assert old.predict_tags_batch(TEXTS, with_scores=True) == new.predict_tags_batch(TEXTS, with_scores=True)
+    assert (old.scorer.coef != new.scorer.coef).nnz == 0
+
+
+def test_float_arrays_are_stored_and_the_rest_deflated(tiny_model_file):
+    with zipfile.ZipFile(tiny_model_file) as zf:
+        methods = {i.filename: i.compress_type for i in zf.infolist()}
+    assert methods["weights_data.npy"] == methods["idf.npy"] == zipfile.ZIP_STORED
+    assert methods["weights_tags.npy"] == methods["metadata.json"] == zipfile.ZIP_DEFLATED
