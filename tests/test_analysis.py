@@ -1,8 +1,11 @@
 import os
+import re
 import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tagger.analysis import Analyzer, clean_text, russian_stopwords
 
@@ -74,3 +77,13 @@ def test_surface_forms_keep_the_text_as_written():
     assert forms["глав"] == "Глава" and forms["елк"] == "Ёлки"
     assert forms["глав роскосмос"] == "Глава Роскосмоса"
     assert forms["роскосмос елк"] == "Роскосмоса и Ёлки"  # the stopword between stays, as in the text
+
+
+_REFERENCE_TOKEN = re.compile(r"[^\W_]+(?:-[^\W_]+)*")  # the definition: letters and digits, hyphens inside
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=80)
+       | st.text(alphabet="аб_-Ё1 \u0301x²İß<>&;", max_size=40))
+def test_tokens_are_runs_of_letters_and_digits_joined_by_inner_hyphens(text):
+    assert Analyzer().words(text) == _REFERENCE_TOKEN.findall(clean_text(text))

@@ -72,3 +72,26 @@ def test_rescale_columns_equals_tfidf_with_scaled_idf():
     got = rescale_columns(f.transform(docs), scale)
     np.testing.assert_allclose(got.toarray(), scaled.transform(docs).toarray(), rtol=1e-6)
     np.testing.assert_allclose(np.linalg.norm(got.toarray(), axis=1), 1.0, rtol=1e-6)
+
+
+def test_weighing_equals_scipys_own_construction():
+    """The one-sort CSR build (counts, sorted features, empty rows) equals scipy's COO -> CSR with duplicates
+    summed, then sublinear tf x idf and unit rows."""
+    import scipy.sparse as sp
+
+    from tagger.features import normalize_rows
+    rng = np.random.default_rng(3)
+    idf = rng.uniform(1, 5, 50).astype(np.float32)
+    f = TfidfFeatures(idf, terms=[f"t{i}" for i in range(50)])
+    rows = rng.integers(0, 30, 2000)
+    rows[rows == 7] = 8  # an empty row inside
+    cols = rng.integers(0, 50, 2000)
+    got = f._weigh(rows, cols, 32)  # two empty rows at the end
+    ref = sp.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), shape=(32, 50))
+    ref.sum_duplicates()
+    ref.data = (1 + np.log(ref.data)) * idf[ref.indices]
+    ref = normalize_rows(ref)
+    np.testing.assert_array_equal(got.indptr, ref.indptr)
+    np.testing.assert_array_equal(got.indices, ref.indices)
+    np.testing.assert_allclose(got.data, ref.data, rtol=1e-6)
+    assert got.has_canonical_format and np.diff(got.indptr)[[7, 30, 31]].tolist() == [0, 0, 0]
