@@ -6,6 +6,7 @@ ships inside this package (``tagger/data/stopwords_ru.txt``).  Training and tagg
 """
 from __future__ import annotations
 
+import codecs
 import html
 import re
 import warnings
@@ -50,6 +51,58 @@ def _tokens(cleaned: str) -> list[str]:
     return _TOKEN.findall(cleaned.replace("_", " ") if "_" in cleaned else cleaned)
 
 
+# The fast path for Russian text (see Analyzer.word_keys): a text that windows-1251 can hold is encoded to one
+# byte a character, and one bytes.translate does what clean_text's lower() and ё-folding and the tokenizer's
+# character classes do: each letter or digit becomes its lower-case, ё-folded byte, "-" stays, every other
+# byte becomes a space.  Characters windows-1251 lacks are spaces too where they are not letters or digits
+# (emoji, symbols); a text with a letter or digit it lacks (é, ß) takes the general path.
+_ENCODING = "cp1251"
+
+
+def _fold_table() -> bytes:
+    table = bytearray(b" " * 256)
+    for b in range(256):
+        try:
+            char = bytes([b]).decode(_ENCODING)
+        except UnicodeDecodeError:
+            continue
+        folded = char.lower().replace("ё", "е")
+        if char == "-":
+            table[b] = ord("-")
+        elif char.isalnum():  # \w without "_"
+            # checked: every letter of the code page lower-cases to one letter of the code page
+            table[b] = folded.encode(_ENCODING)[0]
+    return bytes(table)
+
+
+_FOLD = _fold_table()
+
+
+def _drop_lone_hyphens(folded: bytes) -> bytes:
+    """``folded`` with every hyphen that lacks a letter or digit on either side made a space (after the fold
+    table such a side is a space, another hyphen or an end): bytes.replace, 10x faster than a regular
+    expression."""
+    folded = folded.replace(b" -", b"  ").replace(b"- ", b"  ")
+    while b"--" in folded or b" -" in folded or b"- " in folded:  # left only by runs of hyphens
+        folded = folded.replace(b"--", b"  ").replace(b" -", b"  ").replace(b"- ", b"  ")
+    if folded[:1] == b"-":
+        folded = b" " + folded[1:]
+    if folded[-1:] == b"-":
+        folded = folded[:-1] + b" "
+    return folded
+
+
+def _separator(exc: UnicodeEncodeError):
+    """Encoding error handler: characters the code page lacks become spaces when no letter or digit is lost."""
+    lost = exc.object[exc.start:exc.end]
+    if any(ch.isalnum() for ch in lost + lost.lower()):
+        raise exc
+    return " " * len(lost), exc.end
+
+
+codecs.register_error("tagger.separator", _separator)
+
+
 @lru_cache(maxsize=1)
 def russian_stopwords() -> frozenset[str]:
     """The packaged Russian stopword list (lower case, ``ё`` as ``е``)."""
@@ -65,8 +118,11 @@ class _StemCache(dict):
         super().__init__(dict.fromkeys(stopwords, ""))
         self._stem = stem
 
-    def __missing__(self, word: str) -> str:
-        stem = self._stem(word) if len(word) > 1 else ""
+    def __missing__(self, word: str | bytes) -> str:
+        if isinstance(word, bytes):  # a word of the fast path (Analyzer.word_keys): its windows-1251 bytes
+            stem = self[word.decode(_ENCODING)]
+        else:
+            stem = self._stem(word) if len(word) > 1 else ""
         if len(self) < _STEM_CACHE_LIMIT:
             self[word] = stem
         return stem
@@ -96,7 +152,7 @@ class Analyzer:
 
     def stems(self, text: str) -> list[str]:
         """Stems of the words of ``text`` in order, stopwords and one-letter words left out."""
-        return [s for s in map(self._cache.__getitem__, self.words(text)) if s]
+        return [s for s in map(self._cache.__getitem__, self.word_keys(text)) if s]
 
     def words(self, text: str) -> list[str]:
         """The word tokens of ``text`` (cleaned, lower case), before stemming and stopword removal."""
@@ -104,7 +160,24 @@ class Analyzer:
             raise TypeError(f"text must be a str, not {type(text).__name__}")
         return _tokens(clean_text(self._cut(text)))
 
-    def stem_of(self, word: str) -> str:
+    def word_keys(self, text: str) -> list[str] | list[bytes]:
+        """The words of ``text`` as :meth:`words` gives them, as ``str``, or — the same words, about twice as fast
+        — as their windows-1251 bytes where the text allows it (Russian text with ASCII and common
+        punctuation does).  :meth:`stem_of` takes both."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, not {type(text).__name__}")
+        text = self._cut(text)
+        if "<" in text or "&" in text:
+            text = strip_markup(text)
+        try:
+            folded = text.encode(_ENCODING, "tagger.separator").translate(_FOLD)
+        except UnicodeEncodeError:
+            return _tokens(text.lower().replace("ё", "е"))
+        if b"-" in folded:
+            folded = _drop_lone_hyphens(folded)
+        return folded.split()
+
+    def stem_of(self, word: str | bytes) -> str:
         """A token's stem; ``""`` for words left out (stopwords, one letter)."""
         return self._cache[word]
 

@@ -92,22 +92,28 @@ class TagModel:
         self.__dict__.update(state, _pools={}, _pool_lock=threading.Lock())
 
     def _in_parallel(self, method: str, texts: list[str], n_jobs: int, kwargs: dict):
-        """``method(texts, **kwargs)`` split over ``n_jobs`` worker processes (kept for later calls); the
-        workers get this model by fork where the platform has it, else pickled once."""
+        """``method(texts, **kwargs)`` split over ``n_jobs`` processes: this one and ``n_jobs - 1`` workers
+        (started on first use and kept for later calls, one pool whatever the batch size).  The workers get
+        this model by fork where the platform has it, else pickled once; this process tags its own share
+        meanwhile, so its texts are never shipped."""
         n = min(n_jobs, len(texts) // MIN_TEXTS_PER_JOB)
         if n <= 1:
             return getattr(self, method)(texts, **kwargs)
         with self._pool_lock:
-            pool = self._pools.get(n)
+            pool = self._pools.get(n_jobs)
             if pool is None:
                 methods = multiprocessing.get_all_start_methods()
                 context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-                pool = self._pools[n] = ProcessPoolExecutor(n, mp_context=context, initializer=_worker_init,
-                                                            initargs=(self,))
+                pool = self._pools[n_jobs] = ProcessPoolExecutor(n_jobs - 1, mp_context=context,
+                                                                 initializer=_worker_init, initargs=(self,))
         size = -(-len(texts) // n)
         chunks = [texts[i:i + size] for i in range(0, len(texts), size)]
-        return list(chain.from_iterable(pool.map(_worker_call, [method] * len(chunks), chunks,
-                                                 [kwargs] * len(chunks))))
+        futures = [pool.submit(_worker_call, method, chunk, kwargs) for chunk in chunks[1:]]
+        try:
+            own = getattr(self, method)(chunks[0], **kwargs)
+        finally:
+            rest = [f.result() for f in futures]
+        return list(chain(own, *rest))
 
     def __repr__(self) -> str:
         return f"<TagModel {len(self.tags)} tags{f' from {self.path}' if self.path else ''}>"

@@ -120,7 +120,7 @@ class TagScorer:
         """TF-IDF rows of ``texts`` (a list of str)."""
         an = self.analyzer
         if self.params["ngram_range"][1] <= 2:  # integer-id fast path, same matrix
-            return self.features.transform_words(map(an.words, texts), an.stem_of)
+            return self.features.transform_words(map(an.word_keys, texts), an.stem_of)
         return self.features.transform(an.terms(t) for t in texts)
 
     def raw_scores(self, X: sp.csr_matrix, texts: Sequence[str]) -> np.ndarray:

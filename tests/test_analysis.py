@@ -87,3 +87,24 @@ _REFERENCE_TOKEN = re.compile(r"[^\W_]+(?:-[^\W_]+)*")  # the definition: letter
        | st.text(alphabet="аб_-Ё1 \u0301x²İß<>&;", max_size=40))
 def test_tokens_are_runs_of_letters_and_digits_joined_by_inner_hyphens(text):
     assert Analyzer().words(text) == _REFERENCE_TOKEN.findall(clean_text(text))
+
+
+_CP1251_RICH = "аяЁёЖжAz09-_ .,«»—№\u00a0\u0301é€ßİ🚀<>&;"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=_CP1251_RICH, max_size=60) | st.text(alphabet=st.characters(blacklist_categories=["Cs"]),
+                                                             max_size=60))
+def test_the_fast_word_path_gives_the_same_words(text):
+    """word_keys (windows-1251 bytes where the text allows) names exactly the words of words()."""
+    an = Analyzer()
+    keys = an.word_keys(text)
+    assert [k.decode("cp1251") if isinstance(k, bytes) else k for k in keys] == an.words(text)
+    assert [an.stem_of(k) for k in keys] == [an.stem_of(w) for w in an.words(text)]
+
+
+def test_the_fast_word_path_is_taken_for_russian_text_only_where_exact():
+    an = Analyzer()
+    assert all(isinstance(k, bytes) for k in an.word_keys("Ёлка — в «Москве» 🎄, С-400 и т.п."))
+    assert an.word_keys("Café в Москве") == ["café", "в", "москве"]  # é is a letter windows-1251 lacks: str path
+    assert an.word_keys("a--b -c- d-") == [b"a", b"b", b"c", b"d"]
