@@ -53,6 +53,23 @@ class CompiledVocabulary:
                 feats.append(f)
         return cls(stems, unigram, np.array(codes, dtype=np.int64), np.array(feats, dtype=np.int32))
 
+    def pairs(self, ids: np.ndarray, doc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(document, feature) pairs, one per occurrence, of texts given as stem ids in text order (``ids``;
+        dropped words already left out, ``UNKNOWN`` allowed) with each id's document (``doc``, non-decreasing)."""
+        known = ids >= 0
+        uni = self.unigram[ids[known]]
+        rows, cols = [doc[known][uni >= 0]], [uni[uni >= 0]]
+        if len(self.bigram_codes) and len(ids) > 1:
+            a, b = ids[:-1], ids[1:]
+            pair = np.flatnonzero((a >= 0) & (b >= 0) & (doc[:-1] == doc[1:]))
+            codes = a[pair].astype(np.int64) * len(self.stems) + b[pair]
+            order = np.argsort(codes)  # sorted queries: the binary searches walk the table in order (3x faster)
+            pos = np.minimum(np.searchsorted(self.bigram_codes, codes[order]), len(self.bigram_codes) - 1)
+            hit = self.bigram_codes[pos] == codes[order]
+            rows.append(doc[pair[order[hit]]])  # in any order: TfidfFeatures sorts
+            cols.append(self.bigram_features[pos[hit]])
+        return np.concatenate(rows), np.concatenate(cols)
+
     def terms(self, n_features: int) -> list[str]:
         """The vocabulary as term strings (feature ``i`` is ``terms[i]``)."""
         terms = [""] * n_features
@@ -145,20 +162,8 @@ class TfidfFeatures:
         ids = np.fromiter(chain.from_iterable(parts), dtype=np.int64, count=int(lengths.sum()))
         doc = np.repeat(np.arange(len(parts), dtype=np.int64), lengths)
         kept = ids != SKIP
-        ids, doc = ids[kept], doc[kept]
-        known = ids >= 0
-        uni = vocab.unigram[ids[known]]
-        rows, cols = [doc[known][uni >= 0]], [uni[uni >= 0]]
-        if len(vocab.bigram_codes) and len(ids) > 1:
-            a, b = ids[:-1], ids[1:]
-            pair = np.flatnonzero((a >= 0) & (b >= 0) & (doc[:-1] == doc[1:]))
-            codes = a[pair] * len(vocab.stems) + b[pair]
-            order = np.argsort(codes)  # sorted queries: the binary searches walk the table in order (3x faster)
-            pos = np.minimum(np.searchsorted(vocab.bigram_codes, codes[order]), len(vocab.bigram_codes) - 1)
-            hit = vocab.bigram_codes[pos] == codes[order]
-            rows.append(doc[pair[order[hit]]])  # any order: _weigh sorts
-            cols.append(vocab.bigram_features[pos[hit]])
-        return self._weigh(np.concatenate(rows), np.concatenate(cols), len(parts))
+        rows, cols = vocab.pairs(ids[kept], doc[kept])
+        return self.weigh(rows, cols, len(parts))
 
     def transform(self, docs: Iterable[Sequence[str]]) -> sp.csr_matrix:
         get = self.vocabulary_.get
@@ -166,9 +171,9 @@ class TfidfFeatures:
         lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
         cols = np.fromiter(chain.from_iterable(ids), dtype=np.int32, count=int(lengths.sum()))
         rows = np.repeat(np.arange(len(ids), dtype=np.int32), lengths)
-        return self._weigh(rows, cols, len(ids))
+        return self.weigh(rows, cols, len(ids))
 
-    def _weigh(self, rows: np.ndarray, cols: np.ndarray, n_docs: int) -> sp.csr_matrix:
+    def weigh(self, rows: np.ndarray, cols: np.ndarray, n_docs: int) -> sp.csr_matrix:
         """Sublinear TF-IDF, L2-normalised rows, from one (row, feature) pair per occurrence."""
         n = self.n_features
         key = rows.astype(np.int64) * n + cols  # one sort gives rows, sorted features and counts at once

@@ -153,7 +153,7 @@ def _open(path: str | os.PathLike) -> tuple[str, zipfile.ZipFile]:
 
 #: Classifier parameters added since format version 2 came out, with the values that reproduce the files written
 #: before them (so a refit with ``--update`` keeps an older model's recipe).
-_LATER_PARAMS = {"relevance_power": 0.0}
+_LATER_PARAMS = {"relevance_power": 0.0, "partition_size": 8_000}
 
 
 def _metadata(path: str, zf: zipfile.ZipFile) -> dict:

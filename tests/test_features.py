@@ -86,7 +86,7 @@ def test_weighing_equals_scipys_own_construction():
     rows = rng.integers(0, 30, 2000)
     rows[rows == 7] = 8  # an empty row inside
     cols = rng.integers(0, 50, 2000)
-    got = f._weigh(rows, cols, 32)  # two empty rows at the end
+    got = f.weigh(rows, cols, 32)  # two empty rows at the end
     ref = sp.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), shape=(32, 50))
     ref.sum_duplicates()
     ref.data = (1 + np.log(ref.data)) * idf[ref.indices]

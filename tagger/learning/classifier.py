@@ -26,10 +26,14 @@ from ..progress import progress, say
 from ..scorer import LeadMatcher, TagScorer, as_texts
 from ..tags import normalize_tag, tag_key
 from .calibration import apply_calibration, fit_calibration, tune_thresholds
-from .features import fit_tfidf, rescale_columns
-from .solvers import DUAL_MAX_DOCS, dense_weights, gram_matrix, prune_rows
+from .features import DocumentFrequencies, fit_tfidf, rescale_columns
+from .solvers import (dense_weights, gram_matrix, partitioned_coefficients, partitions, prune_rows,
+                      weights_of_coefficients)
 
-__all__ = ["TagClassifier"]
+__all__ = ["TagClassifier", "PARTITION_SIZE"]
+
+#: Default part size of the partitioned solver, and the most documents ``solver="auto"`` gives the dual one.
+PARTITION_SIZE = 8_000
 
 
 class _Clock:
@@ -67,7 +71,12 @@ class TagClassifier(BaseEstimator):
         first ``lead_chars`` characters of the text (title and lead); many tags name people, countries and
         organisations.  0 turns the signal off.
     lead_chars : how much of the start of a text the lexical signal looks at.
-    solver : ``"dual"`` (fast, memory n_docs^2), ``"primal"`` (conjugate gradient) or ``"auto"``.
+    solver : ``"dual"`` (one Cholesky solve over all documents: fast up to ~10,000 documents, memory n_docs^2),
+        ``"partitioned"`` (divide and conquer: dual solves on random parts of at most ``partition_size``
+        documents, their models averaged; time and memory grow linearly with the documents), ``"primal"``
+        (scikit-learn's conjugate gradient, tag by tag: slow) or ``"auto"`` (dual up to ``partition_size``
+        documents, partitioned beyond).
+    partition_size : documents per part of the partitioned solver.
     max_chars : characters of each text analysed.
     random_state : seed of the cross-validation folds.
     verbose : report progress on stderr.
@@ -79,8 +88,8 @@ class TagClassifier(BaseEstimator):
 
     def __init__(self, ngram_range=(1, 2), min_df=3, max_df=0.5, max_features=None, alpha=0.1,
                  max_weights_per_tag=2000, relevance_power=0.35, min_tag_count=20, cv=3, threshold_shrinkage=300.0,
-                 lexical_weight=0.3, lead_chars=200, solver="auto", max_chars=DEFAULT_MAX_CHARS, random_state=0,
-                 verbose=False):
+                 lexical_weight=0.3, lead_chars=200, solver="auto", partition_size=PARTITION_SIZE,
+                 max_chars=DEFAULT_MAX_CHARS, random_state=0, verbose=False):
         self.ngram_range = ngram_range
         self.min_df = min_df
         self.max_df = max_df
@@ -94,6 +103,7 @@ class TagClassifier(BaseEstimator):
         self.lexical_weight = lexical_weight
         self.lead_chars = lead_chars
         self.solver = solver
+        self.partition_size = partition_size
         self.max_chars = max_chars
         self.random_state = random_state
         self.verbose = verbose
@@ -148,23 +158,28 @@ class TagClassifier(BaseEstimator):
             raise ValueError(f"cv must be at least 2 to tune thresholds, got {self.cv!r}")
         if len(texts) < 2 * self.cv:
             raise ValueError(f"need at least {2 * self.cv} documents to fit with cv={self.cv}, got {len(texts)}")
-        if self.solver not in ("auto", "dual", "primal"):
-            raise ValueError(f"solver must be 'auto', 'dual' or 'primal', got {self.solver!r}")
+        if self.solver not in ("auto", "dual", "partitioned", "primal"):
+            raise ValueError(f"solver must be 'auto', 'dual', 'partitioned' or 'primal', got {self.solver!r}")
+        if isinstance(self.partition_size, bool) or not isinstance(self.partition_size, (int, np.integer)) \
+                or self.partition_size < 2 * self.cv:
+            raise ValueError(f"partition_size must be an integer of at least {2 * self.cv}, got {self.partition_size!r}")
         Y = self._label_matrix(tag_lists)
         always = self.classes_[Y.all(axis=0)]
         if len(always):
             warnings.warn(f"tags on every training document carry no information: {', '.join(always[:5])}",
                           RuntimeWarning, stacklevel=2)
         analyzer = self._analyzer()
-        docs = [analyzer.terms(t) for t in progress(texts, "analysing", enabled=self.verbose, unit="docs")]
+        X = self._tfidf(texts, analyzer)
         clock = _Clock(self.verbose)
-        self.features_ = fit_tfidf(docs, self.min_df, self.max_df, self.max_features)
-        X = self.features_.transform(docs)
-        del docs
         clock.lap(f"TF-IDF: {X.shape[0]:,} documents, {X.shape[1]:,} features, {len(self.classes_):,} tags")
 
         lexical = LeadMatcher(self.classes_, analyzer, self.lexical_weight, self.lead_chars)(texts)
-        dual = self.solver == "dual" or (self.solver == "auto" and X.shape[0] <= DUAL_MAX_DOCS)
+        solver = self.solver
+        if solver == "auto":
+            solver = "dual" if X.shape[0] <= self.partition_size else "partitioned"
+        if solver == "partitioned":
+            return self._fit_partitioned(X, Y, lexical, clock)
+        dual = solver == "dual"
         gram = self._gram(X, dual, clock)
         scale = self._relevance_scale(X, Y, gram)
         if scale is not None:
@@ -187,6 +202,90 @@ class TagClassifier(BaseEstimator):
         self.n_documents_ = X.shape[0]
         return self
 
+    def _tfidf(self, texts: Iterable[str], analyzer: Analyzer) -> sp.csr_matrix:
+        """Learn ``features_`` from ``texts`` and return their TF-IDF rows.  Unigram and bigram models count
+        stem ids in one pass (:class:`~tagger.learning.features.DocumentFrequencies`); longer n-grams use term
+        lists (memory ~14 KB of strings an article)."""
+        start = time.monotonic()
+        texts = progress(texts, "analysing", enabled=self.verbose, unit="docs")
+        if tuple(self.ngram_range)[1] <= 2:
+            counted = DocumentFrequencies(analyzer, tuple(self.ngram_range))
+            for text in texts:
+                counted.add(text)
+            self.features_ = counted.features(self.min_df, self.max_df, self.max_features)
+            say(f"document frequencies of {len(counted.stems):,} stems in {time.monotonic() - start:.1f} s",
+                self.verbose)
+            return counted.matrix(self.features_)
+        docs = [analyzer.terms(t) for t in texts]
+        self.features_ = fit_tfidf(docs, self.min_df, self.max_df, self.max_features)
+        return self.features_.transform(docs)
+
+    def _fit_partitioned(self, X: sp.csr_matrix, Y: np.ndarray, lexical: np.ndarray, clock: "_Clock") -> "TagClassifier":
+        """Fit with the partitioned solver (see :mod:`tagger.learning.solvers`): one round of part solves for
+        the relevance weights, one for the model; out-of-fold scores from the means of the other folds' parts."""
+        n = X.shape[0]
+        parts = partitions(n, self.partition_size, self.random_state)
+        k = len(parts)
+        alpha = self.alpha / k  # each part is 1/k of the data: the penalty per document stays the full fit's
+        if self.relevance_power:
+            A = partitioned_coefficients(X, Y, alpha, parts, "relevance fit", self.verbose)
+            relevance = np.zeros(X.shape[1])
+            for block in weights_of_coefficients(X, A, np.full(n, 1.0 / k, dtype=np.float32), "relevance fit",
+                                                 np.zeros(Y.shape[1]), self.verbose):
+                relevance += np.square(block).sum(axis=0, dtype=np.float64)
+            del A
+            scale = self._scale_of(np.sqrt(relevance))
+            if scale is not None:
+                clock.lap(f"relevance weights of {X.shape[1]:,} features")
+                self.features_.idf_ = (self.features_.idf_ * scale).astype(np.float32)
+                X = rescale_columns(X, scale)
+        A = partitioned_coefficients(X, Y, alpha, parts, "final fit", self.verbose)
+        clock.lap(f"dual solves of {k} parts of ~{n // k:,} documents")
+        fold_of = np.zeros(n, dtype=np.int64)
+        if k >= self.cv:  # the parts dealt into folds: a fold's model is the mean of the parts outside it
+            for p, part in enumerate(parts):
+                fold_of[part] = p % self.cv
+            fold_rows = [np.flatnonzero(fold_of == f) for f in range(self.cv)]
+            fold_models = [(fold_of != f).astype(np.float32) / (k - sum(1 for p in range(k) if p % self.cv == f))
+                           for f in range(self.cv)]
+        else:  # fewer parts than folds: each fold's training documents get parts of their own
+            fold_rows, fold_models = [], []
+            for tr, te in KFold(self.cv, shuffle=True, random_state=self.random_state).split(X):
+                fold_parts = partitions(len(tr), self.partition_size, self.random_state)
+                A_f = partitioned_coefficients(X[tr], Y[tr], self.alpha / len(fold_parts), fold_parts,
+                                               "fold", self.verbose)
+                fold_rows.append(te)
+                fold_models.append((tr, A_f, np.full(len(tr), 1.0 / len(fold_parts), dtype=np.float32)))
+        oof = np.zeros(Y.shape, dtype=np.float64)
+        for f, (te, model) in enumerate(zip(fold_rows, fold_models), 1):
+            if isinstance(model, tuple):
+                tr, A_f, weight = model
+                W, b = self._weights_of(X[tr], A_f, weight, f"fold {f}/{self.cv}")
+            else:
+                W, b = self._weights_of(X, A, model, f"fold {f}/{self.cv}")
+            oof[te] = (X[te] @ W.T).toarray() + b + lexical[te]
+        clock.lap()
+        self.calibration_ = fit_calibration(oof, Y, seed=self.random_state)
+        self.thresholds_, self.global_threshold_ = tune_thresholds(
+            apply_calibration(oof, self.calibration_), Y, shrinkage=self.threshold_shrinkage)
+        clock.lap(f"calibrated scores and tuned thresholds of {len(self.classes_):,} tags")
+        self.coef_, self.intercept_ = self._weights_of(X, A, np.full(n, 1.0 / k, dtype=np.float32), "final fit")
+        self.n_documents_ = n
+        return self
+
+    def _weights_of(self, X: sp.csr_matrix, A: np.ndarray, row_weight: np.ndarray, what: str):
+        """Pruned sparse weights and intercepts of the model ``Xᵀ diag(row_weight) A``."""
+        intercept = np.zeros(A.shape[1])
+        blocks = [prune_rows(W.astype(np.float32), self.max_weights_per_tag)
+                  for W in weights_of_coefficients(X, A, row_weight, what, intercept, self.verbose)]
+        return sp.vstack(blocks, format="csr"), intercept.astype(np.float32)
+
+    def _scale_of(self, relevance: np.ndarray) -> np.ndarray | None:
+        """``(relevance / median) ** relevance_power`` per feature, or ``None`` if no feature has any."""
+        if not (relevance > 0).any():
+            return None
+        return (relevance / np.median(relevance[relevance > 0]) + 1e-3) ** self.relevance_power
+
     def _relevance_scale(self, X: sp.csr_matrix, Y: np.ndarray, gram: np.ndarray | None) -> np.ndarray | None:
         """Per-feature factors ``(weight norm over all tags / median norm) ** relevance_power`` from an
         unpruned ridge fit, or ``None`` where ``relevance_power`` is 0 (or no feature has any weight)."""
@@ -195,10 +294,7 @@ class TagClassifier(BaseEstimator):
         relevance = np.zeros(X.shape[1])
         for block in dense_weights(X, Y, gram, self.alpha, "relevance fit", np.zeros(Y.shape[1]), self.verbose):
             relevance += np.square(block).sum(axis=0, dtype=np.float64)
-        relevance = np.sqrt(relevance)
-        if not (relevance > 0).any():
-            return None
-        return (relevance / np.median(relevance[relevance > 0]) + 1e-3) ** self.relevance_power
+        return self._scale_of(np.sqrt(relevance))
 
     @staticmethod
     def _gram(X: sp.csr_matrix, dual: bool, clock: "_Clock") -> np.ndarray | None:

@@ -67,3 +67,39 @@ def dense_weights(X: sp.csr_matrix, Y: np.ndarray, gram: np.ndarray | None, alph
     chunks = [np.arange(s, min(s + CHUNK, Y.shape[1])) for s in range(0, Y.shape[1], CHUNK)]
     for cols in progress(chunks, f"{what}: weights", enabled=verbose, unit=f"blocks of {CHUNK} tags"):
         yield dense(cols)
+
+
+# ------------------------------------------------------------------------------------------ partitioned
+# Divide-and-conquer ridge: the documents are split at random into parts of at most ``partition_size``; each
+# part gets its own dual solve (memory part_size^2, time part_size^3: linear in the number of documents for a
+# fixed part size), all in the one shared feature space; the model is the mean of the parts' models.  Since
+# part p's weights are X_pᵀ A_p, the mean is Xᵀ A / k with A the parts' dual coefficients stacked: one
+# sparse product over all documents per block of tags, exactly like the dual solver's.  Out-of-fold scores
+# come free: with the parts dealt into folds, a fold's model is the mean of the parts outside it.
+
+
+def partitions(n_docs: int, size: int, seed: int) -> list[np.ndarray]:
+    """Row indices of ``ceil(n_docs / size)`` random parts of near-equal size, each sorted."""
+    k = max(1, -(-n_docs // size))
+    order = np.random.default_rng(seed).permutation(n_docs)
+    return [np.sort(part) for part in np.array_split(order, k)]
+
+
+def partitioned_coefficients(X: sp.csr_matrix, Y: np.ndarray, alpha: float, parts: list[np.ndarray], what: str,
+                             verbose: bool = False) -> np.ndarray:
+    """Each part's dual coefficients (``dual_coefficients`` of its own Gram matrix), stacked: n_docs x n_tags."""
+    A = np.zeros(Y.shape, dtype=np.float32)
+    for part in progress(parts, f"{what}: dual solves", enabled=verbose, unit="parts"):
+        A[part] = dual_coefficients(gram_matrix(X[part]), Y[part], alpha)
+    return A
+
+
+def weights_of_coefficients(X: sp.csr_matrix, A: np.ndarray, row_weight: np.ndarray, what: str,
+                            intercept: np.ndarray, verbose: bool = False) -> Iterator[np.ndarray]:
+    """Unpruned weights ``(Xᵀ diag(row_weight) A)ᵀ`` in blocks of ``CHUNK`` tags (tags x features); fills
+    ``intercept`` with ``row_weightᵀ A`` (the intercept feature's weight)."""
+    intercept[:] = row_weight @ A
+    Xt = X.T.tocsr()
+    chunks = [np.arange(s, min(s + CHUNK, A.shape[1])) for s in range(0, A.shape[1], CHUNK)]
+    for cols in progress(chunks, f"{what}: weights", enabled=verbose, unit=f"blocks of {CHUNK} tags"):
+        yield np.asarray(Xt @ (A[:, cols] * row_weight[:, None])).T
