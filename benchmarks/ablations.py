@@ -30,7 +30,7 @@ from common import RECIPE, RT_CORPUS, recipe_and_articles, write_results  # noqa
 from tagger.features import TfidfFeatures  # noqa: E402
 from tagger.learning.features import fit_tfidf, rescale_columns  # noqa: E402
 from tagger.learning.solvers import dual_coefficients, prune_rows  # noqa: E402
-from tagger.scorer import LeadMatcher  # noqa: E402
+from tagger.scorer import LeadMatcher, choose  # noqa: E402
 from tagger.learning.metrics import evaluate, label_matrix  # noqa: E402
 from tagger.learning.calibration import apply_calibration, best_global_threshold, fit_calibration, tune_thresholds  # noqa: E402
 from tagger.learning.training import make_split  # noqa: E402
@@ -206,7 +206,7 @@ def score_variant(d: SeedData, variant: dict) -> dict[str, float]:
         chosen = _gap_decision(P_oof, d.Y, P)
     else:
         chosen = np.zeros_like(d.Y_val)
-        for i, cols in enumerate(clf._choose(P, np.diff(Xv.indptr) > 0)):
+        for i, cols in enumerate(choose(P, np.diff(Xv.indptr) > 0, clf.thresholds_)):
             chosen[i, cols] = 1
     return evaluate(d.Y_val, P, chosen)
 

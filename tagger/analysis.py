@@ -95,7 +95,7 @@ def _drop_lone_hyphens(folded: bytes) -> bytes:
 def _separator(exc: UnicodeEncodeError):
     """Encoding error handler: characters the code page lacks become spaces when no letter or digit is lost."""
     lost = exc.object[exc.start:exc.end]
-    if any(ch.isalnum() for ch in lost + lost.lower()):
+    if any(ch.isalnum() for ch in lost):  # (no character that is not one lower-cases into one)
         raise exc
     return " " * len(lost), exc.end
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from importlib import resources
 from itertools import chain
 
 import numpy as np
 
-from .explain import TagExplanation
+from .explain import TagExplanation, explain
 from .model_file import ModelError, load_scorer
 from .scorer import TagScorer, as_texts
 
@@ -108,11 +110,23 @@ class TagModel:
                                                                  initializer=_worker_init, initargs=(self,))
         size = -(-len(texts) // n)
         chunks = [texts[i:i + size] for i in range(0, len(texts), size)]
-        futures = [pool.submit(_worker_call, method, chunk, kwargs) for chunk in chunks[1:]]
         try:
-            own = getattr(self, method)(chunks[0], **kwargs)
-        finally:
+            futures = [pool.submit(_worker_call, method, chunk, kwargs) for chunk in chunks[1:]]
+            try:
+                own = getattr(self, method)(chunks[0], **kwargs)
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
             rest = [f.result() for f in futures]
+        except BrokenProcessPool:  # a worker died (killed, out of memory): a new pool next time, this batch here
+            with self._pool_lock:
+                if self._pools.get(n_jobs) is pool:
+                    del self._pools[n_jobs]
+            pool.shutdown(wait=False, cancel_futures=True)
+            warnings.warn(f"a tagging worker process died; {len(texts):,} texts tagged in this process instead",
+                          RuntimeWarning, stacklevel=3)
+            return getattr(self, method)(texts, **kwargs)
         return list(chain(own, *rest))
 
     def __repr__(self) -> str:
@@ -182,7 +196,6 @@ class TagModel:
         """For each of the ``top_k`` most probable tags of ``text``: its probability and the ``terms`` words or
         phrases of the text that pushed it up most (and down most), with their contributions to the raw
         score (see :mod:`tagger.explain`)."""
-        from .explain import explain
         return explain(self.scorer, _check_text(text), _check_top_k(top_k, False), _check_top_k(terms, False))
 
     def update(self, articles, *, previous) -> "TagModel":

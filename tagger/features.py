@@ -82,15 +82,16 @@ class CompiledVocabulary:
 
 
 class _WordIds(dict):
-    """word -> stem id (``SKIP`` for words the analyzer drops, ``UNKNOWN`` for stems in no feature)."""
+    """word -> stem id (``SKIP`` for words the analyzer drops, ``UNKNOWN`` for stems in no feature).  A word is
+    a ``str`` or, from the analyzer's fast path, its windows-1251 ``bytes``."""
 
     def __init__(self, stem_of, stem_ids: dict[str, int]):
         super().__init__()
-        self._stem_of = stem_of
+        self.stem_of = stem_of
         self._stem_ids = stem_ids
 
-    def __missing__(self, word: str) -> int:
-        stem = self._stem_of(word)
+    def __missing__(self, word: str | bytes) -> int:
+        stem = self.stem_of(word)
         sid = SKIP if not stem else self._stem_ids.get(stem, UNKNOWN)
         if len(self) < _WORD_CACHE_LIMIT:
             self[word] = sid
@@ -116,11 +117,11 @@ class TfidfFeatures:
         if terms is not None:
             self.vocabulary_  # noqa: B018  (checks the terms are distinct)
         self._compiled = compiled
-        self._word_ids: dict[object, _WordIds] = {}
+        self._word_ids: _WordIds | None = None  # for the analyzer last used; another one replaces it
         self.idf_ = np.asarray(idf, dtype=np.float32)
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_word_ids": {}}  # per-analyzer caches are rebuilt on first use
+        return {**self.__dict__, "_word_ids": None}  # the word cache is rebuilt on first use
 
     @property
     def terms_(self) -> list[str]:
@@ -147,15 +148,16 @@ class TfidfFeatures:
     def n_features(self) -> int:
         return len(self.idf_)
 
-    def transform_words(self, word_lists: Iterable[Sequence[str]], stem_of) -> sp.csr_matrix:
-        """TF-IDF rows of texts given as word lists; ``stem_of(word)`` gives a word's stem, ``""`` to drop it.
+    def transform_words(self, word_lists: Iterable[Sequence[str | bytes]], stem_of) -> sp.csr_matrix:
+        """TF-IDF rows of texts given as word lists (as :meth:`tagger.analysis.Analyzer.word_keys` gives them);
+        ``stem_of(word)`` gives a word's stem, ``""`` to drop it.
 
         Same result as :meth:`transform` of the texts' unigram and bigram terms.  ``word_lists`` may be a
         generator: each text's words are then looked up while they are fresh in the processor's cache."""
         vocab = self.compiled()
-        word_ids = self._word_ids.get(stem_of)
-        if word_ids is None:
-            word_ids = self._word_ids[stem_of] = _WordIds(stem_of, vocab.stem_ids)
+        word_ids = self._word_ids
+        if word_ids is None or word_ids.stem_of != stem_of:
+            word_ids = self._word_ids = _WordIds(stem_of, vocab.stem_ids)
         get = word_ids.__getitem__
         parts = [list(map(get, words)) for words in word_lists]
         lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from .analysis import DEFAULT_MAX_CHARS, Analyzer
 from .features import TfidfFeatures
 
-__all__ = ["TagScorer", "LeadMatcher", "apply_calibration", "as_texts", "RUNTIME_PARAMS"]
+__all__ = ["TagScorer", "LeadMatcher", "apply_calibration", "choose", "as_texts", "RUNTIME_PARAMS"]
 
 #: The recipe parameters that tagging itself uses (the rest of a model's recipe only says how it was learned).
 RUNTIME_PARAMS = {"ngram_range": (1, 2), "max_chars": DEFAULT_MAX_CHARS, "lexical_weight": 0.3, "lead_chars": 200}
@@ -101,6 +101,16 @@ class TagScorer:
         self.n_documents = int(n_documents)
         self.params = {**RUNTIME_PARAMS, **params}
         self.params["ngram_range"] = tuple(self.params["ngram_range"])
+        weight, lead = self.params["lexical_weight"], self.params["lead_chars"]
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not np.isfinite(weight):
+            raise ValueError(f"lexical_weight must be a finite number, not {weight!r}")
+        if isinstance(lead, bool) or not isinstance(lead, int) or lead < 0:
+            raise ValueError(f"lead_chars must be a non-negative integer, not {lead!r}")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in self.params["ngram_range"]) \
+                or len(self.params["ngram_range"]) != 2:
+            raise ValueError(f"ngram_range must be two integers, not {self.params['ngram_range']!r}")
+        if isinstance(self.params["max_chars"], bool) or not isinstance(self.params["max_chars"], int):
+            raise ValueError(f"max_chars must be an integer, not {self.params['max_chars']!r}")
         self.analyzer = Analyzer(self.params["ngram_range"], self.params["max_chars"])
         self.lead = LeadMatcher(self.tags, self.analyzer, self.params["lexical_weight"], self.params["lead_chars"])
 
@@ -142,24 +152,31 @@ class TagScorer:
 
     def choose(self, P: np.ndarray, known: np.ndarray, threshold: float | None = None,
                top_k: int | None = None) -> list[np.ndarray]:
-        """Column indices of the chosen tags of each row of probabilities ``P``, best first.
-
-        ``known`` marks rows whose text had at least one known term: with the tuned thresholds those always
-        get at least their best tag."""
-        limit = self.thresholds if threshold is None else threshold
-        rows, cols = np.nonzero(P >= limit)
-        order = np.lexsort((-P[rows, cols], rows))  # by row, then most probable first (stable on ties)
-        rows, cols = rows[order], cols[order]
-        bounds = np.searchsorted(rows, np.arange(len(P) + 1))
-        out = [cols[bounds[i]:bounds[i + 1]] for i in range(len(P))]
-        if threshold is None:  # a text with a known word gets at least its best tag
-            for i in np.flatnonzero((np.diff(bounds) == 0) & np.asarray(known, dtype=bool)):
-                out[i] = np.array([int(np.argmax(P[i]))])
-        return out if top_k is None else [c[:top_k] for c in out]
+        """Column indices of the chosen tags of each row of probabilities ``P``, best first (see :func:`choose`)."""
+        return choose(P, known, self.thresholds, threshold, top_k)
 
     def predict(self, texts: Sequence[str], threshold: float | None = None) -> list[list[str]]:
         """Tags of each text, most probable first."""
         return [[self.tags[j] for j in row] for row in self.choose(*self.probabilities(as_texts(texts)), threshold)]
+
+
+def choose(P: np.ndarray, known: np.ndarray, thresholds: np.ndarray, threshold: float | None = None,
+           top_k: int | None = None) -> list[np.ndarray]:
+    """Column indices of the chosen tags of each row of probabilities ``P``, best first: those reaching their
+    tag's ``thresholds`` (or the one ``threshold`` given for every tag), at most ``top_k``.
+
+    ``known`` marks rows whose text had at least one known term: with the tuned thresholds those always get at
+    least their best tag."""
+    limit = thresholds if threshold is None else threshold
+    rows, cols = np.nonzero(P >= limit)
+    order = np.lexsort((-P[rows, cols], rows))  # by row, then most probable first (stable on ties)
+    rows, cols = rows[order], cols[order]
+    bounds = np.searchsorted(rows, np.arange(len(P) + 1))
+    out = [cols[bounds[i]:bounds[i + 1]] for i in range(len(P))]
+    if threshold is None:  # a text with a known word gets at least its best tag
+        for i in np.flatnonzero((np.diff(bounds) == 0) & np.asarray(known, dtype=bool)):
+            out[i] = np.array([int(np.argmax(P[i]))])
+    return out if top_k is None else [c[:top_k] for c in out]
 
 
 def _rebuild(state: dict) -> TagScorer:

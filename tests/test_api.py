@@ -128,3 +128,20 @@ def test_models_pickle_without_their_caches(tiny_model):
     again = pickle.loads(pickle.dumps(tiny_model))
     text = "Глава Роскосмоса Дмитрий Рогозин заявил о планах."
     assert again.score_tags(text) == tiny_model.score_tags(text)
+
+
+def test_a_dead_worker_costs_a_warning_not_the_batch(fitted):
+    import os
+    import signal
+    import time
+    model = TagModel(fitted)  # a pool of its own
+    texts = ["Ракета стартовала с космодрома Байконур.", "Курс рубля снизился на торгах.", "Матч закончился."] * 60
+    expected = model.predict_tags_batch(texts)
+    assert model.predict_tags_batch(texts, n_jobs=2) == expected
+    for pid in list(model._pools[2]._processes):
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.5)
+    with pytest.warns(RuntimeWarning, match="worker process died"):
+        assert model.predict_tags_batch(texts, n_jobs=2) == expected
+    assert model.predict_tags_batch(texts, n_jobs=2) == expected  # a new pool serves the next batch
+    assert 2 in model._pools

@@ -207,8 +207,14 @@ def _as_format_2(source, target):
     return target
 
 
-def test_format_2_files_still_load_and_tag_the_same(tiny_model_file, tmp_path):
-    old = load_model(_as_format_2(tiny_model_file, tmp_path / "v2.tagger"))
+def test_format_2_files_still_load_and_tag_as_format_3(tiny_model_file, tmp_path):
+    v2 = _as_format_2(tiny_model_file, tmp_path / "v2.tagger")
+    with zipfile.ZipFile(v2) as zf:
+        meta = json.loads(zf.read("metadata.json"))
+    meta["versions"] = {"tagger": "0.1.0", "scikit-learn": "1.9.1", "numpy": "2.4.6"}  # as 0.1.0 wrote it
+    _rewrite(v2, tmp_path / "v2_nltk.tagger", _meta_edit(lambda m: m.update(versions=meta["versions"])))
+    with pytest.warns(UserWarning, match="NLTK's Snowball stemmer.*retrain"):
+        old = load_model(tmp_path / "v2_nltk.tagger")
     new = load_model(tiny_model_file)
     assert old.metadata["format_version"] == 2 and new.metadata["format_version"] == FORMAT_VERSION == 3
     np.testing.assert_array_equal(old.scorer.predict_proba(TEXTS), new.scorer.predict_proba(TEXTS))
@@ -221,3 +227,12 @@ def test_float_arrays_are_stored_and_the_rest_deflated(tiny_model_file):
         methods = {i.filename: i.compress_type for i in zf.infolist()}
     assert methods["weights_data.npy"] == methods["idf.npy"] == zipfile.ZIP_STORED
     assert methods["weights_tags.npy"] == methods["metadata.json"] == zipfile.ZIP_DEFLATED
+
+
+@pytest.mark.parametrize("key, value", [("lead_chars", "200"), ("lead_chars", -1), ("lexical_weight", "x"),
+                                        ("lexical_weight", float("inf")), ("ngram_range", [3, 1]),
+                                        ("ngram_range", ["1", 2]), ("max_chars", 0), ("max_chars", 1.5)])
+def test_parameters_tagging_uses_are_checked_on_load(key, value, tiny_model_file, tmp_path):
+    path = _rewrite(tiny_model_file, tmp_path / "m.tagger", _meta_edit(lambda m: m["params"].update({key: value})))
+    with pytest.raises(ModelError, match=key):
+        load_model(path)

@@ -56,7 +56,7 @@ class TagClassifier(BaseEstimator):
     Parameters
     ----------
     ngram_range : word n-grams of stems (default unigrams and bigrams).
-    min_df, max_df, max_features : which terms become features (see :class:`tagger.features.TfidfFeatures`).
+    min_df, max_df, max_features : which terms become features (see :func:`tagger.learning.features.fit_tfidf`).
     alpha : ridge regularisation strength; larger means smoother, smaller means closer fit.
     max_weights_per_tag : keep only each tag's largest weights (``None`` keeps all).
     relevance_power : after a first ridge fit on all documents, each feature's idf is multiplied by
