@@ -135,3 +135,45 @@ def test_relevance_weighting_favours_topic_words_and_is_folded_into_the_idf(corp
     np.testing.assert_allclose(reweighted.transform(texts).toarray(),
                                rescale_columns(plain.transform(texts), scale).toarray(), rtol=1e-5, atol=1e-7)
     assert not np.allclose(reweighted.transform(texts).toarray(), plain.transform(texts).toarray())
+
+
+@pytest.mark.parametrize("size, parts", [(55, 3), (80, 2)])  # parts dealt into the folds; fewer parts than folds
+def test_partitioned_solver_agrees_with_dual(corpus, size, parts):
+    from tagger.learning.solvers import partitions
+    texts, tags = corpus
+    kw = dict(min_tag_count=5, min_df=1, max_df=1.0)
+    dual = TagClassifier(solver="dual", **kw).fit(texts, tags)
+    part = TagClassifier(solver="partitioned", partition_size=size, **kw).fit(texts, tags)
+    assert part.solver_ == "partitioned" and len(partitions(len(texts), size, 0)) == parts
+    assert part.features_.terms_ == dual.features_.terms_
+    assert np.isfinite(part.thresholds_).all() and np.isfinite(part.calibration_).all()
+    held, held_tags = make_corpus(200, seed=7)
+    mlb = MultiLabelBinarizer(classes=list(part.classes_))
+    truth = mlb.fit_transform([[t.upper() for t in ts] for ts in held_tags])
+
+    def quality(clf):  # top-1 precision and micro-F1 of the chosen tags, on held-out articles
+        top = clf.decision_function(held).argmax(1)
+        return truth[np.arange(len(held)), top].mean(), f1_score(truth, mlb.transform(clf.predict(held)), average="micro")
+
+    (p1_dual, f1_dual), (p1_part, f1_part) = quality(dual), quality(part)
+    assert p1_part >= p1_dual - 0.03 and f1_part >= f1_dual - 0.03  # each part saw a third or half of the data
+    assert p1_part > 0.9 and f1_part > 0.85
+
+
+def test_auto_solver_partitions_beyond_partition_size(corpus):
+    texts, tags = corpus
+    kw = dict(min_tag_count=5, min_df=1, max_df=1.0)
+    assert TagClassifier(partition_size=len(texts), **kw).fit(texts, tags).solver_ == "dual"
+    assert TagClassifier(partition_size=len(texts) - 1, **kw).fit(texts, tags).solver_ == "partitioned"
+    with pytest.raises(ValueError, match="partition_size"):
+        TagClassifier(partition_size=3, **kw).fit(texts, tags)
+    with pytest.raises(ValueError, match="solver"):
+        TagClassifier(solver="magic", **kw).fit(texts, tags)
+
+
+def test_partitions_cover_every_document_once():
+    from tagger.learning.solvers import partitions
+    parts = partitions(1003, 100, seed=4)
+    assert len(parts) == 11 and max(map(len, parts)) <= 100 and min(map(len, parts)) >= 91
+    assert np.array_equal(np.sort(np.concatenate(parts)), np.arange(1003))
+    assert all((np.diff(p) > 0).all() for p in parts)

@@ -95,3 +95,29 @@ def test_weighing_equals_scipys_own_construction():
     np.testing.assert_array_equal(got.indices, ref.indices)
     np.testing.assert_allclose(got.data, ref.data, rtol=1e-6)
     assert got.has_canonical_format and np.diff(got.indptr)[[7, 30, 31]].tolist() == [0, 0, 0]
+
+
+@pytest.mark.parametrize("ngram_range, min_df, max_df, max_features", [
+    ((1, 2), 2, 0.9, None), ((1, 2), 1, 1.0, 40), ((1, 1), 2, 0.5, None), ((2, 2), 1, 120, None), ((1, 2), 3, 0.7, 7)])
+def test_counting_stem_ids_equals_term_lists(ngram_range, min_df, max_df, max_features):
+    """The one-pass id counter learns exactly fit_tfidf's vocabulary, idf and matrix."""
+    import random
+
+    from tagger.analysis import Analyzer
+    from tagger.learning import features as lf
+    an = Analyzer(ngram_range)
+    rng = random.Random(ngram_range[0] * 10 + min_df)
+    words = ("Россия США и в на Путин заявил о санкциях против Ирана Трамп футбол матч сборная ракета "
+             "космос Роскосмос запустил спутник с-400 2018 я к Café ß").split()
+    texts = [" ".join(rng.choices(words, k=rng.randint(0, 40))) for _ in range(2500)] + ["", "и в на"]
+    ref = fit_tfidf([an.terms(t) for t in texts], min_df, max_df, max_features)
+    counted = lf.DocumentFrequencies(an, ngram_range)
+    for t in texts:
+        counted.add(t)
+    got = counted.features(min_df, max_df, max_features)
+    assert got.terms_ == ref.terms_
+    np.testing.assert_array_equal(got.idf_, ref.idf_)
+    X, X_ref = counted.matrix(got, chunk=700), ref.transform([an.terms(t) for t in texts])
+    assert (X != X_ref).nnz == 0 and X.shape == X_ref.shape
+    assert got.compiled().stems == ref.compiled().stems  # the model file's arrays come out the same
+    np.testing.assert_array_equal(got.compiled().bigram_codes, ref.compiled().bigram_codes)

@@ -81,7 +81,8 @@ class TagClassifier(BaseEstimator):
     random_state : seed of the cross-validation folds.
     verbose : report progress on stderr.
 
-    Learned attributes: ``classes_`` (tags, canonical form), ``tag_counts_``, ``features_``, ``coef_``
+    Learned attributes: ``solver_`` (the solver used), ``classes_`` (tags, canonical form), ``tag_counts_``,
+    ``features_``, ``coef_``
     (sparse, n_tags x n_features), ``intercept_``, ``calibration_`` (per-tag sigmoid a, b),
     ``thresholds_`` (per-tag probability thresholds), ``global_threshold_``, ``n_documents_``.
     """
@@ -177,6 +178,7 @@ class TagClassifier(BaseEstimator):
         solver = self.solver
         if solver == "auto":
             solver = "dual" if X.shape[0] <= self.partition_size else "partitioned"
+        self.solver_ = solver
         if solver == "partitioned":
             return self._fit_partitioned(X, Y, lexical, clock)
         dual = solver == "dual"
