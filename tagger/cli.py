@@ -7,6 +7,7 @@
     tagger corpus stats CORPUS            describe a corpus file
     tagger corpus build PAGES_DIR... -o corpus.jsonl.gz
     tagger serve [--model PATH] [--host H] [--port P] [--workers N]   HTTP JSON service (pip install 'tagger[server]')
+    tagger tag-corpus FILES... --out DIR [--workers N | --engine dask --scheduler ADDR] [--format parquet]
 
 Exit status: 0 success, 1 runtime failure (unreadable file, bad model), 2 usage error.
 """
@@ -61,7 +62,8 @@ def _decode(data: bytes, name: str) -> str:
 
 def _tag_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="tagger", description="Tag Russian news articles with the hashtags an editor would give.",
-                epilog="Other commands: 'tagger info MODEL', 'tagger corpus stats|build ...', 'tagger serve' "
+                epilog="Other commands: 'tagger info MODEL', 'tagger corpus stats|build ...', 'tagger serve', "
+                       "'tagger tag-corpus FILES --out DIR' "
                        "(to tag the word 'info' itself, write 'tagger -- info').")
     p.add_argument("text", nargs="*", help="text to tag (all arguments form one text); default: standard input")
     p.add_argument("--file", "-f", action="append", default=[], metavar="PATH",
@@ -261,6 +263,64 @@ def _serve(argv: list[str]) -> int:
     return 0
 
 
+def _tag_corpus(argv: list[str]) -> int:
+    p = _Parser(prog="tagger tag-corpus",
+                description="Tag every article of corpus files (JSON Lines, .gz allowed; 'tags' may be absent) and "
+                            "write OUT/NAME.tags.jsonl (or .parquet): {id, url, tags, scores} per article, in order. "
+                            "Streams: memory stays flat whatever the archive's size.")
+    p.add_argument("corpora", nargs="+", metavar="FILE")
+    p.add_argument("--out", "-o", required=True, metavar="DIR", help="folder for the results")
+    p.add_argument("--model", "-m", metavar="PATH", help="model file (default: the embedded model)")
+    p.add_argument("--workers", "-w", type=_positive_int, default=1, metavar="N",
+                   help="local worker processes (default 1; use the number of cores)")
+    p.add_argument("--engine", choices=["local", "dask"], default="local",
+                   help="dask: send the work to a Dask cluster (pip install 'tagger[dask]')")
+    p.add_argument("--scheduler", metavar="ADDR", help="the Dask scheduler, e.g. tcp://10.0.0.5:8786 (--engine dask)")
+    p.add_argument("--format", choices=["jsonl", "parquet"], default="jsonl", help="parquet needs pyarrow")
+    p.add_argument("--top-k", "-k", type=_positive_int, metavar="N", help="at most N tags per article")
+    p.add_argument("--threshold", "-t", type=_probability, metavar="P",
+                   help="one probability threshold for every tag instead of the tuned per-tag ones")
+    p.add_argument("--batch-size", type=_positive_int, default=256, metavar="N", help="articles per task")
+    p.add_argument("--skip-bad-lines", action="store_true", help="skip and count malformed lines")
+    p.add_argument("--force", action="store_true", help="overwrite existing results")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    args = p.parse_args(argv)
+    if args.engine == "dask" and not args.scheduler:
+        p.error("--engine dask needs --scheduler ADDR (a running Dask scheduler)")
+    if args.engine == "local" and args.scheduler:
+        p.error("--scheduler goes with --engine dask")
+    import os
+    missing = [c for c in args.corpora if not os.path.isfile(c)]
+    if missing:
+        _die(f"no such corpus file: {', '.join(missing)}")
+    model = _load(args.model)
+    from .bulk import tag_corpus
+    from .corpus import CorpusError
+    client = None
+    if args.engine == "dask":
+        try:
+            from distributed import Client
+        except ImportError:
+            _die("--engine dask needs Dask: pip install 'tagger[dask]'")
+        try:
+            client = Client(args.scheduler, timeout=30)
+        except (OSError, TimeoutError) as exc:
+            _die(f"cannot reach the Dask scheduler at {args.scheduler}: {exc}")
+    try:
+        tag_corpus(args.corpora, args.out, model=model, workers=args.workers, client=client,
+                               fmt=args.format, batch_size=args.batch_size, top_k=args.top_k,
+                               threshold=args.threshold, errors="skip" if args.skip_bad_lines else "raise",
+                               force=args.force, verbose=not args.quiet)
+    except (CorpusError, FileExistsError, ValueError) as exc:
+        _die(str(exc))
+    except OSError as exc:
+        _die(f"cannot write results: {exc.strerror or exc}")
+    finally:
+        if client is not None:
+            client.close()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     warnings.formatwarning = lambda message, *_args, **_kw: f"tagger: warning: {message}\n"
@@ -271,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
             return _corpus(argv[1:])
         if argv and argv[0] == "serve":
             return _serve(argv[1:])
+        if argv and argv[0] == "tag-corpus":
+            return _tag_corpus(argv[1:])
         return _tag(argv)
     except KeyboardInterrupt:
         return 130

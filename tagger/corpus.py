@@ -66,13 +66,16 @@ class Article:
                 "date": self.date.isoformat() if self.date else None, "url": self.url, "source": self.source}
 
     @classmethod
-    def from_json(cls, obj: object) -> "Article":
-        """Build an article from a corpus record; ``ValueError`` says what is wrong with it."""
+    def from_json(cls, obj: object, require_tags: bool = True) -> "Article":
+        """Build an article from a corpus record; ``ValueError`` says what is wrong with it.  With
+        ``require_tags=False`` (articles to be tagged) a record may leave ``tags`` out."""
         if not isinstance(obj, dict):
             raise ValueError(f"a record must be a JSON object, not {type(obj).__name__}")
         text, tags = obj.get("text"), obj.get("tags")
         if not isinstance(text, str):
             raise ValueError("missing 'text'" if text is None else f"'text' is {type(text).__name__}, not a string")
+        if tags is None and not require_tags:
+            tags = []
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise ValueError("'tags' must be a list of strings")
         fields = {}
@@ -99,11 +102,12 @@ class CorpusReader:
     ``skipped`` maps each reason to how many lines it cost, so nothing is dropped silently.
     """
 
-    def __init__(self, path: str | os.PathLike, errors: str = "raise"):
+    def __init__(self, path: str | os.PathLike, errors: str = "raise", require_tags: bool = True):
         if errors not in ("raise", "skip"):
             raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
         self.path = os.fspath(path)
         self.errors = errors
+        self.require_tags = require_tags
         self.read = 0
         self.skipped: Counter[str] = Counter()
 
@@ -118,7 +122,9 @@ class CorpusReader:
             raise CorpusError(f"{self.path}: cannot read ({exc.strerror})") from None
         return gzip.GzipFile(fileobj=raw, mode="rb") if self.path.endswith(".gz") else raw
 
-    def __iter__(self) -> Iterator[Article]:
+    def lines(self) -> Iterator[tuple[int, bytes]]:
+        """The file's non-blank lines as raw bytes with their line numbers; an over-long line is skipped and
+        counted here (as :meth:`bad` does), unread."""
         with self._open() as fh:
             lineno = 0
             while True:
@@ -132,31 +138,45 @@ class CorpusReader:
                 if len(line) > MAX_LINE_BYTES:
                     while line and not line.endswith(b"\n"):  # skip the rest of the over-long line
                         line = fh.readline(MAX_LINE_BYTES)
-                    self._bad(lineno, f"line longer than {MAX_LINE_BYTES:,} bytes")
+                    self.bad(lineno, f"line longer than {MAX_LINE_BYTES:,} bytes")
                     continue
-                if not line.strip():
-                    continue
-                try:
-                    article = Article.from_json(json.loads(line.decode("utf-8")))
-                except UnicodeDecodeError:
-                    self._bad(lineno, "invalid UTF-8")
-                except json.JSONDecodeError as exc:
-                    self._bad(lineno, f"invalid JSON ({exc.msg})")
-                except (ValueError, TypeError) as exc:
-                    self._bad(lineno, str(exc))
-                else:
-                    self.read += 1
-                    yield article
+                if line.strip():
+                    yield lineno, line
 
-    def _bad(self, lineno: int, reason: str) -> None:
+    def __iter__(self) -> Iterator[Article]:
+        for lineno, line in self.lines():
+            article, reason = parse_line(line, self.require_tags)
+            if article is None:
+                self.bad(lineno, reason)
+            else:
+                self.read += 1
+                yield article
+
+    def bad(self, lineno: int, reason: str) -> None:
+        """A bad line: raise (``errors="raise"``) or count it."""
         if self.errors == "raise":
             raise CorpusError(f"{self.path}: line {lineno}: {reason}")
         self.skipped[reason.split(" (")[0]] += 1
 
 
-def read_corpus(path: str | os.PathLike, errors: str = "raise") -> CorpusReader:
-    """Articles of a JSON Lines corpus file, streamed (see :class:`CorpusReader`)."""
-    return CorpusReader(path, errors)
+def parse_line(line: bytes, require_tags: bool = True) -> tuple[Article | None, str | None]:
+    """One corpus line as an article, or ``None`` and the reason it is not one."""
+    try:
+        return Article.from_json(json.loads(line.decode("utf-8")), require_tags), None
+    except UnicodeDecodeError:
+        return None, "invalid UTF-8"
+    except json.JSONDecodeError as exc:
+        return None, f"invalid JSON ({exc.msg})"
+    except RecursionError:
+        return None, "JSON nested too deeply"
+    except (ValueError, TypeError) as exc:
+        return None, str(exc)
+
+
+def read_corpus(path: str | os.PathLike, errors: str = "raise", require_tags: bool = True) -> CorpusReader:
+    """Articles of a JSON Lines corpus file, streamed (see :class:`CorpusReader`); ``require_tags=False``
+    reads articles that have no tags yet (to tag them)."""
+    return CorpusReader(path, errors, require_tags)
 
 
 def write_corpus(articles: Iterable[Article], path: str | os.PathLike) -> int:

@@ -52,6 +52,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--min-df", type=int, help="a term must occur in this many articles (default 2)")
     p.add_argument("--max-features", type=int, help="keep only this many most frequent terms")
     p.add_argument("--max-weights-per-tag", type=int, help="keep each tag's largest weights (default 2000)")
+    p.add_argument("--solver", choices=["auto", "dual", "partitioned", "primal"],
+                   help="ridge solver (default auto: dual up to --partition-size articles, partitioned beyond)")
+    p.add_argument("--partition-size", type=int, help="articles per part of the partitioned solver (default 8000)")
     p.add_argument("--aliases", metavar="JSON", help='tag alias file, e.g. {"РФ": "РОССИЯ"}')
     p.add_argument("--keep-furniture-tags", action="store_true",
                    help=f"keep tags that are page furniture ({', '.join(sorted(DEFAULT_TAG_STOPLIST))})")
@@ -69,7 +72,8 @@ def recipe_from(args, base=None):
     for name in ("seed", "test_size", "val_size"):
         if getattr(args, name) is not None:
             setattr(recipe, name, getattr(args, name))
-    for name in ("min_tag_count", "alpha", "min_df", "max_features", "max_weights_per_tag"):
+    for name in ("min_tag_count", "alpha", "min_df", "max_features", "max_weights_per_tag", "solver",
+                 "partition_size"):
         if getattr(args, name) is not None:
             recipe.classifier[name] = getattr(args, name)
     if args.ngram_max is not None:
@@ -191,6 +195,7 @@ def main(argv=None) -> int:
                   "train": len(split.train), "validation": len(split.val), "test": len(split.test)},
         "metrics": metrics,
         "search": search_results,
+        "solver": clf.solver_,
         "fit_seconds": round(fit_s, 1),
         "total_seconds": round(time.monotonic() - started, 1),
     }

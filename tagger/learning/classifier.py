@@ -170,8 +170,8 @@ class TagClassifier(BaseEstimator):
             warnings.warn(f"tags on every training document carry no information: {', '.join(always[:5])}",
                           RuntimeWarning, stacklevel=2)
         analyzer = self._analyzer()
-        X = self._tfidf(texts, analyzer)
         clock = _Clock(self.verbose)
+        X = self._tfidf(texts, analyzer)
         clock.lap(f"TF-IDF: {X.shape[0]:,} documents, {X.shape[1]:,} features, {len(self.classes_):,} tags")
 
         lexical = LeadMatcher(self.classes_, analyzer, self.lexical_weight, self.lead_chars)(texts)

@@ -1,0 +1,105 @@
+"""Bulk tagging on a real Dask cluster (distributed.LocalCluster on 127.0.0.1, 2 worker processes): the same
+tags as local tagging, the model loaded once per worker, and a job that survives a worker killed mid-run."""
+import json
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+distributed = pytest.importorskip("distributed", reason="the dask extra is not installed (pip install '.[dask]')")
+dask_bag = pytest.importorskip("dask.bag")
+
+from tagger import Article, load_model, write_corpus  # noqa: E402
+from tagger.bulk import tag_corpus  # noqa: E402
+from tagger.dask import tag_bag, tag_dataframe  # noqa: E402
+
+from helpers import make_corpus  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                       dashboard_address=None)
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def records():
+    texts, tags = make_corpus(400, seed=11)
+    return [{"id": f"a{i}", "title": t.split(".")[0], "text": t, "url": f"https://example.org/{i}"}
+            for i, t in enumerate(texts)]
+
+
+def _documents(records):
+    return [Article(title=r["title"], text=r["text"]).document for r in records]
+
+
+def test_bag_tags_equal_local_tags_and_each_worker_loads_the_model_once(client, records, tiny_model_file):
+    model = load_model(tiny_model_file)
+    expected = model.predict_tags_batch(_documents(records), with_scores=True)
+    bag = dask_bag.from_sequence(records, npartitions=12)
+    got = tag_bag(bag, str(tiny_model_file), with_scores=True).compute()
+    assert [r["id"] for r in got] == [r["id"] for r in records]  # order and the records' own fields kept
+    assert [list(zip(r["tags"], r["scores"])) for r in got] == expected
+    loads = client.run(lambda: dict(__import__("tagger.bulk", fromlist=["LOADS"]).LOADS))
+    path = os.path.abspath(tiny_model_file)
+    assert sorted(counts.get(path, 0) for counts in loads.values()) == [1, 1]  # 12 tasks, two loads
+
+
+def test_dataframe_column_gets_tags(client, records, tiny_model_file):
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    frame = dd.from_pandas(pd.DataFrame(records), npartitions=5)
+    got = tag_dataframe(frame, "text", str(tiny_model_file)).compute()
+    assert got["tags"].tolist() == load_model(tiny_model_file).predict_tags_batch([r["text"] for r in records])
+    with pytest.raises(KeyError, match="no column 'body'"):
+        tag_dataframe(frame, "body", str(tiny_model_file))
+
+
+def test_a_model_in_memory_is_sent_to_each_worker_once(client, records, fitted):
+    from tagger import TagModel
+    model = TagModel(fitted)  # no file: scattered to the workers
+    got = tag_bag(dask_bag.from_sequence(records, npartitions=6), model).compute()
+    assert [r["tags"] for r in got] == model.predict_tags_batch(_documents(records))
+
+
+def _corpus(tmp_path, records, name="archive.jsonl.gz"):
+    path = tmp_path / name
+    write_corpus([Article(title=r["title"], text=r["text"], id=r["id"], url=r["url"]) for r in records], path)
+    return path
+
+
+def _read(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_tag_corpus_on_the_cluster_equals_local_and_survives_a_killed_worker(client, records, tiny_model_file,
+                                                                             tmp_path):
+    corpus = _corpus(tmp_path, records * 10)  # 4,000 articles, 125 batches of 32
+    model = load_model(tiny_model_file)
+    tag_corpus([str(corpus)], str(tmp_path / "local"), model=model, batch_size=32, verbose=False)
+    expected = _read(tmp_path / "local" / "archive.tags.jsonl")
+    assert len(expected) == 4000 and expected[0]["id"] == "a0"
+
+    victim = next(iter(client.run(os.getpid).values()))
+    killed_at = []
+
+    def kill_while_busy():
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(client.processing().values()):
+            time.sleep(0.01)
+        os.kill(victim, signal.SIGKILL)
+        killed_at.append(time.monotonic())
+
+    killer = threading.Thread(target=kill_while_busy, daemon=True)
+    killer.start()
+    tag_corpus([str(corpus)], str(tmp_path / "dask"), model=model, client=client, batch_size=32, verbose=False)
+    finished_at = time.monotonic()
+    killer.join(5)
+    assert killed_at and killed_at[0] < finished_at  # the worker died while the job ran
+    assert _read(tmp_path / "dask" / "archive.tags.jsonl") == expected
+    client.wait_for_workers(2, timeout=60)  # the nanny brought the worker back
