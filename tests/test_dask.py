@@ -103,3 +103,44 @@ def test_tag_corpus_on_the_cluster_equals_local_and_survives_a_killed_worker(cli
     assert killed_at and killed_at[0] < finished_at  # the worker died while the job ran
     assert _read(tmp_path / "dask" / "archive.tags.jsonl") == expected
     client.wait_for_workers(2, timeout=60)  # the nanny brought the worker back
+
+
+@pytest.mark.parametrize("solver, size", [("partitioned", 55), ("dual", 8000)])
+def test_training_on_the_cluster_learns_the_local_model(client, corpus, solver, size):
+    import numpy as np
+
+    from tagger import TagClassifier
+    texts, tags = corpus
+    kw = dict(min_tag_count=5, min_df=1, max_df=1.0, solver=solver, partition_size=size)
+    local = TagClassifier(**kw).fit(texts, tags)
+    remote = TagClassifier(**kw).fit(texts, tags, client=client)
+    assert remote.features_.terms_ == local.features_.terms_ and list(remote.classes_) == list(local.classes_)
+    np.testing.assert_allclose(remote.coef_.toarray(), local.coef_.toarray(), rtol=1e-4, atol=1e-6)
+    held, _ = make_corpus(80, seed=3)
+    assert remote.predict(held) == local.predict(held)
+
+
+def test_the_training_script_on_a_cluster(client, tmp_path):
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+    texts, tags = make_corpus(300, seed=5)
+    corpus = tmp_path / "c.jsonl.gz"
+    write_corpus([Article(title="", text=t, tags=tuple(ts), id=str(i)) for i, (t, ts) in enumerate(zip(texts, tags))],
+                 corpus)
+    common = [sys.executable, str(ROOT / "training" / "train.py"), "--corpus", str(corpus), "--min-tag-count", "5",
+              "--min-df", "1", "--solver", "partitioned", "--partition-size", "60", "--quiet"]
+    address = client.scheduler.address
+    for name, extra in (("local", []), ("dask", ["--engine", "dask", "--scheduler", address])):
+        out = subprocess.run(common + ["--out", str(tmp_path / f"{name}.tagger")] + extra, capture_output=True,
+                             text=True)
+        assert out.returncode == 0, out.stderr
+    report = json.loads((tmp_path / "dask.report.json").read_text(encoding="utf-8"))
+    assert report["engine"] == "dask" and report["solver"] == "partitioned"
+    held, _ = make_corpus(80, seed=9)
+    local, remote = load_model(tmp_path / "local.tagger"), load_model(tmp_path / "dask.tagger")
+    assert remote.predict_tags_batch(held) == local.predict_tags_batch(held)
+    bad = subprocess.run(common + ["--out", str(tmp_path / "x.tagger"), "--engine", "dask"], capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and "--scheduler" in bad.stderr

@@ -60,11 +60,33 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help=f"keep tags that are page furniture ({', '.join(sorted(DEFAULT_TAG_STOPLIST))})")
     p.add_argument("--skip-bad-lines", action="store_true", help="skip and count malformed corpus lines")
     p.add_argument("--search", action="store_true", help=f"grid-search {SEARCH_GRID} on the validation split")
+    p.add_argument("--engine", choices=["local", "dask"], default="local",
+                   help="dask: analysis and the partitioned solver's part solves run on a Dask cluster "
+                        "(pip install 'tagger[dask]'); the model is the same")
+    p.add_argument("--scheduler", metavar="ADDR", help="the Dask scheduler, e.g. tcp://10.0.0.5:8786 (--engine dask)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     args = p.parse_args(argv)
     if not args.out and not args.update:
         p.error("--out is required (or --update MODEL)")
+    if args.engine == "dask" and not args.scheduler:
+        p.error("--engine dask needs --scheduler ADDR (a running Dask scheduler)")
+    if args.engine == "local" and args.scheduler:
+        p.error("--scheduler goes with --engine dask")
     return args
+
+
+def connect(args):
+    """A Dask client for ``--engine dask``, or ``None``."""
+    if args.engine != "dask":
+        return None
+    try:
+        from distributed import Client
+    except ImportError:
+        fail("--engine dask needs Dask: pip install 'tagger[dask]'")
+    try:
+        return Client(args.scheduler, timeout=30)
+    except (OSError, TimeoutError) as exc:
+        fail(f"cannot reach the Dask scheduler at {args.scheduler}: {exc}")
 
 
 def recipe_from(args, base=None):
@@ -166,12 +188,16 @@ def main(argv=None) -> int:
         recipe.classifier.update(best)
     clf = recipe.make_classifier(verbose=verbose)
     fit_start = time.monotonic()
+    client = connect(args)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # long texts: the limit is in the model's params
-            fit_classifier(clf, split.train + split.val)
+            fit_classifier(clf, split.train + split.val, client)
     except ValueError as exc:
         fail(str(exc))
+    finally:
+        if client is not None:
+            client.close()
     fit_s = time.monotonic() - fit_start
     model = TagModel(clf)
     if previous:
@@ -196,6 +222,7 @@ def main(argv=None) -> int:
         "metrics": metrics,
         "search": search_results,
         "solver": clf.solver_,
+        "engine": args.engine,
         "fit_seconds": round(fit_s, 1),
         "total_seconds": round(time.monotonic() - started, 1),
     }

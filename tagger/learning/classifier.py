@@ -26,7 +26,8 @@ from ..progress import progress, say
 from ..scorer import LeadMatcher, TagScorer, as_texts
 from ..tags import normalize_tag, tag_key
 from .calibration import apply_calibration, fit_calibration, tune_thresholds
-from .features import DocumentFrequencies, fit_tfidf, rescale_columns
+from .engines import chunks, engine_for
+from .features import DocumentFrequencies, count_chunk, fit_tfidf, rescale_columns
 from .solvers import (dense_weights, gram_matrix, partitioned_coefficients, partitions, prune_rows,
                       weights_of_coefficients)
 
@@ -111,7 +112,7 @@ class TagClassifier(BaseEstimator):
 
     def __getstate__(self) -> dict:
         """Pickles carry parameters and learned state, not the caches rebuilt on first use."""
-        return {k: v for k, v in self.__dict__.items() if k not in ("_analyzer_cache", "_scorer")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_analyzer_cache", "_scorer", "_engine")}
 
     # ----------------------------------------------------------------------------------------- fitting
     def _analyzer(self) -> Analyzer:
@@ -150,8 +151,18 @@ class TagClassifier(BaseEstimator):
         self.tag_counts_ = np.array([counts[k] for k in learnable], dtype=np.int64)
         return Y
 
-    def fit(self, texts: Sequence[str], tag_lists: Sequence[Iterable[str]]) -> "TagClassifier":
-        """Learn from ``texts`` (title and body as one string each) and their tag lists."""
+    def fit(self, texts: Sequence[str], tag_lists: Sequence[Iterable[str]], client=None) -> "TagClassifier":
+        """Learn from ``texts`` (title and body as one string each) and their tag lists.
+
+        ``client``: a ``distributed.Client`` to run the analysis of the texts and the partitioned solver's part
+        solves on a Dask cluster (``pip install 'tagger[dask]'``); the model learned is the same."""
+        self._engine = engine_for(client)
+        try:
+            return self._fit(texts, tag_lists)
+        finally:
+            del self._engine
+
+    def _fit(self, texts: Sequence[str], tag_lists: Sequence[Iterable[str]]) -> "TagClassifier":
         texts = as_texts(texts)
         if len(texts) != len(tag_lists):
             raise ValueError(f"{len(texts)} texts but {len(tag_lists)} tag lists")
@@ -168,10 +179,10 @@ class TagClassifier(BaseEstimator):
         always = self.classes_[Y.all(axis=0)]
         if len(always):
             warnings.warn(f"tags on every training document carry no information: {', '.join(always[:5])}",
-                          RuntimeWarning, stacklevel=2)
+                          RuntimeWarning, stacklevel=3)
         analyzer = self._analyzer()
         clock = _Clock(self.verbose)
-        X = self._tfidf(texts, analyzer)
+        X = self._tfidf(texts, analyzer, self._engine)
         clock.lap(f"TF-IDF: {X.shape[0]:,} documents, {X.shape[1]:,} features, {len(self.classes_):,} tags")
 
         lexical = LeadMatcher(self.classes_, analyzer, self.lexical_weight, self.lead_chars)(texts)
@@ -204,21 +215,26 @@ class TagClassifier(BaseEstimator):
         self.n_documents_ = X.shape[0]
         return self
 
-    def _tfidf(self, texts: Iterable[str], analyzer: Analyzer) -> sp.csr_matrix:
+    def _tfidf(self, texts: Sequence[str], analyzer: Analyzer, engine) -> sp.csr_matrix:
         """Learn ``features_`` from ``texts`` and return their TF-IDF rows.  Unigram and bigram models count
         stem ids in one pass (:class:`~tagger.learning.features.DocumentFrequencies`); longer n-grams use term
         lists (memory ~14 KB of strings an article)."""
         start = time.monotonic()
-        texts = progress(texts, "analysing", enabled=self.verbose, unit="docs")
-        if tuple(self.ngram_range)[1] <= 2:
-            counted = DocumentFrequencies(analyzer, tuple(self.ngram_range))
-            for text in texts:
+        ngram_range = tuple(self.ngram_range)
+        if ngram_range[1] <= 2 and engine.name != "local":  # chunks analysed on the cluster, merged in order
+            states = engine.map(count_chunk, list(chunks(texts)), analyzer, ngram_range, what="analysing",
+                                verbose=self.verbose)
+            counted = DocumentFrequencies.merged(states, analyzer, ngram_range)
+        elif ngram_range[1] <= 2:
+            counted = DocumentFrequencies(analyzer, ngram_range)
+            for text in progress(texts, "analysing", enabled=self.verbose, unit="docs"):
                 counted.add(text)
+        if ngram_range[1] <= 2:
             self.features_ = counted.features(self.min_df, self.max_df, self.max_features)
             say(f"document frequencies of {len(counted.stems):,} stems in {time.monotonic() - start:.1f} s",
                 self.verbose)
             return counted.matrix(self.features_)
-        docs = [analyzer.terms(t) for t in texts]
+        docs = [analyzer.terms(t) for t in progress(texts, "analysing", enabled=self.verbose, unit="docs")]
         self.features_ = fit_tfidf(docs, self.min_df, self.max_df, self.max_features)
         return self.features_.transform(docs)
 
@@ -230,7 +246,7 @@ class TagClassifier(BaseEstimator):
         k = len(parts)
         alpha = self.alpha / k  # each part is 1/k of the data: the penalty per document stays the full fit's
         if self.relevance_power:
-            A = partitioned_coefficients(X, Y, alpha, parts, "relevance fit", self.verbose)
+            A = partitioned_coefficients(X, Y, alpha, parts, "relevance fit", self.verbose, self._engine)
             relevance = np.zeros(X.shape[1])
             for block in weights_of_coefficients(X, A, np.full(n, 1.0 / k, dtype=np.float32), "relevance fit",
                                                  np.zeros(Y.shape[1]), self.verbose):
@@ -241,7 +257,7 @@ class TagClassifier(BaseEstimator):
                 clock.lap(f"relevance weights of {X.shape[1]:,} features")
                 self.features_.idf_ = (self.features_.idf_ * scale).astype(np.float32)
                 X = rescale_columns(X, scale)
-        A = partitioned_coefficients(X, Y, alpha, parts, "final fit", self.verbose)
+        A = partitioned_coefficients(X, Y, alpha, parts, "final fit", self.verbose, self._engine)
         clock.lap(f"dual solves of {k} parts of ~{n // k:,} documents")
         fold_of = np.zeros(n, dtype=np.int64)
         if k >= self.cv:  # the parts dealt into folds: a fold's model is the mean of the parts outside it
@@ -255,7 +271,7 @@ class TagClassifier(BaseEstimator):
             for tr, te in KFold(self.cv, shuffle=True, random_state=self.random_state).split(X):
                 fold_parts = partitions(len(tr), self.partition_size, self.random_state)
                 A_f = partitioned_coefficients(X[tr], Y[tr], self.alpha / len(fold_parts), fold_parts,
-                                               "fold", self.verbose)
+                                               "fold", self.verbose, self._engine)
                 fold_rows.append(te)
                 fold_models.append((tr, A_f, np.full(len(tr), 1.0 / len(fold_parts), dtype=np.float32)))
         oof = np.zeros(Y.shape, dtype=np.float64)

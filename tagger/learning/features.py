@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from ..analysis import Analyzer
 from ..features import SKIP, UNKNOWN, CompiledVocabulary, TfidfFeatures, normalize_rows
 
-__all__ = ["fit_tfidf", "rescale_columns", "DocumentFrequencies"]
+__all__ = ["fit_tfidf", "rescale_columns", "DocumentFrequencies", "count_chunk"]
 
 
 def fit_tfidf(docs: Iterable[Sequence[str]], min_df: int = 2, max_df: float = 0.5,
@@ -119,6 +119,38 @@ class DocumentFrequencies:
             while len(self._runs) > 1 and len(self._runs[-1][0]) * 2 >= len(self._runs[-2][0]):
                 self._runs.append(_merge(self._runs.pop(), self._runs.pop()))
 
+    def state(self) -> tuple:
+        """What a chunk counted, to be merged elsewhere (:meth:`merged`): stems, per-document ids, unigram
+        document frequencies, bigram codes and their document frequencies."""
+        codes, counts = self._bigram_df()
+        return self.stems, self.ids, self._unigram_df, codes, counts
+
+    @classmethod
+    def merged(cls, states: Iterable[tuple], analyzer: Analyzer, ngram_range: tuple[int, int]) -> "DocumentFrequencies":
+        """The counts of consecutive chunks (their :meth:`state`, in document order) as one pass over all of
+        them would have made them: a stem's id is its place of first appearance, so the ids are the same."""
+        out = cls(analyzer, ngram_range)
+        for stems, ids, unigram_df, codes, counts in states:
+            to_global = np.empty(len(stems), dtype=np.int64)
+            for i, stem in enumerate(stems):
+                sid = out._stem_ids.get(stem)
+                if sid is None:
+                    sid = out._stem_ids[stem] = len(out.stems)
+                    out.stems.append(stem)
+                to_global[i] = sid
+            out.ids.extend(to_global[a].astype(np.int32) for a in ids)
+            df = np.zeros(len(out.stems), dtype=np.int64)
+            df[: len(out._unigram_df)] = out._unigram_df
+            np.add.at(df, to_global[: len(unigram_df)], unigram_df)
+            out._unigram_df = df
+            if len(codes):
+                remapped = to_global[codes >> 31] * _BASE + to_global[codes & 0x7FFFFFFF]
+                order = np.argsort(remapped)
+                out._runs.append((remapped[order], counts[order]))
+                while len(out._runs) > 1 and len(out._runs[-1][0]) * 2 >= len(out._runs[-2][0]):
+                    out._runs.append(_merge(out._runs.pop(), out._runs.pop()))
+        return out
+
     def _bigram_df(self) -> tuple[np.ndarray, np.ndarray]:
         self._flush()
         while len(self._runs) > 1:
@@ -192,6 +224,14 @@ class DocumentFrequencies:
             blocks.append(features.weigh(*vocab.pairs(ids, doc), len(part)))
         return sp.vstack(blocks, format="csr") if blocks else features.weigh(np.zeros(0, np.int64),
                                                                              np.zeros(0, np.int64), 0)
+
+
+def count_chunk(texts: list[str], analyzer: Analyzer, ngram_range: tuple[int, int]) -> tuple:
+    """The :meth:`DocumentFrequencies.state` of one chunk of texts (a task of a training engine)."""
+    counted = DocumentFrequencies(analyzer, ngram_range)
+    for text in texts:
+        counted.add(text)
+    return counted.state()
 
 
 def _merge(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -85,13 +85,37 @@ def partitions(n_docs: int, size: int, seed: int) -> list[np.ndarray]:
     return [np.sort(part) for part in np.array_split(order, k)]
 
 
+def solve_part(part: tuple[sp.csr_matrix, np.ndarray], alpha: float) -> np.ndarray:
+    """One part's dual coefficients (a task of a training engine)."""
+    X, Y = part
+    return dual_coefficients(gram_matrix(X), Y, alpha).astype(np.float32)
+
+
 def partitioned_coefficients(X: sp.csr_matrix, Y: np.ndarray, alpha: float, parts: list[np.ndarray], what: str,
-                             verbose: bool = False) -> np.ndarray:
-    """Each part's dual coefficients (``dual_coefficients`` of its own Gram matrix), stacked: n_docs x n_tags."""
+                             verbose: bool = False, engine=None) -> np.ndarray:
+    """Each part's dual coefficients (``dual_coefficients`` of its own Gram matrix), stacked: n_docs x n_tags.
+    The parts are solved by ``engine`` (a :mod:`tagger.learning.engines` engine; default: here, in turn)."""
+    from .engines import LocalEngine
+    engine = engine or LocalEngine()
     A = np.zeros(Y.shape, dtype=np.float32)
-    for part in progress(parts, f"{what}: dual solves", enabled=verbose, unit="parts"):
-        A[part] = dual_coefficients(gram_matrix(X[part]), Y[part], alpha)
+    work = ((X[part], Y[part]) for part in parts) if engine.name == "local" else [(X[p], Y[p]) for p in parts]
+    for part, coefficients in zip(parts, engine.map(solve_part, _Sized(work, len(parts)), alpha,
+                                                    what=f"{what}: dual solves", verbose=verbose)):
+        A[part] = coefficients
     return A
+
+
+class _Sized:
+    """An iterable with a length (for progress reports) that is built as it is read."""
+
+    def __init__(self, items, n: int):
+        self._items, self._n = items, n
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return self._n
 
 
 def weights_of_coefficients(X: sp.csr_matrix, A: np.ndarray, row_weight: np.ndarray, what: str,

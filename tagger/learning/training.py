@@ -160,8 +160,8 @@ def make_split(articles: Sequence[Article], recipe: Recipe) -> Split:
     return Split(*split_corpus(articles, recipe.test_size, recipe.val_size, recipe.seed))
 
 
-def fit_classifier(clf: TagClassifier, articles: Sequence[Article]) -> TagClassifier:
-    return clf.fit([a.document for a in articles], [a.tags for a in articles])
+def fit_classifier(clf: TagClassifier, articles: Sequence[Article], client=None) -> TagClassifier:
+    return clf.fit([a.document for a in articles], [a.tags for a in articles], client=client)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
