@@ -177,3 +177,24 @@ def test_partitions_cover_every_document_once():
     assert len(parts) == 11 and max(map(len, parts)) <= 100 and min(map(len, parts)) >= 91
     assert np.array_equal(np.sort(np.concatenate(parts)), np.arange(1003))
     assert all((np.diff(p) > 0).all() for p in parts)
+
+
+def test_texts_may_be_a_stream_read_once(corpus):
+    texts, tags = corpus
+    kw = dict(min_tag_count=5, min_df=1, max_df=1.0)
+    reads = []
+
+    def stream():
+        for t in texts:
+            reads.append(1)
+            yield t
+
+    streamed = TagClassifier(**kw).fit(stream(), tags)
+    assert len(reads) == len(texts)  # one pass
+    listed = TagClassifier(**kw).fit(texts, tags)
+    held, _ = make_corpus(40, seed=8)
+    np.testing.assert_array_equal(streamed.decision_function(held), listed.decision_function(held))
+    with pytest.raises(ValueError, match="159 texts but 160 tag lists"):
+        TagClassifier(**kw).fit(iter(texts[:-1]), tags)
+    with pytest.raises(TypeError, match=r"texts\[2\]"):
+        TagClassifier(**kw).fit(iter(texts[:2] + [None] + texts[3:]), tags)

@@ -37,6 +37,15 @@ __all__ = ["TagClassifier", "PARTITION_SIZE"]
 PARTITION_SIZE = 8_000
 
 
+def _checked(texts: Iterable, leads: list[str], lead_chars: int):
+    """``texts``, each checked to be a str as it is read; the first ``lead_chars`` of each go to ``leads``."""
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{i}] must be a str, not {type(text).__name__}")
+        leads.append(text[:lead_chars])
+        yield text
+
+
 class _Clock:
     """Reports how long each untracked step of a fit took."""
 
@@ -162,14 +171,21 @@ class TagClassifier(BaseEstimator):
         finally:
             del self._engine
 
-    def _fit(self, texts: Sequence[str], tag_lists: Sequence[Iterable[str]]) -> "TagClassifier":
-        texts = as_texts(texts)
-        if len(texts) != len(tag_lists):
-            raise ValueError(f"{len(texts)} texts but {len(tag_lists)} tag lists")
+    def _fit(self, texts: Iterable[str], tag_lists: Sequence[Iterable[str]]) -> "TagClassifier":
+        if isinstance(texts, (str, bytes, bytearray)) or not hasattr(texts, "__iter__"):
+            as_texts(texts)  # raises the TypeError that says what is wrong
+        if isinstance(tag_lists, (str, bytes)) or not hasattr(tag_lists, "__len__"):
+            raise TypeError(f"tag_lists must be a sequence of tag lists, not {type(tag_lists).__name__}")
+        if isinstance(texts, Sequence):  # checked now; a stream is checked and counted as it is read
+            for i, text in enumerate(texts):
+                if not isinstance(text, str):
+                    raise TypeError(f"texts[{i}] must be a str, not {type(text).__name__}")
+            if len(texts) != len(tag_lists):
+                raise ValueError(f"{len(texts)} texts but {len(tag_lists)} tag lists")
         if self.cv < 2:
             raise ValueError(f"cv must be at least 2 to tune thresholds, got {self.cv!r}")
-        if len(texts) < 2 * self.cv:
-            raise ValueError(f"need at least {2 * self.cv} documents to fit with cv={self.cv}, got {len(texts)}")
+        if len(tag_lists) < 2 * self.cv:
+            raise ValueError(f"need at least {2 * self.cv} documents to fit with cv={self.cv}, got {len(tag_lists)}")
         if self.solver not in ("auto", "dual", "partitioned", "primal"):
             raise ValueError(f"solver must be 'auto', 'dual', 'partitioned' or 'primal', got {self.solver!r}")
         if isinstance(self.partition_size, bool) or not isinstance(self.partition_size, (int, np.integer)) \
@@ -182,10 +198,14 @@ class TagClassifier(BaseEstimator):
                           RuntimeWarning, stacklevel=3)
         analyzer = self._analyzer()
         clock = _Clock(self.verbose)
-        X = self._tfidf(texts, analyzer, self._engine)
+        leads: list[str] = []  # the texts are read once (they may be a stream): only their leads are kept
+        X = self._tfidf(_checked(texts, leads, self.lead_chars), analyzer, self._engine)
+        if len(leads) != len(tag_lists):
+            raise ValueError(f"{len(leads)} texts but {len(tag_lists)} tag lists")
         clock.lap(f"TF-IDF: {X.shape[0]:,} documents, {X.shape[1]:,} features, {len(self.classes_):,} tags")
 
-        lexical = LeadMatcher(self.classes_, analyzer, self.lexical_weight, self.lead_chars)(texts)
+        lexical = LeadMatcher(self.classes_, analyzer, self.lexical_weight, self.lead_chars)(leads)
+        del leads
         solver = self.solver
         if solver == "auto":
             solver = "dual" if X.shape[0] <= self.partition_size else "partitioned"
@@ -215,14 +235,14 @@ class TagClassifier(BaseEstimator):
         self.n_documents_ = X.shape[0]
         return self
 
-    def _tfidf(self, texts: Sequence[str], analyzer: Analyzer, engine) -> sp.csr_matrix:
+    def _tfidf(self, texts: Iterable[str], analyzer: Analyzer, engine) -> sp.csr_matrix:
         """Learn ``features_`` from ``texts`` and return their TF-IDF rows.  Unigram and bigram models count
         stem ids in one pass (:class:`~tagger.learning.features.DocumentFrequencies`); longer n-grams use term
         lists (memory ~14 KB of strings an article)."""
         start = time.monotonic()
         ngram_range = tuple(self.ngram_range)
         if ngram_range[1] <= 2 and engine.name != "local":  # chunks analysed on the cluster, merged in order
-            states = engine.map(count_chunk, list(chunks(texts)), analyzer, ngram_range, what="analysing",
+            states = engine.map(count_chunk, chunks(texts), analyzer, ngram_range, what="analysing",
                                 verbose=self.verbose)
             counted = DocumentFrequencies.merged(states, analyzer, ngram_range)
         elif ngram_range[1] <= 2:

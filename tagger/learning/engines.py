@@ -5,9 +5,11 @@ calibration) runs here.  Both engines learn the same model: chunks are merged in
 same ids as in one pass, and each part is solved alike wherever it runs."""
 from __future__ import annotations
 
+import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from ..progress import progress
+from ..progress import progress, say
 
 __all__ = ["LocalEngine", "DaskEngine", "engine_for", "CHUNK_DOCS"]
 
@@ -33,12 +35,36 @@ class DaskEngine:
     def __init__(self, client):
         self.client = client
 
-    def map(self, fn: Callable, items: Sequence, *args, what: str = "", verbose: bool = False) -> Iterator:
+    def map(self, fn: Callable, items: Iterable, *args, what: str = "", verbose: bool = False) -> Iterator:
+        """``fn(item, *args)`` for each item, in order; items are read (and sent) as tasks complete, at most
+        two per worker thread ahead, so a stream of texts never sits whole in memory."""
         shared = [self.client.scatter(a, broadcast=True) if _large(a) else a for a in args]
-        futures = self.client.map(fn, list(items), *[[a] * len(items) for a in shared], pure=False)
-        for future in progress(futures, what, enabled=verbose and bool(what), unit="tasks"):
-            yield future.result()
-            future.release()
+        window = 2 * max(1, sum(self.client.nthreads().values()))
+        pending: deque = deque()
+        done = 0
+        started = time.monotonic()
+        for item in items:
+            pending.append(self.client.submit(fn, item, *shared, pure=False))
+            if len(pending) >= window:
+                yield self._take(pending)
+                done += 1
+                self._report(what, done, started, verbose)
+        while pending:
+            yield self._take(pending)
+            done += 1
+            self._report(what, done, started, verbose)
+
+    @staticmethod
+    def _take(pending: deque):
+        future = pending.popleft()
+        result = future.result()
+        future.release()
+        return result
+
+    @staticmethod
+    def _report(what: str, done: int, started: float, verbose: bool) -> None:
+        if verbose and what and done % 10 == 0:
+            say(f"{what}: {done:,} tasks done on the cluster in {time.monotonic() - started:.0f} s")
 
 
 def _large(value) -> bool:

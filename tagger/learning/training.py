@@ -161,7 +161,9 @@ def make_split(articles: Sequence[Article], recipe: Recipe) -> Split:
 
 
 def fit_classifier(clf: TagClassifier, articles: Sequence[Article], client=None) -> TagClassifier:
-    return clf.fit([a.document for a in articles], [a.tags for a in articles], client=client)
+    """Fit ``clf`` on ``articles``; their documents are built one at a time as the fit reads them (a list of
+    them all would double the memory the texts take)."""
+    return clf.fit((a.document for a in articles), [a.tags for a in articles], client=client)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
