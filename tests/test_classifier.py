@@ -198,3 +198,15 @@ def test_texts_may_be_a_stream_read_once(corpus):
         TagClassifier(**kw).fit(iter(texts[:-1]), tags)
     with pytest.raises(TypeError, match=r"texts\[2\]"):
         TagClassifier(**kw).fit(iter(texts[:2] + [None] + texts[3:]), tags)
+
+
+def test_a_dual_solve_that_would_not_fit_in_memory_is_a_clear_error(corpus, monkeypatch):
+    from tagger.learning import solvers
+    texts, tags = corpus
+    monkeypatch.setattr(solvers, "available_memory", lambda: 100_000)  # 100 kB free: 160 x 160 x 16 B do not fit
+    with pytest.raises(MemoryError, match=r"dual solve over 160 documents.*partition_size of at most 75"):
+        TagClassifier(min_tag_count=5, min_df=1, max_df=1.0, solver="dual").fit(texts, tags)
+    assert solvers.available_memory.__name__ == "<lambda>"
+    monkeypatch.undo()
+    free = solvers.available_memory()
+    assert free is None or free > 2**20  # the real figure, where the platform tells it

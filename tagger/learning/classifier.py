@@ -28,7 +28,7 @@ from ..tags import normalize_tag, tag_key
 from .calibration import apply_calibration, fit_calibration, tune_thresholds
 from .engines import chunks, engine_for
 from .features import DocumentFrequencies, count_chunk, fit_tfidf, rescale_columns
-from .solvers import (dense_weights, gram_matrix, partitioned_coefficients, partitions, prune_rows,
+from .solvers import (check_memory, dense_weights, gram_matrix, partitioned_coefficients, partitions, prune_rows,
                       weights_of_coefficients)
 
 __all__ = ["TagClassifier", "PARTITION_SIZE"]
@@ -339,6 +339,7 @@ class TagClassifier(BaseEstimator):
         """The dual solver's Gram matrix (``None`` for the primal solver)."""
         if not dual:
             return None
+        check_memory(X.shape[0], 0, "solver='dual'")
         gram = gram_matrix(X)
         clock.lap(f"Gram matrix {X.shape[0]:,} x {X.shape[0]:,}")
         return gram

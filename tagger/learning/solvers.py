@@ -21,6 +21,29 @@ DUAL_MAX_DOCS = 20_000
 CHUNK = 32  # tags whose dense weight rows are formed at once before pruning (memory: 32 x n_features)
 
 
+def available_memory() -> int | None:
+    """Bytes of memory this machine can still give (Linux ``MemAvailable``), or ``None`` where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_memory(n_docs: int, n_tags: int, what: str) -> None:
+    """A clear ``MemoryError`` before a dual solve over ``n_docs`` documents that would not fit: its Gram
+    matrix and the solver's copy (8 bytes an entry each) and the dual coefficients, against what is free."""
+    need = 2 * 8 * n_docs * n_docs + 8 * n_docs * n_tags
+    free = available_memory()
+    if free is not None and need > 0.9 * free:
+        raise MemoryError(f"{what}: a dual solve over {n_docs:,} documents needs ~{need / 2**30:.1f} GB, "
+                          f"{free / 2**30:.1f} GB are free; use solver='partitioned' with a partition_size "
+                          f"of at most {int((0.9 * free / 16) ** 0.5):,} (--solver partitioned --partition-size N)")
+
+
 def gram_matrix(X: sp.csr_matrix) -> np.ndarray:
     """The dual solver's Gram matrix ``X Xᵀ + 1`` (the +1: an intercept feature)."""
     return (X @ X.T).toarray().astype(np.float64) + 1.0
@@ -88,6 +111,7 @@ def partitions(n_docs: int, size: int, seed: int) -> list[np.ndarray]:
 def solve_part(part: tuple[sp.csr_matrix, np.ndarray], alpha: float) -> np.ndarray:
     """One part's dual coefficients (a task of a training engine)."""
     X, Y = part
+    check_memory(X.shape[0], Y.shape[1], "a part")
     return dual_coefficients(gram_matrix(X), Y, alpha).astype(np.float32)
 
 
