@@ -199,7 +199,7 @@ class TagClassifier(BaseEstimator):
         analyzer = self._analyzer()
         clock = _Clock(self.verbose)
         leads: list[str] = []  # the texts are read once (they may be a stream): only their leads are kept
-        X = self._tfidf(_checked(texts, leads, self.lead_chars), analyzer, self._engine)
+        X = self._tfidf(_checked(texts, leads, self.lead_chars), analyzer, self._engine, len(tag_lists))
         if len(leads) != len(tag_lists):
             raise ValueError(f"{len(leads)} texts but {len(tag_lists)} tag lists")
         clock.lap(f"TF-IDF: {X.shape[0]:,} documents, {X.shape[1]:,} features, {len(self.classes_):,} tags")
@@ -235,7 +235,7 @@ class TagClassifier(BaseEstimator):
         self.n_documents_ = X.shape[0]
         return self
 
-    def _tfidf(self, texts: Iterable[str], analyzer: Analyzer, engine) -> sp.csr_matrix:
+    def _tfidf(self, texts: Iterable[str], analyzer: Analyzer, engine, n_texts: int) -> sp.csr_matrix:
         """Learn ``features_`` from ``texts`` and return their TF-IDF rows.  Unigram and bigram models count
         stem ids in one pass (:class:`~tagger.learning.features.DocumentFrequencies`); longer n-grams use term
         lists (memory ~14 KB of strings an article)."""
@@ -247,14 +247,14 @@ class TagClassifier(BaseEstimator):
             counted = DocumentFrequencies.merged(states, analyzer, ngram_range)
         elif ngram_range[1] <= 2:
             counted = DocumentFrequencies(analyzer, ngram_range)
-            for text in progress(texts, "analysing", enabled=self.verbose, unit="docs"):
+            for text in progress(texts, "analysing", n_texts, enabled=self.verbose, unit="docs"):
                 counted.add(text)
         if ngram_range[1] <= 2:
             self.features_ = counted.features(self.min_df, self.max_df, self.max_features)
             say(f"document frequencies of {len(counted.stems):,} stems in {time.monotonic() - start:.1f} s",
                 self.verbose)
             return counted.matrix(self.features_)
-        docs = [analyzer.terms(t) for t in progress(texts, "analysing", enabled=self.verbose, unit="docs")]
+        docs = [analyzer.terms(t) for t in progress(texts, "analysing", n_texts, enabled=self.verbose, unit="docs")]
         self.features_ = fit_tfidf(docs, self.min_df, self.max_df, self.max_features)
         return self.features_.transform(docs)
 

@@ -64,7 +64,8 @@ class DaskEngine:
     @staticmethod
     def _report(what: str, done: int, started: float, verbose: bool) -> None:
         if verbose and what and done % 10 == 0:
-            say(f"{what}: {done:,} tasks done on the cluster in {time.monotonic() - started:.0f} s")
+            say(f"{what}: {done:,} tasks done on the cluster in {time.monotonic() - started:.0f} s "
+                f"({CHUNK_DOCS:,} documents or one part each)")
 
 
 def _large(value) -> bool:
