@@ -37,7 +37,7 @@ def run_seed(articles, recipe, seed):
     start = time.monotonic()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        clf = fit_classifier(recipe.make_classifier(), split.train + split.val)
+        clf = fit_classifier(recipe.make_classifier(), split.fitting)
     fit_s = time.monotonic() - start
     Y, P, predicted = model_outputs(TagModel(clf), [a.document for a in split.test], [a.tags for a in split.test])
     return clf, split, Y, P, predicted, fit_s

@@ -154,7 +154,7 @@ def main() -> None:
     args = p.parse_args()
     recipe, articles = recipe_and_articles(args.corpus, args.config)
     split = make_split(articles, recipe)
-    train, test = split.train + split.val, split.test
+    train, test = split.fitting, split.test
     if args.quick:
         train = train[: args.quick]
 

@@ -199,6 +199,9 @@ _WS = re.compile(r"\s+")
 
 
 def _text_key(article: Article) -> str:
+    known = article.extra.get("text_key")  # computed while the text was there (read without texts)
+    if known is not None:
+        return known
     return hashlib.sha1(_WS.sub(" ", article.text).strip().lower().encode("utf-8", "surrogatepass")).hexdigest()
 
 

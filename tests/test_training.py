@@ -166,3 +166,39 @@ def test_script_runs_as_a_program(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "analysing" in out.stderr and "final fit" in out.stderr  # progress is shown unless --quiet
+
+
+def test_the_script_reads_texts_again_instead_of_keeping_them(tmp_path, capsys):
+    """train.py keeps tags and ids only, reads the texts again as the fit goes, and learns the model an
+    in-memory fit of the same articles in the same order learns."""
+    from tagger.learning.training import (documents, fit_classifier, load_recipe, make_split, prepare_tags,
+                                          read_articles)
+    from tagger.tags import TagNormalizer
+    first, second = corpus_file(tmp_path / "a.jsonl.gz", 120, 1), corpus_file(tmp_path / "b.jsonl.gz", 100, 2)
+    paths = [str(first), str(second)]
+    light, _ = read_articles(paths, verbose=False, keep_text=False)
+    full, _ = read_articles(paths, verbose=False)
+    assert all(a.text == "" and a.extra["text_key"] for a in light) and [a.id for a in light] == [a.id for a in full]
+    picked = light[::7]
+    assert list(documents(paths, picked)) == [a.document for a in full[::7]]
+    with pytest.raises(ValueError, match="each once"):
+        list(documents(paths, picked + picked[:1]))
+
+    out = tmp_path / "m.tagger"
+    assert run(["--corpus", paths[0], "--corpus", paths[1], "--out", str(out), *SMALL], capsys)[0] == 0
+    recipe = load_recipe(None)
+    recipe.classifier.update(min_tag_count=5, min_df=1)
+    articles, _ = prepare_tags(full, TagNormalizer(), 5, verbose=False)
+    in_memory = fit_classifier(recipe.make_classifier(), make_split(articles, recipe).fitting)
+    held, _ = make_corpus(50, seed=33)
+    assert load_model(out).predict_tags_batch(held, with_scores=True) == \
+        load_model_of(in_memory, tmp_path).predict_tags_batch(held, with_scores=True)
+
+    second.write_bytes(first.read_bytes())  # a source that changes between the two readings
+    with pytest.raises(ValueError, match="changed while training"):
+        list(documents(paths, light))
+
+
+def load_model_of(clf, tmp_path):
+    clf.save(tmp_path / "mem.tagger")
+    return load_model(tmp_path / "mem.tagger")

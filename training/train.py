@@ -24,7 +24,7 @@ from tagger.learning.metrics import evaluate_model
 from tagger.progress import say
 from tagger.tags import DEFAULT_TAG_STOPLIST, TagNormalizer
 from tagger.model_file import ModelError, read_metadata
-from tagger.learning.training import (fail, fit_classifier, load_recipe, make_split, missing_sources, prepare_tags,
+from tagger.learning.training import (documents, fail, in_reading_order, load_recipe, make_split, missing_sources, prepare_tags,
                              read_articles, recipe_from_metadata)
 
 SEARCH_GRID = {"alpha": [0.05, 0.1, 0.2], "max_weights_per_tag": [1000, 2000, 4000]}
@@ -124,14 +124,25 @@ def table(rows: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def search(recipe, split, verbose):
+def fit(clf, corpora, articles, errors, client=None):
+    """Fit ``clf`` on ``articles`` (read without their texts), reading the texts again as the fit goes."""
+    articles = in_reading_order(articles)
+    return clf.fit(documents(corpora, articles, errors), [a.tags for a in articles], client=client)
+
+
+def evaluate(model, corpora, articles, errors):
+    articles = in_reading_order(articles)
+    return evaluate_model(model, list(documents(corpora, articles, errors)), [a.tags for a in articles])
+
+
+def search(recipe, split, corpora, errors, verbose):
     results = []
     keys = list(SEARCH_GRID)
     for values in itertools.product(*SEARCH_GRID.values()):
         params = dict(zip(keys, values))
         start = time.monotonic()
-        clf = fit_classifier(recipe.make_classifier(**params), split.train)
-        m = evaluate_model(TagModel(clf), [a.document for a in split.val], [a.tags for a in split.val])
+        clf = fit(recipe.make_classifier(**params), corpora, split.train, errors)
+        m = evaluate(TagModel(clf), corpora, split.val, errors)
         results.append({**params, **m, "fit_s": round(time.monotonic() - start, 1)})
         say(f"search {params}: val P@1 {m['p@1']:.3f} P@5 {m['p@5']:.3f} micro-F1 {m['micro_f1']:.3f}", verbose)
     best = max(results, key=lambda r: r["p@1"] + r["micro_f1"])
@@ -164,7 +175,9 @@ def main(argv=None) -> int:
         else:
             normalizer = TagNormalizer.from_alias_file(
                 args.aliases, () if args.keep_furniture_tags else DEFAULT_TAG_STOPLIST)
-        articles, sources = read_articles(args.corpus, "skip" if args.skip_bad_lines else "raise", verbose)
+        errors = "skip" if args.skip_bad_lines else "raise"
+        # tags and ids only: the texts are read again, one at a time, where they are needed
+        articles, sources = read_articles(args.corpus, errors, verbose, keep_text=False)
     except (CorpusError, OSError, ValueError) as exc:
         fail(str(exc))
     if previous:
@@ -184,7 +197,7 @@ def main(argv=None) -> int:
     if args.search:
         if not split.val:
             fail("--search needs a validation split (--val-size > 0)")
-        best, search_results = search(recipe, split, verbose)
+        best, search_results = search(recipe, split, args.corpus, errors, verbose)
         recipe.classifier.update(best)
     clf = recipe.make_classifier(verbose=verbose)
     fit_start = time.monotonic()
@@ -192,7 +205,7 @@ def main(argv=None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # long texts: the limit is in the model's params
-            fit_classifier(clf, split.train + split.val, client)
+            fit(clf, args.corpus, split.fitting, errors, client)
     except ValueError as exc:
         fail(str(exc))
     finally:
@@ -208,7 +221,7 @@ def main(argv=None) -> int:
             f"{'; ' + str(len(dropped)) + ' no longer learned' if dropped else ''})", verbose)
     metrics = {}
     if split.test:
-        metrics["test"] = evaluate_model(model, [a.document for a in split.test], [a.tags for a in split.test])
+        metrics["test"] = evaluate(model, args.corpus, split.test, errors)
         print(table(metrics))
     report = {
         "command": "python training/train.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),

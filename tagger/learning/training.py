@@ -18,7 +18,7 @@ from ..progress import say
 from ..tags import TagNormalizer, tag_key
 
 __all__ = ["Recipe", "load_recipe", "recipe_from_metadata", "missing_sources", "read_articles", "prepare_tags",
-           "Split", "make_split", "fit_classifier", "fail"]
+           "Split", "make_split", "fit_classifier", "fail", "documents", "in_reading_order"]
 
 _SPLIT_KEYS = {"seed": int, "test_size": float, "val_size": float}
 
@@ -80,31 +80,48 @@ def _sha256_pages(files: list) -> str:
     return h.hexdigest()
 
 
-def read_articles(paths: Sequence[str], errors: str = "raise", verbose: bool = True) -> tuple[list[Article], list[dict]]:
+def _source(path: str, errors: str):
+    """The articles of one source, and what to ask it afterwards for skipped lines or pages."""
+    from ..pages import PageReport, read_pages
+    if os.path.isdir(path):
+        report = PageReport()
+        return read_pages([path], report), lambda: dict(report.reasons())
+    reader = read_corpus(path, errors=errors)
+    return reader, lambda: dict(reader.skipped)
+
+
+def read_articles(paths: Sequence[str], errors: str = "raise", verbose: bool = True,
+                  keep_text: bool = True) -> tuple[list[Article], list[dict]]:
     """All articles of ``paths`` and a description of each source (name, SHA-256, counts).
 
     A path is a corpus file (JSON Lines, ``.gz`` allowed) or a folder of scraped pages (see
-    :func:`tagger.read_pages`; unparseable pages are skipped and counted)."""
+    :func:`tagger.read_pages`; unparseable pages are skipped and counted).  Each article records where it
+    was read (``extra["at"]``: source and place in it).  ``keep_text=False`` keeps everything but the title and
+    text (and the key :func:`tagger.split_corpus` groups duplicates by): an archive's tags and ids take little
+    memory, its texts much; :func:`documents` reads the texts again when they are needed."""
+    from dataclasses import replace
     from pathlib import Path
 
-    from ..pages import PageReport, _page_files, read_pages
+    from ..corpus import _text_key
+    from ..pages import _page_files
     articles: list[Article] = []
     sources = []
-    for path in paths:
+    for index, path in enumerate(paths):
         start = time.monotonic()
         before = len(articles)
+        items, skipped_of = _source(path, errors)
+        for place, article in enumerate(items):
+            extra = {"at": (index, place)}
+            if not keep_text:
+                extra["text_key"] = _text_key(article)
+                article = replace(article, title="", text="")
+            article.extra.update(extra)
+            articles.append(article)
+        skipped = skipped_of()
         if os.path.isdir(path):
-            report = PageReport()
-            articles.extend(read_pages([path], report))
-            skipped = dict(report.reasons())
-            digest = _sha256_pages([Path(f) for f in _page_files([path])])
-            kind = "pages"
+            digest, kind = _sha256_pages([Path(f) for f in _page_files([path])]), "pages"
         else:
-            reader = read_corpus(path, errors=errors)
-            articles.extend(reader)
-            skipped = dict(reader.skipped)
-            digest = _sha256(path)
-            kind = "corpus"
+            digest, kind = _sha256(path), "corpus"
         n = len(articles) - before
         say(f"read {n:,} articles from {path} in {time.monotonic() - start:.1f} s"
             + (f"; skipped {sum(skipped.values()):,}: {skipped}" if skipped else ""), verbose)
@@ -149,11 +166,45 @@ def prepare_tags(articles: Sequence[Article], normalizer: TagNormalizer, min_tag
     return [a for a in out if a.tags], stats
 
 
+def documents(paths: Sequence[str], wanted: Sequence[Article], errors: str = "raise"):
+    """The documents (title and text) of ``wanted`` — articles read from ``paths`` by :func:`read_articles`,
+    in the order they were read — read again from the sources, one at a time."""
+    from ..corpus import _text_key
+    want = {a.extra.get("at"): a for a in wanted}
+    if len(want) != len(wanted) or None in want:
+        raise ValueError("documents() needs articles from read_articles, each once, in the order read")
+    found = 0
+    for index, path in enumerate(paths):
+        if not any(at[0] == index for at in want):
+            continue
+        items, _ = _source(path, errors)
+        for place, article in enumerate(items):
+            light = want.get((index, place))
+            if light is not None:
+                if article.id != light.id or _text_key(article) != _text_key(light):
+                    raise ValueError(f"the sources changed while training: {path} holds another article in "
+                                     f"place {place + 1} now")
+                found += 1
+                yield article.document
+    if found != len(want):
+        raise ValueError(f"the sources changed while training: {found:,} of {len(want):,} articles found again")
+
+
+def in_reading_order(articles: Sequence[Article]) -> list[Article]:
+    """``articles`` in the order :func:`read_articles` read them (as given, where that is not known)."""
+    return sorted(articles, key=lambda a: a.extra.get("at", (0, 0)))
+
+
 @dataclass
 class Split:
     train: list[Article]
     val: list[Article]
     test: list[Article]
+
+    @property
+    def fitting(self) -> list[Article]:
+        """Train and validation articles together, in the order they were read: what a model is fitted on."""
+        return in_reading_order(self.train + self.val)
 
 
 def make_split(articles: Sequence[Article], recipe: Recipe) -> Split:
