@@ -226,11 +226,7 @@ class TagClassifier(BaseEstimator):
         for k, (tr, te) in enumerate(folds, 1):
             W, b = self._weights(X[tr], Y[tr], gram[np.ix_(tr, tr)] if dual else None, f"fold {k}/{self.cv}")
             oof[te] = (X[te] @ W.T).toarray() + b + lexical[te]
-        clock.lap()
-        self.calibration_ = fit_calibration(oof, Y, seed=self.random_state)
-        self.thresholds_, self.global_threshold_ = tune_thresholds(
-            apply_calibration(oof, self.calibration_), Y, shrinkage=self.threshold_shrinkage)
-        clock.lap(f"calibrated scores and tuned thresholds of {len(self.classes_):,} tags")
+        self._calibrate(oof, Y, clock)
         self.coef_, self.intercept_ = self._weights(X, Y, gram, "final fit")
         self.n_documents_ = X.shape[0]
         return self
@@ -302,14 +298,18 @@ class TagClassifier(BaseEstimator):
             else:
                 W, b = self._weights_of(X, A, model, f"fold {f}/{self.cv}")
             oof[te] = (X[te] @ W.T).toarray() + b + lexical[te]
+        self._calibrate(oof, Y, clock)
+        self.coef_, self.intercept_ = self._weights_of(X, A, np.full(n, 1.0 / k, dtype=np.float32), "final fit")
+        self.n_documents_ = n
+        return self
+
+    def _calibrate(self, oof: np.ndarray, Y: np.ndarray, clock: "_Clock") -> None:
+        """Per-tag calibration and thresholds from out-of-fold raw scores ``oof``."""
         clock.lap()
         self.calibration_ = fit_calibration(oof, Y, seed=self.random_state)
         self.thresholds_, self.global_threshold_ = tune_thresholds(
             apply_calibration(oof, self.calibration_), Y, shrinkage=self.threshold_shrinkage)
         clock.lap(f"calibrated scores and tuned thresholds of {len(self.classes_):,} tags")
-        self.coef_, self.intercept_ = self._weights_of(X, A, np.full(n, 1.0 / k, dtype=np.float32), "final fit")
-        self.n_documents_ = n
-        return self
 
     def _weights_of(self, X: sp.csr_matrix, A: np.ndarray, row_weight: np.ndarray, what: str):
         """Pruned sparse weights and intercepts of the model ``Xᵀ diag(row_weight) A``."""

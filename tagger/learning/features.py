@@ -28,17 +28,31 @@ def fit_tfidf(docs: Iterable[Sequence[str]], min_df: int = 2, max_df: float = 0.
         n_docs += 1
     if n_docs == 0:
         raise ValueError("cannot fit features on no documents")
-    max_count = max_df * n_docs if isinstance(max_df, float) else max_df
-    kept = [(c, t) for t, c in df.items() if min_df <= c <= max_count]
-    if max_features is not None and len(kept) > max_features:
-        kept.sort(key=lambda ct: (-ct[0], ct[1]))
-        kept = kept[:max_features]
-    kept.sort(key=lambda ct: ct[1])
-    if not kept:
+    max_count = _max_count(max_df, n_docs)
+    kept = _select([(c, t) for t, c in df.items() if min_df <= c <= max_count], max_features, min_df, max_df, n_docs)
+    return TfidfFeatures(_idf([c for c, _ in kept], n_docs), terms=[t for _, t in kept])
+
+
+def _max_count(max_df: float | int, n_docs: int) -> float:
+    return max_df * n_docs if isinstance(max_df, float) else max_df
+
+
+def _select(candidates: list[tuple], max_features: int | None, min_df, max_df, n_docs: int) -> list[tuple]:
+    """Candidate terms ``(document frequency, term, ...)`` cut to the ``max_features`` most frequent (ties by
+    term), then sorted by term: feature ``i`` is the ``i``-th."""
+    if max_features is not None and len(candidates) > max_features:
+        candidates.sort(key=lambda c: (-c[0], c[1]))
+        candidates = candidates[:max_features]
+    candidates.sort(key=lambda c: c[1])
+    if not candidates:
         raise ValueError(f"no term occurs in at least min_df={min_df} and at most max_df={max_df} "
                          f"of the {n_docs} documents")
-    counts = np.array([c for c, _ in kept], dtype=np.float64)
-    return TfidfFeatures((np.log((1 + n_docs) / (1 + counts)) + 1).astype(np.float32), terms=[t for _, t in kept])
+    return candidates
+
+
+def _idf(counts: list[int], n_docs: int) -> np.ndarray:
+    """``log((1 + n) / (1 + df)) + 1`` (scikit-learn's smooth idf), as float32."""
+    return (np.log((1 + n_docs) / (1 + np.array(counts, dtype=np.float64))) + 1).astype(np.float32)
 
 
 def rescale_columns(X: sp.csr_matrix, scale: np.ndarray) -> sp.csr_matrix:
@@ -163,7 +177,7 @@ class DocumentFrequencies:
         n_docs = self.n_documents
         if n_docs == 0:
             raise ValueError("cannot fit features on no documents")
-        max_count = max_df * n_docs if isinstance(max_df, float) else max_df
+        max_count = _max_count(max_df, n_docs)
         candidates: list[tuple[int, str, int]] = []  # (document frequency, term, unigram id or -1 - bigram index)
         if self.unigrams:
             df = self._unigram_df
@@ -177,13 +191,7 @@ class DocumentFrequencies:
             stems = self.stems
             for j, (code, count) in enumerate(zip(codes.tolist(), df.tolist())):
                 candidates.append((count, f"{stems[code >> 31]} {stems[code & 0x7FFFFFFF]}", -1 - j))
-        if max_features is not None and len(candidates) > max_features:
-            candidates.sort(key=lambda c: (-c[0], c[1]))
-            candidates = candidates[:max_features]
-        candidates.sort(key=lambda c: c[1])
-        if not candidates:
-            raise ValueError(f"no term occurs in at least min_df={min_df} and at most max_df={max_df} "
-                             f"of the {n_docs} documents")
+        candidates = _select(candidates, max_features, min_df, max_df, n_docs)
         # the compiled vocabulary over the stems the kept terms use, and this pass's stem ids mapped onto it
         used = np.zeros(len(self.stems), dtype=bool)
         for _, _, ref in candidates:
@@ -207,10 +215,9 @@ class DocumentFrequencies:
                 bi_features.append(f)
         compiled = CompiledVocabulary([self.stems[i] for i in used_ids[order]], unigram,
                                       np.array(bi_codes, dtype=np.int64), np.array(bi_features, dtype=np.int32))
-        counts = np.array([c for c, _, _ in candidates], dtype=np.float64)
         self._compiled_of = compiled_of
-        return TfidfFeatures((np.log((1 + n_docs) / (1 + counts)) + 1).astype(np.float32),
-                             terms=[t for _, t, _ in candidates], compiled=compiled)
+        return TfidfFeatures(_idf([c for c, _, _ in candidates], n_docs), terms=[t for _, t, _ in candidates],
+                             compiled=compiled)
 
     def matrix(self, features: TfidfFeatures, chunk: int = 5_000) -> sp.csr_matrix:
         """TF-IDF rows of the counted documents under ``features`` (from :meth:`features`), built in chunks."""
