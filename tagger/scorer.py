@@ -60,16 +60,30 @@ class LeadMatcher:
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         """The signal for ``texts``, n_texts x n_tags."""
         L = np.zeros((len(texts), self.n_tags), dtype=np.float64)
+        for i, cols in enumerate(self.matches(texts)):
+            L[i, cols] = self.weight
+        return L
+
+    def sparse(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """The signal for ``texts`` as a sparse matrix (a few tags a text: for archives in training)."""
+        cols = self.matches(texts)
+        indptr = np.concatenate([[0], np.cumsum([len(c) for c in cols])])
+        indices = np.array([j for c in cols for j in sorted(c)], dtype=np.int32)
+        return sp.csr_matrix((np.full(len(indices), self.weight), indices, indptr), shape=(len(texts), self.n_tags))
+
+    def matches(self, texts: Sequence[str]) -> list[list[int]]:
+        """For each text, the tags all of whose words stand in its lead (none where ``weight`` is 0)."""
         if not self.weight:
-            return L
+            return [[] for _ in texts]
         stems, by_stem, sizes = self.analyzer.stems, self.by_stem, self.sizes
-        for i, text in enumerate(texts):
+        out = []
+        for text in texts:
             hits: dict[int, int] = {}
             for stem in set(stems(text[: self.lead_chars])):
                 for j in by_stem.get(stem, ()):
                     hits[j] = hits.get(j, 0) + 1
-            L[i, [j for j, c in hits.items() if c == sizes[j]]] = self.weight
-        return L
+            out.append([j for j, c in hits.items() if c == sizes[j]])
+        return out
 
 
 class TagScorer:

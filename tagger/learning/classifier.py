@@ -25,7 +25,7 @@ from ..analysis import DEFAULT_MAX_CHARS, Analyzer
 from ..progress import progress, say
 from ..scorer import LeadMatcher, TagScorer, as_texts
 from ..tags import normalize_tag, tag_key
-from .calibration import apply_calibration, fit_calibration, tune_thresholds
+from .calibration import fit_calibration, tune_thresholds
 from .engines import chunks, engine_for
 from .features import DocumentFrequencies, count_chunk, fit_tfidf, rescale_columns
 from .solvers import (check_memory, dense_weights, gram_matrix, partitioned_coefficients, partitions, prune_rows,
@@ -204,7 +204,7 @@ class TagClassifier(BaseEstimator):
             raise ValueError(f"{len(leads)} texts but {len(tag_lists)} tag lists")
         clock.lap(f"TF-IDF: {X.shape[0]:,} documents, {X.shape[1]:,} features, {len(self.classes_):,} tags")
 
-        lexical = LeadMatcher(self.classes_, analyzer, self.lexical_weight, self.lead_chars)(leads)
+        lexical = LeadMatcher(self.classes_, analyzer, self.lexical_weight, self.lead_chars).sparse(leads)
         del leads
         solver = self.solver
         if solver == "auto":
@@ -225,7 +225,7 @@ class TagClassifier(BaseEstimator):
         folds = KFold(self.cv, shuffle=True, random_state=self.random_state).split(X)
         for k, (tr, te) in enumerate(folds, 1):
             W, b = self._weights(X[tr], Y[tr], gram[np.ix_(tr, tr)] if dual else None, f"fold {k}/{self.cv}")
-            oof[te] = (X[te] @ W.T).toarray() + b + lexical[te]
+            oof[te] = (X[te] @ W.T).toarray() + b + lexical[te].toarray()
         self._calibrate(oof, Y, clock)
         self.coef_, self.intercept_ = self._weights(X, Y, gram, "final fit")
         self.n_documents_ = X.shape[0]
@@ -297,18 +297,26 @@ class TagClassifier(BaseEstimator):
                 W, b = self._weights_of(X[tr], A_f, weight, f"fold {f}/{self.cv}")
             else:
                 W, b = self._weights_of(X, A, model, f"fold {f}/{self.cv}")
-            oof[te] = (X[te] @ W.T).toarray() + b + lexical[te]
+            oof[te] = (X[te] @ W.T).toarray() + b + lexical[te].toarray()
         self._calibrate(oof, Y, clock)
         self.coef_, self.intercept_ = self._weights_of(X, A, np.full(n, 1.0 / k, dtype=np.float32), "final fit")
         self.n_documents_ = n
         return self
 
     def _calibrate(self, oof: np.ndarray, Y: np.ndarray, clock: "_Clock") -> None:
-        """Per-tag calibration and thresholds from out-of-fold raw scores ``oof``."""
+        """Per-tag calibration and thresholds from out-of-fold raw scores ``oof`` (turned into probabilities in
+        place: an archive's n_docs x n_tags matrix is not copied)."""
         clock.lap()
         self.calibration_ = fit_calibration(oof, Y, seed=self.random_state)
-        self.thresholds_, self.global_threshold_ = tune_thresholds(
-            apply_calibration(oof, self.calibration_), Y, shrinkage=self.threshold_shrinkage)
+        P = oof
+        P *= self.calibration_[:, 0]
+        P += self.calibration_[:, 1]
+        np.clip(P, -50, 50, out=P)
+        np.negative(P, out=P)
+        np.exp(P, out=P)
+        P += 1.0
+        np.reciprocal(P, out=P)
+        self.thresholds_, self.global_threshold_ = tune_thresholds(P, Y, shrinkage=self.threshold_shrinkage)
         clock.lap(f"calibrated scores and tuned thresholds of {len(self.classes_):,} tags")
 
     def _weights_of(self, X: sp.csr_matrix, A: np.ndarray, row_weight: np.ndarray, what: str):

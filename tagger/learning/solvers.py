@@ -19,6 +19,13 @@ __all__ = ["DUAL_MAX_DOCS", "CHUNK", "gram_matrix", "dual_coefficients", "prune_
 #: so ``solver="auto"`` switches to the primal conjugate-gradient solver, which needs no such matrix.
 DUAL_MAX_DOCS = 20_000
 CHUNK = 32  # tags whose dense weight rows are formed at once before pruning (memory: 32 x n_features)
+_BLOCK_BYTES = 2**28  # fewer tags at once where 32 x n_features doubles would pass 256 MB (millions of features)
+
+
+def tag_blocks(n_tags: int, n_features: int) -> list[np.ndarray]:
+    """The blocks of tags whose dense weights are formed at once."""
+    size = max(1, min(CHUNK, _BLOCK_BYTES // (8 * max(1, n_features))))
+    return [np.arange(s, min(s + size, n_tags)) for s in range(0, n_tags, size)]
 
 
 def available_memory() -> int | None:
@@ -87,8 +94,8 @@ def dense_weights(X: sp.csr_matrix, Y: np.ndarray, gram: np.ndarray | None, alph
             r = Ridge(alpha=alpha, solver="sparse_cg").fit(X, 2.0 * Y[:, cols] - 1.0)
             intercept[cols] = r.intercept_
             return r.coef_
-    chunks = [np.arange(s, min(s + CHUNK, Y.shape[1])) for s in range(0, Y.shape[1], CHUNK)]
-    for cols in progress(chunks, f"{what}: weights", enabled=verbose, unit=f"blocks of {CHUNK} tags"):
+    chunks = tag_blocks(Y.shape[1], X.shape[1])
+    for cols in progress(chunks, f"{what}: weights", enabled=verbose, unit=f"blocks of {len(chunks[0])} tags"):
         yield dense(cols)
 
 
@@ -148,6 +155,6 @@ def weights_of_coefficients(X: sp.csr_matrix, A: np.ndarray, row_weight: np.ndar
     ``intercept`` with ``row_weightᵀ A`` (the intercept feature's weight)."""
     intercept[:] = row_weight @ A
     Xt = X.T.tocsr()
-    chunks = [np.arange(s, min(s + CHUNK, A.shape[1])) for s in range(0, A.shape[1], CHUNK)]
-    for cols in progress(chunks, f"{what}: weights", enabled=verbose, unit=f"blocks of {CHUNK} tags"):
+    chunks = tag_blocks(A.shape[1], X.shape[1])
+    for cols in progress(chunks, f"{what}: weights", enabled=verbose, unit=f"blocks of {len(chunks[0])} tags"):
         yield np.asarray(Xt @ (A[:, cols] * row_weight[:, None])).T
