@@ -44,7 +44,12 @@ def strip_markup(text: str) -> str:
 
 def clean_text(text: str) -> str:
     """Strip HTML markup and entities, fold ``ё`` to ``е`` and lower-case."""
-    return strip_markup(text).lower().replace("ё", "е")
+    return _fold(strip_markup(text))
+
+
+def _fold(text: str) -> str:
+    """Lower case, ``ё`` as ``е``: the form stems are looked up in."""
+    return text.lower().replace("ё", "е")
 
 
 def _tokens(cleaned: str) -> list[str]:
@@ -172,7 +177,7 @@ class Analyzer:
         try:
             folded = text.encode(_ENCODING, "tagger.separator").translate(_FOLD)
         except UnicodeEncodeError:
-            return _tokens(text.lower().replace("ё", "е"))
+            return _tokens(_fold(text))
         if b"-" in folded:
             folded = _drop_lone_hyphens(folded)
         return folded.split()
@@ -194,7 +199,7 @@ class Analyzer:
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, not {type(text).__name__}")
         shown = strip_markup(self._cut(text))
-        folded = shown.lower().replace("ё", "е").replace("_", " ")  # as words() sees it
+        folded = _fold(shown).replace("_", " ")  # as words() sees it
         aligned = len(folded) == len(shown)  # lower() can change the length of a few rare characters
         items = [(stem, m) for m in _TOKEN.finditer(folded) if (stem := self._cache[m.group()])]
         out: dict[str, str] = {}

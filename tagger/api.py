@@ -52,6 +52,14 @@ def _check_jobs(n_jobs: object) -> int:
     return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
 
 
+def process_pool(workers: int, initializer, initargs: tuple) -> ProcessPoolExecutor:
+    """Worker processes started by fork where the platform has it (they inherit ``initargs``, the model among
+    them, without pickling), else by spawn (``initargs`` pickled once per worker)."""
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=initializer, initargs=initargs)
+
+
 _worker_model: "TagModel | None" = None
 
 
@@ -104,10 +112,7 @@ class TagModel:
         with self._pool_lock:
             pool = self._pools.get(n_jobs)
             if pool is None:
-                methods = multiprocessing.get_all_start_methods()
-                context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-                pool = self._pools[n_jobs] = ProcessPoolExecutor(n_jobs - 1, mp_context=context,
-                                                                 initializer=_worker_init, initargs=(self,))
+                pool = self._pools[n_jobs] = process_pool(n_jobs - 1, _worker_init, (self,))
         size = -(-len(texts) // n)
         chunks = [texts[i:i + size] for i in range(0, len(texts), size)]
         try:

@@ -8,13 +8,12 @@ model once (from its file, or the model object is sent to it once), never once p
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 
+from .api import process_pool
 from .corpus import CorpusReader, parse_line
 from .files import atomic_write
 from .progress import say
@@ -29,14 +28,21 @@ _MODELS: dict = {}  # model reference -> TagModel, one load per process
 LOADS: Counter = Counter()  # model reference -> loads in this process (the tests check a worker loads once)
 
 
-def _reference(model) -> str | None:
-    """How a worker finds ``model``: its file's path, or ``None`` for the embedded default model."""
+def cluster_reference(model, client=None):
+    """What Dask tasks carry to name ``model`` (a path, a :class:`tagger.TagModel` or ``None``): its file's
+    path, ``None`` for the embedded default model, or, for a model that lives only in memory, a future of it
+    sent to every worker once by ``client`` (default: the current Dask client)."""
+    if model is None or isinstance(model, (str, os.PathLike)):
+        return None if model is None else os.path.abspath(os.fspath(model))
     from .api import default_model
-    if model is None or model is default_model():
+    if model is default_model():
         return None
     if model.path:
         return os.path.abspath(model.path)
-    raise ValueError("a model that was not loaded from a file must be given to the workers directly")
+    if client is None:
+        from distributed import get_client
+        client = get_client()
+    return client.scatter(model, broadcast=True, hash=False)
 
 
 def worker_model(ref):
@@ -171,10 +177,7 @@ def tag_corpus(corpora: Sequence[str], out_dir: str, *, model=None, workers: int
 def _executor(model, workers: int, client) -> tuple[Callable, int, Callable]:
     """``submit(lines, top_k, threshold) -> future``, how many batches may be in flight, and a closer."""
     if client is not None:
-        try:
-            ref = _reference(model)
-        except ValueError:  # a model in memory only: sent to every worker once
-            ref = client.scatter(model, broadcast=True, hash=False)
+        ref = cluster_reference(model, client)
         slots = max(1, sum(client.nthreads().values()))
         return (lambda lines, k, t: client.submit(tag_lines, lines, ref, k, t, pure=False)), 2 * slots, lambda: None
     ref = "<this model>"
@@ -188,9 +191,7 @@ def _executor(model, workers: int, client) -> tuple[Callable, int, Callable]:
             def result(self):
                 return self._value
         return (lambda lines, k, t: _Done(tag_lines(lines, ref, k, t))), 1, lambda: _MODELS.pop(ref, None)
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_install, initargs=(ref, model))
+    pool = process_pool(workers, _install, (ref, model))
     return ((lambda lines, k, t: pool.submit(tag_lines, lines, ref, k, t)), 2 * workers,
             lambda: pool.shutdown(cancel_futures=True))
 

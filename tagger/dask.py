@@ -12,24 +12,9 @@ For corpus files from the shell: ``tagger tag-corpus FILES --out DIR --engine da
 """
 from __future__ import annotations
 
-import os
-
-from .bulk import worker_model
+from .bulk import cluster_reference, worker_model
 
 __all__ = ["tag_bag", "tag_dataframe"]
-
-
-def _reference(model):
-    """What the tasks carry to name ``model``: a path, ``None`` (the embedded model), or a scattered future."""
-    if model is None or isinstance(model, (str, os.PathLike)):
-        return None if model is None else os.path.abspath(os.fspath(model))
-    from .api import default_model
-    if model is default_model():
-        return None
-    if model.path:
-        return os.path.abspath(model.path)
-    from distributed import get_client
-    return get_client().scatter(model, broadcast=True, hash=False)
 
 
 def _document(record: dict, text_key: str, title_key: str | None) -> str:
@@ -60,7 +45,7 @@ def tag_bag(bag, model=None, *, text_key: str = "text", title_key: str | None = 
 
     A record's document is its ``title_key`` and ``text_key`` joined as :attr:`tagger.Article.document` joins
     them.  ``model``: a path, a :class:`tagger.TagModel`, or ``None`` for the embedded model."""
-    return bag.map_partitions(_tag_records, _reference(model), text_key, title_key, top_k, threshold, with_scores)
+    return bag.map_partitions(_tag_records, cluster_reference(model), text_key, title_key, top_k, threshold, with_scores)
 
 
 def _tag_frame(frame, ref, column, top_k, threshold):
@@ -78,4 +63,4 @@ def tag_dataframe(df, column: str = "text", model=None, *, top_k: int | None = N
     if column not in df.columns:
         raise KeyError(f"no column {column!r} (columns: {', '.join(map(str, df.columns))})")
     meta = df._meta.assign(tags=pd.Series([], dtype=object))
-    return df.map_partitions(_tag_frame, _reference(model), column, top_k, threshold, meta=meta)
+    return df.map_partitions(_tag_frame, cluster_reference(model), column, top_k, threshold, meta=meta)

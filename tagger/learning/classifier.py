@@ -177,9 +177,7 @@ class TagClassifier(BaseEstimator):
         if isinstance(tag_lists, (str, bytes)) or not hasattr(tag_lists, "__len__"):
             raise TypeError(f"tag_lists must be a sequence of tag lists, not {type(tag_lists).__name__}")
         if isinstance(texts, Sequence):  # checked now; a stream is checked and counted as it is read
-            for i, text in enumerate(texts):
-                if not isinstance(text, str):
-                    raise TypeError(f"texts[{i}] must be a str, not {type(text).__name__}")
+            texts = as_texts(texts)
             if len(texts) != len(tag_lists):
                 raise ValueError(f"{len(texts)} texts but {len(tag_lists)} tag lists")
         if self.cv < 2:
@@ -263,40 +261,34 @@ class TagClassifier(BaseEstimator):
         alpha = self.alpha / k  # each part is 1/k of the data: the penalty per document stays the full fit's
         if self.relevance_power:
             A = partitioned_coefficients(X, Y, alpha, parts, "relevance fit", self.verbose, self._engine)
-            relevance = np.zeros(X.shape[1])
-            for block in weights_of_coefficients(X, A, np.full(n, 1.0 / k, dtype=np.float32), "relevance fit",
-                                                 np.zeros(Y.shape[1]), self.verbose):
-                relevance += np.square(block).sum(axis=0, dtype=np.float64)
+            scale = self._scale_of(weights_of_coefficients(X, A, np.full(n, 1.0 / k, dtype=np.float32),
+                                                           "relevance fit", np.zeros(Y.shape[1]), self.verbose),
+                                   X.shape[1])
             del A
-            scale = self._scale_of(np.sqrt(relevance))
             if scale is not None:
                 clock.lap(f"relevance weights of {X.shape[1]:,} features")
                 self.features_.idf_ = (self.features_.idf_ * scale).astype(np.float32)
                 X = rescale_columns(X, scale)
         A = partitioned_coefficients(X, Y, alpha, parts, "final fit", self.verbose, self._engine)
         clock.lap(f"dual solves of {k} parts of ~{n // k:,} documents")
-        fold_of = np.zeros(n, dtype=np.int64)
+        folds = []  # (held-out rows, the fold model's rows (None: all), their dual coefficients, their row weights)
         if k >= self.cv:  # the parts dealt into folds: a fold's model is the mean of the parts outside it
+            fold_of = np.zeros(n, dtype=np.int64)
             for p, part in enumerate(parts):
                 fold_of[part] = p % self.cv
-            fold_rows = [np.flatnonzero(fold_of == f) for f in range(self.cv)]
-            fold_models = [(fold_of != f).astype(np.float32) / (k - sum(1 for p in range(k) if p % self.cv == f))
-                           for f in range(self.cv)]
+            parts_in = np.bincount(np.arange(k) % self.cv, minlength=self.cv)
+            for f in range(self.cv):
+                folds.append((np.flatnonzero(fold_of == f), None, A,
+                              (fold_of != f).astype(np.float32) / (k - parts_in[f])))
         else:  # fewer parts than folds: each fold's training documents get parts of their own
-            fold_rows, fold_models = [], []
             for tr, te in KFold(self.cv, shuffle=True, random_state=self.random_state).split(X):
                 fold_parts = partitions(len(tr), self.partition_size, self.random_state)
                 A_f = partitioned_coefficients(X[tr], Y[tr], self.alpha / len(fold_parts), fold_parts,
                                                "fold", self.verbose, self._engine)
-                fold_rows.append(te)
-                fold_models.append((tr, A_f, np.full(len(tr), 1.0 / len(fold_parts), dtype=np.float32)))
+                folds.append((te, tr, A_f, np.full(len(tr), 1.0 / len(fold_parts), dtype=np.float32)))
         oof = np.zeros(Y.shape, dtype=np.float64)
-        for f, (te, model) in enumerate(zip(fold_rows, fold_models), 1):
-            if isinstance(model, tuple):
-                tr, A_f, weight = model
-                W, b = self._weights_of(X[tr], A_f, weight, f"fold {f}/{self.cv}")
-            else:
-                W, b = self._weights_of(X, A, model, f"fold {f}/{self.cv}")
+        for f, (te, tr, A_f, weight) in enumerate(folds, 1):
+            W, b = self._weights_of(X if tr is None else X[tr], A_f, weight, f"fold {f}/{self.cv}")
             oof[te] = (X[te] @ W.T).toarray() + b + lexical[te].toarray()
         self._calibrate(oof, Y, clock)
         self.coef_, self.intercept_ = self._weights_of(X, A, np.full(n, 1.0 / k, dtype=np.float32), "final fit")
@@ -326,8 +318,13 @@ class TagClassifier(BaseEstimator):
                   for W in weights_of_coefficients(X, A, row_weight, what, intercept, self.verbose)]
         return sp.vstack(blocks, format="csr"), intercept.astype(np.float32)
 
-    def _scale_of(self, relevance: np.ndarray) -> np.ndarray | None:
-        """``(relevance / median) ** relevance_power`` per feature, or ``None`` if no feature has any."""
+    def _scale_of(self, weight_blocks, n_features: int) -> np.ndarray | None:
+        """``(relevance / median) ** relevance_power`` per feature, a feature's relevance being the norm of its
+        unpruned weights over all tags (given in blocks of tags), or ``None`` if no feature has any."""
+        relevance = np.zeros(n_features)
+        for block in weight_blocks:
+            relevance += np.square(block).sum(axis=0, dtype=np.float64)
+        relevance = np.sqrt(relevance)
         if not (relevance > 0).any():
             return None
         return (relevance / np.median(relevance[relevance > 0]) + 1e-3) ** self.relevance_power
@@ -337,10 +334,8 @@ class TagClassifier(BaseEstimator):
         unpruned ridge fit, or ``None`` where ``relevance_power`` is 0 (or no feature has any weight)."""
         if not self.relevance_power:
             return None
-        relevance = np.zeros(X.shape[1])
-        for block in dense_weights(X, Y, gram, self.alpha, "relevance fit", np.zeros(Y.shape[1]), self.verbose):
-            relevance += np.square(block).sum(axis=0, dtype=np.float64)
-        return self._scale_of(np.sqrt(relevance))
+        return self._scale_of(dense_weights(X, Y, gram, self.alpha, "relevance fit", np.zeros(Y.shape[1]),
+                                           self.verbose), X.shape[1])
 
     @staticmethod
     def _gram(X: sp.csr_matrix, dual: bool, clock: "_Clock") -> np.ndarray | None:

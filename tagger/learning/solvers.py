@@ -83,20 +83,14 @@ def dense_weights(X: sp.csr_matrix, Y: np.ndarray, gram: np.ndarray | None, alph
     """Unpruned ridge weights of every tag, yielded in blocks of ``CHUNK`` tags (tags x features); fills
     ``intercept``.  With ``gram`` (see :func:`gram_matrix`) the dual solver, without it the primal one."""
     if gram is not None:
-        A = dual_coefficients(gram, Y, alpha)
-        intercept[:] = A.sum(axis=0)
-        Xt = X.T.tocsr()
-        dense = lambda cols: np.asarray(Xt @ A[:, cols]).T  # noqa: E731
-    else:
-        from sklearn.linear_model import Ridge
-
-        def dense(cols):
-            r = Ridge(alpha=alpha, solver="sparse_cg").fit(X, 2.0 * Y[:, cols] - 1.0)
-            intercept[cols] = r.intercept_
-            return r.coef_
+        yield from weights_of_coefficients(X, dual_coefficients(gram, Y, alpha), None, what, intercept, verbose)
+        return
+    from sklearn.linear_model import Ridge
     chunks = tag_blocks(Y.shape[1], X.shape[1])
     for cols in progress(chunks, f"{what}: weights", enabled=verbose, unit=f"blocks of {len(chunks[0])} tags"):
-        yield dense(cols)
+        r = Ridge(alpha=alpha, solver="sparse_cg").fit(X, 2.0 * Y[:, cols] - 1.0)
+        intercept[cols] = r.intercept_
+        yield r.coef_
 
 
 # ------------------------------------------------------------------------------------------ partitioned
@@ -149,12 +143,12 @@ class _Sized:
         return self._n
 
 
-def weights_of_coefficients(X: sp.csr_matrix, A: np.ndarray, row_weight: np.ndarray, what: str,
+def weights_of_coefficients(X: sp.csr_matrix, A: np.ndarray, row_weight: np.ndarray | None, what: str,
                             intercept: np.ndarray, verbose: bool = False) -> Iterator[np.ndarray]:
     """Unpruned weights ``(Xᵀ diag(row_weight) A)ᵀ`` in blocks of ``CHUNK`` tags (tags x features); fills
-    ``intercept`` with ``row_weightᵀ A`` (the intercept feature's weight)."""
-    intercept[:] = row_weight @ A
+    ``intercept`` with ``row_weightᵀ A`` (the intercept feature's weight).  ``row_weight=None``: all ones."""
+    intercept[:] = A.sum(axis=0) if row_weight is None else row_weight @ A
     Xt = X.T.tocsr()
     chunks = tag_blocks(A.shape[1], X.shape[1])
     for cols in progress(chunks, f"{what}: weights", enabled=verbose, unit=f"blocks of {len(chunks[0])} tags"):
-        yield np.asarray(Xt @ (A[:, cols] * row_weight[:, None])).T
+        yield np.asarray(Xt @ (A[:, cols] if row_weight is None else A[:, cols] * row_weight[:, None])).T
