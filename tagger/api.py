@@ -203,6 +203,24 @@ class TagModel:
         score (see :mod:`tagger.explain`)."""
         return explain(self.scorer, _check_text(text), _check_top_k(top_k, False), _check_top_k(terms, False))
 
+    def with_vocabulary(self, vocabulary, *, only: bool = False) -> "TagModel":
+        """This model with a site's vocabulary added, without retraining: ``vocabulary`` is a
+        :class:`tagger.Vocabulary` or the path of a vocabulary file (one tag a line, CSV ``tag,labels,broader`` or
+        SKOS Turtle; see :meth:`tagger.Vocabulary.read`).  Its tags the model never learned are given from the
+        lexical source when their labels occur in a text; its labels become other names of the model's own tags;
+        its broader tags are given with their narrower ones.  ``only=True`` gives nothing but the vocabulary's
+        tags.  This model is left unchanged."""
+        from .vocabulary import Vocabulary
+        if not isinstance(vocabulary, Vocabulary):
+            if not isinstance(vocabulary, (str, os.PathLike)):
+                raise TypeError(f"vocabulary must be a tagger.Vocabulary or a file path, not {type(vocabulary).__name__}")
+            path, vocabulary = os.fspath(vocabulary), Vocabulary.read(vocabulary)
+        else:
+            path = None
+        metadata = {**self.metadata, "vocabulary": {"file": os.path.basename(path) if path else None,
+                                                    "tags": len(vocabulary), "only": bool(only)}}
+        return TagModel(self.scorer.with_vocabulary(vocabulary, only), metadata, self.path)
+
     def update(self, articles, *, previous) -> "TagModel":
         """A new model that has also learned from ``articles`` (:class:`tagger.Article` with tags).
 

@@ -119,6 +119,7 @@ class TfidfFeatures:
         self._compiled = compiled
         self._word_ids: _WordIds | None = None  # for the analyzer last used; another one replaces it
         self.idf_ = np.asarray(idf, dtype=np.float32)
+        self.min_norm = 0.0  # see normalize_rows: set from a model's parameters
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_word_ids": None}  # the word cache is rebuilt on first use
@@ -175,8 +176,9 @@ class TfidfFeatures:
         rows = np.repeat(np.arange(len(ids), dtype=np.int32), lengths)
         return self.weigh(rows, cols, len(ids))
 
-    def weigh(self, rows: np.ndarray, cols: np.ndarray, n_docs: int) -> sp.csr_matrix:
-        """Sublinear TF-IDF, L2-normalised rows, from one (row, feature) pair per occurrence."""
+    def weigh(self, rows: np.ndarray, cols: np.ndarray, n_docs: int, normalize: bool = True) -> sp.csr_matrix:
+        """Sublinear TF-IDF, L2-normalised rows (see :func:`normalize_rows`; ``normalize=False`` leaves them as
+        they are), from one (row, feature) pair per occurrence."""
         n = self.n_features
         key = rows.astype(np.int64) * n + cols  # one sort gives rows, sorted features and counts at once
         key.sort()
@@ -191,7 +193,7 @@ class TfidfFeatures:
         indices = (key[starts] - row * n).astype(indptr.dtype)
         X = sp.csr_matrix((self._tf(counts) * self.idf_[indices], indices, indptr), shape=(n_docs, n))
         X.has_canonical_format = True  # sorted, no duplicates: scipy need not check
-        return normalize_rows(X)
+        return normalize_rows(X, self.min_norm) if normalize else X
 
     @staticmethod
     def _tf(counts: np.ndarray) -> np.ndarray:
@@ -199,9 +201,15 @@ class TfidfFeatures:
         return 1.0 + np.log(counts)
 
 
-def normalize_rows(X: sp.csr_matrix) -> sp.csr_matrix:
-    """``X`` with each non-empty row scaled to unit L2 norm, in place."""
+def normalize_rows(X: sp.csr_matrix, min_norm: float = 0.0) -> sp.csr_matrix:
+    """``X`` with each non-empty row divided by its L2 norm, or by ``min_norm`` where that is larger, in place.
+
+    ``min_norm`` keeps short texts short: a headline of five words has a fifth of an article's TF-IDF norm, and
+    scaled up to unit length its few words would weigh like an article's hundreds (``"Путин"`` alone would be
+    as sure a ВЛАДИМИР ПУТИН as a whole article about him)."""
     row_of = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
     norms = np.sqrt(np.bincount(row_of, weights=X.data.astype(np.float64) ** 2, minlength=X.shape[0]))
+    if min_norm:
+        np.maximum(norms, min_norm, out=norms)
     X.data /= norms[row_of].astype(np.float32)
     return X

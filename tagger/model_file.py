@@ -22,10 +22,16 @@ A model file is the meeting point of the two halves: :func:`save_model` writes a
 :class:`~tagger.scorer.TagScorer` (learned by :class:`tagger.learning.TagClassifier`) and :func:`load_scorer`
 reads one back with NumPy and scipy.sparse alone.
 
+Optional, where the model has a lexical source (:mod:`tagger.lexical`): ``vocabulary.json`` (the tag vocabulary:
+``[{"tag", "labels", "broader", "uri"}]``) and ``lexical.json`` (the candidate scorer's coefficients, the idf of
+the label words, the per-tag ``mentioned``/``tagged`` training statistics, the shared ``threshold`` and, for a
+model restricted to a site's vocabulary, the ``allowed`` tags).  The metadata's ``tags`` then list every tag of the
+vocabulary, the ``n_supervised`` tags with weights first.
+
 Version history: 1, vocabulary as terms only; 2, compiled vocabulary (loads faster, tags faster); 3, weights
 by feature (``weights_*``, features x tags, instead of ``coef_*``, tags x features) and floats stored: loads
-in half the time.
-Versions 2 and 3 load.
+in half the time; 4, the tag vocabulary and the lexical source.
+Versions 2, 3 and 4 load.
 """
 from __future__ import annotations
 
@@ -42,16 +48,17 @@ import scipy.sparse as sp
 
 from .features import CompiledVocabulary, TfidfFeatures
 from .files import atomic_write
-from .scorer import TagScorer
+from .scorer import RUNTIME_PARAMS, TagScorer, check_params
 
 __all__ = ["FORMAT_VERSION", "ModelError", "save_model", "load_scorer", "read_metadata"]
 
 FORMAT_NAME = "tagger-model"
-FORMAT_VERSION = 3
-READS_VERSIONS = (2, 3)
+FORMAT_VERSION = 4
+READS_VERSIONS = (2, 3, 4)
 _ARRAYS = {"idf": ("f", 1), "intercept": ("f", 1), "calibration": ("f", 2)}  # name -> (dtype kinds, ndim)
 _WEIGHTS = {2: {"coef_data": ("f", 1), "coef_indices": ("i", 1), "coef_indptr": ("i", 1)},
             3: {"weights_data": ("f", 1), "weights_tags": ("iu", 1), "weights_indptr": ("i", 1)}}
+_WEIGHTS[4] = _WEIGHTS[3]
 _TERMS = {"terms": ("u", 1)}
 _COMPILED = {"stems": ("u", 1), "unigram": ("i", 1), "bigram_codes": ("i", 1), "bigram_features": ("i", 1)}
 
@@ -133,9 +140,12 @@ def save_model(scorer: TagScorer, path: str | os.PathLike, metadata: dict | None
                       bigram_features=vocab.bigram_features)
     else:
         arrays["terms"] = _blob(scorer.features.terms_)
+    extra = _lexical_members(scorer)
     with atomic_write(path) as fh:
         with zipfile.ZipFile(fh, "w") as zf:
             zf.writestr(_member("metadata.json"), json.dumps(meta, ensure_ascii=False, indent=1))
+            for name, value in extra.items():
+                zf.writestr(_member(name), json.dumps(value, ensure_ascii=False, separators=(",", ":")))
             for name, array in arrays.items():
                 zf.writestr(_member(f"{name}.npy", compress=array.dtype.kind != "f"), _npy(array))
 
@@ -229,6 +239,7 @@ def load_scorer(path: str | os.PathLike) -> tuple[TagScorer, dict]:
         version = meta["format_version"]
         names = [*_ARRAYS, *_WEIGHTS[version], *(_COMPILED if compiled else _TERMS)]
         a = {name: _array(path, zf, name) for name in names}
+        lexical = _read_lexical(path, zf) if "lexical.json" in zf.namelist() else None
     try:
         params = dict(meta["params"])
         params["ngram_range"] = tuple(params["ngram_range"])
@@ -236,7 +247,8 @@ def load_scorer(path: str | os.PathLike) -> tuple[TagScorer, dict]:
         classes = [t["tag"] for t in tags]
         counts = [int(t["count"]) for t in tags]
         thresholds = np.array([float(t["threshold"]) for t in tags])
-        n_tags, n_features = len(classes), int(meta["n_features"])
+        n_features = int(meta["n_features"])
+        n_tags = len(classes) if lexical is None else int(lexical["n_supervised"])  # tags with weights
         global_threshold, n_documents = float(meta["global_threshold"]), int(meta["n_documents"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{path}: damaged metadata ({type(exc).__name__}: {exc})") from None
@@ -254,6 +266,7 @@ def load_scorer(path: str | os.PathLike) -> tuple[TagScorer, dict]:
         (len(indptr) != rows + 1, f"weights for {len(indptr) - 1} {'tags' if version == 2 else 'features'}, "
                                   f"metadata lists {rows}"),
         (len(a["intercept"]) != n_tags, f"{len(a['intercept'])} intercepts for {n_tags} tags"),
+        (not 0 < n_tags <= len(classes), f"{n_tags} tags with weights of {len(classes)}"),
         (a["calibration"].shape != (n_tags, 2), f"calibration of shape {a['calibration'].shape}"),
         (len(indptr) and (indptr[0] != 0 or indptr[-1] != len(indices) or np.any(np.diff(indptr) < 0)),
          "inconsistent weight row pointers"),
@@ -267,10 +280,80 @@ def load_scorer(path: str | os.PathLike) -> tuple[TagScorer, dict]:
     try:
         features = TfidfFeatures(a["idf"], terms=None if compiled else vocab, compiled=vocab if compiled else None)
         weights = sp.csr_matrix((data, indices.astype(np.int32, copy=False), indptr), shape=(rows, cols))
+        source, allowed = None, None
+        if lexical is not None:
+            check_params({**RUNTIME_PARAMS, **params})
+            source, allowed = _lexical_source(lexical, classes, counts, {**RUNTIME_PARAMS, **params})
         scorer = TagScorer(tags=classes, tag_counts=counts, features=features,
                            **({"coef": weights} if version == 2 else {"coef_t": weights}),
                            intercept=a["intercept"], calibration=a["calibration"], thresholds=thresholds,
-                           global_threshold=global_threshold, n_documents=n_documents, params=params)
-    except (KeyError, TypeError, ValueError) as exc:
+                           global_threshold=global_threshold, n_documents=n_documents, params=params,
+                           lexical=source, allowed=allowed)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise ModelError(f"{path}: damaged model ({type(exc).__name__}: {exc})") from None
     return scorer, meta
+
+
+def _lexical_members(scorer: TagScorer) -> dict:
+    """The JSON members of a model with a lexical source (none without one)."""
+    lexical = scorer.lexical
+    if lexical is None:
+        return {}
+    state = lexical.state()
+    state["mentioned"] = lexical.mentioned.astype(int).tolist()
+    state["tagged"] = lexical.tagged.astype(int).tolist()
+    state["allowed"] = None if scorer.allowed is None else np.flatnonzero(scorer.allowed).tolist()
+    return {"vocabulary.json": lexical.vocabulary.to_json(), "lexical.json": state}
+
+
+def _read_lexical(path: str, zf: zipfile.ZipFile) -> dict:
+    try:
+        state = json.loads(zf.read("lexical.json").decode("utf-8"))
+        state["vocabulary"] = json.loads(zf.read("vocabulary.json").decode("utf-8"))
+    except KeyError:
+        raise ModelError(f"{path}: damaged model file (lexical.json without vocabulary.json)") from None
+    except (ValueError, zipfile.BadZipFile, OSError, EOFError, RecursionError) as exc:
+        raise ModelError(f"{path}: damaged lexical source ({type(exc).__name__}: {exc})") from None
+    if not isinstance(state, dict):
+        raise ModelError(f"{path}: damaged lexical source (lexical.json is not an object)")
+    return state
+
+
+def _lexical_source(state: dict, tags: list[str], counts: list[int], params: dict):
+    """The :class:`~tagger.lexical.LexicalSource` of a model file's ``lexical.json`` (``ValueError`` where
+    anything in it does not fit the model's tags) and its ``allowed`` mask."""
+    from .analysis import Analyzer
+    from .lexical import FEATURES, LexicalSource
+    from .tags import tag_key
+    from .vocabulary import Vocabulary
+    if state.get("features") != list(FEATURES):
+        raise ValueError(f"lexical features {state.get('features')!r}; this tagger computes {list(FEATURES)}")
+    vocabulary = Vocabulary.from_json(state["vocabulary"])
+    columns = {tag_key(t): j for j, t in enumerate(tags)}
+    if len(columns) != len(tags) or {tag_key(c.tag) for c in vocabulary} != set(columns):
+        raise ValueError("the vocabulary's tags are not the model's tags")
+    mentioned, tagged = np.asarray(state["mentioned"], dtype=float), np.asarray(state["tagged"], dtype=float)
+    if mentioned.shape != (len(tags),) or tagged.shape != (len(tags),) or (tagged > mentioned).any() \
+            or (tagged < 0).any():
+        raise ValueError("lexical statistics do not cover the model's tags")
+    stem_idf = state["stem_idf"]
+    if not isinstance(stem_idf, dict) or not all(isinstance(v, (int, float)) for v in stem_idf.values()):
+        raise ValueError("stem_idf must map stems to numbers")
+    numbers = [state[k] for k in ("prior", "smoothing", "default_idf", "threshold")]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in numbers) \
+            or not 0 < state["prior"] < 1 or state["smoothing"] <= 0 or not 0 <= state["threshold"] <= 1:
+        raise ValueError("lexical prior, smoothing, default_idf or threshold out of range")
+    arrays = [np.asarray(state[k], dtype=float) for k in ("coef", "intercept", "mean", "scale")]
+    if not all(np.isfinite(x).all() for x in arrays) or (arrays[3] <= 0).any():
+        raise ValueError("lexical coefficients not finite (or a scale not positive)")
+    allowed = None
+    if state.get("allowed") is not None:
+        allowed = np.zeros(len(tags), dtype=bool)
+        allowed[np.asarray(state["allowed"], dtype=np.int64)] = True
+    n_supervised = state["n_supervised"]
+    source = LexicalSource(vocabulary, columns, Analyzer(tuple(params["ngram_range"]), params["max_chars"]),
+                           tag_counts=np.asarray(counts, dtype=float), mentioned=mentioned, tagged=tagged,
+                           n_supervised=n_supervised, stem_idf=stem_idf, coef=arrays[0], intercept=arrays[1],
+                           mean=arrays[2], scale=arrays[3], prior=state["prior"], smoothing=state["smoothing"],
+                           default_idf=state["default_idf"], threshold=state["threshold"])
+    return source, allowed

@@ -16,8 +16,9 @@ TEXTS = ["Ракета стартовала с космодрома Байкон
 def test_round_trip_gives_identical_scores(fitted, tiny_model_file):
     loaded = load_model(tiny_model_file)
     np.testing.assert_array_equal(loaded.scorer.predict_proba(TEXTS), fitted.predict_proba(TEXTS))
-    params = {k: v for k, v in fitted.get_params().items() if k != "verbose"}
-    assert loaded.scorer.params == params
+    params = {k: v for k, v in fitted.get_params().items() if k not in ("verbose", "vocabulary")}
+    params["min_norm"] = fitted.min_norm_  # "auto" resolved on the training articles
+    assert loaded.scorer.params == params and fitted.min_norm_ > 0
     assert list(loaded.scorer.tags) == list(fitted.classes_)
     np.testing.assert_allclose(loaded.scorer.thresholds, fitted.thresholds_, atol=1e-6)
 
@@ -83,7 +84,7 @@ def _array_edit(target, fn):
     ("empty", "not a tagger model file"),
     ("truncated", "not a tagger model file|damaged"),
     ("random", "not a tagger model file"),
-    ("other_version", f"format version 99; this tagger reads versions 2, {FORMAT_VERSION}"),
+    ("other_version", f"format version 99; this tagger reads versions 2, 3, {FORMAT_VERSION}"),
     ("not_ours", "not a tagger model file"),
     ("no_array", "intercept.npy is missing"),
     ("too_few_tags", "weights do not match metadata"),
@@ -207,7 +208,18 @@ def _as_format_2(source, target):
     return target
 
 
-def test_format_2_files_still_load_and_tag_as_format_3(tiny_model_file, tmp_path):
+@pytest.fixture(scope="module")
+def supervised_model_file(corpus, tmp_path_factory):
+    """A model without a lexical source: what format versions 2 and 3 could hold."""
+    from tagger import TagClassifier
+    texts, tags = corpus
+    path = tmp_path_factory.mktemp("supervised") / "s.tagger"
+    TagClassifier(min_tag_count=5, min_df=1, max_df=1.0, lexical=False, min_norm=0).fit(texts, tags).save(path)
+    return path
+
+
+def test_format_2_files_still_load_and_tag_as_format_3(supervised_model_file, tmp_path):
+    tiny_model_file = supervised_model_file
     v2 = _as_format_2(tiny_model_file, tmp_path / "v2.tagger")
     with zipfile.ZipFile(v2) as zf:
         meta = json.loads(zf.read("metadata.json"))
@@ -216,7 +228,7 @@ def test_format_2_files_still_load_and_tag_as_format_3(tiny_model_file, tmp_path
     with pytest.warns(UserWarning, match="NLTK's Snowball stemmer.*retrain"):
         old = load_model(tmp_path / "v2_nltk.tagger")
     new = load_model(tiny_model_file)
-    assert old.metadata["format_version"] == 2 and new.metadata["format_version"] == FORMAT_VERSION == 3
+    assert old.metadata["format_version"] == 2 and new.metadata["format_version"] == FORMAT_VERSION == 4
     np.testing.assert_array_equal(old.scorer.predict_proba(TEXTS), new.scorer.predict_proba(TEXTS))
     assert old.predict_tags_batch(TEXTS, with_scores=True) == new.predict_tags_batch(TEXTS, with_scores=True)
     assert (old.scorer.coef != new.scorer.coef).nnz == 0

@@ -233,6 +233,19 @@ class DocumentFrequencies:
                                                                              np.zeros(0, np.int64), 0)
 
 
+    def norms(self, features: TfidfFeatures, sample: int = 2_000, seed: int = 0) -> np.ndarray:
+        """The TF-IDF norms, before normalisation, of up to ``sample`` of the counted documents (a seeded draw)."""
+        vocab, compiled_of = features.compiled(), self._compiled_of
+        n = len(self.ids)
+        docs = np.sort(np.random.default_rng(seed).choice(n, min(n, sample), replace=False)) if n else []
+        part = [self.ids[i] for i in docs]
+        lengths = np.fromiter(map(len, part), dtype=np.int64, count=len(part))
+        ids = compiled_of[np.concatenate(part)] if part else np.zeros(0, np.int64)
+        doc = np.repeat(np.arange(len(part), dtype=np.int64), lengths)
+        X = features.weigh(*vocab.pairs(ids, doc), len(part), normalize=False)
+        return np.sqrt(np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel())
+
+
 def count_chunk(texts: list[str], analyzer: Analyzer, ngram_range: tuple[int, int]) -> tuple:
     """The :meth:`DocumentFrequencies.state` of one chunk of texts (a task of a training engine)."""
     counted = DocumentFrequencies(analyzer, ngram_range)

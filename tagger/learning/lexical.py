@@ -1,0 +1,157 @@
+"""Learning the lexical source (:mod:`tagger.lexical`): which label finds an editor would turn into tags.
+
+From the training corpus, already counted as stem-id sequences (:class:`~tagger.learning.features.
+DocumentFrequencies`): every (article, tag) pair whose label the article mentions becomes a row of
+:data:`~tagger.lexical.FEATURES`, labelled 1 where the editors gave the tag.  Supervised tags contribute their
+out-of-fold scores, and a row's tag statistics (how often the tag was given, how often its label occurred) come
+from the other folds of the corpus: a tag whose articles all fall in one fold then looks there like a tag no
+training article carries — what a site's own vocabulary brings.  Two logistic regressions over the standardised
+features are the scorer: one corrects a supervised tag's own log-odds, one scores the other tags; their
+out-of-fold probabilities go to threshold tuning.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import minimize
+from sklearn.model_selection import KFold
+
+from ..features import UNKNOWN
+from ..lexical import FEATURES, Candidates, LabelIndex, LexicalSource
+from ..tags import tag_key
+from ..vocabulary import Vocabulary
+
+__all__ = ["fit_lexical", "SMOOTHING"]
+
+#: Pseudo-count of the rate at which a tag is given when its label occurs (pulls rare tags to the prior).
+SMOOTHING = 5.0
+#: At most this many candidate rows fit the logistic model (a random sample of bigger archives).
+MAX_ROWS = 2_000_000
+
+
+def _concat(parts: list[Candidates]) -> Candidates:
+    fields = Candidates.__dataclass_fields__
+    return Candidates(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in fields})
+
+
+def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, counted, title_lengths: list[int],
+                labels: sp.csr_matrix, n_supervised: int, supervised_logits, C: float = 1.0,
+                random_state: int = 0, cv: int = 3) -> tuple[LexicalSource, Candidates, np.ndarray, np.ndarray]:
+    """Learn the lexical source.
+
+    ``counted``: the corpus's :class:`~tagger.learning.features.DocumentFrequencies`; ``title_lengths``: words
+    in each article's title; ``labels``: articles x columns, 1 where the editors gave the tag (every tag of the
+    vocabulary, not only the supervised ones); ``supervised_logits(docs, cols)``: the out-of-fold calibrated
+    log-odds of supervised column ``cols`` on articles ``docs``.
+
+    Returns the source, the training candidates, their labels and their out-of-fold probabilities."""
+    n_docs, n_cols = labels.shape
+    index = LabelIndex(vocabulary, columns, analyzer)
+    # the lexicon's stems in the corpus's stem ids, and their idf
+    remap = np.full(len(counted.stems) + 1, UNKNOWN, dtype=np.int64)
+    df = counted._unigram_df if len(counted._unigram_df) else np.zeros(len(counted.stems), np.int64)
+    stem_idf = {}
+    for stem, lid in index.stem_ids.items():
+        sid = counted._stem_ids.get(stem)
+        if sid is not None:
+            remap[sid] = lid
+            stem_idf[stem] = float(np.log((1 + n_docs) / (1 + df[sid])) + 1)
+    default_idf = float(np.log(1 + n_docs) + 1)
+    parts = []
+    for start in range(0, n_docs, 5_000):
+        seqs = [remap[ids] for ids in counted.ids[start:start + 5_000]]
+        c = index.match(seqs, title_lengths[start:start + 5_000])
+        c.doc += start
+        parts.append(c)
+    cand = _concat(parts) if parts else index.match([], [])
+    labels = labels.tocsr()
+    y = np.asarray(labels[cand.doc, cand.tag]).ravel().astype(np.int8) if len(cand) else np.zeros(0, np.int8)
+    tag_counts = np.asarray(labels.sum(axis=0)).ravel()
+    mentioned = np.bincount(cand.tag, minlength=n_cols).astype(np.float64)
+    tagged = np.bincount(cand.tag, weights=y, minlength=n_cols)
+    prior = float((y.sum() + 1) / (len(y) + 2))
+    zeros = np.zeros(len(FEATURES))
+    source = LexicalSource(vocabulary, columns, analyzer, tag_counts=tag_counts, mentioned=mentioned, tagged=tagged,
+                           n_supervised=n_supervised, stem_idf=stem_idf, coef=np.zeros((2, len(FEATURES))),
+                           intercept=np.zeros(2), mean=zeros, scale=zeros + 1, prior=prior, smoothing=SMOOTHING,
+                           default_idf=default_idf)
+    logits = np.zeros(len(cand))
+    sup = np.flatnonzero(cand.tag < n_supervised)
+    if len(sup):
+        logits[sup] = supervised_logits(cand.doc[sup], cand.tag[sup])
+    # folds by article: a candidate's tag statistics come from the other folds (scaled up to the whole corpus), so
+    # a tag all of whose articles are in one fold looks there as a tag of the vocabulary no article carries
+    fold_of_doc = np.zeros(n_docs, dtype=np.int64)
+    for f, (_, te) in enumerate(KFold(cv, shuffle=True, random_state=random_state).split(np.arange(n_docs))):
+        fold_of_doc[te] = f
+    fold = fold_of_doc[cand.doc]
+    per_fold = []
+    doc_tags = labels.tocoo()
+    for f in range(cv):
+        in_f = fold_of_doc[doc_tags.row] == f
+        per_fold.append((np.bincount(doc_tags.col[in_f], minlength=n_cols),
+                         np.bincount(cand.tag[fold == f], minlength=n_cols),
+                         np.bincount(cand.tag[fold == f], weights=y[fold == f], minlength=n_cols)))
+    grow = cv / (cv - 1)
+    stats = [np.zeros(len(cand)) for _ in range(3)]
+    for f in range(cv):
+        rows = fold == f
+        for k, total in enumerate((tag_counts, mentioned, tagged)):
+            stats[k][rows] = (total - per_fold[f][k])[cand.tag[rows]] * grow
+    F = source.features(cand, logits, tuple(stats))
+    oof = np.full(len(cand), prior)
+    if len(cand) == 0:
+        return source, cand, y, oof
+    mean, scale = F.mean(axis=0), F.std(axis=0)
+    scale[scale == 0] = 1.0
+    Z = (F - mean) / scale
+    source.mean, source.scale = mean, scale
+    chosen = np.arange(len(y))
+    if len(chosen) > MAX_ROWS:
+        chosen = np.sort(np.random.default_rng(random_state).choice(len(y), MAX_ROWS, replace=False))
+    offset = np.where(cand.tag < n_supervised, logits, 0.0)
+    for m, rows in enumerate((cand.tag < n_supervised, cand.tag >= n_supervised)):
+        for f in range(cv):  # out-of-fold probabilities, for threshold tuning
+            fit_rows = chosen[rows[chosen] & (fold[chosen] != f)]
+            w, b = _logistic(Z[fit_rows], y[fit_rows], offset[fit_rows], C)
+            held = rows & (fold == f)
+            oof[held] = _sigmoid(offset[held] + Z[held] @ w + b)
+        fit_rows = chosen[rows[chosen]]
+        source.coef[m], source.intercept[m] = _logistic(Z[fit_rows], y[fit_rows], offset[fit_rows], C)
+    return source, cand, y, oof
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+
+
+def _logistic(Z: np.ndarray, y: np.ndarray, offset: np.ndarray, C: float) -> tuple[np.ndarray, float]:
+    """L2-regularised logistic regression of ``y`` on ``Z`` with a fixed ``offset`` in the log-odds (the
+    supervised scorer's own, which the lexical evidence corrects): weights and intercept.  No row: zeros."""
+    if len(y) == 0:
+        return np.zeros(Z.shape[1]), 0.0
+    n = len(y)
+
+    def loss(theta):
+        w, b = theta[:-1], theta[-1]
+        z = offset + Z @ w + b
+        p = _sigmoid(z)
+        value = (np.logaddexp(0, z) - y * z).sum() / n + (w @ w) / (2 * C * n)
+        grad = np.append(Z.T @ (p - y) / n + w / (C * n), (p - y).sum() / n)
+        return value, grad
+
+    theta = minimize(loss, np.zeros(Z.shape[1] + 1), jac=True, method="L-BFGS-B",
+                     options={"maxiter": 500}).x
+    return theta[:-1], float(theta[-1])
+
+
+def vocabulary_columns(supervised: list[str], vocabulary: Vocabulary) -> tuple[list[str], dict[str, int]]:
+    """The model's columns: the supervised tags first, then the vocabulary's other tags, in its order."""
+    columns = {tag_key(t): j for j, t in enumerate(supervised)}
+    tags = list(supervised)
+    for concept in vocabulary:
+        key = tag_key(concept.tag)
+        if key not in columns:
+            columns[key] = len(tags)
+            tags.append(concept.tag)
+    return tags, columns

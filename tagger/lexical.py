@@ -1,0 +1,334 @@
+"""The lexical source: a vocabulary's labels found in a text, each find scored by a small learned model.
+
+A tag's labels (:mod:`tagger.vocabulary`) are stemmed like the text, so ``Роскосмоса`` finds ``РОСКОСМОС`` and
+``Дмитрий Рогозин`` finds ``ДМИТРИЙ РОГОЗИН`` (ё folded, case ignored, stopwords skipped as in the text); after
+a two-word label has been seen whole, its last word alone counts as a mention too (``Рогозин заявил``).  Every
+tag found is a *candidate*, described by :data:`FEATURES` — how often and where the label occurs, how specific
+it is, how often the tag was given in training when its label occurred, and the supervised scorer's own
+evidence where the tag has one — and :class:`LexicalSource` turns those into a probability with a logistic
+model learned out-of-fold from the training corpus (:mod:`tagger.learning.lexical`).  The model is
+tag-agnostic, so it scores tags with few or no training articles, and tags a site adds to a model's
+vocabulary afterwards (:meth:`tagger.TagModel.with_vocabulary`).
+
+Everything here is NumPy: matching a batch of texts is a few array operations over their stem ids.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .features import SKIP, UNKNOWN, _WordIds
+from .tags import tag_key
+from .vocabulary import Vocabulary
+
+__all__ = ["FEATURES", "LabelIndex", "Candidates", "LexicalSource", "title_of"]
+
+#: What the lexical model knows of a candidate (a tag whose label occurs in a text).
+FEATURES = (
+    "log_mentions",     # log(1 + occurrences of the tag's labels)
+    "first",            # position of the first occurrence, 0 (start) to 1 (end)
+    "spread",           # (last - first occurrence) / length
+    "in_title",         # 1 if a label occurs in the title (the first line, or the first 200 characters)
+    "label_words",      # words of the longest label found (1, 2, 3 or more)
+    "label_idf",        # how rare the label's most common word is in the training corpus (idf)
+    "log_count",        # log(1 + training articles with the tag)
+    "supervised",       # 1 if the tag has a learned linear scorer
+    "logit",            # that scorer's calibrated log-odds (0 where there is none)
+    "rate_logit",       # log-odds that an editor gave the tag when its label occurred in training (smoothed)
+    "log_mentioned",    # log(1 + training articles in which the label occurs)
+    "log_length",       # log(words of the text)
+    "title_logit",      # logit x in_title
+)
+
+_TITLE_CHARS = 200
+_SUPERVISED, _LOGIT = FEATURES.index("supervised"), FEATURES.index("logit")
+
+
+def title_of(text: str) -> str:
+    """The title part of a document (``title, blank line, text``): its first line, if at most 300 characters
+    long, else its first 200 characters."""
+    return text[: text.find("\n")] if "\n" in text[:301] else text[:_TITLE_CHARS]
+
+
+@dataclass
+class Candidates:
+    """Tags whose labels a batch of texts mention: one entry per (text, tag), with what :data:`FEATURES`
+    needs of the text.  ``label`` is the longest label found."""
+
+    doc: np.ndarray
+    tag: np.ndarray
+    mentions: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    label: np.ndarray
+    length: np.ndarray       # words of the text (per candidate)
+    in_title: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.doc)
+
+
+class LabelIndex:
+    """The labels of ``vocabulary`` stemmed by ``analyzer``, for matching: tag ``j`` of the vocabulary is column
+    ``columns[j]`` of the model (``columns`` maps a tag key to its column)."""
+
+    def __init__(self, vocabulary: Vocabulary, columns: dict[str, int], analyzer):
+        self.analyzer = analyzer
+        self.stem_ids: dict[str, int] = {}
+        labels: list[tuple[int, tuple[int, ...], str]] = []
+        for concept in vocabulary:
+            col = columns[tag_key(concept.tag)]
+            seen = set()
+            for label in concept.labels:
+                stems = tuple(analyzer.stems(label))
+                if not stems or stems in seen:
+                    continue
+                seen.add(stems)
+                ids = tuple(self.stem_ids.setdefault(s, len(self.stem_ids)) for s in stems)
+                labels.append((col, ids, label))
+        self.stems = list(self.stem_ids)
+        self.n_stems = n = max(len(self.stems), 1)
+        self.label_tag = np.array([c for c, _, _ in labels], dtype=np.int64)
+        self.label_len = np.array([len(ids) for _, ids, _ in labels], dtype=np.int64)
+        self.label_text = [t for _, _, t in labels]
+        self.label_stems = [ids for _, ids, _ in labels]
+        # one-word labels by stem (CSR); longer labels by the code of their first two stems (sorted)
+        single = [(ids[0], k) for k, (_, ids, _) in enumerate(labels) if len(ids) == 1]
+        single.sort()
+        self.uni_ptr = np.zeros(n + 1, dtype=np.int64)
+        np.add.at(self.uni_ptr, np.array([s for s, _ in single], dtype=np.int64) + 1, 1)
+        self.uni_ptr = np.cumsum(self.uni_ptr)
+        self.uni_label = np.array([k for _, k in single], dtype=np.int64)
+        multi = sorted((ids[0] * n + ids[1], k) for k, (_, ids, _) in enumerate(labels) if len(ids) >= 2)
+        self.bi_code = np.array([c for c, _ in multi], dtype=np.int64)
+        self.bi_label = np.array([k for _, k in multi], dtype=np.int64)
+        # after a two-word label is seen whole, its last stem alone is a mention too
+        self.tail = np.full(len(labels), -1, dtype=np.int64)
+        two = self.label_len == 2
+        self.tail[two] = [labels[k][1][1] for k in np.flatnonzero(two)]
+        self._word_ids: _WordIds | None = None
+
+    def __len__(self) -> int:
+        return len(self.label_tag)
+
+    def ids(self, words: Sequence) -> np.ndarray:
+        """A text's words (``Analyzer.word_keys``) as lexicon stem ids, dropped words left out and words of no
+        label as ``UNKNOWN``: the stopword-free sequence the labels are matched in."""
+        wid = self._word_ids
+        if wid is None or wid.stem_of != self.analyzer.stem_of:
+            wid = self._word_ids = _WordIds(self.analyzer.stem_of, self.stem_ids)
+        ids = np.fromiter(map(wid.__getitem__, words), dtype=np.int64, count=len(words))
+        return ids[ids != SKIP]
+
+    def match(self, sequences: Sequence[np.ndarray], title_lengths: Sequence[int]) -> Candidates:
+        """The candidates of texts given as lexicon-id sequences (:meth:`ids`) and the number of words of each
+        one's title."""
+        n_docs = len(sequences)
+        lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=n_docs)
+        ids = np.concatenate([np.append(s, UNKNOWN) for s in sequences]) if n_docs else np.zeros(0, np.int64)
+        starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]) if n_docs else np.zeros(0, np.int64)
+        doc_of = np.repeat(np.arange(n_docs), lengths + 1)
+        known = np.flatnonzero(ids >= 0)
+        # one-word labels
+        k_ids = ids[known]
+        counts = self.uni_ptr[k_ids + 1] - self.uni_ptr[k_ids]
+        pos = np.repeat(known, counts)
+        offs = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        lab = self.uni_label[np.repeat(self.uni_ptr[k_ids], counts) + offs]
+        found_pos, found_lab = [pos], [lab]
+        # longer labels: by the code of their first two stems, the rest checked one by one (they are few)
+        if len(self.bi_code) and len(ids) > 1:
+            both = np.flatnonzero((ids[:-1] >= 0) & (ids[1:] >= 0))
+            codes = ids[both] * self.n_stems + ids[both + 1]
+            lo = np.searchsorted(self.bi_code, codes, "left")
+            hi = np.searchsorted(self.bi_code, codes, "right")
+            hit = np.flatnonzero(hi > lo)
+            ps, ls = [], []
+            for h in hit.tolist():
+                p = int(both[h])
+                for k in self.bi_label[lo[h]:hi[h]].tolist():
+                    stems = self.label_stems[k]
+                    if len(stems) == 2 or tuple(ids[p:p + len(stems)].tolist()) == stems:
+                        ps.append(p)
+                        ls.append(k)
+            if ps:
+                ps, ls = np.array(ps, dtype=np.int64), np.array(ls, dtype=np.int64)
+                found_pos.append(ps)
+                found_lab.append(ls)
+                # the last word of a two-word label alone, after the label was first seen whole
+                two = self.label_len[ls] == 2
+                if two.any():
+                    first_seen: dict[tuple[int, int], int] = {}
+                    for p, k in zip(ps[two].tolist(), ls[two].tolist()):
+                        key = (int(doc_of[p]), k)
+                        if key not in first_seen or p < first_seen[key]:
+                            first_seen[key] = p
+                    tails = {}
+                    for (d, k), p in first_seen.items():
+                        tails.setdefault(int(self.tail[k]), []).append((d, k, p))
+                    tp, tl = [], []
+                    tail_pos = np.flatnonzero(np.isin(ids, np.fromiter(tails, dtype=np.int64)))
+                    for q in tail_pos.tolist():
+                        d = int(doc_of[q])
+                        for dd, k, p in tails[int(ids[q])]:
+                            if dd == d and q > p + 1:
+                                tp.append(q)
+                                tl.append(k)
+                    if tp:
+                        found_pos.append(np.array(tp, dtype=np.int64))
+                        found_lab.append(np.array(tl, dtype=np.int64))
+        pos, lab = np.concatenate(found_pos), np.concatenate(found_lab)
+        if not len(pos):
+            e = np.zeros(0, dtype=np.int64)
+            return Candidates(e, e, e, e, e, e, e, np.zeros(0, dtype=bool))
+        doc = doc_of[pos]
+        rel = pos - starts[doc]
+        tag = self.label_tag[lab]
+        n_cols = int(self.label_tag.max()) + 1
+        key = doc * n_cols + tag
+        order = np.lexsort((-self.label_len[lab], rel, key))  # by candidate, then position; longest label first
+        key, rel, lab = key[order], rel[order], lab[order]
+        first = np.ones(len(key), dtype=bool)
+        first[1:] = key[1:] != key[:-1]
+        at = np.flatnonzero(first)
+        mentions = np.diff(np.append(at, len(key)))
+        last = np.maximum.reduceat(rel, at)
+        longest = np.maximum.reduceat(self.label_len[lab], at)
+        best_label = lab[at]
+        relabel = self.label_len[best_label] != longest
+        if relabel.any():  # the longest label found, where the first one found is shorter
+            for c in np.flatnonzero(relabel).tolist():
+                seg = lab[at[c]: at[c] + mentions[c]]
+                best_label[c] = seg[np.argmax(self.label_len[seg])]
+        d = key[at] // n_cols
+        titles = np.asarray(title_lengths, dtype=np.int64)
+        return Candidates(doc=d, tag=key[at] % n_cols, mentions=mentions, first=rel[at], last=last,
+                          label=best_label, length=lengths[d], in_title=rel[at] < titles[d])
+
+
+class LexicalSource:
+    """The lexical half of a model: the vocabulary, its label index and the learned candidate scorer.
+
+    ``columns``: tag key -> column of the model (supervised tags first, then the vocabulary's others);
+    ``tag_counts``, ``mentioned`` and ``tagged`` per column: training articles with the tag, with one of its labels,
+    and with both; ``stem_idf``: idf of the lexicon's stems in the training corpus (missing ones count as rare);
+    ``coef``/``intercept``/``mean``/``scale``: two logistic models over standardised :data:`FEATURES` (see
+    :meth:`probability`);
+    ``prior`` and ``smoothing``: the rate an unseen tag is given when mentioned, and its pseudo-count;
+    ``threshold``: the probability threshold of the tags with no linear scorer (tuned out-of-fold)."""
+
+    def __init__(self, vocabulary: Vocabulary, columns: dict[str, int], analyzer, *, tag_counts: np.ndarray,
+                 mentioned: np.ndarray, tagged: np.ndarray, n_supervised: int, stem_idf: dict[str, float],
+                 coef: np.ndarray, intercept: np.ndarray, mean: np.ndarray, scale: np.ndarray, prior: float,
+                 smoothing: float, default_idf: float, threshold: float = 0.5):
+        self.vocabulary, self.columns = vocabulary, columns
+        self.index = LabelIndex(vocabulary, columns, analyzer)
+        self.tag_counts = np.asarray(tag_counts, dtype=np.float64)
+        self.mentioned = np.asarray(mentioned, dtype=np.float64)
+        self.tagged = np.asarray(tagged, dtype=np.float64)
+        self.n_supervised = int(n_supervised)
+        self.stem_idf = dict(stem_idf)
+        self.default_idf = float(default_idf)
+        self.coef = np.asarray(coef, dtype=np.float64)
+        self.intercept = np.asarray(intercept, dtype=np.float64)
+        self.mean = np.asarray(mean, dtype=np.float64)
+        self.scale = np.asarray(scale, dtype=np.float64)
+        self.prior, self.smoothing = float(prior), float(smoothing)
+        self.threshold = float(threshold)
+        if self.coef.shape != (2, len(FEATURES)) or self.intercept.shape != (2,) \
+                or not (len(self.mean) == len(self.scale) == len(FEATURES)):
+            raise ValueError(f"the lexical model needs 2 x {len(FEATURES)} coefficients, 2 intercepts and "
+                             f"{len(FEATURES)} means and scales")
+        stems = self.index.stems
+        idf = np.array([self.stem_idf.get(s, self.default_idf) for s in stems], dtype=np.float64)
+        self.label_idf = np.array([idf[list(ids)].min() for ids in self.index.label_stems]) \
+            if len(self.index) else np.zeros(0)
+        # broader tags: column -> the columns it is narrower than
+        self.broader: dict[int, list[int]] = {}
+        for concept in vocabulary:
+            if concept.broader:
+                self.broader[columns[tag_key(concept.tag)]] = [columns[tag_key(b)] for b in concept.broader]
+
+    def features(self, c: Candidates, logits: np.ndarray, statistics: tuple | None = None) -> np.ndarray:
+        """:data:`FEATURES` of candidates ``c``; ``logits`` (per candidate) the supervised log-odds, used where the
+        tag is supervised.  ``statistics`` (training only): per candidate, the tag's count, mentions and
+        tagged mentions in the other folds of the corpus, instead of the model's."""
+        t = c.tag
+        if statistics is None:
+            count, mentioned, tagged = self.tag_counts[t], self.mentioned[t], self.tagged[t]
+        else:
+            count, mentioned, tagged = statistics
+        s, r = self.smoothing, self.prior
+        rate_logit = np.log((tagged + s * r) / (mentioned - tagged + s * (1 - r)))
+        supervised = (t < self.n_supervised).astype(np.float64)
+        logit = np.where(supervised > 0, logits, 0.0)
+        n = np.maximum(c.length, 1).astype(np.float64)
+        in_title = c.in_title.astype(np.float64)
+        F = np.column_stack([
+            np.log1p(c.mentions), c.first / n, (c.last - c.first) / n, in_title,
+            np.minimum(self.index.label_len[c.label], 3), self.label_idf[c.label], np.log1p(count), supervised,
+            logit, rate_logit, np.log1p(mentioned), np.log(n), logit * in_title,
+        ])
+        return F
+
+    def probability(self, F: np.ndarray) -> np.ndarray:
+        """Probabilities of candidates with features ``F``: a supervised tag's is its own calibrated log-odds
+        plus the learned correction (model 0), another tag's the learned log-odds alone (model 1)."""
+        Z = (F - self.mean) / self.scale
+        supervised = F[:, _SUPERVISED] > 0
+        z = np.where(supervised, F[:, _LOGIT] + Z @ self.coef[0] + self.intercept[0], Z @ self.coef[1] + self.intercept[1])
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+
+    def candidates(self, word_lists: Sequence[Sequence], texts: Sequence[str]) -> Candidates:
+        """The candidates of ``texts`` given with their words (``Analyzer.word_keys``)."""
+        index, an = self.index, self.index.analyzer
+        seqs = [index.ids(words) for words in word_lists]
+        titles = [len(an.stems(title_of(t))) for t in texts]
+        return index.match(seqs, titles)
+
+    def propagate(self, P: np.ndarray, source: np.ndarray | None = None) -> None:
+        """Give broader tags at least the probability of their narrower ones, in place (a narrower tag implies
+        its broader one in a vocabulary's hierarchy); ``source`` (same shape, optional) records the narrower
+        column that raised each entry, -1 elsewhere."""
+        for _ in range(4):  # a few levels of hierarchy
+            changed = False
+            for col, parents in self.broader.items():
+                for b in parents:
+                    up = P[:, col] > P[:, b]
+                    if up.any():
+                        P[up, b] = P[up, col]
+                        if source is not None:
+                            source[up, b] = col
+                        changed = True
+            if not changed:
+                break
+
+    def state(self) -> dict:
+        """Everything but the vocabulary and the per-tag arrays, as JSON-able values (for the model file)."""
+        return {"features": list(FEATURES), "n_supervised": self.n_supervised, "coef": self.coef.tolist(),
+                "intercept": self.intercept.tolist(), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+                "prior": self.prior, "smoothing": self.smoothing, "default_idf": self.default_idf,
+                "threshold": self.threshold, "stem_idf": self.stem_idf}
+
+    def extended(self, vocabulary: Vocabulary, tags: Sequence[str]) -> tuple["LexicalSource", list[str]]:
+        """This source with ``vocabulary``'s tags, labels and broader tags added, and the model's ``tags``
+        extended by the new ones (no training statistics: they are scored as tags no article carried)."""
+        merged = self.vocabulary.merged(vocabulary)
+        columns, tags = dict(self.columns), list(tags)
+        for concept in merged:
+            key = tag_key(concept.tag)
+            if key not in columns:
+                columns[key] = len(tags)
+                tags.append(concept.tag)
+        new = len(tags) - len(self.columns)
+
+        def pad(a):
+            return np.concatenate([a, np.zeros(new)])
+        source = LexicalSource(merged, columns, self.index.analyzer, tag_counts=pad(self.tag_counts),
+                               mentioned=pad(self.mentioned), tagged=pad(self.tagged), n_supervised=self.n_supervised,
+                               stem_idf=self.stem_idf, coef=self.coef, intercept=self.intercept, mean=self.mean,
+                               scale=self.scale, prior=self.prior, smoothing=self.smoothing,
+                               default_idf=self.default_idf, threshold=self.threshold)
+        return source, tags
