@@ -83,19 +83,31 @@ class CompiledVocabulary:
 
 class _WordIds(dict):
     """word -> stem id (``SKIP`` for words the analyzer drops, ``UNKNOWN`` for stems in no feature).  A word is
-    a ``str`` or, from the analyzer's fast path, its windows-1251 ``bytes``."""
+    a ``str`` or, from the analyzer's fast path, its windows-1251 ``bytes``.
 
-    def __init__(self, stem_of, stem_ids: dict[str, int]):
+    With ``extra_ids`` (a second stem -> id map, such as a tag vocabulary's label words) the value packs both
+    ids, ``(id + 2) << 32 | (extra id + 2)`` (see :func:`unpack_ids`): one lookup a word serves both."""
+
+    def __init__(self, stem_of, stem_ids: dict[str, int], extra_ids: dict[str, int] | None = None):
         super().__init__()
         self.stem_of = stem_of
+        self.extra_ids = extra_ids
         self._stem_ids = stem_ids
 
     def __missing__(self, word: str | bytes) -> int:
         stem = self.stem_of(word)
         sid = SKIP if not stem else self._stem_ids.get(stem, UNKNOWN)
+        if self.extra_ids is not None:
+            xid = SKIP if not stem else self.extra_ids.get(stem, UNKNOWN)
+            sid = (sid + 2) << 32 | (xid + 2)
         if len(self) < _WORD_CACHE_LIMIT:
             self[word] = sid
         return sid
+
+
+def unpack_ids(packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The two ids of :class:`_WordIds` values made with ``extra_ids``."""
+    return (packed >> 32) - 2, (packed & 0xFFFFFFFF) - 2
 
 
 class TfidfFeatures:
@@ -149,24 +161,33 @@ class TfidfFeatures:
     def n_features(self) -> int:
         return len(self.idf_)
 
-    def transform_words(self, word_lists: Iterable[Sequence[str | bytes]], stem_of) -> sp.csr_matrix:
+    def transform_words(self, word_lists: Iterable[Sequence[str | bytes]], stem_of,
+                        extra_ids: dict[str, int] | None = None):
         """TF-IDF rows of texts given as word lists (as :meth:`tagger.analysis.Analyzer.word_keys` gives them);
         ``stem_of(word)`` gives a word's stem, ``""`` to drop it.
 
         Same result as :meth:`transform` of the texts' unigram and bigram terms.  ``word_lists`` may be a
-        generator: each text's words are then looked up while they are fresh in the processor's cache."""
+        generator: each text's words are then looked up while they are fresh in the processor's cache.
+
+        With ``extra_ids`` (stem -> id) also returns, from the same lookups, each text's words (dropped ones left
+        out) as those ids (``UNKNOWN`` for other stems), all texts one after another, and each text's count."""
         vocab = self.compiled()
         word_ids = self._word_ids
-        if word_ids is None or word_ids.stem_of != stem_of:
-            word_ids = self._word_ids = _WordIds(stem_of, vocab.stem_ids)
+        if word_ids is None or word_ids.stem_of != stem_of or word_ids.extra_ids is not extra_ids:
+            word_ids = self._word_ids = _WordIds(stem_of, vocab.stem_ids, extra_ids)
         get = word_ids.__getitem__
         parts = [list(map(get, words)) for words in word_lists]
         lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
         ids = np.fromiter(chain.from_iterable(parts), dtype=np.int64, count=int(lengths.sum()))
+        if extra_ids is not None:
+            ids, extra = unpack_ids(ids)
         doc = np.repeat(np.arange(len(parts), dtype=np.int64), lengths)
         kept = ids != SKIP
         rows, cols = vocab.pairs(ids[kept], doc[kept])
-        return self.weigh(rows, cols, len(parts))
+        X = self.weigh(rows, cols, len(parts))
+        if extra_ids is None:
+            return X
+        return X, extra[kept], np.bincount(doc[kept], minlength=len(parts))
 
     def transform(self, docs: Iterable[Sequence[str]]) -> sp.csr_matrix:
         get = self.vocabulary_.get

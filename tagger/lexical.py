@@ -122,90 +122,99 @@ class LabelIndex:
         ids = np.fromiter(map(wid.__getitem__, words), dtype=np.int64, count=len(words))
         return ids[ids != SKIP]
 
-    def match(self, sequences: Sequence[np.ndarray], title_lengths: Sequence[int]) -> Candidates:
-        """The candidates of texts given as lexicon-id sequences (:meth:`ids`) and the number of words of each
-        one's title."""
-        n_docs = len(sequences)
-        lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=n_docs)
-        ids = np.concatenate([np.append(s, UNKNOWN) for s in sequences]) if n_docs else np.zeros(0, np.int64)
-        starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]) if n_docs else np.zeros(0, np.int64)
+    def match(self, words: np.ndarray, lengths: np.ndarray, title_lengths: Sequence[int]) -> Candidates:
+        """The candidates of texts given as lexicon ids (:meth:`ids`: dropped words left out, ``UNKNOWN`` for
+        words of no label), all texts one after another, with each text's number of words and of title words."""
+        lengths = np.asarray(lengths, dtype=np.int64)
+        n_docs = len(lengths)
+        if not n_docs or not len(self.label_tag):
+            e = np.zeros(0, dtype=np.int64)
+            return Candidates(e, e, e, e, e, e, e, np.zeros(0, dtype=bool))
+        ends = np.cumsum(lengths + 1)
+        starts = ends - lengths - 1
+        ids = np.full(int(ends[-1]), UNKNOWN, dtype=np.int64)  # the texts one after another, a gap between two
+        ids[np.repeat(starts, lengths) + _ranks(lengths)] = words
         doc_of = np.repeat(np.arange(n_docs), lengths + 1)
-        known = np.flatnonzero(ids >= 0)
         # one-word labels
-        k_ids = ids[known]
-        counts = self.uni_ptr[k_ids + 1] - self.uni_ptr[k_ids]
-        pos = np.repeat(known, counts)
-        offs = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-        lab = self.uni_label[np.repeat(self.uni_ptr[k_ids], counts) + offs]
-        found_pos, found_lab = [pos], [lab]
-        # longer labels: by the code of their first two stems, the rest checked one by one (they are few)
-        if len(self.bi_code) and len(ids) > 1:
+        known = np.flatnonzero(ids >= 0)
+        pos, lab = _expand(known, self.uni_ptr[ids[known]], self.uni_ptr[ids[known] + 1], self.uni_label)
+        found = [(pos, lab, np.ones(len(pos)))]
+        # longer labels, by the code of their first two stems (a label of three or more words checked further)
+        if len(self.bi_code):
             both = np.flatnonzero((ids[:-1] >= 0) & (ids[1:] >= 0))
             codes = ids[both] * self.n_stems + ids[both + 1]
-            lo = np.searchsorted(self.bi_code, codes, "left")
-            hi = np.searchsorted(self.bi_code, codes, "right")
-            hit = np.flatnonzero(hi > lo)
-            ps, ls = [], []
-            for h in hit.tolist():
-                p = int(both[h])
-                for k in self.bi_label[lo[h]:hi[h]].tolist():
-                    stems = self.label_stems[k]
-                    if len(stems) == 2 or tuple(ids[p:p + len(stems)].tolist()) == stems:
-                        ps.append(p)
-                        ls.append(k)
-            if ps:
-                ps, ls = np.array(ps, dtype=np.int64), np.array(ls, dtype=np.int64)
-                found_pos.append(ps)
-                found_lab.append(ls)
-                # the last word of a two-word label alone, after the label was first seen whole
-                two = self.label_len[ls] == 2
-                if two.any():
-                    first_seen: dict[tuple[int, int], int] = {}
-                    for p, k in zip(ps[two].tolist(), ls[two].tolist()):
-                        key = (int(doc_of[p]), k)
-                        if key not in first_seen or p < first_seen[key]:
-                            first_seen[key] = p
-                    tails = {}
-                    for (d, k), p in first_seen.items():
-                        tails.setdefault(int(self.tail[k]), []).append((d, k, p))
-                    tp, tl = [], []
-                    tail_pos = np.flatnonzero(np.isin(ids, np.fromiter(tails, dtype=np.int64)))
-                    for q in tail_pos.tolist():
-                        d = int(doc_of[q])
-                        for dd, k, p in tails[int(ids[q])]:
-                            if dd == d and q > p + 1:
-                                tp.append(q)
-                                tl.append(k)
-                    if tp:
-                        found_pos.append(np.array(tp, dtype=np.int64))
-                        found_lab.append(np.array(tl, dtype=np.int64))
-        pos, lab = np.concatenate(found_pos), np.concatenate(found_lab)
+            p2, l2 = _expand(both, np.searchsorted(self.bi_code, codes, "left"),
+                             np.searchsorted(self.bi_code, codes, "right"), self.bi_label)
+            longer = np.flatnonzero(self.label_len[l2] > 2)
+            if len(longer):
+                ok = np.ones(len(p2), dtype=bool)
+                for i in longer.tolist():
+                    stems, p = self.label_stems[l2[i]], int(p2[i])
+                    ok[i] = tuple(ids[p:p + len(stems)].tolist()) == stems
+                p2, l2 = p2[ok], l2[ok]
+            found.append((p2, l2, np.ones(len(p2))))
+            found.append(self._tails(ids, doc_of, p2, l2))
+        pos = np.concatenate([f[0] for f in found])
+        lab = np.concatenate([f[1] for f in found])
+        weight = np.concatenate([f[2] for f in found])
         if not len(pos):
             e = np.zeros(0, dtype=np.int64)
             return Candidates(e, e, e, e, e, e, e, np.zeros(0, dtype=bool))
         doc = doc_of[pos]
         rel = pos - starts[doc]
-        tag = self.label_tag[lab]
         n_cols = int(self.label_tag.max()) + 1
-        key = doc * n_cols + tag
-        order = np.lexsort((-self.label_len[lab], rel, key))  # by candidate, then position; longest label first
-        key, rel, lab = key[order], rel[order], lab[order]
+        key = doc * n_cols + self.label_tag[lab]
+        order = np.lexsort((rel, -self.label_len[lab], key))  # by candidate; its longest label, first found, leads
+        key, rel, lab, weight = key[order], rel[order], lab[order], weight[order]
         first = np.ones(len(key), dtype=bool)
         first[1:] = key[1:] != key[:-1]
         at = np.flatnonzero(first)
-        mentions = np.diff(np.append(at, len(key)))
-        last = np.maximum.reduceat(rel, at)
-        longest = np.maximum.reduceat(self.label_len[lab], at)
-        best_label = lab[at]
-        relabel = self.label_len[best_label] != longest
-        if relabel.any():  # the longest label found, where the first one found is shorter
-            for c in np.flatnonzero(relabel).tolist():
-                seg = lab[at[c]: at[c] + mentions[c]]
-                best_label[c] = seg[np.argmax(self.label_len[seg])]
+        mentions = np.add.reduceat(weight, at).astype(np.int64)
         d = key[at] // n_cols
+        first_pos = np.minimum.reduceat(rel, at)
         titles = np.asarray(title_lengths, dtype=np.int64)
-        return Candidates(doc=d, tag=key[at] % n_cols, mentions=mentions, first=rel[at], last=last,
-                          label=best_label, length=lengths[d], in_title=rel[at] < titles[d])
+        return Candidates(doc=d, tag=key[at] % n_cols, mentions=mentions, first=first_pos,
+                          last=np.maximum.reduceat(rel, at), label=lab[at], length=lengths[d],
+                          in_title=first_pos < titles[d])
+
+    def _tails(self, ids: np.ndarray, doc_of: np.ndarray, pos: np.ndarray, lab: np.ndarray):
+        """Mentions by the last word alone of two-word labels seen whole (``pos``, ``lab``) earlier in the same
+        text: per (text, label), one entry at the last such word weighing the number of them."""
+        two = self.label_len[lab] == 2
+        if not two.any():
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+        pos, lab = pos[two], lab[two]
+        doc = doc_of[pos]
+        key = doc * len(self.label_tag) + lab
+        order = np.lexsort((pos, key))
+        key, pos, lab, doc = key[order], pos[order], lab[order], doc[order]
+        head = np.ones(len(key), dtype=bool)
+        head[1:] = key[1:] != key[:-1]
+        pos, lab, doc = pos[head], lab[head], doc[head]  # where each label was first seen whole
+        tail = self.tail[lab]
+        # every known word's position, sorted by (text, stem, position)
+        known = np.flatnonzero(ids >= 0)
+        span = len(ids) + 1
+        code = (doc_of[known] * self.n_stems + ids[known]) * span + known
+        code.sort()
+        base = (doc * self.n_stems + tail) * span
+        lo = np.searchsorted(code, base + pos + 2)  # after the whole label (its last word is at pos + 1)
+        hi = np.searchsorted(code, base + span)
+        n = hi - lo
+        keep = n > 0
+        last = code[np.maximum(hi - 1, 0)] % span
+        return last[keep], lab[keep], n[keep].astype(np.float64)
+
+
+def _ranks(lengths: np.ndarray) -> np.ndarray:
+    """0, 1, ..., n - 1 for each n of ``lengths``, one after another."""
+    return np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+
+
+def _expand(pos: np.ndarray, lo: np.ndarray, hi: np.ndarray, values: np.ndarray):
+    """Each position of ``pos`` repeated once for each of ``values[lo:hi]`` (its own slice), with those values."""
+    counts = hi - lo
+    return np.repeat(pos, counts), values[np.repeat(lo, counts) + _ranks(counts)]
 
 
 class LexicalSource:
@@ -281,12 +290,10 @@ class LexicalSource:
         z = np.where(supervised, F[:, _LOGIT] + Z @ self.coef[0] + self.intercept[0], Z @ self.coef[1] + self.intercept[1])
         return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
-    def candidates(self, word_lists: Sequence[Sequence], texts: Sequence[str]) -> Candidates:
-        """The candidates of ``texts`` given with their words (``Analyzer.word_keys``)."""
-        index, an = self.index, self.index.analyzer
-        seqs = [index.ids(words) for words in word_lists]
-        titles = [len(an.stems(title_of(t))) for t in texts]
-        return index.match(seqs, titles)
+    def candidates(self, ids: np.ndarray, lengths: np.ndarray, texts: Sequence[str]) -> Candidates:
+        """The candidates of ``texts`` given as lexicon ids (see :meth:`LabelIndex.match`)."""
+        stems = self.index.analyzer.stems
+        return self.index.match(ids, lengths, [len(stems(title_of(t))) for t in texts])
 
     def propagate(self, P: np.ndarray, source: np.ndarray | None = None) -> None:
         """Give broader tags at least the probability of their narrower ones, in place (a narrower tag implies

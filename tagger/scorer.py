@@ -181,15 +181,22 @@ class TagScorer:
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """TF-IDF rows of ``texts`` (a list of str)."""
-        return self._transform(texts)[0]
+        return self._transform(texts)
 
-    def _transform(self, texts: Sequence[str]) -> tuple[sp.csr_matrix, list | None]:
-        """TF-IDF rows of ``texts``, and their word lists where the fast path made them."""
+    def _transform(self, texts: Sequence[str], lexical: bool = False):
+        """TF-IDF rows of ``texts`` and, with ``lexical``, their words as lexicon ids and their lengths (see
+        :meth:`tagger.lexical.LabelIndex.match`)."""
         an = self.analyzer
         if self.params["ngram_range"][1] <= 2:  # integer-id fast path, same matrix
-            words = [an.word_keys(t) for t in texts]
-            return self.features.transform_words(words, an.stem_of), words
-        return self.features.transform(an.terms(t) for t in texts), None
+            if lexical:  # one lookup a word for both
+                return self.features.transform_words(map(an.word_keys, texts), an.stem_of,
+                                                     self.lexical.index.stem_ids)
+            return self.features.transform_words(map(an.word_keys, texts), an.stem_of)
+        X = self.features.transform(an.terms(t) for t in texts)
+        if not lexical:
+            return X
+        seqs = [self.lexical.index.ids(an.word_keys(t)) for t in texts]
+        return X, np.concatenate(seqs) if seqs else np.zeros(0, np.int64), np.array([len(q) for q in seqs])
 
     def raw_scores(self, X: sp.csr_matrix, texts: Sequence[str]) -> np.ndarray:
         """Linear scores (n_texts x n_supervised tags) of TF-IDF rows ``X`` of ``texts``, lead signal included."""
@@ -204,18 +211,19 @@ class TagScorer:
         """Calibrated probabilities of ``texts`` (a list of str), n_texts x n_tags, and which texts had at
         least one known term (or label).  ``details=True`` adds the lexical candidates (or ``None``) and, per
         entry, the narrower tag that raised it (-1 elsewhere; ``None`` without a hierarchy)."""
-        X, words = self._transform(texts)
+        lexical = self.lexical
+        if lexical is None:
+            X = self._transform(texts)
+        else:
+            X, ids, lengths = self._transform(texts, lexical=True)
         raw = self.raw_scores(X, texts)
         known = np.diff(X.indptr) > 0
-        lexical = self.lexical
         if lexical is None:
             P = apply_calibration(raw, self.calibration)
             if self.allowed is not None:
                 P[:, ~self.allowed] = 0.0
             return (P, known, None, None) if details else (P, known)
-        if words is None:
-            words = [self.analyzer.word_keys(t) for t in texts]
-        cand = lexical.candidates(words, texts)
+        cand = lexical.candidates(ids, lengths, texts)
         P = np.zeros((len(texts), len(self.tags)))
         P[:, :self.n_supervised] = apply_calibration(raw, self.calibration)
         sup = cand.tag < self.n_supervised

@@ -59,11 +59,11 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
     default_idf = float(np.log(1 + n_docs) + 1)
     parts = []
     for start in range(0, n_docs, 5_000):
-        seqs = [remap[ids] for ids in counted.ids[start:start + 5_000]]
-        c = index.match(seqs, title_lengths[start:start + 5_000])
+        chunk = counted.ids[start:start + 5_000]
+        c = index.match(remap[np.concatenate(chunk)], [len(q) for q in chunk], title_lengths[start:start + 5_000])
         c.doc += start
         parts.append(c)
-    cand = _concat(parts) if parts else index.match([], [])
+    cand = _concat(parts) if parts else index.match(np.zeros(0, np.int64), [], [])
     labels = labels.tocsr()
     y = np.asarray(labels[cand.doc, cand.tag]).ravel().astype(np.int8) if len(cand) else np.zeros(0, np.int8)
     tag_counts = np.asarray(labels.sum(axis=0)).ravel()
