@@ -9,6 +9,7 @@ scipy.sparse only; learning one is :class:`tagger.learning.TagClassifier`'s job.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -21,6 +22,11 @@ __all__ = ["TagScorer", "LeadMatcher", "apply_calibration", "choose", "as_texts"
 
 #: The recipe parameters that tagging itself uses (the rest of a model's recipe only says how it was learned).
 RUNTIME_PARAMS = {"ngram_range": (1, 2), "max_chars": DEFAULT_MAX_CHARS, "lexical_weight": 0.3, "lead_chars": 200}
+
+#: A Cyrillic letter.  The models are of Russian text: one with no Cyrillic letter is not given its best tag
+#: by default (see :func:`choose`), since the Latin words of a Russian archive's vocabulary (quotes, names,
+#: "the", "media") would otherwise tag any English text.  Every article of the RT corpus has one.
+_CYRILLIC = re.compile("[\u0400-\u04ff]")
 
 
 def as_texts(texts) -> list[str]:
@@ -156,10 +162,14 @@ class TagScorer:
         return self.raw_scores(self.transform(texts), texts)
 
     def probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Calibrated probabilities of ``texts`` (a list of str), n_texts x n_tags, and which texts had at
-        least one known term."""
+        """Calibrated probabilities of ``texts`` (a list of str), n_texts x n_tags, and which texts are known:
+        they have at least one term the model knows and a Cyrillic letter (in the part analysed)."""
         X = self.transform(texts)
-        return apply_calibration(self.raw_scores(X, texts), self.calibration), np.diff(X.indptr) > 0
+        limit = self.params["max_chars"]
+        known = np.diff(X.indptr) > 0
+        for i in np.flatnonzero(known):
+            known[i] = _CYRILLIC.search(texts[i], 0, limit) is not None
+        return apply_calibration(self.raw_scores(X, texts), self.calibration), known
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         return self.probabilities(as_texts(texts))[0]
@@ -179,8 +189,10 @@ def choose(P: np.ndarray, known: np.ndarray, thresholds: np.ndarray, threshold: 
     """Column indices of the chosen tags of each row of probabilities ``P``, best first: those reaching their
     tag's ``thresholds`` (or the one ``threshold`` given for every tag), at most ``top_k``.
 
-    ``known`` marks rows whose text had at least one known term: with the tuned thresholds those always get at
-    least their best tag."""
+    ``known`` marks rows whose text had at least one known term and a Cyrillic letter: with the tuned
+    thresholds those always get at least their best tag; other texts get only the tags that reach their
+    thresholds (a text in another alphabet whose few known words, such as English "the" or "media" from quotes
+    in Russian articles, are weak evidence gets ``[]``)."""
     limit = thresholds if threshold is None else threshold
     rows, cols = np.nonzero(P >= limit)
     order = np.lexsort((-P[rows, cols], rows))  # by row, then most probable first (stable on ties)

@@ -500,7 +500,7 @@ class TagClassifier(BaseEstimator):
                      top_k: int | None = None) -> list[list]:
         """The tags of each text as lists, most probable first (the same choice as :meth:`predict`): a tag is
         chosen when its probability reaches its tuned threshold (or ``threshold``, if given, for every tag); a
-        text with a word the model knows gets at least its best tag; ``top_k`` caps the count (see
+        text with a word the model knows and a Cyrillic letter gets at least its best tag; ``top_k`` caps the count (see
         :meth:`tagger.TagModel.predict_tags`)."""
         classes = self.classes_.tolist()
         return [[classes[j] for j in row] for row in self._chosen(texts, threshold, top_k)]
