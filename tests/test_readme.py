@@ -81,3 +81,13 @@ def test_check_mode_exits_1_on_a_stale_readme(tmp_path, capsys):
     assert tool.main(["--readme", str(stale)]) == 0  # rewrites it
     assert stale.read_text(encoding="utf-8") == "```python\n>>> 6 * 7\n42\n```\n"
     assert tool.main(["--check", "--readme", str(stale)]) == 0
+
+
+def test_the_tool_writes_the_default_models_figures_into_the_prose():
+    from tagger import default_model
+    new, problems = tool.render("Trained on <!--fig n_documents-->12<!--/fig--> articles, "
+                                "<!--fig n_tags-->1<!--/fig--> tags, <!--fig nonsense-->7<!--/fig-->.\n")
+    model = default_model()
+    assert new == (f"Trained on <!--fig n_documents-->{model.metadata['n_documents']:,}<!--/fig--> articles, "
+                   f"<!--fig n_tags-->{len(model.tags):,}<!--/fig--> tags, <!--fig nonsense-->7<!--/fig-->.\n")
+    assert len(problems) == 1 and "'nonsense'" in problems[0]

@@ -17,6 +17,8 @@ What it runs:
   answer line: the request goes to ``tagger.server.create_app(default_model())`` in process (no socket, no
   HTTP client library), and the line becomes its JSON answer (floats to 3 decimals, the ``model`` summary cut
   to its first field).  Left as is, and said so, where FastAPI is not installed.
+- Figures in the prose about the default model, marked ``<!--fig NAME-->5,164<!--/fig-->`` (GitHub shows
+  ``5,164``): NAME is one of :func:`model_figures`, read from the model file's metadata.
 - Any other ```` ```python ```` block must not claim outputs: a comment that looks like one (``# [``, ``# (``,
   ``# {``, ``# '``, a decimal number) is reported, since nothing would check it.
 """
@@ -43,6 +45,19 @@ _FLOAT = re.compile(r"(?<![\w.])(-?\d+\.\d{4,})(?![\w.])")
 _CLAIM = re.compile(r"#\s*(?:[\[({']|.*\b\d+\.\d+)")
 _CURL = re.compile(r"curl\b.*?localhost:\d+(/\S*)")
 _BODY = re.compile(r"-d\s+'([^']*)'")
+_FIGURE = re.compile(r"<!--fig (\w+)-->(.*?)<!--/fig-->")
+
+
+def model_figures() -> dict[str, str]:
+    """Figures of the default model that the prose quotes, formatted as the README writes them."""
+    from tagger import default_model
+    model = default_model()
+    training = model.metadata.get("training", {})
+    split = training.get("split", {})
+    figures = {"n_documents": model.metadata["n_documents"], "n_tags": len(model.tags),
+               "corpus_articles": sum(c.get("articles", 0) for c in training.get("corpora", [])),
+               "split_test": split.get("test"), "split_validation": split.get("validation")}
+    return {k: f"{v:,}" for k, v in figures.items() if v is not None}
 
 
 def rounded(value):
@@ -217,7 +232,13 @@ def render(text: str, notes: list[str] | None = None) -> tuple[str, list[str]]:
         pieces += lines[last:start] + new
         last = end
     pieces += lines[last:]
-    return "\n".join(pieces), problems
+    text = "\n".join(pieces)
+    if _FIGURE.search(text):
+        figures = model_figures()
+        unknown = sorted({m.group(1) for m in _FIGURE.finditer(text)} - set(figures))
+        problems += [f"README.md: no figure named {name!r} (known: {', '.join(figures)})" for name in unknown]
+        text = _FIGURE.sub(lambda m: f"<!--fig {m.group(1)}-->{figures.get(m.group(1), m.group(2))}<!--/fig-->", text)
+    return text, problems
 
 
 def render_docstring(text: str) -> tuple[str, list[str]]:
