@@ -83,6 +83,7 @@ def test_fit_on_an_indicator_matrix_with_names_learns_what_tag_lists_teach(corpu
     np.testing.assert_allclose(named.decision_function(held), fitted.decision_function(held)[:, order], atol=1e-5)
     assert named.predict(held).tolist() == fitted.predict(held)[:, order].tolist()
     assert [[t.upper() for t in row] for row in named.predict_tags(held)] == fitted.predict_tags(held)
+    assert list(named.to_scorer().tags) == [n.upper() for n in names]  # a model file holds canonical tags
     # the same from a sparse matrix, from a list of rows and from booleans
     for form in (sp.csr_matrix(Y), Y.tolist(), Y.astype(bool)):
         again = TagClassifier(**KW).fit(texts, form, classes=list(names))

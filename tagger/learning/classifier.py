@@ -237,10 +237,11 @@ class TagClassifier(BaseEstimator):
         return Y
 
     def _tag_names(self) -> tuple[list[str], float]:
-        """The tags' names as the scorer holds them, and the lead signal's weight (0 where the classes are
-        column numbers: they have no words to look for)."""
+        """The tags' names as the scorer holds them (canonical form, as every model file and
+        :class:`tagger.TagModel` gives tags), and the lead signal's weight (0 where the classes are column
+        numbers: they have no words to look for)."""
         if self.classes_.dtype == object:
-            return list(self.classes_), self.lexical_weight
+            return [normalize_tag(c) for c in self.classes_], self.lexical_weight
         return [str(c) for c in self.classes_], 0.0
 
     def fit(self, texts: Sequence[str], y, client=None, *, classes: Sequence[str] | None = None) -> "TagClassifier":
