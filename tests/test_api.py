@@ -78,12 +78,24 @@ ENGLISH = ["The quick brown fox jumps over the lazy dog.",
 @pytest.mark.parametrize("text", ENGLISH)
 def test_another_language_gets_no_best_tag_by_default(text):
     """RT's vocabulary holds Latin words (quotes, names, "the", "media"), so English text has known words;
-    without a Cyrillic letter it gets only the tags that reach their thresholds, and these weak ones do not."""
+    without a Cyrillic letter it gets only the tags that reach their thresholds, never a best tag by default."""
     model = default_model()
     assert model.scorer.transform([text]).nnz > 0  # it has known words
-    assert predict_tags(text) == []
-    assert score_tags(text, top_k=1)[0][1] < model.thresholds[score_tags(text, top_k=1)[0][0]]
+    assert model.scorer.probabilities([text])[1].tolist() == [False]
+    assert all(p >= model.thresholds[t] for t, p in predict_tags(text, with_scores=True))
     assert predict_tags(text, threshold=0.0)  # an explicit threshold still applies to it as to any text
+
+
+def test_latin_words_alone_earn_no_best_tag(corpus):
+    from tagger import TagClassifier
+    texts, tags = corpus
+    texts = [t + (" NASA" if "космос" in ts else "") for t, ts in zip(texts, tags)]
+    model = TagModel(TagClassifier(min_tag_count=5, min_df=1, max_df=1.0).fit(texts, tags))
+    assert model.scorer.transform(["NASA"]).nnz == 1
+    assert model.score_tags("NASA", top_k=1)[0][0] == "КОСМОС"
+    assert model.score_tags("NASA", top_k=1)[0][1] < model.thresholds["КОСМОС"]  # weak evidence
+    assert model.predict_tags("NASA") == []
+    assert model.predict_tags("NASA и") == ["КОСМОС"]  # a Cyrillic letter: its best tag, as before
 
 
 def test_a_text_in_latin_letters_keeps_the_tags_that_reach_their_thresholds():
