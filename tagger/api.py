@@ -186,8 +186,9 @@ class TagModel:
         """Tags for ``text``, most probable first.
 
         A tag is given when its probability reaches its tuned threshold (or ``threshold``, if given, for
-        every tag).  With the tuned thresholds, a text with at least one word the model knows always gets
-        at least its best tag.  ``top_k`` caps the count.  ``with_scores=True`` gives ``(tag, probability)``
+        every tag).  With the tuned thresholds, a text with at least one word the model knows and a Cyrillic
+        letter always gets at least its best tag; a text in another alphabet gets only the tags that reach
+        their thresholds (its few known words, such as "the", are weak evidence).  ``top_k`` caps the count.  ``with_scores=True`` gives ``(tag, probability)``
         pairs instead of tags.
         """
         return self.predict_tags_batch([_check_text(text)], top_k=top_k, threshold=threshold,

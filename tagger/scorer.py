@@ -9,6 +9,7 @@ scipy.sparse only; learning one is :class:`tagger.learning.TagClassifier`'s job.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,11 @@ __all__ = ["TagScorer", "LeadMatcher", "apply_calibration", "choose", "as_texts"
 #: The recipe parameters that tagging itself uses (the rest of a model's recipe only says how it was learned).
 RUNTIME_PARAMS = {"ngram_range": (1, 2), "max_chars": DEFAULT_MAX_CHARS, "lexical_weight": 0.3, "lead_chars": 200,
                   "min_norm": 0.0}
+
+#: A Cyrillic letter.  The models are of Russian text: one with no Cyrillic letter is not given its best tag
+#: by default (see :func:`choose`), since the Latin words of a Russian archive's vocabulary (quotes, names,
+#: "the", "media") would otherwise tag any English text.  Every article of the RT corpus has one.
+_CYRILLIC = re.compile("[\u0400-\u04ff]")
 
 
 def as_texts(texts) -> list[str]:
@@ -208,9 +214,10 @@ class TagScorer:
         return self.raw_scores(self.transform(texts), texts)
 
     def probabilities(self, texts: Sequence[str], details: bool = False):
-        """Calibrated probabilities of ``texts`` (a list of str), n_texts x n_tags, and which texts had at
-        least one known term (or label).  ``details=True`` adds the lexical candidates (or ``None``) and, per
-        entry, the narrower tag that raised it (-1 elsewhere; ``None`` without a hierarchy)."""
+        """Calibrated probabilities of ``texts`` (a list of str), n_texts x n_tags, and which texts are known:
+        they have at least one term (or tag label) the model knows and a Cyrillic letter (in the part analysed).
+        ``details=True`` adds the lexical candidates (or ``None``) and, per entry, the narrower tag that raised
+        it (-1 elsewhere; ``None`` without a hierarchy)."""
         lexical = self.lexical
         if lexical is None:
             X = self._transform(texts)
@@ -222,6 +229,8 @@ class TagScorer:
             P = apply_calibration(raw, self.calibration)
             if self.allowed is not None:
                 P[:, ~self.allowed] = 0.0
+                known &= (P > 0).any(axis=1)
+            known = self._cyrillic(known, texts)
             return (P, known, None, None) if details else (P, known)
         cand = lexical.candidates(ids, lengths, texts)
         P = np.zeros((len(texts), len(self.tags)))
@@ -240,7 +249,15 @@ class TagScorer:
         if self.allowed is not None:
             P[:, ~self.allowed] = 0.0
             known &= (P > 0).any(axis=1)
+        known = self._cyrillic(known, texts)
         return (P, known, cand, source) if details else (P, known)
+
+    def _cyrillic(self, known: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """``known`` left true only for texts with a Cyrillic letter in the part analysed."""
+        limit = self.params["max_chars"]
+        for i in np.flatnonzero(known):
+            known[i] = _CYRILLIC.search(texts[i], 0, limit) is not None
+        return known
 
     def with_vocabulary(self, vocabulary: "Vocabulary", only: bool = False) -> "TagScorer":
         """This model with ``vocabulary``'s tags, labels and broader tags added to its own (no retraining): tags
@@ -283,8 +300,10 @@ def choose(P: np.ndarray, known: np.ndarray, thresholds: np.ndarray, threshold: 
     """Column indices of the chosen tags of each row of probabilities ``P``, best first: those reaching their
     tag's ``thresholds`` (or the one ``threshold`` given for every tag), at most ``top_k``.
 
-    ``known`` marks rows whose text had at least one known term: with the tuned thresholds those always get at
-    least their best tag."""
+    ``known`` marks rows whose text had at least one known term and a Cyrillic letter: with the tuned
+    thresholds those always get at least their best tag; other texts get only the tags that reach their
+    thresholds (a text in another alphabet whose few known words, such as English "the" or "media" from quotes
+    in Russian articles, are weak evidence gets ``[]``)."""
     limit = thresholds if threshold is None else threshold
     rows, cols = np.nonzero(P >= limit)
     order = np.lexsort((-P[rows, cols], rows))  # by row, then most probable first (stable on ties)

@@ -2,6 +2,7 @@
 it once per session, and the path to ../shared (tests that need it skip where it is absent)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,12 @@ import pytest
 from helpers import make_corpus
 
 from tagger import TagClassifier, TagModel
+
+# Subprocesses the tests start (training/train.py, python -m tagger.cli) import the tagger under test, not
+# whichever one is installed: a script's own folder comes first on its path, so train.py would otherwise pick
+# an editable install of another checkout.
+_ROOT = str(Path(__file__).resolve().parents[1])
+os.environ["PYTHONPATH"] = os.pathsep.join([_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,8 @@ import pytest
 import tagger
 from tagger import TagModel, default_model, predict_tags, score_tags
 
+from helpers import RT_CORPUS, needs
+
 ARTICLE = ("Глава Роскосмоса Дмитрий Рогозин посетит Баку, чтобы обсудить сотрудничество с Азербайджаном "
            "в космической сфере. Ракета «Союз» стартует с космодрома Байконур, сообщили в госкорпорации.")
 
@@ -66,6 +68,57 @@ def test_short_text_still_gets_its_best_tag():
 @pytest.mark.parametrize("text", ["", "   \n\t", "12345 !!! ...", "🚀🚀🚀"])
 def test_text_without_known_words_gets_no_tags(text):
     assert predict_tags(text) == []
+
+
+ENGLISH = ["The quick brown fox jumps over the lazy dog.",
+           "The central bank raised its key rate; media reports say inflation slowed.",
+           "Breaking news: the president met journalists in Moscow on Monday."]
+
+
+@pytest.mark.parametrize("text", ENGLISH)
+def test_another_language_gets_no_best_tag_by_default(text):
+    """RT's vocabulary holds Latin words (quotes, names, "the", "media"), so English text has known words;
+    without a Cyrillic letter it gets only the tags that reach their thresholds, never a best tag by default."""
+    model = default_model()
+    assert model.scorer.transform([text]).nnz > 0  # it has known words
+    assert model.scorer.probabilities([text])[1].tolist() == [False]
+    assert all(p >= model.thresholds[t] for t, p in predict_tags(text, with_scores=True))
+    assert predict_tags(text, threshold=0.0)  # an explicit threshold still applies to it as to any text
+
+
+def test_latin_words_alone_earn_no_best_tag(corpus):
+    from tagger import TagClassifier
+    texts, tags = corpus
+    texts = [t + (" NASA" if "космос" in ts else "") for t, ts in zip(texts, tags)]
+    model = TagModel(TagClassifier(min_tag_count=5, min_df=1, max_df=1.0).fit(texts, tags))
+    assert model.scorer.transform(["NASA"]).nnz == 1
+    assert model.score_tags("NASA", top_k=1)[0][0] == "КОСМОС"
+    assert model.score_tags("NASA", top_k=1)[0][1] < model.thresholds["КОСМОС"]  # weak evidence
+    assert model.predict_tags("NASA") == []
+    assert model.predict_tags("NASA и") == ["КОСМОС"]  # a Cyrillic letter: its best tag, as before
+
+
+def test_a_text_in_latin_letters_keeps_the_tags_that_reach_their_thresholds():
+    text = "Donald Trump and Vladimir Putin met in Helsinki to discuss NATO, Syria and Ukraine."
+    pairs = predict_tags(text, with_scores=True)
+    assert pairs and all(p >= default_model().thresholds[t] for t, p in pairs)  # strong evidence still tags
+
+
+def test_the_cyrillic_guard_changes_nothing_on_russian_text(tiny_model):
+    """Each Russian text with a known word still gets at least its best tag: the guard looks for a Cyrillic
+    letter, which every article of the RT corpus has."""
+    texts = ["Депутаты", "Депутаты обсудили бюджет", "qwerty", "Matches: Футбольный клуб", "football клуб"]
+    P, known = tiny_model.scorer.probabilities(texts)
+    assert known.tolist() == [True, True, False, True, True]
+    assert all(len(tags) >= 1 for tags in tiny_model.predict_tags_batch([t for t, k in zip(texts, known) if k]))
+
+
+@needs(RT_CORPUS)
+def test_every_rt_article_has_a_cyrillic_letter():
+    """So the guard changes no figure measured on RT (test metrics, benchmarks)."""
+    from tagger import read_corpus
+    from tagger.scorer import _CYRILLIC
+    assert all(_CYRILLIC.search(a.document) for a in read_corpus(RT_CORPUS))
 
 
 @pytest.mark.parametrize("bad", [None, b"bytes", 5, ["list"]])

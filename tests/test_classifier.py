@@ -23,7 +23,7 @@ def test_fit_learns_frequent_tags_only(fitted, corpus):
 
 def test_predicts_held_out_articles(fitted):
     texts, tags = make_corpus(60, seed=99)
-    predicted = fitted.predict(texts)
+    predicted = fitted.predict_tags(texts)
     mlb = MultiLabelBinarizer(classes=list(fitted.classes_))
     truth = mlb.fit_transform([[t.upper() for t in ts] for ts in tags])
     assert f1_score(truth, mlb.transform(predicted), average="micro") > 0.9
@@ -59,7 +59,7 @@ def test_grid_search_with_a_multilabel_scorer(corpus):
     mlb = MultiLabelBinarizer(classes=classes).fit([])
 
     def micro_f1(est, X, y):
-        return f1_score(mlb.transform([[t.upper() for t in ts] for ts in y]), mlb.transform(est.predict(X)),
+        return f1_score(mlb.transform([[t.upper() for t in ts] for ts in y]), mlb.transform(est.predict_tags(X)),
                         average="micro")
 
     search = GridSearchCV(TagClassifier(min_tag_count=5, min_df=1, max_df=1.0), {"alpha": [0.1, 10.0]},
@@ -79,9 +79,9 @@ def test_primal_solver_agrees_with_dual_on_ranking(corpus):
 
 def test_every_known_text_gets_a_tag_unless_threshold_excludes(fitted):
     text = "Депутаты обсудили бюджет"  # short: may be below every tuned threshold
-    assert len(fitted.predict([text])[0]) >= 1
-    assert fitted.predict([text], threshold=1.0) == [[]]
-    assert fitted.predict(["qwerty zzz"]) == [[]]  # no known word: no tag is invented
+    assert len(fitted.predict_tags([text])[0]) >= 1
+    assert fitted.predict_tags([text], threshold=1.0) == [[]]
+    assert fitted.predict_tags(["qwerty zzz"]) == [[]]  # no known word: no tag is invented
 
 
 def test_lexical_signal_adds_weight_where_tag_words_lead(fitted):
@@ -115,7 +115,7 @@ def test_tag_on_every_document_warns_and_still_fits():
     with pytest.warns(RuntimeWarning, match="НОВОСТИ"):
         clf = TagClassifier(min_tag_count=5, min_df=1, max_df=1.0).fit(texts, tags)
     assert np.isfinite(clf.thresholds_).all()
-    assert "НОВОСТИ" in clf.predict(["Ракета стартовала с космодрома Байконур."])[0]
+    assert "НОВОСТИ" in clf.predict_tags(["Ракета стартовала с космодрома Байконур."])[0]
 
 
 def test_relevance_weighting_favours_topic_words_and_is_folded_into_the_idf(corpus):
@@ -153,7 +153,7 @@ def test_partitioned_solver_agrees_with_dual(corpus, size, parts):
 
     def quality(clf):  # top-1 precision and micro-F1 of the chosen tags, on held-out articles
         top = clf.decision_function(held).argmax(1)
-        return truth[np.arange(len(held)), top].mean(), f1_score(truth, mlb.transform(clf.predict(held)), average="micro")
+        return truth[np.arange(len(held)), top].mean(), f1_score(truth, mlb.transform(clf.predict_tags(held)), average="micro")
 
     (p1_dual, f1_dual), (p1_part, f1_part) = quality(dual), quality(part)
     assert p1_part >= p1_dual - 0.03 and f1_part >= f1_dual - 0.03  # each part saw a third or half of the data

@@ -117,7 +117,7 @@ def test_training_on_the_cluster_learns_the_local_model(client, corpus, solver, 
     assert remote.features_.terms_ == local.features_.terms_ and list(remote.classes_) == list(local.classes_)
     np.testing.assert_allclose(remote.coef_.toarray(), local.coef_.toarray(), rtol=1e-4, atol=1e-6)
     held, _ = make_corpus(80, seed=3)
-    assert remote.predict(held) == local.predict(held)
+    assert remote.predict_tags(held) == local.predict_tags(held)
 
 
 def test_the_training_script_on_a_cluster(client, tmp_path):

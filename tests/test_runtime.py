@@ -63,7 +63,7 @@ def test_a_fitted_classifier_and_its_scorer_tag_alike(fitted, tiny_model):
     texts = ["Ракета стартовала с космодрома Байконур.", "Курс рубля снизился.", ""]
     scorer = fitted.to_scorer()
     assert scorer is fitted.to_scorer()  # built once while nothing changes
-    assert tiny_model.predict_tags_batch(texts) == fitted.predict(texts)
+    assert tiny_model.predict_tags_batch(texts) == fitted.predict_tags(texts)
     try:
         assert fitted.set_params(lexical_weight=0.0).to_scorer() is not scorer  # a runtime parameter changed
     finally:

@@ -202,3 +202,18 @@ def test_the_script_reads_texts_again_instead_of_keeping_them(tmp_path, capsys):
 def load_model_of(clf, tmp_path):
     clf.save(tmp_path / "mem.tagger")
     return load_model(tmp_path / "mem.tagger")
+
+
+def test_help_quotes_the_defaults_that_apply(capsys):
+    """Each "(default X)" of --help is what a left-out option means (the help once said --min-df 2; it was 3)."""
+    import re
+    with pytest.raises(SystemExit):
+        train.parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    clf = train.recipe_from(train.parse_args(["--corpus", "c.jsonl", "--out", "m.tagger"])).make_classifier()
+    options = {"--min-tag-count": clf.min_tag_count, "--alpha": clf.alpha, "--ngram-max": clf.ngram_range[1],
+               "--min-df": clf.min_df, "--max-weights-per-tag": clf.max_weights_per_tag, "--solver": clf.solver,
+               "--partition-size": clf.partition_size}
+    for option, value in options.items():
+        quoted = re.search(re.escape(option) + r" [A-Z_{},a-z]+ (?:(?! --|\]).)*?\(default ([^):]+)", text)
+        assert quoted and quoted.group(1) == str(value), option

@@ -24,6 +24,7 @@ from tagger.learning.metrics import evaluate_model
 from tagger.progress import say
 from tagger.tags import DEFAULT_TAG_STOPLIST, TagNormalizer
 from tagger.model_file import ModelError, read_metadata
+from tagger.learning import TagClassifier
 from tagger.learning.training import (documents, fail, in_reading_order, load_recipe, make_split, missing_sources, prepare_tags,
                              read_articles, recipe_from_metadata)
 
@@ -31,7 +32,12 @@ SEARCH_GRID = {"alpha": [0.05, 0.1, 0.2], "max_weights_per_tag": [1000, 2000, 40
 MIN_ARTICLES = 20
 
 
+#: What an option left out means without --config: TagClassifier's own defaults (the help texts quote them).
+DEFAULTS = TagClassifier().get_params()
+
+
 def parse_args(argv=None) -> argparse.Namespace:
+    d = DEFAULTS
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--corpus", action="append", required=True, metavar="FILE",
                    help="corpus file (JSON Lines, .gz allowed); repeat for several")
@@ -46,15 +52,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int)
     p.add_argument("--test-size", type=float)
     p.add_argument("--val-size", type=float)
-    p.add_argument("--min-tag-count", type=int, help="tags on fewer training articles are not learned (default 20)")
-    p.add_argument("--alpha", type=float, help="ridge regularisation (default 0.1)")
-    p.add_argument("--ngram-max", type=int, help="longest word n-gram (default 2)")
-    p.add_argument("--min-df", type=int, help="a term must occur in this many articles (default 2)")
+    p.add_argument("--min-tag-count", type=int, help=f"tags on fewer training articles are not learned (default {d['min_tag_count']})")
+    p.add_argument("--alpha", type=float, help=f"ridge regularisation (default {d['alpha']})")
+    p.add_argument("--ngram-max", type=int, help=f"longest word n-gram (default {d['ngram_range'][1]})")
+    p.add_argument("--min-df", type=int, help=f"a term must occur in this many articles (default {d['min_df']})")
     p.add_argument("--max-features", type=int, help="keep only this many most frequent terms")
-    p.add_argument("--max-weights-per-tag", type=int, help="keep each tag's largest weights (default 2000)")
+    p.add_argument("--max-weights-per-tag", type=int, help=f"keep each tag's largest weights (default {d['max_weights_per_tag']})")
     p.add_argument("--solver", choices=["auto", "dual", "partitioned", "primal"],
-                   help="ridge solver (default auto: dual up to --partition-size articles, partitioned beyond)")
-    p.add_argument("--partition-size", type=int, help="articles per part of the partitioned solver (default 8000)")
+                   help=f"ridge solver (default {d['solver']}: dual up to --partition-size articles, partitioned beyond)")
+    p.add_argument("--partition-size", type=int, help=f"articles per part of the partitioned solver (default {d['partition_size']})")
     p.add_argument("--aliases", metavar="JSON", help='tag alias file, e.g. {"РФ": "РОССИЯ"}')
     p.add_argument("--keep-furniture-tags", action="store_true",
                    help=f"keep tags that are page furniture ({', '.join(sorted(DEFAULT_TAG_STOPLIST))})")

@@ -10,6 +10,7 @@ a first ridge fit rates each term by the size of its weights over all tags and s
 """
 from __future__ import annotations
 
+import numbers
 import os
 import time
 import warnings
@@ -20,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import KFold
+from sklearn.utils import ClassifierTags, TransformerTags
 
 from ..analysis import DEFAULT_MAX_CHARS, Analyzer
 from ..progress import progress, say
@@ -54,6 +56,32 @@ def _checked(texts: Iterable, leads: list[str], lead_chars: int, titles: list[in
         leads.append(text[:lead_chars])
         titles.append(len(analyzer.stems(title_of(text))))
         yield text
+
+
+def _as_indicator(y) -> np.ndarray | None:
+    """``y`` as a 0/1 indicator matrix (int8, documents x tags) if it is one: a sparse matrix, a numeric or
+    boolean array of two dimensions, or a list of equally long rows of numbers; ``None`` if ``y`` is tag lists."""
+    if sp.issparse(y):
+        M = y.toarray()
+    elif isinstance(y, np.ndarray) or (hasattr(y, "__array__") and not isinstance(y, (list, tuple))):
+        M = np.asarray(y)
+        if M.dtype == object or M.dtype.kind in "USa":  # rows of tags, not numbers
+            return None
+    elif isinstance(y, Sequence) and not isinstance(y, (str, bytes)) and len(y) and all(
+            isinstance(row, Sequence) and not isinstance(row, (str, bytes)) for row in y) and any(y) and all(
+            isinstance(v, (numbers.Number, np.number)) for row in y for v in row):
+        if len({len(row) for row in y}) != 1:
+            raise ValueError("an indicator matrix y needs rows of one length (one column per tag); "
+                             "tag lists hold tags as str")
+        M = np.asarray(y)
+    else:
+        return None
+    if M.ndim != 2:
+        raise ValueError(f"y must be tag lists or a 2-D indicator matrix (documents x tags), "
+                         f"not an array of {M.ndim} dimension(s)")
+    if M.size and not np.isin(M, (0, 1)).all():
+        raise ValueError("an indicator matrix y holds only 0 and 1 (or False and True)")
+    return M.astype(np.int8)
 
 
 class _Clock:
@@ -116,6 +144,32 @@ class TagClassifier(BaseEstimator):
     supervised tag sigmoid a, b), ``thresholds_`` (per-tag probability thresholds), ``global_threshold_``,
     ``vocabulary_`` (a :class:`tagger.Vocabulary`), ``lexical_`` (the :class:`tagger.lexical.LexicalSource`, or
     ``None``), ``n_documents_``.
+
+    scikit-learn's multi-label conventions
+    --------------------------------------
+    - ``X`` is a sequence of texts (str), not a numeric matrix.
+    - ``fit(texts, y)`` takes ``y`` as **tag lists** (``[["экономика", "цб рф"], ...]``: tags are normalised
+      and the tags on at least ``min_tag_count`` documents become ``classes_``, canonical names, sorted) or as
+      a **0/1 indicator matrix** (n_texts x n_tags: a NumPy array, a list of rows or a SciPy sparse matrix, as
+      :class:`sklearn.preprocessing.MultiLabelBinarizer` gives).  Every column of a matrix is a class, kept in
+      its order whatever its count (scikit-learn's scorers compare ``predict`` with ``y`` column by column;
+      a column with fewer than 5 positives uses the global calibration and threshold); ``classes_`` are the
+      names given as ``fit(texts, Y, classes=mlb.classes_)``, else the column numbers ``0..n_tags-1``.
+      Names are tag names: the lead signal (``lexical_weight``) looks for them in the text.  Column numbers
+      have no words, so a model fitted with them has no lead signal.
+    - :meth:`predict` gives the 0/1 indicator matrix (int8, columns ``classes_``); :meth:`predict_tags`
+      the same choice as lists of tags, best first (the list form of :class:`tagger.TagModel`).
+    - :meth:`score` is the **micro-averaged F1** of :meth:`predict` against ``y`` (tag lists or indicator
+      matrix), the measure ``GridSearchCV(..., scoring="f1_micro")`` uses; with tag lists, a true tag that is
+      not among ``classes_`` counts as missed.  ``GridSearchCV`` with ``scoring`` left out uses it and accepts
+      either form of ``y``; scikit-learn's named scorers (``"f1_micro"``, ...) need the indicator matrix.
+    - Estimator tags (``__sklearn_tags__``) declare text input (``input_tags.string``, not
+      ``two_d_array``: scikit-learn's common checks feed random numeric matrices, which have no words, so
+      they skip this estimator, as they do its own text vectorizers), multi-label targets
+      (``classifier_tags.multi_label``, ``target_tags.multi_output``) and a ``transform`` that gives TF-IDF
+      rows (``transformer_tags``).  ``estimator_type`` is left unset: scikit-learn would otherwise call
+      ``type_of_target`` on ``y`` to choose stratified folds, and that rejects tag lists; for multi-label
+      targets it would choose plain ``KFold`` anyway.
     """
 
     def __init__(self, ngram_range=(1, 2), min_df=3, max_df=0.5, max_features=None, alpha=0.1,
@@ -202,8 +256,50 @@ class TagClassifier(BaseEstimator):
         self._keyed, self._counts = keyed, counts
         return Y
 
-    def fit(self, texts: Sequence[str], tag_lists: Sequence[Iterable[str]], client=None) -> "TagClassifier":
-        """Learn from ``texts`` (title and body as one string each) and their tag lists.
+    def _indicator_classes(self, Y: np.ndarray, classes, given: Vocabulary | None) -> np.ndarray:
+        """Set ``classes_`` and ``tag_counts_`` of an indicator matrix ``Y``: every column a class, named by
+        ``classes`` (tag names) or numbered.  Named columns are the vocabulary (with ``given``'s labels and broader
+        tags for them) and get a lexical source; numbered ones have no words to find."""
+        if Y.shape[1] == 0:
+            raise ValueError("the indicator matrix y has no columns: no tag to learn")
+        if classes is None:
+            self.classes_ = np.arange(Y.shape[1])
+        else:
+            names = list(classes)
+            if len(names) != Y.shape[1]:
+                raise ValueError(f"{len(names)} classes for an indicator matrix of {Y.shape[1]} columns")
+            for name in names:
+                if not isinstance(name, str) or normalize_tag(name) is None:
+                    raise ValueError(f"classes must be tag names (str with a letter or digit), not {name!r}")
+            keys = Counter(tag_key(normalize_tag(name)) for name in names)
+            twice = [k for k, c in keys.items() if c > 1]
+            if twice:
+                raise ValueError(f"classes name the same tag more than once: {twice[:3]}")
+            self.classes_ = np.array(names, dtype=object)
+        self.tag_counts_ = Y.sum(axis=0, dtype=np.int64)
+        if classes is not None:
+            names = [normalize_tag(c) for c in self.classes_]
+            keys = [tag_key(n) for n in names]
+            self._keyed = [{keys[j] for j in np.flatnonzero(row)} for row in Y]
+            wanted = set(keys)  # a vocabulary may not add columns: predict's are y's
+            extra = [c for c in given or () if tag_key(c.tag) in wanted]
+            self.vocabulary_ = Vocabulary.from_tags(names).merged(Vocabulary(extra))
+        else:
+            self.vocabulary_ = None
+        return Y
+
+    def _tag_names(self) -> tuple[list[str], float]:
+        """The tags' names as the scorer holds them (canonical form, as every model file and
+        :class:`tagger.TagModel` gives tags), and the lead signal's weight (0 where the classes are column
+        numbers: they have no words to look for)."""
+        if self.classes_.dtype == object:
+            return [normalize_tag(c) for c in self.classes_], self.lexical_weight
+        return [str(c) for c in self.classes_], 0.0
+
+    def fit(self, texts: Sequence[str], y, client=None, *, classes: Sequence[str] | None = None) -> "TagClassifier":
+        """Learn from ``texts`` (title and body as one string each) and their tags ``y``: tag lists, or a 0/1
+        indicator matrix whose columns are ``classes`` (tag names; column numbers if not given).  See the
+        class's notes on scikit-learn's conventions.
 
         ``client``: a ``distributed.Client`` to run the analysis of the texts and the partitioned solver's part
         solves on a Dask cluster (``pip install 'tagger[dask]'``); the model learned is the same."""
@@ -211,49 +307,58 @@ class TagClassifier(BaseEstimator):
         try:
             if self.min_norm != "auto":
                 self._resolve_min_norm()  # checked before the long work
-            self._fit(texts, tag_lists)
+            self._fit(texts, y, classes)
             self.min_norm_ = self._resolve_min_norm()  # on the final features (relevance factors included)
             return self
         finally:
             for name in ("_engine", "_counted", "_titles", "_keyed", "_counts", "_all_positives"):
                 self.__dict__.pop(name, None)
 
-    def _fit(self, texts: Iterable[str], tag_lists: Sequence[Iterable[str]]) -> "TagClassifier":
+    def _fit(self, texts: Iterable[str], tag_lists, classes=None) -> "TagClassifier":
         if isinstance(texts, (str, bytes, bytearray)) or not hasattr(texts, "__iter__"):
             as_texts(texts)  # raises the TypeError that says what is wrong
-        if isinstance(tag_lists, (str, bytes)) or not hasattr(tag_lists, "__len__"):
-            raise TypeError(f"tag_lists must be a sequence of tag lists, not {type(tag_lists).__name__}")
+        indicator = _as_indicator(tag_lists)
+        if indicator is None:
+            if isinstance(tag_lists, (str, bytes)) or not hasattr(tag_lists, "__len__"):
+                raise TypeError(f"y must be tag lists or an indicator matrix, not {type(tag_lists).__name__}")
+            if classes is not None:
+                raise TypeError("classes names the columns of an indicator matrix y; tag lists name their own tags")
+        n_targets = len(tag_lists) if indicator is None else len(indicator)
         if isinstance(texts, Sequence):  # checked now; a stream is checked and counted as it is read
             texts = as_texts(texts)
-            if len(texts) != len(tag_lists):
-                raise ValueError(f"{len(texts)} texts but {len(tag_lists)} tag lists")
+            if len(texts) != n_targets:
+                raise ValueError(f"{len(texts)} texts but {n_targets} tag lists")
         if self.cv < 2:
             raise ValueError(f"cv must be at least 2 to tune thresholds, got {self.cv!r}")
-        if len(tag_lists) < 2 * self.cv:
-            raise ValueError(f"need at least {2 * self.cv} documents to fit with cv={self.cv}, got {len(tag_lists)}")
+        if n_targets < 2 * self.cv:
+            raise ValueError(f"need at least {2 * self.cv} documents to fit with cv={self.cv}, got {n_targets}")
         if self.solver not in ("auto", "dual", "partitioned", "primal"):
             raise ValueError(f"solver must be 'auto', 'dual', 'partitioned' or 'primal', got {self.solver!r}")
         if isinstance(self.partition_size, bool) or not isinstance(self.partition_size, (int, np.integer)) \
                 or self.partition_size < 2 * self.cv:
             raise ValueError(f"partition_size must be an integer of at least {2 * self.cv}, got {self.partition_size!r}")
         given = self._given_vocabulary()
-        Y = self._label_matrix(tag_lists, given)
+        if indicator is None:
+            Y = self._label_matrix(tag_lists, given)
+        else:
+            Y = self._indicator_classes(indicator, classes, given)
         self.n_supervised_ = Y.shape[1]
         always = self.classes_[Y.all(axis=0)]
         if len(always):
-            warnings.warn(f"tags on every training document carry no information: {', '.join(always[:5])}",
+            warnings.warn(f"tags on every training document carry no information: {', '.join(map(str, always[:5]))}",
                           RuntimeWarning, stacklevel=3)
         analyzer = self._analyzer()
         clock = _Clock(self.verbose)
         leads: list[str] = []  # the texts are read once (they may be a stream): only their leads are kept
         self._titles: list[int] = []
         X = self._tfidf(_checked(texts, leads, self.lead_chars, self._titles, analyzer), analyzer, self._engine,
-                        len(tag_lists))
-        if len(leads) != len(tag_lists):
-            raise ValueError(f"{len(leads)} texts but {len(tag_lists)} tag lists")
+                        n_targets)
+        if len(leads) != n_targets:
+            raise ValueError(f"{len(leads)} texts but {n_targets} tag lists")
         clock.lap(f"TF-IDF: {X.shape[0]:,} documents, {X.shape[1]:,} features, {len(self.classes_):,} tags")
 
-        lexical = LeadMatcher(self.classes_, analyzer, self.lexical_weight, self.lead_chars).sparse(leads)
+        names, weight = self._tag_names()
+        lexical = LeadMatcher(names, analyzer, weight, self.lead_chars).sparse(leads)
         del leads
         solver = self.solver
         if solver == "auto":
@@ -390,13 +495,15 @@ class TagClassifier(BaseEstimator):
         training candidates, their labels and out-of-fold probabilities, or ``None`` without a lexical source."""
         self.lexical_ = None
         counted = getattr(self, "_counted", None)
+        if self.vocabulary_ is None:  # numbered indicator columns: no label to find
+            return None
         if not self.lexical or counted is None:
             if self.lexical:
                 warnings.warn("the lexical source needs ngram_range up to 2: this model has supervised tags only",
                               RuntimeWarning, stacklevel=4)
             return None
         n_supervised = Y.shape[1]
-        tags, columns = vocabulary_columns(list(self.classes_), self.vocabulary_)
+        tags, columns = vocabulary_columns(self._tag_names()[0], self.vocabulary_)
         rows = [j for j, keys in enumerate(self._keyed) for _ in keys]
         cols = [columns[k] for keys in self._keyed for k in keys]
         labels = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(Y), len(tags)))
@@ -409,8 +516,10 @@ class TagClassifier(BaseEstimator):
         source, cand, y, p = fit_lexical(self.vocabulary_, columns, analyzer, counted, self._titles, labels,
                                          n_supervised, logits, random_state=self.random_state, cv=self.cv)
         self.lexical_ = source
-        self.classes_ = np.array(tags, dtype=object)
-        self.tag_counts_ = np.asarray(labels.sum(axis=0)).ravel().astype(np.int64)
+        if len(tags) > n_supervised:  # the vocabulary's other tags follow the supervised ones (names as given)
+            self.classes_ = np.concatenate([self.classes_, np.array(tags[n_supervised:], dtype=object)])
+            self.tag_counts_ = np.concatenate([self.tag_counts_,
+                                               np.asarray(labels.sum(axis=0)).ravel()[n_supervised:].astype(np.int64)])
         self._all_positives = int(labels.nnz)
         clock.lap(f"lexical source: {len(source.index):,} labels of {len(tags):,} tags, {len(cand):,} candidates "
                   f"in training ({int(y.sum()):,} given by the editors)")
@@ -489,10 +598,11 @@ class TagClassifier(BaseEstimator):
         params.pop("verbose", None)
         params.pop("vocabulary", None)  # the model's vocabulary is its lexical source's
         params["min_norm"] = getattr(self, "min_norm_", 0.0)
+        names, params["lexical_weight"] = self._tag_names()
         key = (tuple(map(id, learned)), repr(params))
         cached = getattr(self, "_scorer", None)
         if cached is None or cached[0] != key:
-            scorer = TagScorer(tags=self.classes_, tag_counts=self.tag_counts_, features=self.features_,
+            scorer = TagScorer(tags=names, tag_counts=self.tag_counts_, features=self.features_,
                                coef=self.coef_, intercept=self.intercept_, calibration=self.calibration_,
                                thresholds=self.thresholds_, global_threshold=self.global_threshold_,
                                n_documents=self.n_documents_, params=params, lexical=learned[-1])
@@ -511,9 +621,85 @@ class TagClassifier(BaseEstimator):
         """Calibrated probabilities in [0, 1], n_texts x n_tags."""
         return self.to_scorer().predict_proba(texts)
 
-    def predict(self, texts: Sequence[str], threshold: float | None = None) -> list[list[str]]:
-        """Tags of each text, most probable first (see :meth:`tagger.TagModel.predict_tags`)."""
-        return self.to_scorer().predict(texts, threshold)
+    def _chosen(self, texts: Sequence[str], threshold: float | None, top_k: int | None = None) -> list[np.ndarray]:
+        """Column indices of the tags chosen for each text, best first (see :func:`tagger.scorer.choose`)."""
+        from ..api import _check_threshold, _check_top_k
+        threshold, top_k = _check_threshold(threshold), _check_top_k(top_k, True)
+        scorer = self.to_scorer()
+        return scorer.choose(*scorer.probabilities(as_texts(texts)), threshold, top_k)
+
+    def predict(self, texts: Sequence[str], threshold: float | None = None) -> np.ndarray:
+        """The tags of each text as a 0/1 indicator matrix (int8, n_texts x n_tags, columns in the order of
+        ``classes_``): scikit-learn's multi-label form.  A tag is chosen as by :meth:`predict_tags`."""
+        chosen = self._chosen(texts, threshold)
+        out = np.zeros((len(chosen), len(self.classes_)), dtype=np.int8)
+        for i, cols in enumerate(chosen):
+            out[i, cols] = 1
+        return out
+
+    def predict_tags(self, texts: Sequence[str], *, threshold: float | None = None,
+                     top_k: int | None = None) -> list[list]:
+        """The tags of each text as lists, most probable first (the same choice as :meth:`predict`): a tag is
+        chosen when its probability reaches its tuned threshold (or ``threshold``, if given, for every tag); a
+        text with a word the model knows and a Cyrillic letter gets at least its best tag; ``top_k`` caps the count (see
+        :meth:`tagger.TagModel.predict_tags`)."""
+        classes = self.classes_.tolist()
+        return [[classes[j] for j in row] for row in self._chosen(texts, threshold, top_k)]
+
+    def score(self, texts: Sequence[str], y, sample_weight=None) -> float:
+        """Micro-averaged F1 of :meth:`predict` on ``texts`` against the true tags ``y``: what
+        ``GridSearchCV`` maximises when no ``scoring`` is given, and the same figure as scikit-learn's
+        ``"f1_micro"`` scorer.  ``y`` is tag lists (compared by :func:`tagger.tags.tag_key`; a true tag that
+        is not among ``classes_`` counts as missed, so a model does not score higher by learning fewer tags)
+        or a 0/1 indicator matrix with the columns of ``classes_``.  A text set with no true and no predicted
+        tag scores 0."""
+        from sklearn.metrics import f1_score
+        predicted = self.predict(texts)
+        Y = _as_indicator(y)
+        if Y is None:
+            Y, predicted = self._truth_of(y, predicted)
+        elif Y.shape != predicted.shape:
+            raise ValueError(f"y is a {Y.shape[0]} x {Y.shape[1]} indicator matrix; {len(predicted)} texts and "
+                             f"{len(self.classes_)} classes need {len(predicted)} x {len(self.classes_)}")
+        return float(f1_score(Y, predicted, average="micro", sample_weight=sample_weight, zero_division=0.0))
+
+    def _truth_of(self, tag_lists, predicted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Tag lists as an indicator matrix over ``classes_`` plus one column per other tag they hold (never
+        predicted), and ``predicted`` widened to match."""
+        if isinstance(tag_lists, (str, bytes)) or not hasattr(tag_lists, "__len__"):
+            raise TypeError(f"y must be tag lists or an indicator matrix, not {type(tag_lists).__name__}")
+        if len(tag_lists) != len(predicted):
+            raise ValueError(f"{len(predicted)} texts but {len(tag_lists)} tag lists")
+        if self.classes_.dtype != object:
+            raise TypeError("this model's classes are column numbers (it was fitted on an indicator matrix without "
+                            "classes): score it against an indicator matrix")
+        index = {tag_key(normalize_tag(c)): j for j, c in enumerate(self.classes_)}
+        rows, cols = [], []
+        for i, tags in enumerate(tag_lists):
+            if isinstance(tags, str):
+                raise TypeError(f"tags of document {i} must be a list of str, not a single str")
+            for raw in tags:
+                tag = normalize_tag(raw)
+                if tag is not None:
+                    rows.append(i)
+                    cols.append(index.setdefault(tag_key(tag), len(index)))
+        Y = np.zeros((len(predicted), len(index)), dtype=np.int8)
+        Y[np.array(rows, dtype=np.intp), np.array(cols, dtype=np.intp)] = 1
+        wide = np.zeros_like(Y)
+        wide[:, :predicted.shape[1]] = predicted
+        return Y, wide
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False  # texts, not numeric matrices (the common checks' random data)
+        tags.input_tags.string = True
+        tags.target_tags.required = True
+        tags.target_tags.two_d_labels = True  # the indicator matrix
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = False
+        tags.classifier_tags = ClassifierTags(multi_class=True, multi_label=True)
+        tags.transformer_tags = TransformerTags(preserves_dtype=[])  # transform: texts -> TF-IDF rows
+        return tags
 
     def save(self, path: str | os.PathLike, metadata: dict | None = None) -> None:
         """Write the fitted model to ``path`` atomically (see :mod:`tagger.model_file`)."""
