@@ -76,6 +76,11 @@ def _tag_parser() -> argparse.ArgumentParser:
     p.add_argument("--explain", action="store_true",
                    help="for each top tag (--top-k, default 5) show the words that pushed its score up and down")
     p.add_argument("--model", "-m", metavar="PATH", help="model file (default: the embedded model)")
+    p.add_argument("--vocabulary", metavar="FILE",
+                   help="a site's tag vocabulary (one tag a line, CSV tag,labels,broader, or SKOS .ttl): its tags the "
+                        "model never learned are given when their labels occur in the text")
+    p.add_argument("--only-vocabulary", action="store_true",
+                   help="give nothing but the tags of --vocabulary (a site's own tag list)")
     from . import __version__
     p.add_argument("--version", action="version", version=f"tagger {__version__}")
     return p
@@ -103,13 +108,17 @@ def _inputs(args) -> list[tuple[str, str | None, str | None]]:
     return [("<stdin>", _decode(sys.stdin.buffer.read(), "<stdin>"), None)]
 
 
-def _load(path: str | None):
-    """The model at ``path`` (the embedded one if ``None``); a bad file ends the command with one line."""
+def _load(path: str | None, vocabulary: str | None = None, only: bool = False):
+    """The model at ``path`` (the embedded one if ``None``), with ``vocabulary`` added; a bad file ends the command
+    with one line."""
     from .api import default_model, load_model
     from .model_file import ModelError
+    if only and not vocabulary:
+        _Parser(prog="tagger").error("--only-vocabulary needs --vocabulary FILE")
     try:
-        return load_model(path) if path else default_model()
-    except ModelError as exc:
+        model = load_model(path) if path else default_model()
+        return model.with_vocabulary(vocabulary, only=only) if vocabulary else model
+    except (ModelError, ValueError) as exc:  # VocabularyError is a ValueError naming the file and line
         _die(str(exc))
 
 
@@ -119,7 +128,7 @@ def _tag(argv: list[str]) -> int:
         inputs = _inputs(args)
     except ValueError as exc:
         _die(str(exc))
-    model = _load(args.model)
+    model = _load(args.model, args.vocabulary, args.only_vocabulary)
     failed = 0
     many = len(inputs) > 1
     for name, text, error in inputs:
@@ -151,7 +160,15 @@ def _print_explanations(explanations, name: str | None, as_json: bool) -> None:
     if name:
         print(f"# {name}")
     for e in explanations:
-        print(f"{e.tag}  {e.score:.3f}  (raw {e.raw_score:+.3f} = bias {e.intercept:+.3f}"
+        print(f"{e.tag}  {e.score:.3f}  from {' + '.join(e.sources)}")
+        if e.label is not None:
+            print(f"    label {e.label!r} found {e.mentions}x{' (in the title)' if e.in_title else ''}: "
+                  f"{e.label_score:.3f}")
+        if e.narrower is not None:
+            print(f"    narrower tag {e.narrower}")
+        if e.words_score is None:
+            continue
+        print(f"    words: {e.words_score:.3f} (raw {e.raw_score:+.3f} = bias {e.intercept:+.3f}"
               + (f" + lead {e.lead:+.3f}" if e.lead else "") + " + words)")
         for phrase, c in e.pushed_up:
             print(f"    {c:+.3f}  {phrase}")

@@ -1,8 +1,11 @@
-"""Why a tag: each top tag's score taken apart into the contributions of the text's own words and phrases.
+"""Why a tag: where each top tag's probability came from, and each source taken apart.
 
-A tag's raw score is exactly ``intercept + lead + sum(contributions)``, where each contribution is a term's
-TF-IDF weight in this text times the tag's weight for it; the probability is the tag's calibration sigmoid of
-that raw score.  So an explanation is the model's real arithmetic, not an approximation.
+From the words (a tag with a linear scorer): its raw score is exactly ``intercept + lead + sum(contributions)``,
+where each contribution is a term's TF-IDF weight in this text times the tag's weight for it; that source's
+probability is the tag's calibration sigmoid of the raw score.  From a label (the lexical source, any tag of
+the vocabulary): the label found, how often and whether in the title, and the lexical model's probability.
+From a narrower tag (a vocabulary's hierarchy): which one.  The tag's probability is the largest of them.
+So an explanation is the model's real arithmetic, not an approximation.
 """
 from __future__ import annotations
 
@@ -15,11 +18,20 @@ __all__ = ["TagExplanation", "explain"]
 
 @dataclass(frozen=True)
 class TagExplanation:
-    """One tag's score and what made it.
+    """One tag's probability and where it came from.
 
+    ``sources`` names the evidence: ``"words"`` (the tag's linear scorer, learned from its training articles),
+    ``"label"`` (the lexical source found one of the tag's labels) and ``"narrower"`` (a narrower tag of the
+    vocabulary was found); ``score`` is the largest of their probabilities.
+
+    Words: ``raw_score`` is the linear scorer's score, exactly ``intercept + lead + sum(contributions)``;
     ``pushed_up`` and ``pushed_down`` hold ``(phrase as written in the text, contribution)`` pairs, strongest
-    first; ``other`` is the sum of the contributions not listed, so that
-    ``raw_score == intercept + lead + sum(up) + sum(down) + other``."""
+    first, and ``other`` the sum of the contributions not listed; ``words_score`` is the calibrated probability.
+    A tag with no linear scorer has zeros here.
+
+    Label: ``label`` (the longest label found), ``mentions`` (how often), ``in_title``, ``label_score`` (the
+    lexical source's probability); ``None``/0 where no label was found.  ``narrower``: the narrower tag whose
+    probability this broader tag took, if any."""
 
     tag: str
     score: float
@@ -29,12 +41,21 @@ class TagExplanation:
     pushed_up: tuple[tuple[str, float], ...]
     pushed_down: tuple[tuple[str, float], ...]
     other: float
+    sources: tuple[str, ...] = ("words",)
+    words_score: float | None = None
+    label: str | None = None
+    mentions: int = 0
+    in_title: bool = False
+    label_score: float | None = None
+    narrower: str | None = None
 
     def to_json(self) -> dict:
-        return {"tag": self.tag, "score": self.score, "raw_score": self.raw_score, "intercept": self.intercept,
-                "lead": self.lead, "other": self.other,
+        return {"tag": self.tag, "score": self.score, "sources": list(self.sources), "raw_score": self.raw_score,
+                "intercept": self.intercept, "lead": self.lead, "other": self.other, "words_score": self.words_score,
                 "pushed_up": [{"phrase": p, "contribution": c} for p, c in self.pushed_up],
-                "pushed_down": [{"phrase": p, "contribution": c} for p, c in self.pushed_down]}
+                "pushed_down": [{"phrase": p, "contribution": c} for p, c in self.pushed_down],
+                "label": self.label, "mentions": self.mentions, "in_title": self.in_title,
+                "label_score": self.label_score, "narrower": self.narrower}
 
 
 def explain(scorer, text: str, top_k: int = 5, terms: int = 8) -> list[TagExplanation]:
@@ -44,19 +65,50 @@ def explain(scorer, text: str, top_k: int = 5, terms: int = 8) -> list[TagExplan
     X = scorer.transform([text])
     raw = scorer.raw_scores(X, [text])[0]
     lead = scorer.lead([text])[0]
-    proba = apply_calibration(raw[None, :], scorer.calibration)[0]
+    words_p = apply_calibration(raw[None, :], scorer.calibration)[0]
+    proba, _, cand, narrower = scorer.probabilities([text], details=True)
+    proba = proba[0]
+    found = {}
+    if cand is not None and len(cand):
+        lexical = scorer.lexical
+        logits = np.zeros(len(cand))
+        sup = cand.tag < scorer.n_supervised
+        t = cand.tag[sup]
+        logits[sup] = raw[t] * scorer.calibration[t, 0] + scorer.calibration[t, 1]
+        label_p = lexical.probability(lexical.features(cand, logits))
+        for k, j in enumerate(cand.tag.tolist()):
+            found[j] = (lexical.index.label_text[cand.label[k]], int(cand.mentions[k]), bool(cand.in_title[k]),
+                        float(label_p[k]))
     surface = scorer.analyzer.surface_forms(text)
     vocabulary = scorer.features.terms_
     out = []
     for j in np.argsort(-proba, kind="stable")[: min(top_k, len(proba))]:
-        contrib = X.multiply(scorer.coef[j]).tocsr()
-        order = np.argsort(-contrib.data, kind="stable")
-        items = [(surface.get(vocabulary[f], vocabulary[f]), float(c))
-                 for f, c in zip(contrib.indices[order], contrib.data[order])]
-        up = tuple(i for i in items if i[1] > 0)[:terms]
-        down = tuple(i for i in reversed(items) if i[1] < 0)[:terms]
-        listed = sum(c for _, c in up) + sum(c for _, c in down)
-        out.append(TagExplanation(tag=scorer.tags[j], score=float(proba[j]), raw_score=float(raw[j]),
-                                  intercept=float(scorer.intercept[j]), lead=float(lead[j]), pushed_up=up,
-                                  pushed_down=down, other=float(contrib.data.sum(dtype=np.float64) - listed)))
+        sources = []
+        up = down = ()
+        raw_j = intercept = lead_j = other = 0.0
+        words_score = None
+        if j < scorer.n_supervised:
+            sources.append("words")
+            contrib = X.multiply(scorer.coef[j]).tocsr()
+            order = np.argsort(-contrib.data, kind="stable")
+            items = [(surface.get(vocabulary[f], vocabulary[f]), float(c))
+                     for f, c in zip(contrib.indices[order], contrib.data[order])]
+            up = tuple(i for i in items if i[1] > 0)[:terms]
+            down = tuple(i for i in reversed(items) if i[1] < 0)[:terms]
+            listed = sum(c for _, c in up) + sum(c for _, c in down)
+            raw_j, intercept, lead_j = float(raw[j]), float(scorer.intercept[j]), float(lead[j])
+            other = float(contrib.data.sum(dtype=np.float64) - listed)
+            words_score = float(words_p[j])
+        label = found.get(int(j))
+        if label is not None:
+            sources.append("label")
+        by = None
+        if narrower is not None and narrower[0, j] >= 0:
+            sources.append("narrower")
+            by = str(scorer.tags[narrower[0, j]])
+        out.append(TagExplanation(tag=scorer.tags[j], score=float(proba[j]), raw_score=raw_j, intercept=intercept,
+                                  lead=lead_j, pushed_up=up, pushed_down=down, other=other, sources=tuple(sources),
+                                  words_score=words_score, label=label and label[0],
+                                  mentions=label[1] if label else 0, in_title=bool(label and label[2]),
+                                  label_score=label[3] if label else None, narrower=by))
     return out

@@ -17,16 +17,17 @@ import shlex
 import sys
 import time
 import warnings
+from collections import Counter
 
 from tagger import TagModel, __version__
 from tagger.corpus import CorpusError
 from tagger.learning.metrics import evaluate_model
 from tagger.progress import say
-from tagger.tags import DEFAULT_TAG_STOPLIST, TagNormalizer
+from tagger.tags import DEFAULT_TAG_STOPLIST, TagNormalizer, tag_key
 from tagger.model_file import ModelError, read_metadata
 from tagger.learning import TagClassifier
-from tagger.learning.training import (documents, fail, in_reading_order, load_recipe, make_split, missing_sources, prepare_tags,
-                             read_articles, recipe_from_metadata)
+from tagger.learning.training import (_sha256, documents, fail, in_reading_order, load_recipe, make_split,
+                                     missing_sources, prepare_tags, read_articles, recipe_from_metadata)
 
 SEARCH_GRID = {"alpha": [0.05, 0.1, 0.2], "max_weights_per_tag": [1000, 2000, 4000]}
 MIN_ARTICLES = 20
@@ -62,6 +63,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help=f"ridge solver (default {d['solver']}: dual up to --partition-size articles, partitioned beyond)")
     p.add_argument("--partition-size", type=int, help=f"articles per part of the partitioned solver (default {d['partition_size']})")
     p.add_argument("--aliases", metavar="JSON", help='tag alias file, e.g. {"РФ": "РОССИЯ"}')
+    p.add_argument("--vocabulary", metavar="FILE",
+                   help="the site's tag vocabulary (one tag a line, CSV tag,labels,broader, or SKOS .ttl): its tags, "
+                        "labels and broader tags join the corpus's own, and a corpus tag that is another label of "
+                        "one of its tags is folded onto that tag")
     p.add_argument("--keep-furniture-tags", action="store_true",
                    help=f"keep tags that are page furniture ({', '.join(sorted(DEFAULT_TAG_STOPLIST))})")
     p.add_argument("--skip-bad-lines", action="store_true", help="skip and count malformed corpus lines")
@@ -106,6 +111,9 @@ def recipe_from(args, base=None):
             recipe.classifier[name] = getattr(args, name)
     if args.ngram_max is not None:
         recipe.classifier["ngram_range"] = [1, args.ngram_max]
+    if getattr(args, "vocabulary", None):
+        from tagger.vocabulary import Vocabulary
+        recipe.classifier["vocabulary"] = Vocabulary.read(args.vocabulary)  # a bad file fails here, before the corpus
     recipe.make_classifier()  # validates the parameter names now, not after reading the corpus
     return recipe
 
@@ -123,8 +131,9 @@ def check_output(path: str, force: bool) -> None:
 
 
 def table(rows: dict[str, dict]) -> str:
-    cols = ["p@1", "p@3", "p@5", "micro_f1", "macro_f1", "samples_f1"]
-    lines = ["| split | docs | " + " | ".join(cols) + " |", "|---" * (len(cols) + 2) + "|"]
+    cols = ["p@1", "p@3", "p@5", "micro_f1", "macro_f1", "samples_f1", "all_recall", "all_micro_f1"]
+    lines = ["| split | docs | " + " | ".join(cols) + " |", "|---" * (len(cols) + 2) + "|",
+             "(P@k and F1 over the tags with a linear scorer; all_*: against every tag the editors gave)"]
     for name, m in rows.items():
         lines.append(f"| {name} | {m['documents']} | " + " | ".join(f"{m[c]:.3f}" for c in cols) + " |")
     return "\n".join(lines)
@@ -136,9 +145,13 @@ def fit(clf, corpora, articles, errors, client=None):
     return clf.fit(documents(corpora, articles, errors), [a.tags for a in articles], client=client)
 
 
-def evaluate(model, corpora, articles, errors):
+def evaluate(model, corpora, articles, errors, fitted_on=None):
+    """Measures of ``model`` on ``articles``; with ``fitted_on`` (its training articles), by tag frequency too."""
     articles = in_reading_order(articles)
-    return evaluate_model(model, list(documents(corpora, articles, errors)), [a.tags for a in articles])
+    counts = None
+    if fitted_on is not None:
+        counts = Counter(tag_key(t) for a in fitted_on for t in set(a.tags))
+    return evaluate_model(model, list(documents(corpora, articles, errors)), [a.tags for a in articles], counts)
 
 
 def search(recipe, split, corpora, errors, verbose):
@@ -227,7 +240,7 @@ def main(argv=None) -> int:
             f"{'; ' + str(len(dropped)) + ' no longer learned' if dropped else ''})", verbose)
     metrics = {}
     if split.test:
-        metrics["test"] = evaluate(model, args.corpus, split.test, errors)
+        metrics["test"] = evaluate(model, args.corpus, split.test, errors, split.fitting)
         print(table(metrics))
     report = {
         "command": "python training/train.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
@@ -235,6 +248,8 @@ def main(argv=None) -> int:
         "corpora": sources,
         "updated_from": os.path.basename(args.update) if args.update else None,
         "tag_normalizer": {"aliases": normalizer.aliases, "stoplist": sorted(normalizer.stoplist)},
+        "vocabulary": ({"file": os.path.basename(args.vocabulary), "sha256": _sha256(args.vocabulary),
+                        "tags": len(recipe.classifier["vocabulary"])} if args.vocabulary else None),
         "tag_statistics": tag_stats,
         "split": {"seed": recipe.seed, "test_size": recipe.test_size, "val_size": recipe.val_size,
                   "train": len(split.train), "validation": len(split.val), "test": len(split.test)},

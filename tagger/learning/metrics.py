@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["precision_at_k", "recall_at_k", "f1_at_k", "evaluate", "ranking_report", "evaluate_model",
+__all__ = ["precision_at_k", "recall_at_k", "f1_at_k", "evaluate", "ranking_report", "evaluate_model", "all_tags_report",
            "model_outputs", "label_matrix"]
 
 
@@ -84,18 +84,57 @@ def label_matrix(tag_lists, classes) -> np.ndarray:
     return Y
 
 
-def model_outputs(model, texts, tag_lists) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """True tags ``Y``, probabilities ``P`` and ``predict_tags``'s 0/1 choices of ``model`` on ``texts``,
-    over the model's own tags (a test tag the model never learned cannot be predicted)."""
+def model_outputs(model, texts, tag_lists, chosen_out: list | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """True tags ``Y``, probabilities ``P`` and ``predict_tags``'s 0/1 choices of ``model`` on ``texts``, over the
+    model's supervised tags (those with a linear scorer: the "frequent tags" of the reports).  ``chosen_out``
+    (a list) receives the tags chosen for each text, every source's."""
     scorer = model.scorer
-    Y = label_matrix(tag_lists, scorer.tags)
+    n = scorer.n_supervised
+    Y = label_matrix(tag_lists, scorer.tags[:n])
     P, known = scorer.probabilities(list(texts))
     predicted = np.zeros_like(Y)
     for i, cols in enumerate(scorer.choose(P, known)):
-        predicted[i, cols] = 1
-    return Y, P, predicted
+        cols = np.asarray(cols)
+        predicted[i, cols[cols < n]] = 1
+        if chosen_out is not None:
+            chosen_out.append([scorer.tags[j] for j in cols])
+    return Y, P[:, :n], predicted
 
 
-def evaluate_model(model, texts, tag_lists) -> dict[str, float]:
-    """:func:`evaluate` a :class:`tagger.TagModel` on ``texts`` with true ``tag_lists``."""
-    return {"documents": len(texts), **evaluate(*model_outputs(model, texts, tag_lists))}
+def all_tags_report(chosen: list[list[str]], tag_lists, training_counts: dict[str, int] | None = None) -> dict:
+    """Precision, recall and micro-F1 of ``chosen`` tags against every tag the editors gave (``tag_lists``,
+    page-furniture tags already dropped), whatever tags the model knows; with ``training_counts`` (tag key ->
+    training articles) the same by band of training frequency."""
+    from ..tags import tag_key
+    gold = [{tag_key(t) for t in tags} for tags in tag_lists]
+    pred = [{tag_key(t) for t in tags} for tags in chosen]
+
+    def prf(g, p):
+        tp = sum(len(a & b) for a, b in zip(g, p))
+        n_p, n_g = sum(map(len, p)), sum(map(len, g))
+        return {"precision": tp / n_p if n_p else 0.0, "recall": tp / n_g if n_g else 0.0,
+                "micro_f1": 2 * tp / (n_p + n_g) if n_p + n_g else 0.0, "gold": n_g, "predicted": n_p}
+
+    out = {"all": prf(gold, pred)}
+    if training_counts is not None:
+        for name, lo, hi in BANDS:
+            def band(tags):
+                return {t for t in tags if lo <= training_counts.get(t, 0) <= hi}
+            out[name] = prf([band(g) for g in gold], [band(p) for p in pred])
+    return out
+
+
+#: Bands of training frequency (articles) for :func:`all_tags_report`.
+BANDS = (("≥ 20", 20, 10**12), ("5–19", 5, 19), ("2–4", 2, 4), ("1", 1, 1), ("none", 0, 0))
+
+
+def evaluate_model(model, texts, tag_lists, training_counts: dict[str, int] | None = None) -> dict:
+    """:func:`evaluate` a :class:`tagger.TagModel` on ``texts`` with true ``tag_lists``: P@k and F1 over its
+    frequent (supervised) tags as ever, and ``all_*`` against every editor tag (:func:`all_tags_report`)."""
+    chosen: list[list[str]] = []
+    out = {"documents": len(texts), **evaluate(*model_outputs(model, texts, tag_lists, chosen))}
+    report = all_tags_report(chosen, tag_lists, training_counts)
+    out.update({f"all_{k}": report["all"][k] for k in ("precision", "recall", "micro_f1")})
+    if training_counts is not None:
+        out["bands"] = {name: report[name] for name, _, _ in BANDS}
+    return out
