@@ -26,6 +26,7 @@ _WHERE = {
     "Article": "corpus", "CorpusError": "corpus", "read_corpus": "corpus", "write_corpus": "corpus",
     "split_corpus": "corpus",
     "parse_page": "pages", "read_pages": "pages",
+    "Vocabulary": "vocabulary", "Concept": "vocabulary", "VocabularyError": "vocabulary",
     "TagClassifier": "learning.classifier",  # the learning half: scikit-learn
 }
 
@@ -53,3 +54,4 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names come from
     from .model_file import ModelError
     from .pages import parse_page, read_pages
     from .tags import normalize_tag
+    from .vocabulary import Concept, Vocabulary, VocabularyError

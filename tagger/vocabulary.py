@@ -236,8 +236,9 @@ def _read_csv(path: str, text: str) -> list[Concept]:
             line = rows.line_num
             if not any(cell.strip() for cell in row):
                 continue
-            if len(row) != len(header):
+            if len(row) > len(header):
                 raise VocabularyError(f"{path}:{line}: {len(row)} fields, the header has {len(header)}")
+            row = row + [""] * (len(header) - len(row))  # trailing empty fields may be left out
 
             def split(name):
                 return [x.strip() for x in row[col[name]].split("|") if x.strip()] if name in col else []

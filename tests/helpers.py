@@ -53,3 +53,34 @@ def make_corpus(n: int = 160, seed: int = 0) -> tuple[list[str], list[list[str]]
         texts.append(" ".join(sentences))
         tags.append([t.lower() for t in labels])  # lower case, as the RT corpus gives them
     return texts, tags
+
+
+# Names a news archive mentions now and then: each is a tag on a few articles only (the long tail), and is
+# sometimes mentioned in passing, untagged, at the end of another article.
+RARE = {"КАЗАНЬ": "В Казани", "СЕРГЕЙ ЛАВРОВ": "Сергей Лавров", "НОРИЛЬСК": "В Норильске", "ГАЗПРОМ": "Газпром",
+        "ВАЛЕНТИНА МАТВИЕНКО": "Валентина Матвиенко", "АРКТИКА": "В Арктике", "АЭРОФЛОТ": "Аэрофлот",
+        "ТОМСК": "В Томске", "МАРИЯ ЗАХАРОВА": "Мария Захарова", "ЯМАЛ": "На Ямале", "САХАЛИН": "На Сахалине",
+        "АНТОН СИЛУАНОВ": "Антон Силуанов", "ВОРОНЕЖ": "В Воронеже", "РОСАТОМ": "Росатом", "КАМЧАТКА": "На Камчатке",
+        "ИРКУТСК": "В Иркутске", "ТВЕРЬ": "В Твери", "АЛЕКСЕЙ МИЛЛЕР": "Алексей Миллер", "ЧУКОТКА": "На Чукотке",
+        "БАЙКАЛ": "На Байкале"}
+_SURNAME = {"СЕРГЕЙ ЛАВРОВ": "Лавров", "ВАЛЕНТИНА МАТВИЕНКО": "Матвиенко", "МАРИЯ ЗАХАРОВА": "Захарова",
+            "АНТОН СИЛУАНОВ": "Силуанов", "АЛЕКСЕЙ МИЛЛЕР": "Миллер"}
+
+
+def make_long_tail_corpus(n: int = 240, seed: int = 0) -> tuple[list[str], list[list[str]]]:
+    """:func:`make_corpus` articles of which many are also about one rare name: it opens the title and comes
+    back in the text (a person by surname), and the editors tag it; other articles mention a name once, in
+    passing, at the end, untagged."""
+    rng = random.Random(seed)
+    texts, tags = make_corpus(n, seed)
+    names = list(RARE)
+    for i in range(n):
+        roll = rng.random()
+        name = rng.choice(names)
+        if roll < 0.45:
+            again = _SURNAME.get(name, RARE[name].split()[-1])
+            texts[i] = f"{RARE[name]} прошло важное событие.\n\n{texts[i]} Об этом сообщил {again}."
+            tags[i] = tags[i] + [name.lower()]
+        elif roll < 0.65:
+            texts[i] = f"{texts[i]} Также {RARE[name].lower()} было спокойно."
+    return texts, tags

@@ -1,0 +1,142 @@
+"""The lexical source: labels found in texts, rare and vocabulary-only tags given, fused with learned tags."""
+import numpy as np
+import pytest
+
+from helpers import FIXTURES, make_long_tail_corpus
+
+from tagger import Concept, TagClassifier, TagModel, Vocabulary, load_model
+from tagger.analysis import Analyzer
+from tagger.cli import main
+from tagger.lexical import LabelIndex
+
+
+def find(labels: dict[str, tuple[str, ...]], texts: list[str], title_words: int = 0):
+    """{(text number, tag): (mentions, first word, in title)} of ``labels`` (tag -> other labels) in ``texts``."""
+    vocabulary = Vocabulary([Concept(tag, others) for tag, others in labels.items()])
+    columns = {c.tag.replace("Ё", "Е"): j for j, c in enumerate(vocabulary)}
+    index = LabelIndex(vocabulary, columns, Analyzer())
+    seqs = [index.ids(index.analyzer.word_keys(t)) for t in texts]
+    c = index.match(np.concatenate(seqs), [len(s) for s in seqs], [title_words] * len(texts))
+    tags = vocabulary.tags
+    return {(int(d), tags[int(t)]): (int(m), int(f), bool(h))
+            for d, t, m, f, h in zip(c.doc, c.tag, c.mentions, c.first, c.in_title)}
+
+
+def test_labels_are_found_by_stem_case_and_yo():
+    found = find({"РОСКОСМОС": (), "ПЁТР ПОРОШЕНКО": (), "ЧЕМПИОНАТ МИРА ПО ФУТБОЛУ": ()},
+                 ["Глава РОСКОСМОСА выступил", "Петр Порошенко и роскосмосу", "к чемпионату мира по футболу",
+                  "чемпионат мира по хоккею"])
+    assert found[(0, "РОСКОСМОС")][0] == 1 and found[(1, "РОСКОСМОС")][0] == 1
+    assert found[(1, "ПЁТР ПОРОШЕНКО")] == (1, 0, False)  # ё folded, at the first word
+    assert (2, "ЧЕМПИОНАТ МИРА ПО ФУТБОЛУ") in found  # a stopword inside the label, skipped as in the text
+    assert (3, "ЧЕМПИОНАТ МИРА ПО ФУТБОЛУ") not in found  # the first two words are not the label
+
+
+def test_a_surname_counts_only_after_the_full_name():
+    found = find({"ДМИТРИЙ РОГОЗИН": ("Рогозин Дмитрий",)},
+                 ["Рогозин прибыл. Дмитрий Рогозин заявил. Рогозин добавил, что Рогозин прав.",
+                  "Рогозин прибыл, Рогозин уехал."])
+    assert found[(0, "ДМИТРИЙ РОГОЗИН")][0] == 3  # the full name and the two surnames after it
+    assert (1, "ДМИТРИЙ РОГОЗИН") not in found  # a surname alone is not enough
+
+
+def test_other_labels_and_title_position():
+    found = find({"РОСКОСМОС": ("Госкорпорация по космической деятельности",)},
+                 ["Госкорпорация по космической деятельности сообщила о запуске"], title_words=2)
+    assert found[(0, "РОСКОСМОС")] == (1, 0, True)
+
+
+@pytest.fixture(scope="module")
+def long_tail():
+    texts, tags = make_long_tail_corpus()
+    clf = TagClassifier(min_tag_count=10, min_df=1, max_df=1.0).fit(texts, tags)
+    return clf, TagModel(clf)
+
+
+ZAKHAROVA = ("Мария Захарова провела брифинг.\n\nПарламент принял закон во втором чтении. Депутаты обсудили бюджет "
+             "на заседании. Об этом сообщила Захарова.")
+
+
+def test_rare_tags_are_in_the_model_and_given_from_their_labels(long_tail):
+    clf, model = long_tail
+    n = clf.n_supervised_
+    assert "МАРИЯ ЗАХАРОВА" in clf.classes_[n:] and "ПОЛИТИКА" in clf.classes_[:n]
+    assert clf.tag_counts_[list(clf.classes_).index("МАРИЯ ЗАХАРОВА")] < 10  # fewer than min_tag_count
+    tags = model.predict_tags(ZAKHAROVA)
+    assert "МАРИЯ ЗАХАРОВА" in tags and "ПОЛИТИКА" in tags
+    passing = "Парламент принял закон во втором чтении. Депутаты обсудили бюджет. Также мария захарова была там."
+    assert "МАРИЯ ЗАХАРОВА" not in model.predict_tags(passing)  # mentioned in passing, as editors leave it
+    explained = {e.tag: e for e in model.explain_tags(ZAKHAROVA, top_k=3)}
+    e = explained["МАРИЯ ЗАХАРОВА"]
+    assert e.sources == ("label",) and e.label == "МАРИЯ ЗАХАРОВА" and e.mentions == 2 and e.in_title
+    assert e.words_score is None and e.score == pytest.approx(e.label_score)
+    assert "words" in explained["ПОЛИТИКА"].sources
+
+
+def test_a_site_vocabulary_adds_tags_without_retraining(long_tail, tmp_path):
+    clf, model = long_tail
+    text = ("В Самаре прошло важное событие.\n\nФутбольный клуб выиграл матч со счётом два один. Сборная команда "
+            "забила гол на последней минуте. Об этом сообщили в Самаре.")
+    assert "САМАРА" not in model.tags and "САМАРА" not in model.predict_tags(text)
+    path = tmp_path / "site.csv"
+    path.write_text("tag,labels,broader\nСАМАРА,,ПОВОЛЖЬЕ\nКАЗАНЬ,,ПОВОЛЖЬЕ\nСПОРТ,спортсмены|спортивный\n",
+                    encoding="utf-8")
+    site = model.with_vocabulary(path)
+    assert "САМАРА" not in model.tags  # the model itself is unchanged
+    scored = dict(site.predict_tags(text, with_scores=True))
+    assert "САМАРА" in scored and "СПОРТ" in scored
+    assert scored["ПОВОЛЖЬЕ"] == pytest.approx(scored["САМАРА"])  # the broader tag, from its narrower one
+    broader = {e.tag: e for e in site.explain_tags(text, top_k=5)}["ПОВОЛЖЬЕ"]
+    assert broader.sources == ("narrower",) and broader.narrower == "САМАРА"
+    assert "САМАРА" not in site.predict_tags("Футбольный клуб выиграл матч со счётом два один.")
+    only = model.with_vocabulary(path, only=True)
+    assert set(only.predict_tags(text)) <= {"САМАРА", "КАЗАНЬ", "ПОВОЛЖЬЕ", "СПОРТ"}
+    assert only.score_tags(ZAKHAROVA, top_k=3)[0][1] == 0.0 or \
+        {t for t, p in only.score_tags(ZAKHAROVA, top_k=3) if p > 0} <= {"САМАРА", "КАЗАНЬ", "ПОВОЛЖЬЕ", "СПОРТ"}
+    # saved and loaded, the site's model tags the same
+    site.save(tmp_path / "site.tagger")
+    again = load_model(tmp_path / "site.tagger")
+    texts = [text, ZAKHAROVA, "Ракета стартовала с космодрома Байконур."]
+    assert again.predict_tags_batch(texts, with_scores=True) == site.predict_tags_batch(texts, with_scores=True)
+    only.save(tmp_path / "only.tagger")
+    assert load_model(tmp_path / "only.tagger").predict_tags(text) == only.predict_tags(text)
+
+
+def test_training_with_a_vocabulary_folds_aliases(tmp_path):
+    texts, tags = make_long_tail_corpus(120, seed=1)
+    tags = [[("газпром пао" if t == "газпром" else t) for t in ts] for ts in tags]  # the archive's own alias
+    vocabulary = Vocabulary([Concept("ГАЗПРОМ", ("ГАЗПРОМ ПАО", "ПАО Газпром"), ("ЭНЕРГЕТИКА",))])
+    clf = TagClassifier(min_tag_count=10, min_df=1, max_df=1.0, vocabulary=vocabulary).fit(texts, tags)
+    assert "ГАЗПРОМ" in clf.classes_ and "ГАЗПРОМ ПАО" not in clf.classes_ and "ЭНЕРГЕТИКА" in clf.classes_
+
+
+def test_a_headline_alone_is_not_as_sure_as_an_article(corpus):
+    texts, tags = corpus  # articles of four stories each: as long as real ones, relative to one word
+    texts = [" ".join(texts[i:i + 4]) for i in range(0, len(texts), 4)]
+    tags = [sum(tags[i:i + 4], []) for i in range(0, len(tags), 4)]
+    sure = TagClassifier(min_tag_count=5, min_df=1, max_df=1.0, min_norm=0).fit(texts, tags)
+    damped = TagClassifier(min_tag_count=5, min_df=1, max_df=1.0).fit(texts, tags)
+    assert damped.min_norm_ > 0
+    word = ["Роскосмос"]
+    assert damped.predict_proba(word).max() < sure.predict_proba(word).max() - 0.05
+    np.testing.assert_allclose(damped.predict_proba(texts), sure.predict_proba(texts))  # articles alike
+
+
+def test_cli_vocabulary(tiny_model_file, tmp_path, capsys):
+    path = tmp_path / "site.txt"
+    path.write_text("#КОСМОДРОМ БАЙКОНУР\n", encoding="utf-8")
+    text = "Ракета стартовала с космодрома Байконур. Космонавты вышли в открытый космос с МКС."
+    assert main(["-m", str(tiny_model_file), "--vocabulary", str(path), "--only-vocabulary", "-s", text]) == 0
+    out = capsys.readouterr().out
+    assert "КОСМОС\t" not in out and "КОСМОС " not in out.replace("КОСМОДРОМ", "")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("tag,labels\nA,b,c\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as info:
+        main(["-m", str(tiny_model_file), "--vocabulary", str(bad), text])
+    assert info.value.code != 0 and "bad.csv:2:" in capsys.readouterr().err
+
+
+def test_caucasus_vocabulary_fixture_reads():
+    v = Vocabulary.read(FIXTURES / "caucasus_vocabulary.csv")
+    assert v.get("АЗЕРБАЙДЖАН").broader == ("ЮЖНЫЙ КАВКАЗ",) and v.get("ЮЖНЫЙ КАВКАЗ").broader == ("КАВКАЗ",)
+    assert "РОГОЗИН" in [label.upper() for label in v.get("ДМИТРИЙ РОГОЗИН").labels]
