@@ -40,10 +40,22 @@ FEATURES = (
     "log_mentioned",    # log(1 + training articles in which the label occurs)
     "log_length",       # log(words of the text)
     "title_logit",      # logit x in_title
+    "salience",         # log(mentions / mentions of the text's most mentioned candidate)
+    "lead_mentions",    # log(1 + occurrences in the first tenth of the text)
 )
 
 _TITLE_CHARS = 200
-_SUPERVISED, _LOGIT = FEATURES.index("supervised"), FEATURES.index("logit")
+_SUPERVISED, _LOGIT, _COUNT = FEATURES.index("supervised"), FEATURES.index("logit"), FEATURES.index("log_count")
+
+#: The candidate scorer is three logistic models, one for each kind of tag (a few coefficients each).
+MODELS = ("supervised", "seen", "unseen")
+
+
+def which_model(F: np.ndarray) -> np.ndarray:
+    """For each candidate (row of :data:`FEATURES`), its model: 0 for a tag with a linear scorer (its own
+    log-odds corrected), 1 for a tag given in training too rarely for one, 2 for a tag no training article
+    carries (a site's vocabulary; in training, a tag absent from the other folds)."""
+    return np.where(F[:, _SUPERVISED] > 0, 0, np.where(F[:, _COUNT] > 0, 1, 2))
 
 
 def title_of(text: str) -> str:
@@ -65,6 +77,7 @@ class Candidates:
     label: np.ndarray
     length: np.ndarray       # words of the text (per candidate)
     in_title: np.ndarray
+    lead: np.ndarray         # occurrences in the first tenth of the text
 
     def __len__(self) -> int:
         return len(self.doc)
@@ -129,7 +142,7 @@ class LabelIndex:
         n_docs = len(lengths)
         if not n_docs or not len(self.label_tag):
             e = np.zeros(0, dtype=np.int64)
-            return Candidates(e, e, e, e, e, e, e, np.zeros(0, dtype=bool))
+            return Candidates(e, e, e, e, e, e, e, np.zeros(0, dtype=bool), e)
         ends = np.cumsum(lengths + 1)
         starts = ends - lengths - 1
         ids = np.full(int(ends[-1]), UNKNOWN, dtype=np.int64)  # the texts one after another, a gap between two
@@ -159,13 +172,14 @@ class LabelIndex:
         weight = np.concatenate([f[2] for f in found])
         if not len(pos):
             e = np.zeros(0, dtype=np.int64)
-            return Candidates(e, e, e, e, e, e, e, np.zeros(0, dtype=bool))
+            return Candidates(e, e, e, e, e, e, e, np.zeros(0, dtype=bool), e)
         doc = doc_of[pos]
         rel = pos - starts[doc]
         n_cols = int(self.label_tag.max()) + 1
         key = doc * n_cols + self.label_tag[lab]
         order = np.lexsort((rel, -self.label_len[lab], key))  # by candidate; its longest label, first found, leads
         key, rel, lab, weight = key[order], rel[order], lab[order], weight[order]
+        early = np.where(rel * 10 < lengths[key // n_cols], weight, 0.0)
         first = np.ones(len(key), dtype=bool)
         first[1:] = key[1:] != key[:-1]
         at = np.flatnonzero(first)
@@ -175,7 +189,7 @@ class LabelIndex:
         titles = np.asarray(title_lengths, dtype=np.int64)
         return Candidates(doc=d, tag=key[at] % n_cols, mentions=mentions, first=first_pos,
                           last=np.maximum.reduceat(rel, at), label=lab[at], length=lengths[d],
-                          in_title=first_pos < titles[d])
+                          in_title=first_pos < titles[d], lead=np.add.reduceat(early, at).astype(np.int64))
 
     def _tails(self, ids: np.ndarray, doc_of: np.ndarray, pos: np.ndarray, lab: np.ndarray):
         """Mentions by the last word alone of two-word labels seen whole (``pos``, ``lab``) earlier in the same
@@ -222,36 +236,41 @@ class LexicalSource:
 
     ``columns``: tag key -> column of the model (supervised tags first, then the vocabulary's others);
     ``tag_counts``, ``mentioned`` and ``tagged`` per column: training articles with the tag, with one of its labels,
-    and with both; ``stem_idf``: idf of the lexicon's stems in the training corpus (missing ones count as rare);
+    and with both; ``stem_df``: the document frequency of words (stems) in the ``n_documents`` training articles (those
+    in two or more, and every label word: a word missing is in none), which tells how specific a label is and how
+    often a tag added later (:meth:`extended`) had its label in the training articles;
     ``coef``/``intercept``/``mean``/``scale``: two logistic models over standardised :data:`FEATURES` (see
     :meth:`probability`);
     ``prior`` and ``smoothing``: the rate an unseen tag is given when mentioned, and its pseudo-count;
-    ``threshold``: the probability threshold of the tags with no linear scorer (tuned out-of-fold)."""
+    ``threshold`` and ``unseen_threshold``: the probability thresholds of the tags with no linear scorer, seen in
+    training and not (tuned out-of-fold)."""
 
     def __init__(self, vocabulary: Vocabulary, columns: dict[str, int], analyzer, *, tag_counts: np.ndarray,
-                 mentioned: np.ndarray, tagged: np.ndarray, n_supervised: int, stem_idf: dict[str, float],
+                 mentioned: np.ndarray, tagged: np.ndarray, n_supervised: int, stem_df: dict[str, int],
                  coef: np.ndarray, intercept: np.ndarray, mean: np.ndarray, scale: np.ndarray, prior: float,
-                 smoothing: float, default_idf: float, threshold: float = 0.5):
+                 smoothing: float, n_documents: int, threshold: float = 0.5, unseen_threshold: float = 0.5):
         self.vocabulary, self.columns = vocabulary, columns
         self.index = LabelIndex(vocabulary, columns, analyzer)
         self.tag_counts = np.asarray(tag_counts, dtype=np.float64)
         self.mentioned = np.asarray(mentioned, dtype=np.float64)
         self.tagged = np.asarray(tagged, dtype=np.float64)
         self.n_supervised = int(n_supervised)
-        self.stem_idf = dict(stem_idf)
-        self.default_idf = float(default_idf)
+        self.stem_df = stem_df
+        self.n_documents = int(n_documents)
         self.coef = np.asarray(coef, dtype=np.float64)
         self.intercept = np.asarray(intercept, dtype=np.float64)
         self.mean = np.asarray(mean, dtype=np.float64)
         self.scale = np.asarray(scale, dtype=np.float64)
         self.prior, self.smoothing = float(prior), float(smoothing)
         self.threshold = float(threshold)
-        if self.coef.shape != (2, len(FEATURES)) or self.intercept.shape != (2,) \
+        self.unseen_threshold = float(unseen_threshold)
+        if self.coef.shape != (len(MODELS), len(FEATURES)) or self.intercept.shape != (len(MODELS),) \
                 or not (len(self.mean) == len(self.scale) == len(FEATURES)):
-            raise ValueError(f"the lexical model needs 2 x {len(FEATURES)} coefficients, 2 intercepts and "
-                             f"{len(FEATURES)} means and scales")
+            raise ValueError(f"the lexical model needs {len(MODELS)} x {len(FEATURES)} coefficients, {len(MODELS)} "
+                             f"intercepts and {len(FEATURES)} means and scales")
         stems = self.index.stems
-        idf = np.array([self.stem_idf.get(s, self.default_idf) for s in stems], dtype=np.float64)
+        df = np.array([self.stem_df.get(s, 0) for s in stems], dtype=np.float64)
+        idf = np.log((1 + self.n_documents) / (1 + df)) + 1
         self.label_idf = np.array([idf[list(ids)].min() for ids in self.index.label_stems]) \
             if len(self.index) else np.zeros(0)
         # broader tags: column -> the columns it is narrower than
@@ -275,19 +294,22 @@ class LexicalSource:
         logit = np.where(supervised > 0, logits, 0.0)
         n = np.maximum(c.length, 1).astype(np.float64)
         in_title = c.in_title.astype(np.float64)
+        most = np.zeros(int(c.doc.max()) + 1 if len(c) else 0)
+        np.maximum.at(most, c.doc, c.mentions)
         F = np.column_stack([
             np.log1p(c.mentions), c.first / n, (c.last - c.first) / n, in_title,
             np.minimum(self.index.label_len[c.label], 3), self.label_idf[c.label], np.log1p(count), supervised,
             logit, rate_logit, np.log1p(mentioned), np.log(n), logit * in_title,
+            np.log(c.mentions / np.maximum(most[c.doc], 1)), np.log1p(c.lead),
         ])
         return F
 
     def probability(self, F: np.ndarray) -> np.ndarray:
-        """Probabilities of candidates with features ``F``: a supervised tag's is its own calibrated log-odds
-        plus the learned correction (model 0), another tag's the learned log-odds alone (model 1)."""
+        """Probabilities of candidates with features ``F`` (see :data:`MODELS`): a supervised tag's is its own
+        calibrated log-odds plus a learned correction, another tag's a learned log-odds alone."""
         Z = (F - self.mean) / self.scale
-        supervised = F[:, _SUPERVISED] > 0
-        z = np.where(supervised, F[:, _LOGIT] + Z @ self.coef[0] + self.intercept[0], Z @ self.coef[1] + self.intercept[1])
+        m = which_model(F)
+        z = np.einsum("ij,ij->i", Z, self.coef[m]) + self.intercept[m] + np.where(m == 0, F[:, _LOGIT], 0.0)
         return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
     def candidates(self, ids: np.ndarray, lengths: np.ndarray, texts: Sequence[str]) -> Candidates:
@@ -313,15 +335,17 @@ class LexicalSource:
                 break
 
     def state(self) -> dict:
-        """Everything but the vocabulary and the per-tag arrays, as JSON-able values (for the model file)."""
+        """Everything but the vocabulary, the word frequencies and the per-tag arrays, as JSON-able values (for
+        the model file)."""
         return {"features": list(FEATURES), "n_supervised": self.n_supervised, "coef": self.coef.tolist(),
                 "intercept": self.intercept.tolist(), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-                "prior": self.prior, "smoothing": self.smoothing, "default_idf": self.default_idf,
-                "threshold": self.threshold, "stem_idf": self.stem_idf}
+                "prior": self.prior, "smoothing": self.smoothing, "n_documents": self.n_documents,
+                "threshold": self.threshold, "unseen_threshold": self.unseen_threshold}
 
     def extended(self, vocabulary: Vocabulary, tags: Sequence[str]) -> tuple["LexicalSource", list[str]]:
         """This source with ``vocabulary``'s tags, labels and broader tags added, and the model's ``tags``
-        extended by the new ones (no training statistics: they are scored as tags no article carried)."""
+        extended by the new ones: no article carried them, and how many had one of their labels is estimated from
+        the words' document frequencies (the rarest word of the label, the most frequent label)."""
         merged = self.vocabulary.merged(vocabulary)
         columns, tags = dict(self.columns), list(tags)
         for concept in merged:
@@ -333,9 +357,17 @@ class LexicalSource:
 
         def pad(a):
             return np.concatenate([a, np.zeros(new)])
+        mentioned = pad(self.mentioned)
+        stems, df = self.index.analyzer.stems, self.stem_df
+        for concept in merged:
+            j = columns[tag_key(concept.tag)]
+            if j >= len(self.columns):
+                mentioned[j] = max((min(df.get(w, 0) for w in words) for words in map(stems, concept.labels)
+                                    if words), default=0)
         source = LexicalSource(merged, columns, self.index.analyzer, tag_counts=pad(self.tag_counts),
-                               mentioned=pad(self.mentioned), tagged=pad(self.tagged), n_supervised=self.n_supervised,
-                               stem_idf=self.stem_idf, coef=self.coef, intercept=self.intercept, mean=self.mean,
+                               mentioned=mentioned, tagged=pad(self.tagged), n_supervised=self.n_supervised,
+                               stem_df=self.stem_df, coef=self.coef, intercept=self.intercept, mean=self.mean,
                                scale=self.scale, prior=self.prior, smoothing=self.smoothing,
-                               default_idf=self.default_idf, threshold=self.threshold)
+                               n_documents=self.n_documents, threshold=self.threshold,
+                               unseen_threshold=self.unseen_threshold)
         return source, tags

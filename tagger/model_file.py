@@ -23,9 +23,10 @@ A model file is the meeting point of the two halves: :func:`save_model` writes a
 reads one back with NumPy and scipy.sparse alone.
 
 Optional, where the model has a lexical source (:mod:`tagger.lexical`): ``vocabulary.json`` (the tag vocabulary:
-``[{"tag", "labels", "broader", "uri"}]``) and ``lexical.json`` (the candidate scorer's coefficients, the idf of
-the label words, the per-tag ``mentioned``/``tagged`` training statistics, the shared ``threshold`` and, for a
-model restricted to a site's vocabulary, the ``allowed`` tags).  The metadata's ``tags`` then list every tag of the
+``[{"tag", "labels", "broader", "uri"}]``) and ``lexical.json`` (the candidate scorer's coefficients, the per-tag
+``mentioned``/``tagged`` training statistics, the shared ``threshold`` and, for a
+model restricted to a site's vocabulary, the ``allowed`` tags), with the training corpus's word frequencies as
+``corpus_stems`` (UTF-8, newline-separated) and ``corpus_df``.  The metadata's ``tags`` then list every tag of the
 vocabulary, the ``n_supervised`` tags with weights first.
 
 Version history: 1, vocabulary as terms only; 2, compiled vocabulary (loads faster, tags faster); 3, weights
@@ -61,6 +62,7 @@ _WEIGHTS = {2: {"coef_data": ("f", 1), "coef_indices": ("i", 1), "coef_indptr": 
 _WEIGHTS[4] = _WEIGHTS[3]
 _TERMS = {"terms": ("u", 1)}
 _COMPILED = {"stems": ("u", 1), "unigram": ("i", 1), "bigram_codes": ("i", 1), "bigram_features": ("i", 1)}
+_LEXICAL = {"corpus_stems": ("u", 1), "corpus_df": ("i", 1)}
 
 
 class ModelError(ValueError):
@@ -140,7 +142,8 @@ def save_model(scorer: TagScorer, path: str | os.PathLike, metadata: dict | None
                       bigram_features=vocab.bigram_features)
     else:
         arrays["terms"] = _blob(scorer.features.terms_)
-    extra = _lexical_members(scorer)
+    extra, lexical_arrays = _lexical_members(scorer)
+    arrays.update(lexical_arrays)
     with atomic_write(path) as fh:
         with zipfile.ZipFile(fh, "w") as zf:
             zf.writestr(_member("metadata.json"), json.dumps(meta, ensure_ascii=False, indent=1))
@@ -198,7 +201,7 @@ def read_metadata(path: str | os.PathLike) -> dict:
 
 
 def _array(path: str, zf: zipfile.ZipFile, name: str) -> np.ndarray:
-    kind, ndim = {**_ARRAYS, **_WEIGHTS[2], **_WEIGHTS[3], **_TERMS, **_COMPILED}[name]
+    kind, ndim = {**_ARRAYS, **_WEIGHTS[2], **_WEIGHTS[3], **_TERMS, **_COMPILED, **_LEXICAL}[name]
     try:
         with zf.open(f"{name}.npy") as fh:
             array = np.lib.format.read_array(fh, allow_pickle=False)
@@ -240,6 +243,9 @@ def load_scorer(path: str | os.PathLike) -> tuple[TagScorer, dict]:
         names = [*_ARRAYS, *_WEIGHTS[version], *(_COMPILED if compiled else _TERMS)]
         a = {name: _array(path, zf, name) for name in names}
         lexical = _read_lexical(path, zf) if "lexical.json" in zf.namelist() else None
+        if lexical is not None:
+            lexical["corpus_stems"] = _array(path, zf, "corpus_stems")
+            lexical["corpus_df"] = _array(path, zf, "corpus_df")
     try:
         params = dict(meta["params"])
         params["ngram_range"] = tuple(params["ngram_range"])
@@ -294,16 +300,18 @@ def load_scorer(path: str | os.PathLike) -> tuple[TagScorer, dict]:
     return scorer, meta
 
 
-def _lexical_members(scorer: TagScorer) -> dict:
-    """The JSON members of a model with a lexical source (none without one)."""
+def _lexical_members(scorer: TagScorer) -> tuple[dict, dict]:
+    """The JSON members and the arrays of a model with a lexical source (none without one)."""
     lexical = scorer.lexical
     if lexical is None:
-        return {}
+        return {}, {}
     state = lexical.state()
     state["mentioned"] = lexical.mentioned.astype(int).tolist()
     state["tagged"] = lexical.tagged.astype(int).tolist()
     state["allowed"] = None if scorer.allowed is None else np.flatnonzero(scorer.allowed).tolist()
-    return {"vocabulary.json": lexical.vocabulary.to_json(), "lexical.json": state}
+    words = sorted(lexical.stem_df)
+    arrays = {"corpus_stems": _blob(words), "corpus_df": np.array([lexical.stem_df[w] for w in words], dtype=np.int32)}
+    return {"vocabulary.json": lexical.vocabulary.to_json(), "lexical.json": state}, arrays
 
 
 def _read_lexical(path: str, zf: zipfile.ZipFile) -> dict:
@@ -336,13 +344,16 @@ def _lexical_source(state: dict, tags: list[str], counts: list[int], params: dic
     if mentioned.shape != (len(tags),) or tagged.shape != (len(tags),) or (tagged > mentioned).any() \
             or (tagged < 0).any():
         raise ValueError("lexical statistics do not cover the model's tags")
-    stem_idf = state["stem_idf"]
-    if not isinstance(stem_idf, dict) or not all(isinstance(v, (int, float)) for v in stem_idf.values()):
-        raise ValueError("stem_idf must map stems to numbers")
-    numbers = [state[k] for k in ("prior", "smoothing", "default_idf", "threshold")]
+    words, df = _unblob(state["corpus_stems"]), state["corpus_df"]
+    if len(words) != len(df) or (len(df) and df.min() < 0) or len(set(words)) != len(words):
+        raise ValueError("word frequencies do not match their words")
+    stem_df = dict(zip(words, df.tolist()))
+    numbers = [state[k] for k in ("prior", "smoothing", "n_documents", "threshold", "unseen_threshold")]
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in numbers) \
-            or not 0 < state["prior"] < 1 or state["smoothing"] <= 0 or not 0 <= state["threshold"] <= 1:
-        raise ValueError("lexical prior, smoothing, default_idf or threshold out of range")
+            or not 0 < state["prior"] < 1 or state["smoothing"] <= 0 or not 0 <= state["threshold"] <= 1 \
+            or not 0 <= state["unseen_threshold"] <= 1 \
+            or not isinstance(state["n_documents"], int) or state["n_documents"] < 1:
+        raise ValueError("lexical prior, smoothing, n_documents or threshold out of range")
     arrays = [np.asarray(state[k], dtype=float) for k in ("coef", "intercept", "mean", "scale")]
     if not all(np.isfinite(x).all() for x in arrays) or (arrays[3] <= 0).any():
         raise ValueError("lexical coefficients not finite (or a scale not positive)")
@@ -353,7 +364,8 @@ def _lexical_source(state: dict, tags: list[str], counts: list[int], params: dic
     n_supervised = state["n_supervised"]
     source = LexicalSource(vocabulary, columns, Analyzer(tuple(params["ngram_range"]), params["max_chars"]),
                            tag_counts=np.asarray(counts, dtype=float), mentioned=mentioned, tagged=tagged,
-                           n_supervised=n_supervised, stem_idf=stem_idf, coef=arrays[0], intercept=arrays[1],
+                           n_supervised=n_supervised, stem_df=stem_df, coef=arrays[0], intercept=arrays[1],
                            mean=arrays[2], scale=arrays[3], prior=state["prior"], smoothing=state["smoothing"],
-                           default_idf=state["default_idf"], threshold=state["threshold"])
+                           n_documents=state["n_documents"], threshold=state["threshold"],
+                           unseen_threshold=state["unseen_threshold"])
     return source, allowed

@@ -261,7 +261,7 @@ class TagScorer:
 
     def with_vocabulary(self, vocabulary: "Vocabulary", only: bool = False) -> "TagScorer":
         """This model with ``vocabulary``'s tags, labels and broader tags added to its own (no retraining): tags
-        it never learned are given by the lexical source, at its shared threshold.  ``only=True`` gives
+        it never saw are given by the lexical source, at its threshold for tags no training article carried.  ``only=True`` gives
         nothing but the vocabulary's tags (a site's own tag list)."""
         if self.lexical is None:
             raise ValueError("this model has no lexical source (trained with lexical=False or by tagger < 0.3): "
@@ -278,7 +278,7 @@ class TagScorer:
         return TagScorer(tags=tags, tag_counts=np.concatenate([self.tag_counts, np.zeros(new, np.int64)]),
                          features=self.features, coef_t=self.coef_t, intercept=self.intercept,
                          calibration=self.calibration,
-                         thresholds=np.concatenate([self.thresholds, np.full(new, lexical.threshold)]),
+                         thresholds=np.concatenate([self.thresholds, np.full(new, lexical.unseen_threshold)]),
                          global_threshold=self.global_threshold, n_documents=self.n_documents, params=self.params,
                          lexical=lexical, allowed=allowed)
 

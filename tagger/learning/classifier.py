@@ -98,6 +98,17 @@ class _Clock:
         self.last = now
 
 
+def _best_f1_threshold(p: np.ndarray, y: np.ndarray) -> float:
+    """The threshold on ``p`` that maximises F1 against ``y`` (1.0 where nothing is positive)."""
+    if not y.any():
+        return 1.0
+    order = np.argsort(-p, kind="stable")
+    ps, ys = p[order], y[order]
+    f1 = 2 * np.cumsum(ys) / (np.arange(1, len(ys) + 1) + ys.sum())
+    best = int(np.argmax(f1))
+    return float((ps[best] + ps[best + 1]) / 2) if best + 1 < len(ps) else float(ps[best] / 2)
+
+
 class TagClassifier(BaseEstimator):
     """Multi-label tag classifier for Russian news (a scikit-learn estimator).
 
@@ -513,7 +524,7 @@ class TagClassifier(BaseEstimator):
             return np.clip(oof[docs, cols] * calibration[cols, 0] + calibration[cols, 1], -50, 50)
 
         analyzer = self._analyzer()
-        source, cand, y, p = fit_lexical(self.vocabulary_, columns, analyzer, counted, self._titles, labels,
+        source, cand, y, p, unseen = fit_lexical(self.vocabulary_, columns, analyzer, counted, self._titles, labels,
                                          n_supervised, logits, random_state=self.random_state, cv=self.cv)
         self.lexical_ = source
         if len(tags) > n_supervised:  # the vocabulary's other tags follow the supervised ones (names as given)
@@ -523,6 +534,7 @@ class TagClassifier(BaseEstimator):
         self._all_positives = int(labels.nnz)
         clock.lap(f"lexical source: {len(source.index):,} labels of {len(tags):,} tags, {len(cand):,} candidates "
                   f"in training ({int(y.sum()):,} given by the editors)")
+        source.unseen_threshold = _best_f1_threshold(p[unseen], y[unseen])
         return cand, y, p
 
     def _lexical_threshold(self, P: np.ndarray, Y: np.ndarray, cand, y: np.ndarray, p: np.ndarray) -> float:

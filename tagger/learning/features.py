@@ -233,6 +233,16 @@ class DocumentFrequencies:
                                                                              np.zeros(0, np.int64), 0)
 
 
+    def stem_frequencies(self) -> np.ndarray:
+        """Each stem's document frequency (in the order of ``stems``), whatever ``ngram_range``."""
+        self._flush()
+        df = np.zeros(len(self.stems), dtype=np.int64)
+        if len(self._unigram_df) == len(self.stems):
+            return self._unigram_df.astype(np.int64)
+        for ids in self.ids:  # a bigram-only model counts no unigrams
+            df[np.unique(ids)] += 1
+        return df
+
     def norms(self, features: TfidfFeatures, sample: int = 2_000, seed: int = 0) -> np.ndarray:
         """The TF-IDF norms, before normalisation, of up to ``sample`` of the counted documents (a seeded draw)."""
         vocab, compiled_of = features.compiled(), self._compiled_of

@@ -17,7 +17,7 @@ from scipy.optimize import minimize
 from sklearn.model_selection import KFold
 
 from ..features import UNKNOWN
-from ..lexical import FEATURES, Candidates, LabelIndex, LexicalSource
+from ..lexical import FEATURES, MODELS, Candidates, LabelIndex, LexicalSource, which_model
 from ..tags import tag_key
 from ..vocabulary import Vocabulary
 
@@ -44,19 +44,20 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
     vocabulary, not only the supervised ones); ``supervised_logits(docs, cols)``: the out-of-fold calibrated
     log-odds of supervised column ``cols`` on articles ``docs``.
 
-    Returns the source, the training candidates, their labels and their out-of-fold probabilities."""
+    Returns the source, the training candidates, their labels, their out-of-fold probabilities and which of
+    them were of tags absent from the other folds (:data:`~tagger.lexical.MODELS` 2)."""
     n_docs, n_cols = labels.shape
     index = LabelIndex(vocabulary, columns, analyzer)
     # the lexicon's stems in the corpus's stem ids, and their idf
     remap = np.full(len(counted.stems) + 1, UNKNOWN, dtype=np.int64)
-    df = counted._unigram_df if len(counted._unigram_df) else np.zeros(len(counted.stems), np.int64)
-    stem_idf = {}
+    df = counted.stem_frequencies()
+    stems = counted.stems
+    stem_df = {stems[i]: int(df[i]) for i in np.flatnonzero(df >= 2).tolist()}  # words in one article tell little
     for stem, lid in index.stem_ids.items():
         sid = counted._stem_ids.get(stem)
         if sid is not None:
             remap[sid] = lid
-            stem_idf[stem] = float(np.log((1 + n_docs) / (1 + df[sid])) + 1)
-    default_idf = float(np.log(1 + n_docs) + 1)
+            stem_df[stem] = int(df[sid])
     parts = []
     for start in range(0, n_docs, 5_000):
         chunk = counted.ids[start:start + 5_000]
@@ -72,9 +73,9 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
     prior = float((y.sum() + 1) / (len(y) + 2))
     zeros = np.zeros(len(FEATURES))
     source = LexicalSource(vocabulary, columns, analyzer, tag_counts=tag_counts, mentioned=mentioned, tagged=tagged,
-                           n_supervised=n_supervised, stem_idf=stem_idf, coef=np.zeros((2, len(FEATURES))),
-                           intercept=np.zeros(2), mean=zeros, scale=zeros + 1, prior=prior, smoothing=SMOOTHING,
-                           default_idf=default_idf)
+                           n_supervised=n_supervised, stem_df=stem_df, coef=np.zeros((len(MODELS), len(FEATURES))),
+                           intercept=np.zeros(len(MODELS)), mean=zeros, scale=zeros + 1, prior=prior, smoothing=SMOOTHING,
+                           n_documents=n_docs)
     logits = np.zeros(len(cand))
     sup = np.flatnonzero(cand.tag < n_supervised)
     if len(sup):
@@ -101,7 +102,7 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
     F = source.features(cand, logits, tuple(stats))
     oof = np.full(len(cand), prior)
     if len(cand) == 0:
-        return source, cand, y, oof
+        return source, cand, y, oof, np.zeros(0, dtype=bool)
     mean, scale = F.mean(axis=0), F.std(axis=0)
     scale[scale == 0] = 1.0
     Z = (F - mean) / scale
@@ -110,7 +111,9 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
     if len(chosen) > MAX_ROWS:
         chosen = np.sort(np.random.default_rng(random_state).choice(len(y), MAX_ROWS, replace=False))
     offset = np.where(cand.tag < n_supervised, logits, 0.0)
-    for m, rows in enumerate((cand.tag < n_supervised, cand.tag >= n_supervised)):
+    model_of = which_model(F)
+    for m in range(len(MODELS)):
+        rows = model_of == m
         for f in range(cv):  # out-of-fold probabilities, for threshold tuning
             fit_rows = chosen[rows[chosen] & (fold[chosen] != f)]
             w, b = _logistic(Z[fit_rows], y[fit_rows], offset[fit_rows], C)
@@ -118,7 +121,7 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
             oof[held] = _sigmoid(offset[held] + Z[held] @ w + b)
         fit_rows = chosen[rows[chosen]]
         source.coef[m], source.intercept[m] = _logistic(Z[fit_rows], y[fit_rows], offset[fit_rows], C)
-    return source, cand, y, oof
+    return source, cand, y, oof, model_of == 2
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
