@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
+import threading
 
 from .app import create_app
 from .http import HeadTimeoutProtocol, configure_logging, log
@@ -69,6 +71,10 @@ def run(models, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, *, 
     common = dict(http=HeadTimeoutProtocol, log_config=None, log_level="warning", access_log=False, lifespan="off",
                   timeout_keep_alive=timeouts.keep_alive, timeout_graceful_shutdown=timeouts.graceful)
     address = "{}:{}".format(*sock.getsockname()[:2])
+    if threading.current_thread() is threading.main_thread():
+        # uvicorn shuts down gracefully on SIGTERM, then raises the signal again: with this handler that ends
+        # in a normal return (status 0, "stopped" logged) instead of death by the signal
+        signal.signal(signal.SIGTERM, lambda *_: None)
     log.info("serving", extra={"fields": {"address": address, "models": list(models),
                                           "workers": workers}})
     if workers > 1:
