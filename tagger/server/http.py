@@ -249,6 +249,20 @@ class HeadTimeoutProtocol(H11Protocol):
         super().on_response_complete()
         self._arm(self.cycle)
 
+    def send_400_response(self, msg: str) -> None:
+        """A request h11 cannot parse (a bad Content-Length, a broken request line): a problem, as JSON like
+        every other error of the service, then close."""
+        data, headers = problem(400, msg)
+        for event in (h11.Response(status_code=400, headers=headers + [(b"connection", b"close")],
+                                   reason=b"Bad Request"), h11.Data(data=data), h11.EndOfMessage()):
+            try:
+                self.transport.write(self.conn.send(event))
+            except h11.LocalProtocolError:  # h11 already in an error state: write it raw
+                self.transport.write(b"HTTP/1.1 400 Bad Request\r\n" + b"".join(
+                    k + b": " + v + b"\r\n" for k, v in headers + [(b"connection", b"close")]) + b"\r\n" + data)
+                break
+        self.transport.close()
+
     def _arm(self, cycle):
         self.loop.call_later(self.head_timeout, self._expire, cycle)
 

@@ -1,0 +1,234 @@
+"""The service as a newsroom runs it, over real sockets: limits that real batches fit, hostile and slow
+clients (never a 5xx for a client's mistake, every 4xx readable), request ids and JSON logs, readiness,
+graceful shutdown, a busy port, and scraped pages."""
+import http.client
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the server extra is not installed (pip install '.[server]')")
+pytest.importorskip("uvicorn", reason="the server extra is not installed (pip install '.[server]')")
+
+from helpers import SEED_PAGE, TOPICS, needs  # noqa: E402
+from serving import ARTICLE, Server, call, free_port  # noqa: E402
+
+from tagger.pages import parse_page  # noqa: E402
+from tagger.server import MAX_ARTICLE_CHARS, MAX_BATCH, MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def server(tiny_model_file, tmp_path_factory):
+    s = Server(["--model", str(tiny_model_file)], tmp_path_factory.mktemp("http") / "server.log")
+    yield s
+    assert s.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def impatient(tiny_model_file, tmp_path_factory):
+    """A server with short head and body timeouts."""
+    s = Server(["--model", str(tiny_model_file), "--head-timeout", "1", "--body-timeout", "1.5"],
+               tmp_path_factory.mktemp("impatient") / "server.log")
+    yield s
+    s.stop()
+
+
+def raw_request(port: int, head: bytes, body: bytes = b"", read_timeout: float = 30) -> bytes:
+    """Send ``head`` and ``body`` on a plain socket (all of it, before reading, as simple clients do) and
+    read until the server closes."""
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(head + body)
+        s.settimeout(read_timeout)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+        return data
+
+
+def test_a_full_batch_of_long_articles_fits_escaped_or_not(server, tiny_model):
+    """256 articles of 20,000 characters: 30.7 MB as ASCII-only JSON (every Cyrillic letter \\uXXXX)."""
+    words = " ".join(TOPICS["КОСМОС"] + TOPICS["СПОРТ"])
+    article = (words * (MAX_ARTICLE_CHARS // len(words) + 1))[:MAX_ARTICLE_CHARS]
+    texts = [article] * MAX_BATCH
+    assert len(json.dumps({"texts": texts}).encode()) > 13 * 2_000_000  # the old limit let 2 MB through
+    want = tiny_model.predict_tags(article)
+    for ascii_only in (True, False):
+        status, out, _ = call(server.base, "/v1/tags/batch", {"texts": texts}, ascii=ascii_only)
+        assert status == 200 and len(out["results"]) == MAX_BATCH
+        assert all([t["tag"] for t in r["tags"]] == want for r in out["results"])
+    worst = ["Ж" * MAX_ARTICLE_CHARS] * MAX_BATCH  # every character escaped as \uXXXX: 30.7 MB
+    escaped = json.dumps({"texts": worst, "top_k": 5, "threshold": 0.5, "page": False}).encode()
+    assert len(escaped) > 30_700_000
+    status, out, _ = call(server.base, "/v1/tags/batch", raw=escaped)
+    assert status == 200 and len(out["results"]) == MAX_BATCH
+    over = json.dumps({"texts": worst[1:] + ["ж" * 100_000]}).encode()  # 256 texts, one of them long
+    status, out, _ = call(server.base, "/v1/tags/batch", raw=over)
+    assert status == 413 and f"{MAX_BATCH_BODY_BYTES:,}" in out["detail"]
+
+
+@pytest.mark.parametrize("raw, field", [
+    (b'{"text": "x", "threshold": NaN}', "threshold"),
+    (b'{"text": "x", "threshold": Infinity}', "threshold"),
+    (b'{"text": "x", "threshold": -Infinity}', "threshold"),
+    (b'{"text": "x", "top_k": 1e400}', "top_k"),
+    (b'{"text": "x", "top_k": NaN}', "top_k"),
+    (b'{"texts": ["x"], "threshold": NaN}', "threshold"),
+])
+def test_non_finite_numbers_are_422_not_500(server, raw, field):
+    path = "/v1/tags/batch" if b"texts" in raw else "/v1/tags"
+    status, out, _ = call(server.base, path, raw=raw)
+    assert status == 422 and out["detail"][0]["loc"][-1] == field
+
+
+def test_odd_bodies_are_4xx(server):
+    for raw in [b"[" * 100_000 + b"]" * 100_000, b"\xff\xfe", b"", b"null", b'{"text": "' + b"\\ud800" * 10 + b'"}']:
+        status, _, _ = call(server.base, "/v1/tags", raw=raw)
+        assert 400 <= status < 500 or status == 200, (raw[:20], status)
+    answer = raw_request(server.port, b"POST /v1/tags HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}")
+    assert answer.startswith(b"HTTP/1.1 400") and b"application/problem+json" in answer
+
+
+def test_a_chunked_body_over_the_limit_is_413(server):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    chunks = (b"x" * 100_000 for _ in range(MAX_BODY_BYTES // 100_000 + 5))
+    conn.request("POST", "/v1/tags", body=chunks, headers={"Content-Type": "application/json"}, encode_chunked=True)
+    r = conn.getresponse()
+    assert r.status == 413 and r.getheader("Connection") == "close"
+    assert r.getheader("Content-Type") == "application/problem+json"
+    assert "limit" in json.loads(r.read())["detail"]
+
+
+def test_after_a_413_a_plain_client_reads_it_and_the_connection_closes(server):
+    size = 50_000_000
+    head = (f"POST /v1/tags HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {size}\r\n\r\n").encode()
+    started = time.monotonic()
+    answer = raw_request(server.port, head, b"x" * size)  # returns only once the server has closed
+    assert answer.startswith(b"HTTP/1.1 413") and b"connection: close" in answer.lower()
+    assert b'"status": 413' in answer and time.monotonic() - started < 20
+    status, out, _ = call(server.base, "/v1/tags", raw=b"y" * size)  # urllib: sends everything, then reads
+    assert status == 413 and "limit" in out["detail"]
+
+
+def test_slow_heads_and_bodies_get_408_and_a_closed_connection(impatient):
+    with socket.create_connection(("127.0.0.1", impatient.port)) as s:
+        s.sendall(b"POST /v1/tags HTTP/1.1\r\nHost: x\r\n")  # and never the rest of the head
+        s.settimeout(10)
+        started = time.monotonic()
+        data = s.recv(65536)
+        assert data.startswith(b"HTTP/1.1 408") and b"head" in data and 0.8 < time.monotonic() - started < 5
+        assert s.recv(100) == b""
+    with socket.create_connection(("127.0.0.1", impatient.port)) as s:
+        s.sendall(b"POST /v1/tags HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n"
+                  b"\r\n{\"text\": ")
+        s.settimeout(10)
+        started = time.monotonic()
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+        assert data.startswith(b"HTTP/1.1 408") and b"body" in data and 1.2 < time.monotonic() - started < 6
+    with socket.create_connection(("127.0.0.1", impatient.port)) as s:  # a connection that never speaks
+        s.settimeout(10)
+        assert s.recv(100) == b""
+    status, _, _ = call(impatient.base, "/v1/tags", {"text": ARTICLE})  # and the server still serves
+    assert status == 200
+
+
+def test_request_ids_are_echoed_and_logged_as_json(server):
+    status, _, headers = call(server.base, "/v1/tags", {"text": ARTICLE}, headers={"X-Request-ID": "cms-4711"})
+    assert status == 200 and headers["X-Request-ID"] == "cms-4711"
+    status, out, headers = call(server.base, "/v1/tags", {"text": 5})
+    generated = headers["X-Request-ID"]
+    assert status == 422 and len(generated) == 32 and out["request_id"] == generated
+    _, _, headers = call(server.base, "/healthz", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert headers["X-Request-ID"] != "bad id\twith spaces"
+    time.sleep(0.2)
+    records = {r.get("request_id"): r for r in server.log_records() if r.get("message") == "request"}
+    mine = records["cms-4711"]
+    assert mine["method"] == "POST" and mine["path"] == "/v1/tags" and mine["status"] == 200
+    assert mine["duration_ms"] >= 0 and mine["bytes_in"] > 0 and mine["bytes_out"] > 0
+    assert records[generated]["status"] == 422
+
+
+def test_health_and_readiness(server):
+    assert call(server.base, "/healthz")[:2] == (200, {"status": "ok"})
+    status, out, _ = call(server.base, "/readyz")
+    assert status == 200 and out["status"] == "ready" and out["models"] == ["tiny"]
+
+
+def test_pages_are_tagged_by_headline_and_body(server, tiny_model):
+    sport = " ".join(TOPICS["СПОРТ"])
+    sidebar = "\n\n".join(s + "\n\n20.Feb.2026" for s in TOPICS["КОСМОС"])
+    page = (f"Сборная выиграла финал\n\n    {sport}\n\n    Источник - example.ru\n\n    #СПОРТ\n    #ХОККЕЙ\n\n"
+            f"    29.12.2021 09:46\n\n\nПоследние новости\n\n    {sidebar}\n\nВсе новости\n")
+    document = parse_page(page).document
+    assert "КОСМОС" in tiny_model.predict_tags(page)  # the sidebar alone brings it
+    status, out, _ = call(server.base, "/v1/tags", {"text": page, "page": True})
+    assert status == 200 and [t["tag"] for t in out["tags"]] == tiny_model.predict_tags(document)
+    assert "КОСМОС" not in [t["tag"] for t in out["tags"]]
+    assert out["page"] == {"title": "Сборная выиграла финал", "text": parse_page(page).text}
+    status, out, _ = call(server.base, "/v1/tags/batch", {"texts": [page, page], "page": True})
+    assert status == 200 and [[t["tag"] for t in r["tags"]] for r in out["results"]] == [
+        tiny_model.predict_tags(document)] * 2
+    status, out, _ = call(server.base, "/v1/explain", {"text": page, "page": True, "top_k": 1})
+    assert status == 200 and out["explanations"][0]["tag"] == "СПОРТ" and out["page"]["title"]
+    status, out, _ = call(server.base, "/v1/tags", {"text": "#ТЕГ\n\n12.01.2024", "page": True})
+    assert status == 422 and "not a scraped page" in out["detail"]
+    status, out, _ = call(server.base, "/v1/tags/batch", {"texts": [page, "Только заголовок"], "page": True})
+    assert status == 422 and "texts[1]" in out["detail"]
+
+
+@needs(SEED_PAGE)
+def test_the_seed_page_with_the_default_model(tmp_path):
+    """`tagger --page` and `"page": true` agree, and both read the article, not the sidebar."""
+    from tagger import default_model
+    model = default_model()
+    page = SEED_PAGE.read_text(encoding="utf-8")
+    want = model.predict_tags(parse_page(page).document)
+    out = subprocess.run([sys.executable, "-m", "tagger.cli", "--page", str(SEED_PAGE)], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip().split(", ") == want and want[0] == "КОСМОС"
+    bad = tmp_path / "bad.txt"
+    bad.write_text("#ТЕГ\n", encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "tagger.cli", "--page", str(bad)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 1 and "not a scraped page" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_busy_port_is_one_line_and_status_1(server):
+    out = subprocess.run([sys.executable, "-m", "tagger.cli", "serve", "--port", str(server.port)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and out.stderr.strip().count("\n") == 0
+    assert out.stderr.startswith(f"tagger: error: cannot listen on 127.0.0.1:{server.port}") and "in use" in out.stderr
+
+
+def test_sigterm_lets_the_request_under_way_finish(tiny_model_file, tmp_path):
+    s = Server(["--model", str(tiny_model_file)], tmp_path / "server.log")
+    body = json.dumps({"text": ARTICLE}).encode()
+    with socket.create_connection(("127.0.0.1", s.port)) as sock:
+        sock.sendall(b"POST /v1/tags HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body) + body[:10])
+        time.sleep(0.3)
+        stopped = []
+        waiter = threading.Thread(target=lambda: stopped.append(s.stop()))
+        waiter.start()
+        time.sleep(0.5)
+        with pytest.raises(OSError):  # no new connections once stopping
+            socket.create_connection(("127.0.0.1", s.port), timeout=2).close()
+        sock.sendall(body[10:])
+        sock.settimeout(10)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        waiter.join(30)
+    assert stopped == [0]
+    assert [r["message"] for r in s.log_records()][-2:] == ["request", "stopped"]
+
+
+def test_port_option_checks(tiny_model_file):
+    out = subprocess.run([sys.executable, "-m", "tagger.cli", "serve", "--port", str(free_port()), "--model",
+                          f"a={tiny_model_file}", "--model", f"a={tiny_model_file}"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "two models named 'a'" in out.stderr
