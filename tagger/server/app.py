@@ -198,6 +198,10 @@ def create_app(models: TagModel | dict[str, TagModel], max_body_bytes: int = MAX
     def docs():
         return asset("docs.html")
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon():
+        return asset("favicon.svg")
+
     @app.get("/static/{name}", include_in_schema=False)
     def static_file(name: str):
         if name not in static:

@@ -2,6 +2,7 @@
 // Offline API documentation: renders /openapi.json (routes, parameters, body fields) with a form to try each.
 
 let spec = null;
+let defaultProject = "";
 const el = (tag, props = {}, ...children) => {
   const node = document.createElement(tag);
   Object.assign(node, props);
@@ -85,7 +86,7 @@ function operation(path, method, op) {
     for (const p of params) {
       const s = resolve(p.schema);
       const input = el("input", { id: `${id}-${p.name}`, placeholder: `${p.in}${p.required ? ", required" : ""}` });
-      if (p.in === "path" && p.name === "project_id") input.value = "default";
+      if (p.in === "path" && p.name === "project_id") input.value = defaultProject;
       inputs[`${p.in}:${p.name}`] = input;
       list.append(el("label", { htmlFor: input.id }, el("code", { textContent: p.name }),
                      ` (${p.in}, ${typeOf(s)}${constraints(s) ? "; " + constraints(s) : ""})`), input);
@@ -143,6 +144,7 @@ async function main() {
   const root = document.getElementById("routes");
   try {
     spec = await (await fetch("/openapi.json")).json();
+    defaultProject = (await (await fetch("/v1/models")).json()).default;
   } catch (e) {
     root.replaceChildren(el("p", { textContent: "Could not read /openapi.json: " + e }));
     return;
