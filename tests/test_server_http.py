@@ -8,8 +8,12 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("fastapi", reason="the server extra is not installed (pip install '.[server]')")
 pytest.importorskip("uvicorn", reason="the server extra is not installed (pip install '.[server]')")
@@ -232,3 +236,41 @@ def test_port_option_checks(tiny_model_file):
                           f"a={tiny_model_file}", "--model", f"a={tiny_model_file}"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "two models named 'a'" in out.stderr
+
+
+_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+                       lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                   max_size=3), max_leaves=8)
+_bodies = st.fixed_dictionaries({}, optional={
+    "text": st.text(max_size=200) | _values, "texts": st.lists(st.text(max_size=50), max_size=4) | _values,
+    "top_k": _values, "threshold": _values, "page": _values, "model": _values, "terms": _values,
+    "documents": st.lists(st.fixed_dictionaries({}, optional={"text": _values, "document_id": _values}),
+                          max_size=3) | _values})
+_ROUTES = ["/v1/tags", "/v1/tags/batch", "/v1/explain", "/v1/projects/tiny/suggest-batch"]
+
+
+def _status(base: str, path: str, data: bytes, content_type: str) -> int:
+    """The status of a request, checking that the answer is JSON whatever it is."""
+    req = urllib.request.Request(base + path, data=data, headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            json.loads(r.read())
+            return r.status
+    except urllib.error.HTTPError as e:
+        json.loads(e.read())  # every error is JSON too
+        return e.code
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(path=st.sampled_from(_ROUTES), body=_bodies)
+def test_fuzzed_json_bodies_never_get_a_5xx(server, path, body):
+    raw = json.dumps(body).encode()  # Python writes NaN and Infinity as bare words, as a careless client may
+    status = _status(server.base, path, raw, "application/json")
+    assert status < 500, (path, body)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(path=st.sampled_from(_ROUTES + ["/v1/projects/tiny/suggest"]), data=st.binary(max_size=300),
+       content_type=st.sampled_from(["application/json", "application/x-www-form-urlencoded", "text/plain"]))
+def test_fuzzed_raw_bodies_never_get_a_5xx(server, path, data, content_type):
+    assert _status(server.base, path, data, content_type) < 500
