@@ -274,3 +274,33 @@ def test_fuzzed_json_bodies_never_get_a_5xx(server, path, body):
        content_type=st.sampled_from(["application/json", "application/x-www-form-urlencoded", "text/plain"]))
 def test_fuzzed_raw_bodies_never_get_a_5xx(server, path, data, content_type):
     assert _status(server.base, path, data, content_type) < 500
+
+
+def test_an_internal_error_is_a_logged_500_problem_carrying_the_request_id(caplog):
+    """The server's own mistake (here: a route that raises) is logged with its traceback and the request id,
+    and the client gets a problem with that id, not the traceback."""
+    import asyncio
+
+    from tagger.server.http import RequestContext
+
+    async def broken(scope, receive, send):
+        raise RuntimeError("boom: a secret path /srv/models")
+
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/v1/x", "headers": [(b"x-request-id", b"cms-9")]}
+    with caplog.at_level("INFO", logger="tagger.server"):
+        asyncio.run(RequestContext(broken)(scope, receive, send))
+    assert sent[0]["status"] == 500 and (b"x-request-id", b"cms-9") in sent[0]["headers"]
+    body = json.loads(sent[1]["body"])
+    assert body["status"] == 500 and body["request_id"] == "cms-9" and "boom" not in json.dumps(body)
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert errors and errors[0].fields["request_id"] == "cms-9" and "boom" in caplog.text
+    access = [r for r in caplog.records if r.name == "tagger.server.access"]
+    assert access and access[0].fields["status"] == 500
