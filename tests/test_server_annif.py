@@ -127,3 +127,14 @@ def test_openapi_documents_the_annif_routes(server):
     batch = paths["/v1/projects/{project_id}/suggest-batch"]["post"]
     assert batch["requestBody"]["content"]["application/json"]["schema"]["properties"]["documents"]["maxItems"] == 32
     assert json.dumps(spec).count("suggest") >= 2
+
+
+def test_without_a_model_the_embedded_one_is_project_rt(tmp_path):
+    s = Server([], tmp_path / "server.log")
+    try:
+        client = annif_client.AnnifClient(api_base=s.base + "/v1/")
+        assert [p["project_id"] for p in client.projects] == ["rt"]
+        assert client.get_project("rt")["vocab"]["size"] > 100
+        assert client.suggest("rt", "Центральный банк повысил ключевую ставку.", limit=1)[0]["score"] > 0.5
+    finally:
+        assert s.stop() == 0

@@ -304,3 +304,22 @@ def test_an_internal_error_is_a_logged_500_problem_carrying_the_request_id(caplo
     assert errors and errors[0].fields["request_id"] == "cms-9" and "boom" in caplog.text
     access = [r for r in caplog.records if r.name == "tagger.server.access"]
     assert access and access[0].fields["status"] == 500
+
+
+def test_cli_page_option_reads_headline_and_body(tiny_model, tiny_model_file, tmp_path, capsys):
+    from tagger.cli import main
+    sport = " ".join(TOPICS["СПОРТ"])
+    sidebar = "\n\n".join(TOPICS["КОСМОС"])
+    scraped = tmp_path / "page.txt"
+    scraped.write_text(f"Сборная выиграла финал\n\n{sport}\n\n#СПОРТ\n\n29.12.2021 09:46\n\nПоследние новости\n\n"
+                       f"{sidebar}\n", encoding="utf-8")
+    plain = tmp_path / "plain.txt"
+    plain.write_text(ARTICLE, encoding="utf-8")
+    assert main(["-m", str(tiny_model_file), "--json", "--page", str(scraped), "--file", str(plain)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    by_input = {r["input"]: r["tags"] for r in rows}
+    assert by_input[str(scraped)] == tiny_model.predict_tags(parse_page(scraped.read_text()).document) == ["СПОРТ"]
+    assert by_input[str(plain)] == tiny_model.predict_tags(ARTICLE)
+    assert "КОСМОС" in tiny_model.predict_tags(scraped.read_text())  # what reading the whole page would give
+    assert main(["-m", str(tiny_model_file), "--page", str(plain)]) == 1  # one line, no headline/body split
+    assert "not a scraped page" in capsys.readouterr().err
