@@ -22,8 +22,7 @@ from urllib.parse import parse_qsl, quote
 
 from fastapi import HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
-
+from .http import SafeJSONResponse
 from .limits import ANNIF_MAX_BATCH
 
 __all__ = ["annif_routes", "TAG_URI_PREFIX"]
@@ -165,4 +164,4 @@ def annif_routes(app, models: dict, summaries: dict) -> None:
         results = await run_in_threadpool(suggest, model, [d["text"] for d in documents], limit, threshold)
         for result, d in zip(results, documents):
             result["document_id"] = d.get("document_id")
-        return JSONResponse(results)
+        return SafeJSONResponse(results)

@@ -6,12 +6,12 @@ from importlib import resources
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, Field, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..api import TagModel
-from .http import BodyLimit, RequestContext, json_safe, problem
+from .http import BodyLimit, RequestContext, SafeJSONResponse, json_safe, problem
 from .limits import (ANNIF_MAX_BATCH, MAX_ARTICLE_CHARS, MAX_BATCH, MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES,
                      Timeouts, body_limit)
 
@@ -106,7 +106,7 @@ def create_app(models: TagModel | dict[str, TagModel], max_body_bytes: int = MAX
     first = summaries[default]
     static = _static_files()
 
-    app = FastAPI(title="tagger", docs_url=None, redoc_url=None,
+    app = FastAPI(title="tagger", docs_url=None, redoc_url=None, default_response_class=SafeJSONResponse,
                   description="Hashtags an editor would give a Russian news article.  Also answers Annif's REST API "
                               "(/v1/projects...), so Annif clients work unchanged.",
                   version=str((first.get("versions") or {}).get("tagger", "")))
@@ -217,7 +217,7 @@ def create_app(models: TagModel | dict[str, TagModel], max_body_bytes: int = MAX
         if _annif_path(request.url.path):  # Annif (connexion) answers 400 with a problem
             data, headers = problem(400, _error_text(errors), request_id=rid)
             return Response(data, 400, headers={k.decode(): v.decode() for k, v in headers})
-        return JSONResponse({"detail": errors, "request_id": rid}, 422)
+        return SafeJSONResponse({"detail": errors, "request_id": rid}, 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):

@@ -19,9 +19,11 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 import h11
+from starlette.responses import JSONResponse
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-__all__ = ["RequestContext", "BodyLimit", "problem", "json_safe", "configure_logging", "log", "HeadTimeoutProtocol"]
+__all__ = ["RequestContext", "BodyLimit", "SafeJSONResponse", "problem", "json_safe", "dumps", "configure_logging", "log",
+           "HeadTimeoutProtocol"]
 
 log = logging.getLogger("tagger.server")
 
@@ -39,7 +41,7 @@ class JsonFormatter(logging.Formatter):
         out.update(getattr(record, "fields", {}))
         if record.exc_info:
             out["traceback"] = "".join(traceback.format_exception(*record.exc_info))
-        return json.dumps(json_safe(out), ensure_ascii=False)
+        return dumps(json_safe(out)).decode("utf-8")
 
 
 def configure_logging(level: str = "info", access_log: bool = True) -> None:
@@ -52,6 +54,23 @@ def configure_logging(level: str = "info", access_log: bool = True) -> None:
         logger.propagate = False
         logger.setLevel(level.upper() if name == "tagger.server" else "WARNING")
     logging.getLogger("tagger.server.access").disabled = not access_log
+
+
+def dumps(value) -> bytes:
+    """``value`` as UTF-8 JSON; where a string holds a lone surrogate (a client may send ``"\\ud800"``, and
+    it can come back in an explanation, a page title or a document id), every non-ASCII character is
+    escaped instead, which is still valid JSON and gives the client back what it sent."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
+class SafeJSONResponse(JSONResponse):
+    """The service's JSON answers: :func:`dumps`, so a lone surrogate from the client never makes a 500."""
+
+    def render(self, content) -> bytes:
+        return dumps(content)
 
 
 def json_safe(value):
@@ -77,7 +96,7 @@ def problem(status: int, detail, *, title: str | None = None, request_id: str | 
     if request_id:
         body["request_id"] = request_id
     body.update(extra or {})
-    data = json.dumps(json_safe(body), ensure_ascii=False).encode()
+    data = dumps(json_safe(body))
     return data, [(b"content-type", PROBLEM_JSON), (b"content-length", str(len(data)).encode())]
 
 
