@@ -337,3 +337,32 @@ def test_cli_page_option_reads_headline_and_body(tiny_model, tiny_model_file, tm
     assert "КОСМОС" in tiny_model.predict_tags(scraped.read_text())  # what reading the whole page would give
     assert main(["-m", str(tiny_model_file), "--page", str(plain)]) == 1  # one line, no headline/body split
     assert "not a scraped page" in capsys.readouterr().err
+
+
+def test_the_readme_states_the_limits_the_code_has():
+    from helpers import ROOT
+    from tagger.server.limits import ANNIF_BATCH_BODY_BYTES, Timeouts
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for figure in [f"{MAX_BATCH_BODY_BYTES:,} bytes", f"{ANNIF_BATCH_BODY_BYTES:,} bytes", f"{MAX_BODY_BYTES:,} bytes",
+                   f"{MAX_BATCH} articles × {MAX_ARTICLE_CHARS:,} characters"]:
+        assert figure in readme, figure
+    t = Timeouts()
+    for figure in [f"| request line and headers | {t.head:g} s", f"| the whole request body | {t.body:g} s",
+                   f"| an idle kept-alive connection | {t.keep_alive:g} s", f"reading the rest of the body | {t.linger:g} s",
+                   f"(SIGTERM, Ctrl-C) | {t.graceful:g} s"]:
+        assert figure in readme, figure
+
+
+@needs(SEED_PAGE)
+def test_the_readme_states_the_seed_page_figures_the_cli_prints():
+    from helpers import ROOT
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+
+    def scores(option):
+        out = subprocess.run([sys.executable, "-m", "tagger.cli", option, str(SEED_PAGE), "-s"], capture_output=True,
+                             text=True, timeout=120)
+        return [line.split("\t")[::-1] for line in out.stdout.splitlines()]
+
+    page, whole = scores("--page"), scores("--file")
+    assert f"`tagger --page` gives {page[0][0]} {page[0][1]} and {page[1][0]} {page[1][1]};" in readme and len(page) == 2
+    assert "the page gives " + ", ".join(f"{t} {s}" for t, s in whole) + "," in readme
