@@ -12,8 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..api import TagModel
 from .http import BodyLimit, RequestContext, SafeJSONResponse, json_safe, problem
-from .limits import (ANNIF_MAX_BATCH, MAX_ARTICLE_CHARS, MAX_BATCH, MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES,
-                     Timeouts, body_limit)
+from .limits import MAX_ARTICLE_CHARS, MAX_BATCH, MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES, Timeouts, body_limit
 
 __all__ = ["create_app"]
 
@@ -231,5 +230,3 @@ def create_app(models: TagModel | dict[str, TagModel], max_body_bytes: int = MAX
     app.add_middleware(RequestContext)
     return app
 
-
-__all__ += ["ANNIF_MAX_BATCH"]
