@@ -98,6 +98,10 @@ def test_bad_batches_are_400_problems(server):
     assert r.status_code == 400 and "not JSON" in r.json()["detail"]
     r = requests.post(server.base + "/v1/projects/tiny/suggest", json={"text": ARTICLE}, timeout=30)
     assert r.status_code == 415 and "form-encoded" in r.json()["detail"]
+    with pytest.raises(requests.HTTPError) as learned:  # as Annif answers for a project without learning
+        annif_client.AnnifClient(api_base=server.base + "/v1/").learn("tiny", [{"text": ARTICLE, "subjects": []}])
+    assert learned.value.response.status_code == 403
+    assert "not configured to allow learning" in learned.value.response.json()["detail"]
     r = requests.post(server.base + "/v1/projects/nope/suggest-batch", json={"documents": []}, timeout=30)
     assert r.status_code == 404 and r.json()["detail"] == "Project 'nope' not found"
 

@@ -8,12 +8,14 @@ unchanged: a *project* is a loaded model, a *subject* is a tag.
     POST /v1/projects/{id}/suggest-batch      JSON {"documents": [{text, document_id}] (<= 32)}, query: limit,
                                               threshold, language -> [{"results", "document_id"}]
     GET  /v1/vocabs                           {"vocabs": [Vocabulary]}
+    POST /v1/projects/{id}/learn              403 problem, as Annif answers for a project without learning
 
 As in Annif, ``limit`` and ``threshold`` act on the scores alone (the ``limit`` best tags scoring at least
 ``threshold``; defaults 10 and 0.0), not on the tuned per-tag thresholds that ``/v1/tags`` applies.  A result
 is ``{"uri", "label", "notation", "score"}``: the label is the tag, the URI ``urn:tagger:tag:`` plus the
 percent-encoded tag, the notation null.  Errors are ``application/problem+json`` with Annif's statuses: 400
-for a bad parameter, 404 for an unknown project, 413 for a body over the limit.
+for a bad parameter, 403 for ``learn``, 404 for an unknown project, 413 for a body over the limit.  Annif's
+``detect-language`` is not offered (tagger reads Russian only).
 """
 from __future__ import annotations
 
@@ -139,6 +141,13 @@ def annif_routes(app, models: dict, summaries: dict) -> None:
         limit, threshold = _limit(form.get("limit", 10)), _threshold(form.get("threshold", 0.0))
         _language(form.get("language"))
         return (await run_in_threadpool(suggest, model, [form["text"]], limit, threshold))[0]
+
+    @app.post("/v1/projects/{project_id}/learn", tags=["Annif"], status_code=403,
+              summary="Annif: learning from feedback is not allowed (retrain with training/train.py --update)")
+    def learn(project_id: str):
+        model_of(project_id)
+        raise HTTPException(403, f"Project '{project_id}' is not configured to allow learning via API; "
+                                 "retrain with training/train.py --update MODEL --corpus OLD --corpus NEW")
 
     @app.post("/v1/projects/{project_id}/suggest-batch", tags=["Annif"], openapi_extra=_SCHEMA_BATCH,
               summary=f"Annif: suggest tags for up to {ANNIF_MAX_BATCH} documents")
