@@ -6,7 +6,8 @@
     tagger info MODEL                     describe a model file without loading its weights
     tagger corpus stats CORPUS            describe a corpus file
     tagger corpus build PAGES_DIR... -o corpus.jsonl.gz
-    tagger serve [--model PATH] [--host H] [--port P] [--workers N]   HTTP JSON service (pip install 'tagger[server]')
+    tagger serve [--model [NAME=]PATH]... [--host H] [--port P] [--workers N]   HTTP service (pip install 'tagger[server]')
+    tagger --page PAGE.txt                tag a scraped page: its headline and body only
     tagger tag-corpus FILES... --out DIR [--workers N | --engine dask --scheduler ADDR] [--format parquet]
 
 Exit status: 0 success, 1 runtime failure (unreadable file, bad model), 2 usage error.
@@ -68,6 +69,9 @@ def _tag_parser() -> argparse.ArgumentParser:
     p.add_argument("text", nargs="*", help="text to tag (all arguments form one text); default: standard input")
     p.add_argument("--file", "-f", action="append", default=[], metavar="PATH",
                    help="tag this file (UTF-8); repeat for several, each is one article")
+    p.add_argument("--page", "-p", action="append", default=[], metavar="PATH",
+                   help="tag this scraped page (UTF-8): its headline and body only, without the hashtags, date, "
+                        "source line and 'Последние новости' sidebar; repeat for several")
     p.add_argument("--top-k", "-k", type=_positive_int, metavar="N", help="at most N tags")
     p.add_argument("--threshold", "-t", type=_probability, metavar="P",
                    help="one probability threshold for every tag instead of the tuned per-tag ones")
@@ -88,16 +92,23 @@ def _tag_parser() -> argparse.ArgumentParser:
 
 def _inputs(args) -> list[tuple[str, str | None, str | None]]:
     """(name, text, error) for every input."""
-    if args.text and args.file:
-        _Parser(prog="tagger").error("give text arguments or --file, not both")
+    if args.text and (args.file or args.page):
+        _Parser(prog="tagger").error("give text arguments or --file/--page, not both")
     if args.text:
         return [("<args>", " ".join(args.text), None)]
-    if args.file:
+    if args.file or args.page:
         out = []
-        for path in args.file:
+        for path, page in [(f, False) for f in args.file] + [(f, True) for f in args.page]:
             try:
                 with open(path, "rb") as fh:
-                    out.append((path, _decode(fh.read(), path), None))
+                    text = _decode(fh.read(), path)
+                if page:
+                    from .pages import parse_page
+                    try:
+                        text = parse_page(text).document
+                    except ValueError as exc:
+                        raise ValueError(f"{path}: not a scraped page: {exc}") from None
+                out.append((path, text, None))
             except OSError as exc:
                 out.append((path, None, f"{path}: {exc.strerror}"))
             except ValueError as exc:
@@ -259,24 +270,72 @@ def _corpus(argv: list[str]) -> int:
     return 0
 
 
+def _model_spec(value: str) -> tuple[str | None, str]:
+    """``NAME=PATH`` or ``PATH`` (a file whose name holds '=' is taken whole)."""
+    import os
+    import re
+    name, sep, path = value.partition("=")
+    if sep and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name) and not os.path.exists(value):
+        return name, path
+    return None, value
+
+
+def _project_id(path: str) -> str:
+    import os
+    import re
+    stem = os.path.basename(path).split(".")[0]
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-") or "model"
+
+
 def _serve(argv: list[str]) -> int:
-    p = _Parser(prog="tagger serve", description="Serve tagging over HTTP (JSON); docs at /docs.")
-    p.add_argument("--model", "-m", metavar="PATH", help="model file (default: the embedded model)")
+    from .server.limits import Timeouts
+    d = Timeouts()
+    p = _Parser(prog="tagger serve", description="Serve tagging over HTTP: JSON routes, Annif's REST API, the "
+                                                 "editors' page at /, docs at /docs.")
+    p.add_argument("--model", "-m", action="append", default=[], metavar="[NAME=]PATH", type=_model_spec,
+                   help="a model file to serve as project NAME (default NAME: the file name without extension); "
+                        "repeat for several, the first is the default; none: the embedded model as 'rt'")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=_positive_int, default=1, metavar="N",
-                   help="worker processes (each loads the model; use the number of cores)")
+                   help="worker processes (each loads the models; use the number of cores)")
+    p.add_argument("--head-timeout", type=float, default=d.head, metavar="S",
+                   help=f"request line and headers must arrive within S seconds, else 408 (default {d.head:g})")
+    p.add_argument("--body-timeout", type=float, default=d.body, metavar="S",
+                   help=f"the whole request body must arrive within S seconds, else 408 (default {d.body:g})")
+    p.add_argument("--graceful-timeout", type=float, default=d.graceful, metavar="S",
+                   help=f"on SIGTERM, requests under way get S seconds to finish (default {d.graceful:g})")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+    p.add_argument("--no-access-log", action="store_true", help="no JSON line per request")
     args = p.parse_args(argv)
     if not 0 <= args.port <= 65535:
         p.error(f"--port must be 0..65535, got {args.port}")
+    for name in ("head_timeout", "body_timeout", "graceful_timeout"):
+        if not 0 < getattr(args, name) < 86400:
+            p.error(f"--{name.replace('_', '-')} must be a number of seconds above 0")
     from importlib.util import find_spec
     if find_spec("fastapi") is None or find_spec("uvicorn") is None:
         _die("tagger serve needs the server extra: pip install 'tagger[server]'")
-    model = _load(args.model)
-    from .server import run
-    print(f"tagger: serving {len(model.tags)} tags on http://{args.host}:{args.port} with {args.workers} "
-          f"worker{'s' if args.workers > 1 else ''} (docs at /docs)", file=sys.stderr, flush=True)
-    run(model, args.host, args.port, args.workers)
+    specs = [(name or _project_id(path), path) for name, path in args.model]
+    names = [n for n, _ in specs]
+    if len(set(names)) != len(names):
+        p.error(f"two models named {next(n for n in names if names.count(n) > 1)!r}: name them with NAME=PATH")
+    from .server import listen, run
+    try:  # the port first: a busy port is one line and status 1, before the models are read
+        sock = listen(args.host, args.port)
+    except OSError as exc:
+        _die(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+    models = {name: _load(path) for name, path in specs} or {"rt": _load(None)}
+    port = sock.getsockname()[1]
+    print(f"tagger: serving {', '.join(f'{n} ({len(m.tags)} tags)' for n, m in models.items())} on "
+          f"http://{args.host}:{port} with {args.workers} worker{'s' if args.workers > 1 else ''} "
+          f"(editors' page at /, docs at /docs)", file=sys.stderr, flush=True)
+    try:
+        run(models, args.host, port, args.workers, sock=sock, log_level=args.log_level,
+            access_log=not args.no_access_log,
+            timeouts=Timeouts(head=args.head_timeout, body=args.body_timeout, graceful=args.graceful_timeout))
+    except ValueError as exc:
+        _die(str(exc))
     return 0
 
 

@@ -14,7 +14,7 @@ What it runs:
   become what it printed, or the ``repr`` of its value (pretty-printed at 100 columns).  Floats in outputs
   are shown to 3 decimals (``0.787``, not ``0.7872291386658776``); the README says so.
 - ```` ```sh ```` blocks with a ``curl ... localhost:8000/PATH ... -d 'JSON'`` command followed by a ``# {...}``
-  answer line: the request goes to ``tagger.server.create_app(default_model())`` in process (no socket, no
+  answer line: the request goes to ``tagger.server.create_app({"rt": default_model()})`` in process (no socket, no
   HTTP client library), and the line becomes its JSON answer (floats to 3 decimals, the ``model`` summary cut
   to its first field).  Left as is, and said so, where FastAPI is not installed.
 - Figures in the prose about the default model, marked ``<!--fig NAME-->5,164<!--/fig-->`` (GitHub shows
@@ -196,7 +196,7 @@ def _sh_block(lines: list[str], state: dict, notes: list[str]) -> list[str]:
                     try:
                         from tagger import default_model
                         from tagger.server import create_app
-                        app = state["app"] = create_app(default_model())
+                        app = state["app"] = create_app({"rt": default_model()})  # as `tagger serve` names it
                     except ImportError as exc:
                         state["app"] = None
                         notes.append(f"server answers not checked: {exc} (pip install '.[server]')")
