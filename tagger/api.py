@@ -220,7 +220,9 @@ class TagModel:
             path = None
         metadata = {**self.metadata, "vocabulary": {"file": os.path.basename(path) if path else None,
                                                     "tags": len(vocabulary), "only": bool(only)}}
-        return TagModel(self.scorer.with_vocabulary(vocabulary, only), metadata, self.path)
+        model = TagModel(self.scorer.with_vocabulary(vocabulary, only), metadata, self.path)
+        model.vocabulary_file = os.path.abspath(path) if path else None  # worker processes read it again
+        return model
 
     def update(self, articles, *, previous) -> "TagModel":
         """A new model that has also learned from ``articles`` (:class:`tagger.Article` with tags).

@@ -305,6 +305,9 @@ def _serve(argv: list[str]) -> int:
                    help=f"the whole request body must arrive within S seconds, else 408 (default {d.body:g})")
     p.add_argument("--graceful-timeout", type=float, default=d.graceful, metavar="S",
                    help=f"on SIGTERM, requests under way get S seconds to finish (default {d.graceful:g})")
+    p.add_argument("--vocabulary", metavar="FILE",
+                   help="a site's tag vocabulary added to every model served (see 'tagger --help')")
+    p.add_argument("--only-vocabulary", action="store_true", help="give nothing but the tags of --vocabulary")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
     p.add_argument("--no-access-log", action="store_true", help="no JSON line per request")
     args = p.parse_args(argv)
@@ -325,7 +328,8 @@ def _serve(argv: list[str]) -> int:
         sock = listen(args.host, args.port)
     except OSError as exc:
         _die(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
-    models = {name: _load(path) for name, path in specs} or {"rt": _load(None)}
+    vocabulary, only = args.vocabulary, args.only_vocabulary
+    models = {name: _load(path, vocabulary, only) for name, path in specs} or {"rt": _load(None, vocabulary, only)}
     port = sock.getsockname()[1]
     print(f"tagger: serving {', '.join(f'{n} ({len(m.tags)} tags)' for n, m in models.items())} on "
           f"http://{args.host}:{port} with {args.workers} worker{'s' if args.workers > 1 else ''} "

@@ -140,3 +140,20 @@ def test_caucasus_vocabulary_fixture_reads():
     v = Vocabulary.read(FIXTURES / "caucasus_vocabulary.csv")
     assert v.get("АЗЕРБАЙДЖАН").broader == ("ЮЖНЫЙ КАВКАЗ",) and v.get("ЮЖНЫЙ КАВКАЗ").broader == ("КАВКАЗ",)
     assert "РОГОЗИН" in [label.upper() for label in v.get("ДМИТРИЙ РОГОЗИН").labels]
+
+
+def test_served_workers_load_the_vocabulary_too(tiny_model_file, tmp_path, monkeypatch):
+    """tagger serve --workers N --vocabulary FILE: each worker process builds its models from the environment."""
+    pytest.importorskip("fastapi")
+    import json
+
+    import tagger.server as server
+    path = tmp_path / "site.txt"
+    path.write_text("КОСМОДРОМ БАЙКОНУР\n", encoding="utf-8")
+    monkeypatch.setenv(server._ENV, json.dumps({
+        "models": {"site": {"path": str(tiny_model_file), "vocabulary": str(path), "only": True}},
+        "timeouts": {}, "log_level": "warning", "access_log": False}))
+    built = {}
+    monkeypatch.setattr(server, "create_app", lambda models, **kw: built.update(models))
+    server.app_from_environment()
+    assert "КОСМОДРОМ БАЙКОНУР" in built["site"].tags and built["site"].scorer.allowed.sum() == 1

@@ -53,7 +53,11 @@ def app_from_environment():
     timeouts = Timeouts(**config["timeouts"])
     HeadTimeoutProtocol.head_timeout = timeouts.head
     configure_logging(config["log_level"], config["access_log"])
-    return create_app({name: load_model(path) for name, path in config["models"].items()}, timeouts=timeouts)
+    models = {}
+    for name, spec in config["models"].items():
+        model = load_model(spec["path"])
+        models[name] = model.with_vocabulary(spec["vocabulary"], only=spec["only"]) if spec["vocabulary"] else model
+    return create_app(models, timeouts=timeouts)
 
 
 def run(models, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, *, sock: socket.socket | None = None,
@@ -79,10 +83,14 @@ def run(models, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, *, 
                                           "workers": workers}})
     if workers > 1:
         from uvicorn.supervisors import Multiprocess
-        missing = [name for name, m in models.items() if not m.path]
+        missing = [name for name, m in models.items()
+                   if not m.path or ("vocabulary" in m.metadata and not getattr(m, "vocabulary_file", None))]
         if missing:
-            raise ValueError(f"several workers need model files to load; {', '.join(missing)} has none")
-        os.environ[_ENV] = json.dumps({"models": {name: m.path for name, m in models.items()},
+            raise ValueError(f"several workers need model (and vocabulary) files to load; {', '.join(missing)} "
+                             "has none")
+        specs = {name: {"path": m.path, "vocabulary": getattr(m, "vocabulary_file", None),
+                        "only": bool(m.metadata.get("vocabulary", {}).get("only"))} for name, m in models.items()}
+        os.environ[_ENV] = json.dumps({"models": specs,
                                        "timeouts": timeouts.__dict__, "log_level": log_level,
                                        "access_log": access_log})
         config = uvicorn.Config("tagger.server:app_from_environment", factory=True, workers=workers, **common)
