@@ -155,5 +155,6 @@ def test_served_workers_load_the_vocabulary_too(tiny_model_file, tmp_path, monke
         "timeouts": {}, "log_level": "warning", "access_log": False}))
     built = {}
     monkeypatch.setattr(server, "create_app", lambda models, **kw: built.update(models))
+    monkeypatch.setattr(server, "configure_logging", lambda *args: None)  # the process-wide logging stays
     server.app_from_environment()
     assert "КОСМОДРОМ БАЙКОНУР" in built["site"].tags and built["site"].scorer.allowed.sum() == 1
