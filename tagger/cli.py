@@ -178,24 +178,42 @@ def _info(argv: list[str]) -> int:
     if args.json:
         print(json.dumps(meta, ensure_ascii=False, indent=1))
         return 0
+    # The format's keys are checked by read_metadata; "training" and "versions" are free-form (written by the
+    # training script, or by anyone): shown as far as they make sense, never trusted to have a shape.
     tags = meta["tags"]
-    training = meta.get("training", {})
+    versions = meta.get("versions") if isinstance(meta.get("versions"), dict) else {}
     lines = [
         f"model:          {args.model}",
-        f"format:         {meta['format']} v{meta['format_version']}, created {meta.get('created')}",
-        "versions:       " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()),
+        f"format:         {meta['format']} v{meta['format_version']}, created {meta.get('created', '?')}",
+        "versions:       " + (", ".join(f"{k} {v}" for k, v in versions.items()) or "not recorded"),
         f"tags:           {len(tags)} (most frequent: "
         + ", ".join(t["tag"] for t in sorted(tags, key=lambda t: -t["count"])[:8]) + ")",
         f"features:       {meta['n_features']:,}; trained on {meta['n_documents']:,} documents",
         "parameters:     " + ", ".join(f"{k}={v}" for k, v in meta["params"].items()),
     ]
-    for c in training.get("corpora", []):
-        lines.append(f"corpus:         {c['file']} ({c['articles']:,} articles, sha256 {c['sha256'][:16]}…)")
-    for split, m in training.get("metrics", {}).items():
-        lines.append(f"{split + ' metrics:':16}" + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
-                                                           for k, v in m.items()))
+    training = meta.get("training")
+    training = training if isinstance(training, dict) else {}
+    corpora = training.get("corpora")
+    for c in corpora if isinstance(corpora, list) else []:
+        c = c if isinstance(c, dict) else {}
+        articles, digest = c.get("articles"), c.get("sha256")
+        lines.append(f"corpus:         {_shown(c.get('file'))} ("
+                     + (f"{articles:,}" if isinstance(articles, int) else _shown(articles)) + " articles, sha256 "
+                     + (f"{digest[:16]}…" if isinstance(digest, str) else _shown(digest)) + ")")
+    metrics = training.get("metrics")
+    for split, m in (metrics.items() if isinstance(metrics, dict) else ()):
+        values = m.items() if isinstance(m, dict) else ()
+        lines.append(f"{_shown(split) + ' metrics:':16}" + ", ".join(
+            f"{_shown(k)} {v:.3f}" if isinstance(v, float) else f"{_shown(k)} {_shown(v)}" for k, v in values))
     print("\n".join(lines))
     return 0
+
+
+def _shown(value: object) -> str:
+    """A value of free-form metadata as one short line."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=repr)
+    text = " ".join(text.split())
+    return text if len(text) <= 80 else text[:79] + "…"
 
 
 def _corpus(argv: list[str]) -> int:
