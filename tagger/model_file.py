@@ -40,7 +40,6 @@ hold it); :func:`load_scorer` receives it in the arrays it reads.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
@@ -51,7 +50,6 @@ import sys
 import warnings
 import zipfile
 import zlib
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import numpy as np
@@ -88,7 +86,6 @@ class ModelError(ValueError):
 
 
 # ----------------------------------------------------------------------------------------------- schema
-@dataclass(frozen=True)
 class Array:
     """A ``.npy`` member: allowed dtype kinds, its shape by dimension names, and what its values must be.
 
@@ -98,15 +95,13 @@ class Array:
     allowed).  ``vocabulary``: the member belongs to one vocabulary form (``"compiled"`` or ``"terms"``).
     ``optional``: files may lack it (members added after a format version came out)."""
 
-    kinds: str
-    shape: tuple
-    versions: tuple = (2, 3)
-    vocabulary: str | None = None
-    finite: bool = False
-    values: tuple | None = None
-    increasing: bool = False
-    blob: bool = False
-    optional: bool = False
+    __slots__ = ("kinds", "shape", "versions", "vocabulary", "finite", "values", "increasing", "blob", "optional")
+
+    def __init__(self, kinds: str, shape: tuple, versions: tuple = (2, 3), vocabulary: str | None = None,
+                 finite: bool = False, values: tuple | None = None, increasing: bool = False, blob: bool = False,
+                 optional: bool = False):  # (a plain class: a dataclass costs a millisecond of every import)
+        self.kinds, self.shape, self.versions, self.vocabulary = kinds, shape, versions, vocabulary
+        self.finite, self.values, self.increasing, self.blob, self.optional = finite, values, increasing, blob, optional
 
 
 #: Every array member a model file may hold (``NAME.npy``), in reading order.
@@ -224,6 +219,7 @@ def save_model(scorer: TagScorer, path: str | os.PathLike, metadata: dict | None
                       bigram_features=vocab.bigram_features)
     else:
         arrays["terms"] = _blob(scorer.features.terms_)
+    import hashlib
     blobs = {f"{name}.npy": (_npy(array), array.dtype.kind != "f") for name, array in arrays.items()}
     meta = {
         **(metadata or {}),
@@ -258,6 +254,8 @@ class _Hashing(io.RawIOBase):
 
     def __init__(self, fh, limit: int, digest: bool):
         self.fh, self.left, self.read_bytes = fh, limit, 0
+        if digest:
+            import hashlib  # (only files that record digests pay for importing it)
         self.hash = hashlib.sha256() if digest else None
 
     def readable(self) -> bool:
@@ -557,24 +555,27 @@ def _vocabulary(reader: _Reader, a: dict, compiled: bool, n_features: int):
     if n_lines != expected:  # counted before any string is built
         raise reader.fail(f"damaged vocabulary ({n_lines:,} {'stems' if compiled else 'terms'} for "
                           f"{expected:,} {'unigram entries' if compiled else 'features'})")
+    raw = blob.tobytes()
+    if raw[:1] == b"\n" or raw[-1:] == b"\n" or b"\n\n" in raw:
+        raise reader.fail("damaged vocabulary (an empty term)")
+    if compiled and b" " in raw:
+        raise reader.fail("damaged vocabulary (a stem holds a space)")
     try:
-        strings = _unblob(blob)
+        strings = raw.decode("utf-8", errors="strict").split("\n") if raw else []
     except UnicodeDecodeError as exc:
         raise reader.fail(f"damaged vocabulary (not UTF-8: {exc.reason} at byte {exc.start})") from None
-    if any(not s for s in strings):
-        raise reader.fail("damaged vocabulary (an empty term)")
-    if len(set(strings)) != len(strings):
-        raise reader.fail("damaged vocabulary (a term or stem repeats)")
     if not compiled:
-        return strings
-    if any(" " in s for s in strings):
-        raise reader.fail("damaged vocabulary (a stem holds a space)")
+        return strings  # (distinct: TfidfFeatures checks)
     uni, codes, feats = a["unigram"], a["bigram_codes"], a["bigram_features"]
-    covered = np.concatenate([uni[uni >= 0], feats]).astype(np.int64)
-    if len(covered) != n_features or not np.array_equal(np.sort(covered), np.arange(n_features)):
+    # (values already in range: bincount allocates n_features counts at most)
+    covered = np.bincount(np.concatenate([uni[uni >= 0], feats]).astype(np.intp), minlength=n_features)
+    if len(covered) != n_features or (covered != 1).any():
         raise reader.fail(f"damaged vocabulary (compiled vocabulary does not cover the {n_features} features "
                           "exactly once)")
-    return CompiledVocabulary(strings, uni, codes, feats)
+    try:
+        return CompiledVocabulary(strings, uni, codes, feats)
+    except ValueError as exc:
+        raise reader.fail(f"damaged vocabulary ({exc})") from None
 
 
 def _check_values(reader: _Reader, name: str, spec: Array, array: np.ndarray, dims: dict) -> None:
@@ -590,20 +591,12 @@ def _check_values(reader: _Reader, name: str, spec: Array, array: np.ndarray, di
 
 
 def _check_sparse(reader: _Reader, data, indices, indptr, what: str) -> None:
-    """CSR invariants: row pointers from 0 to the number of values, never decreasing; positions strictly
-    increasing within each row (no repeats)."""
+    """CSR row pointers: from 0 to the number of values, never decreasing (the order within rows is checked on
+    the matrix, in C: see :func:`load_scorer`)."""
     if len(data) != len(indices):
         raise reader.fail("weights do not match metadata (weight values and positions differ in length)")
-    if indptr[0] != 0 or indptr[-1] != len(indices) or (np.diff(indptr) < 0).any():
+    if indptr[0] != 0 or indptr[-1] != len(indices) or (indptr[1:] < indptr[:-1]).any():
         raise reader.fail(f"weights do not match metadata (inconsistent weight row pointers of the {what})")
-    if len(indices) > 1:
-        step = np.diff(indices.astype(np.int64))
-        starts = indptr[1:-1]
-        starts = starts[(starts > 0) & (starts < len(indices))] - 1  # a row's first step crosses from the last row
-        ok = step > 0
-        ok[starts] = True
-        if not ok.all():
-            raise reader.fail(f"damaged model file (weight positions of the {what} repeat or are out of order)")
 
 
 def load_scorer(path: str | os.PathLike) -> tuple[TagScorer, dict]:
@@ -641,12 +634,17 @@ def load_scorer(path: str | os.PathLike) -> tuple[TagScorer, dict]:
     try:
         features = TfidfFeatures(a["idf"], terms=None if compiled else vocab, compiled=vocab if compiled else None)
         weights = sp.csr_matrix((data, indices.astype(np.int32, copy=False), indptr), shape=(rows, cols))
+        if not weights.has_canonical_format:  # positions strictly increasing within each row: no repeats
+            raise ModelError(f"{path}: damaged model file (weight positions of the "
+                             f"{'tags' if version == 2 else 'features'} repeat or are out of order)")
         scorer = TagScorer(tags=[t["tag"] for t in tags], tag_counts=[t["count"] for t in tags], features=features,
                            **({"coef": weights} if version == 2 else {"coef_t": weights}),
                            intercept=a["intercept"], calibration=a["calibration"],
                            thresholds=np.array([float(t["threshold"]) for t in tags]),
                            global_threshold=float(meta["global_threshold"]), n_documents=meta["n_documents"],
                            params=params)
+    except ModelError:
+        raise
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{path}: damaged model ({type(exc).__name__}: {exc})") from None
     return scorer, meta

@@ -10,17 +10,17 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 __all__ = ["Param", "PARAMS", "SPLIT", "check_params", "check_value"]
 
 
-@dataclass(frozen=True)
 class Param:
     """One parameter: what it must be (``what``, said in errors) and the test that says whether it is."""
 
-    what: str
-    ok: Callable[[object], bool]
+    __slots__ = ("what", "ok")
+
+    def __init__(self, what: str, ok: Callable[[object], bool]):
+        self.what, self.ok = what, ok
 
 
 def _int(v) -> bool:
