@@ -629,7 +629,6 @@ def load_scorer(path: str | os.PathLike) -> tuple[TagScorer, dict]:
         data, indices, indptr = a["weights_data"], a["weights_tags"], a["weights_indptr"]
         rows, cols = n_features, n_tags
     _check_sparse(reader, data, indices, indptr, "tags" if version == 2 else "features")
-    reader.check_digests()
     tags = meta["tags"]
     try:
         features = TfidfFeatures(a["idf"], terms=None if compiled else vocab, compiled=vocab if compiled else None)
@@ -637,6 +636,7 @@ def load_scorer(path: str | os.PathLike) -> tuple[TagScorer, dict]:
         if not weights.has_canonical_format:  # positions strictly increasing within each row: no repeats
             raise ModelError(f"{path}: damaged model file (weight positions of the "
                              f"{'tags' if version == 2 else 'features'} repeat or are out of order)")
+        reader.check_digests()  # last: the checks above say more precisely what is wrong where they find it
         scorer = TagScorer(tags=[t["tag"] for t in tags], tag_counts=[t["count"] for t in tags], features=features,
                            **({"coef": weights} if version == 2 else {"coef_t": weights}),
                            intercept=a["intercept"], calibration=a["calibration"],
