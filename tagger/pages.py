@@ -15,27 +15,23 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 
-from .corpus import Article
+from .corpus import Article, parse_date
 
 __all__ = ["parse_page", "read_pages", "PageReport"]
 
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff]+")
 _SOURCE = re.compile(r"^(?:Источник|Source)\s*[-–—:]\s*(\S.*)$", re.IGNORECASE)
 _HASHTAG = re.compile(r"^#")
-_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ T,]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+_DATE = re.compile(r"^(?:\d{1,2}:\d{2}(?::\d{2})?[ ,]+)?\d{1,2}\.\d{1,2}\.\d{4}(?:[ T,]+\d{1,2}:\d{2}(?::\d{2})?)?$")
 _SIDEBAR = re.compile(r"^(?:последние новости|читайте также|все новости)$", re.IGNORECASE)
 _URL = re.compile(r"^(?:URL|Ссылка)\s*[-–—:]\s*(https?://\S+)$", re.IGNORECASE)
 
 
 def _date(line: str) -> datetime | None:
-    m = _DATE.match(line)
-    if not m:
+    """The date of a date line (day first, the time before or after it: see :func:`tagger.corpus.parse_date`)."""
+    if not _DATE.match(line):
         return None
-    day, month, year, hour, minute, second = (int(g) if g else 0 for g in m.groups())
-    try:
-        return datetime(year, month, day, hour, minute, second)
-    except ValueError:
-        return None
+    return parse_date(line)
 
 
 def parse_page(text: str, *, id: str | None = None, url: str | None = None) -> Article:
