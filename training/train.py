@@ -18,7 +18,13 @@ import sys
 import time
 import warnings
 
-from tagger import TagModel, __version__
+# Run from a checkout, the script trains with that checkout's tagger (the one it was written with), not with
+# whichever tagger the environment has installed (an editable install of another checkout, an older release).
+_REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if os.path.isfile(os.path.join(_REPOSITORY, "tagger", "__init__.py")) and _REPOSITORY not in sys.path:
+    sys.path.insert(0, _REPOSITORY)
+
+from tagger import TagModel, __version__  # noqa: E402
 from tagger.corpus import CorpusError
 from tagger.learning.metrics import evaluate_model
 from tagger.progress import say
@@ -100,7 +106,8 @@ def recipe_from(args, base=None):
             recipe.classifier[name] = getattr(args, name)
     if args.ngram_max is not None:
         recipe.classifier["ngram_range"] = [1, args.ngram_max]
-    recipe.make_classifier()  # validates the parameter names now, not after reading the corpus
+    recipe.check()  # every name, type and range now, not after reading the corpus
+    recipe.make_classifier()
     return recipe
 
 

@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import KFold
 
 from ..analysis import DEFAULT_MAX_CHARS, Analyzer
+from ..params import check_params
 from ..progress import progress, say
 from ..scorer import LeadMatcher, TagScorer, as_texts
 from ..tags import normalize_tag, tag_key
@@ -172,6 +173,7 @@ class TagClassifier(BaseEstimator):
             del self._engine
 
     def _fit(self, texts: Iterable[str], tag_lists: Sequence[Iterable[str]]) -> "TagClassifier":
+        check_params(self.get_params())  # every parameter's type and range, before any work
         if isinstance(texts, (str, bytes, bytearray)) or not hasattr(texts, "__iter__"):
             as_texts(texts)  # raises the TypeError that says what is wrong
         if isinstance(tag_lists, (str, bytes)) or not hasattr(tag_lists, "__len__"):
