@@ -25,7 +25,8 @@ if os.path.isfile(os.path.join(_REPOSITORY, "tagger", "__init__.py")) and _REPOS
     sys.path.insert(0, _REPOSITORY)
 
 from tagger import TagModel, __version__  # noqa: E402
-from tagger.corpus import CorpusError
+from tagger.corpus import CorpusError  # noqa: E402
+from tagger.files import exit_on_sigterm  # noqa: E402
 from tagger.learning.metrics import evaluate_model
 from tagger.progress import say
 from tagger.tags import DEFAULT_TAG_STOPLIST, TagNormalizer
@@ -158,6 +159,16 @@ def search(recipe, split, corpora, errors, verbose):
 
 
 def main(argv=None) -> int:
+    """The command: one line on stderr for every failure, Ctrl-C included; SIGTERM cleans up as it ends."""
+    try:
+        with exit_on_sigterm():  # the model is written atomically: a stopped save leaves nothing behind
+            return _main(argv)
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+def _main(argv=None) -> int:
     args = parse_args(argv)
     verbose = not args.quiet
     previous = None
