@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 
@@ -51,6 +52,20 @@ def _probability(value: str) -> float:
     if not 0.0 <= p <= 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1: {value}")
     return p
+
+
+#: The most bytes one input may have (a long article is ~100 KB; the model reads the first 100,000 characters):
+#: ``tagger < /dev/zero`` or ``--file /dev/zero`` stop there instead of reading without end.
+MAX_INPUT_BYTES = 64 << 20
+
+
+def _read_input(fh, name: str) -> str:
+    """One input, at most ``MAX_INPUT_BYTES``, decoded (``ValueError`` saying what is wrong)."""
+    data = fh.read(MAX_INPUT_BYTES + 1)
+    if len(data) > MAX_INPUT_BYTES:
+        raise ValueError(f"{name}: more than {MAX_INPUT_BYTES >> 20} MB; an article is at most a few hundred KB "
+                         "(give a file of one article, or split the input)")
+    return _decode(data, name)
 
 
 def _decode(data: bytes, name: str) -> str:
@@ -92,7 +107,7 @@ def _inputs(args) -> list[tuple[str, str | None, str | None]]:
         for path in args.file:
             try:
                 with open(path, "rb") as fh:
-                    out.append((path, _decode(fh.read(), path), None))
+                    out.append((path, _read_input(fh, path), None))
             except OSError as exc:
                 out.append((path, None, f"{path}: {exc.strerror}"))
             except ValueError as exc:
@@ -100,7 +115,7 @@ def _inputs(args) -> list[tuple[str, str | None, str | None]]:
         return out
     if sys.stdin is None or sys.stdin.isatty():
         _Parser(prog="tagger").error("no text: give it as arguments, with --file, or on standard input")
-    return [("<stdin>", _decode(sys.stdin.buffer.read(), "<stdin>"), None)]
+    return [("<stdin>", _read_input(sys.stdin.buffer, "<stdin>"), None)]
 
 
 def _load(path: str | None):
@@ -342,20 +357,72 @@ def _tag_corpus(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     warnings.formatwarning = lambda message, *_args, **_kw: f"tagger: warning: {message}\n"
+    from .files import exit_on_sigterm
+    stdout = sys.stdout
+    sys.stdout = _Output(stdout)
     try:
-        if argv and argv[0] == "info":
-            return _info(argv[1:])
-        if argv and argv[0] == "corpus":
-            return _corpus(argv[1:])
-        if argv and argv[0] == "serve":
+        if argv and argv[0] == "serve":  # the server handles its signals itself (a graceful shutdown)
             return _serve(argv[1:])
-        if argv and argv[0] == "tag-corpus":
-            return _tag_corpus(argv[1:])
-        return _tag(argv)
+        with exit_on_sigterm():  # files are written atomically: a stopped command leaves nothing behind
+            if argv and argv[0] == "info":
+                code = _info(argv[1:])
+            elif argv and argv[0] == "corpus":
+                code = _corpus(argv[1:])
+            elif argv and argv[0] == "tag-corpus":
+                code = _tag_corpus(argv[1:])
+            else:
+                code = _tag(argv)
+            sys.stdout.flush()  # here, not at exit: a full disk is an error message, not a traceback
+            return code
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return 0
+    except _OutputError as exc:
+        _discard_stdout(stdout)
+        if isinstance(exc.error, BrokenPipeError):  # the reader went away (| head): not an error
+            return 0
+        print(f"tagger: error: cannot write the output: {exc.error.strerror or exc.error}", file=sys.stderr)
+        return 1
+    finally:
+        sys.stdout = stdout
+
+
+class _OutputError(Exception):
+    def __init__(self, error: OSError):
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Output:
+    """Standard output, whose failures (a full disk, /dev/full, a closed pipe) are told from any other
+    ``OSError`` of a command: they become :class:`_OutputError`."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise _OutputError(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise _OutputError(exc) from None
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+def _discard_stdout(stdout) -> None:
+    """Send what is left in standard output's buffer nowhere, so the exit's flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real file behind stdout (a test's capture)
+        pass
 
 
 if __name__ == "__main__":
