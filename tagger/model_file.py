@@ -74,6 +74,11 @@ MAX_FILE_BYTES = 4 << 30
 #: is refused from the sizes its directory declares, before anything is inflated.
 INFLATE_FACTOR = 8
 INFLATE_SLACK = 8 << 20
+#: What loading costs in Python objects beyond the arrays, per tag, stem or term (measured: a model of 200,000
+#: tags takes ~1 KB a tag; 2,000,000 stems ~170 bytes a stem).  Their sum must stay within the same budget as
+#: the inflated members, checked from the counts before any of them is built: a small file cannot ask for
+#: millions of strings.
+OBJECT_BYTES = {"tags": 1024, "stems": 192, "terms": 192}
 #: ``metadata.json`` larger than this is refused (the default model's is 47 KB).
 MAX_METADATA_BYTES = 16 << 20
 MAX_MEMBERS = 256
@@ -336,6 +341,14 @@ class _Reader:
                 raise self.fail(f"damaged model file (member {name!r} appears twice)")
             self.members[name] = info
         self.inflating = 0
+        self.objects = 0
+
+    def reserve(self, count: int, kind: str) -> None:
+        """Account for ``count`` Python objects of ``kind`` (see ``OBJECT_BYTES``) before they are built."""
+        self.objects += count * OBJECT_BYTES[kind]
+        if self.objects > self.budget:
+            raise self.fail(f"damaged model file ({count:,} {kind} would take ~{self.objects >> 20:,} MB, more than "
+                            f"{self.budget >> 20:,} MB for a file of this size)")
 
     def has(self, name: str) -> bool:
         return name in self.members
@@ -484,6 +497,8 @@ def _parse_metadata(reader: _Reader) -> dict:
         shown = repr(meta.get("format_version"))[:40]
         raise reader.fail(f"model format version {shown}; this tagger reads versions "
                           f"{', '.join(map(str, READS_VERSIONS))} (retrain it or use a matching tagger release)")
+    if isinstance(meta.get("tags"), list):
+        reader.reserve(len(meta["tags"]), "tags")  # before any of them is checked or built upon
     for key, (required, what, ok) in METADATA.items():
         if key not in meta:
             if required:
@@ -555,6 +570,7 @@ def _vocabulary(reader: _Reader, a: dict, compiled: bool, n_features: int):
     if n_lines != expected:  # counted before any string is built
         raise reader.fail(f"damaged vocabulary ({n_lines:,} {'stems' if compiled else 'terms'} for "
                           f"{expected:,} {'unigram entries' if compiled else 'features'})")
+    reader.reserve(n_lines, "stems" if compiled else "terms")
     raw = blob.tobytes()
     if raw[:1] == b"\n" or raw[-1:] == b"\n" or b"\n\n" in raw:
         raise reader.fail("damaged vocabulary (an empty term)")

@@ -176,6 +176,35 @@ def test_a_named_pipe_is_not_waited_on(tmp_path):
     refused(path, "not a regular file")
 
 
+def test_a_small_file_cannot_ask_for_millions_of_strings(tiny_model_file, tmp_path):
+    """Consistent arrays, but 1,000,000 stems (each its own feature) in a file of a few MB: refused from the
+    count, before a string is built."""
+    contents = members(tiny_model_file)
+    meta = json.loads(contents["metadata.json"])
+    k = 1_000_000
+    contents.update({
+        "stems.npy": npy(np.frombuffer("\n".join(f"{i:x}" for i in range(k)).encode(), np.uint8)),
+        "unigram.npy": npy(np.arange(k, dtype=np.int32)), "bigram_codes.npy": npy(np.zeros(0, np.int64)),
+        "bigram_features.npy": npy(np.zeros(0, np.int32)), "idf.npy": npy(np.ones(k, np.float32)),
+        "weights_indptr.npy": npy(np.zeros(k + 1, np.int32)), "weights_data.npy": npy(np.zeros(0, np.float32)),
+        "weights_tags.npy": npy(np.zeros(0, np.uint16))})
+    meta["n_features"] = k
+    meta.pop("members")
+    contents["metadata.json"] = json.dumps(meta).encode()
+    refused(write(tmp_path / "m.tagger", contents), "1,000,000 stems would take")
+
+
+def test_a_small_file_cannot_ask_for_a_hundred_thousand_tags(tiny_model_file, tmp_path):
+    contents = members(tiny_model_file)
+    meta = json.loads(contents["metadata.json"])
+    n = 100_000
+    meta["tags"] = [{"tag": f"ТЕГ {i}", "count": 1, "threshold": 0.5} for i in range(n)]
+    meta.pop("members")
+    contents.update({"metadata.json": json.dumps(meta).encode(), "intercept.npy": npy(np.zeros(n, np.float32)),
+                     "calibration.npy": npy(np.zeros((n, 2)))})
+    refused(write(tmp_path / "m.tagger", contents), "100,000 tags would take")
+
+
 # ------------------------------------------------------------------------------------- class 3: content
 def test_metadata_nested_a_hundred_thousand_deep(tiny_model_file, tmp_path):
     contents = members(tiny_model_file)
@@ -428,3 +457,25 @@ def test_fuzz_metadata_mutations(tiny_model_file, tmp_path, data):
             node[key] = data.draw(_JSON)
     contents["metadata.json"] = json.dumps(meta, ensure_ascii=False).encode("utf-8", "surrogatepass")
     check_outcome(write(tmp_path / "meta.tagger", contents))
+
+
+@pytest.fixture(scope="module")
+def default_bytes():
+    from importlib import resources
+
+    from tagger.api import DEFAULT_MODEL
+    return resources.files("tagger").joinpath(DEFAULT_MODEL).read_bytes()
+
+
+@settings(max_examples=max(10, _EXAMPLES // 5), deadline=None, derandomize="TAGGER_FUZZ_EXAMPLES" not in os.environ,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(flips=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 7)), max_size=4),
+       keep=st.one_of(st.just(1.0), st.floats(0.5, 1)))
+def test_fuzz_the_default_model(default_bytes, tmp_path, flips, keep):
+    """The embedded model (8 MB) flipped and cut: the same property at full size, within the same bounds."""
+    data = bytearray(default_bytes[: max(1, int(keep * len(default_bytes)))])
+    for where, bit in flips:
+        data[int(where * len(data))] ^= 1 << bit
+    path = tmp_path / "default.tagger"
+    path.write_bytes(bytes(data))
+    check_outcome(path)
