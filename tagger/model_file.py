@@ -243,7 +243,7 @@ def save_model(scorer: TagScorer, path: str | os.PathLike, metadata: dict | None
     }
     with atomic_write(path) as fh:
         with zipfile.ZipFile(fh, "w") as zf:
-            zf.writestr(_member("metadata.json"), json.dumps(meta, ensure_ascii=False, indent=1, allow_nan=False))
+            zf.writestr(_member("metadata.json"), json.dumps(meta, ensure_ascii=False, indent=1))
             for name, (data, compress) in blobs.items():
                 zf.writestr(_member(name, compress=compress), data)
 
