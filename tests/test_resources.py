@@ -84,6 +84,21 @@ def test_the_classifier_checks_its_parameters_before_any_work():
         TagClassifier(lead_chars=-5).fit(texts, tags)
 
 
+def test_training_reads_an_archive_with_scraped_dates_and_refuses_a_surrogate_tag_at_once(tmp_path):
+    import json
+    corpus = corpus_file(tmp_path / "c.jsonl")
+    lines = corpus.read_text(encoding="utf-8").splitlines()
+    records = [{**json.loads(line), "date": "16:08 06.10.2023"} for line in lines]  # as a scraped archive writes
+    corpus.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
+    code, err = run_train("--corpus", str(corpus), "--out", str(tmp_path / "m.tagger"), *SMALL)
+    assert code == 0, err
+    records[7]["tags"] = records[7]["tags"] + ["x\ud800"]  # JSON can say it; no file can hold it
+    corpus.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    code, err = run_train("--corpus", str(corpus), "--out", str(tmp_path / "m2.tagger"), *SMALL)
+    assert code == 1 and "line 8: tag 'x\\ud800' is not valid Unicode" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "m2.tagger").exists()
+
+
 # ------------------------------------------------------------------------------ class 6: stopped while saving
 _SLOW_SAVE = """
 import sys, time, zipfile
