@@ -433,6 +433,7 @@ _JSON = st.recursive(st.none() | st.booleans() | st.integers(-2**70, 2**70) | st
                      max_leaves=8)
 
 
+@pytest.mark.filterwarnings("ignore:.*NLTK's Snowball stemmer:UserWarning")  # "versions" mutated: expected
 @_FUZZ
 @given(data=st.data())
 def test_fuzz_metadata_mutations(tiny_model_file, tmp_path, data):
