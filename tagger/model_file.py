@@ -193,10 +193,6 @@ def _blob(strings: list[str]) -> np.ndarray:
     return np.frombuffer("\n".join(strings).encode("utf-8"), dtype=np.uint8)
 
 
-def _unblob(array: np.ndarray) -> list[str]:
-    return array.tobytes().decode("utf-8", errors="strict").split("\n") if len(array) else []
-
-
 def _npy(array: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.lib.format.write_array(buf, np.ascontiguousarray(array), allow_pickle=False)
