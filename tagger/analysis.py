@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import html
 import re
+import unicodedata
 import warnings
 from functools import lru_cache
 from importlib import resources
@@ -32,6 +33,21 @@ except re.error:  # Python 3.10
     _TOKEN = re.compile(r"\w+(?:-\w+)*")
 _STEM_CACHE_LIMIT = 500_000
 
+# Characters invisible inside a word, which must not split it ("кос\u00adмос", "ко\u0301смос" are "космос"):
+# the soft hyphen (&shy;), zero-width spaces and joiners, direction marks, the word joiner, variation
+# selectors, the byte order mark and other default-ignorable code points; and combining marks of the generic
+# and Cyrillic blocks.  Stress marks (acute, grave) go first, since NFC would make some stressed letters
+# other letters ("к\u0301" is "ќ", "и\u0300" is "ѝ"); then NFC, so a letter written as base + mark
+# ("и\u0306", "е\u0308") becomes the one letter it is ("й", "ё"); the marks left are dropped.  A small
+# class: searching a long text for it costs a fraction of a millisecond.
+_INVISIBLE = ("\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+              "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e0fff")
+_MARKS = "\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+_IN_WORD = re.compile(f"[{_INVISIBLE}{_MARKS}]")
+_INVISIBLE_CHAR = re.compile(f"[{_INVISIBLE}]")
+_MARK_CHAR = re.compile(f"[{_MARKS}]")
+_STRESS = re.compile("[\u0300\u0301\u0340\u0341]")
+
 
 def strip_markup(text: str) -> str:
     """Remove HTML tags, scripts, styles and comments; decode entities."""
@@ -43,8 +59,26 @@ def strip_markup(text: str) -> str:
 
 
 def clean_text(text: str) -> str:
-    """Strip HTML markup and entities, fold ``ё`` to ``е`` and lower-case."""
-    return _fold(strip_markup(text))
+    """Strip HTML markup and entities, drop characters invisible inside words, fold ``ё`` to ``е`` and
+    lower-case."""
+    return _folded_words(strip_markup(text))
+
+
+def _join_words(text: str) -> str:
+    """``text`` without the characters that are invisible inside words (see ``_INVISIBLE`` and ``_MARKS``),
+    in NFC where it had combining marks, so that they never split a word."""
+    if _IN_WORD.search(text) is None:
+        return text
+    if _MARK_CHAR.search(text) is not None:
+        text = unicodedata.normalize("NFC", _STRESS.sub("", text))
+    return _IN_WORD.sub("", text)
+
+
+def _folded_words(text: str) -> str:
+    """``text`` (markup stripped) as the general path tokenizes it: words joined, lower case, ``ё`` as ``е``.
+    Lower-casing makes one combining mark, the dot of ``İ`` ("i̇"): dropped as the others were."""
+    text = _fold(_join_words(text))
+    return text.replace("\u0307", "") if "\u0307" in text else text
 
 
 def _fold(text: str) -> str:
@@ -98,11 +132,16 @@ def _drop_lone_hyphens(folded: bytes) -> bytes:
 
 
 def _separator(exc: UnicodeEncodeError):
-    """Encoding error handler: characters the code page lacks become spaces when no letter or digit is lost."""
+    """Encoding error handler: characters the code page lacks become spaces when no letter or digit is lost;
+    characters invisible inside words are dropped.  A letter or digit, or a combining mark (which may make
+    one letter with the character before it: NFC is the general path's), sends the text to the general
+    path."""
     lost = exc.object[exc.start:exc.end]
-    if any(ch.isalnum() for ch in lost):  # (no character that is not one lower-cases into one)
-        raise exc
-    return " " * len(lost), exc.end
+    if _INVISIBLE_CHAR.fullmatch(lost):
+        return "", exc.end
+    if any(ch.isalnum() for ch in lost) or _MARK_CHAR.search(lost):  # (no character that is not one
+        raise exc                                                     # lower-cases into one)
+    return "".join("" if _INVISIBLE_CHAR.match(ch) else " " for ch in lost), exc.end
 
 
 codecs.register_error("tagger.separator", _separator)
@@ -175,9 +214,11 @@ class Analyzer:
         if "<" in text or "&" in text:
             text = strip_markup(text)
         try:
-            folded = text.encode(_ENCODING, "tagger.separator").translate(_FOLD)
+            encoded = text.encode(_ENCODING, "tagger.separator")
         except UnicodeEncodeError:
-            return _tokens(_fold(text))
+            return _tokens(_folded_words(text))
+        # the soft hyphen is in the code page (0xAD): dropped, never a separator
+        folded = encoded.translate(_FOLD, b"\xad") if b"\xad" in encoded else encoded.translate(_FOLD)
         if b"-" in folded:
             folded = _drop_lone_hyphens(folded)
         return folded.split()
@@ -198,8 +239,8 @@ class Analyzer:
         ``{"глав роскосмос": "Глава Роскосмоса", ...}``.  Slower than :meth:`terms`; for explanations."""
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, not {type(text).__name__}")
-        shown = strip_markup(self._cut(text))
-        folded = _fold(shown).replace("_", " ")  # as words() sees it
+        shown = _join_words(strip_markup(self._cut(text)))
+        folded = _folded_words(shown).replace("_", " ")  # as words() sees it
         aligned = len(folded) == len(shown)  # lower() can change the length of a few rare characters
         items = [(stem, m) for m in _TOKEN.finditer(folded) if (stem := self._cache[m.group()])]
         out: dict[str, str] = {}

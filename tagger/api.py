@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import warnings
+import weakref
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -54,18 +56,32 @@ def _check_jobs(n_jobs: object) -> int:
 
 def process_pool(workers: int, initializer, initargs: tuple) -> ProcessPoolExecutor:
     """Worker processes started by fork where the platform has it (they inherit ``initargs``, the model among
-    them, without pickling), else by spawn (``initargs`` pickled once per worker)."""
+    them, without pickling), else by spawn (``initargs`` pickled once per worker).  Workers ignore Ctrl-C
+    (SIGINT goes to the whole process group): the parent handles it, once, without a traceback per worker."""
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=initializer, initargs=initargs)
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                               initargs=(initializer, initargs))
+
+
+def _start_worker(initializer, initargs: tuple) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    initializer(*initargs)
 
 
 _worker_model: "TagModel | None" = None
 
 
-def _worker_init(model: "TagModel") -> None:
+def _worker_init(scorer: TagScorer, metadata: dict) -> None:
     global _worker_model
-    _worker_model = model
+    _worker_model = TagModel(scorer, metadata)
+
+
+def _shut_down(pools: dict) -> None:
+    """Stop the worker processes of ``pools`` (a model's) and forget them."""
+    while pools:
+        _, pool = pools.popitem()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _worker_call(method: str, texts: list[str], kwargs: dict):
@@ -92,19 +108,39 @@ class TagModel:
         self.scorer = scorer
         self.metadata = metadata or {}
         self.path = path
+        self._new_pools()
+
+    def _new_pools(self) -> None:
+        # At most one pool of workers (n_jobs -> pool), stopped when another n_jobs replaces it, by close(),
+        # or when this model is garbage-collected or the interpreter exits.  The workers get the scorer, not this
+        # model, so nothing of the pool keeps this model alive.
         self._pools: dict[int, ProcessPoolExecutor] = {}
         self._pool_lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _shut_down, self._pools)
 
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k not in ("_pools", "_pool_lock")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_pools", "_pool_lock", "_finalizer")}
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state, _pools={}, _pool_lock=threading.Lock())
+        self.__dict__.update(state)
+        self._new_pools()
+
+    def close(self) -> None:
+        """Stop the worker processes of ``n_jobs`` > 1 calls now (a later call starts new ones)."""
+        with self._pool_lock:
+            _shut_down(self._pools)
+
+    def __enter__(self) -> "TagModel":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def _in_parallel(self, method: str, texts: list[str], n_jobs: int, kwargs: dict):
         """``method(texts, **kwargs)`` split over ``n_jobs`` processes: this one and ``n_jobs - 1`` workers
-        (started on first use and kept for later calls, one pool whatever the batch size).  The workers get
-        this model by fork where the platform has it, else pickled once; this process tags its own share
+        (started on first use and kept for later calls: one pool whatever the batch size, replaced when
+        ``n_jobs`` changes, stopped by :meth:`close` or when the model is collected).  The workers get the
+        scorer by fork where the platform has it, else pickled once; this process tags its own share
         meanwhile, so its texts are never shipped."""
         n = min(n_jobs, len(texts) // MIN_TEXTS_PER_JOB)
         if n <= 1:
@@ -112,7 +148,8 @@ class TagModel:
         with self._pool_lock:
             pool = self._pools.get(n_jobs)
             if pool is None:
-                pool = self._pools[n_jobs] = process_pool(n_jobs - 1, _worker_init, (self,))
+                _shut_down(self._pools)  # one pool a model: another n_jobs replaces it
+                pool = self._pools[n_jobs] = process_pool(n_jobs - 1, _worker_init, (self.scorer, self.metadata))
         size = -(-len(texts) // n)
         chunks = [texts[i:i + size] for i in range(0, len(texts), size)]
         try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 
@@ -52,6 +53,20 @@ def _probability(value: str) -> float:
     if not 0.0 <= p <= 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1: {value}")
     return p
+
+
+#: The most bytes one input may have (a long article is ~100 KB; the model reads the first 100,000 characters):
+#: ``tagger < /dev/zero`` or ``--file /dev/zero`` stop there instead of reading without end.
+MAX_INPUT_BYTES = 64 << 20
+
+
+def _read_input(fh, name: str) -> str:
+    """One input, at most ``MAX_INPUT_BYTES``, decoded (``ValueError`` saying what is wrong)."""
+    data = fh.read(MAX_INPUT_BYTES + 1)
+    if len(data) > MAX_INPUT_BYTES:
+        raise ValueError(f"{name}: more than {MAX_INPUT_BYTES >> 20} MB; an article is at most a few hundred KB "
+                         "(give a file of one article, or split the input)")
+    return _decode(data, name)
 
 
 def _decode(data: bytes, name: str) -> str:
@@ -101,7 +116,7 @@ def _inputs(args) -> list[tuple[str, str | None, str | None]]:
         for path, page in [(f, False) for f in args.file] + [(f, True) for f in args.page]:
             try:
                 with open(path, "rb") as fh:
-                    text = _decode(fh.read(), path)
+                    text = _read_input(fh, path)
                 if page:
                     from .pages import parse_page
                     try:
@@ -116,7 +131,7 @@ def _inputs(args) -> list[tuple[str, str | None, str | None]]:
         return out
     if sys.stdin is None or sys.stdin.isatty():
         _Parser(prog="tagger").error("no text: give it as arguments, with --file, or on standard input")
-    return [("<stdin>", _decode(sys.stdin.buffer.read(), "<stdin>"), None)]
+    return [("<stdin>", _read_input(sys.stdin.buffer, "<stdin>"), None)]
 
 
 def _load(path: str | None, vocabulary: str | None = None, only: bool = False):
@@ -206,24 +221,42 @@ def _info(argv: list[str]) -> int:
     if args.json:
         print(json.dumps(meta, ensure_ascii=False, indent=1))
         return 0
+    # The format's keys are checked by read_metadata; "training" and "versions" are free-form (written by the
+    # training script, or by anyone): shown as far as they make sense, never trusted to have a shape.
     tags = meta["tags"]
-    training = meta.get("training", {})
+    versions = meta.get("versions") if isinstance(meta.get("versions"), dict) else {}
     lines = [
         f"model:          {args.model}",
-        f"format:         {meta['format']} v{meta['format_version']}, created {meta.get('created')}",
-        "versions:       " + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items()),
+        f"format:         {meta['format']} v{meta['format_version']}, created {meta.get('created', '?')}",
+        "versions:       " + (", ".join(f"{k} {v}" for k, v in versions.items()) or "not recorded"),
         f"tags:           {len(tags)} (most frequent: "
         + ", ".join(t["tag"] for t in sorted(tags, key=lambda t: -t["count"])[:8]) + ")",
         f"features:       {meta['n_features']:,}; trained on {meta['n_documents']:,} documents",
         "parameters:     " + ", ".join(f"{k}={v}" for k, v in meta["params"].items()),
     ]
-    for c in training.get("corpora", []):
-        lines.append(f"corpus:         {c['file']} ({c['articles']:,} articles, sha256 {c['sha256'][:16]}…)")
-    for split, m in training.get("metrics", {}).items():
-        lines.append(f"{split + ' metrics:':16}" + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
-                                                           for k, v in m.items()))
+    training = meta.get("training")
+    training = training if isinstance(training, dict) else {}
+    corpora = training.get("corpora")
+    for c in corpora if isinstance(corpora, list) else []:
+        c = c if isinstance(c, dict) else {}
+        articles, digest = c.get("articles"), c.get("sha256")
+        lines.append(f"corpus:         {_shown(c.get('file'))} ("
+                     + (f"{articles:,}" if isinstance(articles, int) else _shown(articles)) + " articles, sha256 "
+                     + (f"{digest[:16]}…" if isinstance(digest, str) else _shown(digest)) + ")")
+    metrics = training.get("metrics")
+    for split, m in (metrics.items() if isinstance(metrics, dict) else ()):
+        values = m.items() if isinstance(m, dict) else ()
+        lines.append(f"{_shown(split) + ' metrics:':16}" + ", ".join(
+            f"{_shown(k)} {v:.3f}" if isinstance(v, float) else f"{_shown(k)} {_shown(v)}" for k, v in values))
     print("\n".join(lines))
     return 0
+
+
+def _shown(value: object) -> str:
+    """A value of free-form metadata as one short line."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=repr)
+    text = " ".join(text.split())
+    return text if len(text) <= 80 else text[:79] + "…"
 
 
 def _corpus(argv: list[str]) -> int:
@@ -404,20 +437,72 @@ def _tag_corpus(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     warnings.formatwarning = lambda message, *_args, **_kw: f"tagger: warning: {message}\n"
+    from .files import exit_on_sigterm
+    stdout = sys.stdout
+    sys.stdout = _Output(stdout)
     try:
-        if argv and argv[0] == "info":
-            return _info(argv[1:])
-        if argv and argv[0] == "corpus":
-            return _corpus(argv[1:])
-        if argv and argv[0] == "serve":
+        if argv and argv[0] == "serve":  # the server handles its signals itself (a graceful shutdown)
             return _serve(argv[1:])
-        if argv and argv[0] == "tag-corpus":
-            return _tag_corpus(argv[1:])
-        return _tag(argv)
+        with exit_on_sigterm():  # files are written atomically: a stopped command leaves nothing behind
+            if argv and argv[0] == "info":
+                code = _info(argv[1:])
+            elif argv and argv[0] == "corpus":
+                code = _corpus(argv[1:])
+            elif argv and argv[0] == "tag-corpus":
+                code = _tag_corpus(argv[1:])
+            else:
+                code = _tag(argv)
+            sys.stdout.flush()  # here, not at exit: a full disk is an error message, not a traceback
+            return code
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return 0
+    except _OutputError as exc:
+        _discard_stdout(stdout)
+        if isinstance(exc.error, BrokenPipeError):  # the reader went away (| head): not an error
+            return 0
+        print(f"tagger: error: cannot write the output: {exc.error.strerror or exc.error}", file=sys.stderr)
+        return 1
+    finally:
+        sys.stdout = stdout
+
+
+class _OutputError(Exception):
+    def __init__(self, error: OSError):
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Output:
+    """Standard output, whose failures (a full disk, /dev/full, a closed pipe) are told from any other
+    ``OSError`` of a command: they become :class:`_OutputError`."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise _OutputError(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise _OutputError(exc) from None
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+def _discard_stdout(stdout) -> None:
+    """Send what is left in standard output's buffer nowhere, so the exit's flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real file behind stdout (a test's capture)
+        pass
 
 
 if __name__ == "__main__":

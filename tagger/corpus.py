@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 
 import numpy as np
 
@@ -26,6 +26,12 @@ __all__ = ["Article", "CorpusError", "CorpusReader", "read_corpus", "write_corpu
 
 #: A corpus line longer than this is refused (a real article is ~50 KB); it would otherwise be held in memory.
 MAX_LINE_BYTES = 20 * 1024 * 1024
+#: A record nested deeper than this is refused before it is parsed (an article is 2 deep: the tag list in the
+#: object).  The check is a scan of the bytes, so no line can exhaust the parser's stack, whatever the
+#: interpreter's recursion limit.
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_OPEN_CLOSE = bytes.maketrans(b"[{]}", b"\x01\x01\x02\x02")
 
 
 class CorpusError(ValueError):
@@ -62,8 +68,9 @@ class Article:
         return f"{self.title}\n\n{self.text}" if self.title else self.text
 
     def to_json(self) -> dict:
+        date = self.date.isoformat() if self.date else self.extra.get("date_text")
         return {"id": self.id, "title": self.title, "text": self.text, "tags": list(self.tags),
-                "date": self.date.isoformat() if self.date else None, "url": self.url, "source": self.source}
+                "date": date, "url": self.url, "source": self.source}
 
     @classmethod
     def from_json(cls, obj: object, require_tags: bool = True) -> "Article":
@@ -83,15 +90,13 @@ class Article:
             value = obj.get(name)
             if value is not None and not isinstance(value, (str, int)) or isinstance(value, bool):
                 raise ValueError(f"'{name}' must be a string or null")
-            fields[name] = None if value is None else str(value)
-        date = None
-        if fields["date"]:
-            try:
-                date = datetime.fromisoformat(fields["date"])
-            except ValueError:
-                raise ValueError(f"'date' {fields['date']!r} is not an ISO date") from None
-        return cls(title=fields["title"] or "", text=text, tags=tuple(tags), date=date, source=fields["source"],
-                   url=fields["url"], id=fields["id"])
+            fields[name] = None if value is None else _valid_text(str(value))
+        # The date is optional: a form parse_date knows becomes a datetime; any other string is kept as written
+        # (extra["date_text"], written back by to_json) and never costs the article.
+        date = parse_date(fields["date"]) if fields["date"] else None
+        extra = {"date_text": fields["date"]} if fields["date"] and date is None else {}
+        return cls(title=fields["title"] or "", text=_valid_text(text), tags=tuple(tags), date=date,
+                   source=fields["source"], url=fields["url"], id=fields["id"], extra=extra)
 
 
 class CorpusReader:
@@ -159,8 +164,20 @@ class CorpusReader:
         self.skipped[reason.split(" (")[0]] += 1
 
 
+def json_depth(line: bytes) -> int:
+    """How deep the arrays and objects of JSON text ``line`` nest, from its bytes (strings skipped), without
+    parsing it: cheap where there are few brackets, linear where there are many."""
+    if line.count(b"[") + line.count(b"{") <= MAX_JSON_DEPTH:
+        return MAX_JSON_DEPTH  # (at most this deep)
+    marks = np.frombuffer(_JSON_STRING.sub(b"", line).translate(_OPEN_CLOSE), dtype=np.uint8)
+    steps = (marks == 1).astype(np.int32) - (marks == 2)
+    return int(np.cumsum(steps).max(initial=0))
+
+
 def parse_line(line: bytes, require_tags: bool = True) -> tuple[Article | None, str | None]:
     """One corpus line as an article, or ``None`` and the reason it is not one."""
+    if json_depth(line) > MAX_JSON_DEPTH:
+        return None, "JSON nested too deeply"
     try:
         return Article.from_json(json.loads(line.decode("utf-8")), require_tags), None
     except UnicodeDecodeError:
@@ -196,6 +213,42 @@ def write_corpus(articles: Iterable[Article], path: str | os.PathLike) -> int:
 
 
 _WS = re.compile(r"\s+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_text(text: str) -> str:
+    """``text`` with any lone surrogate (JSON allows ``"\\ud800"``; UTF-8 cannot hold it) as U+FFFD, so the
+    article can be written, hashed and saved like any other.  Tags are identities: one with a surrogate is
+    refused instead (:func:`tagger.normalize_tag`)."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
+_DAY_FIRST = r"(\d{1,2})[./](\d{1,2})[./](\d{4})"
+_CLOCK = r"(\d{1,2}):(\d{2})(?::(\d{2}))?"
+_DATE_THEN_TIME = re.compile(rf"^{_DAY_FIRST}(?:[ T,]+{_CLOCK})?$")
+_TIME_THEN_DATE = re.compile(rf"^{_CLOCK}[ ,]+{_DAY_FIRST}$")
+
+
+def parse_date(text: str) -> datetime | None:
+    """A date as corpora and scraped pages write it, or ``None`` where it is none of these forms: ISO 8601
+    (``2023-10-06``, ``2023-10-06T16:08:00+03:00``), day first with dots or slashes, with or without a time
+    after it (``06.10.2023``, ``06.10.2023 16:08``, ``6/10/2023, 16:08:30``) or before it
+    (``16:08 06.10.2023``, as a scraped archive writes it)."""
+    text = text.strip()
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    if m := _DATE_THEN_TIME.match(text):
+        day, month, year, hour, minute, second = (int(g) if g else 0 for g in m.groups())
+    elif m := _TIME_THEN_DATE.match(text):
+        hour, minute, second, day, month, year = (int(g) if g else 0 for g in m.groups())
+    else:
+        return None
+    try:
+        return datetime(year, month, day, hour, minute, second)
+    except ValueError:  # 32.01.2023, 25:00
+        return None
 
 
 def _text_key(article: Article) -> str:
@@ -263,6 +316,11 @@ def split_corpus(articles: Sequence[Article], test_size: float = 0.15, val_size:
     return out
 
 
+def _when(date: datetime) -> datetime:
+    """A date comparable with any other: with a time zone, as UTC without one."""
+    return date.astimezone(timezone.utc).replace(tzinfo=None) if date.tzinfo else date
+
+
 def corpus_stats(articles: Iterable[Article]) -> dict:
     """Counts that tell whether a corpus is fit to train on (one pass, memory per distinct tag)."""
     n = 0
@@ -299,7 +357,8 @@ def corpus_stats(articles: Iterable[Article]) -> dict:
         "singleton_tags": sum(1 for c in tag_counts.values() if c == 1),
         "most_frequent_tags": dict(tag_counts.most_common(10)),
         "text_length_chars": f"mean {lens.mean():,.0f}, median {np.median(lens):,.0f}, min {lens.min():,}, max {lens.max():,}",
-        "date_range": f"{min(dates).isoformat()} .. {max(dates).isoformat()} ({len(dates):,} dated)" if dates else "no dates",
+        "date_range": f"{min(dates, key=_when).isoformat()} .. {max(dates, key=_when).isoformat()} "
+                      f"({len(dates):,} dated)" if dates else "no dates",
         "duplicate_texts": dup_text,
         "duplicate_ids": dup_id,
     }

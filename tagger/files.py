@@ -1,22 +1,89 @@
-"""Atomic file writes: write a temporary file beside the target, then rename it into place, so an
-interrupted write never leaves a half-written file where a good one was."""
+"""Atomic file writes: the new content is written where no one sees it, then renamed into place, so an
+interrupted write never leaves a half-written file where a good one was — and nothing behind either.
+
+Where the system has ``O_TMPFILE`` (Linux), the content is written to a file with no name in the target's
+directory: a process killed while writing, even by SIGKILL, leaves nothing (the kernel frees a file no name
+points to).  The finished file gets a temporary name and is renamed over the target at once, so only a kill
+between those two system calls could leave a temporary file.  Elsewhere, a named temporary file is removed on
+any error or exception (including SIGTERM, with :func:`exit_on_sigterm`), but not after SIGKILL.
+"""
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "exit_on_sigterm"]
+
+
+def _unnamed(directory: str) -> int | None:
+    """A file with no name in ``directory``, open for writing (mode 0o666 less the umask), or ``None`` where
+    the system or the file system cannot make one."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        return os.open(directory, flag | os.O_RDWR | getattr(os, "O_CLOEXEC", 0), 0o666)
+    except OSError:  # EOPNOTSUPP, EISDIR (old kernels), ...: the file system has no unnamed files
+        return None
+
+
+def _temporary_name(path: str) -> str:
+    directory, base = os.path.split(os.path.abspath(path))
+    return os.path.join(directory, f".{base}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
 
 
 @contextmanager
 def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """Open a binary file that replaces ``path`` only when the ``with`` block ends without error."""
     path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                               dir=os.path.dirname(os.path.abspath(path)))
+    directory = os.path.dirname(os.path.abspath(path))
+    fd = _unnamed(directory)
+    if fd is not None:
+        tmp = None
+        try:
+            with os.fdopen(fd, "w+b") as fh:
+                yield fh
+                fh.flush()
+                os.fsync(fh.fileno())
+                tmp = _temporary_name(path)
+                try:
+                    _link(fh.fileno(), tmp)
+                except OSError:  # the file system cannot name it: copy it to a named temporary file
+                    tmp = None
+                    fh.seek(0)
+                    with _named(path, directory) as copy:
+                        while block := fh.read(1 << 20):
+                            copy.write(block)
+                    return
+                os.replace(tmp, path)
+                tmp = None
+        except BaseException:
+            if tmp is not None:
+                _remove(tmp)
+            raise
+        return
+    with _named(path, directory) as fh:
+        yield fh
+
+
+def _link(fd: int, name: str) -> None:
+    """Give the unnamed file open as ``fd`` the name ``name``: linkat(2) of /proc/self/fd/FD, following it."""
+    proc = os.open("/proc/self/fd", os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.link(str(fd), name, src_dir_fd=proc, follow_symlinks=True)
+    finally:
+        os.close(proc)
+
+
+@contextmanager
+def _named(path: str, directory: str) -> Iterator[BinaryIO]:
+    """:func:`atomic_write` with a named temporary file (removed on any exception, but not after SIGKILL)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
@@ -27,8 +94,33 @@ def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes files private; give the mode a new file gets
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _remove(tmp)
         raise
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+@contextmanager
+def exit_on_sigterm() -> Iterator[None]:
+    """Within the block, SIGTERM ends this process as ``SystemExit(143)`` raised in the main thread, so
+    ``finally`` blocks and ``with`` statements (an :func:`atomic_write` among them) clean up; by default SIGTERM
+    ends the process at once.  For command-line entry points; the previous handler comes back after the block.
+    Does nothing outside the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends it at once
+        raise SystemExit(128 + signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -7,8 +7,9 @@ good one was.
 
 ``metadata.json`` (readable alone with :func:`read_metadata`, without touching the weights)::
 
-    {"format": "tagger-model", "format_version": 3, "params": {...}, "tags": [{"tag", "count", "threshold"}],
-     "global_threshold", "n_documents", "n_features", "created", "versions": {...}, ...training info}
+    {"format": "tagger-model", "format_version": 4, "params": {...}, "tags": [{"tag", "count", "threshold"}],
+     "n_supervised", "global_threshold", "n_documents", "n_features", "created", "versions": {...},
+     "members": {...}, ...training info}
 
 Arrays: the vocabulary, either compiled (unigram/bigram models: ``stems``, UTF-8 newline-separated;
 ``unigram``, each stem's feature or -1; ``bigram_codes``, ``id1 * n_stems + id2``; ``bigram_features``) or as
@@ -23,25 +24,40 @@ A model file is the meeting point of the two halves: :func:`save_model` writes a
 reads one back with NumPy and scipy.sparse alone.
 
 Optional, where the model has a lexical source (:mod:`tagger.lexical`): ``vocabulary.json`` (the tag vocabulary:
-``[{"tag", "labels", "broader", "uri"}]``) and ``lexical.json`` (the candidate scorer's coefficients, the per-tag
-``mentioned``/``tagged`` training statistics, the shared ``threshold`` and, for a
-model restricted to a site's vocabulary, the ``allowed`` tags), with the training corpus's word frequencies as
-``corpus_stems`` (UTF-8, newline-separated) and ``corpus_df``.  The metadata's ``tags`` then list every tag of the
-vocabulary, the ``n_supervised`` tags with weights first.
+``[{"tag", "labels", "broader", "uri"}]``), ``lexical.json`` (the candidate scorer's coefficients, the per-tag
+``mentioned``/``tagged`` training statistics, its thresholds and, for a model restricted to a site's
+vocabulary, the ``allowed`` tags) and the training corpus's word frequencies (``corpus_stems``, UTF-8
+newline-separated, and ``corpus_df``).  The metadata's ``tags`` then list every tag of the vocabulary, the
+``n_supervised`` tags with weights first.
 
 Version history: 1, vocabulary as terms only; 2, compiled vocabulary (loads faster, tags faster); 3, weights
 by feature (``weights_*``, features x tags, instead of ``coef_*``, tags x features) and floats stored: loads
 in half the time; 4, the tag vocabulary and the lexical source.
 Versions 2, 3 and 4 load.
+
+Reading is bounded and validating (see :class:`_Reader` and :data:`MEMBERS`): the file must be a regular file;
+every member's compression, declared size and the sum of the sizes are checked against limits relative to the
+file's size before anything is inflated; every array's ``.npy`` header is parsed on its own and its shape
+checked against the model's dimensions before anything is allocated; then every key, type and range of the
+metadata and every value range and cross-array invariant is checked.  Files record each member's size and
+SHA-256 in ``metadata.json`` (``"members"``), verified on load where present (files written before this
+release, the embedded model among them, have none).  Whatever is wrong, the result is one :class:`ModelError` naming the file and the problem.
+
+To add a member: one entry in :data:`MEMBERS` (``optional=True`` for one older files lack; the versions that
+hold it); :func:`load_scorer` receives it in the arrays it reads.
 """
 from __future__ import annotations
 
 import io
 import json
+import math
 import os
+import stat
+import struct
 import sys
 import warnings
 import zipfile
+import zlib
 from datetime import datetime, timezone
 
 import numpy as np
@@ -49,26 +65,119 @@ import scipy.sparse as sp
 
 from .features import CompiledVocabulary, TfidfFeatures
 from .files import atomic_write
-from .scorer import RUNTIME_PARAMS, TagScorer, check_params
+from .params import PARAMS, check_params
+from .scorer import TagScorer
 
-__all__ = ["FORMAT_VERSION", "ModelError", "save_model", "load_scorer", "read_metadata"]
+__all__ = ["FORMAT_VERSION", "ModelError", "save_model", "load_scorer", "read_metadata", "MEMBERS", "Array"]
 
 FORMAT_NAME = "tagger-model"
 FORMAT_VERSION = 4
 READS_VERSIONS = (2, 3, 4)
-_ARRAYS = {"idf": ("f", 1), "intercept": ("f", 1), "calibration": ("f", 2)}  # name -> (dtype kinds, ndim)
-_WEIGHTS = {2: {"coef_data": ("f", 1), "coef_indices": ("i", 1), "coef_indptr": ("i", 1)},
-            3: {"weights_data": ("f", 1), "weights_tags": ("iu", 1), "weights_indptr": ("i", 1)}}
-_WEIGHTS[4] = _WEIGHTS[3]
-_TERMS = {"terms": ("u", 1)}
-_COMPILED = {"stems": ("u", 1), "unigram": ("i", 1), "bigram_codes": ("i", 1), "bigram_features": ("i", 1)}
-_LEXICAL = {"corpus_stems": ("u", 1), "corpus_df": ("i", 1)}
+
+# ----------------------------------------------------------------------------------------------- limits
+#: A model file larger than this is refused unread (the default model is 8 MB; an archive-scale one ~100 MB).
+MAX_FILE_BYTES = 4 << 30
+#: The members read may inflate to at most this many times the file's size, plus ``INFLATE_SLACK`` bytes (the
+#: default model inflates 1.5 times; its most compressible member, metadata.json, 5 times).  A "zip bomb"
+#: is refused from the sizes its directory declares, before anything is inflated.
+INFLATE_FACTOR = 8
+INFLATE_SLACK = 8 << 20
+#: What loading costs in Python objects beyond the arrays, per tag, stem or term (measured: a model of 200,000
+#: tags takes ~1 KB a tag; 2,000,000 stems ~170 bytes a stem).  Their sum must stay within the same budget as
+#: the inflated members, checked from the counts before any of them is built: a small file cannot ask for
+#: millions of strings.
+OBJECT_BYTES = {"tags": 1024, "stems": 192, "terms": 192}
+#: ``metadata.json`` larger than this is refused (the default model's is 47 KB).
+MAX_METADATA_BYTES = 16 << 20
+MAX_MEMBERS = 256
+MAX_NPY_HEADER = 4096
+_CHUNK = 1 << 20
 
 
 class ModelError(ValueError):
     """A model file that cannot be used: missing, unreadable, damaged, or of another format version."""
 
 
+# ----------------------------------------------------------------------------------------------- schema
+class Array:
+    """A ``.npy`` member: allowed dtype kinds, its shape by dimension names, and what its values must be.
+
+    Shape entries are ints or names: ``n_features`` and ``n_tags`` come from the metadata, ``"x+1"`` and
+    ``"x**2"`` are derived, and any other name is bound by the first array that has it and must then agree
+    (``n_weights``: the weights' three arrays).  ``values=(lo, hi)``: every value in ``[lo, hi)`` (names
+    allowed).  ``vocabulary``: the member belongs to one vocabulary form (``"compiled"`` or ``"terms"``).
+    ``optional``: files may lack it (members added after a format version came out)."""
+
+    __slots__ = ("kinds", "shape", "versions", "vocabulary", "finite", "values", "increasing", "blob", "optional")
+
+    def __init__(self, kinds: str, shape: tuple, versions: tuple = (2, 3, 4), vocabulary: str | None = None,
+                 finite: bool = False, values: tuple | None = None, increasing: bool = False, blob: bool = False,
+                 optional: bool = False):  # (a plain class: a dataclass costs a millisecond of every import)
+        self.kinds, self.shape, self.versions, self.vocabulary = kinds, shape, versions, vocabulary
+        self.finite, self.values, self.increasing, self.blob, self.optional = finite, values, increasing, blob, optional
+
+
+#: Every array member a model file may hold (``NAME.npy``), in reading order.
+MEMBERS: dict[str, Array] = {
+    "idf": Array("f", ("n_features",), finite=True),
+    "intercept": Array("f", ("n_supervised",), finite=True),
+    "calibration": Array("f", ("n_supervised", 2), finite=True),
+    "weights_data": Array("f", ("n_weights",), versions=(3, 4), finite=True),
+    "weights_tags": Array("iu", ("n_weights",), versions=(3, 4), values=(0, "n_supervised")),
+    "weights_indptr": Array("iu", ("n_features+1",), versions=(3, 4), values=(0, "n_weights+1")),
+    "coef_data": Array("f", ("n_weights",), versions=(2,), finite=True),
+    "coef_indices": Array("iu", ("n_weights",), versions=(2,), values=(0, "n_features")),
+    "coef_indptr": Array("iu", ("n_tags+1",), versions=(2,), values=(0, "n_weights+1")),
+    "stems": Array("u", ("n_stem_bytes",), vocabulary="compiled", blob=True),
+    "unigram": Array("i", ("n_stems",), vocabulary="compiled", values=(-1, "n_features")),
+    "bigram_codes": Array("iu", ("n_bigrams",), vocabulary="compiled", values=(0, "n_stems**2"), increasing=True),
+    "bigram_features": Array("iu", ("n_bigrams",), vocabulary="compiled", values=(0, "n_features")),
+    "terms": Array("u", ("n_term_bytes",), vocabulary="terms", blob=True),
+    # the lexical source's word frequencies (with vocabulary.json and lexical.json; see load_scorer)
+    "corpus_stems": Array("u", ("n_corpus_bytes",), versions=(4,), blob=True, optional=True),
+    "corpus_df": Array("i", ("n_corpus_stems",), versions=(4,), values=(0, "n_documents+1"), optional=True),
+}
+#: The lexical source's JSON members (format 4, optional): the tag vocabulary and the candidate scorer.
+LEXICAL_MEMBERS = ("vocabulary.json", "lexical.json")
+
+#: The top-level keys of ``metadata.json`` the format defines: key -> (required, check).  Other keys (such as
+#: ``training``, written by the training script) are kept as they are and never needed to tag.
+_TAG_KEYS = {"tag", "count", "threshold"}
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_prob(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and 0 <= v <= 1
+
+
+METADATA: dict[str, tuple[bool, str, object]] = {
+    "format": (True, "a string", lambda v: isinstance(v, str)),
+    "format_version": (True, "an integer", _is_int),
+    "params": (True, "an object of classifier parameters", lambda v: isinstance(v, dict)),
+    "n_features": (True, "an integer from 0 to 2**31 - 1", lambda v: _is_int(v) and 0 <= v < 2**31),
+    "n_documents": (True, "a non-negative integer", lambda v: _is_int(v) and v >= 0),
+    "n_supervised": (False, "an integer >= 1 (the first tags, those with weights)", lambda v: _is_int(v) and v >= 1),
+    "global_threshold": (True, "a probability in [0, 1]", _is_prob),
+    "tags": (True, "a list of {tag, count, threshold} objects",
+             lambda v: isinstance(v, list) and all(isinstance(t, dict) and _TAG_KEYS <= set(t) for t in v)),
+    "created": (False, "a string", lambda v: isinstance(v, str)),
+    "versions": (False, "an object of name: version strings",
+                 lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values())),
+    "members": (False, "an object of member: {bytes, sha256}",
+                lambda v: isinstance(v, dict) and all(
+                    isinstance(m, dict) and _is_int(m.get("bytes")) and m["bytes"] >= 0
+                    and isinstance(m.get("sha256"), str) and len(m["sha256"]) == 64 for m in v.values())),
+}
+
+#: Classifier parameters added since format version 2 came out, with the values that reproduce the files written
+#: before them (so a refit with ``--update`` keeps an older model's recipe).
+_LATER_PARAMS = {"relevance_power": 0.0, "partition_size": 8_000, "lexical": False, "min_norm": 0.0}
+
+
+# ----------------------------------------------------------------------------------------------- writing
 def _versions() -> dict[str, str]:
     import Stemmer
 
@@ -98,10 +207,6 @@ def _blob(strings: list[str]) -> np.ndarray:
     return np.frombuffer("\n".join(strings).encode("utf-8"), dtype=np.uint8)
 
 
-def _unblob(array: np.ndarray) -> list[str]:
-    return array.tobytes().decode("utf-8", errors="strict").split("\n") if len(array) else []
-
-
 def _npy(array: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.lib.format.write_array(buf, np.ascontiguousarray(array), allow_pickle=False)
@@ -114,19 +219,6 @@ def save_model(scorer: TagScorer, path: str | os.PathLike, metadata: dict | None
     params = dict(scorer.params)
     params["ngram_range"] = list(params["ngram_range"])
     params.pop("verbose", None)
-    meta = {
-        **(metadata or {}),
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "created": _created(),
-        "versions": _versions(),
-        "params": params,
-        "n_documents": scorer.n_documents,
-        "n_features": int(scorer.features.n_features),
-        "global_threshold": scorer.global_threshold,
-        "tags": [{"tag": str(t), "count": int(c), "threshold": round(float(h), 6)}
-                 for t, c, h in zip(scorer.tags, scorer.tag_counts, scorer.thresholds)],
-    }
     by_feature = scorer.coef_t
     arrays = {
         "idf": scorer.features.idf_.astype(np.float32),
@@ -142,159 +234,468 @@ def save_model(scorer: TagScorer, path: str | os.PathLike, metadata: dict | None
                       bigram_features=vocab.bigram_features)
     else:
         arrays["terms"] = _blob(scorer.features.terms_)
-    extra, lexical_arrays = _lexical_members(scorer)
+    lexical, lexical_arrays = _lexical_members(scorer)
     arrays.update(lexical_arrays)
+    import hashlib
+    blobs = {f"{name}.npy": (_npy(array), array.dtype.kind != "f") for name, array in arrays.items()}
+    blobs.update({name: (json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), True)
+                  for name, value in lexical.items()})
+    meta = {
+        **(metadata or {}),
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "created": _created(),
+        "versions": _versions(),
+        "params": params,
+        "n_documents": scorer.n_documents,
+        "n_features": int(scorer.features.n_features),
+        "n_supervised": int(scorer.n_supervised),
+        "global_threshold": scorer.global_threshold,
+        "tags": [{"tag": str(t), "count": int(c), "threshold": round(float(h), 6)}
+                 for t, c, h in zip(scorer.tags, scorer.tag_counts, scorer.thresholds)],
+        "members": {name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+                    for name, (data, _) in blobs.items()},
+    }
     with atomic_write(path) as fh:
         with zipfile.ZipFile(fh, "w") as zf:
             zf.writestr(_member("metadata.json"), json.dumps(meta, ensure_ascii=False, indent=1))
-            for name, value in extra.items():
-                zf.writestr(_member(name), json.dumps(value, ensure_ascii=False, separators=(",", ":")))
-            for name, array in arrays.items():
-                zf.writestr(_member(f"{name}.npy", compress=array.dtype.kind != "f"), _npy(array))
+            for name, (data, compress) in blobs.items():
+                zf.writestr(_member(name, compress=compress), data)
 
 
-def _open(path: str | os.PathLike) -> tuple[str, zipfile.ZipFile]:
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        raise ModelError(f"{path}: is a directory, not a model file")
+# ----------------------------------------------------------------------------------------------- reading
+#: What reading a damaged zip can raise (zipfile lets its helpers' errors through).
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError, RuntimeError,
+               struct.error, OverflowError, KeyError, IndexError, TypeError)
+
+
+class _Hashing(io.RawIOBase):
+    """A member's stream that counts (and hashes) what is read through it and never reads past ``limit``."""
+
+    def __init__(self, fh, limit: int, digest: bool):
+        self.fh, self.left, self.read_bytes = fh, limit, 0
+        if digest:
+            import hashlib  # (only files that record digests pay for importing it)
+        self.hash = hashlib.sha256() if digest else None
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n is None or n < 0 else min(n, self.left)
+        data = self.fh.read(n) if n else b""
+        self.left -= len(data)
+        self.read_bytes += len(data)
+        if self.hash is not None:
+            self.hash.update(data)
+        return data
+
+    def readinto(self, b) -> int:
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+
+class _Reader:
+    """A model file opened for bounded reading: checks before inflating, allocating or trusting anything."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = os.fspath(path)
+        try:
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        except FileNotFoundError:
+            raise ModelError(f"{self.path}: no such model file") from None
+        except IsADirectoryError:
+            raise ModelError(f"{self.path}: is a directory, not a model file") from None
+        except OSError as exc:
+            raise ModelError(f"{self.path}: cannot read ({exc.strerror or exc})") from None
+        mode = os.fstat(fd)
+        if not stat.S_ISREG(mode.st_mode):
+            os.close(fd)
+            if stat.S_ISDIR(mode.st_mode):
+                raise ModelError(f"{self.path}: is a directory, not a model file")
+            raise ModelError(f"{self.path}: not a regular file (a device, pipe or socket), not a model file")
+        self.fh = os.fdopen(fd, "rb")
+        try:
+            if mode.st_size > MAX_FILE_BYTES:
+                raise ModelError(f"{self.path}: {mode.st_size:,} bytes, more than a model file may hold "
+                                 f"({MAX_FILE_BYTES:,})")
+            self.budget = INFLATE_FACTOR * mode.st_size + INFLATE_SLACK
+            try:
+                self.zf = zipfile.ZipFile(self.fh)
+                infos = self.zf.infolist()
+            except _ZIP_ERRORS as exc:
+                raise ModelError(f"{self.path}: not a tagger model file (damaged or another format: "
+                                 f"{_short(exc)})") from None
+            self._check_directory(infos)
+        except BaseException:
+            self.fh.close()
+            raise
+        self.digests: dict | None = None
+        self.corrupt: list[str] = []
+
+    def close(self) -> None:
+        self.fh.close()
+
+    def __enter__(self) -> "_Reader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def fail(self, problem: str) -> ModelError:
+        return ModelError(f"{self.path}: {problem}")
+
+    def _check_directory(self, infos: list[zipfile.ZipInfo]) -> None:
+        if len(infos) > MAX_MEMBERS:
+            raise self.fail(f"damaged model file ({len(infos):,} members; a model file has at most {MAX_MEMBERS})")
+        self.members: dict[str, zipfile.ZipInfo] = {}
+        for info in infos:
+            name = info.filename
+            if name in self.members:
+                raise self.fail(f"damaged model file (member {name!r} appears twice)")
+            self.members[name] = info
+        self.inflating = 0
+        self.objects = 0
+
+    def reserve(self, count: int, kind: str) -> None:
+        """Account for ``count`` Python objects of ``kind`` (see ``OBJECT_BYTES``) before they are built."""
+        self.objects += count * OBJECT_BYTES[kind]
+        if self.objects > self.budget:
+            raise self.fail(f"damaged model file ({count:,} {kind} would take ~{self.objects >> 20:,} MB, more than "
+                            f"{self.budget >> 20:,} MB for a file of this size)")
+
+    def has(self, name: str) -> bool:
+        return name in self.members
+
+    def _open(self, name: str, limit: int):
+        """The member's stream, after checking what its directory entry declares."""
+        info = self.members.get(name)
+        if info is None:
+            raise self.fail(f"damaged model file ({name} is missing)")
+        if info.flag_bits & 0x1:
+            raise self.fail(f"damaged model file ({name} is encrypted)")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise self.fail(f"damaged model file ({name}: compression method {info.compress_type} "
+                            "(a model file is stored or deflated))")
+        if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
+            raise self.fail(f"damaged model file ({name}: stored with {info.compress_size:,} bytes for "
+                            f"{info.file_size:,})")
+        if info.file_size > limit:
+            raise self.fail(f"damaged model file ({name} declares {info.file_size:,} bytes, more than "
+                            f"{limit:,} allowed for it)")
+        self.inflating += info.file_size
+        if self.inflating > self.budget:
+            raise self.fail(f"damaged model file (its members inflate to more than {self.budget:,} bytes, "
+                            f"{INFLATE_FACTOR} times the file's size and {INFLATE_SLACK >> 20} MB more)")
+        expected = self.digests.get(name) if self.digests is not None else None
+        try:
+            raw = self.zf.open(info)
+        except _ZIP_ERRORS as exc:
+            raise self.fail(f"damaged model file ({name}: {_short(exc)})") from None
+        return _Hashing(raw, info.file_size, expected is not None), info, expected
+
+    def _finish(self, name: str, stream: _Hashing, info, expected) -> None:
+        if stream.read_bytes != info.file_size or stream.left:
+            raise self.fail(f"damaged model file ({name} ends after {stream.read_bytes:,} of "
+                            f"{info.file_size:,} bytes)")
+        if expected is not None and (info.file_size != expected["bytes"]
+                                     or stream.hash.hexdigest() != expected["sha256"]):
+            # reported after the content checks, which say more precisely what is wrong where they find it
+            self.corrupt.append(name)
+
+    def check_digests(self) -> None:
+        """Members whose size or SHA-256 differs from what metadata.json records: silent corruption."""
+        if self.corrupt:
+            raise self.fail(f"damaged model file ({', '.join(self.corrupt)}: size or SHA-256 differs from what "
+                            "metadata.json records)")
+
+    def read_bytes(self, name: str, limit: int) -> bytes:
+        stream, info, expected = self._open(name, limit)
+        try:
+            with stream.fh:
+                data = stream.read(info.file_size)
+        except _ZIP_ERRORS as exc:
+            raise self.fail(f"damaged model file ({name}: {_short(exc)})") from None
+        self._finish(name, stream, info, expected)
+        return data
+
+    def read_array(self, name: str, spec: Array, dims: dict[str, int]) -> np.ndarray:
+        """``NAME.npy``: header parsed and shape checked against ``dims`` before its data is allocated."""
+        member = f"{name}.npy"
+        stream, info, expected = self._open(member, self.budget)
+        try:
+            with stream.fh:
+                try:
+                    version = np.lib.format.read_magic(stream)
+                    if version == (1, 0):
+                        shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream, MAX_NPY_HEADER)
+                    elif version in ((2, 0), (3, 0)):
+                        shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream, MAX_NPY_HEADER)
+                    else:
+                        raise ValueError(f"unknown .npy version {version}")
+                except _ZIP_ERRORS:
+                    raise
+                except Exception as exc:  # the header is a Python literal: its parser raises many kinds
+                    raise ValueError(f"unreadable .npy header ({_short(exc)})") from None
+                self._check_header(member, spec, shape, fortran, dtype, dims)
+                nbytes = math.prod(shape) * dtype.itemsize
+                if stream.read_bytes + nbytes != info.file_size:
+                    raise ValueError(f"header declares {nbytes:,} bytes of data; the member holds "
+                                     f"{info.file_size - stream.read_bytes:,}")
+                array = np.empty(shape, dtype=dtype)
+                view = memoryview(array.reshape(-1).view(np.uint8))
+                done = 0
+                while done < nbytes:
+                    chunk = stream.read(min(_CHUNK, nbytes - done))
+                    if not chunk:
+                        break
+                    view[done:done + len(chunk)] = chunk
+                    done += len(chunk)
+        except ModelError:
+            raise
+        except _ZIP_ERRORS as exc:
+            raise self.fail(f"damaged model file ({member}: {_short(exc)})") from None
+        self._finish(member, stream, info, expected)
+        if not array.dtype.isnative:
+            array = array.astype(array.dtype.newbyteorder("="))
+        return array
+
+    def _check_header(self, member: str, spec: Array, shape, fortran, dtype: np.dtype, dims: dict) -> None:
+        if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None \
+                or dtype.kind not in spec.kinds or dtype.itemsize > 8 or (spec.blob and dtype != np.uint8):
+            raise self.fail(f"damaged model file ({member} has dtype {dtype})")
+        if fortran and len(shape) > 1:
+            raise self.fail(f"damaged model file ({member} is in Fortran order)")
+        if not isinstance(shape, tuple) or len(shape) != len(spec.shape):
+            raise self.fail(f"damaged model file ({member} has {len(shape)} dims, not {len(spec.shape)})")
+        for size, dim in zip(shape, spec.shape):
+            want = dim if isinstance(dim, int) else _dim(dim, dims)
+            if want is None:
+                dims[dim] = size
+            elif size != want:
+                raise self.fail(f"weights do not match metadata ({member[:-4]} of shape {shape} where "
+                                f"{' x '.join(map(str, spec.shape))} is {_shape_text(spec.shape, dims)})")
+
+
+def _dim(name: str, dims: dict[str, int]) -> int | None:
+    if name.endswith("+1"):
+        base = dims.get(name[:-2])
+        return None if base is None else base + 1
+    if name.endswith("**2"):
+        base = dims.get(name[:-3])
+        return None if base is None else base * base
+    return dims.get(name)
+
+
+def _shape_text(shape: tuple, dims: dict) -> str:
+    return " x ".join(str(d if isinstance(d, int) else _dim(d, dims)) for d in shape)
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _parse_metadata(reader: _Reader) -> dict:
+    data = reader.read_bytes("metadata.json", MAX_METADATA_BYTES)
     try:
-        return path, zipfile.ZipFile(path)
-    except FileNotFoundError:
-        raise ModelError(f"{path}: no such model file") from None
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise ModelError(f"{path}: not a tagger model file (damaged or another format: {exc})") from None
-
-
-#: Classifier parameters added since format version 2 came out, with the values that reproduce the files written
-#: before them (so a refit with ``--update`` keeps an older model's recipe).
-_LATER_PARAMS = {"relevance_power": 0.0, "partition_size": 8_000}
-
-
-def _metadata(path: str, zf: zipfile.ZipFile) -> dict:
-    try:
-        meta = json.loads(zf.read("metadata.json").decode("utf-8"))
-    except KeyError:
-        raise ModelError(f"{path}: not a tagger model file (no metadata.json)") from None
-    except (ValueError, zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise ModelError(f"{path}: unreadable metadata ({exc})") from None
+        meta = json.loads(data.decode("utf-8"))  # NaN and Infinity parse; the schema refuses them where it matters
+    except RecursionError:
+        raise reader.fail("unreadable metadata (nested too deeply)") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise reader.fail(f"unreadable metadata ({_short(exc)})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-        raise ModelError(f"{path}: not a tagger model file (format is {meta.get('format') if isinstance(meta, dict) else None!r})")
-    if meta.get("format_version") not in READS_VERSIONS:
-        raise ModelError(f"{path}: model format version {meta.get('format_version')!r}; this tagger reads versions "
-                         f"{', '.join(map(str, READS_VERSIONS))} (retrain it or use a matching tagger release)")
-    if isinstance(meta.get("params"), dict):
-        meta["params"] = {**_LATER_PARAMS, **meta["params"]}
+        shown = meta.get("format") if isinstance(meta, dict) else None
+        raise reader.fail(f"not a tagger model file (format is {shown!r})"[:300])
+    if meta.get("format_version") not in READS_VERSIONS or not _is_int(meta.get("format_version")):
+        shown = repr(meta.get("format_version"))[:40]
+        raise reader.fail(f"model format version {shown}; this tagger reads versions "
+                          f"{', '.join(map(str, READS_VERSIONS))} (retrain it or use a matching tagger release)")
+    if isinstance(meta.get("tags"), list):
+        reader.reserve(len(meta["tags"]), "tags")  # before any of them is checked or built upon
+    for key, (required, what, ok) in METADATA.items():
+        if key not in meta:
+            if required:
+                raise reader.fail(f"damaged metadata (no {key!r})")
+        elif not ok(meta[key]):
+            raise reader.fail(f"damaged metadata ({key!r} must be {what}, not {_shown(meta[key])})")
+    params = {**_LATER_PARAMS, **meta["params"]}
+    try:
+        check_params(params)
+    except ValueError as exc:
+        raise reader.fail(f"damaged metadata (params: {exc})") from None
+    missing = sorted(set(PARAMS) - {"verbose", "vocabulary"} - set(params))
+    if missing:
+        raise reader.fail(f"damaged metadata (params: no {', '.join(missing)})")
+    meta["params"] = params
+    _check_tags(reader, meta)
+    if "members" in meta:
+        reader.digests = meta["members"]
     versions = meta.get("versions")
     if not isinstance(versions, dict) or "PyStemmer" not in versions:
-        warnings.warn(f"{path}: trained by tagger {versions.get('tagger') if isinstance(versions, dict) else '?'} "
+        warnings.warn(f"{reader.path}: trained by tagger {versions.get('tagger') if isinstance(versions, dict) else '?'} "
                       "with NLTK's Snowball stemmer; tagging now stems with PyStemmer, which stems 0.3 % of word "
                       "forms (0.03 % of words) differently, so scores can differ slightly from the trained "
                       "model's: retrain it to tag exactly as trained", UserWarning, stacklevel=4)
     return meta
 
 
+def _check_tags(reader: _Reader, meta: dict) -> None:
+    from .tags import normalize_tag, tag_key
+    seen = set()
+    for i, entry in enumerate(meta["tags"]):
+        tag, count, threshold = entry["tag"], entry["count"], entry["threshold"]
+        where = f"tags[{i}]"
+        if not isinstance(tag, str):
+            raise reader.fail(f"damaged metadata ({where}.tag must be a string, not {_shown(tag)})")
+        try:
+            tag.encode("utf-8")
+            canonical = normalize_tag(tag)
+        except UnicodeEncodeError:
+            canonical = None
+        if canonical != tag:
+            raise reader.fail(f"damaged metadata ({where}.tag {_shown(tag)} is not a tag in canonical form)")
+        if tag_key(tag) in seen:
+            raise reader.fail(f"damaged metadata ({where}.tag {_shown(tag)} repeats an earlier tag)")
+        seen.add(tag_key(tag))
+        if not (_is_int(count) and count >= 0):
+            raise reader.fail(f"damaged metadata ({where}.count must be a non-negative integer, not {_shown(count)})")
+        if not _is_prob(threshold):
+            raise reader.fail(f"damaged metadata ({where}.threshold must be a probability in [0, 1], "
+                              f"not {_shown(threshold)})")
+
+
+def _shown(value: object) -> str:
+    text = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def read_metadata(path: str | os.PathLike) -> dict:
-    """The model's ``metadata.json`` as a dict, without loading its weights."""
-    path, zf = _open(path)
-    with zf:
-        return _metadata(path, zf)
+    """The model's ``metadata.json`` as a dict, checked, without loading its weights."""
+    with _Reader(path) as reader:
+        return _parse_metadata(reader)
 
 
-def _array(path: str, zf: zipfile.ZipFile, name: str) -> np.ndarray:
-    kind, ndim = {**_ARRAYS, **_WEIGHTS[2], **_WEIGHTS[3], **_TERMS, **_COMPILED, **_LEXICAL}[name]
-    try:
-        with zf.open(f"{name}.npy") as fh:
-            array = np.lib.format.read_array(fh, allow_pickle=False)
-    except KeyError:
-        raise ModelError(f"{path}: damaged model file ({name}.npy is missing)") from None
-    except (ValueError, zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise ModelError(f"{path}: damaged model file ({name}.npy: {exc})") from None
-    if array.dtype.kind not in kind or array.ndim != ndim:
-        raise ModelError(f"{path}: damaged model file ({name}.npy has dtype {array.dtype}, {array.ndim} dims)")
-    if kind == "f" and not np.isfinite(array).all():
-        raise ModelError(f"{path}: damaged model file ({name}.npy holds NaN or infinite values)")
-    return array
-
-
-def _vocabulary(a: dict, compiled: bool, n_features: int):
+def _vocabulary(reader: _Reader, a: dict, compiled: bool, n_features: int):
     """The vocabulary arrays checked against the feature count: a CompiledVocabulary or a term list."""
+    blob = a["stems" if compiled else "terms"]
+    n_lines = int(np.count_nonzero(blob == 10)) + 1 if len(blob) else 0
+    expected = len(a["unigram"]) if compiled else n_features
+    if n_lines != expected:  # counted before any string is built
+        raise reader.fail(f"damaged vocabulary ({n_lines:,} {'stems' if compiled else 'terms'} for "
+                          f"{expected:,} {'unigram entries' if compiled else 'features'})")
+    reader.reserve(n_lines, "stems" if compiled else "terms")
+    raw = blob.tobytes()
+    if raw[:1] == b"\n" or raw[-1:] == b"\n" or b"\n\n" in raw:
+        raise reader.fail("damaged vocabulary (an empty term)")
+    if compiled and b" " in raw:
+        raise reader.fail("damaged vocabulary (a stem holds a space)")
+    try:
+        strings = raw.decode("utf-8", errors="strict").split("\n") if raw else []
+    except UnicodeDecodeError as exc:
+        raise reader.fail(f"damaged vocabulary (not UTF-8: {exc.reason} at byte {exc.start})") from None
     if not compiled:
-        terms = _unblob(a["terms"])
-        if len(terms) != n_features:
-            raise ValueError(f"{len(terms)} terms for {n_features} features")
-        return terms
-    stems = _unblob(a["stems"])
+        return strings  # (distinct: TfidfFeatures checks)
     uni, codes, feats = a["unigram"], a["bigram_codes"], a["bigram_features"]
-    covered = np.concatenate([uni[uni >= 0], feats]) if len(uni) or len(feats) else np.zeros(0, np.int64)
-    if (len(uni) != len(stems) or len(codes) != len(feats) or (len(uni) and uni.min() < -1)
-            or (len(codes) and (codes.min() < 0 or codes.max() >= len(stems) ** 2))
-            or len(covered) != n_features or not np.array_equal(np.sort(covered), np.arange(n_features))):
-        raise ValueError(f"compiled vocabulary does not cover the {n_features} features exactly once")
-    return CompiledVocabulary(stems, uni, codes, feats)
+    # (values already in range: bincount allocates n_features counts at most)
+    covered = np.bincount(np.concatenate([uni[uni >= 0], feats]).astype(np.intp), minlength=n_features)
+    if len(covered) != n_features or (covered != 1).any():
+        raise reader.fail(f"damaged vocabulary (compiled vocabulary does not cover the {n_features} features "
+                          "exactly once)")
+    try:
+        return CompiledVocabulary(strings, uni, codes, feats)
+    except ValueError as exc:
+        raise reader.fail(f"damaged vocabulary ({exc})") from None
+
+
+def _check_values(reader: _Reader, name: str, spec: Array, array: np.ndarray, dims: dict) -> None:
+    member = f"{name}.npy"
+    if spec.finite and not np.isfinite(array).all():
+        raise reader.fail(f"damaged model file ({member} holds NaN or infinite values)")
+    if spec.values is not None and len(array):
+        lo, hi = (v if isinstance(v, int) else _dim(v, dims) for v in spec.values)
+        if int(array.min()) < lo or int(array.max()) >= hi:
+            raise reader.fail(f"weights do not match metadata ({member}: values out of range [{lo}, {hi}))")
+    if spec.increasing and len(array) > 1 and not (array[1:] > array[:-1]).all():
+        raise reader.fail(f"damaged model file ({member} is not strictly increasing)")
+
+
+def _check_sparse(reader: _Reader, data, indices, indptr, what: str) -> None:
+    """CSR row pointers: from 0 to the number of values, never decreasing (the order within rows is checked on
+    the matrix, in C: see :func:`load_scorer`)."""
+    if len(data) != len(indices):
+        raise reader.fail("weights do not match metadata (weight values and positions differ in length)")
+    if indptr[0] != 0 or indptr[-1] != len(indices) or (indptr[1:] < indptr[:-1]).any():
+        raise reader.fail(f"weights do not match metadata (inconsistent weight row pointers of the {what})")
 
 
 def load_scorer(path: str | os.PathLike) -> tuple[TagScorer, dict]:
-    """Load the :class:`~tagger.scorer.TagScorer` and the metadata of model file ``path``; never unpickles."""
-    path, zf = _open(path)
-    with zf:
-        meta = _metadata(path, zf)
-        compiled = "stems.npy" in zf.namelist()
+    """Load the :class:`~tagger.scorer.TagScorer` and the metadata of model file ``path``; never unpickles.
+
+    Bounded and validating: any damage or tampering gives one :class:`ModelError` (see the module docs)."""
+    with _Reader(path) as reader:
+        meta = _parse_metadata(reader)
         version = meta["format_version"]
-        names = [*_ARRAYS, *_WEIGHTS[version], *(_COMPILED if compiled else _TERMS)]
-        a = {name: _array(path, zf, name) for name in names}
-        lexical = _read_lexical(path, zf) if "lexical.json" in zf.namelist() else None
-        if lexical is not None:
-            lexical["corpus_stems"] = _array(path, zf, "corpus_stems")
-            lexical["corpus_df"] = _array(path, zf, "corpus_df")
-    try:
-        params = dict(meta["params"])
-        params["ngram_range"] = tuple(params["ngram_range"])
-        tags = meta["tags"]
-        classes = [t["tag"] for t in tags]
-        counts = [int(t["count"]) for t in tags]
-        thresholds = np.array([float(t["threshold"]) for t in tags])
-        n_features = int(meta["n_features"])
-        n_tags = len(classes) if lexical is None else int(lexical["n_supervised"])  # tags with weights
-        global_threshold, n_documents = float(meta["global_threshold"]), int(meta["n_documents"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"{path}: damaged metadata ({type(exc).__name__}: {exc})") from None
-    try:
-        vocab = _vocabulary(a, compiled, n_features)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{path}: damaged vocabulary ({exc})") from None
+        n_tags, n_features = len(meta["tags"]), meta["n_features"]
+        n_supervised = meta.get("n_supervised", n_tags)
+        has_lexical = [reader.has(m) for m in LEXICAL_MEMBERS]
+        if any(has_lexical) and not all(has_lexical):
+            raise reader.fail(f"damaged model file ({' and '.join(LEXICAL_MEMBERS)} go together)")
+        if n_supervised > n_tags or (n_supervised != n_tags and not all(has_lexical)):
+            raise reader.fail(f"weights do not match metadata ({n_supervised} tags with weights of {n_tags}, "
+                              f"and {'a' if all(has_lexical) else 'no'} lexical source)")
+        compiled = reader.has("stems.npy") or not reader.has("terms.npy")
+        vocabulary = "compiled" if compiled else "terms"
+        dims = {"n_features": n_features, "n_tags": n_tags, "n_supervised": n_supervised,
+                "n_documents": meta["n_documents"]}
+        wanted = {name: spec for name, spec in MEMBERS.items()
+                  if version in spec.versions and spec.vocabulary in (None, vocabulary)
+                  and (not spec.optional or reader.has(f"{name}.npy"))}
+        if all(has_lexical) and not all(reader.has(f"{name}.npy") for name in ("corpus_stems", "corpus_df")):
+            raise reader.fail("damaged model file (a lexical source without its word frequencies)")
+        a = {name: reader.read_array(name, spec, dims) for name, spec in wanted.items()}
+        for name, spec in wanted.items():
+            _check_values(reader, name, spec, a[name], dims)
+        lexical = None
+        if all(has_lexical):
+            lexical = _read_lexical(reader)
+            reader.reserve(len(a["corpus_df"]), "stems")
+            reader.reserve(len(lexical["vocabulary"]) if isinstance(lexical["vocabulary"], list) else 0, "tags")
+            lexical["corpus_stems"], lexical["corpus_df"] = a["corpus_stems"], a["corpus_df"]
+    path = reader.path
+    params = dict(meta["params"])
+    params["ngram_range"] = tuple(params["ngram_range"])
+    if compiled and params["ngram_range"][1] > 2:
+        raise ModelError(f"{path}: damaged model file (a compiled vocabulary for n-grams up to "
+                         f"{params['ngram_range'][1]})")
+    vocab = _vocabulary(reader, a, compiled, n_features)
     if version == 2:  # weights by tag
         data, indices, indptr, rows, cols = a["coef_data"], a["coef_indices"], a["coef_indptr"], n_tags, n_features
     else:  # weights by feature
         data, indices, indptr = a["weights_data"], a["weights_tags"], a["weights_indptr"]
-        rows, cols = n_features, n_tags
-    problems = [
-        (len(a["idf"]) != n_features, f"{len(a['idf'])} idf weights for {n_features} features"),
-        (len(indptr) != rows + 1, f"weights for {len(indptr) - 1} {'tags' if version == 2 else 'features'}, "
-                                  f"metadata lists {rows}"),
-        (len(a["intercept"]) != n_tags, f"{len(a['intercept'])} intercepts for {n_tags} tags"),
-        (not 0 < n_tags <= len(classes), f"{n_tags} tags with weights of {len(classes)}"),
-        (a["calibration"].shape != (n_tags, 2), f"calibration of shape {a['calibration'].shape}"),
-        (len(indptr) and (indptr[0] != 0 or indptr[-1] != len(indices) or np.any(np.diff(indptr) < 0)),
-         "inconsistent weight row pointers"),
-        (len(data) != len(indices), "weight values and positions differ in length"),
-        (len(indices) and (indices.min() < 0 or indices.max() >= cols), "weight positions out of range"),
-        (not np.isfinite(thresholds).all(), "non-finite thresholds"),
-    ]
-    for bad, what in problems:
-        if bad:
-            raise ModelError(f"{path}: weights do not match metadata ({what})")
+        rows, cols = n_features, n_supervised
+    _check_sparse(reader, data, indices, indptr, "tags" if version == 2 else "features")
+    tags = meta["tags"]
     try:
         features = TfidfFeatures(a["idf"], terms=None if compiled else vocab, compiled=vocab if compiled else None)
         weights = sp.csr_matrix((data, indices.astype(np.int32, copy=False), indptr), shape=(rows, cols))
+        if not weights.has_canonical_format:  # positions strictly increasing within each row: no repeats
+            raise ModelError(f"{path}: damaged model file (weight positions of the "
+                             f"{'tags' if version == 2 else 'features'} repeat or are out of order)")
+        reader.check_digests()  # last: the checks above say more precisely what is wrong where they find it
         source, allowed = None, None
         if lexical is not None:
-            check_params({**RUNTIME_PARAMS, **params})
-            source, allowed = _lexical_source(lexical, classes, counts, {**RUNTIME_PARAMS, **params})
-        scorer = TagScorer(tags=classes, tag_counts=counts, features=features,
+            source, allowed = _lexical_source(lexical, [t["tag"] for t in tags], [t["count"] for t in tags],
+                                              params)
+        scorer = TagScorer(tags=[t["tag"] for t in tags], tag_counts=[t["count"] for t in tags], features=features,
                            **({"coef": weights} if version == 2 else {"coef_t": weights}),
-                           intercept=a["intercept"], calibration=a["calibration"], thresholds=thresholds,
-                           global_threshold=global_threshold, n_documents=n_documents, params=params,
-                           lexical=source, allowed=allowed)
+                           intercept=a["intercept"], calibration=a["calibration"],
+                           thresholds=np.array([float(t["threshold"]) for t in tags]),
+                           global_threshold=float(meta["global_threshold"]), n_documents=meta["n_documents"],
+                           params=params, lexical=source, allowed=allowed)
+    except ModelError:
+        raise
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise ModelError(f"{path}: damaged model ({type(exc).__name__}: {exc})") from None
     return scorer, meta
@@ -314,16 +715,21 @@ def _lexical_members(scorer: TagScorer) -> tuple[dict, dict]:
     return {"vocabulary.json": lexical.vocabulary.to_json(), "lexical.json": state}, arrays
 
 
-def _read_lexical(path: str, zf: zipfile.ZipFile) -> dict:
-    try:
-        state = json.loads(zf.read("lexical.json").decode("utf-8"))
-        state["vocabulary"] = json.loads(zf.read("vocabulary.json").decode("utf-8"))
-    except KeyError:
-        raise ModelError(f"{path}: damaged model file (lexical.json without vocabulary.json)") from None
-    except (ValueError, zipfile.BadZipFile, OSError, EOFError, RecursionError) as exc:
-        raise ModelError(f"{path}: damaged lexical source ({type(exc).__name__}: {exc})") from None
+def _read_lexical(reader: "_Reader") -> dict:
+    """``lexical.json`` with the vocabulary (``vocabulary.json``) under ``"vocabulary"``."""
+    out = {}
+    for name in LEXICAL_MEMBERS:
+        data = reader.read_bytes(name, reader.budget)
+        try:
+            out[name] = json.loads(data.decode("utf-8"))
+        except RecursionError:
+            raise reader.fail(f"damaged lexical source ({name} nested too deeply)") from None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise reader.fail(f"damaged lexical source ({name}: {_short(exc)})") from None
+    state = out["lexical.json"]
     if not isinstance(state, dict):
-        raise ModelError(f"{path}: damaged lexical source (lexical.json is not an object)")
+        raise reader.fail("damaged lexical source (lexical.json is not an object)")
+    state["vocabulary"] = out["vocabulary.json"]
     return state
 
 
@@ -344,7 +750,8 @@ def _lexical_source(state: dict, tags: list[str], counts: list[int], params: dic
     if mentioned.shape != (len(tags),) or tagged.shape != (len(tags),) or (tagged > mentioned).any() \
             or (tagged < 0).any():
         raise ValueError("lexical statistics do not cover the model's tags")
-    words, df = _unblob(state["corpus_stems"]), state["corpus_df"]
+    raw = state["corpus_stems"].tobytes()
+    words, df = (raw.decode("utf-8").split("\n") if raw else []), state["corpus_df"]
     if len(words) != len(df) or (len(df) and df.min() < 0) or len(set(words)) != len(words):
         raise ValueError("word frequencies do not match their words")
     stem_df = dict(zip(words, df.tolist()))

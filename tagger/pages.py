@@ -15,27 +15,23 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 
-from .corpus import Article
+from .corpus import Article, parse_date
 
 __all__ = ["parse_page", "read_pages", "PageReport"]
 
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff]+")
 _SOURCE = re.compile(r"^(?:Источник|Source)\s*[-–—:]\s*(\S.*)$", re.IGNORECASE)
 _HASHTAG = re.compile(r"^#")
-_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ T,]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+_DATE = re.compile(r"^(?:\d{1,2}:\d{2}(?::\d{2})?[ ,]+)?\d{1,2}\.\d{1,2}\.\d{4}(?:[ T,]+\d{1,2}:\d{2}(?::\d{2})?)?$")
 _SIDEBAR = re.compile(r"^(?:последние новости|читайте также|все новости)$", re.IGNORECASE)
 _URL = re.compile(r"^(?:URL|Ссылка)\s*[-–—:]\s*(https?://\S+)$", re.IGNORECASE)
 
 
 def _date(line: str) -> datetime | None:
-    m = _DATE.match(line)
-    if not m:
+    """The date of a date line (day first, the time before or after it: see :func:`tagger.corpus.parse_date`)."""
+    if not _DATE.match(line):
         return None
-    day, month, year, hour, minute, second = (int(g) if g else 0 for g in m.groups())
-    try:
-        return datetime(year, month, day, hour, minute, second)
-    except ValueError:
-        return None
+    return parse_date(line)
 
 
 def parse_page(text: str, *, id: str | None = None, url: str | None = None) -> Article:
@@ -89,7 +85,11 @@ class PageReport:
         return text + "".join(f"\n  {path}: {reason}" for path, reason in self.skipped)
 
 
-def _page_files(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
+def _page_files(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> Iterator[Path]:
+    if isinstance(paths, (str, os.PathLike)):  # one path, not the characters of one ("/" would walk from root)
+        paths = [paths]
+    elif isinstance(paths, (bytes, bytearray)) or not isinstance(paths, Iterable):
+        raise TypeError(f"paths must be a path or an iterable of paths, not {type(paths).__name__}")
     for p in map(Path, paths):
         if p.is_dir():
             yield from sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
@@ -97,15 +97,29 @@ def _page_files(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
             yield p
 
 
-def read_pages(paths: Iterable[str | os.PathLike], report: PageReport | None = None) -> Iterator[Article]:
-    """Articles of the page files in ``paths`` (files, or folders searched recursively, in name order).
+#: A page file larger than this is skipped unread (a scraped page is ~10-100 KB).
+MAX_PAGE_BYTES = 20 * 1024 * 1024
+
+
+def _read_page(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        data = fh.read(MAX_PAGE_BYTES + 1)  # bounded: a device or a huge file costs no more
+    if len(data) > MAX_PAGE_BYTES:
+        raise ValueError(f"larger than {MAX_PAGE_BYTES >> 20} MB: not a page")
+    return data
+
+
+def read_pages(paths: str | os.PathLike | Iterable[str | os.PathLike],
+               report: PageReport | None = None) -> Iterator[Article]:
+    """Articles of the page files in ``paths`` (files, or folders searched recursively, in name order; one
+    path alone may be given as it is).
 
     A page that cannot be read or parsed is skipped and recorded in ``report`` with its reason; an article's
     ``id`` is its file name without extension."""
     report = report if report is not None else PageReport()
     for path in _page_files(paths):
         try:
-            text = path.read_bytes().decode("utf-8-sig")
+            text = _read_page(path).decode("utf-8-sig")
             article = parse_page(text, id=path.stem)
         except FileNotFoundError:
             report.skipped.append((str(path), "no such file"))

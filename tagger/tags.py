@@ -22,6 +22,7 @@ __all__ = [
 ]
 
 _SPACE = re.compile(r"\s+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 #: Tags that describe the page rather than the story (RT marks video and its own exclusives this way).
 #: Training drops them by default; pass ``stoplist=()`` to :class:`TagNormalizer` to keep them.
@@ -38,10 +39,13 @@ def normalize_tag(raw: object) -> str | None:
 
     Leading ``#`` signs and whitespace (including non-breaking spaces) are stripped, inner whitespace is
     collapsed to one space, letters are upper-cased.  A tag with no letter or digit (empty, ``'#'``,
-    ``'—'``) gives ``None``.  Anything that is not a string raises ``TypeError``.
+    ``'—'``) gives ``None``.  Anything that is not a string raises ``TypeError``; a string with a lone surrogate
+    (not valid Unicode: no file can hold it) raises ``ValueError``.
     """
     if not isinstance(raw, str):
         raise TypeError(f"a tag must be a str, not {type(raw).__name__}")
+    if _SURROGATE.search(raw):  # JSON allows "\ud800"; no file, report or model can hold it
+        raise ValueError(f"tag {raw!r} is not valid Unicode (a lone surrogate)")
     tag = _SPACE.sub(" ", unicodedata.normalize("NFC", raw)).strip().lstrip("#").strip()
     if not any(ch.isalnum() for ch in tag):
         return None

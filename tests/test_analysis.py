@@ -108,3 +108,61 @@ def test_the_fast_word_path_is_taken_for_russian_text_only_where_exact():
     assert all(isinstance(k, bytes) for k in an.word_keys("Ёлка — в «Москве» 🎄, С-400 и т.п."))
     assert an.word_keys("Café в Москве") == ["café", "в", "москве"]  # é is a letter windows-1251 lacks: str path
     assert an.word_keys("a--b -c- d-") == [b"a", b"b", b"c", b"d"]
+
+
+# Issue 15, class 7: characters invisible inside a word never split it, on either path.
+INVISIBLE = ["\u00ad", "\u0301", "\u0300", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u200e", "\ufe0f",
+             "\u034f", "\U000e0041"]
+
+
+@pytest.mark.parametrize("mark", INVISIBLE)
+def test_invisible_characters_inside_words_do_not_split_them(analyzer, mark):
+    text = f"Космонавты вышли в открытый кос{mark}мос, Роско{mark}смос доволен"
+    assert analyzer.words(text) == ["космонавты", "вышли", "в", "открытый", "космос", "роскосмос", "доволен"]
+    keys = analyzer.word_keys(text)
+    assert [k.decode("cp1251") if isinstance(k, bytes) else k for k in keys] == analyzer.words(text)
+    assert analyzer.stems(text) == analyzer.stems(text.replace(mark, ""))
+
+
+def test_soft_hyphen_entity_and_the_fast_path(analyzer):
+    assert analyzer.word_keys("кос&shy;мос кос\u00adмос") == [b"\xea\xee\xf1\xec\xee\xf1"] * 2  # still bytes
+    assert analyzer.word_keys("кос\u200bмос") == [b"\xea\xee\xf1\xec\xee\xf1"]
+
+
+def test_letters_written_as_base_and_mark_are_the_letter(analyzer):
+    """NFC first: и + breve is й, е + diaeresis is ё (then е); a stress mark alone is dropped."""
+    assert analyzer.words("Йошкар-Ола и\u0306ошкар-ола Е\u0308лка ко\u0301смос") == [
+        "йошкар-ола", "йошкар-ола", "елка", "космос"]
+
+
+def test_the_default_model_tags_a_word_with_a_soft_hyphen_or_a_stress_mark_as_the_word():
+    from tagger import score_tags
+    plain = "Космонавты вышли в открытый космос"
+    expected = score_tags(plain, top_k=3)
+    assert expected[0][0] == "КОСМОС" and expected[0][1] > 0.99
+    for mark in ("\u00ad", "\u0301", "\u200b", "&shy;"):
+        assert score_tags(plain.replace("космос", f"кос{mark}мос"), top_k=3) == expected
+
+
+def test_surface_forms_of_words_with_invisible_characters():
+    forms = Analyzer().surface_forms("Глава Рос\u00adкосмоса")
+    assert forms["роскосмос"] == "Роскосмоса"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["космос", "Россия", "С-400", "ёлка", "рубль"]),
+                          st.sampled_from(INVISIBLE), st.integers(1, 4)), max_size=8))
+def test_invisible_characters_anywhere_inside_words_change_nothing(words):
+    an = Analyzer()
+    plain = " ".join(w for w, _, _ in words)
+    marked = " ".join(w[:k] + mark + w[k:] for w, mark, k in words)
+    assert an.words(marked) == an.words(plain)
+    assert [an.stem_of(k) for k in an.word_keys(marked)] == [an.stem_of(k) for k in an.word_keys(plain)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="аяЁёЖжAz09-_ .,«»\u00a0é" + "".join(INVISIBLE) + "\u0306\u0308и", max_size=60))
+def test_the_fast_word_path_gives_the_same_words_with_invisible_characters(text):
+    an = Analyzer()
+    keys = an.word_keys(text)
+    assert [k.decode("cp1251") if isinstance(k, bytes) else k for k in keys] == an.words(text)

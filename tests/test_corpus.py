@@ -1,12 +1,14 @@
 import gzip
 import json
 import random
+import subprocess
+import sys
 from collections import Counter
 from datetime import datetime
 
 import pytest
 
-from helpers import RT_CORPUS, needs
+from helpers import ROOT, RT_CORPUS, needs
 from tagger.cli import main
 from tagger.corpus import Article, CorpusError, read_corpus, split_corpus, write_corpus
 
@@ -37,7 +39,8 @@ def test_round_trip_plain_and_gzip(tmp_path):
     ('{"text": "x", "tags": "a"}', "'tags' must be a list of strings"),
     ('{"text": "x", "tags": [1]}', "'tags' must be a list of strings"),
     ('["text"]', "JSON object"),
-    ('{"text": "x", "tags": [], "date": "yesterday"}', "not an ISO date"),
+    ('{"text": "x", "tags": [], "date": ["2024-01-02"]}', "'date' must be a string or null"),  # (issue 15: a
+    # date string in another form is no longer a bad line: see test_dates_in_other_forms_are_read_or_kept)
 ])
 def test_bad_line_names_file_and_line(tmp_path, line, reason):
     path = tmp_path / "bad.jsonl"
@@ -154,3 +157,62 @@ def test_reads_the_rt_corpus():
     reader = read_corpus(RT_CORPUS)
     n = sum(1 for _ in reader)
     assert n == reader.read == 6134 and not reader.skipped
+
+
+# Issue 15, class 6: odd corpora.
+@pytest.mark.parametrize("written, parsed", [
+    ("16:08 06.10.2023", datetime(2023, 10, 6, 16, 8)), ("06.10.2023 16:08", datetime(2023, 10, 6, 16, 8)),
+    ("6/10/2023, 16:08:30", datetime(2023, 10, 6, 16, 8, 30)), ("06.10.2023", datetime(2023, 10, 6)),
+    ("2023-10-06T16:08:00", datetime(2023, 10, 6, 16, 8)), ("yesterday", None), ("32.01.2023", None),
+])
+def test_dates_in_other_forms_are_read_or_kept(tmp_path, written, parsed):
+    path = tmp_path / "dates.jsonl"
+    write_lines(path, [json.dumps({**record(1), "date": written})])
+    [article] = list(read_corpus(path))  # never a bad line: the date is optional
+    assert article.date == parsed
+    assert article.to_json()["date"] == (parsed.isoformat() if parsed else written)  # kept as written
+    out = tmp_path / "again.jsonl"
+    write_corpus([article], out)
+    assert [a.to_json() for a in read_corpus(out)] == [article.to_json()]
+
+
+def test_stats_over_dates_with_and_without_time_zones(tmp_path):
+    from tagger.corpus import corpus_stats
+    path = tmp_path / "tz.jsonl"
+    write_lines(path, [json.dumps({**record(1), "date": "2023-10-06T16:08:00+03:00"}),
+                       json.dumps({**record(2), "date": "16:08 06.10.2023"})])
+    assert corpus_stats(read_corpus(path))["date_range"].endswith("(2 dated)")
+
+
+@pytest.mark.parametrize("line", [b"[" * 100_000 + b"]" * 100_000,
+                                  b'{"text": "x", "tags": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+                                  b'{"text": "x", "tags": ["a"], "extra": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5001])
+def test_deep_nesting_is_a_bad_line_whatever_the_recursion_limit(tmp_path, line):
+    path = tmp_path / "deep.jsonl"
+    write_lines(path, [json.dumps(record(1)), line + b"\n", json.dumps(record(3))])
+    code = ("import sys; sys.setrecursionlimit(10**7); from tagger.corpus import read_corpus; "
+            f"r = read_corpus({str(path)!r}, errors='skip'); print([a.id for a in r], dict(r.skipped))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.returncode == 0, out.stderr[-500:]  # was a segmentation fault: the C parser's stack
+    assert out.stdout.strip() == "['a1', 'a3'] {'JSON nested too deeply': 1}"
+    with pytest.raises(CorpusError, match="line 2: JSON nested too deeply"):
+        list(read_corpus(path))
+
+
+def test_brackets_inside_strings_are_not_nesting(tmp_path):
+    path = tmp_path / "brackets.jsonl"
+    write_lines(path, [json.dumps({**record(1), "text": "[[[{{{" * 1000 + '\\"[' * 100})])
+    assert [a.id for a in read_corpus(path)] == ["a1"]
+
+
+def test_a_tag_with_a_lone_surrogate_is_a_bad_line_and_a_text_keeps_the_rest(tmp_path):
+    path = tmp_path / "surrogates.jsonl"
+    write_lines(path, [json.dumps({**record(1), "tags": ["x\ud800"]}), json.dumps({**record(2), "text": "Пут\udfffин"})])
+    with pytest.raises(CorpusError, match="line 1: tag .* is not valid Unicode"):
+        list(read_corpus(path))
+    reader = read_corpus(path, errors="skip")
+    [article] = list(reader)
+    assert article.text == "Пут\ufffdин" and sum(reader.skipped.values()) == 1
+    write_corpus([article], tmp_path / "out.jsonl")  # writable, as every article read is
+    with pytest.raises(ValueError, match="not valid Unicode"):
+        Article("t", "x", ("\udc80",))

@@ -19,8 +19,15 @@ import time
 import warnings
 from collections import Counter
 
-from tagger import TagModel, __version__
-from tagger.corpus import CorpusError
+# Run from a checkout, the script trains with that checkout's tagger (the one it was written with), not with
+# whichever tagger the environment has installed (an editable install of another checkout, an older release).
+_REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if os.path.isfile(os.path.join(_REPOSITORY, "tagger", "__init__.py")) and _REPOSITORY not in sys.path:
+    sys.path.insert(0, _REPOSITORY)
+
+from tagger import TagModel, __version__  # noqa: E402
+from tagger.corpus import CorpusError  # noqa: E402
+from tagger.files import exit_on_sigterm  # noqa: E402
 from tagger.learning.metrics import evaluate_model
 from tagger.progress import say
 from tagger.tags import DEFAULT_TAG_STOPLIST, TagNormalizer, tag_key
@@ -114,7 +121,8 @@ def recipe_from(args, base=None):
     if getattr(args, "vocabulary", None):
         from tagger.vocabulary import Vocabulary
         recipe.classifier["vocabulary"] = Vocabulary.read(args.vocabulary)  # a bad file fails here, before the corpus
-    recipe.make_classifier()  # validates the parameter names now, not after reading the corpus
+    recipe.check()  # every name, type and range now, not after reading the corpus
+    recipe.make_classifier()
     return recipe
 
 
@@ -170,6 +178,16 @@ def search(recipe, split, corpora, errors, verbose):
 
 
 def main(argv=None) -> int:
+    """The command: one line on stderr for every failure, Ctrl-C included; SIGTERM cleans up as it ends."""
+    try:
+        with exit_on_sigterm():  # the model is written atomically: a stopped save leaves nothing behind
+            return _main(argv)
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+def _main(argv=None) -> int:
     args = parse_args(argv)
     verbose = not args.quiet
     previous = None

@@ -24,6 +24,7 @@ from sklearn.model_selection import KFold
 from sklearn.utils import ClassifierTags, TransformerTags
 
 from ..analysis import DEFAULT_MAX_CHARS, Analyzer
+from ..params import check_params
 from ..progress import progress, say
 from ..lexical import title_of
 from ..scorer import LeadMatcher, TagScorer, as_texts
@@ -326,6 +327,7 @@ class TagClassifier(BaseEstimator):
                 self.__dict__.pop(name, None)
 
     def _fit(self, texts: Iterable[str], tag_lists, classes=None) -> "TagClassifier":
+        check_params(self.get_params())  # every parameter's type and range, before any work
         if isinstance(texts, (str, bytes, bytearray)) or not hasattr(texts, "__iter__"):
             as_texts(texts)  # raises the TypeError that says what is wrong
         indicator = _as_indicator(tag_lists)

@@ -14,13 +14,13 @@ from typing import NoReturn
 
 from .classifier import TagClassifier
 from ..corpus import Article, read_corpus, split_corpus
+from ..params import PARAMS, SPLIT, check_params
 from ..progress import say
 from ..tags import TagNormalizer, tag_key
 
 __all__ = ["Recipe", "load_recipe", "recipe_from_metadata", "missing_sources", "read_articles", "prepare_tags",
            "Split", "make_split", "fit_classifier", "fail", "documents", "in_reading_order"]
 
-_SPLIT_KEYS = {"seed": int, "test_size": float, "val_size": float}
 
 
 @dataclass
@@ -31,6 +31,21 @@ class Recipe:
     test_size: float = 0.15
     val_size: float = 0.15
     classifier: dict = field(default_factory=dict)
+
+    def check(self, where: str = "") -> "Recipe":
+        """Every value's type and range (the schema of :mod:`tagger.params`), and the sizes together: a
+        ``ValueError`` naming the value now, before a corpus is read, not a traceback minutes later."""
+        check_params({"seed": self.seed, "test_size": self.test_size, "val_size": self.val_size}, SPLIT,
+                     f"{where}[split] ")
+        check_params(self.classifier, PARAMS, f"{where}[classifier] ")
+        if self.test_size + self.val_size >= 1:
+            raise ValueError(f"{where}[split] test_size + val_size must be under 1, not "
+                             f"{self.test_size} + {self.val_size}")
+        cv = self.classifier.get("cv", TagClassifier().cv)
+        size = self.classifier.get("partition_size", TagClassifier().partition_size)
+        if size < 2 * cv:
+            raise ValueError(f"{where}[classifier] partition_size must be at least 2 * cv = {2 * cv}, not {size}")
+        return self
 
     def make_classifier(self, **overrides) -> TagClassifier:
         params = {**self.classifier, **overrides}
@@ -54,15 +69,19 @@ def load_recipe(path: str | os.PathLike | None) -> Recipe:
     if unknown:
         raise ValueError(f"{path}: unknown tables {sorted(unknown)} (expected [split] and [classifier])")
     split = raw.get("split", {})
-    bad = set(split) - set(_SPLIT_KEYS)
+    if not isinstance(split, dict):
+        raise ValueError(f"{path}: [split] must be a table")
+    bad = set(split) - set(SPLIT)
     if bad:
         raise ValueError(f"{path}: unknown [split] keys {sorted(bad)}")
     clf = raw.get("classifier", {})
+    if not isinstance(clf, dict):
+        raise ValueError(f"{path}: [classifier] must be a table")
     valid = set(TagClassifier().get_params()) - {"random_state", "verbose"}
     bad = set(clf) - valid
     if bad:
         raise ValueError(f"{path}: unknown [classifier] keys {sorted(bad)}; valid: {sorted(valid)}")
-    return Recipe(**{k: _SPLIT_KEYS[k](v) for k, v in split.items()}, classifier=dict(clf))
+    return Recipe(**split, classifier=dict(clf)).check(f"{path}: ")
 
 
 def _sha256(path: str) -> str:

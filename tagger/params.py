@@ -1,0 +1,105 @@
+"""The classifier's parameters as one declarative schema: name -> type, range and default.
+
+One table serves every place a recipe enters: a model file's ``params`` (checked on load, so a file whose
+parameters would fail on every prediction is refused at once), a training config's ``[classifier]`` table
+(checked before the corpus is read, so a typo costs no minutes of reading) and :class:`TagClassifier.fit`.
+A value of the wrong type or outside its range raises ``ValueError`` naming the parameter and the value.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Mapping
+
+__all__ = ["Param", "PARAMS", "SPLIT", "check_params", "check_value"]
+
+
+class Param:
+    """One parameter: what it must be (``what``, said in errors) and the test that says whether it is."""
+
+    __slots__ = ("what", "ok")
+
+    def __init__(self, what: str, ok: Callable[[object], bool]):
+        self.what, self.ok = what, ok
+
+
+def _int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _num(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _int_at_least(lo: int, hi: int | None = None) -> Callable[[object], bool]:
+    return lambda v: _int(v) and v >= lo and (hi is None or v <= hi)
+
+
+def _optional(test: Callable[[object], bool]) -> Callable[[object], bool]:
+    return lambda v: v is None or test(v)
+
+
+def _ngram_range(v) -> bool:
+    return (isinstance(v, (list, tuple)) and len(v) == 2 and all(_int(x) for x in v)
+            and 1 <= v[0] <= v[1] <= MAX_NGRAM)
+
+
+#: The longest n-gram a model may use (the number of terms of a text grows with it).
+MAX_NGRAM = 8
+#: The most characters of a text a model may analyse (a long article has ~10,000).
+MAX_CHARS_LIMIT = 100_000_000
+
+PARAMS: dict[str, Param] = {
+    "ngram_range": Param(f"a pair of integers [min, max] with 1 <= min <= max <= {MAX_NGRAM}", _ngram_range),
+    "min_df": Param("an integer >= 1", _int_at_least(1)),
+    "max_df": Param("a fraction in (0, 1] (float) or a document count >= 1 (integer)",
+                    lambda v: (_int(v) and v >= 1) or (isinstance(v, float) and _num(v) and 0 < v <= 1)),
+    "max_features": Param("null or an integer >= 1", _optional(_int_at_least(1))),
+    "alpha": Param("a finite number > 0", lambda v: _num(v) and v > 0),
+    "max_weights_per_tag": Param("null or an integer >= 1", _optional(_int_at_least(1))),
+    "relevance_power": Param("a finite number >= 0", lambda v: _num(v) and v >= 0),
+    "min_tag_count": Param("an integer >= 1", _int_at_least(1)),
+    "cv": Param("an integer >= 2", _int_at_least(2)),
+    "threshold_shrinkage": Param("a finite number >= 0", lambda v: _num(v) and v >= 0),
+    "lexical_weight": Param("a finite number", _num),
+    "lead_chars": Param(f"an integer from 0 to {MAX_CHARS_LIMIT:,}", _int_at_least(0, MAX_CHARS_LIMIT)),
+    "solver": Param("one of 'auto', 'dual', 'partitioned', 'primal'",
+                    lambda v: isinstance(v, str) and v in ("auto", "dual", "partitioned", "primal")),
+    "partition_size": Param("an integer >= 2", _int_at_least(2)),
+    "max_chars": Param(f"an integer from 1 to {MAX_CHARS_LIMIT:,}", _int_at_least(1, MAX_CHARS_LIMIT)),
+    "random_state": Param("null or an integer from 0 to 2**32 - 1", _optional(_int_at_least(0, 2**32 - 1))),
+    "verbose": Param("true or false", lambda v: isinstance(v, bool)),
+    "lexical": Param("true or false", lambda v: isinstance(v, bool)),
+    "min_norm": Param("'auto' or a finite number >= 0", lambda v: v == "auto" or (_num(v) and v >= 0)),
+    "vocabulary": Param("null, a tagger.Vocabulary or the path of a vocabulary file",
+                        lambda v: v is None or isinstance(v, str) or type(v).__name__ == "Vocabulary"),
+}
+
+#: A training config's ``[split]`` table.
+SPLIT: dict[str, Param] = {
+    "seed": Param("an integer from 0 to 2**32 - 1", _int_at_least(0, 2**32 - 1)),
+    "test_size": Param("a fraction in [0, 1)", lambda v: _num(v) and 0 <= v < 1),
+    "val_size": Param("a fraction in [0, 1)", lambda v: _num(v) and 0 <= v < 1),
+}
+
+
+def check_value(name: str, value: object, schema: Mapping[str, Param] = PARAMS, where: str = "") -> None:
+    """``ValueError`` unless ``value`` is what parameter ``name`` of ``schema`` must be."""
+    spec = schema.get(name)
+    if spec is None:
+        raise ValueError(f"{where}unknown parameter {name!r}; valid: {', '.join(sorted(schema))}")
+    if not spec.ok(value):
+        raise ValueError(f"{where}{name} must be {spec.what}, not {_show(value)}")
+
+
+def check_params(params: Mapping[str, object], schema: Mapping[str, Param] = PARAMS, where: str = "") -> None:
+    """Check every key and value of ``params`` against ``schema`` (see :func:`check_value`)."""
+    if not isinstance(params, Mapping):
+        raise ValueError(f"{where}parameters must be a table of name = value, not {type(params).__name__}")
+    for name, value in params.items():
+        check_value(name, value, schema, where)
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
