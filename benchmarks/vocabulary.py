@@ -98,8 +98,14 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--part", choices=["test", "validation"], default="test")
     p.add_argument("--held-out", type=float, default=0.5, help="share of rare tags hidden for the zero-shot check")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a [classifier] value of the recipe (a Python literal), e.g. --set min_tag_count=10")
     args = p.parse_args()
     recipe, articles = recipe_and_articles(str(RT_CORPUS), str(RECIPE))
+    import ast
+    for item in args.set:
+        name, _, value = item.partition("=")
+        recipe.classifier[name] = ast.literal_eval(value)
     runs = []
     for seed in args.seeds:
         recipe.seed = seed
@@ -127,13 +133,16 @@ def main() -> None:
         print(f"seed {seed} zero-shot: {z['hidden_tags']} tags hidden, P {z['precision']:.3f} R {z['recall']:.3f} "
               f"({z['predicted']} given, {z['gold']} by the editors)", flush=True)
         runs.append(run)
-    write_results("vocabulary", {"part": args.part, "seeds": args.seeds, "runs": runs}, report(runs, args))
+    name = "vocabulary" if args.part == "test" and not args.set else f"vocabulary_{args.part}" + \
+        "".join(f"_{item.replace('=', '')}" for item in args.set)
+    write_results(name, {"part": args.part, "seeds": args.seeds, "overrides": args.set, "runs": runs},
+                  report(runs, args))
 
 
 def report(runs: list[dict], args) -> str:
     med = statistics.median
-    lines = [f"RT, {args.part} part, median of seeds {', '.join(map(str, args.seeds))} "
-             f"(`python benchmarks/vocabulary.py --part {args.part}`).", "",
+    command = " ".join(["python benchmarks/vocabulary.py --part", args.part, *(f"--set {s}" for s in args.set)])
+    lines = [f"RT, {args.part} part, median of seeds {', '.join(map(str, args.seeds))} (`{command}`).", "",
              "| model | tags | P@1 (frequent) | micro-F1 (frequent) | all tags: precision | recall | micro-F1 | fit |",
              "|---|---|---|---|---|---|---|---|"]
     for name in ("supervised only", "open vocabulary"):
