@@ -2,7 +2,7 @@
 
 >>> from tagger import predict_tags
 >>> predict_tags("Глава Роскосмоса Дмитрий Рогозин посетит Баку, чтобы обсудить сотрудничество в космической сфере.")
-['КОСМОС', 'СОТРУДНИЧЕСТВО', 'НОВОСТИ РОССИИ', 'ПОЛИТИКА']
+['ДМИТРИЙ РОГОЗИН', 'КОСМОС', 'НОВОСТИ РОССИИ', 'РОСКОСМОС', 'СОТРУДНИЧЕСТВО']
 
 Two halves.  Tagging (:func:`predict_tags`, :class:`TagModel`, :func:`load_model`, ...) is a model of plain
 arrays run with NumPy and scipy.sparse; learning (:class:`TagClassifier`, the package :mod:`tagger.learning`)

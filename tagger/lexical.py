@@ -117,10 +117,18 @@ class LabelIndex:
         multi = sorted((ids[0] * n + ids[1], k) for k, (_, ids, _) in enumerate(labels) if len(ids) >= 2)
         self.bi_code = np.array([c for c, _ in multi], dtype=np.int64)
         self.bi_label = np.array([k for _, k in multi], dtype=np.int64)
+        width = int(self.label_len.max()) if len(labels) else 0
+        self.word_table = np.full((len(labels), max(width, 2)), -1, dtype=np.int64)  # each label's stems, padded
+        for k, (_, ids, _) in enumerate(labels):
+            self.word_table[k, :len(ids)] = ids
+        self.opens = np.zeros(n, dtype=bool)  # stems that open a label of two words or more
+        self.opens[self.bi_code // n] = True
         # after a two-word label is seen whole, its last stem alone is a mention too
         self.tail = np.full(len(labels), -1, dtype=np.int64)
         two = self.label_len == 2
         self.tail[two] = [labels[k][1][1] for k in np.flatnonzero(two)]
+        self.is_tail = np.zeros(n, dtype=bool)
+        self.is_tail[self.tail[two]] = True
         self._word_ids: _WordIds | None = None
 
     def __len__(self) -> int:
@@ -143,27 +151,34 @@ class LabelIndex:
         if not n_docs or not len(self.label_tag):
             e = np.zeros(0, dtype=np.int64)
             return Candidates(e, e, e, e, e, e, e, np.zeros(0, dtype=bool), e)
-        ends = np.cumsum(lengths + 1)
-        starts = ends - lengths - 1
-        ids = np.full(int(ends[-1]), UNKNOWN, dtype=np.int64)  # the texts one after another, a gap between two
-        ids[np.repeat(starts, lengths) + _ranks(lengths)] = words
-        doc_of = np.repeat(np.arange(n_docs), lengths + 1)
+        ids = np.asarray(words, dtype=np.int64)
+        ends = np.cumsum(lengths)
+        starts = ends - lengths
+
+        def doc_of(positions):  # the text of each position (computed for the few positions that need it)
+            return np.searchsorted(ends, positions, "right")
         # one-word labels
         known = np.flatnonzero(ids >= 0)
         pos, lab = _expand(known, self.uni_ptr[ids[known]], self.uni_ptr[ids[known] + 1], self.uni_label)
         found = [(pos, lab, np.ones(len(pos)))]
         # longer labels, by the code of their first two stems (a label of three or more words checked further)
         if len(self.bi_code):
-            both = np.flatnonzero((ids[:-1] >= 0) & (ids[1:] >= 0))
+            both = known[known < len(ids) - 1]
+            both = both[self.opens[ids[both]]]
+            both = both[ids[both + 1] >= 0]
+            both = both[doc_of(both) == doc_of(both + 1)]  # not across two texts
             codes = ids[both] * self.n_stems + ids[both + 1]
             p2, l2 = _expand(both, np.searchsorted(self.bi_code, codes, "left"),
                              np.searchsorted(self.bi_code, codes, "right"), self.bi_label)
             longer = np.flatnonzero(self.label_len[l2] > 2)
-            if len(longer):
+            if len(longer):  # each further word of a longer label, checked for all its hits at once
                 ok = np.ones(len(p2), dtype=bool)
-                for i in longer.tolist():
-                    stems, p = self.label_stems[l2[i]], int(p2[i])
-                    ok[i] = tuple(ids[p:p + len(stems)].tolist()) == stems
+                lp, ll = p2[longer], l2[longer]
+                last = ends[doc_of(lp)] - 1  # the label's words must all be in the hit's text
+                for j in range(2, self.word_table.shape[1]):
+                    want = self.word_table[ll, j]
+                    at = np.minimum(lp + j, last)
+                    ok[longer] &= (want < 0) | ((lp + j <= last) & (ids[at] == want))
                 p2, l2 = p2[ok], l2[ok]
             found.append((p2, l2, np.ones(len(p2))))
             found.append(self._tails(ids, doc_of, p2, l2))
@@ -173,11 +188,13 @@ class LabelIndex:
         if not len(pos):
             e = np.zeros(0, dtype=np.int64)
             return Candidates(e, e, e, e, e, e, e, np.zeros(0, dtype=bool), e)
-        doc = doc_of[pos]
+        doc = doc_of(pos)
         rel = pos - starts[doc]
         n_cols = int(self.label_tag.max()) + 1
         key = doc * n_cols + self.label_tag[lab]
-        order = np.lexsort((rel, -self.label_len[lab], key))  # by candidate; its longest label, first found, leads
+        # by candidate; its longest label, first found, leads (one sort of one combined key)
+        width, span = int(self.label_len.max()) + 1, int(lengths.max()) + 1
+        order = np.argsort((key * width + (width - 1 - self.label_len[lab])) * span + rel, kind="stable")
         key, rel, lab, weight = key[order], rel[order], lab[order], weight[order]
         early = np.where(rel * 10 < lengths[key // n_cols], weight, 0.0)
         first = np.ones(len(key), dtype=bool)
@@ -191,14 +208,14 @@ class LabelIndex:
                           last=np.maximum.reduceat(rel, at), label=lab[at], length=lengths[d],
                           in_title=first_pos < titles[d], lead=np.add.reduceat(early, at).astype(np.int64))
 
-    def _tails(self, ids: np.ndarray, doc_of: np.ndarray, pos: np.ndarray, lab: np.ndarray):
+    def _tails(self, ids: np.ndarray, doc_of, pos: np.ndarray, lab: np.ndarray):
         """Mentions by the last word alone of two-word labels seen whole (``pos``, ``lab``) earlier in the same
         text: per (text, label), one entry at the last such word weighing the number of them."""
         two = self.label_len[lab] == 2
         if not two.any():
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
         pos, lab = pos[two], lab[two]
-        doc = doc_of[pos]
+        doc = doc_of(pos)
         key = doc * len(self.label_tag) + lab
         order = np.lexsort((pos, key))
         key, pos, lab, doc = key[order], pos[order], lab[order], doc[order]
@@ -206,10 +223,11 @@ class LabelIndex:
         head[1:] = key[1:] != key[:-1]
         pos, lab, doc = pos[head], lab[head], doc[head]  # where each label was first seen whole
         tail = self.tail[lab]
-        # every known word's position, sorted by (text, stem, position)
+        # every position of a last word of a two-word label, sorted by (text, stem, position)
         known = np.flatnonzero(ids >= 0)
+        known = known[self.is_tail[ids[known]]]
         span = len(ids) + 1
-        code = (doc_of[known] * self.n_stems + ids[known]) * span + known
+        code = (doc_of(known) * self.n_stems + ids[known]) * span + known
         code.sort()
         base = (doc * self.n_stems + tail) * span
         lo = np.searchsorted(code, base + pos + 2)  # after the whole label (its last word is at pos + 1)

@@ -742,7 +742,7 @@ def _lexical_source(state: dict, tags: list[str], counts: list[int], params: dic
     from .vocabulary import Vocabulary
     if state.get("features") != list(FEATURES):
         raise ValueError(f"lexical features {state.get('features')!r}; this tagger computes {list(FEATURES)}")
-    vocabulary = Vocabulary.from_json(state["vocabulary"])
+    vocabulary = Vocabulary.from_json(state["vocabulary"], canonical=True)  # its tags: the model's, checked below
     columns = {tag_key(t): j for j, t in enumerate(tags)}
     if len(columns) != len(tags) or {tag_key(c.tag) for c in vocabulary} != set(columns):
         raise ValueError("the vocabulary's tags are not the model's tags")

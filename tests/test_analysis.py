@@ -139,7 +139,7 @@ def test_the_default_model_tags_a_word_with_a_soft_hyphen_or_a_stress_mark_as_th
     from tagger import score_tags
     plain = "Космонавты вышли в открытый космос"
     expected = score_tags(plain, top_k=3)
-    assert expected[0][0] == "КОСМОС" and expected[0][1] > 0.99
+    assert expected[0][0] == "КОСМОС" and expected[0][1] > 0.9  # (a short text: damped by min_norm)
     for mark in ("\u00ad", "\u0301", "\u200b", "&shy;"):
         assert score_tags(plain.replace("космос", f"кос{mark}мос"), top_k=3) == expected
 

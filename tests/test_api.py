@@ -99,9 +99,17 @@ def test_latin_words_alone_earn_no_best_tag(corpus):
 
 
 def test_a_text_in_latin_letters_keeps_the_tags_that_reach_their_thresholds():
-    text = "Donald Trump and Vladimir Putin met in Helsinki to discuss NATO, Syria and Ukraine."
-    pairs = predict_tags(text, with_scores=True)
-    assert pairs and all(p >= default_model().thresholds[t] for t, p in pairs)  # strong evidence still tags
+    """The Cyrillic guard only takes away the best-tag fallback: Latin words that are strong evidence still tag."""
+    from helpers import make_corpus
+
+    from tagger import TagClassifier, TagModel
+    texts, tags = make_corpus()
+    texts = [t + (" NASA Soyuz launch." if "космос" in ts else "") for t, ts in zip(texts, tags)]
+    model = TagModel(TagClassifier(min_tag_count=5, min_df=1, max_df=1.0).fit(texts, tags))
+    pairs = model.predict_tags("NASA Soyuz launch. NASA Soyuz launch. NASA Soyuz launch.", with_scores=True)
+    assert [t for t, _ in pairs] == ["КОСМОС"] and pairs[0][1] >= model.thresholds["КОСМОС"]
+    assert model.predict_tags("Quick brown fox.") == []  # a Latin text with no strong word: nothing
+    assert predict_tags("The quick brown fox jumps over the lazy dog.") == []
 
 
 def test_the_cyrillic_guard_changes_nothing_on_russian_text(tiny_model):

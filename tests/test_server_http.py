@@ -208,7 +208,8 @@ def test_the_seed_page_with_the_default_model(tmp_path):
     want = model.predict_tags(parse_page(page).document)
     out = subprocess.run([sys.executable, "-m", "tagger.cli", "--page", str(SEED_PAGE)], capture_output=True,
                          text=True, timeout=120)
-    assert out.returncode == 0 and out.stdout.strip().split(", ") == want and want[0] == "КОСМОС"
+    assert out.returncode == 0 and out.stdout.strip().split(", ") == want
+    assert "КОСМОС" in want and "ТУРЦИЯ" not in want  # the article's own subject; ТУРЦИЯ comes from the sidebar
     bad = tmp_path / "bad.txt"
     bad.write_text("#ТЕГ\n", encoding="utf-8")
     out = subprocess.run([sys.executable, "-m", "tagger.cli", "--page", str(bad)], capture_output=True, text=True,
@@ -370,5 +371,5 @@ def test_the_readme_states_the_seed_page_figures_the_cli_prints():
         return [line.split("\t")[::-1] for line in out.stdout.splitlines()]
 
     page, whole = scores("--page"), scores("--file")
-    assert f"`tagger --page` gives {page[0][0]} {page[0][1]} and {page[1][0]} {page[1][1]};" in readme and len(page) == 2
+    assert "`tagger --page` gives " + ", ".join(f"{t} {s}" for t, s in page) + ";" in readme
     assert "the page gives " + ", ".join(f"{t} {s}" for t, s in whole) + "," in readme
