@@ -4,10 +4,12 @@ recipe, in one run.
 
     python benchmarks/vocabulary.py [--seeds 0 1 2] [--part test|validation] [--held-out 0.5]
 
-For each seed (a different split), two models are fitted on the split's fitting part (train + validation for
+For each seed (a different split), three models are fitted on the split's fitting part (train + validation for
 ``--part test``, train alone for ``--part validation``):
 
-- *supervised only* (``lexical=False``): the tags with at least ``min_tag_count`` articles;
+- *0.2.0*: the recipe before the open vocabulary (tags with at least 20 articles, no lexical source, no
+  ``min_norm``);
+- *supervised only* (``lexical=False``): this recipe's tags with at least ``min_tag_count`` articles;
 - *open vocabulary* (the default recipe): every tag of the training articles, the lexical source for the rest.
 
 Measured on the part's articles: P@1 and micro-F1 over the frequent tags (those with a linear scorer), and
@@ -43,6 +45,9 @@ from tagger.learning.training import fit_classifier, in_reading_order, make_spli
 from tagger.pages import parse_page  # noqa: E402
 from tagger.tags import tag_key  # noqa: E402
 
+#: The models compared: tagger 0.2.0's recipe, this recipe without its lexical source, this recipe.
+MODELS = {"0.2.0 (min_tag_count 20, supervised only)": {"lexical": False, "min_tag_count": 20, "min_norm": 0},
+          "supervised only": {"lexical": False}, "open vocabulary": {}}
 SEED_PAGE = ROOT.parent / "shared" / "seeds" / "000_09c61832e4d7c4c4.txt"
 CAUCASUS = ROOT / "datasets" / "fixtures" / "caucasus_vocabulary.csv"
 
@@ -114,7 +119,7 @@ def main() -> None:
         part = split.test if args.part == "test" else split.val
         counts = Counter(tag_key(t) for a in fitting for t in set(a.tags))
         run = {"seed": seed}
-        for name, overrides in (("supervised only", {"lexical": False}), ("open vocabulary", {})):
+        for name, overrides in MODELS.items():
             start = time.monotonic()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
@@ -145,17 +150,17 @@ def report(runs: list[dict], args) -> str:
     lines = [f"RT, {args.part} part, median of seeds {', '.join(map(str, args.seeds))} (`{command}`).", "",
              "| model | tags | P@1 (frequent) | micro-F1 (frequent) | all tags: precision | recall | micro-F1 | fit |",
              "|---|---|---|---|---|---|---|---|"]
-    for name in ("supervised only", "open vocabulary"):
+    for name in MODELS:
         ms = [r[name] for r in runs]
         lines.append(f"| {name} | {med(m['tags'] for m in ms):.0f} | {med(m['p@1'] for m in ms):.3f} | "
                      f"{med(m['micro_f1'] for m in ms):.3f} | {med(m['all_precision'] for m in ms):.3f} | "
                      f"{med(m['all_recall'] for m in ms):.3f} | {med(m['all_micro_f1'] for m in ms):.3f} | "
                      f"{med(m['fit_s'] for m in ms):.0f} s |")
     lines += ["", "By training frequency of the tag (all editor tags; precision / recall):", "",
-              "| band | editor tags | supervised only | open vocabulary |", "|---|---|---|---|"]
+              "| band | editor tags | " + " | ".join(MODELS) + " |", "|---|---|---|---|---|"]
     for name, _, _ in BANDS:
         cells = []
-        for model in ("supervised only", "open vocabulary"):
+        for model in MODELS:
             bs = [r[model]["bands"][name] for r in runs]
             cells.append(f"{med(b['precision'] for b in bs):.3f} / {med(b['recall'] for b in bs):.3f}")
         gold = med(r["open vocabulary"]["bands"][name]["gold"] for r in runs)

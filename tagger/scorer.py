@@ -121,12 +121,15 @@ class LeadMatcher:
 class TagScorer:
     """A fitted tag model as plain arrays.  Safe to share between threads.
 
-    ``tags`` (canonical names), ``tag_counts`` (training articles per tag), ``features``
-    (:class:`~tagger.features.TfidfFeatures`), the weights as ``coef`` (CSR, n_tags x n_features) or ``coef_t``
-    (CSR, n_features x n_tags: the layout tagging multiplies with; the other is built on first use), ``intercept``,
-    ``calibration`` (per-tag sigmoid ``a, b``), ``thresholds`` (per-tag probability thresholds),
-    ``global_threshold``, ``n_documents`` (training articles) and ``params``: the whole recipe the model was
-    learned with, of which tagging reads ``ngram_range``, ``max_chars``, ``lexical_weight`` and ``lead_chars``.
+    ``tags`` (canonical names: the ``n_supervised`` tags with a linear scorer first, then the vocabulary's
+    others), ``tag_counts`` (training articles per tag), ``features`` (:class:`~tagger.features.TfidfFeatures`),
+    the weights of the supervised tags as ``coef`` (CSR, n_supervised x n_features) or ``coef_t`` (CSR,
+    n_features x n_supervised: the layout tagging multiplies with; the other is built on first use),
+    ``intercept``, ``calibration`` (per supervised tag sigmoid ``a, b``), ``thresholds`` (per-tag probability
+    thresholds), ``global_threshold``, ``n_documents`` (training articles), ``params``: the whole recipe the
+    model was learned with, of which tagging reads ``ngram_range``, ``max_chars``, ``lexical_weight``,
+    ``lead_chars`` and ``min_norm``; ``lexical``: the :class:`~tagger.lexical.LexicalSource` (``None`` for a
+    model of supervised tags only) and ``allowed`` (``None``, or the tags it may give: a site's own list).
     """
 
     def __init__(self, *, tags: Sequence[str], tag_counts: np.ndarray, features: TfidfFeatures,
@@ -156,10 +159,7 @@ class TagScorer:
             raise ValueError(f"{len(self.tags)} tags but {len(self.tag_counts)} counts, {len(self.thresholds)} thresholds")
         if len(self.intercept) != self.n_supervised or self.calibration.shape != (self.n_supervised, 2):
             raise ValueError(f"intercepts and calibration must cover the {self.n_supervised} supervised tags")
-        min_norm = self.params["min_norm"]
-        if isinstance(min_norm, bool) or not isinstance(min_norm, (int, float)) or not 0 <= min_norm < float("inf"):
-            raise ValueError(f"min_norm must be a non-negative number, not {min_norm!r}")
-        features.min_norm = float(min_norm)
+        features.min_norm = float(self.params["min_norm"])
         self.analyzer = Analyzer(self.params["ngram_range"], self.params["max_chars"])
         self.lead = LeadMatcher(self.tags[:self.n_supervised], self.analyzer, self.params["lexical_weight"],
                                 self.params["lead_chars"])
