@@ -52,9 +52,11 @@ import io
 import json
 import math
 import os
+import re
 import stat
 import struct
 import sys
+import unicodedata
 import warnings
 import zipfile
 import zlib
@@ -237,7 +239,9 @@ def save_model(scorer: TagScorer, path: str | os.PathLike, metadata: dict | None
     lexical, lexical_arrays = _lexical_members(scorer)
     arrays.update(lexical_arrays)
     import hashlib
-    blobs = {f"{name}.npy": (_npy(array), array.dtype.kind != "f") for name, array in arrays.items()}
+    # floats and tag numbers are stored (they hardly compress, and inflating them is most of the load time)
+    blobs = {f"{name}.npy": (_npy(array), array.dtype.kind != "f" and name != "weights_tags")
+             for name, array in arrays.items()}
     blobs.update({name: (json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), True)
                   for name, value in lexical.items()})
     meta = {
@@ -541,9 +545,28 @@ def _parse_metadata(reader: _Reader) -> dict:
     return meta
 
 
+_NOT_CANONICAL = re.compile(r"[^\S \n]|  |(?:^|\n)[ #]| (?:\n|$)")
+
+
+def _all_canonical(tags: list) -> bool:
+    """Whether every tag is a str already in canonical form, tested on all of them at once (what
+    :func:`~tagger.tags.normalize_tag` would change: other whitespace, runs of spaces, ends, a leading ``#``,
+    lower case, another Unicode normal form, no letter or digit); ``False`` sends them one by one."""
+    if not all(isinstance(t, str) and "\n" not in t for t in tags):
+        return False
+    joined = "\n".join(tags)
+    try:
+        joined.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return (_NOT_CANONICAL.search(joined) is None and joined.upper() == joined
+            and unicodedata.is_normalized("NFC", joined) and all(any(map(str.isalnum, t)) for t in tags))
+
+
 def _check_tags(reader: _Reader, meta: dict) -> None:
     from .tags import normalize_tag, tag_key
     seen = set()
+    canonical_all = _all_canonical([entry["tag"] for entry in meta["tags"]])
     for i, entry in enumerate(meta["tags"]):
         tag, count, threshold = entry["tag"], entry["count"], entry["threshold"]
         where = f"tags[{i}]"
@@ -551,7 +574,7 @@ def _check_tags(reader: _Reader, meta: dict) -> None:
             raise reader.fail(f"damaged metadata ({where}.tag must be a string, not {_shown(tag)})")
         try:
             tag.encode("utf-8")
-            canonical = normalize_tag(tag)
+            canonical = tag if canonical_all else normalize_tag(tag)
         except UnicodeEncodeError:
             canonical = None
         if canonical != tag:
