@@ -88,6 +88,9 @@ def _worker_call(method: str, texts: list[str], kwargs: dict):
     return getattr(_worker_model, method)(texts, **kwargs)
 
 
+#: Texts tagged together: their probabilities are a texts x tags matrix (2,000 x 1,665 tags: 27 MB).
+CHUNK = 2_000
+
 #: Fewer texts than this per worker are tagged in the calling process: shipping them costs more than it saves.
 MIN_TEXTS_PER_JOB = 64
 
@@ -108,6 +111,7 @@ class TagModel:
         self.scorer = scorer
         self.metadata = metadata or {}
         self.path = path
+        self.added_vocabularies: list[tuple[str | None, bool]] = []  # (file, only) added since the model file
         self._new_pools()
 
     def _new_pools(self) -> None:
@@ -195,12 +199,15 @@ class TagModel:
         if n_jobs > 1:
             return self._in_parallel("predict_tags_batch", texts, n_jobs,
                                      {"top_k": top_k, "threshold": threshold, "with_scores": with_scores})
-        scorer = self.scorer
-        P, known = scorer.probabilities(texts)
-        chosen = scorer.choose(P, known, threshold, top_k)
-        if with_scores:
-            return [[(scorer.tags[j], float(p[j])) for j in row] for p, row in zip(P, chosen)]
-        return [[scorer.tags[j] for j in row] for row in chosen]
+        scorer, out = self.scorer, []
+        for start in range(0, len(texts), CHUNK):  # probabilities are texts x every tag: a few thousand at a time
+            P, known = scorer.probabilities(texts[start:start + CHUNK])
+            chosen = scorer.choose(P, known, threshold, top_k)
+            if with_scores:
+                out += [[(scorer.tags[j], float(p[j])) for j in row] for p, row in zip(P, chosen)]
+            else:
+                out += [[scorer.tags[j] for j in row] for row in chosen]
+        return out
 
     def score_tags_batch(self, texts: Sequence[str], *, top_k: int = 10,
                          n_jobs: int = 1) -> list[list[tuple[str, float]]]:
@@ -209,13 +216,14 @@ class TagModel:
         texts = as_texts(texts)
         if n_jobs > 1:
             return self._in_parallel("score_tags_batch", texts, n_jobs, {"top_k": top_k})
-        P = self.scorer.probabilities(texts)[0]
-        k = min(top_k, P.shape[1])
-        best = np.argpartition(-P, k - 1, axis=1)[:, :k]
         out = []
-        for p, cols in zip(P, best):
-            cols = cols[np.argsort(-p[cols], kind="stable")]
-            out.append([(self.scorer.tags[j], float(p[j])) for j in cols])
+        for start in range(0, len(texts), CHUNK):
+            P = self.scorer.probabilities(texts[start:start + CHUNK])[0]
+            k = min(top_k, P.shape[1])
+            best = np.argpartition(-P, k - 1, axis=1)[:, :k]
+            for p, cols in zip(P, best):
+                cols = cols[np.argsort(-p[cols], kind="stable")]
+                out.append([(self.scorer.tags[j], float(p[j])) for j in cols])
         return out
 
     def predict_tags(self, text: str, *, top_k: int | None = None, threshold: float | None = None,
@@ -258,7 +266,8 @@ class TagModel:
         metadata = {**self.metadata, "vocabulary": {"file": os.path.basename(path) if path else None,
                                                     "tags": len(vocabulary), "only": bool(only)}}
         model = TagModel(self.scorer.with_vocabulary(vocabulary, only), metadata, self.path)
-        model.vocabulary_file = os.path.abspath(path) if path else None  # worker processes read it again
+        # what worker processes (tagger serve --workers) apply again to the model file, in order
+        model.added_vocabularies = [*self.added_vocabularies, (os.path.abspath(path) if path else None, bool(only))]
         return model
 
     def update(self, articles, *, previous) -> "TagModel":

@@ -74,7 +74,7 @@ def explain(scorer, text: str, top_k: int = 5, terms: int = 8) -> list[TagExplan
         logits = np.zeros(len(cand))
         sup = cand.tag < scorer.n_supervised
         t = cand.tag[sup]
-        logits[sup] = raw[t] * scorer.calibration[t, 0] + scorer.calibration[t, 1]
+        logits[sup] = np.clip(raw[t] * scorer.calibration[t, 0] + scorer.calibration[t, 1], -50, 50)  # as tagging
         label_p = lexical.probability(lexical.features(cand, logits))
         for k, j in enumerate(cand.tag.tolist()):
             found[j] = (lexical.index.label_text[cand.label[k]], int(cand.mentions[k]), bool(cand.in_title[k]),

@@ -61,6 +61,7 @@ def which_model(F: np.ndarray) -> np.ndarray:
 def title_of(text: str) -> str:
     """The title part of a document (``title, blank line, text``): its first line, if at most 300 characters
     long, else its first 200 characters."""
+    text = text.lstrip()  # (scraped texts often open with blank lines)
     return text[: text.find("\n")] if "\n" in text[:301] else text[:_TITLE_CHARS]
 
 
@@ -127,8 +128,12 @@ class LabelIndex:
         self.tail = np.full(len(labels), -1, dtype=np.int64)
         two = self.label_len == 2
         self.tail[two] = [labels[k][1][1] for k in np.flatnonzero(two)]
+        # ... unless that word is a tag's whole label itself (США of ГОСДЕП США, РОССИЯ of ЕДИНАЯ РОССИЯ)
+        alone = self.tail >= 0
+        alone[alone] = self.uni_ptr[self.tail[alone] + 1] == self.uni_ptr[self.tail[alone]]
+        self.tail[~alone] = -1
         self.is_tail = np.zeros(n, dtype=bool)
-        self.is_tail[self.tail[two]] = True
+        self.is_tail[self.tail[self.tail >= 0]] = True
         self._word_ids: _WordIds | None = None
 
     def __len__(self) -> int:
@@ -180,6 +185,14 @@ class LabelIndex:
                     at = np.minimum(lp + j, last)
                     ok[longer] &= (want < 0) | ((lp + j <= last) & (ids[at] == want))
                 p2, l2 = p2[ok], l2[ok]
+            if len(p2) and len(pos):  # a one-word label inside a longer label of the same tag: one occurrence
+                n_cols = int(self.label_tag.max()) + 1
+                size = self.label_len[l2]
+                inside = np.repeat(p2, size) + _ranks(size)
+                covered = np.unique(inside * n_cols + np.repeat(self.label_tag[l2], size))
+                single = pos * n_cols + self.label_tag[lab]
+                keep = ~np.isin(single, covered)
+                found[0] = (pos[keep], lab[keep], np.ones(int(keep.sum())))
             found.append((p2, l2, np.ones(len(p2))))
             found.append(self._tails(ids, doc_of, p2, l2))
         pos = np.concatenate([f[0] for f in found])
@@ -211,7 +224,7 @@ class LabelIndex:
     def _tails(self, ids: np.ndarray, doc_of, pos: np.ndarray, lab: np.ndarray):
         """Mentions by the last word alone of two-word labels seen whole (``pos``, ``lab``) earlier in the same
         text: per (text, label), one entry at the last such word weighing the number of them."""
-        two = self.label_len[lab] == 2
+        two = self.tail[lab] >= 0
         if not two.any():
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
         pos, lab = pos[two], lab[two]
@@ -221,6 +234,7 @@ class LabelIndex:
         key, pos, lab, doc = key[order], pos[order], lab[order], doc[order]
         head = np.ones(len(key), dtype=bool)
         head[1:] = key[1:] != key[:-1]
+        whole = np.diff(np.append(np.flatnonzero(head), len(key)))  # times each label was seen whole
         pos, lab, doc = pos[head], lab[head], doc[head]  # where each label was first seen whole
         tail = self.tail[lab]
         # every position of a last word of a two-word label, sorted by (text, stem, position)
@@ -232,7 +246,7 @@ class LabelIndex:
         base = (doc * self.n_stems + tail) * span
         lo = np.searchsorted(code, base + pos + 2)  # after the whole label (its last word is at pos + 1)
         hi = np.searchsorted(code, base + span)
-        n = hi - lo
+        n = hi - lo - (whole - 1)  # the later whole labels' own last words are not mentions by the word alone
         keep = n > 0
         last = code[np.maximum(hi - 1, 0)] % span
         return last[keep], lab[keep], n[keep].astype(np.float64)
@@ -257,8 +271,8 @@ class LexicalSource:
     and with both; ``stem_df``: the document frequency of words (stems) in the ``n_documents`` training articles (those
     in two or more, and every label word: a word missing is in none), which tells how specific a label is and how
     often a tag added later (:meth:`extended`) had its label in the training articles;
-    ``coef``/``intercept``/``mean``/``scale``: two logistic models over standardised :data:`FEATURES` (see
-    :meth:`probability`);
+    ``coef``/``intercept``/``mean``/``scale``: the three logistic models of :data:`MODELS` over standardised
+    :data:`FEATURES` (see :meth:`probability`);
     ``prior`` and ``smoothing``: the rate an unseen tag is given when mentioned, and its pseudo-count;
     ``threshold`` and ``unseen_threshold``: the probability thresholds of the tags with no linear scorer, seen in
     training and not (tuned out-of-fold)."""
@@ -339,7 +353,7 @@ class LexicalSource:
         """Give broader tags at least the probability of their narrower ones, in place (a narrower tag implies
         its broader one in a vocabulary's hierarchy); ``source`` (same shape, optional) records the narrower
         column that raised each entry, -1 elsewhere."""
-        for _ in range(4):  # a few levels of hierarchy
+        for _ in range(len(self.broader) + 1):  # until nothing changes (a cycle stops too: values only rise)
             changed = False
             for col, parents in self.broader.items():
                 for b in parents:

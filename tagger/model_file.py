@@ -770,16 +770,16 @@ def _lexical_source(state: dict, tags: list[str], counts: list[int], params: dic
     if len(columns) != len(tags) or {tag_key(c.tag) for c in vocabulary} != set(columns):
         raise ValueError("the vocabulary's tags are not the model's tags")
     mentioned, tagged = np.asarray(state["mentioned"], dtype=float), np.asarray(state["tagged"], dtype=float)
-    if mentioned.shape != (len(tags),) or tagged.shape != (len(tags),) or (tagged > mentioned).any() \
-            or (tagged < 0).any():
-        raise ValueError("lexical statistics do not cover the model's tags")
+    if mentioned.shape != (len(tags),) or tagged.shape != (len(tags),) or not np.isfinite(mentioned).all() \
+            or not np.isfinite(tagged).all() or (tagged > mentioned).any() or (tagged < 0).any():
+        raise ValueError("lexical statistics do not cover the model's tags (or are not finite counts)")
     raw = state["corpus_stems"].tobytes()
     words, df = (raw.decode("utf-8").split("\n") if raw else []), state["corpus_df"]
     if len(words) != len(df) or (len(df) and df.min() < 0) or len(set(words)) != len(words):
         raise ValueError("word frequencies do not match their words")
     stem_df = dict(zip(words, df.tolist()))
     numbers = [state[k] for k in ("prior", "smoothing", "n_documents", "threshold", "unseen_threshold")]
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in numbers) \
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in numbers) \
             or not 0 < state["prior"] < 1 or state["smoothing"] <= 0 or not 0 <= state["threshold"] <= 1 \
             or not 0 <= state["unseen_threshold"] <= 1 \
             or not isinstance(state["n_documents"], int) or state["n_documents"] < 1:
@@ -789,8 +789,14 @@ def _lexical_source(state: dict, tags: list[str], counts: list[int], params: dic
         raise ValueError("lexical coefficients not finite (or a scale not positive)")
     allowed = None
     if state.get("allowed") is not None:
+        given = state["allowed"]
+        if not isinstance(given, list) or not given or not all(_is_int(j) and 0 <= j < len(tags) for j in given) \
+                or len(set(given)) != len(given):
+            raise ValueError("allowed must list distinct tag numbers of the model, at least one")
         allowed = np.zeros(len(tags), dtype=bool)
-        allowed[np.asarray(state["allowed"], dtype=np.int64)] = True
+        allowed[given] = True
+    if not _is_int(state["n_supervised"]):
+        raise ValueError("n_supervised must be an integer")
     n_supervised = state["n_supervised"]
     source = LexicalSource(vocabulary, columns, Analyzer(tuple(params["ngram_range"]), params["max_chars"]),
                            tag_counts=np.asarray(counts, dtype=float), mentioned=mentioned, tagged=tagged,

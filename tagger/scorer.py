@@ -246,9 +246,11 @@ class TagScorer:
         source = np.full(P.shape, -1, dtype=np.int64) if details and lexical.broader else None
         if lexical.broader:
             lexical.propagate(P, source)
-        if self.allowed is not None:
+        if self.allowed is not None:  # a site's own tags only; the best-tag fallback needs one of their labels
             P[:, ~self.allowed] = 0.0
-            known &= (P > 0).any(axis=1)
+            found = np.zeros(len(texts), dtype=bool)
+            found[cand.doc[self.allowed[cand.tag]]] = True
+            known &= found
         known = self._cyrillic(known, texts)
         return (P, known, cand, source) if details else (P, known)
 
@@ -261,20 +263,25 @@ class TagScorer:
 
     def with_vocabulary(self, vocabulary: "Vocabulary", only: bool = False) -> "TagScorer":
         """This model with ``vocabulary``'s tags, labels and broader tags added to its own (no retraining): tags
-        it never saw are given by the lexical source, at its threshold for tags no training article carried.  ``only=True`` gives
-        nothing but the vocabulary's tags (a site's own tag list)."""
+        it never saw are given by the lexical source, at its threshold for tags no training article carried.
+        ``only=True`` gives nothing but this vocabulary's tags (a site's own tag list; an earlier ``only``
+        list is replaced); the vocabulary's spelling of a tag is the one given (``ПЕТР ПОРОШЕНКО`` for a model's
+        ``ПЁТР ПОРОШЕНКО``)."""
         if self.lexical is None:
             raise ValueError("this model has no lexical source (trained with lexical=False or by tagger < 0.3): "
                              "retrain it to use a vocabulary")
+        from .tags import tag_key
         lexical, tags = self.lexical.extended(vocabulary, self.tags)
         new = len(tags) - len(self.tags)
+        for concept in vocabulary:  # the site's spelling of its tags (ПЕТР, not ПЁТР): what its CMS matches
+            tags[lexical.columns[tag_key(concept.tag)]] = concept.tag
+        wanted = np.zeros(len(tags), dtype=bool)
+        wanted[[lexical.columns[tag_key(c.tag)] for c in vocabulary]] = True
         allowed = None
-        if only:
-            from .tags import tag_key
-            wanted = {tag_key(c.tag) for c in vocabulary}
-            allowed = np.array([tag_key(t) in wanted for t in tags])
-        elif self.allowed is not None:
-            allowed = np.concatenate([self.allowed, np.ones(new, dtype=bool)])
+        if only:  # this vocabulary's tags, whatever an earlier one allowed
+            allowed = wanted
+        elif self.allowed is not None:  # an earlier site list, and this vocabulary's tags
+            allowed = np.concatenate([self.allowed, np.zeros(new, dtype=bool)]) | wanted
         return TagScorer(tags=tags, tag_counts=np.concatenate([self.tag_counts, np.zeros(new, np.int64)]),
                          features=self.features, coef_t=self.coef_t, intercept=self.intercept,
                          calibration=self.calibration,

@@ -9,7 +9,8 @@ training articles.
 Where vocabularies come from:
 
 - a training corpus (:meth:`Vocabulary.from_tags`): every tag the editors gave, whatever its count;
-- a plain file a site writes (:meth:`Vocabulary.read`): one tag a line (``.txt``, a leading ``#`` allowed), or
+- a plain file a site writes (:meth:`Vocabulary.read`): one tag a line (``.txt``; a leading ``#`` is read as a
+  hashtag's, ``#КАВКАЗ`` is ``КАВКАЗ``: the file has no comments), or
   CSV with a header ``tag,labels,broader`` (labels and broader tags separated by ``|``; ``labels`` and
   ``broader`` optional);
 - SKOS Turtle (``.ttl``), as Annif vocabularies are: ``skos:prefLabel`` (Russian preferred), ``skos:altLabel``
@@ -48,6 +49,9 @@ class Concept:
     uri: str | None = field(default=None, compare=False)
 
     def __post_init__(self):
+        for name in ("labels", "broader"):
+            if isinstance(getattr(self, name), str):
+                raise TypeError(f"{name} must be a sequence of str (a tuple), not a single str")
         tag = normalize_tag(self.tag)
         if tag is None:
             raise ValueError(f"{self.tag!r} does not name a tag")

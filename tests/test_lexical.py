@@ -151,10 +151,93 @@ def test_served_workers_load_the_vocabulary_too(tiny_model_file, tmp_path, monke
     path = tmp_path / "site.txt"
     path.write_text("КОСМОДРОМ БАЙКОНУР\n", encoding="utf-8")
     monkeypatch.setenv(server._ENV, json.dumps({
-        "models": {"site": {"path": str(tiny_model_file), "vocabulary": str(path), "only": True}},
+        "models": {"site": {"path": str(tiny_model_file), "vocabularies": [[str(path), True]]}},
         "timeouts": {}, "log_level": "warning", "access_log": False}))
     built = {}
     monkeypatch.setattr(server, "create_app", lambda models, **kw: built.update(models))
     monkeypatch.setattr(server, "configure_logging", lambda *args: None)  # the process-wide logging stays
     server.app_from_environment()
     assert "КОСМОДРОМ БАЙКОНУР" in built["site"].tags and built["site"].scorer.allowed.sum() == 1
+
+
+def test_one_occurrence_is_one_mention():
+    found = find({"ДМИТРИЙ РОГОЗИН": (), "РОСКОСМОС": ("Госкорпорация Роскосмос",), "ГОСДЕП США": (), "США": ()},
+                 ["Дмитрий Рогозин заявил. Дмитрий Рогозин добавил, что Рогозин прав.",
+                  "Госкорпорация Роскосмос сообщила.", "Госдеп США заявил. США ответили. США настаивают."])
+    assert found[(0, "ДМИТРИЙ РОГОЗИН")][0] == 3  # two whole names and one surname, each once
+    assert found[(1, "РОСКОСМОС")][0] == 1  # a label inside a longer label of the same tag
+    assert found[(2, "ГОСДЕП США")][0] == 1 and found[(2, "США")][0] == 3  # США is a tag of its own
+
+
+def test_a_site_list_gives_no_fallback_tag_without_its_labels(long_tail, tmp_path):
+    clf, model = long_tail
+    only = model.with_vocabulary(Vocabulary([Concept("САМАРА")]), only=True)
+    assert only.predict_tags("Футбольный клуб выиграл матч со счётом два один.") == []
+    again = only.with_vocabulary(Vocabulary([Concept("ПОЛИТИКА")]))  # a tag of the model, now allowed too
+    assert "ПОЛИТИКА" in again.predict_tags(ZAKHAROVA)
+
+
+def test_broader_tags_are_raised_through_every_level(long_tail):
+    clf, model = long_tail
+    chain = ["САМАРА", "САМАРСКАЯ ОБЛАСТЬ", "ПОВОЛЖЬЕ", "ПФО", "ЕВРОПЕЙСКАЯ РОССИЯ", "РОССИЯ", "ЕВРАЗИЯ"]
+    site = model.with_vocabulary(Vocabulary([Concept(a, (), (b,)) for a, b in zip(chain, chain[1:])]))
+    text = "В Самаре прошло важное событие.\n\nФутбольный клуб выиграл матч. Об этом сообщили в Самаре."
+    P = dict(site.score_tags(text, top_k=len(site.tags)))
+    assert P["САМАРА"] > 0.3 and all(P[t] >= P["САМАРА"] for t in chain)
+
+
+def test_vocabularies_keep_the_sites_spelling_and_their_own_tags(long_tail, tmp_path):
+    clf, model = long_tail
+    first = model.with_vocabulary(Vocabulary([Concept("ПЁТР ПОРОШЕНКО")]))
+    site = first.with_vocabulary(Vocabulary([Concept("петр порошенко")]))
+    assert "ПЕТР ПОРОШЕНКО" in site.tags and "ПЁТР ПОРОШЕНКО" not in site.tags
+    texts, tags = make_long_tail_corpus(120, seed=2)
+    vocabulary = Vocabulary([Concept("ПОЛИТИКА", ("экономика",)), Concept("ЭКОНОМИКА")])  # a label, and a tag
+    trained = TagClassifier(min_tag_count=10, min_df=1, max_df=1.0, vocabulary=vocabulary).fit(texts, tags)
+    counts = dict(zip(trained.classes_, trained.tag_counts_))
+    assert counts["ЭКОНОМИКА"] == sum("экономика" in t for t in tags)  # not folded onto ПОЛИТИКА
+    # stacked vocabularies are all remembered for worker processes; a saved model needs none of them
+    path = tmp_path / "a.txt"
+    path.write_text("САМАРА\n", encoding="utf-8")
+    stacked = model.with_vocabulary(path).with_vocabulary(Vocabulary([Concept("ТВЕРЬ")]))
+    assert stacked.added_vocabularies == [(str(path), False), (None, False)]
+    stacked.save(tmp_path / "s.tagger")
+    assert load_model(tmp_path / "s.tagger").added_vocabularies == []
+
+
+def test_an_indicator_matrix_with_a_vocabulary_keeps_its_columns():
+    from sklearn.preprocessing import MultiLabelBinarizer
+    texts, tags = make_long_tail_corpus(120, seed=3)
+    mlb = MultiLabelBinarizer()
+    Y = mlb.fit_transform(tags)
+    vocabulary = Vocabulary([Concept("КОСМОС", ("Роскосмос",), ("НАУКА",))])  # НАУКА is no column
+    clf = TagClassifier(min_df=1, max_df=1.0, vocabulary=vocabulary).fit(texts, Y, classes=mlb.classes_)
+    assert len(clf.classes_) == Y.shape[1] and clf.predict(texts).shape == Y.shape
+    assert 0 <= clf.score(texts, Y) <= 1
+
+
+@pytest.mark.parametrize("edit, what", [
+    (lambda s: s.update(mentioned=[float("nan")] * len(s["mentioned"])), "not finite"),
+    (lambda s: s.update(allowed=[-1]), "allowed"),
+    (lambda s: s.update(allowed=[]), "allowed"),
+])
+def test_a_tampered_lexical_source_is_refused(tiny_model_file, tmp_path, edit, what):
+    import json
+    import zipfile
+
+    from tagger import ModelError
+    target = tmp_path / "t.tagger"
+    with zipfile.ZipFile(tiny_model_file) as src, zipfile.ZipFile(target, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "lexical.json":
+                state = json.loads(data)
+                edit(state)
+                data = json.dumps(state).encode()
+            elif info.filename == "metadata.json":
+                meta = json.loads(data)
+                meta.pop("members", None)  # a tamperer who also rewrote the digests
+                data = json.dumps(meta).encode()
+            dst.writestr(info, data)
+    with pytest.raises(ModelError, match=what):
+        load_model(target)

@@ -29,7 +29,7 @@ from ..progress import progress, say
 from ..lexical import title_of
 from ..scorer import LeadMatcher, TagScorer, as_texts
 from ..tags import normalize_tag, tag_key
-from ..vocabulary import Vocabulary
+from ..vocabulary import Concept, Vocabulary
 from .calibration import fit_calibration, tune_thresholds
 from .engines import chunks, engine_for
 from .features import DocumentFrequencies, count_chunk, fit_tfidf, rescale_columns
@@ -232,11 +232,12 @@ class TagClassifier(BaseEstimator):
     def _label_matrix(self, tag_lists: Sequence[Iterable[str]], given: Vocabulary | None) -> np.ndarray:
         counts: Counter[str] = Counter()
         display: dict[str, str] = {}
-        folded = {}  # another label of a vocabulary tag -> that tag
+        folded = {}  # another label of a vocabulary tag -> that tag (never a tag of the vocabulary itself)
+        own = {tag_key(c.tag) for c in given or ()}
         for concept in given or ():
             for label in concept.labels[1:]:
                 t = normalize_tag(label)
-                if t is not None:
+                if t is not None and tag_key(t) not in own:
                     folded.setdefault(tag_key(t), concept.tag)
         keyed = []
         for i, tags in enumerate(tag_lists):
@@ -294,8 +295,9 @@ class TagClassifier(BaseEstimator):
             names = [normalize_tag(c) for c in self.classes_]
             keys = [tag_key(n) for n in names]
             self._keyed = [{keys[j] for j in np.flatnonzero(row)} for row in Y]
-            wanted = set(keys)  # a vocabulary may not add columns: predict's are y's
-            extra = [c for c in given or () if tag_key(c.tag) in wanted]
+            wanted = set(keys)  # a vocabulary may not add columns (predict's are y's), broader tags included
+            extra = [Concept(c.tag, c.labels, tuple(b for b in c.broader if tag_key(b) in wanted))
+                     for c in given or () if tag_key(c.tag) in wanted]
             self.vocabulary_ = Vocabulary.from_tags(names).merged(Vocabulary(extra))
         else:
             self.vocabulary_ = None

@@ -5,8 +5,9 @@ DocumentFrequencies`): every (article, tag) pair whose label the article mention
 :data:`~tagger.lexical.FEATURES`, labelled 1 where the editors gave the tag.  Supervised tags contribute their
 out-of-fold scores, and a row's tag statistics (how often the tag was given, how often its label occurred) come
 from the other folds of the corpus: a tag whose articles all fall in one fold then looks there like a tag no
-training article carries — what a site's own vocabulary brings.  Two logistic regressions over the standardised
-features are the scorer: one corrects a supervised tag's own log-odds, one scores the other tags; their
+training article carries — what a site's own vocabulary brings.  Three logistic regressions over the
+standardised features are the scorer (:data:`~tagger.lexical.MODELS`): one corrects a supervised tag's own
+log-odds, one scores the other tags seen in training, one the tags absent from the other folds; their
 out-of-fold probabilities go to threshold tuning.
 """
 from __future__ import annotations
@@ -36,7 +37,8 @@ def _concat(parts: list[Candidates]) -> Candidates:
 
 def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, counted, title_lengths: list[int],
                 labels: sp.csr_matrix, n_supervised: int, supervised_logits, C: float = 1.0,
-                random_state: int = 0, cv: int = 3) -> tuple[LexicalSource, Candidates, np.ndarray, np.ndarray]:
+                random_state: int = 0, cv: int = 3) -> tuple[LexicalSource, Candidates, np.ndarray, np.ndarray,
+                                                              np.ndarray]:
     """Learn the lexical source.
 
     ``counted``: the corpus's :class:`~tagger.learning.features.DocumentFrequencies`; ``title_lengths``: words

@@ -56,7 +56,9 @@ def app_from_environment():
     models = {}
     for name, spec in config["models"].items():
         model = load_model(spec["path"])
-        models[name] = model.with_vocabulary(spec["vocabulary"], only=spec["only"]) if spec["vocabulary"] else model
+        for path, only in spec["vocabularies"]:
+            model = model.with_vocabulary(path, only=only)
+        models[name] = model
     return create_app(models, timeouts=timeouts)
 
 
@@ -84,12 +86,11 @@ def run(models, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, *, 
     if workers > 1:
         from uvicorn.supervisors import Multiprocess
         missing = [name for name, m in models.items()
-                   if not m.path or ("vocabulary" in m.metadata and not getattr(m, "vocabulary_file", None))]
+                   if not m.path or any(path is None for path, _ in m.added_vocabularies)]
         if missing:
             raise ValueError(f"several workers need model (and vocabulary) files to load; {', '.join(missing)} "
                              "has none")
-        specs = {name: {"path": m.path, "vocabulary": getattr(m, "vocabulary_file", None),
-                        "only": bool(m.metadata.get("vocabulary", {}).get("only"))} for name, m in models.items()}
+        specs = {name: {"path": m.path, "vocabularies": m.added_vocabularies} for name, m in models.items()}
         os.environ[_ENV] = json.dumps({"models": specs,
                                        "timeouts": timeouts.__dict__, "log_level": log_level,
                                        "access_log": access_log})
