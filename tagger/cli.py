@@ -229,8 +229,10 @@ def _info(argv: list[str]) -> int:
         f"model:          {args.model}",
         f"format:         {meta['format']} v{meta['format_version']}, created {meta.get('created', '?')}",
         "versions:       " + (", ".join(f"{k} {v}" for k, v in versions.items()) or "not recorded"),
-        f"tags:           {len(tags)} (most frequent: "
-        + ", ".join(t["tag"] for t in sorted(tags, key=lambda t: -t["count"])[:8]) + ")",
+        f"tags:           {len(tags)}"
+        + (f" ({meta['n_supervised']} with a linear scorer, {len(tags) - meta['n_supervised']} from the lexical source)"
+           if meta.get("n_supervised", len(tags)) != len(tags) else "")
+        + "; most frequent: " + ", ".join(t["tag"] for t in sorted(tags, key=lambda t: -t["count"])[:8]),
         f"features:       {meta['n_features']:,}; trained on {meta['n_documents']:,} documents",
         "parameters:     " + ", ".join(f"{k}={v}" for k, v in meta["params"].items()),
     ]
