@@ -136,6 +136,13 @@ class TfidfFeatures:
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_word_ids": None}  # the word cache is rebuilt on first use
 
+    def copy(self) -> "TfidfFeatures":
+        """The same features (arrays shared, not copied) with a word cache of their own: a model and its copy
+        with another vocabulary look words up in different label sets."""
+        other = object.__new__(TfidfFeatures)
+        other.__dict__.update(self.__dict__, _word_ids=None)
+        return other
+
     @property
     def terms_(self) -> list[str]:
         if self._terms is None:

@@ -283,7 +283,7 @@ class TagScorer:
         elif self.allowed is not None:  # an earlier site list, and this vocabulary's tags
             allowed = np.concatenate([self.allowed, np.zeros(new, dtype=bool)]) | wanted
         return TagScorer(tags=tags, tag_counts=np.concatenate([self.tag_counts, np.zeros(new, np.int64)]),
-                         features=self.features, coef_t=self.coef_t, intercept=self.intercept,
+                         features=self.features.copy(), coef_t=self.coef_t, intercept=self.intercept,
                          calibration=self.calibration,
                          thresholds=np.concatenate([self.thresholds, np.full(new, lexical.unseen_threshold)]),
                          global_threshold=self.global_threshold, n_documents=self.n_documents, params=self.params,
