@@ -502,6 +502,8 @@ class TagClassifier(BaseEstimator):
         self.thresholds_, self.global_threshold_ = tune_thresholds(P, Y, shrinkage=self.threshold_shrinkage)
         if lexical is not None:
             self.lexical_.threshold = self._lexical_threshold(P, Y, *lexical)
+            if not np.isfinite(self.lexical_.unseen_threshold):
+                self.lexical_.unseen_threshold = self.lexical_.threshold
             self.thresholds_ = np.concatenate([self.thresholds_, np.full(len(self.classes_) - Y.shape[1],
                                                                          self.lexical_.threshold)])
         clock.lap(f"calibrated scores and tuned thresholds of {len(self.classes_):,} tags")
@@ -539,7 +541,8 @@ class TagClassifier(BaseEstimator):
         self._all_positives = int(labels.nnz)
         clock.lap(f"lexical source: {len(source.index):,} labels of {len(tags):,} tags, {len(cand):,} candidates "
                   f"in training ({int(y.sum()):,} given by the editors)")
-        source.unseen_threshold = _best_f1_threshold(p[unseen], y[unseen])
+        # (no tag absent from the other folds: the seen tags' threshold, set in _calibrate)
+        source.unseen_threshold = _best_f1_threshold(p[unseen], y[unseen]) if y[unseen].any() else float("nan")
         return cand, y, p
 
     def _lexical_threshold(self, P: np.ndarray, Y: np.ndarray, cand, y: np.ndarray, p: np.ndarray) -> float:

@@ -123,6 +123,9 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
             oof[held] = _sigmoid(offset[held] + Z[held] @ w + b)
         fit_rows = chosen[rows[chosen]]
         source.coef[m], source.intercept[m] = _logistic(Z[fit_rows], y[fit_rows], offset[fit_rows], C)
+    for m, other in ((1, 2), (2, 1)):  # a kind of tag the corpus has no example of scores as the other kind
+        if not (model_of == m).any() and (model_of == other).any():
+            source.coef[m], source.intercept[m] = source.coef[other], source.intercept[other]
     return source, cand, y, oof, model_of == 2
 
 
