@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 from .analysis import DEFAULT_MAX_CHARS, Analyzer
 from .features import TfidfFeatures
+from .params import check_value
 
 if TYPE_CHECKING:  # the lexical source is imported by whoever builds one
     from .lexical import LexicalSource
@@ -49,23 +50,12 @@ def as_texts(texts) -> list[str]:
 
 
 def check_params(params: Mapping) -> None:
-    """``ValueError`` naming the first recipe parameter that tagging uses and that is of the wrong type or range."""
-    weight, lead = params["lexical_weight"], params["lead_chars"]
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not np.isfinite(weight):
-        raise ValueError(f"lexical_weight must be a finite number, not {weight!r}")
-    if isinstance(lead, bool) or not isinstance(lead, int) or lead < 0:
-        raise ValueError(f"lead_chars must be a non-negative integer, not {lead!r}")
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in params["ngram_range"]) \
-            or len(params["ngram_range"]) != 2:
-        raise ValueError(f"ngram_range must be two integers, not {params['ngram_range']!r}")
-    lo, hi = params["ngram_range"]
-    if not 1 <= lo <= hi:
-        raise ValueError(f"ngram_range must be (min, max) with 1 <= min <= max, got {params['ngram_range']!r}")
-    if isinstance(params["max_chars"], bool) or not isinstance(params["max_chars"], int) or params["max_chars"] < 1:
-        raise ValueError(f"max_chars must be a positive integer, not {params['max_chars']!r}")
-    min_norm = params["min_norm"]
-    if isinstance(min_norm, bool) or not isinstance(min_norm, (int, float)) or not 0 <= min_norm < float("inf"):
-        raise ValueError(f"min_norm must be a non-negative number, not {min_norm!r}")
+    """``ValueError`` naming the first recipe parameter that tagging uses and that is of the wrong type or range
+    (the checks of :data:`tagger.params.PARAMS`; ``min_norm`` as a number, ``"auto"`` being resolved in training)."""
+    for name in RUNTIME_PARAMS:
+        check_value(name, params[name])
+    if params["min_norm"] == "auto":
+        raise ValueError("min_norm must be a number in a fitted model, not 'auto'")
 
 
 def apply_calibration(scores: np.ndarray, calibration: np.ndarray) -> np.ndarray:
