@@ -15,7 +15,7 @@ from sklearn.linear_model import LogisticRegression
 
 from ..scorer import apply_calibration
 
-__all__ = ["fit_calibration", "apply_calibration", "tune_thresholds", "best_global_threshold"]
+__all__ = ["fit_calibration", "apply_calibration", "tune_thresholds", "best_global_threshold", "best_f1_threshold"]
 
 
 def _platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -88,21 +88,27 @@ def fit_calibration(scores: np.ndarray, Y: np.ndarray, min_positives: int = 5,
 GLOBAL_THRESHOLD_DOCS = 20_000
 
 
+def best_f1_threshold(p: np.ndarray, y: np.ndarray, n_positives: float | None = None, tp: float = 0,
+                      predicted: float = 0) -> tuple[float, float]:
+    """The threshold on scores ``p`` whose choice (the scores above it) maximises F1 against 0/1 ``y``, a midpoint
+    between two scores, and that F1.  ``tp`` true positives and ``predicted`` choices made elsewhere count too,
+    against ``n_positives`` positives in all (default ``y``'s)."""
+    order = np.argsort(-p, kind="stable")
+    ps, ys = p[order], y[order].astype(np.float64)
+    n_positives = ys.sum() if n_positives is None else n_positives
+    f1 = 2 * (tp + np.cumsum(ys)) / (predicted + np.arange(1, len(ps) + 1) + n_positives)
+    best = int(np.argmax(f1))
+    threshold = (ps[best] + ps[best + 1]) / 2 if best + 1 < len(ps) else ps[best] / 2
+    return float(threshold), float(f1[best])
+
+
 def best_global_threshold(P: np.ndarray, Y: np.ndarray, seed: int = 0) -> float:
     """The one threshold on ``P`` that maximises micro-F1 against ``Y`` (a midpoint between scores), on at
     most ``GLOBAL_THRESHOLD_DOCS`` documents."""
     if len(P) > GLOBAL_THRESHOLD_DOCS:
         rows = np.sort(np.random.default_rng(seed).choice(len(P), GLOBAL_THRESHOLD_DOCS, replace=False))
         P, Y = P[rows], Y[rows]
-    p = P.ravel()
-    order = np.argsort(-p, kind="stable")
-    y = Y.ravel()[order].astype(np.float64)
-    tp = np.cumsum(y)
-    k = np.arange(1, len(p) + 1)
-    f1 = 2 * tp / (k + y.sum())
-    best = int(np.argmax(f1))
-    ps = p[order]
-    return float((ps[best] + ps[best + 1]) / 2) if best + 1 < len(ps) else float(ps[best] / 2)
+    return best_f1_threshold(P.ravel(), Y.ravel())[0]
 
 
 def tune_thresholds(P: np.ndarray, Y: np.ndarray, min_positives: int = 5,
@@ -116,10 +122,6 @@ def tune_thresholds(P: np.ndarray, Y: np.ndarray, min_positives: int = 5,
         n_pos = int(y.sum())
         if n_pos < min_positives or n_pos == n_docs:
             continue
-        order = np.argsort(-P[:, j], kind="stable")
-        ps, ys = P[order, j], y[order]
-        f1 = 2 * np.cumsum(ys) / (np.arange(1, n_docs + 1) + n_pos)
-        best = int(np.argmax(f1))
-        t = (ps[best] + ps[best + 1]) / 2 if best + 1 < n_docs else ps[best] / 2
+        t = best_f1_threshold(P[:, j], y)[0]
         thresholds[j] = (n_pos * t + shrinkage * global_t) / (n_pos + shrinkage)
     return thresholds, global_t

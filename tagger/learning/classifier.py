@@ -30,7 +30,7 @@ from ..lexical import title_of
 from ..scorer import LeadMatcher, TagScorer, as_texts
 from ..tags import normalize_tag, tag_key
 from ..vocabulary import Concept, Vocabulary
-from .calibration import fit_calibration, tune_thresholds
+from .calibration import best_f1_threshold, fit_calibration, tune_thresholds
 from .engines import chunks, engine_for
 from .features import DocumentFrequencies, count_chunk, fit_tfidf, rescale_columns
 from .lexical import fit_lexical, vocabulary_columns
@@ -98,17 +98,6 @@ class _Clock:
         if what:
             say(f"{what} in {now - self.last:.1f} s", self.enabled)
         self.last = now
-
-
-def _best_f1_threshold(p: np.ndarray, y: np.ndarray) -> float:
-    """The threshold on ``p`` that maximises F1 against ``y`` (1.0 where nothing is positive)."""
-    if not y.any():
-        return 1.0
-    order = np.argsort(-p, kind="stable")
-    ps, ys = p[order], y[order]
-    f1 = 2 * np.cumsum(ys) / (np.arange(1, len(ys) + 1) + ys.sum())
-    best = int(np.argmax(f1))
-    return float((ps[best] + ps[best + 1]) / 2) if best + 1 < len(ps) else float(ps[best] / 2)
 
 
 class TagClassifier(BaseEstimator):
@@ -542,7 +531,7 @@ class TagClassifier(BaseEstimator):
         clock.lap(f"lexical source: {len(source.index):,} labels of {len(tags):,} tags, {len(cand):,} candidates "
                   f"in training ({int(y.sum()):,} given by the editors)")
         # (no tag absent from the other folds: the seen tags' threshold, set in _calibrate)
-        source.unseen_threshold = _best_f1_threshold(p[unseen], y[unseen]) if y[unseen].any() else float("nan")
+        source.unseen_threshold = best_f1_threshold(p[unseen], y[unseen])[0] if y[unseen].any() else float("nan")
         return cand, y, p
 
     def _lexical_threshold(self, P: np.ndarray, Y: np.ndarray, cand, y: np.ndarray, p: np.ndarray) -> float:
@@ -553,13 +542,10 @@ class TagClassifier(BaseEstimator):
         rare = cand.tag >= Y.shape[1]
         if not rare.any():
             return float(self.global_threshold_)
-        order = np.argsort(-p[rare], kind="stable")
-        ps, ys = p[rare][order], y[rare][order]
-        f1 = 2 * (tp + np.cumsum(ys)) / (predicted + np.arange(1, len(ys) + 1) + self._all_positives)
-        best = int(np.argmax(f1))
-        if 2 * tp / (predicted + self._all_positives) >= f1[best]:
+        threshold, f1 = best_f1_threshold(p[rare], y[rare], self._all_positives, tp, predicted)
+        if 2 * tp / (predicted + self._all_positives) >= f1:
             return 1.0  # none: every lexical-only tag would cost more precision than it brings recall
-        return float((ps[best] + ps[best + 1]) / 2) if best + 1 < len(ps) else float(ps[best] / 2)
+        return threshold
 
     def _weights_of(self, X: sp.csr_matrix, A: np.ndarray, row_weight: np.ndarray, what: str):
         """Pruned sparse weights and intercepts of the model ``Xᵀ diag(row_weight) A``."""
