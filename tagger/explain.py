@@ -62,23 +62,16 @@ def explain(scorer, text: str, top_k: int = 5, terms: int = 8) -> list[TagExplan
     """Explanations of the ``top_k`` most probable tags of ``text`` under ``scorer`` (a
     :class:`~tagger.scorer.TagScorer`)."""
     from .scorer import apply_calibration
-    X = scorer.transform([text])
-    raw = scorer.raw_scores(X, [text])[0]
-    lead = scorer.lead([text])[0]
+    proba, _, evidence = scorer.probabilities([text], details=True)
+    proba, X, raw, lead = proba[0], evidence.X, evidence.raw[0], evidence.lead[0]
     words_p = apply_calibration(raw[None, :], scorer.calibration)[0]
-    proba, _, cand, narrower = scorer.probabilities([text], details=True)
-    proba = proba[0]
     found = {}
-    if cand is not None and len(cand):
-        lexical = scorer.lexical
-        logits = np.zeros(len(cand))
-        sup = cand.tag < scorer.n_supervised
-        t = cand.tag[sup]
-        logits[sup] = np.clip(raw[t] * scorer.calibration[t, 0] + scorer.calibration[t, 1], -50, 50)  # as tagging
-        label_p = lexical.probability(lexical.features(cand, logits))
+    cand = evidence.candidates
+    if cand is not None:
         for k, j in enumerate(cand.tag.tolist()):
-            found[j] = (lexical.index.label_text[cand.label[k]], int(cand.mentions[k]), bool(cand.in_title[k]),
-                        float(label_p[k]))
+            found[j] = (scorer.lexical.index.label_text[cand.label[k]], int(cand.mentions[k]), bool(cand.in_title[k]),
+                        float(evidence.label_scores[k]))
+    narrower = evidence.narrower
     surface = scorer.analyzer.surface_forms(text)
     vocabulary = scorer.features.terms_
     out = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,7 +22,7 @@ from .features import TfidfFeatures
 from .params import check_value
 
 if TYPE_CHECKING:  # the lexical source is imported by whoever builds one
-    from .lexical import LexicalSource
+    from .lexical import Candidates, LexicalSource
     from .vocabulary import Vocabulary
 
 __all__ = ["TagScorer", "LeadMatcher", "apply_calibration", "choose", "as_texts", "check_params", "RUNTIME_PARAMS"]
@@ -194,9 +195,10 @@ class TagScorer:
         seqs = [self.lexical.index.ids(an.word_keys(t)) for t in texts]
         return X, np.concatenate(seqs) if seqs else np.zeros(0, np.int64), np.array([len(q) for q in seqs])
 
-    def raw_scores(self, X: sp.csr_matrix, texts: Sequence[str]) -> np.ndarray:
-        """Linear scores (n_texts x n_supervised tags) of TF-IDF rows ``X`` of ``texts``, lead signal included."""
-        return (X @ self.coef_t).toarray() + self.intercept + self.lead(texts)
+    def raw_scores(self, X: sp.csr_matrix, texts: Sequence[str], lead: np.ndarray | None = None) -> np.ndarray:
+        """Linear scores (n_texts x n_supervised tags) of TF-IDF rows ``X`` of ``texts``, lead signal (``lead``,
+        computed here if not given) included."""
+        return (X @ self.coef_t).toarray() + self.intercept + (self.lead(texts) if lead is None else lead)
 
     def decision_function(self, texts: Sequence[str]) -> np.ndarray:
         """Raw linear scores of the supervised tags (the first ``n_supervised`` of ``tags``)."""
@@ -206,43 +208,42 @@ class TagScorer:
     def probabilities(self, texts: Sequence[str], details: bool = False):
         """Calibrated probabilities of ``texts`` (a list of str), n_texts x n_tags, and which texts are known:
         they have at least one term (or tag label) the model knows and a Cyrillic letter (in the part analysed).
-        ``details=True`` adds the lexical candidates (or ``None``) and, per entry, the narrower tag that raised
-        it (-1 elsewhere; ``None`` without a hierarchy)."""
+        ``details=True`` adds the :class:`Evidence` they were computed from (what :mod:`tagger.explain` shows)."""
         lexical = self.lexical
         if lexical is None:
             X = self._transform(texts)
         else:
             X, ids, lengths = self._transform(texts, lexical=True)
-        raw = self.raw_scores(X, texts)
+        lead = self.lead(texts)
+        raw = self.raw_scores(X, texts, lead)
         known = np.diff(X.indptr) > 0
-        if lexical is None:
+        evidence = Evidence(X, raw, lead)
+        if lexical is None:  # (a model without a lexical source has no vocabulary: no site list either)
             P = apply_calibration(raw, self.calibration)
-            if self.allowed is not None:
-                P[:, ~self.allowed] = 0.0
-                known &= (P > 0).any(axis=1)
             known = self._cyrillic(known, texts)
-            return (P, known, None, None) if details else (P, known)
-        cand = lexical.candidates(ids, lengths, texts)
+            return (P, known, evidence) if details else (P, known)
+        cand = evidence.candidates = lexical.candidates(ids, lengths, texts)
         P = np.zeros((len(texts), len(self.tags)))
         P[:, :self.n_supervised] = apply_calibration(raw, self.calibration)
         sup = cand.tag < self.n_supervised
         logits = np.zeros(len(cand))
         t = cand.tag[sup]
         logits[sup] = np.clip(raw[cand.doc[sup], t] * self.calibration[t, 0] + self.calibration[t, 1], -50, 50)
+        evidence.label_scores = lexical.probability(lexical.features(cand, logits))
         # a supervised tag takes the larger of its two estimates (on RT validation, replacing its own with the
         # lexical one cost 0.018 P@1; the larger of the two kept P@1 and raised micro-F1 0.633 -> 0.637)
-        P[cand.doc, cand.tag] = np.maximum(P[cand.doc, cand.tag], lexical.probability(lexical.features(cand, logits)))
+        P[cand.doc, cand.tag] = np.maximum(P[cand.doc, cand.tag], evidence.label_scores)
         known[cand.doc] = True
-        source = np.full(P.shape, -1, dtype=np.int64) if details and lexical.broader else None
         if lexical.broader:
-            lexical.propagate(P, source)
+            evidence.narrower = np.full(P.shape, -1, dtype=np.int64) if details else None
+            lexical.propagate(P, evidence.narrower)
         if self.allowed is not None:  # a site's own tags only; the best-tag fallback needs one of their labels
             P[:, ~self.allowed] = 0.0
             found = np.zeros(len(texts), dtype=bool)
             found[cand.doc[self.allowed[cand.tag]]] = True
             known &= found
         known = self._cyrillic(known, texts)
-        return (P, known, cand, source) if details else (P, known)
+        return (P, known, evidence) if details else (P, known)
 
     def _cyrillic(self, known: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         """``known`` left true only for texts with a Cyrillic letter in the part analysed."""
@@ -290,6 +291,21 @@ class TagScorer:
     def predict(self, texts: Sequence[str], threshold: float | None = None) -> list[list[str]]:
         """Tags of each text, most probable first."""
         return [[self.tags[j] for j in row] for row in self.choose(*self.probabilities(as_texts(texts)), threshold)]
+
+
+@dataclass
+class Evidence:
+    """What :meth:`TagScorer.probabilities` computed its probabilities from: the TF-IDF rows ``X``, the linear
+    scores ``raw`` (texts x supervised tags) and their ``lead`` signal; with a lexical source, the label
+    ``candidates`` (:class:`~tagger.lexical.Candidates`) and each one's lexical probability (``label_scores``);
+    with a vocabulary hierarchy, ``narrower``: per entry the narrower tag that raised it, -1 elsewhere."""
+
+    X: sp.csr_matrix
+    raw: np.ndarray
+    lead: np.ndarray
+    candidates: "Candidates | None" = None
+    label_scores: np.ndarray | None = None
+    narrower: np.ndarray | None = None
 
 
 def choose(P: np.ndarray, known: np.ndarray, thresholds: np.ndarray, threshold: float | None = None,
