@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .features import SKIP, UNKNOWN, _WordIds
+from .features import SKIP, _WordIds
 from .tags import tag_key
 from .vocabulary import Vocabulary
 
@@ -82,6 +82,11 @@ class Candidates:
 
     def __len__(self) -> int:
         return len(self.doc)
+
+    @classmethod
+    def none(cls) -> "Candidates":
+        e = np.zeros(0, dtype=np.int64)
+        return cls(e, e, e, e, e, e, e, np.zeros(0, dtype=bool), e)
 
 
 class LabelIndex:
@@ -154,8 +159,7 @@ class LabelIndex:
         lengths = np.asarray(lengths, dtype=np.int64)
         n_docs = len(lengths)
         if not n_docs or not len(self.label_tag):
-            e = np.zeros(0, dtype=np.int64)
-            return Candidates(e, e, e, e, e, e, e, np.zeros(0, dtype=bool), e)
+            return Candidates.none()
         ids = np.asarray(words, dtype=np.int64)
         ends = np.cumsum(lengths)
         starts = ends - lengths
@@ -199,8 +203,7 @@ class LabelIndex:
         lab = np.concatenate([f[1] for f in found])
         weight = np.concatenate([f[2] for f in found])
         if not len(pos):
-            e = np.zeros(0, dtype=np.int64)
-            return Candidates(e, e, e, e, e, e, e, np.zeros(0, dtype=bool), e)
+            return Candidates.none()
         doc = doc_of(pos)
         rel = pos - starts[doc]
         n_cols = int(self.label_tag.max()) + 1

@@ -66,7 +66,7 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
         c = index.match(remap[np.concatenate(chunk)], [len(q) for q in chunk], title_lengths[start:start + 5_000])
         c.doc += start
         parts.append(c)
-    cand = _concat(parts) if parts else index.match(np.zeros(0, np.int64), [], [])
+    cand = _concat(parts) if parts else Candidates.none()
     labels = labels.tocsr()
     y = np.asarray(labels[cand.doc, cand.tag]).ravel().astype(np.int8) if len(cand) else np.zeros(0, np.int8)
     tag_counts = np.asarray(labels.sum(axis=0)).ravel()
