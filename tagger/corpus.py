@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from .files import atomic_write
+from .files import atomic_write, open_input
 
 from .tags import TagNormalizer, tag_key
 
@@ -117,14 +117,7 @@ class CorpusReader:
         self.skipped: Counter[str] = Counter()
 
     def _open(self):
-        try:
-            raw = open(self.path, "rb")
-        except FileNotFoundError:
-            raise CorpusError(f"{self.path}: no such corpus file") from None
-        except IsADirectoryError:
-            raise CorpusError(f"{self.path}: is a directory, not a corpus file") from None
-        except OSError as exc:
-            raise CorpusError(f"{self.path}: cannot read ({exc.strerror})") from None
+        raw = open_input(self.path, "corpus", CorpusError)
         return gzip.GzipFile(fileobj=raw, mode="rb") if self.path.endswith(".gz") else raw
 
     def lines(self) -> Iterator[tuple[int, bytes]]:

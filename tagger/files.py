@@ -11,13 +11,36 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
-__all__ = ["atomic_write", "exit_on_sigterm"]
+__all__ = ["atomic_write", "exit_on_sigterm", "open_input"]
+
+
+def open_input(path: str, what: str, error: type[Exception], regular: bool = False) -> BinaryIO:
+    """``path`` opened to read bytes, or ``error`` in one line naming it and the problem: no such ``what`` file, a
+    directory, unreadable.  ``regular=True`` refuses, unread, anything but a regular file (a device such as
+    /dev/zero never ends; the file is opened without blocking so a pipe cannot hold it up either)."""
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | (getattr(os, "O_NONBLOCK", 0) if regular else 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise error(f"{path}: no such {what} file") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a directory, not a {what} file") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISDIR(mode) or (regular and not stat.S_ISREG(mode)):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise error(f"{path}: is a directory, not a {what} file")
+        raise error(f"{path}: not a regular file (a device, pipe or socket), not a {what} file")
+    return os.fdopen(fd, "rb")
 
 
 def _unnamed(directory: str) -> int | None:

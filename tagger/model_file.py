@@ -53,7 +53,6 @@ import json
 import math
 import os
 import re
-import stat
 import struct
 import sys
 import unicodedata
@@ -66,7 +65,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .features import CompiledVocabulary, TfidfFeatures
-from .files import atomic_write
+from .files import atomic_write, open_input
 from .params import PARAMS, check_params
 from .scorer import TagScorer
 
@@ -305,21 +304,8 @@ class _Reader:
 
     def __init__(self, path: str | os.PathLike):
         self.path = os.fspath(path)
-        try:
-            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-        except FileNotFoundError:
-            raise ModelError(f"{self.path}: no such model file") from None
-        except IsADirectoryError:
-            raise ModelError(f"{self.path}: is a directory, not a model file") from None
-        except OSError as exc:
-            raise ModelError(f"{self.path}: cannot read ({exc.strerror or exc})") from None
-        mode = os.fstat(fd)
-        if not stat.S_ISREG(mode.st_mode):
-            os.close(fd)
-            if stat.S_ISDIR(mode.st_mode):
-                raise ModelError(f"{self.path}: is a directory, not a model file")
-            raise ModelError(f"{self.path}: not a regular file (a device, pipe or socket), not a model file")
-        self.fh = os.fdopen(fd, "rb")
+        self.fh = open_input(self.path, "model", ModelError, regular=True)
+        mode = os.fstat(self.fh.fileno())
         try:
             if mode.st_size > MAX_FILE_BYTES:
                 raise ModelError(f"{self.path}: {mode.st_size:,} bytes, more than a model file may hold "

@@ -26,6 +26,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from .files import open_input
 from .tags import normalize_tag, tag_key
 
 __all__ = ["Concept", "Vocabulary", "VocabularyError"]
@@ -201,19 +202,14 @@ class Vocabulary:
         fmt = format or {".csv": "csv", ".ttl": "ttl"}.get(os.path.splitext(path)[1].lower(), "txt")
         if fmt not in ("txt", "csv", "ttl"):
             raise ValueError(f"format must be 'txt', 'csv' or 'ttl', not {format!r}")
-        try:
-            size = os.path.getsize(path)
-            if os.path.isdir(path):
-                raise VocabularyError(f"{path}: is a directory, not a vocabulary file")
-            if size > MAX_VOCABULARY_BYTES:
-                raise VocabularyError(f"{path}: {size:,} bytes; vocabularies are read up to "
-                                      f"{MAX_VOCABULARY_BYTES:,}")
-            with open(path, "rb") as fh:
+        with open_input(path, "vocabulary", VocabularyError) as fh:
+            try:
                 data = fh.read(MAX_VOCABULARY_BYTES + 1)
-        except FileNotFoundError:
-            raise VocabularyError(f"{path}: no such vocabulary file") from None
-        except OSError as exc:
-            raise VocabularyError(f"{path}: cannot read ({exc.strerror or exc})") from None
+            except OSError as exc:
+                raise VocabularyError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        if len(data) > MAX_VOCABULARY_BYTES:
+            raise VocabularyError(f"{path}: more than {MAX_VOCABULARY_BYTES:,} bytes; vocabularies are read up to "
+                                  f"{MAX_VOCABULARY_BYTES:,}")
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
