@@ -23,7 +23,7 @@ from .features import SKIP, _WordIds
 from .tags import tag_key
 from .vocabulary import Vocabulary
 
-__all__ = ["FEATURES", "LabelIndex", "Candidates", "LexicalSource", "title_of"]
+__all__ = ["FEATURES", "LabelIndex", "Candidates", "LexicalSource", "title_of", "vocabulary_columns"]
 
 #: What the lexical model knows of a candidate (a tag whose label occurs in a text).
 FEATURES = (
@@ -266,6 +266,19 @@ def _expand(pos: np.ndarray, lo: np.ndarray, hi: np.ndarray, values: np.ndarray)
     return np.repeat(pos, counts), values[np.repeat(lo, counts) + _ranks(counts)]
 
 
+def vocabulary_columns(tags: Sequence[str], vocabulary: Vocabulary) -> tuple[list[str], dict[str, int]]:
+    """A model's columns: its ``tags`` first (the supervised ones, or every tag of a model a vocabulary is added
+    to), then the vocabulary's other tags, in its order; and tag key -> column."""
+    columns = {tag_key(t): j for j, t in enumerate(tags)}
+    tags = list(tags)
+    for concept in vocabulary:
+        key = tag_key(concept.tag)
+        if key not in columns:
+            columns[key] = len(tags)
+            tags.append(concept.tag)
+    return tags, columns
+
+
 class LexicalSource:
     """The lexical half of a model: the vocabulary, its label index and the learned candidate scorer.
 
@@ -382,12 +395,7 @@ class LexicalSource:
         extended by the new ones: no article carried them, and how many had one of their labels is estimated from
         the words' document frequencies (the rarest word of the label, the most frequent label)."""
         merged = self.vocabulary.merged(vocabulary)
-        columns, tags = dict(self.columns), list(tags)
-        for concept in merged:
-            key = tag_key(concept.tag)
-            if key not in columns:
-                columns[key] = len(tags)
-                tags.append(concept.tag)
+        tags, columns = vocabulary_columns(tags, merged)
         new = len(tags) - len(self.columns)
 
         def pad(a):

@@ -26,14 +26,14 @@ from sklearn.utils import ClassifierTags, TransformerTags
 from ..analysis import DEFAULT_MAX_CHARS, Analyzer
 from ..params import check_params
 from ..progress import progress, say
-from ..lexical import title_of
+from ..lexical import title_of, vocabulary_columns
 from ..scorer import LeadMatcher, TagScorer, as_texts
 from ..tags import normalize_tag, tag_key
 from ..vocabulary import Concept, Vocabulary
 from .calibration import best_f1_threshold, fit_calibration, tune_thresholds
 from .engines import chunks, engine_for
 from .features import DocumentFrequencies, count_chunk, fit_tfidf, rescale_columns
-from .lexical import fit_lexical, vocabulary_columns
+from .lexical import fit_lexical
 from .solvers import (check_memory, dense_weights, gram_matrix, partitioned_coefficients, partitions, prune_rows,
                       weights_of_coefficients)
 

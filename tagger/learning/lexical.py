@@ -19,7 +19,6 @@ from sklearn.model_selection import KFold
 
 from ..features import UNKNOWN
 from ..lexical import FEATURES, MODELS, Candidates, LabelIndex, LexicalSource, which_model
-from ..tags import tag_key
 from ..vocabulary import Vocabulary
 
 __all__ = ["fit_lexical", "SMOOTHING"]
@@ -151,15 +150,3 @@ def _logistic(Z: np.ndarray, y: np.ndarray, offset: np.ndarray, C: float) -> tup
     theta = minimize(loss, np.zeros(Z.shape[1] + 1), jac=True, method="L-BFGS-B",
                      options={"maxiter": 500}).x
     return theta[:-1], float(theta[-1])
-
-
-def vocabulary_columns(supervised: list[str], vocabulary: Vocabulary) -> tuple[list[str], dict[str, int]]:
-    """The model's columns: the supervised tags first, then the vocabulary's other tags, in its order."""
-    columns = {tag_key(t): j for j, t in enumerate(supervised)}
-    tags = list(supervised)
-    for concept in vocabulary:
-        key = tag_key(concept.tag)
-        if key not in columns:
-            columns[key] = len(tags)
-            tags.append(concept.tag)
-    return tags, columns
