@@ -14,9 +14,10 @@ import warnings
 from functools import lru_cache
 from importlib import resources
 
+import numpy as np
 import Stemmer
 
-__all__ = ["Analyzer", "clean_text", "russian_stopwords", "DEFAULT_MAX_CHARS"]
+__all__ = ["Analyzer", "clean_text", "russian_stopwords", "word_spans", "DEFAULT_MAX_CHARS"]
 
 #: Texts are analysed up to this many characters (a long article has ~10,000); the rest is ignored with a
 #: warning, so a 10 MB paste costs what a long article costs.
@@ -131,6 +132,28 @@ def _drop_lone_hyphens(folded: bytes) -> bytes:
     return folded
 
 
+def _fold_bytes(text: str) -> bytes | None:
+    """See :meth:`Analyzer.folded`."""
+    try:
+        encoded = text.encode(_ENCODING, "tagger.separator")
+    except UnicodeEncodeError:
+        return None
+    # the soft hyphen is in the code page (0xAD): dropped, never a separator
+    return encoded.translate(_FOLD, b"\xad") if b"\xad" in encoded else encoded.translate(_FOLD)
+
+
+def word_spans(folded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end of each word of folded bytes (:meth:`Analyzer.folded`, as a ``uint8`` array): the runs of
+    letters, digits and hyphens with a letter or digit on either side, as ``_drop_lone_hyphens`` and
+    ``bytes.split`` find them, for many texts at once (texts joined by spaces)."""
+    space, hyphen = folded == 32, folded == 45
+    word = ~(space | hyphen)
+    inner = np.flatnonzero(hyphen[1:-1]) + 1
+    word[inner] = word[inner - 1] & word[inner + 1]
+    edges = np.flatnonzero(np.diff(word.view(np.int8), prepend=0, append=0))
+    return edges[::2], edges[1::2]
+
+
 def _separator(exc: UnicodeEncodeError):
     """Encoding error handler: characters the code page lacks become spaces when no letter or digit is lost;
     characters invisible inside words are dropped.  A letter or digit, or a combining mark (which may make
@@ -208,20 +231,26 @@ class Analyzer:
         """The words of ``text`` as :meth:`words` gives them, as ``str``, or — the same words, about twice as fast
         — as their windows-1251 bytes where the text allows it (Russian text with ASCII and common
         punctuation does).  :meth:`stem_of` takes both."""
-        if not isinstance(text, str):
-            raise TypeError(f"text must be a str, not {type(text).__name__}")
-        text = self._cut(text)
-        if "<" in text or "&" in text:
-            text = strip_markup(text)
-        try:
-            encoded = text.encode(_ENCODING, "tagger.separator")
-        except UnicodeEncodeError:
+        text = self._prepared(text)
+        folded = _fold_bytes(text)
+        if folded is None:
             return _tokens(_folded_words(text))
-        # the soft hyphen is in the code page (0xAD): dropped, never a separator
-        folded = encoded.translate(_FOLD, b"\xad") if b"\xad" in encoded else encoded.translate(_FOLD)
         if b"-" in folded:
             folded = _drop_lone_hyphens(folded)
         return folded.split()
+
+    def folded(self, text: str) -> bytes | None:
+        """The fast path's form of ``text`` (cut to ``max_chars``, markup stripped): its windows-1251 bytes with
+        every letter and digit lower case and ``ё`` as ``е``, ``-`` kept and every other character a space (its
+        words are what :func:`word_spans` finds); ``None`` for a text with a letter or digit the code page
+        lacks (the general path's)."""
+        return _fold_bytes(self._prepared(text))
+
+    def _prepared(self, text: str) -> str:
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, not {type(text).__name__}")
+        text = self._cut(text)
+        return strip_markup(text) if "<" in text or "&" in text else text
 
     def stem_of(self, word: str | bytes) -> str:
         """A token's stem; ``""`` for words left out (stopwords, one letter)."""

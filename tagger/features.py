@@ -14,11 +14,16 @@ from itertools import chain
 import numpy as np
 import scipy.sparse as sp
 
+from .analysis import word_spans
+from .wordhash import HashTable, span_hashes
+
 __all__ = ["TfidfFeatures", "CompiledVocabulary", "normalize_rows"]
 
 SKIP = -2  # a word the analyzer drops (stopword, one letter): removed before n-grams are formed
 UNKNOWN = -1  # a stem in no feature: kept as a gap, so no bigram spans it
 _WORD_CACHE_LIMIT = 500_000
+_GROUP_BYTES = 1 << 18  # texts hashed together: a few dozen articles
+_MAX_HASHED = 1 << 20  # longer texts (a raised max_chars) are looked up word by word
 
 
 class CompiledVocabulary:
@@ -86,23 +91,73 @@ class _WordIds(dict):
     a ``str`` or, from the analyzer's fast path, its windows-1251 ``bytes``.
 
     With ``extra_ids`` (a second stem -> id map, such as a tag vocabulary's label words) the value packs both
-    ids, ``(id + 2) << 32 | (extra id + 2)`` (see :func:`unpack_ids`): one lookup a word serves both."""
+    ids, ``(id + 2) << 32 | (extra id + 2)`` (see :func:`unpack_ids`): one lookup a word serves both.
+
+    :meth:`of_texts` looks up whole batches of texts at once: the words of the fast path by their hashes in a
+    :class:`~tagger.wordhash.HashTable` (this dict then holds the words of the general path)."""
 
     def __init__(self, stem_of, stem_ids: dict[str, int], extra_ids: dict[str, int] | None = None):
         super().__init__()
         self.stem_of = stem_of
         self.extra_ids = extra_ids
         self._stem_ids = stem_ids
+        self.table = HashTable(_WORD_CACHE_LIMIT)
 
-    def __missing__(self, word: str | bytes) -> int:
+    def value(self, word: str | bytes) -> int:
+        """A word's value, computed (not cached)."""
         stem = self.stem_of(word)
         sid = SKIP if not stem else self._stem_ids.get(stem, UNKNOWN)
         if self.extra_ids is not None:
             xid = SKIP if not stem else self.extra_ids.get(stem, UNKNOWN)
             sid = (sid + 2) << 32 | (xid + 2)
+        return sid
+
+    def __missing__(self, word: str | bytes) -> int:
+        sid = self.value(word)
         if len(self) < _WORD_CACHE_LIMIT:
             self[word] = sid
         return sid
+
+    def of_texts(self, texts: Sequence[str], analyzer) -> tuple[np.ndarray, np.ndarray]:
+        """The values of the words of ``texts`` (as :meth:`tagger.analysis.Analyzer.word_keys` finds them), all
+        texts one after another, and each text's number of words."""
+        pieces: list[np.ndarray] = []
+        lengths = np.zeros(len(texts), dtype=np.int64)
+        group: list[bytes] = []  # consecutive texts of the fast path, hashed together
+        size = 0
+
+        def flush():
+            nonlocal size
+            if group:
+                pieces.append(self._hashed(group, lengths[i - len(group):i]))
+                group.clear()
+                size = 0
+        for i, text in enumerate(texts):
+            folded = analyzer.folded(text)
+            if folded is None or len(folded) > _MAX_HASHED:  # the general path (or a huge text): word by word
+                flush()
+                pieces.append(np.fromiter(map(self.__getitem__, analyzer.word_keys(text)), dtype=np.int64))
+                lengths[i] = len(pieces[-1])
+                continue
+            if size + len(folded) > _GROUP_BYTES:
+                flush()
+            group.append(folded)
+            size += len(folded) + 1
+        i = len(texts)
+        flush()
+        return (np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)), lengths
+
+    def _hashed(self, folded: list[bytes], lengths: np.ndarray) -> np.ndarray:
+        """The values of the words of ``folded`` texts, their word counts written to ``lengths``."""
+        buffer = b" ".join(folded)
+        array = np.frombuffer(buffer, dtype=np.uint8)
+        starts, ends = word_spans(array)
+        bounds = np.cumsum([0] + [len(f) + 1 for f in folded])
+        lengths[:] = np.diff(np.searchsorted(starts, bounds))
+
+        def compute(indices):  # words not seen before (or not kept: the table is full)
+            return [self.value(buffer[a:b]) for a, b in zip(starts[indices].tolist(), ends[indices].tolist())]
+        return self.table.lookup(span_hashes(array, starts, ends), compute)
 
 
 def unpack_ids(packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -168,6 +223,12 @@ class TfidfFeatures:
     def n_features(self) -> int:
         return len(self.idf_)
 
+    def transform_texts(self, texts: Sequence[str], analyzer, extra_ids: dict[str, int] | None = None):
+        """TF-IDF rows of ``texts`` analysed by ``analyzer``: what :meth:`transform_words` gives for their word
+        lists, with the words of a batch looked up at once (see :meth:`_WordIds.of_texts`)."""
+        ids, lengths = self._lookup(analyzer.stem_of, extra_ids).of_texts(texts, analyzer)
+        return self._from_ids(ids, lengths, extra_ids is not None)
+
     def transform_words(self, word_lists: Iterable[Sequence[str | bytes]], stem_of,
                         extra_ids: dict[str, int] | None = None):
         """TF-IDF rows of texts given as word lists (as :meth:`tagger.analysis.Analyzer.word_keys` gives them);
@@ -178,23 +239,29 @@ class TfidfFeatures:
 
         With ``extra_ids`` (stem -> id) also returns, from the same lookups, each text's words (dropped ones left
         out) as those ids (``UNKNOWN`` for other stems), all texts one after another, and each text's count."""
-        vocab = self.compiled()
-        word_ids = self._word_ids
-        if word_ids is None or word_ids.stem_of != stem_of or word_ids.extra_ids is not extra_ids:
-            word_ids = self._word_ids = _WordIds(stem_of, vocab.stem_ids, extra_ids)
-        get = word_ids.__getitem__
+        get = self._lookup(stem_of, extra_ids).__getitem__
         parts = [list(map(get, words)) for words in word_lists]
         lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
         ids = np.fromiter(chain.from_iterable(parts), dtype=np.int64, count=int(lengths.sum()))
-        if extra_ids is not None:
-            ids, extra = unpack_ids(ids)
-        doc = np.repeat(np.arange(len(parts), dtype=np.int64), lengths)
+        return self._from_ids(ids, lengths, extra_ids is not None)
+
+    def _lookup(self, stem_of, extra_ids: dict[str, int] | None) -> _WordIds:
+        """The word cache for this analyzer (``stem_of``) and these ``extra_ids``: another one replaces it."""
+        word_ids = self._word_ids
+        if word_ids is None or word_ids.stem_of != stem_of or word_ids.extra_ids is not extra_ids:
+            word_ids = self._word_ids = _WordIds(stem_of, self.compiled().stem_ids, extra_ids)
+        return word_ids
+
+    def _from_ids(self, ids: np.ndarray, lengths: np.ndarray, extra: bool):
+        if extra:
+            ids, extra_ids = unpack_ids(ids)
+        doc = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
         kept = ids != SKIP
-        rows, cols = vocab.pairs(ids[kept], doc[kept])
-        X = self.weigh(rows, cols, len(parts))
-        if extra_ids is None:
+        rows, cols = self.compiled().pairs(ids[kept], doc[kept])
+        X = self.weigh(rows, cols, len(lengths))
+        if not extra:
             return X
-        return X, extra[kept], np.bincount(doc[kept], minlength=len(parts))
+        return X, extra_ids[kept], np.bincount(doc[kept], minlength=len(lengths))
 
     def transform(self, docs: Iterable[Sequence[str]]) -> sp.csr_matrix:
         get = self.vocabulary_.get

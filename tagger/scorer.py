@@ -186,9 +186,8 @@ class TagScorer:
         an = self.analyzer
         if self.params["ngram_range"][1] <= 2:  # integer-id fast path, same matrix
             if lexical:  # one lookup a word for both
-                return self.features.transform_words(map(an.word_keys, texts), an.stem_of,
-                                                     self.lexical.index.stem_ids)
-            return self.features.transform_words(map(an.word_keys, texts), an.stem_of)
+                return self.features.transform_texts(texts, an, self.lexical.index.stem_ids)
+            return self.features.transform_texts(texts, an)
         X = self.features.transform(an.terms(t) for t in texts)
         if not lexical:
             return X

@@ -3,11 +3,12 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tagger.analysis import Analyzer, clean_text, russian_stopwords
+from tagger.analysis import Analyzer, clean_text, russian_stopwords, word_spans
 
 
 @pytest.fixture(scope="module")
@@ -166,3 +167,21 @@ def test_the_fast_word_path_gives_the_same_words_with_invisible_characters(text)
     an = Analyzer()
     keys = an.word_keys(text)
     assert [k.decode("cp1251") if isinstance(k, bytes) else k for k in keys] == an.words(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="аБв-- ёx1_\u00ad", max_size=25), min_size=1, max_size=6))
+def test_word_spans_find_the_words_of_the_fast_path(texts):
+    """word_spans over texts joined by spaces finds exactly the words word_keys finds in each text."""
+    an = Analyzer()
+    folded = [an.folded(t) for t in texts]
+    buffer = b" ".join(folded)
+    starts, ends = word_spans(np.frombuffer(buffer, dtype=np.uint8))
+    assert [buffer[a:b] for a, b in zip(starts, ends)] == [k for t in texts for k in an.word_keys(t)]
+
+
+def test_folded_is_none_where_the_general_path_is_needed():
+    an = Analyzer()
+    assert an.folded("Café") is None and an.folded("Ёлка, С-400!") == "елка  с-400 ".encode("cp1251")
+    with pytest.raises(TypeError, match="must be a str"):
+        an.folded(b"bytes")

@@ -1,0 +1,83 @@
+"""The NumPy word hashing and hash table behind batch tagging (tagger.wordhash)."""
+import numpy as np
+import pytest
+
+from tagger.analysis import Analyzer
+from tagger.features import _WordIds
+from tagger.wordhash import MISSING, HashTable, span_hashes
+
+
+def _spans(words: list[bytes]):
+    buffer = b" ".join(words)
+    starts = np.cumsum([0] + [len(w) + 1 for w in words[:-1]])
+    return np.frombuffer(buffer, dtype=np.uint8), starts, starts + [len(w) for w in words]
+
+
+def test_a_word_hashes_the_same_wherever_it_stands():
+    words = [b"kosmos", b"a", b"kosmos", b"somsok", b"kosmo", b"a", b"ab", b"ba", b"kosmos"]
+    h = span_hashes(*_spans(words))
+    same = {w: {int(x) for x, v in zip(h, words) if v == w} for w in words}
+    assert all(len(s) == 1 for s in same.values())  # one hash a word
+    assert len({next(iter(s)) for s in same.values()}) == len(same)  # distinct words, distinct hashes
+    assert (h != 0).all()
+
+
+def test_no_collisions_among_many_words():
+    rng = np.random.default_rng(0)
+    words = list({bytes(rng.integers(224, 256, size=rng.integers(1, 12)).astype(np.uint8)) for _ in range(200_000)})
+    assert len(np.unique(span_hashes(*_spans(words)))) == len(words)
+
+
+def test_table_gets_what_was_put_and_grows():
+    table = HashTable(limit=10_000, size=8)
+    keys = np.arange(1, 3_001, dtype=np.uint64) * np.uint64(2**40)  # equal low bits: the slots must mix
+    table.put(keys, np.arange(3_000))
+    assert len(table) == 3_000
+    np.testing.assert_array_equal(table.get(keys), np.arange(3_000))
+    assert (table.get(keys + np.uint64(1)) == MISSING).all()
+
+
+def test_table_keeps_at_most_its_limit():
+    table = HashTable(limit=100)
+    table.put(np.arange(1, 151, dtype=np.uint64), np.arange(150))
+    got = table.get(np.arange(1, 151, dtype=np.uint64))
+    assert len(table) == 100 and (got[:100] == np.arange(100)).all() and (got[100:] == MISSING).all()
+
+
+def test_lookup_computes_each_missing_key_once():
+    table, asked = HashTable(limit=1_000), []
+
+    def compute(indices):
+        asked.append(sorted(keys[indices].tolist()))
+        return keys[indices].astype(np.int64) * 10
+    keys = np.array([5, 7, 5, 9, 7, 5], dtype=np.uint64)
+    np.testing.assert_array_equal(table.lookup(keys, compute), keys.astype(np.int64) * 10)
+    np.testing.assert_array_equal(table.lookup(keys[::-1], compute), keys[::-1].astype(np.int64) * 10)
+    assert asked == [[5, 7, 9]]  # the second lookup found them all
+
+
+def test_full_table_still_answers():
+    table = HashTable(limit=1)
+    keys = np.array([3, 4, 3], dtype=np.uint64)
+    for _ in range(2):
+        np.testing.assert_array_equal(table.lookup(keys, lambda i: keys[i].astype(np.int64)), [3, 4, 3])
+    assert len(table) == 1
+
+
+@pytest.mark.parametrize("group_bytes", [1, 40, 1 << 18])
+def test_batch_lookup_equals_word_by_word(monkeypatch, group_bytes):
+    """_WordIds.of_texts (hashed in groups; the general path and huge texts word by word) gives the values a
+    word-by-word lookup gives, in text order, whatever the grouping."""
+    import tagger.features as features
+    monkeypatch.setattr(features, "_GROUP_BYTES", group_bytes)
+    monkeypatch.setattr(features, "_MAX_HASHED", 60)
+    an = Analyzer()
+    texts = ["Глава Роскосмоса посетит Баку", "", "Café в Москве", "и в на", "С-400 -- a--b",
+             "Роскосмос " * 10, "Ёлка — в «Москве» 🎄", "<b>кос&shy;мос</b>", "Баку Баку"]
+    ids = {"глав": 0, "роскосмос": 1, "бак": 2, "москв": 3}
+    batch = _WordIds(an.stem_of, ids)
+    got, lengths = batch.of_texts(texts, an)
+    one = _WordIds(an.stem_of, ids)
+    want = [[one[w] for w in an.word_keys(t)] for t in texts]
+    assert lengths.tolist() == [len(w) for w in want]
+    assert got.tolist() == [v for w in want for v in w]
