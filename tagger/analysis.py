@@ -97,6 +97,10 @@ def _tokens(cleaned: str) -> list[str]:
 # byte becomes a space.  Characters windows-1251 lacks are spaces too where they are not letters or digits
 # (emoji, symbols); a text with a letter or digit it lacks (é, ß) takes the general path.
 _ENCODING = "cp1251"
+# Analyzer.folded gives the general path's texts as bytes too: a letter or digit windows-1251 lacks is written as
+# 0x98 (the one byte the code page leaves undefined) and its code point in six hex digits, so that each word is
+# still one run of word bytes (see _escape and _decoded).
+_ESCAPE = 0x98
 
 
 def _fold_table() -> bytes:
@@ -112,6 +116,7 @@ def _fold_table() -> bytes:
         elif char.isalnum():  # \w without "_"
             # checked: every letter of the code page lower-cases to one letter of the code page
             table[b] = folded.encode(_ENCODING)[0]
+    table[_ESCAPE] = _ESCAPE
     return bytes(table)
 
 
@@ -140,6 +145,24 @@ def _fold_bytes(text: str) -> bytes | None:
         return None
     # the soft hyphen is in the code page (0xAD): dropped, never a separator
     return encoded.translate(_FOLD, b"\xad") if b"\xad" in encoded else encoded.translate(_FOLD)
+
+
+def _escape(exc: UnicodeEncodeError):
+    """Encoding error handler of the general path's bytes (of a text cleaned by ``_folded_words``): a letter or
+    digit the code page lacks becomes its escape (``_ESCAPE`` and six hex digits), any other character a space."""
+    lost = exc.object[exc.start:exc.end]
+    return b"".join(b"\x98%06x" % ord(ch) if ch.isalnum() else b" " for ch in lost), exc.end
+
+
+codecs.register_error("tagger.escape", _escape)
+
+
+def _decoded(word: bytes) -> str:
+    """The word of a word's bytes (:meth:`Analyzer.folded`): windows-1251, escapes included."""
+    if b"\x98" not in word:
+        return word.decode(_ENCODING)
+    head, *escaped = word.split(b"\x98")
+    return head.decode(_ENCODING) + "".join(chr(int(e[:6], 16)) + e[6:].decode(_ENCODING) for e in escaped)
 
 
 def word_spans(folded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -186,8 +209,8 @@ class _StemCache(dict):
         self._stem = stem
 
     def __missing__(self, word: str | bytes) -> str:
-        if isinstance(word, bytes):  # a word of the fast path (Analyzer.word_keys): its windows-1251 bytes
-            stem = self[word.decode(_ENCODING)]
+        if isinstance(word, bytes):  # a word's bytes (Analyzer.word_keys, Analyzer.folded)
+            stem = self[_decoded(word)]
         else:
             stem = self._stem(word) if len(word) > 1 else ""
         if len(self) < _STEM_CACHE_LIMIT:
@@ -239,12 +262,16 @@ class Analyzer:
             folded = _drop_lone_hyphens(folded)
         return folded.split()
 
-    def folded(self, text: str) -> bytes | None:
-        """The fast path's form of ``text`` (cut to ``max_chars``, markup stripped): its windows-1251 bytes with
-        every letter and digit lower case and ``ё`` as ``е``, ``-`` kept and every other character a space (its
-        words are what :func:`word_spans` finds); ``None`` for a text with a letter or digit the code page
-        lacks (the general path's)."""
-        return _fold_bytes(self._prepared(text))
+    def folded(self, text: str) -> bytes:
+        """``text`` (cut to ``max_chars``, markup stripped) as bytes whose words are what :func:`word_spans` finds:
+        its windows-1251 bytes with every letter and digit lower case and ``ё`` as ``е``, ``-`` kept and every
+        other character a space; a letter or digit the code page lacks (é, ß: the general path's texts) is
+        written as an escape, which :meth:`stem_of` reads."""
+        text = self._prepared(text)
+        folded = _fold_bytes(text)
+        if folded is None:
+            folded = _folded_words(text).encode(_ENCODING, "tagger.escape").translate(_FOLD)
+        return folded
 
     def _prepared(self, text: str) -> str:
         if not isinstance(text, str):

@@ -94,7 +94,7 @@ class _WordIds(dict):
     ids, ``(id + 2) << 32 | (extra id + 2)`` (see :func:`unpack_ids`): one lookup a word serves both.
 
     :meth:`of_texts` looks up whole batches of texts at once: the words of the fast path by their hashes in a
-    :class:`~tagger.wordhash.HashTable` (this dict then holds the words of the general path)."""
+    :class:`~tagger.wordhash.HashTable` (this dict then holds only words looked up one by one)."""
 
     def __init__(self, stem_of, stem_ids: dict[str, int], extra_ids: dict[str, int] | None = None):
         super().__init__()
@@ -134,7 +134,7 @@ class _WordIds(dict):
                 size = 0
         for i, text in enumerate(texts):
             folded = analyzer.folded(text)
-            if folded is None or len(folded) > _MAX_HASHED:  # the general path (or a huge text): word by word
+            if len(folded) > _MAX_HASHED:  # a huge text (a raised max_chars): word by word
                 flush()
                 pieces.append(np.fromiter(map(self.__getitem__, analyzer.word_keys(text)), dtype=np.int64))
                 lengths[i] = len(pieces[-1])

@@ -1,11 +1,10 @@
 """Words of many texts at once as 64-bit hashes, and a NumPy hash table from those hashes to word ids.
 
 Splitting a text into words and looking them up one by one in a dict costs ~250 ns a word in Python: half of
-tagging time.
-Here a batch of texts, folded to one byte a character (:meth:`tagger.analysis.Analyzer.folded`), is one byte
-array; its words are spans found with a few array operations (:func:`tagger.analysis.word_spans`), each span
-gets a polynomial hash from one prefix sum, and the hashes are looked up in an open-addressing table, all in
-NumPy.  Only words never seen before go through Python (to be stemmed, once).
+tagging time.  Here a batch of texts, folded to one byte a character (:meth:`tagger.analysis.Analyzer.folded`),
+is one byte array; its words are spans found with a few array operations (:func:`tagger.analysis.word_spans`),
+each span gets a polynomial hash from one prefix sum, and the hashes are looked up in an open-addressing table,
+all in NumPy.  Only words never seen before go through Python (to be stemmed, once).
 
 The hash of the bytes ``c_0 .. c_{m-1}`` is ``sum(c_k * B**k) mod 2**64`` with an odd ``B``: the prefix sum
 ``P`` of ``c_k * B**k`` over the buffer gives any span's as ``(P[end] - P[start]) * B**-start``.  Two distinct
