@@ -12,6 +12,7 @@ words of a 500,000-word cache collide with probability ~10^-8.
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -50,12 +51,13 @@ MISSING = np.iinfo(np.int64).min
 class HashTable:
     """``uint64`` hash -> ``int64`` value, open addressing with linear probing, at most ``limit`` entries.
 
-    A lookup reads one snapshot of the arrays and :meth:`put` swaps in new ones, so threads may share a table
-    (two threads adding at once may lose one's entries: they are looked up again next time)."""
+    Threads may share a table: writers take a lock, a value is written before its key (a reader sees a slot
+    empty or whole), and a grown table is swapped in whole while readers finish with the old one."""
 
     def __init__(self, limit: int, size: int = 1 << 16):
         self.limit = limit
         self._arrays = (np.zeros(size, dtype=np.uint64), np.zeros(size, dtype=np.int64), 0)  # keys, values, count
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return self._arrays[2]
@@ -83,22 +85,27 @@ class HashTable:
         return out
 
     def put(self, keys: np.ndarray, values: np.ndarray) -> None:
-        """Add ``keys`` (distinct, not in the table) with ``values``, as many as the limit allows."""
-        table, stored, count = self._arrays
-        keys, values = keys[: max(self.limit - count, 0)], values[: max(self.limit - count, 0)]
-        if not len(keys):
-            return
-        size = len(table)
-        while (count + len(keys)) * 2 > size:  # at most half full: short probe runs
-            size *= 2
-        if size == len(table):
-            table, stored = table.copy(), stored.copy()
-        else:  # grown: every entry placed anew
-            old = table != 0
-            keys, values = np.concatenate([table[old], keys]), np.concatenate([stored[old], values])
-            table, stored, count = np.zeros(size, dtype=np.uint64), np.zeros(size, dtype=np.int64), 0
-        self._insert(table, stored, keys, values)
-        self._arrays = (table, stored, count + len(keys))
+        """Add ``keys`` (distinct) with ``values``, as many as the limit allows; keys already in the table (another
+        thread's) stay as they are."""
+        with self._lock:
+            new = self.get(keys) == MISSING
+            keys, values = keys[new], values[new]
+            table, stored, count = self._arrays
+            room = max(self.limit - count, 0)
+            keys, values = keys[:room], values[:room]
+            if not len(keys):
+                return
+            size = len(table)
+            while (count + len(keys)) * 2 > size:  # at most half full: short probe runs
+                size *= 2
+            if size > len(table):  # grown: every entry placed anew, in new arrays
+                old = table != 0
+                self._insert(grown := np.zeros(size, dtype=np.uint64), values_ := np.zeros(size, dtype=np.int64),
+                             np.concatenate([table[old], keys]), np.concatenate([stored[old], values]))
+                self._arrays = (grown, values_, count + len(keys))
+            else:
+                self._insert(table, stored, keys, values)
+                self._arrays = (table, stored, count + len(keys))
 
     def _insert(self, table: np.ndarray, stored: np.ndarray, keys: np.ndarray, values: np.ndarray) -> None:
         mask = len(table) - 1
@@ -107,10 +114,17 @@ class HashTable:
             free = np.flatnonzero(table[slot] == 0)
             _, first = np.unique(slot[free], return_index=True)  # one key a free slot
             won = free[first]
-            table[slot[won]], stored[slot[won]] = keys[won], values[won]
+            stored[slot[won]] = values[won]  # the value first: a reader that finds the key finds its value
+            table[slot[won]] = keys[won]
             rest = np.ones(len(keys), dtype=bool)
             rest[won] = False
             keys, values, slot = keys[rest], values[rest], (slot[rest] + 1) & mask
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_lock": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
 
     def lookup(self, keys: np.ndarray, compute: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """The value of each key; ``compute(indices)`` gives the values of the keys at ``indices`` (distinct keys)

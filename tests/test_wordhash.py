@@ -81,3 +81,35 @@ def test_batch_lookup_equals_word_by_word(monkeypatch, group_bytes):
     want = [[one[w] for w in an.word_keys(t)] for t in texts]
     assert lengths.tolist() == [len(w) for w in want]
     assert got.tolist() == [v for w in want for v in w]
+
+
+def test_threads_sharing_a_table_get_the_right_values():
+    """Threads filling one table at once (each its own words, all of them some shared ones) all get what a
+    word-by-word lookup gives, and the table ends with each word once."""
+    import threading
+    an = Analyzer()
+    rng = np.random.default_rng(1)
+    letters = list("абвгдежзиклмнопрстуф")
+    texts = [[" ".join("".join(rng.choice(letters, size=rng.integers(2, 9))) for _ in range(400))
+              for _ in range(5)] for _ in range(8)]
+    ids = {an.stem_of(w): i for i, w in enumerate(texts[0][0].split()[:200])}
+    shared = _WordIds(an.stem_of, ids)
+    results, errors = {}, []
+
+    def run(k):
+        try:
+            results[k] = [shared.of_texts(batch, an) for batch in (texts[k], texts[0], texts[k])]
+        except Exception as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    one = _WordIds(an.stem_of, ids)
+    for k, got in results.items():
+        for batch, (values, lengths) in zip((texts[k], texts[0], texts[k]), got):
+            assert values.tolist() == [one[w] for t in batch for w in an.word_keys(t)]
+    n_words = len({w for batches in texts for t in batches for w in an.word_keys(t)})
+    assert len(shared.table) == n_words
