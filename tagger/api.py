@@ -1,23 +1,24 @@
 """The public tagging functions and :class:`TagModel`, a loaded model with its metadata."""
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import threading
 import warnings
 import weakref
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from importlib import resources
 from itertools import chain
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .explain import TagExplanation, explain
 from .model_file import ModelError, load_scorer
 from .scorer import TagScorer, as_texts
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 __all__ = ["TagModel", "load_model", "default_model", "predict_tags", "score_tags", "explain_tags", "DEFAULT_MODEL"]
 
@@ -54,14 +55,22 @@ def _check_jobs(n_jobs: object) -> int:
     return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
 
 
-def process_pool(workers: int, initializer, initargs: tuple) -> ProcessPoolExecutor:
+def process_pool(workers: int, initializer, initargs: tuple) -> "ProcessPoolExecutor":
     """Worker processes started by fork where the platform has it (they inherit ``initargs``, the model among
     them, without pickling), else by spawn (``initargs`` pickled once per worker).  Workers ignore Ctrl-C
-    (SIGINT goes to the whole process group): the parent handles it, once, without a traceback per worker."""
+    (SIGINT goes to the whole process group): the parent handles it, once, without a traceback per worker.
+    (multiprocessing is imported here, by the first parallel call: a tenth of the import time of tagging.)"""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                                initargs=(initializer, initargs))
+
+
+def _broken_pool() -> type:
+    from concurrent.futures.process import BrokenProcessPool
+    return BrokenProcessPool
 
 
 def _start_worker(initializer, initargs: tuple) -> None:
@@ -165,7 +174,7 @@ class TagModel:
                     f.cancel()
                 raise
             rest = [f.result() for f in futures]
-        except BrokenProcessPool:  # a worker died (killed, out of memory): a new pool next time, this batch here
+        except _broken_pool():  # a worker died (killed, out of memory): a new pool next time, this batch here
             with self._pool_lock:
                 if self._pools.get(n_jobs) is pool:
                     del self._pools[n_jobs]

@@ -31,13 +31,15 @@ class CompiledVocabulary:
 
     def __init__(self, stems: list[str], unigram: np.ndarray, bigram_codes: np.ndarray, bigram_features: np.ndarray):
         self.stems = stems
-        self.stem_ids = {s: i for i, s in enumerate(stems)}
+        self.stem_ids = dict(zip(stems, range(len(stems))))
         if len(self.stem_ids) != len(stems):
             raise ValueError("the stem list repeats a stem")
         self.unigram = np.asarray(unigram, dtype=np.int32)
-        order = np.argsort(bigram_codes, kind="stable")
-        self.bigram_codes = np.asarray(bigram_codes, dtype=np.int64)[order]
-        self.bigram_features = np.asarray(bigram_features, dtype=np.int32)[order]
+        self.bigram_codes = np.asarray(bigram_codes, dtype=np.int64)
+        self.bigram_features = np.asarray(bigram_features, dtype=np.int32)
+        if len(self.bigram_codes) > 1 and not (self.bigram_codes[1:] > self.bigram_codes[:-1]).all():
+            order = np.argsort(self.bigram_codes, kind="stable")  # (a model file stores them sorted)
+            self.bigram_codes, self.bigram_features = self.bigram_codes[order], self.bigram_features[order]
         if len(self.unigram) != len(stems) or len(self.bigram_codes) != len(self.bigram_features):
             raise ValueError("compiled vocabulary arrays differ in length")
 

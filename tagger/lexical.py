@@ -97,11 +97,12 @@ class LabelIndex:
         self.analyzer = analyzer
         self.stem_ids: dict[str, int] = {}
         labels: list[tuple[int, tuple[int, ...], str]] = []
+        stemmed = iter(analyzer.stems_of_many([label for concept in vocabulary for label in concept.labels]))
         for concept in vocabulary:
             col = columns[tag_key(concept.tag)]
             seen = set()
             for label in concept.labels:
-                stems = tuple(analyzer.stems(label))
+                stems = tuple(next(stemmed))
                 if not stems or stems in seen:
                     continue
                 seen.add(stems)

@@ -74,8 +74,7 @@ class LeadMatcher:
         self.n_tags, self.analyzer, self.weight, self.lead_chars = len(tags), analyzer, float(weight), lead_chars
         self.by_stem: dict[str, list[int]] = {}
         self.sizes = np.zeros(len(tags), dtype=np.int64)
-        for j, tag in enumerate(tags):
-            stems = set(analyzer.stems(tag))
+        for j, stems in enumerate(map(set, analyzer.stems_of_many(tags))):
             self.sizes[j] = len(stems) or -1  # a tag of stopwords only never fires
             for stem in stems:
                 self.by_stem.setdefault(stem, []).append(j)
