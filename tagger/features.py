@@ -95,8 +95,8 @@ class _WordIds(dict):
     With ``extra_ids`` (a second stem -> id map, such as a tag vocabulary's label words) the value packs both
     ids, ``(id + 2) << 32 | (extra id + 2)`` (see :func:`unpack_ids`): one lookup a word serves both.
 
-    :meth:`of_texts` looks up whole batches of texts at once: the words of the fast path by their hashes in a
-    :class:`~tagger.wordhash.HashTable` (this dict then holds only words looked up one by one)."""
+    :meth:`of_texts` looks up whole batches of texts at once, by the words' hashes in a
+    :class:`~tagger.wordhash.HashTable` (this dict serves :meth:`transform_words`' word lists)."""
 
     def __init__(self, stem_of, stem_ids: dict[str, int], extra_ids: dict[str, int] | None = None):
         super().__init__()
@@ -122,44 +122,46 @@ class _WordIds(dict):
 
     def of_texts(self, texts: Sequence[str], analyzer) -> tuple[np.ndarray, np.ndarray]:
         """The values of the words of ``texts`` (as :meth:`tagger.analysis.Analyzer.word_keys` finds them), all
-        texts one after another, and each text's number of words."""
-        pieces: list[np.ndarray] = []
-        lengths = np.zeros(len(texts), dtype=np.int64)
-        group: list[bytes] = []  # consecutive texts of the fast path, hashed together
-        size = 0
+        texts one after another, and each text's number of words (see :func:`word_values`)."""
+        return word_values(texts, analyzer, self.table, self.value)
 
-        def flush():
-            nonlocal size
-            if group:
-                pieces.append(self._hashed(group, lengths[i - len(group):i]))
-                group.clear()
-                size = 0
-        for i, text in enumerate(texts):
-            folded = analyzer.folded(text)
-            if len(folded) > _MAX_HASHED:  # a huge text (a raised max_chars): word by word
-                flush()
-                pieces.append(np.fromiter(map(self.__getitem__, analyzer.word_keys(text)), dtype=np.int64))
-                lengths[i] = len(pieces[-1])
-                continue
-            if size + len(folded) > _GROUP_BYTES:
-                flush()
-            group.append(folded)
-            size += len(folded) + 1
-        i = len(texts)
-        flush()
-        return (np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)), lengths
 
-    def _hashed(self, folded: list[bytes], lengths: np.ndarray) -> np.ndarray:
-        """The values of the words of ``folded`` texts, their word counts written to ``lengths``."""
-        buffer = b" ".join(folded)
-        array = np.frombuffer(buffer, dtype=np.uint8)
-        starts, ends = word_spans(array)
-        bounds = np.cumsum([0] + [len(f) + 1 for f in folded])
-        lengths[:] = np.diff(np.searchsorted(starts, bounds))
+def word_values(texts: Sequence[str], analyzer, table: HashTable, value) -> tuple[np.ndarray, np.ndarray]:
+    """The values of the words of ``texts`` (as :meth:`tagger.analysis.Analyzer.word_keys` finds them), all texts
+    one after another, and each text's number of words: looked up by hash in ``table``, ``value(word)`` (the
+    word's bytes) computing those it lacks.  Texts are hashed a few dozen at a time (see :mod:`tagger.wordhash`)."""
+    pieces: list[np.ndarray] = []
+    lengths = np.zeros(len(texts), dtype=np.int64)
+    group: list[bytes] = []  # consecutive texts, hashed together
+    first = size = 0  # the group's first text, its bytes
+    for i, text in enumerate(texts):
+        folded = analyzer.folded(text)
+        if (size + len(folded) > _GROUP_BYTES or len(folded) > _MAX_HASHED) and group:
+            pieces.append(_hashed(group, lengths[first:i], table, value))
+            group, first, size = [], i, 0
+        if len(folded) > _MAX_HASHED:  # a huge text (a raised max_chars): word by word, no huge hash arrays
+            pieces.append(np.fromiter(map(value, analyzer.word_keys(text)), dtype=np.int64))
+            lengths[i], first = len(pieces[-1]), i + 1
+            continue
+        group.append(folded)
+        size += len(folded) + 1
+    if group:
+        pieces.append(_hashed(group, lengths[first:], table, value))
+    return (np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)), lengths
 
-        def compute(indices):  # words not seen before (or not kept: the table is full)
-            return [self.value(buffer[a:b]) for a, b in zip(starts[indices].tolist(), ends[indices].tolist())]
-        return self.table.lookup(span_hashes(array, starts, ends), compute)
+
+def _hashed(folded: list[bytes], lengths: np.ndarray, table: HashTable, value) -> np.ndarray:
+    """The values of the words of ``folded`` texts (see :func:`word_values`), their word counts written to
+    ``lengths``."""
+    buffer = b" ".join(folded)
+    array = np.frombuffer(buffer, dtype=np.uint8)
+    starts, ends = word_spans(array)
+    bounds = np.cumsum([0] + [len(f) + 1 for f in folded])
+    lengths[:] = np.diff(np.searchsorted(starts, bounds))
+
+    def compute(indices):  # words not seen before (or not kept: the table is full)
+        return [value(buffer[a:b]) for a, b in zip(starts[indices].tolist(), ends[indices].tolist())]
+    return table.lookup(span_hashes(array, starts, ends), compute)
 
 
 def unpack_ids(packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

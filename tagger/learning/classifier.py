@@ -32,7 +32,7 @@ from ..tags import normalize_tag, tag_key
 from ..vocabulary import Concept, Vocabulary
 from .calibration import best_f1_threshold, fit_calibration, tune_thresholds
 from .engines import chunks, engine_for
-from .features import DocumentFrequencies, count_chunk, fit_tfidf, rescale_columns
+from .features import BATCH, DocumentFrequencies, count_chunk, fit_tfidf, rescale_columns
 from .lexical import fit_lexical
 from .solvers import (check_memory, dense_weights, gram_matrix, partitioned_coefficients, partitions, prune_rows,
                       weights_of_coefficients)
@@ -402,8 +402,13 @@ class TagClassifier(BaseEstimator):
             counted = DocumentFrequencies.merged(states, analyzer, ngram_range)
         elif ngram_range[1] <= 2:
             counted = DocumentFrequencies(analyzer, ngram_range)
+            batch = []
             for text in progress(texts, "analysing", n_texts, enabled=self.verbose, unit="docs"):
-                counted.add(text)
+                batch.append(text)
+                if len(batch) == BATCH:
+                    counted.add_many(batch)
+                    batch = []
+            counted.add_many(batch)
         if ngram_range[1] <= 2:
             self.features_ = counted.features(self.min_df, self.max_df, self.max_features)
             say(f"document frequencies of {len(counted.stems):,} stems in {time.monotonic() - start:.1f} s",
