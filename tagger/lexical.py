@@ -14,6 +14,7 @@ Everything here is NumPy: matching a batch of texts is a few array operations ov
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -45,6 +46,7 @@ FEATURES = (
 )
 
 _TITLE_CHARS = 200
+_VISIBLE = re.compile(r"\S")
 _SUPERVISED, _LOGIT, _COUNT = FEATURES.index("supervised"), FEATURES.index("logit"), FEATURES.index("log_count")
 
 #: The candidate scorer is three logistic models, one for each kind of tag (a few coefficients each).
@@ -61,8 +63,9 @@ def which_model(F: np.ndarray) -> np.ndarray:
 def title_of(text: str) -> str:
     """The title part of a document (``title, blank line, text``): its first line, if at most 300 characters
     long, else its first 200 characters."""
-    text = text.lstrip()  # (scraped texts often open with blank lines)
-    return text[: text.find("\n")] if "\n" in text[:301] else text[:_TITLE_CHARS]
+    start = _VISIBLE.search(text)  # (scraped texts often open with blank lines)
+    head = text[start.start():start.start() + 301] if start else ""  # (never a copy of a whole 10 MB text)
+    return head[: head.find("\n")] if "\n" in head else head[:_TITLE_CHARS]
 
 
 @dataclass
