@@ -4,6 +4,7 @@ single-article latency (p50/p99), batch throughput, training wall time and peak 
 model file size, and the cost of one 10 MB article.
 
     python benchmarks/speed.py [--articles 1000] [--skip-training]
+    python benchmarks/speed.py --stages     # the stages of batch tagging, timed apart (README's hot path)
 
 Texts are real RT articles (title + body).  Times are wall-clock on this machine.  Cold figures are the median
 of 5 fresh processes, started and timed from outside; warm ones are as in a running service; batch figures are
@@ -89,11 +90,49 @@ def best_of(runs: int, fn) -> float:
     return min(times)
 
 
+def stages(model, texts: list[str]) -> dict[str, float]:
+    """Milliseconds of each stage of tagging ``texts`` in one batch (best of 5, warm), timed apart."""
+    from tagger.lexical import title_of
+    scorer, an = model.scorer, model.scorer.analyzer
+    features, lexical = scorer.features, scorer.lexical
+    words = features._lookup(an.stem_of, lexical.index.stem_ids)
+    ids, lengths = words.of_texts(texts, an)
+    X, label_ids, label_lengths = features._from_ids(ids, lengths, True)
+    P, known = scorer.probabilities(texts)
+    titles = [len(an.stems(title_of(t))) for t in texts]
+
+    def labels():
+        cand = lexical.index.match(label_ids, label_lengths, titles)
+        return lexical.probability(lexical.features(cand, np.zeros(len(cand))))
+    parts = {
+        "words: fold, split, hash, look up": lambda: words.of_texts(texts, an),
+        "n-grams and TF-IDF rows": lambda: features._from_ids(ids, lengths, True),
+        "product X @ W": lambda: X @ scorer.coef_t,
+        "lead signal": lambda: scorer.lead(texts),
+        "titles": lambda: [len(an.stems(title_of(t))) for t in texts],
+        "labels found and scored": labels,
+        "calibration and choice": lambda: scorer.choose(P, known),
+    }
+    out = {name: round(1000 * best_of(5, fn), 1) for name, fn in parts.items()}
+    out["whole batch (predict_tags_batch)"] = round(1000 * best_of(5, lambda: model.predict_tags_batch(texts)), 1)
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--articles", type=int, default=1000)
     p.add_argument("--skip-training", action="store_true")
+    p.add_argument("--stages", action="store_true", help="only time the stages of batch tagging, apart")
     args = p.parse_args()
+    if args.stages:
+        import tagger
+        with gzip.open(require(RT_CORPUS), "rt", encoding="utf-8") as fh:
+            texts = [f"{r['title']}\n\n{r['text']}" for r in map(json.loads, fh)][: 2 * args.articles]
+        model = tagger.default_model()
+        model.predict_tags_batch(texts[args.articles:])
+        for name, ms in stages(model, texts[: args.articles]).items():
+            print(f"| {name} | {ms} |")
+        return
     # cold processes first, while this one is small: a forked child's peak memory counts its parent's pages
     cold_python_s, cold_python_mb = cold([sys.executable, "-c", f"import tagger; tagger.predict_tags({SAMPLE!r})"])
     command = shutil.which("tagger") or sys.exit("error: the tagger command is not installed (pip install .)")
