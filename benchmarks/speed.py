@@ -113,8 +113,8 @@ def stages(model, texts: list[str]) -> dict[str, float]:
         "labels found and scored": labels,
         "calibration and choice": lambda: scorer.choose(P, known),
     }
-    out = {name: round(1000 * best_of(5, fn), 1) for name, fn in parts.items()}
-    out["whole batch (predict_tags_batch)"] = round(1000 * best_of(5, lambda: model.predict_tags_batch(texts)), 1)
+    out = {name: round(1000 * best_of(5, fn), 3) for name, fn in parts.items()}
+    out["whole batch (predict_tags_batch)"] = round(1000 * best_of(5, lambda: model.predict_tags_batch(texts)), 3)
     return out
 
 

@@ -260,7 +260,7 @@ class Analyzer:
         """:meth:`stems` of each of ``texts``, the words new to the cache stemmed at once (faster for many short
         texts, such as a vocabulary's labels)."""
         keys = [self.word_keys(t) for t in texts]
-        self._cache.fill(w for k in keys for w in k)
+        self.cache_stems(w for k in keys for w in k)
         get = self._cache.__getitem__
         return [[s for s in map(get, k) if s] for k in keys]
 
@@ -298,6 +298,11 @@ class Analyzer:
             raise TypeError(f"text must be a str, not {type(text).__name__}")
         text = self._cut(text)
         return strip_markup(text) if "<" in text or "&" in text else text
+
+    def cache_stems(self, words) -> None:
+        """Stem the ``words`` (``str`` or bytes, as :meth:`stem_of` takes them) not cached yet in one call of the
+        stemmer: a third of the time of one at a time."""
+        self._cache.fill(words)
 
     def stem_of(self, word: str | bytes) -> str:
         """A token's stem; ``""`` for words left out (stopwords, one letter)."""

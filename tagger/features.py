@@ -137,7 +137,7 @@ def word_values(texts: Sequence[str], analyzer, table: HashTable, value) -> tupl
     for i, text in enumerate(texts):
         folded = analyzer.folded(text)
         if (size + len(folded) > _GROUP_BYTES or len(folded) > _MAX_HASHED) and group:
-            pieces.append(_hashed(group, lengths[first:i], table, value))
+            pieces.append(_hashed(group, lengths[first:i], table, value, analyzer))
             group, first, size = [], i, 0
         if len(folded) > _MAX_HASHED:  # a huge text (a raised max_chars): word by word, no huge hash arrays
             pieces.append(np.fromiter(map(value, analyzer.word_keys(text)), dtype=np.int64))
@@ -146,11 +146,11 @@ def word_values(texts: Sequence[str], analyzer, table: HashTable, value) -> tupl
         group.append(folded)
         size += len(folded) + 1
     if group:
-        pieces.append(_hashed(group, lengths[first:], table, value))
+        pieces.append(_hashed(group, lengths[first:], table, value, analyzer))
     return (np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)), lengths
 
 
-def _hashed(folded: list[bytes], lengths: np.ndarray, table: HashTable, value) -> np.ndarray:
+def _hashed(folded: list[bytes], lengths: np.ndarray, table: HashTable, value, analyzer) -> np.ndarray:
     """The values of the words of ``folded`` texts (see :func:`word_values`), their word counts written to
     ``lengths``."""
     buffer = b" ".join(folded)
@@ -160,7 +160,9 @@ def _hashed(folded: list[bytes], lengths: np.ndarray, table: HashTable, value) -
     lengths[:] = np.diff(np.searchsorted(starts, bounds))
 
     def compute(indices):  # words not seen before (or not kept: the table is full)
-        return [value(buffer[a:b]) for a, b in zip(starts[indices].tolist(), ends[indices].tolist())]
+        words = [buffer[a:b] for a, b in zip(starts[indices].tolist(), ends[indices].tolist())]
+        analyzer.cache_stems(words)  # the new ones stemmed in one call
+        return list(map(value, words))
     return table.lookup(span_hashes(array, starts, ends), compute)
 
 

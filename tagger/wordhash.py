@@ -44,6 +44,8 @@ def span_hashes(buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.
     return h
 
 
+_WINDOW = 8
+_STEPS = np.arange(_WINDOW)
 #: What :meth:`HashTable.get` gives for a hash not in the table.
 MISSING = np.iinfo(np.int64).min
 
@@ -73,15 +75,20 @@ class HashTable:
         """The value of each key, :data:`MISSING` for keys not in the table."""
         table, values, _ = self._arrays
         mask = len(table) - 1
-        out = np.full(len(keys), MISSING, dtype=np.int64)
         slot = self._slots(keys, len(table))
-        todo = np.arange(len(keys))
-        while len(todo):
-            found = table[slot]
-            hit = found == keys[todo]
-            out[todo[hit]] = values[slot[hit]]
-            on = ~hit & (found != 0)  # neither the key nor an empty slot: probe the next
-            todo, slot = todo[on], (slot[on] + 1) & mask
+        found = table[slot]  # most keys sit in their own slot
+        hit = found == keys
+        out = np.where(hit, values[slot], MISSING)
+        todo = np.flatnonzero(~hit & (found != 0))  # neither the key nor an empty slot: probe on
+        slot = slot[todo] + 1
+        while len(todo):  # the rest, the next _WINDOW slots at a time (a few rounds, not one a slot)
+            at = (slot[:, None] + _STEPS) & mask
+            window = table[at]
+            match = window == keys[todo, None]
+            hit = match.any(axis=1)
+            out[todo[hit]] = values[at[hit, match[hit].argmax(axis=1)]]
+            on = ~hit & (window != 0).all(axis=1)  # no empty slot yet: the key may lie further on
+            todo, slot = todo[on], slot[on] + _WINDOW
         return out
 
     def put(self, keys: np.ndarray, values: np.ndarray) -> None:
