@@ -189,3 +189,15 @@ def test_folded_bytes_of_both_paths():
     assert an.stem_of(b"caf\x980000e9") == an.stem_of("café") and _decoded(b"\x98004e2d\x98006587") == "中文"
     with pytest.raises(TypeError, match="must be a str"):
         an.folded(b"bytes")
+
+
+def test_stems_of_many_equal_stems_one_at_a_time():
+    """Stemming many texts at once (a vocabulary's labels) caches the same stems one at a time would give:
+    stopwords and one-letter words left out, bytes and str keys, escapes of the general path."""
+    texts = ["Дмитрий Рогозин", "и в на", "Госкорпорация «Роскосмос»", "Café Ёлка", "я", "", "С-400 и т.п."]
+    many, one = Analyzer(), Analyzer()
+    assert many.stems_of_many(texts) == [one.stems(t) for t in texts]
+    words = [w for t in texts for w in one.word_keys(t)] + [b"caf\x980000e9", "caf\u00e9", b"\xe8"]
+    fresh = Analyzer()
+    fresh.cache_stems(words)
+    assert [fresh.stem_of(w) for w in words] == [Analyzer().stem_of(w) for w in words]
