@@ -1,11 +1,12 @@
 """TF-IDF features over analysed terms (the tagging half: a learned vocabulary and idf, applied to texts;
 the vocabulary is learned by :func:`tagger.learning.features.fit_tfidf`).
 
-Two ways in: :meth:`TfidfFeatures.transform` takes term lists (any n-gram range; used in training), and
-:meth:`TfidfFeatures.transform_words` takes the raw word lists of texts and does the rest with integer ids:
-one cached dict lookup per word (word -> stem id), then unigram and bigram features found for the whole
-batch at once with NumPy (a bigram is the integer ``id1 * n_stems + id2``, looked up by binary search).
-No term string is ever built, which makes tagging several times faster.  Both give identical matrices."""
+Three ways in, all giving identical matrices: :meth:`TfidfFeatures.transform` takes term lists (any n-gram
+range), :meth:`TfidfFeatures.transform_words` the word lists of texts (one cached dict lookup a word: word ->
+stem id), and :meth:`TfidfFeatures.transform_texts`, what tagging uses, the texts themselves (a batch's
+words hashed and looked up at once in NumPy: :func:`word_values`).  From stem ids on, unigram and bigram
+features are found for the whole batch at once (a bigram is the integer ``id1 * n_stems + id2``, looked up by
+binary search); no term string is ever built."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
