@@ -56,7 +56,7 @@ MODELS = ("supervised", "seen", "unseen")
 def which_model(F: np.ndarray) -> np.ndarray:
     """For each candidate (row of :data:`FEATURES`), its model: 0 for a tag with a linear scorer (its own
     log-odds corrected), 1 for a tag given in training too rarely for one, 2 for a tag no training article
-    carries (a site's vocabulary; in training, a tag absent from the other folds)."""
+    carries (a site's vocabulary; learned from the rare tags' candidates described as such tags)."""
     return np.where(F[:, _SUPERVISED] > 0, 0, np.where(F[:, _COUNT] > 0, 1, 2))
 
 
@@ -394,6 +394,12 @@ class LexicalSource:
                 "prior": self.prior, "smoothing": self.smoothing, "n_documents": self.n_documents,
                 "threshold": self.threshold, "unseen_threshold": self.unseen_threshold}
 
+    def estimated_mentions(self, labels: Sequence[str]) -> float:
+        """How many training articles had one of ``labels``, estimated from the words' document frequencies (the
+        rarest word of a label, the most frequent label): what a tag no article carried is given as ``mentioned``."""
+        stems, df = self.index.analyzer.stems, self.stem_df
+        return max((min(df.get(w, 0) for w in words) for words in map(stems, labels) if words), default=0)
+
     def extended(self, vocabulary: Vocabulary, tags: Sequence[str]) -> tuple["LexicalSource", list[str]]:
         """This source with ``vocabulary``'s tags, labels and broader tags added, and the model's ``tags``
         extended by the new ones: no article carried them, and how many had one of their labels is estimated from
@@ -405,12 +411,10 @@ class LexicalSource:
         def pad(a):
             return np.concatenate([a, np.zeros(new)])
         mentioned = pad(self.mentioned)
-        stems, df = self.index.analyzer.stems, self.stem_df
         for concept in merged:
             j = columns[tag_key(concept.tag)]
             if j >= len(self.columns):
-                mentioned[j] = max((min(df.get(w, 0) for w in words) for words in map(stems, concept.labels)
-                                    if words), default=0)
+                mentioned[j] = self.estimated_mentions(concept.labels)
         source = LexicalSource(merged, columns, self.index.analyzer, tag_counts=pad(self.tag_counts),
                                mentioned=mentioned, tagged=pad(self.tagged), n_supervised=self.n_supervised,
                                stem_df=self.stem_df, coef=self.coef, intercept=self.intercept, mean=self.mean,

@@ -243,13 +243,14 @@ def test_a_tampered_lexical_source_is_refused(tiny_model_file, tmp_path, edit, w
         load_model(target)
 
 
-def test_new_tags_are_scored_even_when_training_had_no_unseen_tag():
-    """A corpus whose every tag is in every fold teaches nothing of tags it lacks: they are scored as its rare
-    tags are (not a constant), with their threshold."""
+def test_new_tags_are_scored_by_a_model_learned_from_the_rare_tags():
+    """Tags no training article carries are scored by a model of their own, learned from the rare tags'
+    candidates described as such tags (none given in training, their labels' articles estimated from the words'
+    frequencies), even when every tag of the corpus is in every fold; with its own threshold."""
     texts, tags = make_long_tail_corpus(400, seed=5)
     clf = TagClassifier(min_tag_count=10, min_df=1, max_df=1.0).fit(texts, tags)
-    assert clf.lexical_.unseen_threshold == clf.lexical_.threshold
-    np.testing.assert_array_equal(clf.lexical_.coef[2], clf.lexical_.coef[1])
+    assert 0 < clf.lexical_.unseen_threshold < 1
+    assert np.any(clf.lexical_.coef[2] != 0) and not np.array_equal(clf.lexical_.coef[2], clf.lexical_.coef[1])
     site = TagModel(clf).with_vocabulary(Vocabulary([Concept("САМАРА")]))
     lead = "В Самаре прошло важное событие.\n\nФутбольный клуб выиграл матч. Об этом сообщили в Самаре."
     passing = "Футбольный клуб выиграл матч со счётом два один. Также в самаре было спокойно."

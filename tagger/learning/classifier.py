@@ -525,8 +525,9 @@ class TagClassifier(BaseEstimator):
             return np.clip(oof[docs, cols] * calibration[cols, 0] + calibration[cols, 1], -50, 50)
 
         analyzer = self._analyzer()
-        source, cand, y, p, unseen = fit_lexical(self.vocabulary_, columns, analyzer, counted, self._titles, labels,
-                                         n_supervised, logits, random_state=self.random_state, cv=self.cv)
+        source, cand, y, p, unseen, p_unseen = fit_lexical(self.vocabulary_, columns, analyzer, counted, self._titles,
+                                                           labels, n_supervised, logits,
+                                                           random_state=self.random_state, cv=self.cv)
         self.lexical_ = source
         if len(tags) > n_supervised:  # the vocabulary's other tags follow the supervised ones (names as given)
             self.classes_ = np.concatenate([self.classes_, np.array(tags[n_supervised:], dtype=object)])
@@ -535,8 +536,8 @@ class TagClassifier(BaseEstimator):
         self._all_positives = int(labels.nnz)
         clock.lap(f"lexical source: {len(source.index):,} labels of {len(tags):,} tags, {len(cand):,} candidates "
                   f"in training ({int(y.sum()):,} given by the editors)")
-        # (no tag absent from the other folds: the seen tags' threshold, set in _calibrate)
-        source.unseen_threshold = best_f1_threshold(p[unseen], y[unseen])[0] if y[unseen].any() else float("nan")
+        # (no tag given among the unseen-tag model's rows: the seen tags' threshold, set in _calibrate)
+        source.unseen_threshold = best_f1_threshold(p_unseen, y[unseen])[0] if y[unseen].any() else float("nan")
         return cand, y, p
 
     def _lexical_threshold(self, P: np.ndarray, Y: np.ndarray, cand, y: np.ndarray, p: np.ndarray) -> float:
