@@ -84,3 +84,21 @@ def make_long_tail_corpus(n: int = 240, seed: int = 0) -> tuple[list[str], list[
         elif roll < 0.65:
             texts[i] = f"{texts[i]} Также {RARE[name].lower()} было спокойно."
     return texts, tags
+
+
+def in_threads(work, n: int) -> list[BaseException]:
+    """Run ``work(k)`` for ``k`` in ``range(n)``, each in a thread of its own, all at once; the exceptions raised."""
+    import threading
+    errors: list[BaseException] = []
+
+    def run(k):
+        try:
+            work(k)
+        except Exception as exc:  # noqa: BLE001 (returned to the test)
+            errors.append(exc)
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors

@@ -1,6 +1,5 @@
 """Hostile and odd input: never a crash, bounded cost, consistent answers, safe under threads."""
 import random
-import threading
 import warnings
 
 import numpy as np
@@ -8,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import make_corpus
+from helpers import in_threads, make_corpus
 from tagger import TagClassifier, default_model, predict_tags, score_tags
 
 ODD = [
@@ -95,21 +94,11 @@ def test_eight_threads_get_the_sequential_results():
     model = default_model()
     expected = [model.predict_tags(t) for t in texts]
     results: list = [None] * len(texts)
-    errors = []
 
     def work(k):
-        try:
-            for i in range(k, len(texts), 8):
-                results[i] = model.predict_tags(texts[i])
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors and results == expected
+        for i in range(k, len(texts), 8):
+            results[i] = model.predict_tags(texts[i])
+    assert not in_threads(work, 8) and results == expected
 
 
 def test_article_with_500_tags_and_a_tag_absent_from_a_fold():

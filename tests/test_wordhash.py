@@ -86,7 +86,7 @@ def test_batch_lookup_equals_word_by_word(monkeypatch, group_bytes):
 def test_threads_sharing_a_table_get_the_right_values():
     """Threads filling one table at once (each its own words, all of them some shared ones) all get what a
     word-by-word lookup gives, and the table ends with each word once."""
-    import threading
+    from helpers import in_threads
     an = Analyzer()
     rng = np.random.default_rng(1)
     letters = list("абвгдежзиклмнопрстуф")
@@ -94,19 +94,11 @@ def test_threads_sharing_a_table_get_the_right_values():
               for _ in range(5)] for _ in range(8)]
     ids = {an.stem_of(w): i for i, w in enumerate(texts[0][0].split()[:200])}
     shared = _WordIds(an.stem_of, ids)
-    results, errors = {}, []
+    results = {}
 
     def run(k):
-        try:
-            results[k] = [shared.of_texts(batch, an) for batch in (texts[k], texts[0], texts[k])]
-        except Exception as exc:  # noqa: BLE001 (reported below)
-            errors.append(exc)
-    threads = [threading.Thread(target=run, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+        results[k] = [shared.of_texts(batch, an) for batch in (texts[k], texts[0], texts[k])]
+    assert not in_threads(run, 8)
     one = _WordIds(an.stem_of, ids)
     for k, got in results.items():
         for batch, (values, lengths) in zip((texts[k], texts[0], texts[k]), got):
