@@ -95,8 +95,6 @@ class HashTable:
         """Add ``keys`` (distinct) with ``values``, as many as the limit allows; keys already in the table (another
         thread's) stay as they are."""
         with self._lock:
-            new = self.get(keys) == MISSING
-            keys, values = keys[new], values[new]
             table, stored, count = self._arrays
             room = max(self.limit - count, 0)
             keys, values = keys[:room], values[:room]
@@ -105,27 +103,36 @@ class HashTable:
             size = len(table)
             while (count + len(keys)) * 2 > size:  # at most half full: short probe runs
                 size *= 2
-            if size > len(table):  # grown: every entry placed anew, in new arrays
+            if size > len(table):  # grown: every entry placed anew, in new arrays swapped in whole
                 old = table != 0
-                self._insert(grown := np.zeros(size, dtype=np.uint64), values_ := np.zeros(size, dtype=np.int64),
-                             np.concatenate([table[old], keys]), np.concatenate([stored[old], values]))
-                self._arrays = (grown, values_, count + len(keys))
-            else:
-                self._insert(table, stored, keys, values)
-                self._arrays = (table, stored, count + len(keys))
+                keys, values = np.concatenate([table[old], keys]), np.concatenate([stored[old], values])
+                table, stored, count = np.zeros(size, dtype=np.uint64), np.zeros(size, dtype=np.int64), 0
+            count += self._insert(table, stored, keys, values)
+            self._arrays = (table, stored, count)
 
-    def _insert(self, table: np.ndarray, stored: np.ndarray, keys: np.ndarray, values: np.ndarray) -> None:
-        mask = len(table) - 1
+    def _insert(self, table: np.ndarray, stored: np.ndarray, keys: np.ndarray, values: np.ndarray) -> int:
+        """Place each key not in ``table`` yet in the first empty slot from its own, ``_WINDOW`` slots a round;
+        how many were placed."""
+        mask, placed = len(table) - 1, 0
         slot = self._slots(keys, len(table))
         while len(keys):
-            free = np.flatnonzero(table[slot] == 0)
-            _, first = np.unique(slot[free], return_index=True)  # one key a free slot
-            won = free[first]
-            stored[slot[won]] = values[won]  # the value first: a reader that finds the key finds its value
-            table[slot[won]] = keys[won]
-            rest = np.ones(len(keys), dtype=bool)
-            rest[won] = False
-            keys, values, slot = keys[rest], values[rest], (slot[rest] + 1) & mask
+            at = (slot[:, None] + _STEPS) & mask
+            window = table[at]
+            there = (window == keys[:, None]).any(axis=1)
+            empty = window == 0
+            room = empty.any(axis=1) & ~there
+            target = at[np.arange(len(keys)), empty.argmax(axis=1)]
+            claims = np.flatnonzero(room)
+            won = claims[np.unique(target[claims], return_index=True)[1]]  # one key a slot
+            stored[target[won]] = values[won]  # the value first: a reader that finds the key finds its value
+            table[target[won]] = keys[won]
+            placed += len(won)
+            full = ~there & ~room  # no empty slot in the window: on past it; a lost claim: again from here
+            again = room
+            again[won] = False
+            slot = np.where(full, slot + _WINDOW, slot)
+            keys, values, slot = keys[full | again], values[full | again], slot[full | again]
+        return placed
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_lock": None}
