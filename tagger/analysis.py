@@ -208,17 +208,13 @@ class _StemCache(dict):
         super().__init__(dict.fromkeys(stopwords, ""))
         self._stem, self._stem_many = stem, stem_many
 
-    def fill(self, words) -> None:
-        """Stem ``words`` (those not cached yet) in one call of the stemmer: many words at once (a vocabulary's
-        labels) cost a tenth of one at a time."""
-        new = {w for w in words if w not in self}
-        if not new or len(self) + 2 * len(new) > _STEM_CACHE_LIMIT:
-            return
-        new = list(new)
-        text = [_decoded(w) if isinstance(w, bytes) else w for w in new]
-        stems = dict(zip(text, self._stem_many(text)))
-        for word, t in zip(new, text):
-            self[word] = self[t] = stems[t] if len(t) > 1 and self.get(t) != "" else ""
+    def fill(self, words: list[str]) -> None:
+        """Stem ``words`` (``str``; those not cached yet) in one call of the stemmer: many words at once cost a
+        third of one at a time."""
+        new = [w for w in set(words) if w not in self]  # (stopwords are cached from the start)
+        if new and len(self) + len(new) <= _STEM_CACHE_LIMIT:
+            for word, stem in zip(new, self._stem_many(new)):
+                self[word] = stem if len(word) > 1 else ""
 
     def __missing__(self, word: str | bytes) -> str:
         if isinstance(word, bytes):  # a word's bytes (Analyzer.word_keys, Analyzer.folded)
@@ -299,10 +295,12 @@ class Analyzer:
         text = self._cut(text)
         return strip_markup(text) if "<" in text or "&" in text else text
 
-    def cache_stems(self, words) -> None:
+    def cache_stems(self, words) -> list[str]:
         """Stem the ``words`` (``str`` or bytes, as :meth:`stem_of` takes them) not cached yet in one call of the
-        stemmer: a third of the time of one at a time."""
+        stemmer (a third of the time of one at a time); the words as ``str`` (their stems are then cached)."""
+        words = [_decoded(w) if isinstance(w, bytes) else w for w in words]
         self._cache.fill(words)
+        return words
 
     def stem_of(self, word: str | bytes) -> str:
         """A token's stem; ``""`` for words left out (stopwords, one letter)."""

@@ -162,8 +162,7 @@ def _hashed(folded: list[bytes], lengths: np.ndarray, table: HashTable, value, a
 
     def compute(indices):  # words not seen before (or not kept: the table is full)
         words = [buffer[a:b] for a, b in zip(starts[indices].tolist(), ends[indices].tolist())]
-        analyzer.cache_stems(words)  # the new ones stemmed in one call
-        return list(map(value, words))
+        return list(map(value, analyzer.cache_stems(words)))  # the new ones stemmed in one call
     return table.lookup(span_hashes(array, starts, ends), compute)
 
 
