@@ -40,8 +40,8 @@ every member's compression, declared size and the sum of the sizes are checked a
 file's size before anything is inflated; every array's ``.npy`` header is parsed on its own and its shape
 checked against the model's dimensions before anything is allocated; then every key, type and range of the
 metadata and every value range and cross-array invariant is checked.  Files record each member's size and
-SHA-256 in ``metadata.json`` (``"members"``), verified on load where present (files written before this
-release, the embedded model among them, have none).  Whatever is wrong, the result is one :class:`ModelError` naming the file and the problem.
+SHA-256 in ``metadata.json`` (``"members"``), verified on load where present (files written before tagger
+0.3 have none; the embedded model has them).  Whatever is wrong, the result is one :class:`ModelError` naming the file and the problem.
 
 To add a member: one entry in :data:`MEMBERS` (``optional=True`` for one older files lack; the versions that
 hold it); :func:`load_scorer` receives it in the arrays it reads.
