@@ -131,7 +131,6 @@ class TagScorer:
             raise ValueError("give the weights once: as coef (tags x features) or as coef_t (features x tags)")
         self.tags = np.asarray(tags, dtype=object)
         self.tag_counts = np.asarray(tag_counts, dtype=np.int64)
-        self.features = features
         self._coef = None if coef is None else coef.tocsr()
         self.coef_t = coef.T.tocsr() if coef_t is None else coef_t.tocsr()  # X @ coef_t: one product per batch
         self.intercept = np.asarray(intercept, dtype=np.float32)
@@ -149,6 +148,7 @@ class TagScorer:
             raise ValueError(f"{len(self.tags)} tags but {len(self.tag_counts)} counts, {len(self.thresholds)} thresholds")
         if len(self.intercept) != self.n_supervised or self.calibration.shape != (self.n_supervised, 2):
             raise ValueError(f"intercepts and calibration must cover the {self.n_supervised} supervised tags")
+        self.features = features = features.copy()  # (its own min_norm and word cache; the arrays shared)
         features.min_norm = float(self.params["min_norm"])
         self.analyzer = Analyzer(self.params["ngram_range"], self.params["max_chars"])
         self.lead = LeadMatcher(self.tags[:self.n_supervised], self.analyzer, self.params["lexical_weight"],
@@ -272,7 +272,7 @@ class TagScorer:
         elif self.allowed is not None:  # an earlier site list, and this vocabulary's tags
             allowed = np.concatenate([self.allowed, np.zeros(new, dtype=bool)]) | wanted
         return TagScorer(tags=tags, tag_counts=np.concatenate([self.tag_counts, np.zeros(new, np.int64)]),
-                         features=self.features.copy(), coef_t=self.coef_t, intercept=self.intercept,
+                         features=self.features, coef_t=self.coef_t, intercept=self.intercept,
                          calibration=self.calibration,
                          thresholds=np.concatenate([self.thresholds, np.full(new, lexical.unseen_threshold)]),
                          global_threshold=self.global_threshold, n_documents=self.n_documents, params=self.params,
