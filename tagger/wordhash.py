@@ -20,18 +20,23 @@ import numpy as np
 __all__ = ["span_hashes", "HashTable", "MISSING"]
 
 _B = 0x9E3779B97F4A7C15  # odd: invertible modulo 2**64
-_POWERS: list[np.ndarray] = []  # [B**k, B**-k] for k < len: grown on demand, shared
+_powers_made = (np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64))  # [B**k], [B**-k] for k < len
 
 
 def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
-    if not _POWERS or len(_POWERS[0]) < n:
+    """``B**k`` and ``B**-k`` for ``k`` up to at least ``n``; grown on demand and kept (a thread that grows them
+    uses its own, whatever another thread keeps)."""
+    global _powers_made
+    up, down = _powers_made
+    if len(up) < n:
         size = 1 << max(n - 1, 1).bit_length()
         with np.errstate(over="ignore"):
             up = np.cumprod(np.full(size, _B, dtype=np.uint64))
             down = np.cumprod(np.full(size, pow(_B, -1, 2**64), dtype=np.uint64))
         one = np.ones(1, dtype=np.uint64)
-        _POWERS[:] = [np.concatenate([one, up[:-1]]), np.concatenate([one, down[:-1]])]
-    return _POWERS[0], _POWERS[1]
+        up, down = np.concatenate([one, up[:-1]]), np.concatenate([one, down[:-1]])
+        _powers_made = (up, down)
+    return up, down
 
 
 def span_hashes(buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
