@@ -402,13 +402,8 @@ class TagClassifier(BaseEstimator):
             counted = DocumentFrequencies.merged(states, analyzer, ngram_range)
         elif ngram_range[1] <= 2:
             counted = DocumentFrequencies(analyzer, ngram_range)
-            batch = []
-            for text in progress(texts, "analysing", n_texts, enabled=self.verbose, unit="docs"):
-                batch.append(text)
-                if len(batch) == BATCH:
-                    counted.add_many(batch)
-                    batch = []
-            counted.add_many(batch)
+            for batch in chunks(progress(texts, "analysing", n_texts, enabled=self.verbose, unit="docs"), BATCH):
+                counted.add_many(batch)
         if ngram_range[1] <= 2:
             self.features_ = counted.features(self.min_df, self.max_df, self.max_features)
             say(f"document frequencies of {len(counted.stems):,} stems in {time.monotonic() - start:.1f} s",
