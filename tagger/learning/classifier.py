@@ -309,8 +309,6 @@ class TagClassifier(BaseEstimator):
         solves on a Dask cluster (``pip install 'tagger[dask]'``); the model learned is the same."""
         self._engine = engine_for(client)
         try:
-            if self.min_norm != "auto":
-                self._resolve_min_norm()  # checked before the long work
             self._fit(texts, y, classes)
             self.min_norm_ = self._resolve_min_norm()  # on the final features (relevance factors included)
             return self
@@ -415,11 +413,9 @@ class TagClassifier(BaseEstimator):
         return self.features_.transform(docs)
 
     def _resolve_min_norm(self) -> float:
-        """``min_norm`` as a number (``"auto"`` measured on the training articles)."""
+        """``min_norm`` as a number (``"auto"`` measured on the training articles; a number's type and range were
+        checked with every other parameter's before any work, by ``check_params`` in :meth:`_fit`)."""
         if self.min_norm != "auto":
-            if isinstance(self.min_norm, bool) or not isinstance(self.min_norm, (int, float)) \
-                    or not 0 <= self.min_norm < float("inf"):
-                raise ValueError(f"min_norm must be 'auto' or a non-negative number, got {self.min_norm!r}")
             return float(self.min_norm)
         counted = getattr(self, "_counted", None)
         if counted is None:
