@@ -92,14 +92,14 @@ def best_of(runs: int, fn) -> float:
 
 def stages(model, texts: list[str]) -> dict[str, float]:
     """Milliseconds of each stage of tagging ``texts`` in one batch (best of 5, warm), timed apart."""
-    from tagger.lexical import title_of
+    from tagger.lexical import title_words
     scorer, an = model.scorer, model.scorer.analyzer
     features, lexical = scorer.features, scorer.lexical
     words = features._lookup(an.stem_of, lexical.index.stem_ids)
     ids, lengths = words.of_texts(texts, an)
     X, label_ids, label_lengths = features._from_ids(ids, lengths, True)
     P, known = scorer.probabilities(texts)
-    titles = [len(an.stems(title_of(t))) for t in texts]
+    titles = [title_words(t, an) for t in texts]
 
     def labels():
         cand = lexical.index.match(label_ids, label_lengths, titles)
@@ -109,7 +109,7 @@ def stages(model, texts: list[str]) -> dict[str, float]:
         "n-grams and TF-IDF rows": lambda: features._from_ids(ids, lengths, True),
         "product X @ W": lambda: X @ scorer.coef_t,
         "lead signal": lambda: scorer.lead(texts),
-        "titles": lambda: [len(an.stems(title_of(t))) for t in texts],
+        "titles": lambda: [title_words(t, an) for t in texts],
         "labels found and scored": labels,
         "calibration and choice": lambda: scorer.choose(P, known),
     }

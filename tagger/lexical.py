@@ -24,7 +24,8 @@ from .features import SKIP, _WordIds
 from .tags import tag_key
 from .vocabulary import Vocabulary
 
-__all__ = ["FEATURES", "LabelIndex", "Candidates", "LexicalSource", "title_of", "vocabulary_columns"]
+__all__ = ["FEATURES", "LabelIndex", "Candidates", "LexicalSource", "title_of", "title_words",
+           "vocabulary_columns"]
 
 #: What the lexical model knows of a candidate (a tag whose label occurs in a text).
 FEATURES = (
@@ -66,6 +67,12 @@ def title_of(text: str) -> str:
     start = _VISIBLE.search(text)  # (scraped texts often open with blank lines)
     head = text[start.start():start.start() + 301] if start else ""  # (never a copy of a whole 10 MB text)
     return head[: head.find("\n")] if "\n" in head else head[:_TITLE_CHARS]
+
+
+def title_words(text: str, analyzer) -> int:
+    """The number of words of a document's title (:func:`title_of`) in the sequence labels are matched in
+    (stopwords and one-letter words left out): what ``in_title`` is measured against, in training and tagging."""
+    return len(analyzer.stems(title_of(text)))
 
 
 @dataclass
@@ -366,8 +373,8 @@ class LexicalSource:
 
     def candidates(self, ids: np.ndarray, lengths: np.ndarray, texts: Sequence[str]) -> Candidates:
         """The candidates of ``texts`` given as lexicon ids (see :meth:`LabelIndex.match`)."""
-        stems = self.index.analyzer.stems
-        return self.index.match(ids, lengths, [len(stems(title_of(t))) for t in texts])
+        analyzer = self.index.analyzer
+        return self.index.match(ids, lengths, [title_words(t, analyzer) for t in texts])
 
     def propagate(self, P: np.ndarray, source: np.ndarray | None = None) -> None:
         """Give broader tags at least the probability of their narrower ones, in place (a narrower tag implies

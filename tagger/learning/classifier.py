@@ -26,7 +26,7 @@ from sklearn.utils import ClassifierTags, TransformerTags
 from ..analysis import DEFAULT_MAX_CHARS, Analyzer
 from ..params import check_params
 from ..progress import progress, say
-from ..lexical import title_of, vocabulary_columns
+from ..lexical import title_words, vocabulary_columns
 from ..scorer import LeadMatcher, TagScorer, as_texts
 from ..tags import normalize_tag, tag_key
 from ..vocabulary import Concept, Vocabulary
@@ -56,7 +56,7 @@ def _checked(texts: Iterable, leads: list[str], lead_chars: int, titles: list[in
         if not isinstance(text, str):
             raise TypeError(f"texts[{i}] must be a str, not {type(text).__name__}")
         leads.append(text[:lead_chars])
-        titles.append(len(analyzer.stems(title_of(text))))
+        titles.append(title_words(text, analyzer))
         yield text
 
 
