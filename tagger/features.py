@@ -1,12 +1,11 @@
 """TF-IDF features over analysed terms (the tagging half: a learned vocabulary and idf, applied to texts;
 the vocabulary is learned by :func:`tagger.learning.features.fit_tfidf`).
 
-Three ways in, all giving identical matrices: :meth:`TfidfFeatures.transform` takes term lists (any n-gram
-range), :meth:`TfidfFeatures.transform_words` the word lists of texts (one cached dict lookup a word: word ->
-stem id), and :meth:`TfidfFeatures.transform_texts`, what tagging uses, the texts themselves (a batch's
-words hashed and looked up at once in NumPy: :func:`word_values`).  From stem ids on, unigram and bigram
-features are found for the whole batch at once (a bigram is the integer ``id1 * n_stems + id2``, looked up by
-binary search); no term string is ever built."""
+Two ways in, giving identical matrices: :meth:`TfidfFeatures.transform` takes term lists (any n-gram range),
+and :meth:`TfidfFeatures.transform_texts`, what tagging uses, the texts themselves: a batch's words are hashed
+and looked up at once in NumPy (word -> stem id, :func:`word_values`), then unigram and bigram features are
+found for the whole batch at once (a bigram is the integer ``id1 * n_stems + id2``, looked up by binary
+search); no term string is ever built."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -97,7 +96,8 @@ class _WordIds(dict):
     ids, ``(id + 2) << 32 | (extra id + 2)`` (see :func:`unpack_ids`): one lookup a word serves both.
 
     :meth:`of_texts` looks up whole batches of texts at once, by the words' hashes in a
-    :class:`~tagger.wordhash.HashTable` (this dict serves :meth:`transform_words`' word lists)."""
+    :class:`~tagger.wordhash.HashTable`; the dict itself serves words looked up one by one
+    (:meth:`tagger.lexical.LabelIndex.ids`)."""
 
     def __init__(self, stem_of, stem_ids: dict[str, int], extra_ids: dict[str, int] | None = None):
         super().__init__()
@@ -230,25 +230,11 @@ class TfidfFeatures:
         return len(self.idf_)
 
     def transform_texts(self, texts: Sequence[str], analyzer, extra_ids: dict[str, int] | None = None):
-        """TF-IDF rows of ``texts`` analysed by ``analyzer``: what :meth:`transform_words` gives for their word
-        lists, with the words of a batch looked up at once (see :meth:`_WordIds.of_texts`)."""
+        """TF-IDF rows of ``texts`` analysed by ``analyzer`` (unigram and bigram vocabularies), the words of the
+        batch looked up at once (see :meth:`_WordIds.of_texts`); with ``extra_ids`` (stem -> id) also, from the
+        same lookups, each text's words (dropped ones left out) as those ids (``UNKNOWN`` for other stems), all
+        texts one after another, and each text's count."""
         ids, lengths = self._lookup(analyzer.stem_of, extra_ids).of_texts(texts, analyzer)
-        return self._from_ids(ids, lengths, extra_ids is not None)
-
-    def transform_words(self, word_lists: Iterable[Sequence[str | bytes]], stem_of,
-                        extra_ids: dict[str, int] | None = None):
-        """TF-IDF rows of texts given as word lists (as :meth:`tagger.analysis.Analyzer.word_keys` gives them);
-        ``stem_of(word)`` gives a word's stem, ``""`` to drop it.
-
-        Same result as :meth:`transform` of the texts' unigram and bigram terms.  ``word_lists`` may be a
-        generator: each text's words are then looked up while they are fresh in the processor's cache.
-
-        With ``extra_ids`` (stem -> id) also returns, from the same lookups, each text's words (dropped ones left
-        out) as those ids (``UNKNOWN`` for other stems), all texts one after another, and each text's count."""
-        get = self._lookup(stem_of, extra_ids).__getitem__
-        parts = [list(map(get, words)) for words in word_lists]
-        lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
-        ids = np.fromiter(chain.from_iterable(parts), dtype=np.int64, count=int(lengths.sum()))
         return self._from_ids(ids, lengths, extra_ids is not None)
 
     def _lookup(self, stem_of, extra_ids: dict[str, int] | None) -> _WordIds:

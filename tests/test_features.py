@@ -39,7 +39,8 @@ def test_nothing_left_is_an_error():
 
 
 def test_word_path_equals_term_path():
-    """The integer-id transform gives exactly the matrix of the term-string transform."""
+    """The integer-id transform of tagging (a batch's words hashed at once) gives exactly the matrix of the
+    term-string transform."""
     import random
 
     from tagger.analysis import Analyzer
@@ -49,7 +50,7 @@ def test_word_path_equals_term_path():
              "космос Роскосмос запустил спутник с-400 2018 я к").split()
     texts = [" ".join(rng.choices(words, k=rng.randint(0, 40))) for _ in range(300)] + ["", "и в на", "zzz"]
     f = fit_tfidf([an.terms(t) for t in texts[:200]], min_df=2, max_df=0.9)
-    fast = f.transform_words([an.words(t) for t in texts], an.stem_of)
+    fast = f.transform_texts(texts, an)
     slow = f.transform([an.terms(t) for t in texts])
     assert (fast != slow).nnz == 0 and fast.shape == slow.shape
     np.testing.assert_array_equal(fast.indptr, slow.indptr)
