@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .features import SKIP, _WordIds
+from .scorer import sigmoid
 from .tags import tag_key
 from .vocabulary import Vocabulary
 
@@ -369,7 +370,7 @@ class LexicalSource:
         Z = (F - self.mean) / self.scale
         m = which_model(F)
         z = np.einsum("ij,ij->i", Z, self.coef[m]) + self.intercept[m] + np.where(m == 0, F[:, _LOGIT], 0.0)
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+        return sigmoid(z)
 
     def candidates(self, ids: np.ndarray, lengths: np.ndarray, texts: Sequence[str]) -> Candidates:
         """The candidates of ``texts`` given as lexicon ids (see :meth:`LabelIndex.match`)."""

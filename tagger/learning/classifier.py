@@ -27,7 +27,7 @@ from ..analysis import DEFAULT_MAX_CHARS, Analyzer
 from ..params import check_params
 from ..progress import progress, say
 from ..lexical import title_words, vocabulary_columns
-from ..scorer import LeadMatcher, TagScorer, as_texts
+from ..scorer import LeadMatcher, TagScorer, as_texts, calibrated_logits
 from ..tags import normalize_tag, tag_key
 from ..vocabulary import Concept, Vocabulary
 from .calibration import best_f1_threshold, fit_calibration, tune_thresholds
@@ -513,7 +513,7 @@ class TagClassifier(BaseEstimator):
         calibration = self.calibration_
 
         def logits(docs, cols):
-            return np.clip(oof[docs, cols] * calibration[cols, 0] + calibration[cols, 1], -50, 50)
+            return calibrated_logits(oof[docs, cols], calibration[cols])
 
         analyzer = self._analyzer()
         source, cand, y, p, unseen, p_unseen = fit_lexical(self.vocabulary_, columns, analyzer, counted, self._titles,

@@ -19,6 +19,7 @@ from sklearn.model_selection import KFold
 
 from ..features import UNKNOWN
 from ..lexical import _SUPERVISED, FEATURES, MODELS, Candidates, LabelIndex, LexicalSource
+from ..scorer import sigmoid
 from ..tags import tag_key
 from ..vocabulary import Vocabulary
 
@@ -142,13 +143,9 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
             fit_rows = chosen[folds[chosen] != f]
             w, b = _logistic(Z[fit_rows], target[fit_rows], off[fit_rows], C)
             held = scored & (folds == f)
-            out[held] = _sigmoid(off[held] + Z[held] @ w + b)
+            out[held] = sigmoid(off[held] + Z[held] @ w + b)
         source.coef[m], source.intercept[m] = _logistic(Z[chosen], target[chosen], off[chosen], C)
     return source, cand, y, oof, unseen, oof_unseen
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
 
 def _logistic(Z: np.ndarray, y: np.ndarray, offset: np.ndarray, C: float) -> tuple[np.ndarray, float]:
@@ -161,7 +158,7 @@ def _logistic(Z: np.ndarray, y: np.ndarray, offset: np.ndarray, C: float) -> tup
     def loss(theta):
         w, b = theta[:-1], theta[-1]
         z = offset + Z @ w + b
-        p = _sigmoid(z)
+        p = sigmoid(z)
         value = (np.logaddexp(0, z) - y * z).sum() / n + (w @ w) / (2 * C * n)
         grad = np.append(Z.T @ (p - y) / n + w / (C * n), (p - y).sum() / n)
         return value, grad
