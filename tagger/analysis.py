@@ -262,9 +262,7 @@ class Analyzer:
 
     def words(self, text: str) -> list[str]:
         """The word tokens of ``text`` (cleaned, lower case), before stemming and stopword removal."""
-        if not isinstance(text, str):
-            raise TypeError(f"text must be a str, not {type(text).__name__}")
-        return _tokens(clean_text(self._cut(text)))
+        return _tokens(_folded_words(self._prepared(text)))
 
     def word_keys(self, text: str) -> list[str] | list[bytes]:
         """The words of ``text`` as :meth:`words` gives them, as ``str``, or — the same words, about twice as fast
@@ -290,10 +288,10 @@ class Analyzer:
         return folded
 
     def _prepared(self, text: str) -> str:
+        """``text`` checked to be a str, cut to ``max_chars``, markup stripped: what every analysis starts from."""
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, not {type(text).__name__}")
-        text = self._cut(text)
-        return strip_markup(text) if "<" in text or "&" in text else text
+        return strip_markup(self._cut(text))
 
     def cache_stems(self, words) -> list[str]:
         """Stem the ``words`` (``str`` or bytes, as :meth:`stem_of` takes them) not cached yet in one call of the
@@ -316,9 +314,7 @@ class Analyzer:
     def surface_forms(self, text: str) -> dict[str, str]:
         """Each term of ``text`` mapped to the words it came from as the text writes them (first occurrence):
         ``{"глав роскосмос": "Глава Роскосмоса", ...}``.  Slower than :meth:`terms`; for explanations."""
-        if not isinstance(text, str):
-            raise TypeError(f"text must be a str, not {type(text).__name__}")
-        shown = _join_words(strip_markup(self._cut(text)))
+        shown = _join_words(self._prepared(text))
         folded = _folded_words(shown).replace("_", " ")  # as words() sees it
         aligned = len(folded) == len(shown)  # lower() can change the length of a few rare characters
         items = [(stem, m) for m in _TOKEN.finditer(folded) if (stem := self._cache[m.group()])]
