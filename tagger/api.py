@@ -68,11 +68,6 @@ def process_pool(workers: int, initializer, initargs: tuple) -> "ProcessPoolExec
                                initargs=(initializer, initargs))
 
 
-def _broken_pool() -> type:
-    from concurrent.futures.process import BrokenProcessPool
-    return BrokenProcessPool
-
-
 def _start_worker(initializer, initargs: tuple) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     initializer(*initargs)
@@ -155,6 +150,7 @@ class TagModel:
         ``n_jobs`` changes, stopped by :meth:`close` or when the model is collected).  The workers get the
         scorer by fork where the platform has it, else pickled once; this process tags its own share
         meanwhile, so its texts are never shipped."""
+        from concurrent.futures.process import BrokenProcessPool  # (not at import: tagging alone needs none)
         n = min(n_jobs, len(texts) // MIN_TEXTS_PER_JOB)
         if n <= 1:
             return getattr(self, method)(texts, **kwargs)
@@ -174,7 +170,7 @@ class TagModel:
                     f.cancel()
                 raise
             rest = [f.result() for f in futures]
-        except _broken_pool():  # a worker died (killed, out of memory): a new pool next time, this batch here
+        except BrokenProcessPool:  # a worker died (killed, out of memory): a new pool next time, this batch here
             with self._pool_lock:
                 if self._pools.get(n_jobs) is pool:
                     del self._pools[n_jobs]
