@@ -111,7 +111,7 @@ class Array:
 
     __slots__ = ("kinds", "shape", "versions", "vocabulary", "finite", "values", "increasing", "blob", "optional")
 
-    def __init__(self, kinds: str, shape: tuple, versions: tuple = (2, 3, 4), vocabulary: str | None = None,
+    def __init__(self, kinds: str, shape: tuple, versions: tuple = READS_VERSIONS, vocabulary: str | None = None,
                  finite: bool = False, values: tuple | None = None, increasing: bool = False, blob: bool = False,
                  optional: bool = False):  # (a plain class: a dataclass costs a millisecond of every import)
         self.kinds, self.shape, self.versions, self.vocabulary = kinds, shape, versions, vocabulary
@@ -206,6 +206,11 @@ def _member(name: str, compress: bool = True) -> zipfile.ZipInfo:
 
 def _blob(strings: list[str]) -> np.ndarray:
     return np.frombuffer("\n".join(strings).encode("utf-8"), dtype=np.uint8)
+
+
+def _unblob(array: np.ndarray) -> list[str]:
+    """The strings of a blob member (UTF-8, one a line; ``UnicodeDecodeError`` where it is not UTF-8)."""
+    return array.tobytes().decode("utf-8", errors="strict").split("\n") if len(array) else []
 
 
 def _npy(array: np.ndarray) -> bytes:
@@ -601,7 +606,7 @@ def _vocabulary(reader: _Reader, a: dict, compiled: bool, n_features: int):
     if compiled and b" " in raw:
         raise reader.fail("damaged vocabulary (a stem holds a space)")
     try:
-        strings = raw.decode("utf-8", errors="strict").split("\n") if raw else []
+        strings = _unblob(blob)
     except UnicodeDecodeError as exc:
         raise reader.fail(f"damaged vocabulary (not UTF-8: {exc.reason} at byte {exc.start})") from None
     if not compiled:
@@ -693,11 +698,11 @@ def load_scorer(path: str | os.PathLike) -> tuple[TagScorer, dict]:
             raise ModelError(f"{path}: damaged model file (weight positions of the "
                              f"{'tags' if version == 2 else 'features'} repeat or are out of order)")
         reader.check_digests()  # last: the checks above say more precisely what is wrong where they find it
+        names, counts = [t["tag"] for t in tags], [t["count"] for t in tags]
         source, allowed = None, None
         if lexical is not None:
-            source, allowed = _lexical_source(lexical, [t["tag"] for t in tags], [t["count"] for t in tags],
-                                              params)
-        scorer = TagScorer(tags=[t["tag"] for t in tags], tag_counts=[t["count"] for t in tags], features=features,
+            source, allowed = _lexical_source(lexical, names, counts, params)
+        scorer = TagScorer(tags=names, tag_counts=counts, features=features,
                            **({"coef": weights} if version == 2 else {"coef_t": weights}),
                            intercept=a["intercept"], calibration=a["calibration"],
                            thresholds=np.array([float(t["threshold"]) for t in tags]),
@@ -752,18 +757,17 @@ def _lexical_source(state: dict, tags: list[str], counts: list[int], params: dic
     if state.get("features") != list(FEATURES):
         raise ValueError(f"lexical features {state.get('features')!r}; this tagger computes {list(FEATURES)}")
     vocabulary = Vocabulary.from_json(state["vocabulary"], canonical=True)  # its tags: the model's, checked below
-    columns = {tag_key(t): j for j, t in enumerate(tags)}
-    if len(columns) != len(tags) or {tag_key(c.tag) for c in vocabulary} != set(columns):
+    columns = {tag_key(t): j for j, t in enumerate(tags)}  # (distinct: _check_tags refused repeated tags)
+    if {tag_key(c.tag) for c in vocabulary} != set(columns):
         raise ValueError("the vocabulary's tags are not the model's tags")
     mentioned, tagged = np.asarray(state["mentioned"], dtype=float), np.asarray(state["tagged"], dtype=float)
     if mentioned.shape != (len(tags),) or tagged.shape != (len(tags),) or not np.isfinite(mentioned).all() \
             or not np.isfinite(tagged).all() or (tagged > mentioned).any() or (tagged < 0).any():
         raise ValueError("lexical statistics do not cover the model's tags (or are not finite counts)")
-    raw = state["corpus_stems"].tobytes()
-    words, df = (raw.decode("utf-8").split("\n") if raw else []), state["corpus_df"]
-    if len(words) != len(df) or (len(df) and df.min() < 0) or len(set(words)) != len(words):
-        raise ValueError("word frequencies do not match their words")
+    words, df = _unblob(state["corpus_stems"]), state["corpus_df"]  # (df in range: checked with the arrays)
     stem_df = dict(zip(words, df.tolist()))
+    if len(words) != len(df) or len(stem_df) != len(words):
+        raise ValueError("word frequencies do not match their words")
     numbers = [state[k] for k in ("prior", "smoothing", "n_documents", "threshold", "unseen_threshold")]
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in numbers) \
             or not 0 < state["prior"] < 1 or state["smoothing"] <= 0 or not 0 <= state["threshold"] <= 1 \
