@@ -331,14 +331,9 @@ class TagClassifier(BaseEstimator):
             texts = as_texts(texts)
             if len(texts) != n_targets:
                 raise ValueError(f"{len(texts)} texts but {n_targets} tag lists")
-        if self.cv < 2:
-            raise ValueError(f"cv must be at least 2 to tune thresholds, got {self.cv!r}")
-        if n_targets < 2 * self.cv:
+        if n_targets < 2 * self.cv:  # (each parameter's own type and range: check_params above)
             raise ValueError(f"need at least {2 * self.cv} documents to fit with cv={self.cv}, got {n_targets}")
-        if self.solver not in ("auto", "dual", "partitioned", "primal"):
-            raise ValueError(f"solver must be 'auto', 'dual', 'partitioned' or 'primal', got {self.solver!r}")
-        if isinstance(self.partition_size, bool) or not isinstance(self.partition_size, (int, np.integer)) \
-                or self.partition_size < 2 * self.cv:
+        if self.partition_size < 2 * self.cv:
             raise ValueError(f"partition_size must be an integer of at least {2 * self.cv}, got {self.partition_size!r}")
         given = self._given_vocabulary()
         if indicator is None:
