@@ -61,10 +61,8 @@ class TagExplanation:
 def explain(scorer, text: str, top_k: int = 5, terms: int = 8) -> list[TagExplanation]:
     """Explanations of the ``top_k`` most probable tags of ``text`` under ``scorer`` (a
     :class:`~tagger.scorer.TagScorer`)."""
-    from .scorer import apply_calibration
     proba, _, evidence = scorer.probabilities([text], details=True)
-    proba, X, raw, lead = proba[0], evidence.X, evidence.raw[0], evidence.lead[0]
-    words_p = apply_calibration(raw[None, :], scorer.calibration)[0]
+    proba, X, raw, lead, words_p = proba[0], evidence.X, evidence.raw[0], evidence.lead[0], evidence.words[0]
     found = {}
     cand = evidence.candidates
     if cand is not None:

@@ -226,15 +226,15 @@ class TagScorer:
         lead = self.lead(texts)
         raw = self.raw_scores(X, texts, lead)
         known = np.diff(X.indptr) > 0
-        evidence = Evidence(X, raw, lead)
         logits = calibrated_logits(raw, self.calibration)
+        evidence = Evidence(X, raw, lead, sigmoid(logits))
         if lexical is None:  # (a model without a lexical source has no vocabulary: no site list either)
-            P = sigmoid(logits)
+            P = evidence.words
             known = self._cyrillic(known, texts)
             return (P, known, evidence) if details else (P, known)
         cand = evidence.candidates = lexical.candidates(ids, lengths, texts)
         P = np.zeros((len(texts), len(self.tags)))
-        P[:, :self.n_supervised] = sigmoid(logits)
+        P[:, :self.n_supervised] = evidence.words
         sup = cand.tag < self.n_supervised
         own = np.zeros(len(cand))  # each candidate's supervised log-odds (0 for the other tags)
         own[sup] = logits[cand.doc[sup], cand.tag[sup]]
@@ -305,13 +305,15 @@ class TagScorer:
 @dataclass
 class Evidence:
     """What :meth:`TagScorer.probabilities` computed its probabilities from: the TF-IDF rows ``X``, the linear
-    scores ``raw`` (texts x supervised tags) and their ``lead`` signal; with a lexical source, the label
+    scores ``raw`` (texts x supervised tags), their ``lead`` signal and their calibrated probabilities
+    (``words``: the supervised tags' own, before fusion); with a lexical source, the label
     ``candidates`` (:class:`~tagger.lexical.Candidates`) and each one's lexical probability (``label_scores``);
     with a vocabulary hierarchy, ``narrower``: per entry the narrower tag that raised it, -1 elsewhere."""
 
     X: sp.csr_matrix
     raw: np.ndarray
     lead: np.ndarray
+    words: np.ndarray
     candidates: "Candidates | None" = None
     label_scores: np.ndarray | None = None
     narrower: np.ndarray | None = None
