@@ -75,27 +75,25 @@ def zero_shot(recipe, split, fitting, part, held_out: float, seed: int) -> dict:
         clf = fit_classifier(recipe.make_classifier(), stripped)
     assert not hidden & {tag_key(t) for t in clf.classes_}
     site = TagModel(clf).with_vocabulary(Vocabulary.from_tags(display[k] for k in sorted(hidden)))
+    def of_hidden(tag_lists):
+        return [[t for t in tags if tag_key(t) in hidden] for tags in tag_lists]
     chosen = site.predict_tags_batch([a.document for a in part])
-    tp = fp = fn = 0
-    for tags, a in zip(chosen, part):
-        p = {tag_key(t) for t in tags} & hidden
-        g = {tag_key(t) for t in a.tags} & hidden
-        tp, fp, fn = tp + len(p & g), fp + len(p - g), fn + len(g - p)
-    return {"hidden_tags": len(hidden), "gold": tp + fn, "predicted": tp + fp,
-            "precision": tp / (tp + fp) if tp + fp else 0.0, "recall": tp / (tp + fn) if tp + fn else 0.0}
+    report = all_tags_report(of_hidden(chosen), of_hidden(a.tags for a in part))["all"]
+    return {"hidden_tags": len(hidden), **{k: report[k] for k in ("gold", "predicted", "precision", "recall")}}
 
 
 def seed_page(model: TagModel) -> dict:
     if not SEED_PAGE.exists():
         return {}
     page = parse_page(SEED_PAGE.read_text(encoding="utf-8"))
-    site = model.with_vocabulary(CAUCASUS, only=True)
+    vocabulary = Vocabulary.read(CAUCASUS)
+    site = model.with_vocabulary(vocabulary, only=True)
     gold = {tag_key(t) for t in page.tags}
     # the site writes the person as two hashtags, #ДМИТРИЙ and #РОГОЗИН: either form counts
     got = [t for t, _ in site.predict_tags(page.document, with_scores=True)]
     hits = [t for t in got if tag_key(t) in gold or (t == "ДМИТРИЙ РОГОЗИН" and {"ДМИТРИЙ", "РОГОЗИН"} <= gold)]
     return {"page_tags": sorted(page.tags), "given": got, "right": hits,
-            "site_tags_in_vocabulary": sum(1 for t in gold if Vocabulary.read(CAUCASUS).get(t) is not None)}
+            "site_tags_in_vocabulary": sum(1 for t in gold if vocabulary.get(t) is not None)}
 
 
 def main() -> None:
