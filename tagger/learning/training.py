@@ -41,8 +41,9 @@ class Recipe:
         if self.test_size + self.val_size >= 1:
             raise ValueError(f"{where}[split] test_size + val_size must be under 1, not "
                              f"{self.test_size} + {self.val_size}")
-        cv = self.classifier.get("cv", TagClassifier().cv)
-        size = self.classifier.get("partition_size", TagClassifier().partition_size)
+        defaults = TagClassifier()
+        cv = self.classifier.get("cv", defaults.cv)
+        size = self.classifier.get("partition_size", defaults.partition_size)
         if size < 2 * cv:
             raise ValueError(f"{where}[classifier] partition_size must be at least 2 * cv = {2 * cv}, not {size}")
         return self
