@@ -323,6 +323,9 @@ def _project_id(path: str) -> str:
 
 
 def _serve(argv: list[str]) -> int:
+    from importlib.util import find_spec
+    if find_spec("fastapi") is None or find_spec("uvicorn") is None:  # (before anything of tagger.server)
+        _die("tagger serve needs the server extra: pip install 'tagger[server]'")
     from .server.limits import Timeouts
     d = Timeouts()
     p = _Parser(prog="tagger serve", description="Serve tagging over HTTP: JSON routes, Annif's REST API, the "
@@ -351,9 +354,6 @@ def _serve(argv: list[str]) -> int:
     for name in ("head_timeout", "body_timeout", "graceful_timeout"):
         if not 0 < getattr(args, name) < 86400:
             p.error(f"--{name.replace('_', '-')} must be a number of seconds above 0")
-    from importlib.util import find_spec
-    if find_spec("fastapi") is None or find_spec("uvicorn") is None:
-        _die("tagger serve needs the server extra: pip install 'tagger[server]'")
     specs = [(name or _project_id(path), path) for name, path in args.model]
     names = [n for n, _ in specs]
     if len(set(names)) != len(names):
