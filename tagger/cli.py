@@ -273,7 +273,6 @@ def _corpus(argv: list[str]) -> int:
     st.add_argument("--skip-bad-lines", action="store_true", help="skip and count malformed lines")
     st.add_argument("--json", action="store_true", help="print the statistics as JSON")
     args = p.parse_args(argv)
-    import os
 
     from .corpus import CorpusError, corpus_stats, read_corpus, write_corpus
     if args.command == "build":
@@ -307,7 +306,6 @@ def _corpus(argv: list[str]) -> int:
 
 def _model_spec(value: str) -> tuple[str | None, str]:
     """``NAME=PATH`` or ``PATH`` (a file whose name holds '=' is taken whole)."""
-    import os
     import re
     name, sep, path = value.partition("=")
     if sep and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name) and not os.path.exists(value):
@@ -316,7 +314,6 @@ def _model_spec(value: str) -> tuple[str | None, str]:
 
 
 def _project_id(path: str) -> str:
-    import os
     import re
     stem = os.path.basename(path).split(".")[0]
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-") or "model"
@@ -404,7 +401,6 @@ def _tag_corpus(argv: list[str]) -> int:
         p.error("--engine dask needs --scheduler ADDR (a running Dask scheduler)")
     if args.engine == "local" and args.scheduler:
         p.error("--scheduler goes with --engine dask")
-    import os
     missing = [c for c in args.corpora if not os.path.isfile(c)]
     if missing:
         _die(f"no such corpus file: {', '.join(missing)}")

@@ -103,7 +103,7 @@ def annif_routes(app, models: dict, summaries: dict) -> None:
     def suggest(model, texts: list[str], limit: int, threshold: float) -> list[dict]:
         if limit == 0:
             return [{"results": []} for _ in texts]
-        rows = model.score_tags_batch(texts, top_k=min(limit, len(model.tags)))
+        rows = model.score_tags_batch(texts, top_k=limit)  # (at most every tag: score_tags_batch caps it)
         return [{"results": [{"uri": tag_uri(t), "label": t, "notation": None, "score": s}
                              for t, s in row if s >= threshold]} for row in rows]
 
