@@ -80,7 +80,7 @@ def explain(scorer, text: str, top_k: int = 5, terms: int = 8) -> list[TagExplan
         words_score = None
         if j < scorer.n_supervised:
             sources.append("words")
-            contrib = X.multiply(scorer.coef[j]).tocsr()
+            contrib = X.tocsr().multiply(scorer.coef[j]).tocsr()
             order = np.argsort(-contrib.data, kind="stable")
             items = [(surface.get(vocabulary[f], vocabulary[f]), float(c))
                      for f, c in zip(contrib.indices[order], contrib.data[order])]

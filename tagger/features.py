@@ -12,9 +12,9 @@ from collections.abc import Iterable, Sequence
 from itertools import chain
 
 import numpy as np
-import scipy.sparse as sp
 
 from .analysis import word_spans
+from .csr import CSR
 from .wordhash import HashTable, span_hashes
 
 __all__ = ["TfidfFeatures", "CompiledVocabulary", "normalize_rows"]
@@ -230,7 +230,8 @@ class TfidfFeatures:
         return len(self.idf_)
 
     def transform_texts(self, texts: Sequence[str], analyzer, extra_ids: dict[str, int] | None = None):
-        """TF-IDF rows of ``texts`` analysed by ``analyzer`` (unigram and bigram vocabularies), the words of the
+        """TF-IDF rows (a :class:`~tagger.csr.CSR`) of ``texts`` analysed by ``analyzer`` (unigram and bigram
+        vocabularies), the words of the
         batch looked up at once (see :meth:`_WordIds.of_texts`); with ``extra_ids`` (stem -> id) also, from the
         same lookups, each text's words (dropped ones left out) as those ids (``UNKNOWN`` for other stems), all
         texts one after another, and each text's count."""
@@ -250,12 +251,13 @@ class TfidfFeatures:
         doc = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
         kept = ids != SKIP
         rows, cols = self.compiled().pairs(ids[kept], doc[kept])
-        X = self.weigh(rows, cols, len(lengths))
+        X = self.rows(rows, cols, len(lengths))
         if not extra:
             return X
         return X, extra_ids[kept], np.bincount(doc[kept], minlength=len(lengths))
 
-    def transform(self, docs: Iterable[Sequence[str]]) -> sp.csr_matrix:
+    def transform(self, docs: Iterable[Sequence[str]]):
+        """TF-IDF rows (a ``scipy.sparse.csr_matrix``) of documents given as term lists."""
         get = self.vocabulary_.get
         ids = [[i for i in map(get, terms) if i is not None] for terms in docs]
         lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
@@ -263,7 +265,11 @@ class TfidfFeatures:
         rows = np.repeat(np.arange(len(ids), dtype=np.int32), lengths)
         return self.weigh(rows, cols, len(ids))
 
-    def weigh(self, rows: np.ndarray, cols: np.ndarray, n_docs: int, normalize: bool = True) -> sp.csr_matrix:
+    def weigh(self, rows: np.ndarray, cols: np.ndarray, n_docs: int, normalize: bool = True):
+        """:meth:`rows` as a ``scipy.sparse.csr_matrix`` (what learning works with)."""
+        return self.rows(rows, cols, n_docs, normalize).tocsr()
+
+    def rows(self, rows: np.ndarray, cols: np.ndarray, n_docs: int, normalize: bool = True) -> CSR:
         """Sublinear TF-IDF, L2-normalised rows (see :func:`normalize_rows`; ``normalize=False`` leaves them as
         they are), from one (row, feature) pair per occurrence."""
         n = self.n_features
@@ -278,8 +284,7 @@ class TfidfFeatures:
         indptr = np.zeros(n_docs + 1, dtype=np.int64 if len(starts) >= 2**31 else np.int32)
         np.cumsum(np.bincount(row, minlength=n_docs), out=indptr[1:])
         indices = (key[starts] - row * n).astype(indptr.dtype)
-        X = sp.csr_matrix((self._tf(counts) * self.idf_[indices], indices, indptr), shape=(n_docs, n))
-        X.has_canonical_format = True  # sorted, no duplicates: scipy need not check
+        X = CSR(self._tf(counts) * self.idf_[indices], indices, indptr, (n_docs, n), canonical=True)
         return normalize_rows(X, self.min_norm) if normalize else X
 
     @staticmethod
@@ -288,8 +293,9 @@ class TfidfFeatures:
         return 1.0 + np.log(counts)
 
 
-def normalize_rows(X: sp.csr_matrix, min_norm: float = 0.0) -> sp.csr_matrix:
-    """``X`` with each non-empty row divided by its L2 norm, or by ``min_norm`` where that is larger, in place.
+def normalize_rows(X, min_norm: float = 0.0):
+    """``X`` (a :class:`~tagger.csr.CSR` or ``scipy.sparse.csr_matrix``) with each non-empty row divided by its
+    L2 norm, or by ``min_norm`` where that is larger, in place.
 
     ``min_norm`` keeps short texts short: a headline of five words has a fifth of an article's TF-IDF norm, and
     scaled up to unit length its few words would weigh like an article's hundreds (``"Путин"`` alone would be

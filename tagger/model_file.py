@@ -21,7 +21,7 @@ inflating them was half the load time); the rest is deflated.
 
 A model file is the meeting point of the two halves: :func:`save_model` writes a
 :class:`~tagger.scorer.TagScorer` (learned by :class:`tagger.learning.TagClassifier`) and :func:`load_scorer`
-reads one back with NumPy and scipy.sparse alone.
+reads one back with NumPy alone.
 
 Optional, where the model has a lexical source (:mod:`tagger.lexical`): ``vocabulary.json`` (the tag vocabulary:
 ``[{"tag", "labels", "broader", "uri"}]``), ``lexical.json`` (the candidate scorer's coefficients, the per-tag
@@ -62,8 +62,8 @@ import zlib
 from datetime import datetime, timezone
 
 import numpy as np
-import scipy.sparse as sp
 
+from .csr import CSR
 from .features import CompiledVocabulary, TfidfFeatures
 from .files import atomic_write, open_input
 from .params import PARAMS, check_params
@@ -636,12 +636,20 @@ def _check_values(reader: _Reader, name: str, spec: Array, array: np.ndarray, di
 
 
 def _check_sparse(reader: _Reader, data, indices, indptr, what: str) -> None:
-    """CSR row pointers: from 0 to the number of values, never decreasing (the order within rows is checked on
-    the matrix, in C: see :func:`load_scorer`)."""
+    """CSR row pointers: from 0 to the number of values, never decreasing (the order within rows: see
+    :func:`_canonical`)."""
     if len(data) != len(indices):
         raise reader.fail("weights do not match metadata (weight values and positions differ in length)")
     if indptr[0] != 0 or indptr[-1] != len(indices) or (indptr[1:] < indptr[:-1]).any():
         raise reader.fail(f"weights do not match metadata (inconsistent weight row pointers of the {what})")
+
+
+def _canonical(indices: np.ndarray, indptr: np.ndarray) -> bool:
+    """Whether the column positions of CSR arrays increase strictly within each row (no repeats, in order)."""
+    ok = np.diff(indices.astype(np.int64, copy=False)) > 0
+    ends = indptr[1:-1]
+    ok[ends[(ends > 0) & (ends < len(indices))] - 1] = True  # (where one row ends and the next begins)
+    return bool(ok.all())
 
 
 def load_scorer(path: str | os.PathLike) -> tuple[TagScorer, dict]:
@@ -693,8 +701,8 @@ def load_scorer(path: str | os.PathLike) -> tuple[TagScorer, dict]:
     tags = meta["tags"]
     try:
         features = TfidfFeatures(a["idf"], terms=None if compiled else vocab, compiled=vocab if compiled else None)
-        weights = sp.csr_matrix((data, indices.astype(np.int32, copy=False), indptr), shape=(rows, cols))
-        if not weights.has_canonical_format:  # positions strictly increasing within each row: no repeats
+        weights = CSR(data, indices.astype(np.int32, copy=False), indptr, (rows, cols), canonical=True)
+        if not _canonical(weights.indices, weights.indptr):  # positions strictly increasing within each row
             raise ModelError(f"{path}: damaged model file (weight positions of the "
                              f"{'tags' if version == 2 else 'features'} repeat or are out of order)")
         reader.check_digests()  # last: the checks above say more precisely what is wrong where they find it
@@ -703,7 +711,7 @@ def load_scorer(path: str | os.PathLike) -> tuple[TagScorer, dict]:
         if lexical is not None:
             source, allowed = _lexical_source(lexical, names, counts, params)
         scorer = TagScorer(tags=names, tag_counts=counts, features=features,
-                           **({"coef": weights} if version == 2 else {"coef_t": weights}),
+                           **({"coef": weights.tocsr()} if version == 2 else {"coef_t": weights}),
                            intercept=a["intercept"], calibration=a["calibration"],
                            thresholds=np.array([float(t["threshold"]) for t in tags]),
                            global_threshold=float(meta["global_threshold"]), n_documents=meta["n_documents"],

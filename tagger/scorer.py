@@ -5,7 +5,8 @@
          ─► per-tag thresholds
 
 A :class:`TagScorer` is what a model file holds and what :class:`tagger.TagModel` runs.  It needs NumPy and
-scipy.sparse only; learning one is :class:`tagger.learning.TagClassifier`'s job.
+scipy.sparse only (scipy.sparse not for a process's first article: see :mod:`tagger.csr`); learning one is
+:class:`tagger.learning.TagClassifier`'s job.
 """
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 from .analysis import DEFAULT_MAX_CHARS, Analyzer
+from .csr import CSR, product
 from .features import TfidfFeatures
 from .params import check_value
 
@@ -97,8 +98,9 @@ class LeadMatcher:
             L[i, cols] = self.weight
         return L
 
-    def sparse(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """The signal for ``texts`` as a sparse matrix (a few tags a text: for archives in training)."""
+    def sparse(self, texts: Sequence[str]):
+        """The signal for ``texts`` as a ``scipy.sparse.csr_matrix`` (a few tags a text: for archives in training)."""
+        import scipy.sparse as sp
         cols = self.matches(texts)
         indptr = np.concatenate([[0], np.cumsum([len(c) for c in cols])])
         indices = np.array([j for c in cols for j in sorted(c)], dtype=np.int32)
@@ -124,8 +126,9 @@ class TagScorer:
 
     ``tags`` (canonical names: the ``n_supervised`` tags with a linear scorer first, then the vocabulary's
     others), ``tag_counts`` (training articles per tag), ``features`` (:class:`~tagger.features.TfidfFeatures`),
-    the weights of the supervised tags as ``coef`` (CSR, n_supervised x n_features) or ``coef_t`` (CSR,
-    n_features x n_supervised: the layout tagging multiplies with; the other is built on first use),
+    the weights of the supervised tags as ``coef`` (scipy.sparse, n_supervised x n_features) or ``coef_t``
+    (:class:`~tagger.csr.CSR` or scipy.sparse, n_features x n_supervised: the layout tagging multiplies with; the
+    other is built on first use),
     ``intercept``, ``calibration`` (per supervised tag sigmoid ``a, b``), ``thresholds`` (per-tag probability
     thresholds), ``global_threshold``, ``n_documents`` (training articles), ``params``: the whole recipe the
     model was learned with, of which tagging reads ``ngram_range``, ``max_chars``, ``lexical_weight``,
@@ -135,15 +138,14 @@ class TagScorer:
 
     def __init__(self, *, tags: Sequence[str], tag_counts: np.ndarray, features: TfidfFeatures,
                  intercept: np.ndarray, calibration: np.ndarray, thresholds: np.ndarray, global_threshold: float,
-                 n_documents: int, params: Mapping, coef: sp.csr_matrix | None = None,
-                 coef_t: sp.csr_matrix | None = None, lexical: "LexicalSource | None" = None,
+                 n_documents: int, params: Mapping, coef=None, coef_t=None, lexical: "LexicalSource | None" = None,
                  allowed: np.ndarray | None = None):
         if (coef is None) == (coef_t is None):
             raise ValueError("give the weights once: as coef (tags x features) or as coef_t (features x tags)")
         self.tags = np.asarray(tags, dtype=object)
         self.tag_counts = np.asarray(tag_counts, dtype=np.int64)
         self._coef = None if coef is None else coef.tocsr()
-        self.coef_t = coef.T.tocsr() if coef_t is None else coef_t.tocsr()  # X @ coef_t: one product per batch
+        self.coef_t = CSR.of(coef.T if coef_t is None else coef_t)  # X @ coef_t: one product per batch
         self.intercept = np.asarray(intercept, dtype=np.float32)
         self.calibration = np.asarray(calibration, dtype=np.float64)
         self.thresholds = np.asarray(thresholds, dtype=np.float64)
@@ -180,39 +182,40 @@ class TagScorer:
         return _rebuild, (state,)
 
     @property
-    def coef(self) -> sp.csr_matrix:
-        """The weights by tag (CSR, n_tags x n_features): row ``j`` is tag ``j``'s linear scorer."""
+    def coef(self):
+        """The weights by tag (``scipy.sparse.csr_matrix``, n_tags x n_features): row ``j`` is tag ``j``'s linear
+        scorer."""
         if self._coef is None:
-            self._coef = self.coef_t.T.tocsr()
+            self._coef = self.coef_t.tocsr().T.tocsr()
         return self._coef
 
-    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """TF-IDF rows of ``texts`` (a list of str)."""
-        return self._transform(texts)
+    def transform(self, texts: Sequence[str]):
+        """TF-IDF rows of ``texts`` (a list of str), as a ``scipy.sparse.csr_matrix``."""
+        return self._transform(texts).tocsr()
 
     def _transform(self, texts: Sequence[str], lexical: bool = False):
-        """TF-IDF rows of ``texts`` and, with ``lexical``, their words as lexicon ids and their lengths (see
+        """TF-IDF rows (:class:`~tagger.csr.CSR`) of ``texts`` and, with ``lexical``, their words as lexicon ids and their lengths (see
         :meth:`tagger.lexical.LabelIndex.match`)."""
         an = self.analyzer
         if self.params["ngram_range"][1] <= 2:  # integer-id fast path, same matrix
             if lexical:  # one lookup a word for both
                 return self.features.transform_texts(texts, an, self.lexical.index.stem_ids)
             return self.features.transform_texts(texts, an)
-        X = self.features.transform(an.terms(t) for t in texts)
+        X = CSR.of(self.features.transform(an.terms(t) for t in texts))
         if not lexical:
             return X
         seqs = [self.lexical.index.ids(an.word_keys(t)) for t in texts]
         return X, np.concatenate(seqs) if seqs else np.zeros(0, np.int64), np.array([len(q) for q in seqs])
 
-    def raw_scores(self, X: sp.csr_matrix, texts: Sequence[str], lead: np.ndarray | None = None) -> np.ndarray:
-        """Linear scores (n_texts x n_supervised tags) of TF-IDF rows ``X`` of ``texts``, lead signal (``lead``,
-        computed here if not given) included."""
-        return (X @ self.coef_t).toarray() + self.intercept + (self.lead(texts) if lead is None else lead)
+    def raw_scores(self, X, texts: Sequence[str], lead: np.ndarray | None = None) -> np.ndarray:
+        """Linear scores (n_texts x n_supervised tags) of TF-IDF rows ``X`` (:class:`~tagger.csr.CSR` or
+        scipy.sparse) of ``texts``, lead signal (``lead``, computed here if not given) included."""
+        return product(CSR.of(X), self.coef_t) + self.intercept + (self.lead(texts) if lead is None else lead)
 
     def decision_function(self, texts: Sequence[str]) -> np.ndarray:
         """Raw linear scores of the supervised tags (the first ``n_supervised`` of ``tags``)."""
         texts = as_texts(texts)
-        return self.raw_scores(self.transform(texts), texts)
+        return self.raw_scores(self._transform(texts), texts)
 
     def probabilities(self, texts: Sequence[str], details: bool = False):
         """Calibrated probabilities of ``texts`` (a list of str), n_texts x n_tags, and which texts are known:
@@ -304,13 +307,14 @@ class TagScorer:
 
 @dataclass
 class Evidence:
-    """What :meth:`TagScorer.probabilities` computed its probabilities from: the TF-IDF rows ``X``, the linear
+    """What :meth:`TagScorer.probabilities` computed its probabilities from: the TF-IDF rows ``X``
+    (:class:`~tagger.csr.CSR`), the linear
     scores ``raw`` (texts x supervised tags), their ``lead`` signal and their calibrated probabilities
     (``words``: the supervised tags' own, before fusion); with a lexical source, the label
     ``candidates`` (:class:`~tagger.lexical.Candidates`) and each one's lexical probability (``label_scores``);
     with a vocabulary hierarchy, ``narrower``: per entry the narrower tag that raised it, -1 elsewhere."""
 
-    X: sp.csr_matrix
+    X: CSR
     raw: np.ndarray
     lead: np.ndarray
     words: np.ndarray

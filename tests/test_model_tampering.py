@@ -264,6 +264,7 @@ def test_metadata_keys_types_and_ranges(tiny_model_file, tmp_path, edit, match):
     ("stems", lambda a: np.full_like(a, 0xFF), "stems for|not UTF-8"),
     ("weights_indptr", lambda a: a[::-1].copy(), "row pointers"),
     ("weights_tags", lambda a: np.zeros_like(a), "repeat or are out of order"),
+    ("weights_tags", lambda a: a[::-1].copy(), "repeat or are out of order"),  # distinct, in falling order
     ("weights_data", lambda a: a.astype(np.float64)[:-1], "weights_(data|tags) of shape"),
     ("weights_data", lambda a: a.astype(np.complex64), "dtype complex64"),
     ("intercept", lambda a: np.full_like(a, np.inf), "NaN or infinite"),
