@@ -5,6 +5,7 @@ model file size, and the cost of one 10 MB article.
 
     python benchmarks/speed.py [--articles 1000] [--skip-training]
     python benchmarks/speed.py --stages     # the stages of batch tagging, timed apart (README's hot path)
+    python benchmarks/speed.py --stages --batch 1     # ... of tagging article by article
 
 Texts are real RT articles (title + body).  Times are wall-clock on this machine.  Cold figures are the median
 of 5 fresh processes, started and timed from outside; warm ones are as in a running service; batch figures are
@@ -90,31 +91,41 @@ def best_of(runs: int, fn) -> float:
     return min(times)
 
 
-def stages(model, texts: list[str]) -> dict[str, float]:
-    """Milliseconds of each stage of tagging ``texts`` in one batch (best of 5, warm), timed apart."""
+def stages(model, texts: list[str], size: int | None = None) -> dict[str, float]:
+    """Milliseconds of each stage of tagging ``texts`` (best of 5, warm), timed apart: in one batch, or in
+    batches of ``size`` texts (``size=1``: article by article, as ``predict_tags`` tags them)."""
+    from tagger.csr import product
     from tagger.lexical import title_words
     scorer, an = model.scorer, model.scorer.analyzer
     features, lexical = scorer.features, scorer.lexical
     words = features._lookup(an.stem_of, lexical.index.stem_ids)
-    ids, lengths = words.of_texts(texts, an)
-    X, label_ids, label_lengths = features._from_ids(ids, lengths, True)
-    P, known = scorer.probabilities(texts)
-    titles = [title_words(t, an) for t in texts]
+    batches = [texts[i:i + (size or len(texts))] for i in range(0, len(texts), size or len(texts))]
+    inputs = []
+    for part in batches:
+        ids, lengths = words.of_texts(part, an)
+        X, label_ids, label_lengths = features._from_ids(ids, lengths, True)
+        inputs.append((part, ids, lengths, X, label_ids, label_lengths, [title_words(t, an) for t in part],
+                       *scorer.probabilities(part)))
 
-    def labels():
+    def each(fn):
+        return lambda: [fn(*i) for i in inputs]
+
+    def labels(part, ids, lengths, X, label_ids, label_lengths, titles, P, known):
         cand = lexical.index.match(label_ids, label_lengths, titles)
         return lexical.probability(lexical.features(cand, np.zeros(len(cand))))
     parts = {
-        "words: fold, split, hash, look up": lambda: words.of_texts(texts, an),
-        "n-grams and TF-IDF rows": lambda: features._from_ids(ids, lengths, True),
-        "product X @ W": lambda: X @ scorer.coef_t,
-        "lead signal": lambda: scorer.lead(texts),
-        "titles": lambda: [title_words(t, an) for t in texts],
-        "labels found and scored": labels,
-        "calibration and choice": lambda: scorer.choose(P, known),
+        "words: fold, split, hash, look up": each(lambda part, *_: words.of_texts(part, an)),
+        "n-grams and TF-IDF rows": each(lambda part, ids, lengths, *_: features._from_ids(ids, lengths, True)),
+        "product X @ W": each(lambda part, ids, lengths, X, *_: product(X, scorer.coef_t)),
+        "lead signal": each(lambda part, *_: scorer.lead(part)),
+        "titles": each(lambda part, *_: [title_words(t, an) for t in part]),
+        "labels found and scored": each(labels),
+        "calibration and choice": each(lambda *i: scorer.choose(i[-2], i[-1])),
     }
     out = {name: round(1000 * best_of(5, fn), 3) for name, fn in parts.items()}
-    out["whole batch (predict_tags_batch)"] = round(1000 * best_of(5, lambda: model.predict_tags_batch(texts)), 3)
+    whole = (lambda: model.predict_tags_batch(texts)) if size is None else \
+        (lambda: [model.predict_tags_batch(part) for part in batches])
+    out[f"whole ({'predict_tags_batch' if size is None else f'batches of {size}'})"] = round(1000 * best_of(5, whole), 3)
     return out
 
 
@@ -123,6 +134,7 @@ def main() -> None:
     p.add_argument("--articles", type=int, default=1000)
     p.add_argument("--skip-training", action="store_true")
     p.add_argument("--stages", action="store_true", help="only time the stages of batch tagging, apart")
+    p.add_argument("--batch", type=int, help="with --stages: batches of this many texts (1: one by one)")
     args = p.parse_args()
     if args.stages:
         import tagger
@@ -130,7 +142,7 @@ def main() -> None:
             texts = [f"{r['title']}\n\n{r['text']}" for r in map(json.loads, fh)][: 2 * args.articles]
         model = tagger.default_model()
         model.predict_tags_batch(texts[args.articles:])
-        for name, ms in stages(model, texts[: args.articles]).items():
+        for name, ms in stages(model, texts[: args.articles], args.batch).items():
             print(f"| {name} | {ms} |")
         return
     # cold processes first, while this one is small: a forked child's peak memory counts its parent's pages

@@ -300,6 +300,18 @@ class Analyzer:
         self._cache.fill(words)
         return words
 
+    def stems_of_words(self, words: list[bytes]) -> list[str]:
+        """The stems of words given as their bytes (:meth:`folded`), ``""`` for words left out: the new ones
+        stemmed in one call, all decoded at once (what a batch's unseen words cost)."""
+        joined = b" ".join(words)
+        if b"\x98" in joined:  # an escaped letter (see folded)
+            decoded = [_decoded(w) for w in words]
+        else:
+            decoded = joined.decode(_ENCODING).split(" ") if words else []
+        cache = self._cache
+        cache.fill(decoded)
+        return [cache[w] for w in decoded]
+
     def stem_of(self, word: str | bytes) -> str:
         """A token's stem; ``""`` for words left out (stopwords, one letter)."""
         return self._cache[word]

@@ -68,10 +68,10 @@ class CompiledVocabulary:
         rows, cols = [doc[known][uni >= 0]], [uni[uni >= 0]]
         if len(self.bigram_codes) and len(ids) > 1:
             a, b = ids[:-1], ids[1:]
-            pair = np.flatnonzero((a >= 0) & (b >= 0) & (doc[:-1] == doc[1:]))
+            pair = ((a >= 0) & (b >= 0) & (doc[:-1] == doc[1:])).nonzero()[0]
             codes = a[pair].astype(np.int64) * len(self.stems) + b[pair]
-            order = np.argsort(codes)  # sorted queries: the binary searches walk the table in order (3x faster)
-            pos = np.minimum(np.searchsorted(self.bigram_codes, codes[order]), len(self.bigram_codes) - 1)
+            order = codes.argsort()  # sorted queries: the binary searches walk the table in order (3x faster)
+            pos = np.minimum(self.bigram_codes.searchsorted(codes[order]), len(self.bigram_codes) - 1)
             hit = self.bigram_codes[pos] == codes[order]
             rows.append(doc[pair[order[hit]]])  # in any order: TfidfFeatures sorts
             cols.append(self.bigram_features[pos[hit]])
@@ -108,12 +108,16 @@ class _WordIds(dict):
 
     def value(self, word: str | bytes) -> int:
         """A word's value, computed (not cached)."""
-        stem = self.stem_of(word)
-        sid = SKIP if not stem else self._stem_ids.get(stem, UNKNOWN)
-        if self.extra_ids is not None:
-            xid = SKIP if not stem else self.extra_ids.get(stem, UNKNOWN)
-            sid = (sid + 2) << 32 | (xid + 2)
-        return sid
+        return self.values_of_stems([self.stem_of(word)])[0]
+
+    def values_of_stems(self, stems: list[str]) -> list[int]:
+        """The values of words with these stems (``""``: a word the analyzer drops)."""
+        get = self._stem_ids.get
+        sids = [get(s, UNKNOWN) if s else SKIP for s in stems]
+        if self.extra_ids is None:
+            return sids
+        xget = self.extra_ids.get
+        return [(sid + 2) << 32 | ((xget(s, UNKNOWN) if s else SKIP) + 2) for sid, s in zip(sids, stems)]
 
     def __missing__(self, word: str | bytes) -> int:
         sid = self.value(word)
@@ -124,13 +128,14 @@ class _WordIds(dict):
     def of_texts(self, texts: Sequence[str], analyzer) -> tuple[np.ndarray, np.ndarray]:
         """The values of the words of ``texts`` (as :meth:`tagger.analysis.Analyzer.word_keys` finds them), all
         texts one after another, and each text's number of words (see :func:`word_values`)."""
-        return word_values(texts, analyzer, self.table, self.value)
+        return word_values(texts, analyzer, self.table, self.value, self.values_of_stems)
 
 
-def word_values(texts: Sequence[str], analyzer, table: HashTable, value) -> tuple[np.ndarray, np.ndarray]:
+def word_values(texts: Sequence[str], analyzer, table: HashTable, value, of_stems) -> tuple[np.ndarray, np.ndarray]:
     """The values of the words of ``texts`` (as :meth:`tagger.analysis.Analyzer.word_keys` finds them), all texts
-    one after another, and each text's number of words: looked up by hash in ``table``, ``value(word)`` (the
-    word's bytes) computing those it lacks.  Texts are hashed a few dozen at a time (see :mod:`tagger.wordhash`)."""
+    one after another, and each text's number of words: looked up by hash in ``table``; those it lacks computed
+    by ``of_stems(stems)`` from their stems, many at a time (``value(word)``, one word at a time, for a huge text).
+    Texts are hashed a few dozen at a time (see :mod:`tagger.wordhash`)."""
     pieces: list[np.ndarray] = []
     lengths = np.zeros(len(texts), dtype=np.int64)
     group: list[bytes] = []  # consecutive texts, hashed together
@@ -138,7 +143,7 @@ def word_values(texts: Sequence[str], analyzer, table: HashTable, value) -> tupl
     for i, text in enumerate(texts):
         folded = analyzer.folded(text)
         if (size + len(folded) > _GROUP_BYTES or len(folded) > _MAX_HASHED) and group:
-            pieces.append(_hashed(group, lengths[first:i], table, value, analyzer))
+            pieces.append(_hashed(group, lengths[first:i], table, of_stems, analyzer))
             group, first, size = [], i, 0
         if len(folded) > _MAX_HASHED:  # a huge text (a raised max_chars): word by word, no huge hash arrays
             pieces.append(np.fromiter(map(value, analyzer.word_keys(text)), dtype=np.int64))
@@ -147,11 +152,11 @@ def word_values(texts: Sequence[str], analyzer, table: HashTable, value) -> tupl
         group.append(folded)
         size += len(folded) + 1
     if group:
-        pieces.append(_hashed(group, lengths[first:], table, value, analyzer))
+        pieces.append(_hashed(group, lengths[first:], table, of_stems, analyzer))
     return (np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)), lengths
 
 
-def _hashed(folded: list[bytes], lengths: np.ndarray, table: HashTable, value, analyzer) -> np.ndarray:
+def _hashed(folded: list[bytes], lengths: np.ndarray, table: HashTable, of_stems, analyzer) -> np.ndarray:
     """The values of the words of ``folded`` texts (see :func:`word_values`), their word counts written to
     ``lengths``."""
     buffer = b" ".join(folded)
@@ -162,7 +167,7 @@ def _hashed(folded: list[bytes], lengths: np.ndarray, table: HashTable, value, a
 
     def compute(indices):  # words not seen before (or not kept: the table is full)
         words = [buffer[a:b] for a, b in zip(starts[indices].tolist(), ends[indices].tolist())]
-        return list(map(value, analyzer.cache_stems(words)))  # the new ones stemmed in one call
+        return of_stems(analyzer.stems_of_words(words))  # the new ones stemmed in one call
     return table.lookup(span_hashes(array, starts, ends), compute)
 
 
@@ -278,8 +283,8 @@ class TfidfFeatures:
         first = np.empty(len(key), dtype=bool)
         first[:1] = True
         np.not_equal(key[1:], key[:-1], out=first[1:])
-        starts = np.flatnonzero(first)
-        counts = np.diff(np.append(starts, len(key))).astype(np.float32)
+        starts = first.nonzero()[0]
+        counts = (np.append(starts[1:], len(key)) - starts).astype(np.float32)
         row = key[starts] // n
         indptr = np.zeros(n_docs + 1, dtype=np.int64 if len(starts) >= 2**31 else np.int32)
         np.cumsum(np.bincount(row, minlength=n_docs), out=indptr[1:])
@@ -300,7 +305,7 @@ def normalize_rows(X, min_norm: float = 0.0):
     ``min_norm`` keeps short texts short: a headline of five words has a fifth of an article's TF-IDF norm, and
     scaled up to unit length its few words would weigh like an article's hundreds (``"Путин"`` alone would be
     as sure a ВЛАДИМИР ПУТИН as a whole article about him)."""
-    row_of = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    row_of = np.repeat(np.arange(X.shape[0]), X.indptr[1:] - X.indptr[:-1])
     norms = np.sqrt(np.bincount(row_of, weights=X.data.astype(np.float64) ** 2, minlength=X.shape[0]))
     if min_norm:
         np.maximum(norms, min_norm, out=norms)

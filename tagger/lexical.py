@@ -173,13 +173,11 @@ class LabelIndex:
         if not n_docs or not len(self.label_tag):
             return Candidates.none()
         ids = np.asarray(words, dtype=np.int64)
-        ends = np.cumsum(lengths)
+        ends = lengths.cumsum()
         starts = ends - lengths
-
-        def doc_of(positions):  # the text of each position (computed for the few positions that need it)
-            return np.searchsorted(ends, positions, "right")
+        doc_of = np.repeat(np.arange(n_docs), lengths).__getitem__  # the text of each position
         # one-word labels
-        known = np.flatnonzero(ids >= 0)
+        known = (ids >= 0).nonzero()[0]
         pos, lab = _expand(known, self.uni_ptr[ids[known]], self.uni_ptr[ids[known] + 1], self.uni_label)
         found = [(pos, lab, np.ones(len(pos)))]
         # longer labels, by the code of their first two stems (a label of three or more words checked further)
@@ -191,7 +189,7 @@ class LabelIndex:
             codes = ids[both] * self.n_stems + ids[both + 1]
             p2, l2 = _expand(both, np.searchsorted(self.bi_code, codes, "left"),
                              np.searchsorted(self.bi_code, codes, "right"), self.bi_label)
-            longer = np.flatnonzero(self.label_len[l2] > 2)
+            longer = (self.label_len[l2] > 2).nonzero()[0]
             if len(longer):  # each further word of a longer label, checked for all its hits at once
                 ok = np.ones(len(p2), dtype=bool)
                 lp, ll = p2[longer], l2[longer]
@@ -205,9 +203,9 @@ class LabelIndex:
                 n_cols = int(self.label_tag.max()) + 1
                 size = self.label_len[l2]
                 inside = np.repeat(p2, size) + _ranks(size)
-                covered = np.unique(inside * n_cols + np.repeat(self.label_tag[l2], size))
+                covered = np.unique(inside * n_cols + np.repeat(self.label_tag[l2], size))  # (sorted)
                 single = pos * n_cols + self.label_tag[lab]
-                keep = ~np.isin(single, covered)
+                keep = covered[np.minimum(covered.searchsorted(single), len(covered) - 1)] != single
                 found[0] = (pos[keep], lab[keep], np.ones(int(keep.sum())))
             found.append((p2, l2, np.ones(len(p2))))
             found.append(self._tails(ids, doc_of, p2, l2))
@@ -222,12 +220,12 @@ class LabelIndex:
         key = doc * n_cols + self.label_tag[lab]
         # by candidate; its longest label, first found, leads (one sort of one combined key)
         width, span = int(self.label_len.max()) + 1, int(lengths.max()) + 1
-        order = np.argsort((key * width + (width - 1 - self.label_len[lab])) * span + rel, kind="stable")
+        order = ((key * width + (width - 1 - self.label_len[lab])) * span + rel).argsort(kind="stable")
         key, rel, lab, weight = key[order], rel[order], lab[order], weight[order]
         early = np.where(rel * 10 < lengths[key // n_cols], weight, 0.0)
         first = np.ones(len(key), dtype=bool)
         first[1:] = key[1:] != key[:-1]
-        at = np.flatnonzero(first)
+        at = first.nonzero()[0]
         mentions = np.add.reduceat(weight, at).astype(np.int64)
         d = key[at] // n_cols
         first_pos = np.minimum.reduceat(rel, at)
@@ -249,11 +247,12 @@ class LabelIndex:
         key, pos, lab, doc = key[order], pos[order], lab[order], doc[order]
         head = np.ones(len(key), dtype=bool)
         head[1:] = key[1:] != key[:-1]
-        whole = np.diff(np.append(np.flatnonzero(head), len(key)))  # times each label was seen whole
+        heads = head.nonzero()[0]
+        whole = np.append(heads[1:], len(key)) - heads  # times each label was seen whole
         pos, lab, doc = pos[head], lab[head], doc[head]  # where each label was first seen whole
         tail = self.tail[lab]
         # every position of a last word of a two-word label, sorted by (text, stem, position)
-        known = np.flatnonzero(ids >= 0)
+        known = (ids >= 0).nonzero()[0]
         known = known[self.is_tail[ids[known]]]
         span = len(ids) + 1
         code = (doc_of(known) * self.n_stems + ids[known]) * span + known

@@ -228,7 +228,7 @@ class TagScorer:
             X, ids, lengths = self._transform(texts, lexical=True)
         lead = self.lead(texts)
         raw = self.raw_scores(X, texts, lead)
-        known = np.diff(X.indptr) > 0
+        known = X.indptr[1:] > X.indptr[:-1]
         logits = calibrated_logits(raw, self.calibration)
         evidence = Evidence(X, raw, lead, sigmoid(logits))
         if lexical is None:  # (a model without a lexical source has no vocabulary: no site list either)

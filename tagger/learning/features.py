@@ -97,14 +97,20 @@ class DocumentFrequencies:
         return len(self.ids)
 
     def _stem_id(self, word) -> int:
-        stem = self.analyzer.stem_of(word)
-        if not stem:
-            return SKIP
-        sid = self._stem_ids.get(stem)
-        if sid is None:
-            sid = self._stem_ids[stem] = len(self.stems)
-            self.stems.append(stem)
-        return sid
+        return self._ids_of_stems([self.analyzer.stem_of(word)])[0]
+
+    def _ids_of_stems(self, stems: list[str]) -> list[int]:
+        out = []
+        for stem in stems:
+            if not stem:
+                out.append(SKIP)
+                continue
+            sid = self._stem_ids.get(stem)
+            if sid is None:
+                sid = self._stem_ids[stem] = len(self.stems)
+                self.stems.append(stem)
+            out.append(sid)
+        return out
 
     def add(self, text: str) -> None:
         """Count one document."""
@@ -113,7 +119,8 @@ class DocumentFrequencies:
     def add_many(self, texts: Sequence[str]) -> None:
         """Count documents: a few hundred at a time look their words up together (see
         :func:`tagger.features.word_values`), several times faster than one at a time."""
-        ids, lengths = word_values(texts, self.analyzer, self._words, self._stem_id)
+        ids, lengths = word_values(texts, self.analyzer, self._words, self._stem_id,
+                                   self._ids_of_stems)
         for doc in np.split(ids, np.cumsum(lengths)[:-1]) if len(texts) else []:
             self._count(doc[doc != SKIP].astype(np.int32))
 
