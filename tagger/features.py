@@ -113,11 +113,10 @@ class _WordIds(dict):
     def values_of_stems(self, stems: list[str]) -> list[int]:
         """The values of words with these stems (``""``: a word the analyzer drops)."""
         get = self._stem_ids.get
-        sids = [get(s, UNKNOWN) if s else SKIP for s in stems]
         if self.extra_ids is None:
-            return sids
-        xget = self.extra_ids.get
-        return [(sid + 2) << 32 | ((xget(s, UNKNOWN) if s else SKIP) + 2) for sid, s in zip(sids, stems)]
+            return [get(s, UNKNOWN) if s else SKIP for s in stems]
+        xget, skipped = self.extra_ids.get, (SKIP + 2) << 32 | (SKIP + 2)
+        return [(get(s, UNKNOWN) + 2) << 32 | (xget(s, UNKNOWN) + 2) if s else skipped for s in stems]
 
     def __missing__(self, word: str | bytes) -> int:
         sid = self.value(word)

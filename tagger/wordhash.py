@@ -53,10 +53,15 @@ _WINDOW = 8
 _STEPS = np.arange(_WINDOW)
 #: What :meth:`HashTable.get` gives for a hash not in the table.
 MISSING = np.iinfo(np.int64).min
+#: New keys :meth:`HashTable.lookup` holds in a dict before placing them in the arrays at once.
+PENDING = 2048
 
 
 class HashTable:
     """``uint64`` hash -> ``int64`` value, open addressing with linear probing, at most ``limit`` entries.
+
+    Keys :meth:`lookup` adds a few at a time (a single article's new words) wait in a dict, placed in the arrays
+    :data:`PENDING` at a time: placing forty keys costs as much NumPy work as placing thousands.
 
     Threads may share a table: writers take a lock, a value is written before its key (a reader sees a slot
     empty or whole), and a grown table is swapped in whole while readers finish with the old one."""
@@ -64,10 +69,13 @@ class HashTable:
     def __init__(self, limit: int, size: int = 1 << 16):
         self.limit = limit
         self._arrays = (np.zeros(size, dtype=np.uint64), np.zeros(size, dtype=np.int64), 0)  # keys, values, count
+        self._pending: dict[int, int] = {}  # key -> value, not in the arrays yet
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return self._arrays[2]
+        with self._lock:
+            self._flush()
+            return self._arrays[2]
 
     @staticmethod
     def _slots(keys: np.ndarray, size: int) -> np.ndarray:
@@ -100,20 +108,24 @@ class HashTable:
         """Add ``keys`` (distinct) with ``values``, as many as the limit allows; keys already in the table (another
         thread's) stay as they are."""
         with self._lock:
-            table, stored, count = self._arrays
-            room = max(self.limit - count, 0)
-            keys, values = keys[:room], values[:room]
-            if not len(keys):
-                return
-            size = len(table)
-            while (count + len(keys)) * 2 > size:  # at most half full: short probe runs
-                size *= 2
-            if size > len(table):  # grown: every entry placed anew, in new arrays swapped in whole
-                old = table != 0
-                keys, values = np.concatenate([table[old], keys]), np.concatenate([stored[old], values])
-                table, stored, count = np.zeros(size, dtype=np.uint64), np.zeros(size, dtype=np.int64), 0
-            count += self._insert(table, stored, keys, values)
-            self._arrays = (table, stored, count)
+            self._put(keys, values)
+
+    def _put(self, keys: np.ndarray, values: np.ndarray) -> None:
+        """:meth:`put`, the lock held."""
+        table, stored, count = self._arrays
+        room = max(self.limit - count, 0)
+        keys, values = keys[:room], values[:room]
+        if not len(keys):
+            return
+        size = len(table)
+        while (count + len(keys)) * 2 > size:  # at most half full: short probe runs
+            size *= 2
+        if size > len(table):  # grown: every entry placed anew, in new arrays swapped in whole
+            old = table != 0
+            keys, values = np.concatenate([table[old], keys]), np.concatenate([stored[old], values])
+            table, stored, count = np.zeros(size, dtype=np.uint64), np.zeros(size, dtype=np.int64), 0
+        count += self._insert(table, stored, keys, values)
+        self._arrays = (table, stored, count)
 
     def _insert(self, table: np.ndarray, stored: np.ndarray, keys: np.ndarray, values: np.ndarray) -> int:
         """Place each key not in ``table`` yet in the first empty slot from its own, ``_WINDOW`` slots a round;
@@ -149,10 +161,28 @@ class HashTable:
         """The value of each key; ``compute(indices)`` gives the values of the keys at ``indices`` (distinct keys)
         that the table lacks, which are then added."""
         out = self.get(keys)
-        missing = np.flatnonzero(out == MISSING)
+        missing = (out == MISSING).nonzero()[0]
+        if len(missing) and self._pending:
+            get = self._pending.get  # (another thread may swap in a new dict: this one stays whole)
+            out[missing] = [get(k, MISSING) for k in keys[missing].tolist()]
+            missing = missing[out[missing] == MISSING]
         if len(missing):
             new, first, inverse = np.unique(keys[missing], return_index=True, return_inverse=True)
             values = np.asarray(compute(missing[first]), dtype=np.int64)
             out[missing] = values[inverse.ravel()]
-            self.put(new, values)
+            with self._lock:
+                if len(new) >= PENDING:
+                    self._put(new, values)
+                else:
+                    room = self.limit - self._arrays[2] - len(self._pending)
+                    self._pending.update(zip(new[:room].tolist(), values[:room].tolist()) if room > 0 else ())
+                    if len(self._pending) >= PENDING:
+                        self._flush()
         return out
+
+    def _flush(self) -> None:
+        """The pending keys placed in the arrays, the lock held."""
+        if self._pending:
+            pending, self._pending = self._pending, {}
+            self._put(np.fromiter(pending, dtype=np.uint64, count=len(pending)),
+                      np.fromiter(pending.values(), dtype=np.int64, count=len(pending)))

@@ -4,7 +4,7 @@ import pytest
 
 from tagger.analysis import Analyzer
 from tagger.features import _WordIds
-from tagger.wordhash import MISSING, HashTable, span_hashes
+from tagger.wordhash import MISSING, PENDING, HashTable, span_hashes
 
 
 def _spans(words: list[bytes]):
@@ -105,3 +105,23 @@ def test_threads_sharing_a_table_get_the_right_values():
             assert values.tolist() == [one[w] for t in batch for w in an.word_keys(t)]
     n_words = len({w for batches in texts for t in batches for w in an.word_keys(t)})
     assert len(shared.table) == n_words
+
+
+def test_a_few_new_keys_at_a_time_are_placed_together(monkeypatch):
+    """Lookups that bring a few new keys each (a single article's new words) hold them in a dict and place them
+    in the arrays PENDING at a time; held or placed, every key is found again without computing it."""
+    table, rounds = HashTable(limit=100_000), []
+    insert = table._insert
+    monkeypatch.setattr(table, "_insert", lambda *a: rounds.append(len(a[2])) or insert(*a))
+    n = (3 * PENDING + 500) // 10 * 10
+    for start in range(0, n, 10):
+        keys = np.arange(start + 1, start + 11, dtype=np.uint64)
+        np.testing.assert_array_equal(table.lookup(keys, lambda i: keys[i].astype(np.int64) * 2), keys * 2)
+    assert len(rounds) == 3 and all(r >= PENDING for r in rounds)  # three placements, not 350
+    everything = np.arange(1, n + 1, dtype=np.uint64)
+
+    def never(indices):
+        raise AssertionError(f"recomputed {len(indices)} keys")
+    np.testing.assert_array_equal(table.lookup(everything, never), everything * 2)
+    assert len(table) == n  # (the held ones placed first)
+    np.testing.assert_array_equal(table.get(everything), everything * 2)
