@@ -151,6 +151,8 @@ class LabelIndex:
         self.tail[~alone] = -1
         self.is_tail = np.zeros(n, dtype=bool)
         self.is_tail[self.tail[self.tail >= 0]] = True
+        self.n_cols = int(self.label_tag.max()) + 1 if len(labels) else 0  # (codes of text x tag)
+        self.widest = int(self.label_len.max()) + 1 if len(labels) else 1
         self._word_ids: _WordIds | None = None
 
     def __len__(self) -> int:
@@ -200,7 +202,7 @@ class LabelIndex:
                     ok[longer] &= (want < 0) | ((lp + j <= last) & (ids[at] == want))
                 p2, l2 = p2[ok], l2[ok]
             if len(p2) and len(pos):  # a one-word label inside a longer label of the same tag: one occurrence
-                n_cols = int(self.label_tag.max()) + 1
+                n_cols = self.n_cols
                 size = self.label_len[l2]
                 inside = np.repeat(p2, size) + _ranks(size)
                 covered = np.unique(inside * n_cols + np.repeat(self.label_tag[l2], size))  # (sorted)
@@ -216,10 +218,10 @@ class LabelIndex:
             return Candidates.none()
         doc = doc_of(pos)
         rel = pos - starts[doc]
-        n_cols = int(self.label_tag.max()) + 1
+        n_cols = self.n_cols
         key = doc * n_cols + self.label_tag[lab]
         # by candidate; its longest label, first found, leads (one sort of one combined key)
-        width, span = int(self.label_len.max()) + 1, int(lengths.max()) + 1
+        width, span = self.widest, int(lengths.max()) + 1
         order = ((key * width + (width - 1 - self.label_len[lab])) * span + rel).argsort(kind="stable")
         key, rel, lab, weight = key[order], rel[order], lab[order], weight[order]
         early = np.where(rel * 10 < lengths[key // n_cols], weight, 0.0)
