@@ -88,6 +88,13 @@ def _clean_errors(errors) -> list[dict]:
     return out
 
 
+def _problem_response(status: int, detail, request_id: str | None = None, headers: dict | None = None) -> Response:
+    """An RFC 9457 problem (see :func:`tagger.server.http.problem`) as a response, with any further ``headers``."""
+    data, own = problem(status, detail, request_id=request_id)
+    return Response(data, status, headers={**{k.decode(): v.decode() for k, v in own},
+                                           **{k.lower(): v for k, v in (headers or {}).items()}})
+
+
 def create_app(models: TagModel | dict[str, TagModel], max_body_bytes: int = MAX_BODY_BYTES,
                max_batch: int = MAX_BATCH, max_batch_body_bytes: int = MAX_BATCH_BODY_BYTES,
                timeouts: Timeouts = Timeouts()):
@@ -179,8 +186,7 @@ def create_app(models: TagModel | dict[str, TagModel], max_body_bytes: int = MAX
             for model in models.values():
                 model.predict_tags(probe)
         except Exception as exc:  # a model that cannot tag: not ready, and say why
-            data, headers = problem(503, f"not ready: {exc}")
-            return Response(data, 503, headers={k.decode(): v.decode() for k, v in headers})
+            return _problem_response(503, f"not ready: {exc}")
         return {"status": "ready", "models": list(models)}
 
     def asset(name: str) -> Response:
@@ -214,16 +220,13 @@ def create_app(models: TagModel | dict[str, TagModel], max_body_bytes: int = MAX
         errors = _clean_errors(exc.errors())
         rid = request.scope.get("state", {}).get("request_id")
         if _annif_path(request.url.path):  # Annif (connexion) answers 400 with a problem
-            data, headers = problem(400, _error_text(errors), request_id=rid)
-            return Response(data, 400, headers={k.decode(): v.decode() for k, v in headers})
+            return _problem_response(400, _error_text(errors), rid)
         return SafeJSONResponse({"detail": errors, "request_id": rid}, 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         rid = request.scope.get("state", {}).get("request_id")
-        data, headers = problem(exc.status_code, exc.detail, request_id=rid)
-        extra = {k.lower(): v for k, v in (exc.headers or {}).items()}
-        return Response(data, exc.status_code, headers={**{k.decode(): v.decode() for k, v in headers}, **extra})
+        return _problem_response(exc.status_code, exc.detail, rid, exc.headers)
 
     app.add_middleware(BodyLimit, limit=lambda path: body_limit(path, max_body_bytes, max_batch_body_bytes),
                        body_timeout=timeouts.body, linger=timeouts.linger)
