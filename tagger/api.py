@@ -193,6 +193,11 @@ class TagModel:
         """Each tag's tuned probability threshold."""
         return dict(zip(self.scorer.tags, map(float, self.scorer.thresholds)))
 
+    def _chunks(self, texts: list[str]):
+        """Probabilities and known-text flags of ``texts``, a few thousand at a time (texts x every tag)."""
+        for start in range(0, len(texts), CHUNK):
+            yield self.scorer.probabilities(texts[start:start + CHUNK])
+
     def predict_tags_batch(self, texts: Sequence[str], *, top_k: int | None = None, threshold: float | None = None,
                            with_scores: bool = False, n_jobs: int = 1) -> list[list[str]] | list[list[tuple[str, float]]]:
         """:meth:`predict_tags` for many texts at once (much faster than a loop).
@@ -205,8 +210,7 @@ class TagModel:
             return self._in_parallel("predict_tags_batch", texts, n_jobs,
                                      {"top_k": top_k, "threshold": threshold, "with_scores": with_scores})
         scorer, out = self.scorer, []
-        for start in range(0, len(texts), CHUNK):  # probabilities are texts x every tag: a few thousand at a time
-            P, known = scorer.probabilities(texts[start:start + CHUNK])
+        for P, known in self._chunks(texts):
             chosen = scorer.choose(P, known, threshold, top_k)
             if with_scores:
                 out += [[(scorer.tags[j], float(p[j])) for j in row] for p, row in zip(P, chosen)]
@@ -222,8 +226,7 @@ class TagModel:
         if n_jobs > 1:
             return self._in_parallel("score_tags_batch", texts, n_jobs, {"top_k": top_k})
         out = []
-        for start in range(0, len(texts), CHUNK):
-            P = self.scorer.probabilities(texts[start:start + CHUNK])[0]
+        for P, _ in self._chunks(texts):
             k = min(top_k, P.shape[1])
             best = np.argpartition(-P, k - 1, axis=1)[:, :k]
             for p, cols in zip(P, best):
