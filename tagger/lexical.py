@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
@@ -102,58 +103,87 @@ class Candidates:
 
 class LabelIndex:
     """The labels of ``vocabulary`` stemmed by ``analyzer``, for matching: tag ``j`` of the vocabulary is column
-    ``columns[j]`` of the model (``columns`` maps a tag key to its column)."""
+    ``columns[j]`` of the model (``columns`` maps a tag key to its column).
 
-    def __init__(self, vocabulary: Vocabulary, columns: dict[str, int], analyzer):
+    ``stemmed``: the labels already stemmed, as :attr:`stemmed` gives them (a model file keeps them, so loading
+    one stems nothing): the index's stems in the order of their ids (that of their first label) and the stem ids
+    of every label of the vocabulary, in order, each concept's tag first."""
+
+    def __init__(self, vocabulary: Vocabulary, columns: dict[str, int], analyzer,
+                 stemmed: tuple[list[str], list[tuple[int, ...]]] | None = None):
         self.analyzer = analyzer
-        self.stem_ids: dict[str, int] = {}
-        labels: list[tuple[int, tuple[int, ...], str]] = []
-        stemmed = iter(analyzer.stems_of_many([label for concept in vocabulary for label in concept.labels]))
+        if stemmed is None:
+            stem_ids: dict[str, int] = {}
+            words = [tuple(stem_ids.setdefault(s, len(stem_ids)) for s in stems) for stems in
+                     analyzer.stems_of_many([label for concept in vocabulary for label in concept.labels])]
+            stemmed = (list(stem_ids), words)
+        else:
+            stem_ids = dict(zip(stemmed[0], range(len(stemmed[0]))))
+            words = stemmed[1]
+        #: the index's stems (in id order) and every label's stem ids (see the class docs)
+        self.stemmed = stemmed
+        self.stem_ids = stem_ids
+        self.stems = stemmed[0]
+        # each concept's labels but those of no word and those with the stems of an earlier one
+        label_tag, self.label_text, self.label_stems = [], [], []
+        self._own: dict[int, tuple[str, tuple[int, ...]]] = {}  # column -> its tag and the tag's stem ids
+        at = 0
         for concept in vocabulary:
             col = columns[tag_key(concept.tag)]
-            seen = set()
+            self._own[col] = (concept.tag, words[at])  # (a concept's first label is its tag)
+            seen = set() if len(concept.labels) > 1 else None  # (most concepts have one label: their tag)
             for label in concept.labels:
-                stems = tuple(next(stemmed))
-                if not stems or stems in seen:
+                ids = words[at]
+                at += 1
+                if not ids or seen is not None and ids in seen:
                     continue
-                seen.add(stems)
-                ids = tuple(self.stem_ids.setdefault(s, len(self.stem_ids)) for s in stems)
-                labels.append((col, ids, label))
-        self.stems = list(self.stem_ids)
+                if seen is not None:
+                    seen.add(ids)
+                label_tag.append(col)
+                self.label_text.append(label)
+                self.label_stems.append(ids)
         self.n_stems = n = max(len(self.stems), 1)
-        self.label_tag = np.array([c for c, _, _ in labels], dtype=np.int64)
-        self.label_len = np.array([len(ids) for _, ids, _ in labels], dtype=np.int64)
-        self.label_text = [t for _, _, t in labels]
-        self.label_stems = [ids for _, ids, _ in labels]
+        self.label_tag = np.array(label_tag, dtype=np.int64)
+        self.label_len = np.fromiter(map(len, self.label_stems), dtype=np.int64, count=len(self.label_stems))
+        flat = np.fromiter(chain.from_iterable(self.label_stems), dtype=np.int64, count=int(self.label_len.sum()))
+        first = np.cumsum(self.label_len) - self.label_len  # each label's first stem in flat
         # one-word labels by stem (CSR); longer labels by the code of their first two stems (sorted)
-        single = [(ids[0], k) for k, (_, ids, _) in enumerate(labels) if len(ids) == 1]
-        single.sort()
+        one = np.flatnonzero(self.label_len == 1)
+        self.uni_label = one[np.argsort(flat[first[one]], kind="stable")]
         self.uni_ptr = np.zeros(n + 1, dtype=np.int64)
-        np.add.at(self.uni_ptr, np.array([s for s, _ in single], dtype=np.int64) + 1, 1)
-        self.uni_ptr = np.cumsum(self.uni_ptr)
-        self.uni_label = np.array([k for _, k in single], dtype=np.int64)
-        multi = sorted((ids[0] * n + ids[1], k) for k, (_, ids, _) in enumerate(labels) if len(ids) >= 2)
-        self.bi_code = np.array([c for c, _ in multi], dtype=np.int64)
-        self.bi_label = np.array([k for _, k in multi], dtype=np.int64)
-        width = int(self.label_len.max()) if len(labels) else 0
-        self.word_table = np.full((len(labels), max(width, 2)), -1, dtype=np.int64)  # each label's stems, padded
-        for k, (_, ids, _) in enumerate(labels):
-            self.word_table[k, :len(ids)] = ids
+        np.cumsum(np.bincount(flat[first[one]], minlength=n), out=self.uni_ptr[1:])
+        multi = np.flatnonzero(self.label_len >= 2)
+        codes = flat[first[multi]] * n + flat[first[multi] + 1]
+        order = np.argsort(codes, kind="stable")
+        self.bi_code, self.bi_label = codes[order], multi[order]
+        k = len(self.label_stems)
+        width = int(self.label_len.max()) if k else 0
+        self.word_table = np.full((k, max(width, 2)), -1, dtype=np.int64)  # each label's stems, padded
+        self.word_table[np.repeat(np.arange(k), self.label_len), _ranks(self.label_len)] = flat
         self.opens = np.zeros(n, dtype=bool)  # stems that open a label of two words or more
         self.opens[self.bi_code // n] = True
         # after a two-word label is seen whole, its last stem alone is a mention too
-        self.tail = np.full(len(labels), -1, dtype=np.int64)
+        self.tail = np.full(k, -1, dtype=np.int64)
         two = self.label_len == 2
-        self.tail[two] = [labels[k][1][1] for k in np.flatnonzero(two)]
+        self.tail[two] = self.word_table[two, 1]
         # ... unless that word is a tag's whole label itself (США of ГОСДЕП США, РОССИЯ of ЕДИНАЯ РОССИЯ)
         alone = self.tail >= 0
         alone[alone] = self.uni_ptr[self.tail[alone] + 1] == self.uni_ptr[self.tail[alone]]
         self.tail[~alone] = -1
         self.is_tail = np.zeros(n, dtype=bool)
         self.is_tail[self.tail[self.tail >= 0]] = True
-        self.n_cols = int(self.label_tag.max()) + 1 if len(labels) else 0  # (codes of text x tag)
-        self.widest = int(self.label_len.max()) + 1 if len(labels) else 1
+        self.n_cols = int(self.label_tag.max()) + 1 if k else 0  # (codes of text x tag)
+        self.widest = int(self.label_len.max()) + 1 if k else 1
         self._word_ids: _WordIds | None = None
+
+    def tag_stems(self, tags: Sequence[str]) -> list[list[str]] | None:
+        """The stems of ``tags``, the first columns' own tags, as the index stemmed them (each concept's first
+        label is its tag); ``None`` where a column is not that tag."""
+        own = [self._own.get(j) for j in range(len(tags))]
+        if any(o is None or tag_key(o[0]) != tag_key(t) for o, t in zip(own, tags)):
+            return None
+        stems = self.stems
+        return [[stems[i] for i in ids] for _, ids in own]
 
     def __len__(self) -> int:
         return len(self.label_tag)
@@ -304,14 +334,15 @@ class LexicalSource:
     :data:`FEATURES` (see :meth:`probability`);
     ``prior`` and ``smoothing``: the rate an unseen tag is given when mentioned, and its pseudo-count;
     ``threshold`` and ``unseen_threshold``: the probability thresholds of the tags with no linear scorer, seen in
-    training and not (tuned out-of-fold)."""
+    training and not (tuned out-of-fold); ``stemmed``: the labels already stemmed (see :class:`LabelIndex`)."""
 
     def __init__(self, vocabulary: Vocabulary, columns: dict[str, int], analyzer, *, tag_counts: np.ndarray,
                  mentioned: np.ndarray, tagged: np.ndarray, n_supervised: int, stem_df: dict[str, int],
                  coef: np.ndarray, intercept: np.ndarray, mean: np.ndarray, scale: np.ndarray, prior: float,
-                 smoothing: float, n_documents: int, threshold: float = 0.5, unseen_threshold: float = 0.5):
+                 smoothing: float, n_documents: int, threshold: float = 0.5, unseen_threshold: float = 0.5,
+                 stemmed: tuple[list[str], list[tuple[int, ...]]] | None = None):
         self.vocabulary, self.columns = vocabulary, columns
-        self.index = LabelIndex(vocabulary, columns, analyzer)
+        self.index = LabelIndex(vocabulary, columns, analyzer, stemmed)
         self.tag_counts = np.asarray(tag_counts, dtype=np.float64)
         self.mentioned = np.asarray(mentioned, dtype=np.float64)
         self.tagged = np.asarray(tagged, dtype=np.float64)
@@ -332,8 +363,7 @@ class LexicalSource:
         stems = self.index.stems
         df = np.array([self.stem_df.get(s, 0) for s in stems], dtype=np.float64)
         idf = np.log((1 + self.n_documents) / (1 + df)) + 1
-        self.label_idf = np.array([idf[list(ids)].min() for ids in self.index.label_stems]) \
-            if len(self.index) else np.zeros(0)
+        self.label_idf = np.append(idf, np.inf)[self.index.word_table].min(axis=1)  # (-1 pads the table: inf)
         # broader tags: column -> the columns it is narrower than
         self.broader: dict[int, list[int]] = {}
         for concept in vocabulary:

@@ -82,11 +82,13 @@ class LeadMatcher:
     """The lead signal: ``weight`` for each tag all of whose words (stemmed) occur in the first ``lead_chars``
     characters of a text (title and lead), else 0.  Many tags name people, countries and organisations."""
 
-    def __init__(self, tags: Sequence[str], analyzer: Analyzer, weight: float, lead_chars: int):
+    def __init__(self, tags: Sequence[str], analyzer: Analyzer, weight: float, lead_chars: int,
+                 known: Sequence[Sequence[str]] | None = None):
+        """``known``: the stems ``analyzer`` gives each of ``tags``, where they are known already."""
         self.n_tags, self.analyzer, self.weight, self.lead_chars = len(tags), analyzer, float(weight), lead_chars
         self.by_stem: dict[str, list[int]] = {}
         self.sizes = np.zeros(len(tags), dtype=np.int64)
-        for j, stems in enumerate(map(set, analyzer.stems_of_many(tags))):
+        for j, stems in enumerate(map(set, analyzer.stems_of_many(tags) if known is None else known)):
             self.sizes[j] = len(stems) or -1  # a tag of stopwords only never fires
             for stem in stems:
                 self.by_stem.setdefault(stem, []).append(j)
@@ -164,8 +166,11 @@ class TagScorer:
         self.features = features = features.copy()  # (its own min_norm and word cache; the arrays shared)
         features.min_norm = float(self.params["min_norm"])
         self.analyzer = Analyzer(self.params["ngram_range"], self.params["max_chars"])
+        known = None  # the tags' stems, from the lexical source's labels where it has them (no stemming twice)
+        if lexical is not None and getattr(lexical.index.analyzer, "max_chars", None) == self.analyzer.max_chars:
+            known = lexical.index.tag_stems(self.tags[:self.n_supervised])
         self.lead = LeadMatcher(self.tags[:self.n_supervised], self.analyzer, self.params["lexical_weight"],
-                                self.params["lead_chars"])
+                                self.params["lead_chars"], known)
         self.lexical = lexical
         if lexical is not None:
             if len(lexical.columns) != len(self.tags) or lexical.n_supervised != self.n_supervised:

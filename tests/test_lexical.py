@@ -46,6 +46,26 @@ def test_other_labels_and_title_position():
     assert found[(0, "РОСКОСМОС")] == (1, 0, True)
 
 
+def test_an_index_of_labels_stemmed_before_is_the_same():
+    """A model file keeps its labels stemmed (LabelIndex.stemmed): the index built from them is the one stemming
+    builds, whatever the labels (repeated, of stopwords only, sharing words, one a part of another)."""
+    vocabulary = Vocabulary([
+        Concept("ГОСДЕП США", ("Госдепартамент США", "госдеп сша")), Concept("США", ("Соединённые Штаты",)),
+        Concept("ЕДИНАЯ РОССИЯ", ("ЕР", "и в на")), Concept("РОССИЯ"), Concept("ЧЕМПИОНАТ МИРА ПО ФУТБОЛУ"),
+        Concept("ПЁТР ПОРОШЕНКО", ("Порошенко",)), Concept("В")])
+    columns = {c.tag.replace("Ё", "Е"): j for j, c in enumerate(vocabulary)}
+    stemmed = LabelIndex(vocabulary, columns, Analyzer())
+    kept = LabelIndex(vocabulary, columns, Analyzer(), stemmed.stemmed)
+    assert kept.stems == stemmed.stems and kept.stem_ids == stemmed.stem_ids
+    assert kept.label_text == stemmed.label_text and kept.label_stems == stemmed.label_stems
+    for name in ("label_tag", "label_len", "word_table", "uni_ptr", "uni_label", "bi_code", "bi_label", "opens",
+                 "tail", "is_tail"):
+        np.testing.assert_array_equal(getattr(kept, name), getattr(stemmed, name))
+    assert len(stemmed.stemmed[1]) == sum(len(c.labels) for c in vocabulary)  # every label, kept or not
+    assert kept.tag_stems(vocabulary.tags[:2]) == [["госдеп", "сша"], ["сша"]]
+    assert kept.tag_stems(["РОССИЯ"]) is None  # column 0 is another tag
+
+
 @pytest.fixture(scope="module")
 def long_tail():
     texts, tags = make_long_tail_corpus()
