@@ -14,10 +14,12 @@ Everything here is NumPy: matching a batch of texts is a few array operations ov
 """
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Sequence
+from bisect import bisect_left
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, islice
 
 import numpy as np
 
@@ -26,7 +28,7 @@ from .scorer import sigmoid
 from .tags import tag_key
 from .vocabulary import Vocabulary
 
-__all__ = ["FEATURES", "LabelIndex", "Candidates", "LexicalSource", "title_of", "title_words",
+__all__ = ["FEATURES", "LabelIndex", "Candidates", "LexicalSource", "WordFrequencies", "title_of", "title_words",
            "vocabulary_columns"]
 
 #: What the lexical model knows of a candidate (a tag whose label occurs in a text).
@@ -322,13 +324,61 @@ def vocabulary_columns(tags: Sequence[str], vocabulary: Vocabulary) -> tuple[lis
     return tags, columns
 
 
+class WordFrequencies(Mapping):
+    """Words' document frequencies (word -> count) from the words in increasing order, as a model file keeps them,
+    and their counts: :meth:`frequencies` finds many words by binary search, so loading a model builds nothing;
+    the dict a mapping needs is built on first use."""
+
+    def __init__(self, words: list[str], counts: np.ndarray):
+        if len(words) != len(counts):
+            raise ValueError("word frequencies do not match their words")
+        self._words, self._counts = words, counts  # (words strictly increasing: see increasing())
+        self._dict: dict[str, int] | None = None
+
+    @staticmethod
+    def increasing(words: list[str]) -> bool:
+        """Whether ``words`` are in strictly increasing order (so distinct), as :class:`WordFrequencies` needs."""
+        return all(map(operator.lt, words, islice(words, 1, None)))
+
+    def frequencies(self, words: Sequence[str]) -> list[int]:
+        """The count of each of ``words`` (0 for a word not counted)."""
+        ours, counts, n = self._words, self._counts, len(self._words)
+        at = [bisect_left(ours, w) for w in words]
+        return [int(counts[i]) if i < n and ours[i] == w else 0 for i, w in zip(at, words)]
+
+    @property
+    def mapping(self) -> dict[str, int]:
+        if self._dict is None:
+            self._dict = dict(zip(self._words, self._counts.tolist()))
+        return self._dict
+
+    def __getitem__(self, word: str) -> int:
+        return self.mapping[word]
+
+    def get(self, word: str, default=None):
+        return self.mapping.get(word, default)
+
+    def __contains__(self, word: object) -> bool:
+        return word in self.mapping
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._words)
+
+    def __len__(self) -> int:
+        return len(self._words)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_dict": None}  # (rebuilt on first use)
+
+
 class LexicalSource:
     """The lexical half of a model: the vocabulary, its label index and the learned candidate scorer.
 
     ``columns``: tag key -> column of the model (supervised tags first, then the vocabulary's others);
     ``tag_counts``, ``mentioned`` and ``tagged`` per column: training articles with the tag, with one of its labels,
     and with both; ``stem_df``: the document frequency of words (stems) in the ``n_documents`` training articles (those
-    in two or more, and every label word: a word missing is in none), which tells how specific a label is and how
+    in two or more, and every label word: a word missing is in none; a dict, or a model file's
+    :class:`WordFrequencies`), which tells how specific a label is and how
     often a tag added later (:meth:`extended`) had its label in the training articles;
     ``coef``/``intercept``/``mean``/``scale``: the three logistic models of :data:`MODELS` over standardised
     :data:`FEATURES` (see :meth:`probability`);
@@ -337,7 +387,7 @@ class LexicalSource:
     training and not (tuned out-of-fold); ``stemmed``: the labels already stemmed (see :class:`LabelIndex`)."""
 
     def __init__(self, vocabulary: Vocabulary, columns: dict[str, int], analyzer, *, tag_counts: np.ndarray,
-                 mentioned: np.ndarray, tagged: np.ndarray, n_supervised: int, stem_df: dict[str, int],
+                 mentioned: np.ndarray, tagged: np.ndarray, n_supervised: int, stem_df: Mapping[str, int],
                  coef: np.ndarray, intercept: np.ndarray, mean: np.ndarray, scale: np.ndarray, prior: float,
                  smoothing: float, n_documents: int, threshold: float = 0.5, unseen_threshold: float = 0.5,
                  stemmed: tuple[list[str], list[tuple[int, ...]]] | None = None):
@@ -361,7 +411,8 @@ class LexicalSource:
             raise ValueError(f"the lexical model needs {len(MODELS)} x {len(FEATURES)} coefficients, {len(MODELS)} "
                              f"intercepts and {len(FEATURES)} means and scales")
         stems = self.index.stems
-        df = np.array([self.stem_df.get(s, 0) for s in stems], dtype=np.float64)
+        df = np.array(self.stem_df.frequencies(stems) if isinstance(self.stem_df, WordFrequencies)
+                      else [self.stem_df.get(s, 0) for s in stems], dtype=np.float64)
         idf = np.log((1 + self.n_documents) / (1 + df)) + 1
         self.label_idf = np.append(idf, np.inf)[self.index.word_table].min(axis=1)  # (-1 pads the table: inf)
         # broader tags: column -> the columns it is narrower than

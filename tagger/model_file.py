@@ -759,7 +759,7 @@ def _lexical_source(state: dict, tags: list[str], counts: list[int], params: dic
     """The :class:`~tagger.lexical.LexicalSource` of a model file's ``lexical.json`` (``ValueError`` where
     anything in it does not fit the model's tags) and its ``allowed`` mask."""
     from .analysis import Analyzer
-    from .lexical import FEATURES, LexicalSource
+    from .lexical import FEATURES, LexicalSource, WordFrequencies
     from .tags import tag_key
     from .vocabulary import Vocabulary
     if state.get("features") != list(FEATURES):
@@ -773,9 +773,12 @@ def _lexical_source(state: dict, tags: list[str], counts: list[int], params: dic
             or not np.isfinite(tagged).all() or (tagged > mentioned).any() or (tagged < 0).any():
         raise ValueError("lexical statistics do not cover the model's tags (or are not finite counts)")
     words, df = _unblob(state["corpus_stems"]), state["corpus_df"]  # (df in range: checked with the arrays)
-    stem_df = dict(zip(words, df.tolist()))
-    if len(words) != len(df) or len(stem_df) != len(words):
-        raise ValueError("word frequencies do not match their words")
+    if len(words) == len(df) and WordFrequencies.increasing(words):  # as written: looked up as they are
+        stem_df = WordFrequencies(words, df)
+    else:  # (distinct words in another order: a dict)
+        stem_df = dict(zip(words, df.tolist()))
+        if len(words) != len(df) or len(stem_df) != len(words):
+            raise ValueError("word frequencies do not match their words")
     numbers = [state[k] for k in ("prior", "smoothing", "n_documents", "threshold", "unseen_threshold")]
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in numbers) \
             or not 0 < state["prior"] < 1 or state["smoothing"] <= 0 or not 0 <= state["threshold"] <= 1 \

@@ -66,6 +66,21 @@ def test_an_index_of_labels_stemmed_before_is_the_same():
     assert kept.tag_stems(["РОССИЯ"]) is None  # column 0 is another tag
 
 
+def test_word_frequencies_look_words_up_as_they_lie():
+    from tagger.lexical import WordFrequencies
+    words = ["абв", "где", "жз"]
+    assert WordFrequencies.increasing(words) and not WordFrequencies.increasing(["где", "абв"])
+    assert not WordFrequencies.increasing(["абв", "абв"])
+    frequencies = WordFrequencies(words, np.array([3, 5, 7], dtype=np.int32))
+    assert frequencies.frequencies(["жз", "а", "абв", "я"]) == [7, 0, 3, 0]
+    assert frequencies.get("где") == 5 and frequencies.get("а", 0) == 0 and "жз" in frequencies
+    assert dict(frequencies) == {"абв": 3, "где": 5, "жз": 7} and len(frequencies) == 3
+    import pickle
+    assert dict(pickle.loads(pickle.dumps(frequencies))) == dict(frequencies)
+    with pytest.raises(ValueError):
+        WordFrequencies(words, np.array([1]))
+
+
 @pytest.fixture(scope="module")
 def long_tail():
     texts, tags = make_long_tail_corpus()

@@ -273,6 +273,32 @@ def test_arrays_ranges_and_cross_array_invariants(tiny_model_file, tmp_path, nam
     refused(edit_array(tiny_model_file, tmp_path / "m.tagger", name, fn), match)
 
 
+def _without_digests(contents: dict) -> dict:
+    """A tamperer who also dropped the digests: the content checks alone must refuse the file."""
+    meta = json.loads(contents["metadata.json"])
+    meta.pop("members")
+    contents["metadata.json"] = json.dumps(meta).encode()
+    return contents
+
+
+def test_word_frequencies_in_another_order_load_the_same(tiny_model_file, tmp_path):
+    """Files keep the corpus's words in order (looked up as they lie); distinct words in another order still load,
+    repeated ones do not."""
+    contents = members(tiny_model_file)
+    words = np.load(io.BytesIO(contents["corpus_stems.npy"]), allow_pickle=False).tobytes().decode().split("\n")
+    df = np.load(io.BytesIO(contents["corpus_df.npy"]), allow_pickle=False)
+    order = np.arange(len(words))[::-1]
+    contents["corpus_stems.npy"] = npy(np.frombuffer("\n".join(words[i] for i in order).encode(), np.uint8))
+    contents["corpus_df.npy"] = npy(df[order])
+    model = load_bounded(write(tmp_path / "reversed.tagger", _without_digests(contents)))
+    assert not isinstance(model, ModelError), str(model)
+    original = load_model(tiny_model_file)
+    assert dict(model.scorer.lexical.stem_df) == dict(original.scorer.lexical.stem_df)
+    assert model.predict_tags_batch(TEXTS, with_scores=True) == original.predict_tags_batch(TEXTS, with_scores=True)
+    contents["corpus_stems.npy"] = npy(np.frombuffer("\n".join(words[:1] + words[:-1]).encode(), np.uint8))
+    refused(write(tmp_path / "repeated.tagger", contents), "word frequencies do not match their words")
+
+
 def test_another_byte_order_loads_the_same_numbers(tiny_model_file, tmp_path):
     """Not tampering: a file written on a big-endian machine (its digests recorded as written there)."""
     path = edit_array(tiny_model_file, tmp_path / "m.tagger", "idf", lambda a: a.astype(">f4"))
