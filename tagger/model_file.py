@@ -556,8 +556,11 @@ def _all_canonical(tags: list) -> bool:
 
 def _check_tags(reader: _Reader, meta: dict) -> None:
     from .tags import normalize_tag, tag_key
-    seen = set()
-    canonical_all = _all_canonical([entry["tag"] for entry in meta["tags"]])
+    names = [entry["tag"] for entry in meta["tags"]]
+    canonical_all = _all_canonical(names)
+    if canonical_all and _fine_tags(meta["tags"], names):
+        return
+    seen = set()  # one entry after another, to name the first that is wrong
     for i, entry in enumerate(meta["tags"]):
         tag, count, threshold = entry["tag"], entry["count"], entry["threshold"]
         where = f"tags[{i}]"
@@ -578,6 +581,16 @@ def _check_tags(reader: _Reader, meta: dict) -> None:
         if not _is_prob(threshold):
             raise reader.fail(f"damaged metadata ({where}.threshold must be a probability in [0, 1], "
                               f"not {_shown(threshold)})")
+
+
+def _fine_tags(entries: list[dict], names: list[str]) -> bool:
+    """Whether tags already in canonical form are distinct and have their counts and thresholds right, tested on all
+    of them at once (values as JSON gives them; ``False`` sends them one by one, see :func:`_check_tags`)."""
+    from .tags import tag_key
+    counts, thresholds = [e["count"] for e in entries], [e["threshold"] for e in entries]
+    return (len(set(map(tag_key, names))) == len(names)
+            and {type(c) for c in counts} <= {int} and all(c >= 0 for c in counts)
+            and {type(t) for t in thresholds} <= {int, float} and all(0 <= t <= 1 for t in thresholds))
 
 
 def _shown(value: object) -> str:
@@ -612,9 +625,12 @@ def _vocabulary(reader: _Reader, a: dict, compiled: bool, n_features: int):
     if not compiled:
         return strings  # (distinct: TfidfFeatures checks)
     uni, codes, feats = a["unigram"], a["bigram_codes"], a["bigram_features"]
-    # (values already in range: bincount allocates n_features counts at most)
-    covered = np.bincount(np.concatenate([uni[uni >= 0], feats]).astype(np.intp), minlength=n_features)
-    if len(covered) != n_features or (covered != 1).any():
+    # each feature exactly once: as many entries as features, and every feature marked (values already in range)
+    used = uni[uni >= 0]
+    covered = np.zeros(n_features, dtype=bool)
+    covered[used] = True
+    covered[feats] = True
+    if len(used) + len(feats) != n_features or not covered.all():
         raise reader.fail(f"damaged vocabulary (compiled vocabulary does not cover the {n_features} features "
                           "exactly once)")
     try:

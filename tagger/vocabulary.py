@@ -33,6 +33,7 @@ __all__ = ["Concept", "Vocabulary", "VocabularyError"]
 
 #: Vocabularies are read up to this size: a site's tag list is kilobytes to a few megabytes.
 MAX_VOCABULARY_BYTES = 50_000_000
+_ABSENT = ()  # (a JSON concept's labels or broader tags, not given)
 
 
 class VocabularyError(ValueError):
@@ -166,19 +167,19 @@ class Vocabulary:
         if not isinstance(items, list):
             raise ValueError("a vocabulary is a JSON list of concepts")
         out = []
+        new = object.__new__
         for i, item in enumerate(items):
             if not isinstance(item, dict) or not isinstance(item.get("tag"), str):
                 raise ValueError(f"vocabulary entry {i}: not a concept with a tag")
-            labels, broader, uri = item.get("labels", []), item.get("broader", []), item.get("uri")
-            if not (isinstance(labels, list) and all(isinstance(x, str) for x in labels)
-                    and isinstance(broader, list) and all(isinstance(x, str) for x in broader)
+            labels, broader, uri = item.get("labels", _ABSENT), item.get("broader", _ABSENT), item.get("uri")
+            if not ((labels is _ABSENT or isinstance(labels, list) and all(isinstance(x, str) for x in labels))
+                    and (broader is _ABSENT or isinstance(broader, list) and all(isinstance(x, str) for x in broader))
                     and (uri is None or isinstance(uri, str))):
                 raise ValueError(f"vocabulary entry {i} ({item['tag']!r}): labels and broader must be lists of str")
-            if canonical:
-                concept = object.__new__(Concept)
-                for name, value in (("tag", item["tag"]), ("labels", (item["tag"], *labels)),
-                                    ("broader", tuple(broader)), ("uri", uri)):
-                    object.__setattr__(concept, name, value)
+            if canonical:  # (the frozen dataclass's fields set as its own __init__ would leave them)
+                concept = new(Concept)
+                concept.__dict__.update(tag=item["tag"], labels=(item["tag"], *labels), broader=tuple(broader),
+                                        uri=uri)
                 out.append(concept)
                 continue
             try:

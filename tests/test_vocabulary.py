@@ -79,7 +79,14 @@ def test_merging_and_json_round_trip():
     assert merged.get("РОСКОСМОС").labels == ("РОСКОСМОС", "Госкорпорация «Роскосмос»", "ГК Роскосмос")
     assert merged.tags == ["РОСКОСМОС", "КАВКАЗ", "КОСМОС"]
     assert Vocabulary.from_json(merged.to_json()) == merged
+    canonical = Vocabulary.from_json(merged.to_json(), canonical=True)  # (a model file's: taken as written)
+    assert canonical == merged and [vars(c) for c in canonical] == [vars(c) for c in merged]
     with pytest.raises(ValueError, match="entry 0"):
         Vocabulary.from_json([{"tag": 3}])
+    for bad in ({"tag": "А", "labels": "Б"}, {"tag": "А", "labels": ["Б", 1]}, {"tag": "А", "broader": [None]},
+                {"tag": "А", "labels": None}, {"tag": "А", "uri": 5}):
+        for canonical in (False, True):
+            with pytest.raises(ValueError, match="entry 0 .*lists of str"):
+                Vocabulary.from_json([bad], canonical=canonical)
     with pytest.raises(ValueError, match="does not name a tag"):
         Concept("#")
