@@ -41,7 +41,9 @@ file's size before anything is inflated; every array's ``.npy`` header is parsed
 checked against the model's dimensions before anything is allocated; then every key, type and range of the
 metadata and every value range and cross-array invariant is checked.  Files record each member's size and
 SHA-256 in ``metadata.json`` (``"members"``), verified on load where present (files written before tagger
-0.3 have none; the embedded model has them).  Whatever is wrong, the result is one :class:`ModelError` naming the file and the problem.
+0.3 have none; the embedded model has them), the largest members' in a thread of their own while loading goes
+on (see :class:`_Hashed`); a stored member's zip CRC-32 is checked where no digest is recorded (a SHA-256
+checks the same bytes).  Whatever is wrong, the result is one :class:`ModelError` naming the file and the problem.
 
 To add a member: one entry in :data:`MEMBERS` (``optional=True`` for one older files lack; the versions that
 hold it); :func:`load_scorer` receives it in the arrays it reads.
@@ -55,6 +57,7 @@ import os
 import re
 import struct
 import sys
+import threading
 import unicodedata
 import warnings
 import zipfile
@@ -93,6 +96,9 @@ MAX_METADATA_BYTES = 16 << 20
 MAX_MEMBERS = 256
 MAX_NPY_HEADER = 4096
 _CHUNK = 1 << 20
+#: The file is read into memory that starts at a multiple of this many bytes, so a stored array whose data starts
+#: at such a multiple in the file is a view of what was read, aligned (others are copied).
+ALIGNMENT = 64
 
 
 class ModelError(ValueError):
@@ -304,10 +310,78 @@ class _Hashing(io.RawIOBase):
         return len(data)
 
 
-class _Reader:
-    """A model file opened for bounded reading: checks before inflating, allocating or trusting anything."""
+#: Stored members at least this large are hashed in a thread of their own (see :class:`_Hashed`).
+_HASHED_APART = 1 << 20
 
-    def __init__(self, path: str | os.PathLike):
+
+class _Hashed:
+    """SHA-256 digests of a few large members computed in a thread of its own while loading goes on: hashlib lets
+    go of the GIL while it hashes one buffer (but needs it back before the next, which it waits for while loading
+    runs Python code: so only the few largest members, most of the bytes, are hashed here)."""
+
+    def __init__(self):
+        import hashlib  # (here: importing it in the thread would hold the GIL there)
+        self._sha256 = hashlib.sha256
+        self._jobs: list = []
+        self._more = threading.Condition()
+        self._done = False
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self._here = False  # no thread to be had (as when the interpreter shuts down): hashed by the caller
+
+    def add(self, name: str, info, expected, data) -> None:
+        if self._here:
+            self._jobs.append((name, info, expected, self._sha256(data).hexdigest()))
+            return
+        with self._more:
+            self._jobs.append((name, info, expected, data))
+            self._more.notify()
+        if self._thread is None:  # started with work to do: it hashes at once, not once the GIL comes its way
+            self._thread = threading.Thread(target=self._run, name="tagger-model-digests", daemon=True)
+            try:
+                self._thread.start()
+            except RuntimeError:
+                self._thread, self._here = None, True
+                self._jobs[-1] = (name, info, expected, self._sha256(data).hexdigest())
+
+    def close(self) -> None:
+        """No more members: the thread ends once it has hashed those it has, whether or not anyone asks."""
+        with self._more:
+            self._done = True
+            self._more.notify()
+
+    def results(self) -> list[tuple]:
+        """(name, info, expected, digest) of every member added, once all are hashed."""
+        self.close()
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._jobs
+
+    def _run(self) -> None:
+        try:
+            i = 0
+            while True:
+                with self._more:
+                    while i == len(self._jobs) and not self._done:
+                        self._more.wait()
+                    if i == len(self._jobs):
+                        return
+                    name, info, expected, data = self._jobs[i]
+                self._jobs[i] = (name, info, expected, self._sha256(data).hexdigest())
+                i += 1
+        except BaseException as exc:  # (raised where the results are asked for)
+            self._error = exc
+
+
+class _Reader:
+    """A model file opened for bounded reading: checks before inflating, allocating or trusting anything.
+
+    ``whole=True`` (loading a model) reads the file at once, once its directory has been checked: a stored member
+    is then a view of what was read (an array too, where its data is aligned), never copied or read again."""
+
+    def __init__(self, path: str | os.PathLike, whole: bool = False):
         self.path = os.fspath(path)
         self.fh = open_input(self.path, "model", ModelError, regular=True)
         mode = os.fstat(self.fh.fileno())
@@ -323,14 +397,34 @@ class _Reader:
                 raise ModelError(f"{self.path}: not a tagger model file (damaged or another format: "
                                  f"{_short(exc)})") from None
             self._check_directory(infos)
+            self.data = self._read_whole(mode.st_size) if whole else None
         except BaseException:
             self.fh.close()
             raise
         self.digests: dict | None = None
-        self.corrupt: list[str] = []
+        self.checked: dict[str, bool | None] = {}  # member -> its size and digest are those recorded
+        self._hashing: _Hashed | None = None  # the largest stored members' digests, computed meanwhile
+
+    def _read_whole(self, size: int) -> np.ndarray:
+        """The file's bytes (``size`` at most, as it was when opened), in memory aligned to :data:`ALIGNMENT`."""
+        raw = np.empty(size + ALIGNMENT, dtype=np.uint8)
+        data = raw[-raw.ctypes.data % ALIGNMENT:][:size]
+        view, done = memoryview(data), 0
+        try:
+            self.fh.seek(0)
+            while done < size:
+                n = self.fh.readinto(view[done:])
+                if not n:
+                    break
+                done += n
+        except OSError as exc:
+            raise self.fail(f"cannot read ({exc.strerror or exc})") from None
+        return data[:done]
 
     def close(self) -> None:
         self.fh.close()
+        if self._hashing is not None:
+            self._hashing.close()
 
     def __enter__(self) -> "_Reader":
         return self
@@ -363,8 +457,9 @@ class _Reader:
     def has(self, name: str) -> bool:
         return name in self.members
 
-    def _open(self, name: str, limit: int):
-        """The member's stream, after checking what its directory entry declares."""
+    def _entry(self, name: str, limit: int):
+        """The member's directory entry, checked (what it declares), and the size and digest metadata.json records
+        for it."""
         info = self.members.get(name)
         if info is None:
             raise self.fail(f"damaged model file ({name} is missing)")
@@ -383,30 +478,86 @@ class _Reader:
         if self.inflating > self.budget:
             raise self.fail(f"damaged model file (its members inflate to more than {self.budget:,} bytes, "
                             f"{INFLATE_FACTOR} times the file's size and {INFLATE_SLACK >> 20} MB more)")
-        expected = self.digests.get(name) if self.digests is not None else None
+        return info, (self.digests.get(name) if self.digests is not None else None)
+
+    def _stream(self, name: str, info: zipfile.ZipInfo, digest: bool) -> _Hashing:
+        """The member's content as a stream, read from the file (and inflated), hashed as it is read (``digest``)."""
         try:
             raw = self.zf.open(info)
         except _ZIP_ERRORS as exc:
             raise self.fail(f"damaged model file ({name}: {_short(exc)})") from None
-        return _Hashing(raw, info.file_size, expected is not None), info, expected
+        return _Hashing(raw, info.file_size, digest)
+
+    def _in_memory(self, info: zipfile.ZipInfo) -> bool:
+        return self.data is not None and info.compress_type == zipfile.ZIP_STORED
+
+    def _stored(self, name: str, info: zipfile.ZipInfo, expected) -> np.ndarray:
+        """A stored member's bytes as a view of the file read whole, its local header checked as zipfile checks it;
+        its SHA-256 where metadata.json records one (a difference reported by :meth:`check_digests`), else its
+        CRC-32 (which the SHA-256 makes redundant)."""
+        data, at = self.data, info.header_offset
+        head = data[at:at + zipfile.sizeFileHeader].tobytes() if at >= 0 else b""
+        if len(head) != zipfile.sizeFileHeader:
+            raise self.fail(f"damaged model file ({name}: truncated file header)")
+        fields = struct.unpack(zipfile.structFileHeader, head)
+        if fields[0] != zipfile.stringFileHeader:
+            raise self.fail(f"damaged model file ({name}: bad magic number for file header)")
+        start = at + zipfile.sizeFileHeader + fields[10]
+        try:
+            written = data[start - fields[10]:start].tobytes().decode("utf-8" if fields[3] & 0x800 else "cp437")
+        except UnicodeDecodeError:
+            written = None
+        if written != info.orig_filename:
+            raise self.fail(f"damaged model file ({name}: file name in directory and header differ)")
+        if info.flag_bits & 0x60:
+            raise self.fail(f"damaged model file ({name}: patched or strongly encrypted (flag bits 5-6))")
+        start += fields[11]
+        member = data[start:start + info.compress_size]
+        if len(member) != info.compress_size:
+            raise self.fail(f"damaged model file ({name} ends after {len(member):,} of {info.file_size:,} bytes)")
+        if expected is None:
+            if zlib.crc32(member) != info.CRC:
+                raise self.fail(f"damaged model file ({name}: Bad CRC-32 for file {name!r})")
+        elif len(member) >= _HASHED_APART:
+            if self._hashing is None:
+                self._hashing = _Hashed()
+            self._hashing.add(name, info, expected, member)
+            self._check_digest(name, info, expected, None)  # (its place in the order)
+        else:
+            import hashlib
+            self._check_digest(name, info, expected, hashlib.sha256(member).hexdigest())
+        return member
 
     def _finish(self, name: str, stream: _Hashing, info, expected) -> None:
         if stream.read_bytes != info.file_size or stream.left:
             raise self.fail(f"damaged model file ({name} ends after {stream.read_bytes:,} of "
                             f"{info.file_size:,} bytes)")
-        if expected is not None and (info.file_size != expected["bytes"]
-                                     or stream.hash.hexdigest() != expected["sha256"]):
-            # reported after the content checks, which say more precisely what is wrong where they find it
-            self.corrupt.append(name)
+        if stream.hash is not None:
+            self._check_digest(name, info, expected, stream.hash.hexdigest())
+
+    def _check_digest(self, name: str, info: zipfile.ZipInfo, expected, digest: str | None) -> None:
+        """Record whether a member's size and ``digest`` are those metadata.json records (``None``: computed in
+        the digest thread, see :meth:`check_digests`)."""
+        self.checked[name] = None if digest is None else \
+            info.file_size == expected["bytes"] and digest == expected["sha256"]
 
     def check_digests(self) -> None:
         """Members whose size or SHA-256 differs from what metadata.json records: silent corruption."""
-        if self.corrupt:
-            raise self.fail(f"damaged model file ({', '.join(self.corrupt)}: size or SHA-256 differs from what "
+        if self._hashing is not None:
+            for name, info, expected, digest in self._hashing.results():
+                self._check_digest(name, info, expected, digest)
+            self._hashing = None
+        corrupt = [name for name, fine in self.checked.items() if not fine]  # (in the order they were read)
+        if corrupt:
+            # reported after the content checks, which say more precisely what is wrong where they find it
+            raise self.fail(f"damaged model file ({', '.join(corrupt)}: size or SHA-256 differs from what "
                             "metadata.json records)")
 
     def read_bytes(self, name: str, limit: int) -> bytes:
-        stream, info, expected = self._open(name, limit)
+        info, expected = self._entry(name, limit)
+        if self._in_memory(info):
+            return self._stored(name, info, expected).tobytes()
+        stream = self._stream(name, info, expected is not None)
         try:
             with stream.fh:
                 data = stream.read(info.file_size)
@@ -416,42 +567,51 @@ class _Reader:
         return data
 
     def read_array(self, name: str, spec: Array, dims: dict[str, int]) -> np.ndarray:
-        """``NAME.npy``: header parsed and shape checked against ``dims`` before its data is allocated."""
+        """``NAME.npy``: header parsed and shape checked against ``dims`` before its data is allocated (or, for a
+        member in memory, taken as it lies there: copied only where it is not aligned)."""
         member = f"{name}.npy"
-        stream, info, expected = self._open(member, self.budget)
-        try:
-            with stream.fh:
-                try:
-                    version = np.lib.format.read_magic(stream)
-                    if version == (1, 0):
-                        shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream, MAX_NPY_HEADER)
-                    elif version in ((2, 0), (3, 0)):
-                        shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream, MAX_NPY_HEADER)
-                    else:
-                        raise ValueError(f"unknown .npy version {version}")
-                except _ZIP_ERRORS:
-                    raise
-                except Exception as exc:  # the header is a Python literal: its parser raises many kinds
-                    raise ValueError(f"unreadable .npy header ({_short(exc)})") from None
+        info, expected = self._entry(member, self.budget)
+        if self._in_memory(info):
+            data = self._stored(member, info, expected)
+            head = io.BytesIO(data[:MAX_NPY_HEADER + 12].tobytes())  # (magic, version, length, header)
+            try:
+                shape, fortran, dtype = _npy_header(head)
                 self._check_header(member, spec, shape, fortran, dtype, dims)
                 nbytes = math.prod(shape) * dtype.itemsize
-                if stream.read_bytes + nbytes != info.file_size:
+                if head.tell() + nbytes != info.file_size:
                     raise ValueError(f"header declares {nbytes:,} bytes of data; the member holds "
-                                     f"{info.file_size - stream.read_bytes:,}")
-                array = np.empty(shape, dtype=dtype)
-                view = memoryview(array.reshape(-1).view(np.uint8))
-                done = 0
-                while done < nbytes:
-                    chunk = stream.read(min(_CHUNK, nbytes - done))
-                    if not chunk:
-                        break
-                    view[done:done + len(chunk)] = chunk
-                    done += len(chunk)
-        except ModelError:
-            raise
-        except _ZIP_ERRORS as exc:
-            raise self.fail(f"damaged model file ({member}: {_short(exc)})") from None
-        self._finish(member, stream, info, expected)
+                                     f"{info.file_size - head.tell():,}")
+                array = data[head.tell():].view(dtype).reshape(shape)
+            except ModelError:
+                raise
+            except _ZIP_ERRORS as exc:
+                raise self.fail(f"damaged model file ({member}: {_short(exc)})") from None
+            if not array.flags.aligned:  # (a file written before format 5, or rewritten by another zip tool)
+                array = array.copy()
+        else:
+            stream = self._stream(member, info, expected is not None)
+            try:
+                with stream.fh:
+                    shape, fortran, dtype = _npy_header(stream)
+                    self._check_header(member, spec, shape, fortran, dtype, dims)
+                    nbytes = math.prod(shape) * dtype.itemsize
+                    if stream.read_bytes + nbytes != info.file_size:
+                        raise ValueError(f"header declares {nbytes:,} bytes of data; the member holds "
+                                         f"{info.file_size - stream.read_bytes:,}")
+                    array = np.empty(shape, dtype=dtype)
+                    view = memoryview(array.reshape(-1).view(np.uint8))
+                    done = 0
+                    while done < nbytes:
+                        chunk = stream.read(min(_CHUNK, nbytes - done))
+                        if not chunk:
+                            break
+                        view[done:done + len(chunk)] = chunk
+                        done += len(chunk)
+            except ModelError:
+                raise
+            except _ZIP_ERRORS as exc:
+                raise self.fail(f"damaged model file ({member}: {_short(exc)})") from None
+            self._finish(member, stream, info, expected)
         if not array.dtype.isnative:
             array = array.astype(array.dtype.newbyteorder("="))
         return array
@@ -471,6 +631,22 @@ class _Reader:
             elif size != want:
                 raise self.fail(f"weights do not match metadata ({member[:-4]} of shape {shape} where "
                                 f"{' x '.join(map(str, spec.shape))} is {_shape_text(spec.shape, dims)})")
+
+
+def _npy_header(stream) -> tuple:
+    """Shape, Fortran order and dtype from the ``.npy`` header at the start of ``stream`` (left just after it);
+    ``ValueError`` where it is not one."""
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            return np.lib.format.read_array_header_1_0(stream, MAX_NPY_HEADER)
+        if version in ((2, 0), (3, 0)):
+            return np.lib.format.read_array_header_2_0(stream, MAX_NPY_HEADER)
+        raise ValueError(f"unknown .npy version {version}")
+    except _ZIP_ERRORS:
+        raise
+    except Exception as exc:  # the header is a Python literal: its parser raises many kinds
+        raise ValueError(f"unreadable .npy header ({_short(exc)})") from None
 
 
 def _dim(name: str, dims: dict[str, int]) -> int | None:
@@ -672,7 +848,7 @@ def load_scorer(path: str | os.PathLike) -> tuple[TagScorer, dict]:
     """Load the :class:`~tagger.scorer.TagScorer` and the metadata of model file ``path``; never unpickles.
 
     Bounded and validating: any damage or tampering gives one :class:`ModelError` (see the module docs)."""
-    with _Reader(path) as reader:
+    with _Reader(path, whole=True) as reader:
         meta = _parse_metadata(reader)
         version = meta["format_version"]
         n_tags, n_features = len(meta["tags"]), meta["n_features"]

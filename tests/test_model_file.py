@@ -242,6 +242,13 @@ def test_float_arrays_are_stored_and_the_rest_deflated(tiny_model_file):
     assert methods["bigram_codes.npy"] == methods["metadata.json"] == zipfile.ZIP_DEFLATED
 
 
+def test_a_file_rewritten_unaligned_loads_the_same(tiny_model_file, tmp_path):
+    """Another zip tool's copy (every member stored, no alignment): arrays not aligned are copied, same numbers."""
+    path = _rewrite(tiny_model_file, tmp_path / "copy.tagger", lambda n, d: d)
+    assert load_model(path).predict_tags_batch(TEXTS, with_scores=True) == \
+        load_model(tiny_model_file).predict_tags_batch(TEXTS, with_scores=True)
+
+
 @pytest.mark.parametrize("key, value", [("lead_chars", "200"), ("lead_chars", -1), ("lexical_weight", "x"),
                                         ("lexical_weight", float("inf")), ("ngram_range", [3, 1]),
                                         ("ngram_range", ["1", 2]), ("max_chars", 0), ("max_chars", 1.5)])

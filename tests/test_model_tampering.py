@@ -115,6 +115,26 @@ def test_a_flipped_bit_in_a_deflated_member(tiny_model_file, tmp_path):
     refused(path, "weights_tags.npy")
 
 
+@pytest.mark.parametrize("digests", [True, False])
+def test_a_flipped_bit_in_a_stored_member(tiny_model_file, tmp_path, digests):
+    """A stored member is read where it lies in the file read whole: checked by its SHA-256 where metadata.json
+    records one (reported after the content checks), else by its zip CRC-32."""
+    contents = members(tiny_model_file)
+    if not digests:
+        _without_digests(contents)
+    path = write(tmp_path / "m.tagger", contents)
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("weights_data.npy")
+    assert info.compress_type == zipfile.ZIP_STORED
+    data = bytearray(path.read_bytes())
+    data[info.header_offset + 30 + len(info.filename) + len(info.extra) + info.compress_size - 4] ^= 0x01
+    path.write_bytes(bytes(data))  # (the last weight's lowest bit: still a finite number)
+    refused(path, r"weights_data.npy: size or SHA-256 differs" if digests else "weights_data.npy: Bad CRC-32")
+    data[info.header_offset + 30] ^= 0x20  # its name in its local header: "Weights_data.npy"
+    path.write_bytes(bytes(data))
+    refused(path, "weights_data.npy: file name in directory and header differ")
+
+
 def test_a_member_flagged_encrypted(tiny_model_file, tmp_path):
     path = tmp_path / "m.tagger"
     path.write_bytes(tiny_model_file.read_bytes())
