@@ -84,7 +84,7 @@ def _array_edit(target, fn):
     ("empty", "not a tagger model file"),
     ("truncated", "not a tagger model file|damaged"),
     ("random", "not a tagger model file"),
-    ("other_version", f"format version 99; this tagger reads versions 2, 3, {FORMAT_VERSION}"),
+    ("other_version", f"format version 99; this tagger reads versions 2, 3, 4, {FORMAT_VERSION}"),
     ("not_ours", "not a tagger model file"),
     ("no_array", "intercept.npy is missing"),
     ("too_few_tags", "weights do not match metadata"),
@@ -228,18 +228,71 @@ def test_format_2_files_still_load_and_tag_as_format_3(supervised_model_file, tm
     with pytest.warns(UserWarning, match="NLTK's Snowball stemmer.*retrain"):
         old = load_model(tmp_path / "v2_nltk.tagger")
     new = load_model(tiny_model_file)
-    assert old.metadata["format_version"] == 2 and new.metadata["format_version"] == FORMAT_VERSION == 4
+    assert old.metadata["format_version"] == 2 and new.metadata["format_version"] == FORMAT_VERSION == 5
     np.testing.assert_array_equal(old.scorer.predict_proba(TEXTS), new.scorer.predict_proba(TEXTS))
     assert old.predict_tags_batch(TEXTS, with_scores=True) == new.predict_tags_batch(TEXTS, with_scores=True)
     assert (old.scorer.coef != new.scorer.coef).nnz == 0
 
 
-def test_float_arrays_are_stored_and_the_rest_deflated(tiny_model_file):
+def test_arrays_are_stored_aligned_and_the_json_deflated(tiny_model_file):
+    """Format 5: every array is stored, its data at a multiple of 64 bytes in the file (loading reads the file once
+    and takes the arrays where they lie in it); the JSON members are deflated."""
+    import struct
+    data = tiny_model_file.read_bytes()
     with zipfile.ZipFile(tiny_model_file) as zf:
-        methods = {i.filename: i.compress_type for i in zf.infolist()}
-    assert methods["weights_data.npy"] == methods["idf.npy"] == zipfile.ZIP_STORED
-    assert methods["weights_tags.npy"] == zipfile.ZIP_STORED  # tag numbers hardly compress either
-    assert methods["bigram_codes.npy"] == methods["metadata.json"] == zipfile.ZIP_DEFLATED
+        infos = zf.infolist()
+    assert {i.filename for i in infos} >= {"label_stems.npy", "label_words.npy", "label_lengths.npy"}
+    for info in infos:
+        if not info.filename.endswith(".npy"):
+            assert info.compress_type == zipfile.ZIP_DEFLATED, info.filename
+            continue
+        assert info.compress_type == zipfile.ZIP_STORED, info.filename
+        name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
+        start = info.header_offset + 30 + name_length + extra_length
+        header = io.BytesIO(data[start:start + 4096])
+        np.lib.format.read_magic(header)
+        np.lib.format.read_array_header_1_0(header)
+        assert (start + header.tell()) % 64 == 0, info.filename
+    scorer = load_model(tiny_model_file).scorer  # views of the file read whole, not copies
+    arrays = [scorer.features.idf_, scorer.intercept, scorer.calibration, scorer.coef_t.data, scorer.coef_t.indptr]
+    owners = set()
+    for array in arrays:
+        assert array.flags.aligned and array.flags.writeable and array.base is not None
+        while isinstance(array.base, np.ndarray):
+            array = array.base
+        owners.add(id(array))
+    assert len(owners) == 1
+
+
+def _as_format_4(source, target):
+    """``source`` (a current model file) rewritten as format version 4 wrote it: no stemmed labels (they are stemmed
+    on load), its floats and tag numbers stored and the rest deflated, nothing aligned."""
+    with zipfile.ZipFile(source) as zf:
+        contents = {n: zf.read(n) for n in zf.namelist() if not n.startswith("label_")}
+    meta = json.loads(contents["metadata.json"])
+    meta["format_version"] = 4
+    meta["members"] = {n: d for n, d in meta["members"].items() if not n.startswith("label_")}
+    contents["metadata.json"] = json.dumps(meta, ensure_ascii=False, indent=1).encode()
+    stored = {"idf.npy", "weights_data.npy", "weights_tags.npy", "intercept.npy", "calibration.npy"}
+    with zipfile.ZipFile(target, "w") as zf:
+        for name, data in contents.items():
+            zf.writestr(name, data, compress_type=zipfile.ZIP_STORED if name in stored else zipfile.ZIP_DEFLATED)
+    return target
+
+
+def test_format_4_files_still_load_and_tag_the_same(tiny_model_file, tmp_path):
+    old = load_model(_as_format_4(tiny_model_file, tmp_path / "v4.tagger"))
+    new = load_model(tiny_model_file)
+    assert old.metadata["format_version"] == 4 and new.metadata["format_version"] == 5
+    np.testing.assert_array_equal(old.scorer.probabilities(TEXTS)[0], new.scorer.probabilities(TEXTS)[0])
+    assert old.predict_tags_batch(TEXTS, with_scores=True) == new.predict_tags_batch(TEXTS, with_scores=True)
+    a, b = old.scorer.lexical.index, new.scorer.lexical.index  # stemmed on load, and as the file keeps them
+    assert a.stemmed == b.stemmed and a.label_text == b.label_text
+    for name in ("label_tag", "label_len", "word_table", "uni_ptr", "uni_label", "bi_code", "bi_label", "tail"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    np.testing.assert_array_equal(old.scorer.lexical.label_idf, new.scorer.lexical.label_idf)
+    assert old.scorer.lead.by_stem == new.scorer.lead.by_stem
+    np.testing.assert_array_equal(old.scorer.lead.sizes, new.scorer.lead.sizes)
 
 
 def test_a_file_rewritten_unaligned_loads_the_same(tiny_model_file, tmp_path):
@@ -247,6 +300,14 @@ def test_a_file_rewritten_unaligned_loads_the_same(tiny_model_file, tmp_path):
     path = _rewrite(tiny_model_file, tmp_path / "copy.tagger", lambda n, d: d)
     assert load_model(path).predict_tags_batch(TEXTS, with_scores=True) == \
         load_model(tiny_model_file).predict_tags_batch(TEXTS, with_scores=True)
+
+
+def test_the_lead_signal_takes_the_tags_stems_from_the_label_index(tiny_model_file):
+    from tagger.scorer import LeadMatcher
+    scorer = load_model(tiny_model_file).scorer
+    stemmed = LeadMatcher(scorer.tags[:scorer.n_supervised], scorer.analyzer, 0.3, 200)
+    assert scorer.lead.by_stem == stemmed.by_stem
+    np.testing.assert_array_equal(scorer.lead.sizes, stemmed.sizes)
 
 
 @pytest.mark.parametrize("key, value", [("lead_chars", "200"), ("lead_chars", -1), ("lexical_weight", "x"),

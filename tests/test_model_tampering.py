@@ -304,6 +304,46 @@ def _without_digests(contents: dict) -> dict:
     return contents
 
 
+def _label_edit(name, fn):
+    def edit(contents):
+        contents[f"{name}.npy"] = npy(fn(np.load(io.BytesIO(contents[f"{name}.npy"]), allow_pickle=False)))
+    return edit
+
+
+def _stems_edit(fn):
+    def edit(contents):
+        blob = np.load(io.BytesIO(contents["label_stems.npy"]), allow_pickle=False).tobytes().decode()
+        contents["label_stems.npy"] = npy(np.frombuffer(fn(blob.split("\n")).encode(), np.uint8))
+    return edit
+
+
+def _too_wide(contents):
+    """10,000 labels, one of 10,000 words: few strings, but a table of labels x words of 800 MB."""
+    k = 10_000
+    contents["label_lengths.npy"] = npy(np.r_[k, np.zeros(k - 1, np.int32)].astype(np.int32))
+    contents["label_words.npy"] = npy(np.zeros(k, np.int32))
+
+
+@pytest.mark.parametrize("edit, match", [
+    (_label_edit("label_words", lambda a: a + 10**6), "label_words.npy: values out of range"),
+    (_label_edit("label_words", lambda a: a[::-1].copy()), "not numbered in the order the labels use them"),
+    (_label_edit("label_words", lambda a: np.r_[a, 0].astype(a.dtype)), "not the vocabulary's labels"),
+    (_label_edit("label_lengths", lambda a: a[:-1].copy()), "not the vocabulary's labels"),
+    (_label_edit("label_lengths", lambda a: a + 10**6), "label_lengths.npy: values out of range"),
+    (_label_edit("label_lengths", lambda a: a.astype(np.float32)), "label_lengths.npy has dtype float32"),
+    (_stems_edit(lambda stems: "\n".join(stems + stems[:1])), "repeat a stem"),
+    (_stems_edit(lambda stems: "\n".join(stems[:1] + [""] + stems[1:])), "repeat a stem or hold an empty one"),
+    (_stems_edit(lambda stems: "\n".join(stems[:-1])), "label_words.npy: values out of range"),
+    (lambda c: c.pop("label_words.npy"), "without its word frequencies or stemmed labels"),
+    (_too_wide, "10,000 labels of up to 10,000 words"),
+])
+def test_damaged_stemmed_labels(tiny_model_file, tmp_path, edit, match):
+    """Format 5 keeps the labels stemmed (so loading stems nothing): whatever is wrong with them, one ModelError."""
+    contents = members(tiny_model_file)
+    edit(contents)
+    refused(write(tmp_path / "m.tagger", _without_digests(contents)), match)
+
+
 def test_word_frequencies_in_another_order_load_the_same(tiny_model_file, tmp_path):
     """Files keep the corpus's words in order (looked up as they lie); distinct words in another order still load,
     repeated ones do not."""
