@@ -72,7 +72,7 @@ HUGE = """
 import gzip, json, sys, time, tracemalloc, warnings
 import tagger
 m = tagger.default_model()
-m.predict_tags("Россия")
+m.predict_tags("Россия"); m.predict_tags("Россия")  # (the second imports scipy.sparse: see tagger.csr)
 with gzip.open(sys.argv[1], "rt", encoding="utf-8") as fh:
     text = "\\n\\n".join(json.loads(line)["text"] for line in fh)[-10_000_000:]  # real prose, 10 MB
 warnings.simplefilter("ignore")

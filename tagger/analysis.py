@@ -206,7 +206,7 @@ class _StemCache(dict):
 
     def __init__(self, stem, stem_many, stopwords):
         super().__init__(dict.fromkeys(stopwords, ""))
-        self._stem, self._stem_many = stem, stem_many
+        self._stem, self._stem_many, self._stopwords = stem, stem_many, stopwords
 
     def fill(self, words: list[str]) -> None:
         """Stem ``words`` (``str``; those not cached yet) in one call of the stemmer: many words at once cost a
@@ -215,6 +215,15 @@ class _StemCache(dict):
         if new and len(self) + len(new) <= _STEM_CACHE_LIMIT:
             for word, stem in zip(new, self._stem_many(new)):
                 self[word] = stem if len(word) > 1 else ""
+
+    def stems_of_new(self, words: list[str]) -> list[str]:
+        """The stems of ``words`` (``str``, distinct, most not cached yet: a batch's new words), all stemmed in one
+        call without looking each up first, then cached."""
+        stopwords = self._stopwords
+        stems = [s if len(w) > 1 and w not in stopwords else "" for w, s in zip(words, self._stem_many(words))]
+        if len(self) + len(words) <= _STEM_CACHE_LIMIT:
+            self.update(zip(words, stems))
+        return stems
 
     def __missing__(self, word: str | bytes) -> str:
         if isinstance(word, bytes):  # a word's bytes (Analyzer.word_keys, Analyzer.folded)
@@ -308,9 +317,7 @@ class Analyzer:
             decoded = [_decoded(w) for w in words]
         else:
             decoded = joined.decode(_ENCODING).split(" ") if words else []
-        cache = self._cache
-        cache.fill(decoded)
-        return [cache[w] for w in decoded]
+        return self._cache.stems_of_new(decoded)
 
     def stem_of(self, word: str | bytes) -> str:
         """A token's stem; ``""`` for words left out (stopwords, one letter)."""

@@ -201,3 +201,21 @@ def test_stems_of_many_equal_stems_one_at_a_time():
     fresh = Analyzer()
     fresh.cache_stems(words)
     assert [fresh.stem_of(w) for w in words] == [Analyzer().stem_of(w) for w in words]
+
+
+def test_stems_of_a_batchs_new_words_equal_stems_one_at_a_time():
+    """A batch's new words (their folded bytes, escapes included) stemmed at once give, and cache, the stems
+    one at a time gives: stopwords and one-letter words as "", words cached before as they were."""
+    an = Analyzer()
+    text = "Дмитрий Рогозин и в на я Café ёлка Ёлка роскосмоса С-400 т п"
+    folded = an.folded(text)
+    words = list(dict.fromkeys(folded.split()))  # distinct, as the table asks for them
+    assert b"\x98" in b" ".join(words)  # (the escape path: é)
+    an.stem_of("роскосмоса")  # one cached before
+    got = an.stems_of_words(words)
+    one = Analyzer()
+    assert got == [one.stem_of(w) for w in words]
+    assert "" in got and "роскосмос" in got
+    assert [an.stem_of(w) for w in words] == got  # and cached as such
+    plain = [w for w in words if b"\x98" not in w]
+    assert Analyzer().stems_of_words(plain) == [one.stem_of(w) for w in plain]  # (one decode for all)
