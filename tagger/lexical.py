@@ -438,12 +438,15 @@ class LexicalSource:
         in_title = c.in_title.astype(np.float64)
         most = np.zeros(int(c.doc.max()) + 1 if len(c) else 0)
         np.maximum.at(most, c.doc, c.mentions)
-        F = np.column_stack([
+        columns = (
             np.log1p(c.mentions), c.first / n, (c.last - c.first) / n, in_title,
             np.minimum(self.index.label_len[c.label], 3), self.label_idf[c.label], np.log1p(count), supervised,
             logit, rate_logit, np.log1p(mentioned), np.log(n), logit * in_title,
             np.log(c.mentions / np.maximum(most[c.doc], 1)), np.log1p(c.lead),
-        ])
+        )
+        F = np.empty((len(c), len(columns)))
+        for k, column in enumerate(columns):
+            F[:, k] = column
         return F
 
     def probability(self, F: np.ndarray) -> np.ndarray:

@@ -92,6 +92,7 @@ class LeadMatcher:
             self.sizes[j] = len(stems) or -1  # a tag of stopwords only never fires
             for stem in stems:
                 self.by_stem.setdefault(stem, []).append(j)
+        self._sizes = self.sizes.tolist()  # (compared with Python ints, one by one)
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         """The signal for ``texts``, n_texts x n_tags."""
@@ -112,7 +113,7 @@ class LeadMatcher:
         """For each text, the tags all of whose words stand in its lead (none where ``weight`` is 0)."""
         if not self.weight:
             return [[] for _ in texts]
-        stems, by_stem, sizes = self.analyzer.stems, self.by_stem, self.sizes
+        stems, by_stem, sizes = self.analyzer.stems, self.by_stem, self._sizes
         out = []
         for text in texts:
             hits: dict[int, int] = {}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from tagger.csr import CSR, _numpy_product, product
+from tagger.csr import CSR, _numpy_product, _row_product, product
 
 
 def _random(rng, shape, density, dtype, canonical=True):
@@ -45,6 +45,20 @@ def test_the_numpy_product_is_scipys_to_the_last_bit(dtypes, canonical):
         np.testing.assert_array_equal(got, want)  # exact: the same float operations in the same order
         if dtypes == (np.float32, np.float32) and n == 40:  # (float32 sums really are float32's, not float64's)
             assert not np.array_equal(got, (X.astype(np.float64) @ W.astype(np.float64)).toarray())
+
+
+@pytest.mark.parametrize("dtypes", [(np.float32, np.float32), (np.float32, np.float64), (np.float64, np.float32)])
+@pytest.mark.parametrize("canonical", [True, False])
+def test_one_rows_product_is_scipys_to_the_last_bit(dtypes, canonical):
+    """A single text's product (rows gathered, then summed) gives scipy's own product, bit for bit."""
+    rng = np.random.default_rng(2)
+    W = _random(rng, (300, 70), 0.3, dtypes[1], canonical)
+    for density in (0.4, 0.05, 0.0):
+        X = _random(rng, (1, 300), density, dtypes[0], canonical)
+        want = (X @ W).toarray()
+        got = _row_product(CSR.of(X), CSR.of(W))
+        assert got.dtype == want.dtype and got.shape == want.shape == (1, 70)
+        np.testing.assert_array_equal(got, want)
 
 
 def test_the_numpy_product_on_a_real_model_equals_scipys(tiny_model):
