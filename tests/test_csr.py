@@ -113,3 +113,20 @@ def test_a_large_first_product_uses_scipy():
              "assert product(X, W).sum() == n * 64\nprint('scipy.sparse' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["True"]
+
+
+def test_a_huge_single_row_is_not_gathered(monkeypatch):
+    """A one-row product that would gather more than ROW_VALUES weights (a huge text) takes scipy's product:
+    the gathered rows are temporary memory."""
+    import tagger.csr as csr
+    monkeypatch.setattr(csr, "_first", False)
+    monkeypatch.setattr(csr, "ROW_VALUES", 1000)
+    gathered = []
+    monkeypatch.setattr(csr, "_row_product", lambda X, W: gathered.append(X) or _row_product(X, W))
+    rng = np.random.default_rng(3)
+    W = _random(rng, (300, 70), 0.3, np.float32)
+    for density, via_rows in ((0.02, True), (0.9, False)):  # ~6 x 21 weights met, then ~270 x 21
+        X = _random(rng, (1, 300), density, np.float32)
+        gathered.clear()
+        np.testing.assert_array_equal(csr.product(CSR.of(X), CSR.of(W)), (X @ W).toarray())
+        assert bool(gathered) == via_rows
