@@ -5,9 +5,12 @@ process's first tag.  So a :class:`CSR` is the arrays alone: scipy.sparse is imp
 :func:`product` from a process's second product on.  The first one, the whole work of a one-shot ``tagger "text"``,
 a cron job's single article or a worker that scales to zero, is computed in NumPy when it is small (a few
 articles): the same float operations in the same order as scipy's kernel, so the same result to the last bit
-(:func:`product`), 0.1 ms slower, 90 ms sooner."""
+(:func:`product`), 0.1 ms slower, 90 ms sooner (on x86-64: see :data:`_SAME_ROUNDING`).  Models of n-grams
+longer than two build their rows with scipy.sparse (:meth:`tagger.features.TfidfFeatures.transform`) and import
+it anyway."""
 from __future__ import annotations
 
+import platform
 import sys
 
 import numpy as np
@@ -18,7 +21,11 @@ __all__ = ["CSR", "product"]
 SMALL = 1 << 18
 #: The most weights a one-row product gathers (~8 MB; an article meets ~40,000, a 100,000-character text ~1 M).
 ROW_VALUES = 1 << 20
-_first = True  # no product computed yet in this process
+#: Where scipy's kernels multiply and add in two roundings, as NumPy does: x86-64, whose baseline has no fused
+#: multiply-add for a compiler to contract ``sum += a * b`` into (arm64's has, and clang and GCC contract there:
+#: the last bit could differ, so there the first product is scipy's too).  tests/test_csr.py checks it.
+_SAME_ROUNDING = platform.machine().lower() in ("x86_64", "amd64")
+_first = _SAME_ROUNDING  # no product computed yet in this process (and NumPy's would be scipy's to the bit)
 
 
 class CSR:

@@ -24,7 +24,7 @@ files of earlier formats or a copy made by another zip tool, is copied).  The JS
 
 A model file is the meeting point of the two halves: :func:`save_model` writes a
 :class:`~tagger.scorer.TagScorer` (learned by :class:`tagger.learning.TagClassifier`) and :func:`load_scorer`
-reads one back with NumPy alone.
+reads one back with NumPy alone (and scipy.sparse for a format-2 file, whose weights are stored by tag).
 
 Optional, where the model has a lexical source (:mod:`tagger.lexical`): ``vocabulary.json`` (the tag vocabulary:
 ``[{"tag", "labels", "broader", "uri"}]``), ``lexical.json`` (the candidate scorer's coefficients, the per-tag
@@ -35,7 +35,9 @@ newline-separated, in increasing order, and ``corpus_df``); from format 5 on als
 UTF-8 newline-separated, numbered in the order the labels first use them), ``label_words`` (the stem ids of
 every label of ``vocabulary.json``, one label after another, each concept's tag first) and ``label_lengths``
 (each label's number of stems, 0 for a label of stopwords only).  The metadata's ``tags`` then list every tag of
-the vocabulary, the ``n_supervised`` tags with weights first.
+the vocabulary, the ``n_supervised`` tags with weights first.  Stored stems, the features' as the labels', are
+the analysis (stemmer, stopwords) of the tagger that wrote the file: a release that changes the analysis
+rebuilds the default model and reads older files as their analysis requires, or refuses them.
 
 Version history: 1, vocabulary as terms only; 2, compiled vocabulary (loads faster, tags faster); 3, weights
 by feature (``weights_*``, features x tags, instead of ``coef_*``, tags x features) and floats stored: loads
@@ -411,7 +413,8 @@ class _Reader:
     """A model file opened for bounded reading: checks before inflating, allocating or trusting anything.
 
     ``whole=True`` (loading a model) reads the file at once, once its directory has been checked: a stored member
-    is then a view of what was read (an array too, where its data is aligned), never copied or read again."""
+    is then taken from what was read, never read again: an array as a view where its data is aligned and in this
+    machine's byte order (else a copy), the bytes of a JSON member as a copy."""
 
     def __init__(self, path: str | os.PathLike, whole: bool = False):
         self.path = os.fspath(path)
@@ -576,9 +579,15 @@ class _Reader:
     def check_digests(self) -> None:
         """Members whose size or SHA-256 differs from what metadata.json records: silent corruption."""
         if self._hashing is not None:
-            for name, info, expected, digest in self._hashing.results():
+            try:
+                results = self._hashing.results()
+            except Exception as exc:  # (the thread's own failure, say out of memory: not the file's fault)
+                raise self.fail(f"cannot check the members' digests ({type(exc).__name__}: {_short(exc)})") \
+                    from exc
+            finally:
+                self._hashing = None
+            for name, info, expected, digest in results:
                 self._check_digest(name, info, expected, digest)
-            self._hashing = None
         corrupt = [name for name, fine in self.checked.items() if not fine]  # (in the order they were read)
         if corrupt:
             # reported after the content checks, which say more precisely what is wrong where they find it

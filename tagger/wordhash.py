@@ -85,7 +85,8 @@ class HashTable:
         return (x >> np.uint64(64 - size.bit_length() + 1)).astype(np.int64)
 
     def get(self, keys: np.ndarray) -> np.ndarray:
-        """The value of each key, :data:`MISSING` for keys not in the table."""
+        """The value of each key in the arrays, :data:`MISSING` for the others (keys still held in the pending
+        dict among them: :meth:`lookup` looks there too)."""
         table, values, _ = self._arrays
         mask = len(table) - 1
         slot = self._slots(keys, len(table))

@@ -380,6 +380,35 @@ def test_a_digest_catches_a_silent_change(tiny_model_file, tmp_path):
     assert set(meta["members"]) == {n for n in members(tiny_model_file) if n != "metadata.json"}
 
 
+@pytest.mark.parametrize("how", ["in the digest thread", "no thread to be had"])
+def test_digests_hashed_apart_catch_a_silent_change(tiny_model_file, tmp_path, monkeypatch, how):
+    """Members hashed in a thread of their own (every member here, as the largest are in the default model), or
+    by the caller where no thread can be started, are checked as the others."""
+    import threading
+
+    import tagger.model_file as mf
+    monkeypatch.setattr(mf, "_HASHED_APART", 0)
+    if how == "no thread to be had":
+        def start(self):
+            raise RuntimeError("can't start new thread")
+        monkeypatch.setattr(threading.Thread, "start", start)
+    path = edit_array(tiny_model_file, tmp_path / "m.tagger", "intercept", lambda a: a + np.float32(0.5))
+    refused(path, r"intercept.npy: size or SHA-256 differs")
+    assert not isinstance(load_bounded(tiny_model_file), ModelError)  # (and the intact file loads)
+    assert not [t for t in threading.enumerate() if t.name == "tagger-model-digests"]  # (each ended)
+
+
+def test_a_failing_digest_thread_is_one_model_error(tiny_model_file, monkeypatch):
+    import tagger.model_file as mf
+    monkeypatch.setattr(mf, "_HASHED_APART", 0)
+
+    def sha256(data):
+        raise MemoryError("no room to hash")
+    monkeypatch.setattr(mf._Hashed, "__init__", lambda self, init=mf._Hashed.__init__: (
+        init(self), setattr(self, "_sha256", sha256))[0])
+    refused(tiny_model_file, r"cannot check the members' digests \(MemoryError: no room to hash\)")
+
+
 def test_lexical_weight_nan_is_refused(tiny_model_file, tmp_path):
     contents = members(tiny_model_file)
     contents["metadata.json"] = contents["metadata.json"].replace(b'"lexical_weight": 0.3', b'"lexical_weight": NaN')
