@@ -61,6 +61,10 @@ class CSR:
         if self._scipy is None:
             import scipy.sparse as sp
             matrix = sp.csr_matrix((self.data, self.indices, self.indptr), shape=self.shape)
+            for name in ("data", "indices", "indptr"):  # scipy copies an array that views a much larger one (a
+                ours = getattr(self, name)                # model file read whole): the matrix shares ours
+                if getattr(matrix, name) is not ours and getattr(matrix, name).dtype == ours.dtype:
+                    setattr(matrix, name, ours)
             if self.canonical:
                 matrix.has_canonical_format = True  # (known: scipy need not check)
             self._scipy = matrix

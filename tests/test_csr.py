@@ -138,3 +138,15 @@ def test_a_huge_single_row_is_not_gathered(monkeypatch):
         gathered.clear()
         np.testing.assert_array_equal(csr.product(CSR.of(X), CSR.of(W)), (X @ W).toarray())
         assert bool(gathered) == via_rows
+
+
+def test_scipys_matrix_shares_arrays_that_view_a_larger_buffer():
+    """A model file is read whole and its arrays are views of that buffer: scipy would copy such a view (it
+    prunes arrays viewing a much larger one); the matrix shares them instead, so the weights are held once."""
+    buffer = np.zeros(10_000, dtype=np.uint8)
+    data = buffer[64:64 + 4 * 6].view(np.float32)
+    data[:] = [1, 2, 3, 4, 5, 6]
+    c = CSR(data, np.array([0, 2, 1, 0, 1, 2], np.int32), np.array([0, 2, 3, 6], np.int32), (3, 3))
+    m = c.tocsr()
+    assert m.data is data and np.shares_memory(m.data, buffer)
+    np.testing.assert_array_equal(m.toarray(), [[1, 0, 2], [0, 3, 0], [4, 5, 6]])
