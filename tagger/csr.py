@@ -85,15 +85,16 @@ def product(X: CSR, W: CSR) -> np.ndarray:
     global _first
     if X.shape[1] != W.shape[0]:
         raise ValueError(f"shapes {X.shape} and {W.shape} do not multiply")
-    if _first:
-        _first = False
-        if "scipy.sparse" not in sys.modules:
-            starts = W.indptr[X.indices].astype(np.int64)
-            lengths = W.indptr[X.indices + 1] - starts
-            if int(lengths.sum()) <= SMALL:
+    if _first or X.shape[0] == 1:  # (the weights each stored value of X meets: W's row, its length)
+        starts = W.indptr[X.indices].astype(np.int64)
+        lengths = W.indptr[X.indices + 1] - starts
+        met = int(lengths.sum())
+        if _first:
+            _first = False
+            if "scipy.sparse" not in sys.modules and met <= SMALL:
                 return _numpy_product(X, W, starts, lengths)
-    if X.shape[0] == 1 and int((W.indptr[X.indices + 1] - W.indptr[X.indices]).sum()) <= ROW_VALUES:
-        return _row_product(X, W)  # one text (predict_tags), not a huge one
+        if X.shape[0] == 1 and met <= ROW_VALUES:
+            return _row_product(X, W)  # one text (predict_tags), not a huge one
     return (X.tocsr() @ W.tocsr()).toarray()
 
 
