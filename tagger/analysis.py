@@ -213,8 +213,7 @@ class _StemCache(dict):
         third of one at a time."""
         new = [w for w in set(words) if w not in self]  # (stopwords are cached from the start)
         if new and len(self) + len(new) <= _STEM_CACHE_LIMIT:
-            for word, stem in zip(new, self._stem_many(new)):
-                self[word] = stem if len(word) > 1 else ""
+            self.stems_of_new(new)
 
     def stems_of_new(self, words: list[str]) -> list[str]:
         """The stems of ``words`` (``str``, distinct, most not cached yet: a batch's new words), all stemmed in one
@@ -302,12 +301,10 @@ class Analyzer:
             raise TypeError(f"text must be a str, not {type(text).__name__}")
         return strip_markup(self._cut(text))
 
-    def cache_stems(self, words) -> list[str]:
+    def cache_stems(self, words) -> None:
         """Stem the ``words`` (``str`` or bytes, as :meth:`stem_of` takes them) not cached yet in one call of the
-        stemmer (a third of the time of one at a time); the words as ``str`` (their stems are then cached)."""
-        words = [_decoded(w) if isinstance(w, bytes) else w for w in words]
-        self._cache.fill(words)
-        return words
+        stemmer (a third of the time of one at a time)."""
+        self._cache.fill([_decoded(w) if isinstance(w, bytes) else w for w in words])
 
     def stems_of_words(self, words: list[bytes]) -> list[str]:
         """The stems of words given as their bytes (:meth:`folded`), ``""`` for words left out: the new ones

@@ -127,13 +127,13 @@ class _WordIds(dict):
     def of_texts(self, texts: Sequence[str], analyzer) -> tuple[np.ndarray, np.ndarray]:
         """The values of the words of ``texts`` (as :meth:`tagger.analysis.Analyzer.word_keys` finds them), all
         texts one after another, and each text's number of words (see :func:`word_values`)."""
-        return word_values(texts, analyzer, self.table, self.value, self.values_of_stems)
+        return word_values(texts, analyzer, self.table, self.values_of_stems)
 
 
-def word_values(texts: Sequence[str], analyzer, table: HashTable, value, of_stems) -> tuple[np.ndarray, np.ndarray]:
+def word_values(texts: Sequence[str], analyzer, table: HashTable, of_stems) -> tuple[np.ndarray, np.ndarray]:
     """The values of the words of ``texts`` (as :meth:`tagger.analysis.Analyzer.word_keys` finds them), all texts
     one after another, and each text's number of words: looked up by hash in ``table``; those it lacks computed
-    by ``of_stems(stems)`` from their stems, many at a time (``value(word)``, one word at a time, for a huge text).
+    by ``of_stems(stems)`` from their stems, many at a time (every word of a huge text, which is not hashed).
     Texts are hashed a few dozen at a time (see :mod:`tagger.wordhash`)."""
     pieces: list[np.ndarray] = []
     lengths = np.zeros(len(texts), dtype=np.int64)
@@ -144,8 +144,9 @@ def word_values(texts: Sequence[str], analyzer, table: HashTable, value, of_stem
         if (size + len(folded) > _GROUP_BYTES or len(folded) > _MAX_HASHED) and group:
             pieces.append(_hashed(group, lengths[first:i], table, of_stems, analyzer))
             group, first, size = [], i, 0
-        if len(folded) > _MAX_HASHED:  # a huge text (a raised max_chars): word by word, no huge hash arrays
-            pieces.append(np.fromiter(map(value, analyzer.word_keys(text)), dtype=np.int64))
+        if len(folded) > _MAX_HASHED:  # a huge text (a raised max_chars): through the stem cache, no huge hash arrays
+            stem_of = analyzer.stem_of
+            pieces.append(np.array(of_stems([stem_of(w) for w in analyzer.word_keys(text)]), dtype=np.int64))
             lengths[i], first = len(pieces[-1]), i + 1
             continue
         group.append(folded)

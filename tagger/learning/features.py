@@ -96,9 +96,6 @@ class DocumentFrequencies:
     def n_documents(self) -> int:
         return len(self.ids)
 
-    def _stem_id(self, word) -> int:
-        return self._ids_of_stems([self.analyzer.stem_of(word)])[0]
-
     def _ids_of_stems(self, stems: list[str]) -> list[int]:
         out = []
         for stem in stems:
@@ -119,8 +116,7 @@ class DocumentFrequencies:
     def add_many(self, texts: Sequence[str]) -> None:
         """Count documents: a few hundred at a time look their words up together (see
         :func:`tagger.features.word_values`), several times faster than one at a time."""
-        ids, lengths = word_values(texts, self.analyzer, self._words, self._stem_id,
-                                   self._ids_of_stems)
+        ids, lengths = word_values(texts, self.analyzer, self._words, self._ids_of_stems)
         for doc in np.split(ids, np.cumsum(lengths)[:-1]) if len(texts) else []:
             self._count(doc[doc != SKIP].astype(np.int32))
 
