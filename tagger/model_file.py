@@ -612,50 +612,49 @@ class _Reader:
         member in memory, taken as it lies there: copied only where it is not aligned)."""
         member = f"{name}.npy"
         info, expected = self._entry(member, self.budget)
-        if self._in_memory(info):
-            data = self._stored(member, info, expected)
-            head = io.BytesIO(data[:MAX_NPY_HEADER + 12].tobytes())  # (magic, version, length, header)
-            try:
-                shape, fortran, dtype = _npy_header(head)
-                self._check_header(member, spec, shape, fortran, dtype, dims)
-                nbytes = math.prod(shape) * dtype.itemsize
-                if head.tell() + nbytes != info.file_size:
-                    raise ValueError(f"header declares {nbytes:,} bytes of data; the member holds "
-                                     f"{info.file_size - head.tell():,}")
+        stream = None
+        try:
+            if self._in_memory(info):
+                data = self._stored(member, info, expected)
+                head = io.BytesIO(data[:MAX_NPY_HEADER + 12].tobytes())  # (magic, version, length, header)
+                shape, dtype = self._npy_layout(member, spec, head, head.tell, dims, info.file_size)
                 array = data[head.tell():].view(dtype).reshape(shape)
-            except ModelError:
-                raise
-            except _ZIP_ERRORS as exc:
-                raise self.fail(f"damaged model file ({member}: {_short(exc)})") from None
-            if not array.flags.aligned:  # (a file written before format 5, or rewritten by another zip tool)
-                array = array.copy()
-        else:
-            stream = self._stream(member, info, expected is not None)
-            try:
+                if not array.flags.aligned:  # (a file written before format 5, or rewritten by another zip tool)
+                    array = array.copy()
+            else:
+                stream = self._stream(member, info, expected is not None)
                 with stream.fh:
-                    shape, fortran, dtype = _npy_header(stream)
-                    self._check_header(member, spec, shape, fortran, dtype, dims)
-                    nbytes = math.prod(shape) * dtype.itemsize
-                    if stream.read_bytes + nbytes != info.file_size:
-                        raise ValueError(f"header declares {nbytes:,} bytes of data; the member holds "
-                                         f"{info.file_size - stream.read_bytes:,}")
+                    shape, dtype = self._npy_layout(member, spec, stream, lambda: stream.read_bytes, dims,
+                                                    info.file_size)
                     array = np.empty(shape, dtype=dtype)
                     view = memoryview(array.reshape(-1).view(np.uint8))
                     done = 0
-                    while done < nbytes:
-                        chunk = stream.read(min(_CHUNK, nbytes - done))
+                    while done < len(view):
+                        chunk = stream.read(min(_CHUNK, len(view) - done))
                         if not chunk:
                             break
                         view[done:done + len(chunk)] = chunk
                         done += len(chunk)
-            except ModelError:
-                raise
-            except _ZIP_ERRORS as exc:
-                raise self.fail(f"damaged model file ({member}: {_short(exc)})") from None
+        except ModelError:
+            raise
+        except _ZIP_ERRORS as exc:
+            raise self.fail(f"damaged model file ({member}: {_short(exc)})") from None
+        if stream is not None:
             self._finish(member, stream, info, expected)
         if not array.dtype.isnative:
             array = array.astype(array.dtype.newbyteorder("="))
         return array
+
+    def _npy_layout(self, member: str, spec: Array, head, position, dims: dict, size: int) -> tuple:
+        """Shape and dtype from the ``.npy`` header at the start of ``head``, checked (:meth:`_check_header`) and
+        the data they declare checked to fill the rest of the member's ``size`` bytes (``position()``: where the
+        header ends)."""
+        shape, fortran, dtype = _npy_header(head)
+        self._check_header(member, spec, shape, fortran, dtype, dims)
+        nbytes = math.prod(shape) * dtype.itemsize
+        if position() + nbytes != size:
+            raise ValueError(f"header declares {nbytes:,} bytes of data; the member holds {size - position():,}")
+        return shape, dtype
 
     def _check_header(self, member: str, spec: Array, shape, fortran, dtype: np.dtype, dims: dict) -> None:
         if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None \
