@@ -326,14 +326,12 @@ def vocabulary_columns(tags: Sequence[str], vocabulary: Vocabulary) -> tuple[lis
 
 class WordFrequencies(Mapping):
     """Words' document frequencies (word -> count) from the words in increasing order, as a model file keeps them,
-    and their counts: :meth:`frequencies` finds many words by binary search, so loading a model builds nothing;
-    the dict a mapping needs is built on first use."""
+    and their counts, each word found by binary search where it lies: loading a model builds no dict of them."""
 
     def __init__(self, words: list[str], counts: np.ndarray):
         if len(words) != len(counts):
             raise ValueError("word frequencies do not match their words")
         self._words, self._counts = words, counts  # (words strictly increasing: see increasing())
-        self._dict: dict[str, int] | None = None
 
     @staticmethod
     def increasing(words: list[str]) -> bool:
@@ -342,33 +340,30 @@ class WordFrequencies(Mapping):
 
     def frequencies(self, words: Sequence[str]) -> list[int]:
         """The count of each of ``words`` (0 for a word not counted)."""
-        ours, counts, n = self._words, self._counts, len(self._words)
-        at = [bisect_left(ours, w) for w in words]
-        return [int(counts[i]) if i < n and ours[i] == w else 0 for i, w in zip(at, words)]
-
-    @property
-    def mapping(self) -> dict[str, int]:
-        if self._dict is None:
-            self._dict = dict(zip(self._words, self._counts.tolist()))
-        return self._dict
-
-    def __getitem__(self, word: str) -> int:
-        return self.mapping[word]
+        return [self.get(w, 0) for w in words]
 
     def get(self, word: str, default=None):
-        return self.mapping.get(word, default)
+        ours = self._words
+        try:
+            i = bisect_left(ours, word)
+        except TypeError:  # (not a str: no word of ours)
+            return default
+        return self._counts.item(i) if i < len(ours) and ours[i] == word else default
+
+    def __getitem__(self, word: str) -> int:
+        count = self.get(word)
+        if count is None:
+            raise KeyError(word)
+        return count
 
     def __contains__(self, word: object) -> bool:
-        return word in self.mapping
+        return self.get(word) is not None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._words)
 
     def __len__(self) -> int:
         return len(self._words)
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_dict": None}  # (rebuilt on first use)
 
 
 class LexicalSource:
@@ -411,8 +406,7 @@ class LexicalSource:
             raise ValueError(f"the lexical model needs {len(MODELS)} x {len(FEATURES)} coefficients, {len(MODELS)} "
                              f"intercepts and {len(FEATURES)} means and scales")
         stems = self.index.stems
-        df = np.array(self.stem_df.frequencies(stems) if isinstance(self.stem_df, WordFrequencies)
-                      else [self.stem_df.get(s, 0) for s in stems], dtype=np.float64)
+        df = np.array([self.stem_df.get(s, 0) for s in stems], dtype=np.float64)
         idf = np.log((1 + self.n_documents) / (1 + df)) + 1
         self.label_idf = np.append(idf, np.inf)[self.index.word_table].min(axis=1)  # (-1 pads the table: inf)
         # broader tags: column -> the columns it is narrower than
