@@ -87,12 +87,11 @@ class LeadMatcher:
         """``known``: the stems ``analyzer`` gives each of ``tags``, where they are known already."""
         self.n_tags, self.analyzer, self.weight, self.lead_chars = len(tags), analyzer, float(weight), lead_chars
         self.by_stem: dict[str, list[int]] = {}
-        self.sizes = np.zeros(len(tags), dtype=np.int64)
+        self.sizes: list[int] = []  # each tag's distinct stems (a list: compared with Python ints, one by one)
         for j, stems in enumerate(map(set, analyzer.stems_of_many(tags) if known is None else known)):
-            self.sizes[j] = len(stems) or -1  # a tag of stopwords only never fires
+            self.sizes.append(len(stems) or -1)  # a tag of stopwords only never fires
             for stem in stems:
                 self.by_stem.setdefault(stem, []).append(j)
-        self._sizes = self.sizes.tolist()  # (compared with Python ints, one by one)
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         """The signal for ``texts``, n_texts x n_tags."""
@@ -113,7 +112,7 @@ class LeadMatcher:
         """For each text, the tags all of whose words stand in its lead (none where ``weight`` is 0)."""
         if not self.weight:
             return [[] for _ in texts]
-        stems, by_stem, sizes = self.analyzer.stems, self.by_stem, self._sizes
+        stems, by_stem, sizes = self.analyzer.stems, self.by_stem, self.sizes
         out = []
         for text in texts:
             hits: dict[int, int] = {}
