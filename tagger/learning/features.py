@@ -12,6 +12,7 @@ import scipy.sparse as sp
 from ..analysis import Analyzer
 from ..features import SKIP, UNKNOWN, CompiledVocabulary, TfidfFeatures, normalize_rows, word_values
 from ..wordhash import HashTable
+from .engines import chunks
 
 __all__ = ["fit_tfidf", "rescale_columns", "DocumentFrequencies", "count_chunk"]
 
@@ -267,8 +268,8 @@ class DocumentFrequencies:
 def count_chunk(texts: list[str], analyzer: Analyzer, ngram_range: tuple[int, int]) -> tuple:
     """The :meth:`DocumentFrequencies.state` of one chunk of texts (a task of a training engine)."""
     counted = DocumentFrequencies(analyzer, ngram_range)
-    for start in range(0, len(texts), BATCH):
-        counted.add_many(texts[start:start + BATCH])
+    for batch in chunks(texts, BATCH):
+        counted.add_many(batch)
     return counted.state()
 
 
