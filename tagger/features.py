@@ -17,7 +17,7 @@ from .analysis import word_spans
 from .csr import CSR
 from .wordhash import HashTable, span_hashes
 
-__all__ = ["TfidfFeatures", "CompiledVocabulary", "normalize_rows"]
+__all__ = ["TfidfFeatures", "CompiledVocabulary", "WordIds", "normalize_rows"]
 
 SKIP = -2  # a word the analyzer drops (stopword, one letter): removed before n-grams are formed
 UNKNOWN = -1  # a stem in no feature: kept as a gap, so no bigram spans it
@@ -88,7 +88,7 @@ class CompiledVocabulary:
         return terms
 
 
-class _WordIds(dict):
+class WordIds(dict):
     """word -> stem id (``SKIP`` for words the analyzer drops, ``UNKNOWN`` for stems in no feature).  A word is
     a ``str`` or, from the analyzer's fast path, its windows-1251 ``bytes``.
 
@@ -172,7 +172,7 @@ def _hashed(folded: list[bytes], lengths: np.ndarray, table: HashTable, of_stems
 
 
 def unpack_ids(packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The two ids of :class:`_WordIds` values made with ``extra_ids``."""
+    """The two ids of :class:`WordIds` values made with ``extra_ids``."""
     return (packed >> 32) - 2, (packed & 0xFFFFFFFF) - 2
 
 
@@ -195,7 +195,7 @@ class TfidfFeatures:
         if terms is not None:
             self.vocabulary_  # noqa: B018  (checks the terms are distinct)
         self._compiled = compiled
-        self._word_ids: _WordIds | None = None  # for the analyzer last used; another one replaces it
+        self._word_ids: WordIds | None = None  # for the analyzer last used; another one replaces it
         self.idf_ = np.asarray(idf, dtype=np.float32)
         self.min_norm = 0.0  # see normalize_rows: set from a model's parameters
 
@@ -237,17 +237,17 @@ class TfidfFeatures:
     def transform_texts(self, texts: Sequence[str], analyzer, extra_ids: dict[str, int] | None = None):
         """TF-IDF rows (a :class:`~tagger.csr.CSR`) of ``texts`` analysed by ``analyzer`` (unigram and bigram
         vocabularies), the words of the
-        batch looked up at once (see :meth:`_WordIds.of_texts`); with ``extra_ids`` (stem -> id) also, from the
+        batch looked up at once (see :meth:`WordIds.of_texts`); with ``extra_ids`` (stem -> id) also, from the
         same lookups, each text's words (dropped ones left out) as those ids (``UNKNOWN`` for other stems), all
         texts one after another, and each text's count."""
         ids, lengths = self._lookup(analyzer.stem_of, extra_ids).of_texts(texts, analyzer)
         return self._from_ids(ids, lengths, extra_ids is not None)
 
-    def _lookup(self, stem_of, extra_ids: dict[str, int] | None) -> _WordIds:
+    def _lookup(self, stem_of, extra_ids: dict[str, int] | None) -> WordIds:
         """The word cache for this analyzer (``stem_of``) and these ``extra_ids``: another one replaces it."""
         word_ids = self._word_ids
         if word_ids is None or word_ids.stem_of != stem_of or word_ids.extra_ids is not extra_ids:
-            word_ids = self._word_ids = _WordIds(stem_of, self.compiled().stem_ids, extra_ids)
+            word_ids = self._word_ids = WordIds(stem_of, self.compiled().stem_ids, extra_ids)
         return word_ids
 
     def _from_ids(self, ids: np.ndarray, lengths: np.ndarray, extra: bool):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from tagger.analysis import Analyzer
-from tagger.features import _WordIds
+from tagger.features import WordIds
 from tagger.wordhash import MISSING, PENDING, HashTable, span_hashes
 
 
@@ -66,7 +66,7 @@ def test_full_table_still_answers():
 
 @pytest.mark.parametrize("group_bytes", [1, 40, 1 << 18])
 def test_batch_lookup_equals_word_by_word(monkeypatch, group_bytes):
-    """_WordIds.of_texts (hashed in groups; the general path and huge texts word by word) gives the values a
+    """WordIds.of_texts (hashed in groups; the general path and huge texts word by word) gives the values a
     word-by-word lookup gives, in text order, whatever the grouping."""
     import tagger.features as features
     monkeypatch.setattr(features, "_GROUP_BYTES", group_bytes)
@@ -75,9 +75,9 @@ def test_batch_lookup_equals_word_by_word(monkeypatch, group_bytes):
     texts = ["Глава Роскосмоса посетит Баку", "", "Café в Москве", "и в на", "С-400 -- a--b",
              "Роскосмос " * 10, "Ёлка — в «Москве» 🎄", "<b>кос&shy;мос</b>", "Баку Баку"]
     ids = {"глав": 0, "роскосмос": 1, "бак": 2, "москв": 3}
-    batch = _WordIds(an.stem_of, ids)
+    batch = WordIds(an.stem_of, ids)
     got, lengths = batch.of_texts(texts, an)
-    one = _WordIds(an.stem_of, ids)
+    one = WordIds(an.stem_of, ids)
     want = [[one[w] for w in an.word_keys(t)] for t in texts]
     assert lengths.tolist() == [len(w) for w in want]
     assert got.tolist() == [v for w in want for v in w]
@@ -93,13 +93,13 @@ def test_threads_sharing_a_table_get_the_right_values():
     texts = [[" ".join("".join(rng.choice(letters, size=rng.integers(2, 9))) for _ in range(400))
               for _ in range(5)] for _ in range(8)]
     ids = {an.stem_of(w): i for i, w in enumerate(texts[0][0].split()[:200])}
-    shared = _WordIds(an.stem_of, ids)
+    shared = WordIds(an.stem_of, ids)
     results = {}
 
     def run(k):
         results[k] = [shared.of_texts(batch, an) for batch in (texts[k], texts[0], texts[k])]
     assert not in_threads(run, 8)
-    one = _WordIds(an.stem_of, ids)
+    one = WordIds(an.stem_of, ids)
     for k, got in results.items():
         for batch, (values, lengths) in zip((texts[k], texts[0], texts[k]), got):
             assert values.tolist() == [one[w] for t in batch for w in an.word_keys(t)]
