@@ -14,6 +14,7 @@ Everything here is NumPy: matching a batch of texts is a few array operations ov
 """
 from __future__ import annotations
 
+import copy
 import operator
 import re
 from bisect import bisect_left
@@ -23,12 +24,12 @@ from itertools import chain, islice
 
 import numpy as np
 
-from .features import SKIP, _WordIds
+from .features import SKIP, WordIds
 from .scorer import sigmoid
 from .tags import tag_key
 from .vocabulary import Vocabulary
 
-__all__ = ["FEATURES", "LabelIndex", "Candidates", "LexicalSource", "WordFrequencies", "title_of", "title_words",
+__all__ = ["FEATURES", "SUPERVISED", "LabelIndex", "Candidates", "LexicalSource", "WordFrequencies", "title_of", "title_words",
            "vocabulary_columns"]
 
 #: What the lexical model knows of a candidate (a tag whose label occurs in a text).
@@ -52,7 +53,8 @@ FEATURES = (
 
 _TITLE_CHARS = 200
 _VISIBLE = re.compile(r"\S")
-_SUPERVISED, _LOGIT, _COUNT = FEATURES.index("supervised"), FEATURES.index("logit"), FEATURES.index("log_count")
+#: Columns of :data:`FEATURES`: whether the tag has a linear scorer, its calibrated log-odds, its training count.
+SUPERVISED, _LOGIT, _COUNT = FEATURES.index("supervised"), FEATURES.index("logit"), FEATURES.index("log_count")
 
 #: The candidate scorer is three logistic models, one for each kind of tag (a few coefficients each).
 MODELS = ("supervised", "seen", "unseen")
@@ -62,7 +64,7 @@ def which_model(F: np.ndarray) -> np.ndarray:
     """For each candidate (row of :data:`FEATURES`), its model: 0 for a tag with a linear scorer (its own
     log-odds corrected), 1 for a tag given in training too rarely for one, 2 for a tag no training article
     carries (a site's vocabulary; learned from the rare tags' candidates described as such tags)."""
-    return np.where(F[:, _SUPERVISED] > 0, 0, np.where(F[:, _COUNT] > 0, 1, 2))
+    return np.where(F[:, SUPERVISED] > 0, 0, np.where(F[:, _COUNT] > 0, 1, 2))
 
 
 def title_of(text: str) -> str:
@@ -176,7 +178,7 @@ class LabelIndex:
         self.is_tail[self.tail[self.tail >= 0]] = True
         self.n_cols = int(self.label_tag.max()) + 1 if k else 0  # (codes of text x tag)
         self.widest = int(self.label_len.max()) + 1 if k else 1
-        self._word_ids: _WordIds | None = None
+        self._word_ids: WordIds | None = None
 
     def tag_stems(self, tags: Sequence[str]) -> list[list[str]] | None:
         """The stems of ``tags``, the first columns' own tags, as the index stemmed them (each concept's first
@@ -195,7 +197,7 @@ class LabelIndex:
         label as ``UNKNOWN``: the stopword-free sequence the labels are matched in."""
         wid = self._word_ids
         if wid is None or wid.stem_of != self.analyzer.stem_of:
-            wid = self._word_ids = _WordIds(self.analyzer.stem_of, self.stem_ids)
+            wid = self._word_ids = WordIds(self.analyzer.stem_of, self.stem_ids)
         ids = np.fromiter(map(wid.__getitem__, words), dtype=np.int64, count=len(words))
         return ids[ids != SKIP]
 
@@ -472,6 +474,14 @@ class LexicalSource:
                         changed = True
             if not changed:
                 break
+
+    def reading_with(self, analyzer) -> "LexicalSource":
+        """This source finding labels with ``analyzer`` (a tagger's own, so that TF-IDF and labels share one stem
+        cache); the arrays are this source's, the source itself is left as it is."""
+        source = copy.copy(self)
+        source.index = copy.copy(self.index)
+        source.index.analyzer = analyzer  # (its word ids are rebuilt for it on first use: see LabelIndex.ids)
+        return source
 
     def state(self) -> dict:
         """Everything but the vocabulary, the word frequencies and the per-tag arrays, as JSON-able values (for
