@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # the lexical source is imported by whoever builds one
     from .lexical import Candidates, LexicalSource
     from .vocabulary import Vocabulary
 
-__all__ = ["TagScorer", "LeadMatcher", "apply_calibration", "calibrated_logits", "sigmoid", "choose", "as_texts",
+__all__ = ["TagScorer", "LeadMatcher", "apply_calibration", "calibrated_logits", "sigmoid", "fuse", "choose", "as_texts",
            "check_params", "RUNTIME_PARAMS"]
 
 #: The recipe parameters that tagging itself uses (the rest of a model's recipe only says how it was learned).
@@ -70,6 +70,16 @@ def calibrated_logits(scores: np.ndarray, calibration: np.ndarray) -> np.ndarray
     """The calibrated log-odds ``a * score + b`` of raw scores, clipped to [-50, 50], with the ``(a, b)`` rows of
     ``calibration`` matching the scores' last axis (tags; or one row per score of a 1-D array)."""
     return np.clip(scores * calibration[:, 0] + calibration[:, 1], -50, 50)
+
+
+def fuse(P: np.ndarray, doc: np.ndarray, tag: np.ndarray, label_probabilities: np.ndarray) -> None:
+    """The rule that joins a tag's two estimates, in place: where the lexical source found the tag's labels in a
+    text (candidate ``k`` of text ``doc[k]``, column ``tag[k]``), ``P[doc, tag]`` becomes the larger of the
+    supervised probability it holds and the candidate's label probability.  (Replacing the supervised estimate
+    with the label one loses precision at the top of the ranking; the larger of the two keeps it and adds recall:
+    see the README's design choices.)  Tagging calls it, and so does threshold tuning in training, on out-of-fold
+    estimates: thresholds are tuned on the numbers tagging gives."""
+    P[doc, tag] = np.maximum(P[doc, tag], label_probabilities)
 
 
 def apply_calibration(scores: np.ndarray, calibration: np.ndarray) -> np.ndarray:
@@ -171,11 +181,11 @@ class TagScorer:
             known = lexical.index.tag_stems(self.tags[:self.n_supervised])
         self.lead = LeadMatcher(self.tags[:self.n_supervised], self.analyzer, self.params["lexical_weight"],
                                 self.params["lead_chars"], known)
-        self.lexical = lexical
         if lexical is not None:
             if len(lexical.columns) != len(self.tags) or lexical.n_supervised != self.n_supervised:
                 raise ValueError(f"the lexical source covers {len(lexical.columns)} tags, the model {len(self.tags)}")
-            lexical.index.analyzer = self.analyzer
+            lexical = lexical.reading_with(self.analyzer)
+        self.lexical = lexical
         self.allowed = None if allowed is None else np.asarray(allowed, dtype=bool)
         if self.allowed is not None and self.allowed.shape != (len(self.tags),):
             raise ValueError(f"allowed must mark each of the {len(self.tags)} tags")
@@ -247,9 +257,7 @@ class TagScorer:
         own = np.zeros(len(cand))  # each candidate's supervised log-odds (0 for the other tags)
         own[sup] = logits[cand.doc[sup], cand.tag[sup]]
         evidence.label_scores = lexical.probability(lexical.features(cand, own))
-        # a supervised tag takes the larger of its two estimates (on RT validation, replacing its own with the
-        # lexical one cost 0.018 P@1; the larger of the two kept P@1 and raised micro-F1 0.633 -> 0.637)
-        P[cand.doc, cand.tag] = np.maximum(P[cand.doc, cand.tag], evidence.label_scores)
+        fuse(P, cand.doc, cand.tag, evidence.label_scores)
         known[cand.doc] = True
         if lexical.broader:
             evidence.narrower = np.full(P.shape, -1, dtype=np.int64) if details else None
