@@ -15,7 +15,21 @@ from sklearn.linear_model import LogisticRegression
 
 from ..scorer import apply_calibration
 
-__all__ = ["fit_calibration", "apply_calibration", "tune_thresholds", "best_global_threshold", "best_f1_threshold"]
+__all__ = ["fit_calibration", "apply_calibration", "calibrate_in_place", "tune_thresholds", "best_global_threshold",
+           "best_f1_threshold"]
+
+
+def calibrate_in_place(S: np.ndarray, calibration: np.ndarray) -> np.ndarray:
+    """Raw scores ``S`` (documents x tags, float64) turned into probabilities in place, bit for bit what
+    :func:`tagger.scorer.apply_calibration` gives, without its copies (an archive's documents x tags matrix)."""
+    S *= calibration[:, 0]
+    S += calibration[:, 1]
+    np.clip(S, -50, 50, out=S)
+    np.negative(S, out=S)
+    np.exp(S, out=S)
+    S += 1.0
+    np.reciprocal(S, out=S)
+    return S
 
 
 def _platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -97,6 +97,10 @@ class DocumentFrequencies:
     def n_documents(self) -> int:
         return len(self.ids)
 
+    def stem_id(self, stem: str) -> int | None:
+        """The id of ``stem`` (an index of ``stems``), ``None`` if no counted text had it."""
+        return self._stem_ids.get(stem)
+
     def _ids_of_stems(self, stems: list[str]) -> list[int]:
         out = []
         for stem in stems:

@@ -12,18 +12,21 @@ tuning.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import minimize
 from sklearn.model_selection import KFold
 
 from ..features import UNKNOWN
-from ..lexical import _SUPERVISED, FEATURES, MODELS, Candidates, LabelIndex, LexicalSource
-from ..scorer import sigmoid
+from ..lexical import FEATURES, MODELS, SUPERVISED, Candidates, LabelIndex, LexicalSource, vocabulary_columns
+from ..scorer import calibrated_logits, sigmoid
 from ..tags import tag_key
 from ..vocabulary import Vocabulary
+from .calibration import best_f1_threshold
 
-__all__ = ["fit_lexical", "SMOOTHING"]
+__all__ = ["LexicalFit", "learn_lexical_source", "lexical_threshold", "fit_lexical", "SMOOTHING"]
 
 #: Pseudo-count of the rate at which a tag is given when its label occurs (pulls rare tags to the prior).  RT
 #: validation, median of seeds 0/1/2: tags unseen in training (zero-shot) precision / recall 0.444 / 0.324 at 5,
@@ -31,6 +34,61 @@ __all__ = ["fit_lexical", "SMOOTHING"]
 SMOOTHING = 0.5
 #: At most this many candidate rows fit the logistic model (a random sample of bigger archives).
 MAX_ROWS = 2_000_000
+
+
+@dataclass
+class LexicalFit:
+    """What learning the lexical source gives: the ``source`` (its ``unseen_threshold`` tuned; its ``threshold``
+    is :func:`lexical_threshold`'s), every column's ``tags`` and ``tag_counts`` (the supervised ones first, then the
+    vocabulary's others), and for threshold tuning the training ``candidates``, their labels ``y`` (1 where the
+    editors gave the tag), their out-of-fold probabilities ``p`` and ``n_positives``, every (article, tag) pair the
+    editors gave."""
+
+    source: LexicalSource
+    tags: list[str]
+    tag_counts: np.ndarray
+    candidates: Candidates
+    y: np.ndarray
+    p: np.ndarray
+    n_positives: int
+
+
+def learn_lexical_source(vocabulary: Vocabulary, supervised_tags: list[str], keyed: list[set[str]], counted,
+                         title_lengths: list[int], oof: np.ndarray, calibration: np.ndarray, analyzer,
+                         random_state: int = 0, cv: int = 3) -> LexicalFit:
+    """Learn the lexical source of a model whose supervised tags are ``supervised_tags`` (canonical names), from
+    the training articles' tag keys ``keyed``, their stem sequences (``counted``, see :func:`fit_lexical`) and the
+    supervised tags' out-of-fold raw scores ``oof`` with their ``calibration``."""
+    n_supervised = len(supervised_tags)
+    tags, columns = vocabulary_columns(supervised_tags, vocabulary)
+    rows = [j for j, keys in enumerate(keyed) for _ in keys]
+    cols = [columns[k] for keys in keyed for k in keys]
+    labels = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(keyed), len(tags)))
+
+    def logits(docs, cols):
+        return calibrated_logits(oof[docs, cols], calibration[cols])
+
+    source, cand, y, p, unseen, p_unseen = fit_lexical(vocabulary, columns, analyzer, counted, title_lengths, labels,
+                                                       n_supervised, logits, random_state=random_state, cv=cv)
+    # (no tag given among the unseen-tag model's rows: the seen tags' threshold, see lexical_threshold)
+    source.unseen_threshold = best_f1_threshold(p_unseen, y[unseen])[0] if y[unseen].any() else float("nan")
+    tag_counts = np.asarray(labels.sum(axis=0)).ravel().astype(np.int64)
+    return LexicalFit(source, tags, tag_counts, cand, y, p, int(labels.nnz))
+
+
+def lexical_threshold(P: np.ndarray, Y: np.ndarray, thresholds: np.ndarray, global_threshold: float,
+                      fit: LexicalFit) -> float:
+    """The one threshold of the tags with no linear scorer: the one maximising micro-F1 over every tag the editors
+    gave, the supervised tags (out-of-fold probabilities ``P`` against ``Y``) chosen by their own ``thresholds``."""
+    chosen = P >= thresholds
+    tp, predicted = int((chosen & (Y > 0)).sum()), int(chosen.sum())
+    rare = fit.candidates.tag >= Y.shape[1]
+    if not rare.any():
+        return float(global_threshold)
+    threshold, f1 = best_f1_threshold(fit.p[rare], fit.y[rare], fit.n_positives, tp, predicted)
+    if 2 * tp / (predicted + fit.n_positives) >= f1:
+        return 1.0  # none: every lexical-only tag would cost more precision than it brings recall
+    return threshold
 
 
 def _concat(parts: list[Candidates]) -> Candidates:
@@ -60,7 +118,7 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
     stems = counted.stems
     stem_df = {stems[i]: int(df[i]) for i in np.flatnonzero(df >= 2).tolist()}  # words in one article tell little
     for stem, lid in index.stem_ids.items():
-        sid = counted._stem_ids.get(stem)
+        sid = counted.stem_id(stem)
         if sid is not None:
             remap[sid] = lid
             stem_df[stem] = int(df[sid])
@@ -117,7 +175,7 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
         estimate[columns[tag_key(concept.tag)]] = source.estimated_mentions(concept.labels)
     none = np.zeros(len(cand))
     F_unseen = source.features(cand, none, (none, np.maximum(estimate[cand.tag] - 1, 0), none))[unseen]
-    F_unseen[:, _SUPERVISED] = 0.0
+    F_unseen[:, SUPERVISED] = 0.0
     oof = np.full(len(cand), prior)
     oof_unseen = np.full(len(unseen), prior)
     if len(cand) == 0:

@@ -1,22 +1,33 @@
-"""Ridge solvers: the weights of every tag's linear scorer, targets +1/-1, and their pruning.
+"""Ridge solvers: the weights of every tag's linear scorer, targets +1/-1, their pruning, and the out-of-fold
+scores calibration learns from.
 
 ``dual``: one Cholesky solve of the n_docs x n_docs Gram matrix for all tags at once (seconds for ~600 tags,
 memory n_docs^2).  ``primal``: scikit-learn's sparse conjugate gradient, one tag at a time (no Gram matrix).
+``partitioned``: dual solves of random parts of the documents, their models averaged (linear in the documents).
+
+:func:`fit_ridge` runs any of them the same way: a relevance fit that rescales the features, out-of-fold scores
+(one fold loop) and the final weights, each pruned by :func:`pruned_weights`.  The solvers themselves only say
+how to get dense weight blocks: of all documents (:meth:`weights`) and of each fold's training documents
+(:meth:`folds`).
 """
 from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
 from ..progress import progress
+from .features import rescale_columns
 
-__all__ = ["DUAL_MAX_DOCS", "CHUNK", "gram_matrix", "dual_coefficients", "prune_rows", "dense_weights"]
+__all__ = ["DUAL_MAX_DOCS", "CHUNK", "RidgeSettings", "RidgeFit", "fit_ridge", "gram_matrix", "dual_coefficients",
+           "prune_rows", "pruned_weights", "relevance_scale", "dense_weights", "partitions",
+           "partitioned_coefficients", "weights_of_coefficients"]
 
 #: Above this many training documents the dual solver's n x n Gram matrix gets large (20,000 docs: 3.2 GB),
 #: so ``solver="auto"`` switches to the primal conjugate-gradient solver, which needs no such matrix.
@@ -157,7 +168,7 @@ def weights_of_coefficients(X: sp.csr_matrix, A: np.ndarray, row_weight: np.ndar
     def block(cols):
         return np.asarray(Xt @ (A[:, cols] if row_weight is None else A[:, cols] * row_weight[:, None])).T
     # two blocks computed at a time in threads (scipy's sparse product releases the GIL), in order, at most two
-    # ahead of the one being used (memory: three blocks): RT's default model trains in 36.8 s instead of 42.4
+    # ahead of the one being used (memory: three blocks)
     with ThreadPoolExecutor(min(2, os.cpu_count() or 1)) as pool:
         pending = deque(pool.submit(block, cols) for cols in chunks[:2])
         for k, _ in enumerate(progress(chunks, f"{what}: weights", enabled=verbose,
@@ -166,3 +177,146 @@ def weights_of_coefficients(X: sp.csr_matrix, A: np.ndarray, row_weight: np.ndar
             if k + 2 < len(chunks):
                 pending.append(pool.submit(block, chunks[k + 2]))
             yield current
+
+
+# ------------------------------------------------------------------------------------------ one way through
+@dataclass(frozen=True)
+class RidgeSettings:
+    """What the solvers take of a :class:`~tagger.learning.TagClassifier`'s parameters."""
+
+    alpha: float
+    max_weights_per_tag: int | None
+    relevance_power: float
+    cv: int
+    partition_size: int
+    random_state: int | None
+    verbose: bool = False
+
+
+@dataclass
+class RidgeFit:
+    """What :func:`fit_ridge` learns: per-feature relevance factors (``None``: the features as they were),
+    out-of-fold raw scores (documents x tags, the lead signal included) and the final pruned weights."""
+
+    scale: np.ndarray | None
+    oof: np.ndarray
+    coef: sp.csr_matrix
+    intercept: np.ndarray
+
+
+def pruned_weights(blocks: Iterator[np.ndarray], intercept: np.ndarray, keep: int | None):
+    """Sparse weights (tags x features, float32) of dense weight ``blocks``, each tag's ``keep`` largest kept,
+    and the intercepts the blocks filled in as they were formed."""
+    W = sp.vstack([prune_rows(B.astype(np.float32), keep) for B in blocks], format="csr")
+    return W, intercept.astype(np.float32)
+
+
+def relevance_scale(blocks: Iterator[np.ndarray], n_features: int, power: float) -> np.ndarray | None:
+    """``(relevance / median) ** power`` per feature, a feature's relevance being the norm of its unpruned weights
+    over all tags (given in blocks of tags), or ``None`` if no feature has any."""
+    relevance = np.zeros(n_features)
+    for block in blocks:
+        relevance += np.square(block).sum(axis=0, dtype=np.float64)
+    relevance = np.sqrt(relevance)
+    if not (relevance > 0).any():
+        return None
+    return (relevance / np.median(relevance[relevance > 0]) + 1e-3) ** power
+
+
+class _WholeRidge:
+    """One ridge fit over all documents: dual (with the Gram matrix) or primal (without)."""
+
+    def __init__(self, settings: RidgeSettings, dual: bool):
+        self.s, self.dual = settings, dual
+        self.gram: np.ndarray | None = None
+
+    def prepare(self, X: sp.csr_matrix, Y: np.ndarray, what: str, lap: Callable[[str], None]) -> None:
+        self.X, self.Y = X, Y
+        self.gram = None  # before its successor is built: two at once would double the peak memory
+        if self.dual:
+            check_memory(X.shape[0], 0, "solver='dual'")
+            self.gram = gram_matrix(X)
+            lap(f"Gram matrix {X.shape[0]:,} x {X.shape[0]:,}")
+
+    def weights(self, what: str):
+        intercept = np.zeros(self.Y.shape[1])
+        return dense_weights(self.X, self.Y, self.gram, self.s.alpha, what, intercept, self.s.verbose), intercept
+
+    def folds(self):
+        s, X, Y, gram = self.s, self.X, self.Y, self.gram
+        from sklearn.model_selection import KFold
+        for k, (tr, te) in enumerate(KFold(s.cv, shuffle=True, random_state=s.random_state).split(X), 1):
+            intercept = np.zeros(Y.shape[1])
+            blocks = dense_weights(X[tr], Y[tr], None if gram is None else gram[np.ix_(tr, tr)], s.alpha,
+                                   f"fold {k}/{s.cv}", intercept, s.verbose)
+            yield te, blocks, intercept
+
+
+class _PartitionedRidge:
+    """Dual solves of random parts of the documents, the model the mean of the parts' (see above)."""
+
+    def __init__(self, settings: RidgeSettings, engine, n_docs: int):
+        self.s, self.engine = settings, engine
+        self.parts = partitions(n_docs, settings.partition_size, settings.random_state)
+        self.k = len(self.parts)
+        self.A: np.ndarray | None = None
+
+    def prepare(self, X: sp.csr_matrix, Y: np.ndarray, what: str, lap: Callable[[str], None]) -> None:
+        self.X, self.Y, self.A = X, Y, None
+        # each part is 1/k of the data: the penalty per document stays the full fit's
+        self.A = partitioned_coefficients(X, Y, self.s.alpha / self.k, self.parts, what, self.s.verbose, self.engine)
+        lap(f"dual solves of {self.k} parts of ~{X.shape[0] // self.k:,} documents")
+
+    def weights(self, what: str):
+        intercept = np.zeros(self.Y.shape[1])
+        mean = np.full(self.X.shape[0], 1.0 / self.k, dtype=np.float32)
+        return weights_of_coefficients(self.X, self.A, mean, what, intercept, self.s.verbose), intercept
+
+    def folds(self):
+        s, X, Y, k = self.s, self.X, self.Y, self.k
+        n = X.shape[0]
+        if k >= s.cv:  # the parts dealt into folds: a fold's model is the mean of the parts outside it
+            fold_of = np.zeros(n, dtype=np.int64)
+            for p, part in enumerate(self.parts):
+                fold_of[part] = p % s.cv
+            parts_in = np.bincount(np.arange(k) % s.cv, minlength=s.cv)
+            for f in range(s.cv):
+                intercept = np.zeros(Y.shape[1])
+                weight = (fold_of != f).astype(np.float32) / (k - parts_in[f])
+                yield (np.flatnonzero(fold_of == f),
+                       weights_of_coefficients(X, self.A, weight, f"fold {f + 1}/{s.cv}", intercept, s.verbose),
+                       intercept)
+            return
+        from sklearn.model_selection import KFold  # fewer parts than folds: each fold's documents get parts of their own
+        for f, (tr, te) in enumerate(KFold(s.cv, shuffle=True, random_state=s.random_state).split(X), 1):
+            fold_parts = partitions(len(tr), s.partition_size, s.random_state)
+            A = partitioned_coefficients(X[tr], Y[tr], s.alpha / len(fold_parts), fold_parts, "fold", s.verbose,
+                                         self.engine)
+            intercept = np.zeros(Y.shape[1])
+            weight = np.full(len(tr), 1.0 / len(fold_parts), dtype=np.float32)
+            yield te, weights_of_coefficients(X[tr], A, weight, f"fold {f}/{s.cv}", intercept, s.verbose), intercept
+
+
+def fit_ridge(X: sp.csr_matrix, Y: np.ndarray, offset: sp.csr_matrix, solver: str, settings: RidgeSettings,
+              engine=None, lap: Callable[[str], None] = lambda what: None) -> RidgeFit:
+    """Ridge scorers of every tag of 0/1 ``Y`` on TF-IDF rows ``X`` with ``solver`` (``"dual"``, ``"primal"`` or
+    ``"partitioned"``, the last on ``engine``): a first unpruned fit rates the features (``relevance_power``),
+    the features are rescaled by it, then the out-of-fold raw scores (plus ``offset``, the lead signal) and the
+    final pruned weights.  ``lap(what)`` is told when a long step ends."""
+    ridge = (_PartitionedRidge(settings, engine, X.shape[0]) if solver == "partitioned"
+             else _WholeRidge(settings, dual=solver == "dual"))
+    ridge.prepare(X, Y, "relevance fit" if settings.relevance_power else "final fit", lap)
+    scale = None
+    if settings.relevance_power:
+        scale = relevance_scale(ridge.weights("relevance fit")[0], X.shape[1], settings.relevance_power)
+        if scale is not None:
+            lap(f"relevance weights of {X.shape[1]:,} features")
+            X = rescale_columns(X, scale)
+            ridge.prepare(X, Y, "final fit", lap)
+    keep = settings.max_weights_per_tag
+    oof = np.zeros(Y.shape, dtype=np.float64)
+    for held_out, blocks, intercept in ridge.folds():
+        W, b = pruned_weights(blocks, intercept, keep)
+        oof[held_out] = (X[held_out] @ W.T).toarray() + b + offset[held_out].toarray()
+    coef, intercept = pruned_weights(*ridge.weights("final fit"), keep)
+    return RidgeFit(scale, oof, coef, intercept)

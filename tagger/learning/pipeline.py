@@ -1,0 +1,259 @@
+"""How a :class:`~tagger.learning.TagClassifier` learns: the fit as a pipeline of named steps, each taking what
+the steps before it gave and returning what it learns.
+
+    check ─► targets (y → tags) ─► analyse (texts → TF-IDF rows, lead signal) ─► ridge (relevance, out-of-fold
+    scores, weights) ─► calibrate ─► lexical source ─► thresholds (on the fused out-of-fold probabilities)
+    ─► Fitted
+
+:func:`fit` runs them; the estimator only holds its parameters and assigns the :class:`Fitted` result.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..analysis import Analyzer
+from ..features import TfidfFeatures
+from ..lexical import LexicalSource, title_words
+from ..params import check_params
+from ..progress import progress, say
+from ..scorer import LeadMatcher, as_texts, fuse
+from ..vocabulary import Vocabulary
+from .calibration import calibrate_in_place, fit_calibration, tune_thresholds
+from .engines import chunks, engine_for
+from .features import BATCH, DocumentFrequencies, count_chunk, fit_tfidf
+from .lexical import LexicalFit, learn_lexical_source, lexical_threshold
+from .solvers import RidgeSettings, fit_ridge
+from .targets import (Targets, checked_y, given_vocabulary, indicator_targets, tag_list_targets, tag_names)
+
+__all__ = ["Fitted", "Analysed", "fit", "MIN_NORM_SHARE", "PARTITION_SIZE"]
+
+#: ``min_norm="auto"``: this share of the median training article's TF-IDF norm (~26 on RT; the README's design
+#: choices give what it does to headlines and three-word texts).
+MIN_NORM_SHARE = 0.125
+
+#: Default part size of the partitioned solver, and the most documents ``solver="auto"`` gives the dual one.
+PARTITION_SIZE = 8_000
+
+
+@dataclass
+class Fitted:
+    """What a fit learns: the estimator's learned attributes (each is ``TagClassifier``'s of the same name with a
+    trailing underscore)."""
+
+    solver: str
+    classes: np.ndarray
+    tag_counts: np.ndarray
+    n_supervised: int
+    vocabulary: Vocabulary | None
+    features: TfidfFeatures
+    coef: sp.csr_matrix
+    intercept: np.ndarray
+    calibration: np.ndarray
+    thresholds: np.ndarray
+    global_threshold: float
+    lexical: LexicalSource | None
+    n_documents: int
+    min_norm: float
+
+
+@dataclass
+class Analysed:
+    """The training texts as the later steps read them: TF-IDF rows ``X`` of the learned ``features``, the lead
+    signal ``lead`` (documents x supervised tags), the words of each title, and ``counted``, the documents' stem
+    sequences (``None`` for n-grams beyond bigrams: the lexical source is learned from them)."""
+
+    X: sp.csr_matrix
+    features: TfidfFeatures
+    lead: sp.csr_matrix
+    titles: list[int]
+    counted: DocumentFrequencies | None
+
+
+class _Clock:
+    """Reports how long each untracked step of a fit took."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.last = time.monotonic()
+
+    def lap(self, what: str | None = None) -> None:
+        now = time.monotonic()
+        if what:
+            say(f"{what} in {now - self.last:.1f} s", self.enabled)
+        self.last = now
+
+
+def fit(params: Mapping, texts: Iterable[str], y, classes=None, client=None) -> Fitted:
+    """Learn a model with ``params`` (a :class:`TagClassifier`'s ``get_params()``) from ``texts`` and ``y`` (tag
+    lists, or an indicator matrix whose columns ``classes`` names); ``client``: a ``distributed.Client`` for the
+    steps a cluster can run."""
+    p = dict(params)
+    indicator, n_targets, texts = _check(p, texts, y, classes)
+    given = given_vocabulary(p["vocabulary"])
+    targets = (tag_list_targets(y, p["min_tag_count"], given) if indicator is None
+               else indicator_targets(indicator, classes, given))
+    always = targets.classes[targets.Y.all(axis=0)]
+    if len(always):
+        warnings.warn(f"tags on every training document carry no information: {', '.join(map(str, always[:5]))}",
+                      RuntimeWarning, stacklevel=3)
+    clock = _Clock(p["verbose"])
+    engine = engine_for(client)
+    analyzer = Analyzer(tuple(p["ngram_range"]), p["max_chars"])
+    data = analyse(p, texts, n_targets, targets, analyzer, engine)
+    clock.lap(f"TF-IDF: {data.X.shape[0]:,} documents, {data.X.shape[1]:,} features, "
+              f"{len(targets.classes):,} tags")
+    solver = p["solver"]
+    if solver == "auto":
+        solver = "dual" if data.X.shape[0] <= p["partition_size"] else "partitioned"
+    settings = RidgeSettings(p["alpha"], p["max_weights_per_tag"], p["relevance_power"], p["cv"],
+                             p["partition_size"], p["random_state"], p["verbose"])
+    ridge = fit_ridge(data.X, targets.Y, data.lead, solver, settings, engine, clock.lap)
+    features = data.features
+    if ridge.scale is not None:
+        features.idf_ = (features.idf_ * ridge.scale).astype(np.float32)
+    clock.lap()
+    calibration = fit_calibration(ridge.oof, targets.Y, seed=p["random_state"])
+    lexical = learn_lexical(p, targets, data, ridge.oof, calibration, analyzer)
+    if lexical is not None:
+        clock.lap(f"lexical source: {len(lexical.source.index):,} labels of {len(lexical.tags):,} tags, "
+                  f"{len(lexical.candidates):,} candidates in training ({int(lexical.y.sum()):,} given by the "
+                  f"editors)")
+    thresholds, global_threshold = tune(ridge.oof, targets.Y, calibration, lexical, p["threshold_shrinkage"])
+    classes, tag_counts = targets.classes, targets.tag_counts
+    if lexical is not None and len(lexical.tags) > len(classes):  # the vocabulary's other tags (names as given)
+        n = len(classes)
+        classes = np.concatenate([classes, np.array(lexical.tags[n:], dtype=object)])
+        tag_counts = np.concatenate([tag_counts, lexical.tag_counts[n:]])
+    clock.lap(f"calibrated scores and tuned thresholds of {len(classes):,} tags")
+    return Fitted(solver=solver, classes=classes, tag_counts=tag_counts, n_supervised=targets.Y.shape[1],
+                  vocabulary=targets.vocabulary, features=features, coef=ridge.coef, intercept=ridge.intercept,
+                  calibration=calibration, thresholds=thresholds, global_threshold=global_threshold,
+                  lexical=None if lexical is None else lexical.source, n_documents=data.X.shape[0],
+                  min_norm=min_norm(p, features, data.counted))
+
+
+def _check(p: dict, texts, y, classes) -> tuple[np.ndarray | None, int, Iterable[str]]:
+    """Every parameter, the form of ``texts`` and ``y`` and their lengths, before any work: ``y``'s indicator
+    matrix (``None`` for tag lists), the number of documents, and ``texts`` (a list once checked, if a sequence:
+    a stream is checked and counted as it is read)."""
+    check_params(p)  # every parameter's type and range
+    if isinstance(texts, (str, bytes, bytearray)) or not hasattr(texts, "__iter__"):
+        as_texts(texts)  # raises the TypeError that says what is wrong
+    indicator = checked_y(y, classes)
+    n_targets = len(y) if indicator is None else len(indicator)
+    if isinstance(texts, Sequence):
+        texts = as_texts(texts)
+        if len(texts) != n_targets:
+            raise ValueError(f"{len(texts)} texts but {n_targets} tag lists")
+    if n_targets < 2 * p["cv"]:
+        raise ValueError(f"need at least {2 * p['cv']} documents to fit with cv={p['cv']}, got {n_targets}")
+    if p["partition_size"] < 2 * p["cv"]:
+        raise ValueError(f"partition_size must be an integer of at least {2 * p['cv']}, got {p['partition_size']!r}")
+    return indicator, n_targets, texts
+
+
+def _read(texts: Iterable, leads: list[str], lead_chars: int, titles: list[int], analyzer: Analyzer):
+    """``texts``, each checked to be a str as it is read; the first ``lead_chars`` of each go to ``leads``, the
+    number of words of its title to ``titles``."""
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{i}] must be a str, not {type(text).__name__}")
+        leads.append(text[:lead_chars])
+        titles.append(title_words(text, analyzer))
+        yield text
+
+
+def analyse(p: Mapping, texts: Iterable[str], n_texts: int, targets: Targets, analyzer: Analyzer,
+            engine) -> Analysed:
+    """Read ``texts`` once (they may be a stream): learn the TF-IDF features and give every later step what it
+    reads of the texts (see :class:`Analysed`).  Unigram and bigram models count stem ids in one pass
+    (:class:`~tagger.learning.features.DocumentFrequencies`), on ``engine``; longer n-grams use term lists
+    (memory ~14 KB of strings an article)."""
+    start = time.monotonic()
+    leads: list[str] = []  # only the leads of the texts are kept
+    titles: list[int] = []
+    texts = _read(texts, leads, p["lead_chars"], titles, analyzer)
+    ngram_range = tuple(p["ngram_range"])
+    counted = None
+    verbose = p["verbose"]
+    if ngram_range[1] <= 2:
+        if engine.name != "local":  # chunks analysed on the cluster, merged in order
+            states = engine.map(count_chunk, chunks(texts), analyzer, ngram_range, what="analysing", verbose=verbose)
+            counted = DocumentFrequencies.merged(states, analyzer, ngram_range)
+        else:
+            counted = DocumentFrequencies(analyzer, ngram_range)
+            for batch in chunks(progress(texts, "analysing", n_texts, enabled=verbose, unit="docs"), BATCH):
+                counted.add_many(batch)
+        features = counted.features(p["min_df"], p["max_df"], p["max_features"])
+        say(f"document frequencies of {len(counted.stems):,} stems in {time.monotonic() - start:.1f} s", verbose)
+        X = counted.matrix(features)
+    else:
+        docs = [analyzer.terms(t) for t in progress(texts, "analysing", n_texts, enabled=verbose, unit="docs")]
+        features = fit_tfidf(docs, p["min_df"], p["max_df"], p["max_features"])
+        X = features.transform(docs)
+        del docs
+    if len(leads) != n_texts:
+        raise ValueError(f"{len(leads)} texts but {n_texts} tag lists")
+    names, weight = tag_names(targets.classes, p["lexical_weight"])
+    lead = LeadMatcher(names, analyzer, weight, p["lead_chars"]).sparse(leads)
+    return Analysed(X, features, lead, titles, counted)
+
+
+def learn_lexical(p: Mapping, targets: Targets, data: Analysed, oof: np.ndarray, calibration: np.ndarray,
+                  analyzer: Analyzer) -> LexicalFit | None:
+    """The lexical source (see :func:`tagger.learning.lexical.learn_lexical_source`), or ``None``: for numbered
+    classes (no label to find), with ``lexical=False``, or for n-grams beyond bigrams (with a warning)."""
+    if targets.vocabulary is None or not p["lexical"]:
+        return None
+    if data.counted is None:
+        warnings.warn("the lexical source needs ngram_range up to 2: this model has supervised tags only",
+                      RuntimeWarning, stacklevel=4)
+        return None
+    return learn_lexical_source(targets.vocabulary, tag_names(targets.classes, 0.0)[0], targets.keyed, data.counted,
+                                data.titles, oof, calibration, analyzer, random_state=p["random_state"], cv=p["cv"])
+
+
+def tune(oof: np.ndarray, Y: np.ndarray, calibration: np.ndarray, lexical: LexicalFit | None,
+         shrinkage: float) -> tuple[np.ndarray, float]:
+    """Every tag's threshold and the global one, tuned on the out-of-fold probabilities as tagging gives them:
+    ``oof`` (raw scores, turned into probabilities in place: an archive's documents x tags matrix is not copied)
+    calibrated, and fused with the lexical source's out-of-fold probabilities (:func:`tagger.scorer.fuse`).  The
+    tags with no linear scorer share the lexical source's threshold, set here on ``lexical.source``."""
+    P = fused_probabilities(oof, calibration, lexical)
+    thresholds, global_threshold = tune_thresholds(P, Y, shrinkage=shrinkage)
+    if lexical is None:
+        return thresholds, global_threshold
+    source = lexical.source
+    source.threshold = lexical_threshold(P, Y, thresholds, global_threshold, lexical)
+    if not np.isfinite(source.unseen_threshold):
+        source.unseen_threshold = source.threshold
+    rest = np.full(len(lexical.tags) - Y.shape[1], source.threshold)
+    return np.concatenate([thresholds, rest]), global_threshold
+
+
+def fused_probabilities(raw: np.ndarray, calibration: np.ndarray, lexical: LexicalFit | None) -> np.ndarray:
+    """The supervised tags' probabilities from raw scores ``raw`` (in place), each fused with its label
+    candidates' probabilities as tagging fuses them."""
+    P = calibrate_in_place(raw, calibration)
+    if lexical is not None:  # (the tags with no linear scorer have no column here: their threshold is apart)
+        cand = lexical.candidates
+        sup = cand.tag < P.shape[1]
+        fuse(P, cand.doc[sup], cand.tag[sup], lexical.p[sup])
+    return P
+
+
+def min_norm(p: Mapping, features: TfidfFeatures, counted: DocumentFrequencies | None) -> float:
+    """``min_norm`` as a number: ``"auto"`` is :data:`MIN_NORM_SHARE` of the median training article's norm on the
+    final features (relevance factors included)."""
+    if p["min_norm"] != "auto":
+        return float(p["min_norm"])
+    if counted is None:
+        return 0.0
+    norms = counted.norms(features, seed=p["random_state"])
+    return float(MIN_NORM_SHARE * np.median(norms[norms > 0])) if (norms > 0).any() else 0.0

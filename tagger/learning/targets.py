@@ -1,0 +1,189 @@
+"""What a fit learns to predict: ``y`` (tag lists or a 0/1 indicator matrix) as the tags of a model.
+
+Tag lists are normalised (:func:`tagger.tags.normalize_tag`), a vocabulary's other labels folded onto its tags,
+and the tags on at least ``min_tag_count`` documents become the supervised classes; every tag of the corpus
+(and of a given vocabulary) is in the model's vocabulary.  An indicator matrix's columns are the classes, named
+by ``classes`` or numbered.
+"""
+from __future__ import annotations
+
+import numbers
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..tags import normalize_tag, tag_key
+from ..vocabulary import Concept, Vocabulary
+
+__all__ = ["Targets", "checked_y", "tag_list_targets", "indicator_targets", "as_indicator", "given_vocabulary", "tag_names", "truth_of"]
+
+
+@dataclass
+class Targets:
+    """``Y``: documents x supervised tags (int8 0/1); ``classes``: their names (canonical tags as the corpus
+    wrote them, or column numbers); ``tag_counts``: documents per class; ``vocabulary``: every tag the model
+    knows (``None`` for numbered columns: no words to find); ``keyed``: each document's tag keys
+    (:func:`tagger.tags.tag_key`), every tag of the vocabulary, not only the supervised ones (``None`` for numbered
+    columns)."""
+
+    Y: np.ndarray
+    classes: np.ndarray
+    tag_counts: np.ndarray
+    vocabulary: Vocabulary | None
+    keyed: list[set[str]] | None
+
+    def __len__(self) -> int:
+        return len(self.Y)
+
+
+def given_vocabulary(vocabulary) -> Vocabulary | None:
+    """The ``vocabulary`` parameter as a :class:`tagger.Vocabulary` (read if it is a path)."""
+    if vocabulary is None or isinstance(vocabulary, Vocabulary):
+        return vocabulary
+    if isinstance(vocabulary, (str, os.PathLike)):
+        return Vocabulary.read(vocabulary)
+    raise TypeError(f"vocabulary must be a tagger.Vocabulary or a file path, not {type(vocabulary).__name__}")
+
+
+def as_indicator(y) -> np.ndarray | None:
+    """``y`` as a 0/1 indicator matrix (int8, documents x tags) if it is one: a sparse matrix, a numeric or
+    boolean array of two dimensions, or a list of equally long rows of numbers; ``None`` if ``y`` is tag lists."""
+    if sp.issparse(y):
+        M = y.toarray()
+    elif isinstance(y, np.ndarray) or (hasattr(y, "__array__") and not isinstance(y, (list, tuple))):
+        M = np.asarray(y)
+        if M.dtype == object or M.dtype.kind in "USa":  # rows of tags, not numbers
+            return None
+    elif isinstance(y, Sequence) and not isinstance(y, (str, bytes)) and len(y) and all(
+            isinstance(row, Sequence) and not isinstance(row, (str, bytes)) for row in y) and any(y) and all(
+            isinstance(v, (numbers.Number, np.number)) for row in y for v in row):
+        if len({len(row) for row in y}) != 1:
+            raise ValueError("an indicator matrix y needs rows of one length (one column per tag); "
+                             "tag lists hold tags as str")
+        M = np.asarray(y)
+    else:
+        return None
+    if M.ndim != 2:
+        raise ValueError(f"y must be tag lists or a 2-D indicator matrix (documents x tags), "
+                         f"not an array of {M.ndim} dimension(s)")
+    if M.size and not np.isin(M, (0, 1)).all():
+        raise ValueError("an indicator matrix y holds only 0 and 1 (or False and True)")
+    return M.astype(np.int8)
+
+
+def checked_y(y, classes) -> np.ndarray | None:
+    """``y`` as an indicator matrix (see :func:`as_indicator`), ``None`` for tag lists; a ``TypeError`` if it is
+    neither, or if ``classes`` names the columns of tag lists."""
+    indicator = as_indicator(y)
+    if indicator is None:
+        if isinstance(y, (str, bytes)) or not hasattr(y, "__len__"):
+            raise TypeError(f"y must be tag lists or an indicator matrix, not {type(y).__name__}")
+        if classes is not None:
+            raise TypeError("classes names the columns of an indicator matrix y; tag lists name their own tags")
+    return indicator
+
+
+def tag_list_targets(tag_lists: Sequence[Iterable[str]], min_tag_count: int, given: Vocabulary | None) -> Targets:
+    counts: Counter[str] = Counter()
+    display: dict[str, str] = {}
+    folded = {}  # another label of a vocabulary tag -> that tag (never a tag of the vocabulary itself)
+    own = {tag_key(c.tag) for c in given or ()}
+    for concept in given or ():
+        for label in concept.labels[1:]:
+            t = normalize_tag(label)
+            if t is not None and tag_key(t) not in own:
+                folded.setdefault(tag_key(t), concept.tag)
+    keyed = []
+    for i, tags in enumerate(tag_lists):
+        if isinstance(tags, str):
+            raise TypeError(f"tags of document {i} must be a list of str, not a single str")
+        keys = set()
+        for raw in tags:
+            tag = normalize_tag(raw)
+            if tag is not None:
+                tag = folded.get(tag_key(tag), tag)
+                display.setdefault(tag_key(tag), tag)
+                keys.add(tag_key(tag))
+        counts.update(keys)
+        keyed.append(keys)
+    learnable = sorted(k for k, c in counts.items() if c >= min_tag_count)
+    if not learnable:
+        raise ValueError(f"no tag occurs on at least min_tag_count={min_tag_count} documents "
+                         f"(most frequent: {counts.most_common(1) or 'none'})")
+    index = {k: j for j, k in enumerate(learnable)}
+    Y = np.zeros((len(keyed), len(learnable)), dtype=np.int8)
+    for i, keys in enumerate(keyed):
+        for k in keys:
+            j = index.get(k)
+            if j is not None:
+                Y[i, j] = 1
+    corpus = Vocabulary.from_tags(display[k] for k, _ in sorted(counts.items(), key=lambda kc: (-kc[1], kc[0])))
+    return Targets(Y, np.array([display[k] for k in learnable], dtype=object),
+                   np.array([counts[k] for k in learnable], dtype=np.int64),
+                   corpus if given is None else corpus.merged(given), keyed)
+
+
+def indicator_targets(Y: np.ndarray, classes, given: Vocabulary | None) -> Targets:
+    """Every column a class, named by ``classes`` (tag names) or numbered.  Named columns are the vocabulary (with
+    ``given``'s labels and broader tags for them) and get a lexical source; numbered ones have no words to find."""
+    if Y.shape[1] == 0:
+        raise ValueError("the indicator matrix y has no columns: no tag to learn")
+    tag_counts = Y.sum(axis=0, dtype=np.int64)
+    if classes is None:
+        return Targets(Y, np.arange(Y.shape[1]), tag_counts, None, None)
+    names = list(classes)
+    if len(names) != Y.shape[1]:
+        raise ValueError(f"{len(names)} classes for an indicator matrix of {Y.shape[1]} columns")
+    for name in names:
+        if not isinstance(name, str) or normalize_tag(name) is None:
+            raise ValueError(f"classes must be tag names (str with a letter or digit), not {name!r}")
+    twice = [k for k, c in Counter(tag_key(normalize_tag(name)) for name in names).items() if c > 1]
+    if twice:
+        raise ValueError(f"classes name the same tag more than once: {twice[:3]}")
+    normalized = [normalize_tag(c) for c in names]
+    keys = [tag_key(n) for n in normalized]
+    keyed = [{keys[j] for j in np.flatnonzero(row)} for row in Y]
+    wanted = set(keys)  # a vocabulary may not add columns (predict's are y's), broader tags included
+    extra = [Concept(c.tag, c.labels, tuple(b for b in c.broader if tag_key(b) in wanted))
+             for c in given or () if tag_key(c.tag) in wanted]
+    return Targets(Y, np.array(names, dtype=object), tag_counts,
+                   Vocabulary.from_tags(normalized).merged(Vocabulary(extra)), keyed)
+
+
+def tag_names(classes: np.ndarray, lead_weight: float) -> tuple[list[str], float]:
+    """The classes' names as a model holds them (canonical form, as every model file and :class:`tagger.TagModel`
+    gives tags), and the lead signal's weight (0 where the classes are column numbers: no words to look for)."""
+    if classes.dtype == object:
+        return [normalize_tag(c) for c in classes], lead_weight
+    return [str(c) for c in classes], 0.0
+
+
+def truth_of(tag_lists, classes: np.ndarray, predicted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tag lists as an indicator matrix over ``classes`` plus one column per other tag they hold (never
+    predicted), and ``predicted`` widened to match."""
+    if isinstance(tag_lists, (str, bytes)) or not hasattr(tag_lists, "__len__"):
+        raise TypeError(f"y must be tag lists or an indicator matrix, not {type(tag_lists).__name__}")
+    if len(tag_lists) != len(predicted):
+        raise ValueError(f"{len(predicted)} texts but {len(tag_lists)} tag lists")
+    if classes.dtype != object:
+        raise TypeError("this model's classes are column numbers (it was fitted on an indicator matrix without "
+                        "classes): score it against an indicator matrix")
+    index = {tag_key(normalize_tag(c)): j for j, c in enumerate(classes)}
+    rows, cols = [], []
+    for i, tags in enumerate(tag_lists):
+        if isinstance(tags, str):
+            raise TypeError(f"tags of document {i} must be a list of str, not a single str")
+        for raw in tags:
+            tag = normalize_tag(raw)
+            if tag is not None:
+                rows.append(i)
+                cols.append(index.setdefault(tag_key(tag), len(index)))
+    Y = np.zeros((len(predicted), len(index)), dtype=np.int8)
+    Y[np.array(rows, dtype=np.intp), np.array(cols, dtype=np.intp)] = 1
+    wide = np.zeros_like(Y)
+    wide[:, :predicted.shape[1]] = predicted
+    return Y, wide
