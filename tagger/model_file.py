@@ -78,6 +78,7 @@ from itertools import chain
 import numpy as np
 
 from .csr import CSR
+from .errors import TaggerError
 from .features import CompiledVocabulary, TfidfFeatures
 from .files import atomic_write, open_input
 from .params import PARAMS, check_params
@@ -113,7 +114,7 @@ _CHUNK = 1 << 20
 ALIGNMENT = 64
 
 
-class ModelError(ValueError):
+class ModelError(TaggerError):
     """A model file that cannot be used: missing, unreadable, damaged, or of another format version."""
 
 
