@@ -77,12 +77,12 @@ from itertools import chain
 
 import numpy as np
 
-from .csr import CSR
-from .errors import TaggerError
-from .features import CompiledVocabulary, TfidfFeatures
-from .files import atomic_write, open_input
-from .params import PARAMS, check_params
-from .scorer import TagScorer
+from ..csr import CSR
+from ..errors import TaggerError
+from ..features import CompiledVocabulary, TfidfFeatures
+from ..files import atomic_write, open_input
+from ..params import PARAMS, check_params
+from ..scorer import TagScorer
 
 __all__ = ["FORMAT_VERSION", "ModelError", "save_model", "load_scorer", "read_metadata", "MEMBERS", "Array"]
 
@@ -208,7 +208,7 @@ _LATER_PARAMS = {"relevance_power": 0.0, "partition_size": 8_000, "lexical": Fal
 def _versions() -> dict[str, str]:
     import Stemmer
 
-    from . import __version__
+    from .. import __version__
     versions = {"tagger": __version__, "numpy": np.__version__, "PyStemmer": Stemmer.version()}
     sklearn = sys.modules.get("sklearn")  # there whenever the model was just learned; never imported here
     if sklearn is not None:
@@ -772,7 +772,7 @@ def _all_canonical(tags: list) -> bool:
 
 
 def _check_tags(reader: _Reader, meta: dict) -> None:
-    from .tags import normalize_tag, tag_key
+    from ..tags import normalize_tag, tag_key
     names = [entry["tag"] for entry in meta["tags"]]
     canonical_all = _all_canonical(names)
     if canonical_all and _fine_tags(meta["tags"], names):
@@ -803,7 +803,7 @@ def _check_tags(reader: _Reader, meta: dict) -> None:
 def _fine_tags(entries: list[dict], names: list[str]) -> bool:
     """Whether tags already in canonical form are distinct and have their counts and thresholds right, tested on all
     of them at once (values as JSON gives them; ``False`` sends them one by one, see :func:`_check_tags`)."""
-    from .tags import tag_key
+    from ..tags import tag_key
     counts, thresholds = [e["count"] for e in entries], [e["threshold"] for e in entries]
     return (len(set(map(tag_key, names))) == len(names)
             and {type(c) for c in counts} <= {int} and all(c >= 0 for c in counts)
@@ -1013,10 +1013,10 @@ def _read_lexical(reader: "_Reader") -> dict:
 def _lexical_source(state: dict, tags: list[str], counts: list[int], params: dict):
     """The :class:`~tagger.lexical.LexicalSource` of a model file's ``lexical.json`` (``ValueError`` where
     anything in it does not fit the model's tags) and its ``allowed`` mask."""
-    from .analysis import Analyzer
-    from .lexical import FEATURES, LexicalSource, WordFrequencies
-    from .tags import tag_key
-    from .vocabulary import Vocabulary
+    from ..analysis import Analyzer
+    from ..lexical import FEATURES, LexicalSource, WordFrequencies
+    from ..tags import tag_key
+    from ..vocabulary import Vocabulary
     if state.get("features") != list(FEATURES):
         raise ValueError(f"lexical features {state.get('features')!r}; this tagger computes {list(FEATURES)}")
     vocabulary = Vocabulary.from_json(state["vocabulary"], canonical=True)  # its tags: the model's, checked below
