@@ -21,7 +21,7 @@ _WHERE = {
     "predict_tags": "api", "score_tags": "api", "explain_tags": "api", "load_model": "api",
     "default_model": "api", "TagModel": "api",
     "TagExplanation": "explain",
-    "ModelError": "model_file",
+    "TaggerError": "errors", "ModelError": "model_file",
     "normalize_tag": "tags",
     "Article": "corpus", "CorpusError": "corpus", "read_corpus": "corpus", "write_corpus": "corpus",
     "split_corpus": "corpus",
@@ -49,6 +49,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names come from __getattr__
     from .api import TagModel, default_model, explain_tags, load_model, predict_tags, score_tags
     from .corpus import Article, CorpusError, read_corpus, split_corpus, write_corpus
+    from .errors import TaggerError
     from .explain import TagExplanation
     from .learning.classifier import TagClassifier
     from .model_file import ModelError

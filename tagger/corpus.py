@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from .errors import TaggerError
 from .files import atomic_write, open_input
 
 from .tags import _SURROGATE, TagNormalizer, tag_key
@@ -34,7 +35,7 @@ _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _OPEN_CLOSE = bytes.maketrans(b"[{]}", b"\x01\x01\x02\x02")
 
 
-class CorpusError(ValueError):
+class CorpusError(TaggerError):
     """A corpus file that cannot be read, or a line in it that is not an article (file and line named)."""
 
 

@@ -26,6 +26,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from .errors import TaggerError
 from .files import open_input
 from .tags import normalize_tag, tag_key
 
@@ -36,7 +37,7 @@ MAX_VOCABULARY_BYTES = 50_000_000
 _ABSENT = ()  # (a JSON concept's labels or broader tags, not given)
 
 
-class VocabularyError(ValueError):
+class VocabularyError(TaggerError):
     """A vocabulary file that cannot be read: the message names the file and, where it can, the line."""
 
 

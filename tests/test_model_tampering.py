@@ -386,8 +386,8 @@ def test_digests_hashed_apart_catch_a_silent_change(tiny_model_file, tmp_path, m
     by the caller where no thread can be started, are checked as the others."""
     import threading
 
-    import tagger.model_file as mf
-    monkeypatch.setattr(mf, "_HASHED_APART", 0)
+    from tagger.model_file import container
+    monkeypatch.setattr(container, "HASHED_APART", 0)
     if how == "no thread to be had":
         def start(self):
             raise RuntimeError("can't start new thread")
@@ -399,13 +399,13 @@ def test_digests_hashed_apart_catch_a_silent_change(tiny_model_file, tmp_path, m
 
 
 def test_a_failing_digest_thread_is_one_model_error(tiny_model_file, monkeypatch):
-    import tagger.model_file as mf
-    monkeypatch.setattr(mf, "_HASHED_APART", 0)
+    from tagger.model_file import container
+    monkeypatch.setattr(container, "HASHED_APART", 0)
 
     def sha256(data):
         raise MemoryError("no room to hash")
-    monkeypatch.setattr(mf._Hashed, "__init__", lambda self, init=mf._Hashed.__init__: (
-        init(self), setattr(self, "_sha256", sha256))[0])
+    hashed = container.Hashed
+    monkeypatch.setattr(container, "Hashed", lambda: hashed(sha256))
     refused(tiny_model_file, r"cannot check the members' digests \(MemoryError: no room to hash\)")
 
 
