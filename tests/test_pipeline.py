@@ -1,0 +1,46 @@
+"""The fit pipeline (tagger.learning.pipeline): its steps return what they learn, and threshold tuning sees the
+probabilities tagging gives."""
+from __future__ import annotations
+
+import numpy as np
+
+from tagger.learning import pipeline
+from tagger.learning.calibration import calibrate_in_place
+from tagger.learning.lexical import LexicalFit
+from tagger.scorer import apply_calibration
+
+
+def test_thresholds_are_tuned_on_the_probabilities_tagging_gives(fitted, corpus):
+    """Fed what tagging computed for some articles (raw scores, label candidates and their probabilities),
+    tuning's probabilities are tagging's own, bit for bit: the two share one calibration and one fusion rule."""
+    texts = corpus[0][:60]
+    scorer = fitted.to_scorer()
+    assert scorer.lexical is not None and not scorer.lexical.broader and scorer.allowed is None
+    P, _, evidence = scorer.probabilities(texts, details=True)
+    cand = evidence.candidates
+    assert (cand.tag < scorer.n_supervised).any()  # supervised tags found by their labels: the rule is exercised
+    lexical = LexicalFit(source=scorer.lexical, tags=list(scorer.tags), tag_counts=scorer.tag_counts,
+                         candidates=cand, y=np.zeros(len(cand), np.int8), p=evidence.label_scores, n_positives=0)
+    tuned = pipeline.fused_probabilities(evidence.raw.astype(np.float64), scorer.calibration, lexical)
+    n = scorer.n_supervised
+    assert np.array_equal(tuned, P[:, :n])
+    assert not np.array_equal(tuned, evidence.words)  # fusion raised some of them
+
+
+def test_calibration_in_place_is_bit_for_bit_the_taggers():
+    rng = np.random.default_rng(0)
+    S = rng.normal(scale=30, size=(50, 7))
+    calibration = np.column_stack([rng.uniform(0.1, 4, 7), rng.normal(size=7)])
+    expected = apply_calibration(S, calibration)
+    assert np.array_equal(calibrate_in_place(S.copy(), calibration), expected)
+
+
+def test_fit_returns_every_learned_attribute(corpus):
+    texts, tags = corpus
+    from tagger import TagClassifier
+    params = TagClassifier(min_tag_count=5, min_df=1, max_df=1.0).get_params()
+    fitted = pipeline.fit(params, texts, tags)
+    assert fitted.solver == "dual" and fitted.n_supervised == len(fitted.coef.indptr) - 1
+    assert len(fitted.classes) == len(fitted.thresholds) == len(fitted.tag_counts)
+    assert fitted.lexical is not None and fitted.min_norm > 0
+    assert fitted.coef.shape == (fitted.n_supervised, len(fitted.features.idf_))
