@@ -10,15 +10,20 @@ from tagger.learning.lexical import LexicalFit
 from tagger.scorer import apply_calibration
 
 
-def test_thresholds_are_tuned_on_the_probabilities_tagging_gives(fitted, corpus):
+def test_thresholds_are_tuned_on_the_probabilities_tagging_gives(fitted, corpus, monkeypatch):
     """Fed what tagging computed for some articles (raw scores, label candidates and their probabilities),
     tuning's probabilities are tagging's own, bit for bit: the two share one calibration and one fusion rule."""
     texts = corpus[0][:60]
     scorer = fitted.to_scorer()
     assert scorer.lexical is not None and not scorer.lexical.broader and scorer.allowed is None
+    learned = scorer.lexical.probability
+    # every other candidate's label probability lowered, so that fusion meets both cases: label above and below
+    monkeypatch.setattr(scorer.lexical, "probability", lambda F: learned(F) * np.resize([1.0, 0.01], len(F)))
     P, _, evidence = scorer.probabilities(texts, details=True)
     cand = evidence.candidates
-    assert (cand.tag < scorer.n_supervised).any()  # supervised tags found by their labels: the rule is exercised
+    sup = cand.tag < scorer.n_supervised
+    own = evidence.words[cand.doc[sup], cand.tag[sup]]
+    assert (evidence.label_scores[sup] > own).any() and (evidence.label_scores[sup] < own).any()
     lexical = LexicalFit(source=scorer.lexical, tags=list(scorer.tags), tag_counts=scorer.tag_counts,
                          candidates=cand, y=np.zeros(len(cand), np.int8), p=evidence.label_scores, n_positives=0)
     tuned = pipeline.fused_probabilities(evidence.raw.astype(np.float64), scorer.calibration, lexical)
