@@ -21,7 +21,7 @@ import numpy as np
 from .errors import TaggerError
 from .files import atomic_write, open_input
 
-from .tags import _SURROGATE, TagNormalizer, tag_key
+from .tags import SURROGATE, TagNormalizer, tag_key
 
 __all__ = ["Article", "CorpusError", "CorpusReader", "read_corpus", "write_corpus", "split_corpus", "corpus_stats"]
 
@@ -210,7 +210,7 @@ def _valid_text(text: str) -> str:
     """``text`` with any lone surrogate (JSON allows ``"\\ud800"``; UTF-8 cannot hold it) as U+FFFD, so the
     article can be written, hashed and saved like any other.  Tags are identities: one with a surrogate is
     refused instead (:func:`tagger.normalize_tag`)."""
-    return _SURROGATE.sub("\ufffd", text)
+    return SURROGATE.sub("\ufffd", text)
 
 
 _DAY_FIRST = r"(\d{1,2})[./](\d{1,2})[./](\d{4})"

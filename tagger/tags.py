@@ -19,10 +19,12 @@ __all__ = [
     "TagNormalizer",
     "normalize_tag",
     "tag_key",
+    "SURROGATE",
 ]
 
 _SPACE = re.compile(r"\s+")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+#: A lone UTF-16 surrogate: JSON can write one ("\ud800"), UTF-8 cannot hold it.
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 #: Tags that describe the page rather than the story (RT marks video and its own exclusives this way).
 #: Training drops them by default; pass ``stoplist=()`` to :class:`TagNormalizer` to keep them.
@@ -44,7 +46,7 @@ def normalize_tag(raw: object) -> str | None:
     """
     if not isinstance(raw, str):
         raise TypeError(f"a tag must be a str, not {type(raw).__name__}")
-    if _SURROGATE.search(raw):  # JSON allows "\ud800"; no file, report or model can hold it
+    if SURROGATE.search(raw):  # JSON allows "\ud800"; no file, report or model can hold it
         raise ValueError(f"tag {raw!r} is not valid Unicode (a lone surrogate)")
     tag = _SPACE.sub(" ", unicodedata.normalize("NFC", raw)).strip().lstrip("#").strip()
     if not any(ch.isalnum() for ch in tag):
