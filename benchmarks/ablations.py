@@ -99,7 +99,7 @@ class SeedData:
         self.Y = self.clf._label_matrix([a.tags for a in split.train])
         self.Y_val = label_matrix([a.tags for a in split.val], self.clf.classes_)
         self.folds = list(KFold(self.clf.cv, shuffle=True, random_state=self.clf.random_state).split(self.texts))
-        self.lead = self.lexical(self.clf.lexical_weight, self.clf.lead_chars)
+        self.lead = self.lexical(self.clf.lead_weight, self.clf.lead_chars)
         self._terms: dict = {}
 
     def terms(self, part: str = "all"):

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from collections.abc import Callable, Mapping
 
-__all__ = ["Param", "PARAMS", "SPLIT", "check_params", "check_value"]
+__all__ = ["Param", "PARAMS", "SPLIT", "RENAMED", "check_params", "check_value", "current_names"]
 
 
 class Param:
@@ -61,7 +62,7 @@ PARAMS: dict[str, Param] = {
     "min_tag_count": Param("an integer >= 1", _int_at_least(1)),
     "cv": Param("an integer >= 2", _int_at_least(2)),
     "threshold_shrinkage": Param("a finite number >= 0", lambda v: _num(v) and v >= 0),
-    "lexical_weight": Param("a finite number", _num),
+    "lead_weight": Param("a finite number", _num),
     "lead_chars": Param(f"an integer from 0 to {MAX_CHARS_LIMIT:,}", _int_at_least(0, MAX_CHARS_LIMIT)),
     "solver": Param("one of 'auto', 'dual', 'partitioned', 'primal'",
                     lambda v: isinstance(v, str) and v in ("auto", "dual", "partitioned", "primal")),
@@ -74,6 +75,11 @@ PARAMS: dict[str, Param] = {
     "vocabulary": Param("null, a tagger.Vocabulary or the path of a vocabulary file",
                         lambda v: v is None or isinstance(v, str) or type(v).__name__ == "Vocabulary"),
 }
+
+#: Parameters that were renamed: old name -> current name.  The old names still work where a recipe enters
+#: (keyword arguments, ``set_params``, configs), with a ``DeprecationWarning``; model files keep the old name on
+#: disk (their format's), see :data:`tagger.model_file.schema.FILE_PARAM_NAMES`.
+RENAMED = {"lexical_weight": "lead_weight"}
 
 #: A training config's ``[split]`` table.
 SPLIT: dict[str, Param] = {
@@ -98,6 +104,21 @@ def check_params(params: Mapping[str, object], schema: Mapping[str, Param] = PAR
         raise ValueError(f"{where}parameters must be a table of name = value, not {type(params).__name__}")
     for name, value in params.items():
         check_value(name, value, schema, where)
+
+
+def current_names(params: Mapping[str, object], where: str = "", stacklevel: int = 3) -> dict:
+    """``params`` with every renamed parameter (:data:`RENAMED`) under its current name, in its place, and a
+    ``DeprecationWarning`` for each old name; ``ValueError`` if a parameter is given under both names."""
+    out = {}
+    for name, value in params.items():
+        new = RENAMED.get(name)
+        if new is not None:
+            if new in params:
+                raise ValueError(f"{where}{name} is the old name of {new}: give {new} only")
+            warnings.warn(f"{where}{name} is now called {new}", DeprecationWarning, stacklevel=stacklevel)
+            name = new
+        out[name] = value
+    return out
 
 
 def _show(value: object) -> str:

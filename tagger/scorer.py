@@ -30,7 +30,7 @@ __all__ = ["TagScorer", "LeadMatcher", "apply_calibration", "calibrated_logits",
            "check_params", "RUNTIME_PARAMS"]
 
 #: The recipe parameters that tagging itself uses (the rest of a model's recipe only says how it was learned).
-RUNTIME_PARAMS = {"ngram_range": (1, 2), "max_chars": DEFAULT_MAX_CHARS, "lexical_weight": 0.3, "lead_chars": 200,
+RUNTIME_PARAMS = {"ngram_range": (1, 2), "max_chars": DEFAULT_MAX_CHARS, "lead_weight": 0.3, "lead_chars": 200,
                   "min_norm": 0.0}
 
 #: A Cyrillic letter.  The models are of Russian text: one with no Cyrillic letter is not given its best tag
@@ -143,7 +143,7 @@ class TagScorer:
     other is built on first use),
     ``intercept``, ``calibration`` (per supervised tag sigmoid ``a, b``), ``thresholds`` (per-tag probability
     thresholds), ``global_threshold``, ``n_documents`` (training articles), ``params``: the whole recipe the
-    model was learned with, of which tagging reads ``ngram_range``, ``max_chars``, ``lexical_weight``,
+    model was learned with, of which tagging reads ``ngram_range``, ``max_chars``, ``lead_weight``,
     ``lead_chars`` and ``min_norm``; ``lexical``: the :class:`~tagger.lexical.LexicalSource` (``None`` for a
     model of supervised tags only) and ``allowed`` (``None``, or the tags it may give: a site's own list).
     """
@@ -179,7 +179,7 @@ class TagScorer:
         known = None  # the tags' stems, from the lexical source's labels where it has them (no stemming twice)
         if lexical is not None and getattr(lexical.index.analyzer, "max_chars", None) == self.analyzer.max_chars:
             known = lexical.index.tag_stems(self.tags[:self.n_supervised])
-        self.lead = LeadMatcher(self.tags[:self.n_supervised], self.analyzer, self.params["lexical_weight"],
+        self.lead = LeadMatcher(self.tags[:self.n_supervised], self.analyzer, self.params["lead_weight"],
                                 self.params["lead_chars"], known)
         if lexical is not None:
             if len(lexical.columns) != len(self.tags) or lexical.n_supervised != self.n_supervised:

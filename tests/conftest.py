@@ -26,7 +26,7 @@ def corpus():
 @pytest.fixture(scope="session")
 def fitted(corpus) -> TagClassifier:
     texts, tags = corpus
-    return TagClassifier(min_tag_count=5, min_df=1, max_df=1.0, lexical_weight=0.3).fit(texts, tags)
+    return TagClassifier(min_tag_count=5, min_df=1, max_df=1.0, lead_weight=0.3).fit(texts, tags)
 
 
 @pytest.fixture(scope="session")

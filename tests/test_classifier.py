@@ -86,7 +86,7 @@ def test_every_known_text_gets_a_tag_unless_threshold_excludes(fitted):
 
 def test_lexical_signal_adds_weight_where_tag_words_lead(fitted):
     raw_with = fitted.decision_function(["Дмитрий Рогозин. Прочее."])[0]
-    off = clone(fitted).set_params(lexical_weight=0.0)
+    off = clone(fitted).set_params(lead_weight=0.0)
     for name in ("classes_", "tag_counts_", "features_", "coef_", "intercept_", "calibration_", "thresholds_",
                  "global_threshold_", "n_documents_"):
         setattr(off, name, getattr(fitted, name))

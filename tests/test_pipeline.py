@@ -44,8 +44,33 @@ def test_fit_returns_every_learned_attribute(corpus):
     texts, tags = corpus
     from tagger import TagClassifier
     params = TagClassifier(min_tag_count=5, min_df=1, max_df=1.0).get_params()
+    del params["lexical_weight"]  # (the old name of lead_weight: the estimator resolves it)
     fitted = pipeline.fit(params, texts, tags)
     assert fitted.solver == "dual" and fitted.n_supervised == len(fitted.coef.indptr) - 1
     assert len(fitted.classes) == len(fitted.thresholds) == len(fitted.tag_counts)
     assert fitted.lexical is not None and fitted.min_norm > 0
     assert fitted.coef.shape == (fitted.n_supervised, len(fitted.features.idf_))
+
+
+def test_the_old_name_of_lead_weight_still_works_with_a_warning(corpus):
+    import pytest
+    from sklearn.base import clone
+    from tagger import TagClassifier
+    texts, tags = corpus
+    old = TagClassifier(min_tag_count=5, min_df=1, max_df=1.0, lexical_weight=0.0)
+    with pytest.warns(DeprecationWarning, match="lead_weight"):
+        old.fit(texts, tags)
+    assert old.to_scorer().params["lead_weight"] == 0.0 and old.to_scorer().lead.weight == 0.0
+    assert clone(old).get_params()["lexical_weight"] == 0.0  # (kept as given, like every parameter)
+    new = TagClassifier(min_tag_count=5, min_df=1, max_df=1.0, lead_weight=0.0).fit(texts, tags)
+    assert (old.predict_proba(texts[:20]) == new.predict_proba(texts[:20])).all()
+
+
+def test_a_model_file_keeps_the_lead_weight_under_its_format_name(fitted, tmp_path):
+    import json
+    import zipfile
+    from tagger import load_model
+    fitted.save(tmp_path / "m.tagger")
+    params = json.loads(zipfile.ZipFile(tmp_path / "m.tagger").read("metadata.json"))["params"]
+    assert params["lexical_weight"] == fitted.lead_weight and "lead_weight" not in params
+    assert load_model(tmp_path / "m.tagger").scorer.params["lead_weight"] == fitted.lead_weight

@@ -65,6 +65,6 @@ def test_a_fitted_classifier_and_its_scorer_tag_alike(fitted, tiny_model):
     assert scorer is fitted.to_scorer()  # built once while nothing changes
     assert tiny_model.predict_tags_batch(texts) == fitted.predict_tags(texts)
     try:
-        assert fitted.set_params(lexical_weight=0.0).to_scorer() is not scorer  # a runtime parameter changed
+        assert fitted.set_params(lead_weight=0.0).to_scorer() is not scorer  # a runtime parameter changed
     finally:
-        fitted.set_params(lexical_weight=0.3)
+        fitted.set_params(lead_weight=0.3)

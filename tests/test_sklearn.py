@@ -99,8 +99,8 @@ def test_fit_on_an_indicator_matrix_without_names_numbers_the_columns(binarized,
     space, rogozin = list(names).index("космос"), list(names).index("дмитрий рогозин")
     assert {space, rogozin} <= set(numbered.predict_tags(held)[0])
     assert numbered.predict(held)[0, space] == 1
-    assert numbered.to_scorer().params["lexical_weight"] == 0.0  # numbers have no words to find in a lead
-    assert numbered.lexical_weight == 0.3  # the parameter itself is left alone
+    assert numbered.to_scorer().params["lead_weight"] == 0.0  # numbers have no words to find in a lead
+    assert numbered.lead_weight == 0.3  # the parameter itself is left alone
     numbered.save(tmp_path / "numbered.tagger")
     model = load_model(tmp_path / "numbered.tagger")
     assert model.tags == [str(j) for j in range(Y.shape[1])]

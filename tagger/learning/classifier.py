@@ -13,6 +13,7 @@ The estimator holds its parameters and what it learned; how it learns is :mod:`t
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -50,10 +51,10 @@ class TagClassifier(BaseEstimator):
     min_tag_count : tags on fewer training documents are not learned.
     cv : folds of out-of-fold scoring used to calibrate scores and tune thresholds (at least 2).
     threshold_shrinkage : pseudo-counts pulling a tag's threshold towards the global one.
-    lexical_weight : added to a tag's raw score when all the words of the tag's name (stemmed) occur in the
+    lead_weight : added to a tag's raw score when all the words of the tag's name (stemmed) occur in the
         first ``lead_chars`` characters of the text (title and lead); many tags name people, countries and
         organisations.  0 turns the signal off.
-    lead_chars : how much of the start of a text the lexical signal looks at.
+    lead_chars : how much of the start of a text the lead signal looks at.
     min_norm : texts whose TF-IDF norm is below this are scaled by it instead of to unit length, so a headline
         alone is not as sure as a whole article (see :func:`tagger.features.normalize_rows`).  ``"auto"``:
         ``MIN_NORM_SHARE`` of the median training article's norm (below nearly every article's own).
@@ -72,6 +73,8 @@ class TagClassifier(BaseEstimator):
     max_chars : characters of each text analysed.
     random_state : seed of the cross-validation folds.
     verbose : report progress on stderr.
+    lexical_weight : the old name of ``lead_weight`` (deprecated: it weighs the lead signal, not the lexical
+        source, which ``lexical`` switches); a value given here is used as ``lead_weight``, with a warning.
 
     Learned attributes: ``solver_`` (the solver used), ``classes_`` (every tag the model can give, canonical
     form: the ``n_supervised_`` tags with a linear scorer first, then the vocabulary's others), ``tag_counts_``,
@@ -90,7 +93,7 @@ class TagClassifier(BaseEstimator):
       its order whatever its count (scikit-learn's scorers compare ``predict`` with ``y`` column by column;
       a column with fewer than 5 positives uses the global calibration and threshold); ``classes_`` are the
       names given as ``fit(texts, Y, classes=mlb.classes_)``, else the column numbers ``0..n_tags-1``.
-      Names are tag names: the lead signal (``lexical_weight``) looks for them in the text.  Column numbers
+      Names are tag names: the lead signal (``lead_weight``) looks for them in the text.  Column numbers
       have no words, so a model fitted with them has no lead signal.
     - :meth:`predict` gives the 0/1 indicator matrix (int8, columns ``classes_``); :meth:`predict_tags`
       the same choice as lists of tags, best first (the list form of :class:`tagger.TagModel`).
@@ -109,9 +112,9 @@ class TagClassifier(BaseEstimator):
 
     def __init__(self, ngram_range=(1, 2), min_df=3, max_df=0.5, max_features=None, alpha=0.1,
                  max_weights_per_tag=2000, relevance_power=0.35, min_tag_count=20, cv=3, threshold_shrinkage=300.0,
-                 lexical_weight=0.3, lead_chars=200, solver="auto", partition_size=PARTITION_SIZE,
+                 lead_weight=0.3, lead_chars=200, solver="auto", partition_size=PARTITION_SIZE,
                  vocabulary=None, lexical=True, min_norm="auto", max_chars=DEFAULT_MAX_CHARS, random_state=0,
-                 verbose=False):
+                 verbose=False, lexical_weight="deprecated"):
         self.ngram_range = ngram_range
         self.min_df = min_df
         self.max_df = max_df
@@ -122,7 +125,7 @@ class TagClassifier(BaseEstimator):
         self.min_tag_count = min_tag_count
         self.cv = cv
         self.threshold_shrinkage = threshold_shrinkage
-        self.lexical_weight = lexical_weight
+        self.lead_weight = lead_weight
         self.lead_chars = lead_chars
         self.solver = solver
         self.partition_size = partition_size
@@ -132,6 +135,24 @@ class TagClassifier(BaseEstimator):
         self.max_chars = max_chars
         self.random_state = random_state
         self.verbose = verbose
+        self.lexical_weight = lexical_weight
+
+    def _recipe(self, warn: bool = False) -> dict:
+        """The parameters, a value given under an old name (:data:`tagger.params.RENAMED`) under its current one."""
+        params = self.get_params()
+        old = params.pop("lexical_weight")
+        if not (isinstance(old, str) and old == "deprecated"):
+            if warn:
+                warnings.warn("lexical_weight is now called lead_weight (the weight of the lead signal)",
+                              DeprecationWarning, stacklevel=3)
+            params["lead_weight"] = old
+        return params
+
+    def __setstate__(self, state: dict) -> None:
+        """Estimators pickled before ``lead_weight`` had its name load with it under that name."""
+        if "lead_weight" not in state and "lexical_weight" in state:
+            state["lead_weight"], state["lexical_weight"] = state["lexical_weight"], "deprecated"
+        super().__setstate__(state)
 
     def __getstate__(self) -> dict:
         """Pickles carry parameters and learned state, not the scorer rebuilt on first use."""
@@ -144,7 +165,7 @@ class TagClassifier(BaseEstimator):
 
         ``client``: a ``distributed.Client`` to run the analysis of the texts and the partitioned solver's part
         solves on a Dask cluster (``pip install 'tagger[dask]'``); the model learned is the same."""
-        fitted = pipeline.fit(self.get_params(), texts, y, classes, client)
+        fitted = pipeline.fit(self._recipe(warn=True), texts, y, classes, client)
         for name in _LEARNED:
             setattr(self, name + "_", getattr(fitted, name))
         return self
@@ -159,11 +180,11 @@ class TagClassifier(BaseEstimator):
             raise NotFittedError("this TagClassifier is not fitted yet: call fit() or load a model")
         learned = (self.classes_, self.tag_counts_, self.features_, self.coef_, self.intercept_, self.calibration_,
                    self.thresholds_, self.global_threshold_, self.n_documents_, getattr(self, "lexical_", None))
-        params = self.get_params()
+        params = self._recipe()
         params.pop("verbose", None)
         params.pop("vocabulary", None)  # the model's vocabulary is its lexical source's
         params["min_norm"] = getattr(self, "min_norm_", 0.0)
-        names, params["lexical_weight"] = tag_names(self.classes_, self.lexical_weight)
+        names, params["lead_weight"] = tag_names(self.classes_, params["lead_weight"])
         key = (tuple(map(id, learned)), repr(params))
         cached = getattr(self, "_scorer", None)
         if cached is None or cached[0] != key:

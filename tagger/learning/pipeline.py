@@ -200,7 +200,7 @@ def analyse(p: Mapping, texts: Iterable[str], n_texts: int, targets: Targets, an
         del docs
     if len(leads) != n_texts:
         raise ValueError(f"{len(leads)} texts but {n_texts} tag lists")
-    names, weight = tag_names(targets.classes, p["lexical_weight"])
+    names, weight = tag_names(targets.classes, p["lead_weight"])
     lead = LeadMatcher(names, analyzer, weight, p["lead_chars"]).sparse(leads)
     return Analysed(X, features, lead, titles, counted)
 

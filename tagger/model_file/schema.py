@@ -17,7 +17,7 @@ from ..params import PARAMS, check_params
 from .container import NpySpec, Reader, short
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "READS_VERSIONS", "OBJECT_BYTES", "MAX_METADATA_BYTES", "Array",
-           "MEMBERS", "LEXICAL_ARRAYS", "LEXICAL_MEMBERS", "METADATA", "is_int", "reserve_objects",
+           "FILE_PARAM_NAMES", "params_on_disk", "params_from_disk", "MEMBERS", "LEXICAL_ARRAYS", "LEXICAL_MEMBERS", "METADATA", "is_int", "reserve_objects",
            "parse_metadata", "read_metadata"]
 
 FORMAT_NAME = "tagger-model"
@@ -123,6 +123,25 @@ METADATA: dict[str, tuple[bool, str, object]] = {
 _LATER_PARAMS = {"relevance_power": 0.0, "partition_size": 8_000, "lexical": False, "min_norm": 0.0}
 
 
+#: Parameters a model file keeps under the name its format was defined with: current name -> name on disk (the
+#: lead signal's weight was called ``lexical_weight``; files say so still, so a rebuilt model is the same file).
+FILE_PARAM_NAMES = {"lead_weight": "lexical_weight"}
+
+
+def params_on_disk(params: dict) -> dict:
+    """A recipe's parameters as a model file stores them (see :data:`FILE_PARAM_NAMES`), in the same order."""
+    return {FILE_PARAM_NAMES.get(k, k): v for k, v in params.items()}
+
+
+def params_from_disk(params: dict) -> dict:
+    """A model file's parameters under their current names, in the same order."""
+    current = {v: k for k, v in FILE_PARAM_NAMES.items()}
+    return {current.get(k, k): v for k, v in params.items()}
+
+
+_ON_DISK = params_on_disk(PARAMS)
+
+
 def reserve_objects(reader: Reader, count: int, kind: str) -> None:
     """Account for ``count`` Python objects of ``kind`` (see :data:`OBJECT_BYTES`) in ``reader``'s budget before
     they are built."""
@@ -154,15 +173,15 @@ def parse_metadata(reader: Reader) -> dict:
                 raise reader.fail(f"damaged metadata (no {key!r})")
         elif not ok(meta[key]):
             raise reader.fail(f"damaged metadata ({key!r} must be {what}, not {_shown(meta[key])})")
-    params = {**_LATER_PARAMS, **meta["params"]}
+    params = {**params_on_disk(_LATER_PARAMS), **meta["params"]}
     try:
-        check_params(params)
+        check_params(params, _ON_DISK)  # (an error names the parameter as the file does)
     except ValueError as exc:
         raise reader.fail(f"damaged metadata (params: {exc})") from None
-    missing = sorted(set(PARAMS) - {"verbose", "vocabulary"} - set(params))
+    missing = sorted(set(_ON_DISK) - {"verbose", "vocabulary"} - set(params))
     if missing:
         raise reader.fail(f"damaged metadata (params: no {', '.join(missing)})")
-    meta["params"] = params
+    meta["params"] = params_from_disk(params)
     _check_tags(reader, meta)
     if "members" in meta:
         reader.digests = meta["members"]

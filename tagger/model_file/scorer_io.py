@@ -21,8 +21,8 @@ from ..features import CompiledVocabulary, TfidfFeatures
 from ..scorer import TagScorer
 from .container import (ModelError, Reader, count_strings, decode_strings, encode_strings, member_digests, npy_bytes,
                         short, write_members)
-from .schema import (FORMAT_NAME, FORMAT_VERSION, LEXICAL_ARRAYS, LEXICAL_MEMBERS, MEMBERS, is_int, parse_metadata,
-                     reserve_objects)
+from .schema import (FORMAT_NAME, FORMAT_VERSION, LEXICAL_ARRAYS, LEXICAL_MEMBERS, MEMBERS, is_int, params_on_disk,
+                     parse_metadata, reserve_objects)
 
 __all__ = ["save_model", "load_scorer"]
 
@@ -49,7 +49,7 @@ def _created() -> str:
 def save_model(scorer: TagScorer, path: str | os.PathLike, metadata: dict | None = None) -> None:
     """Write ``scorer`` (and extra JSON-able ``metadata``) to ``path`` atomically."""
     path = os.fspath(path)
-    params = dict(scorer.params)
+    params = params_on_disk(scorer.params)
     params["ngram_range"] = list(params["ngram_range"])
     params.pop("verbose", None)
     by_feature = scorer.coef_t
