@@ -29,8 +29,9 @@ __all__ = ["DUAL_MAX_DOCS", "CHUNK", "RidgeSettings", "RidgeFit", "fit_ridge", "
            "prune_rows", "pruned_weights", "relevance_scale", "dense_weights", "partitions",
            "partitioned_coefficients", "weights_of_coefficients"]
 
-#: Above this many training documents the dual solver's n x n Gram matrix gets large (20,000 docs: 3.2 GB),
-#: so ``solver="auto"`` switches to the primal conjugate-gradient solver, which needs no such matrix.
+#: Where the dual solver's n x n Gram matrix gets large (20,000 documents: 3.2 GB).  Nothing switches on it any
+#: more: ``solver="auto"`` partitions beyond ``partition_size`` documents, and :func:`check_memory` refuses a
+#: dual solve that would not fit.  Kept for code that imported it.
 DUAL_MAX_DOCS = 20_000
 CHUNK = 32  # tags whose dense weight rows are formed at once before pruning (memory: 32 x n_features)
 _BLOCK_BYTES = 2**28  # fewer tags at once where 32 x n_features doubles would pass 256 MB (millions of features)
