@@ -15,6 +15,7 @@ import numpy as np
 
 from .explain import TagExplanation, explain
 from .model_file import ModelError, load_scorer
+from .params import check_jobs, check_text, check_threshold, check_top_k
 from .scorer import TagScorer, as_texts
 
 if TYPE_CHECKING:
@@ -26,33 +27,8 @@ __all__ = ["TagModel", "load_model", "default_model", "predict_tags", "score_tag
 DEFAULT_MODEL = "models/rt.tagger"
 
 
-def _check_text(text: object) -> str:
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, not {type(text).__name__}")
-    return text
-
-
-def _check_top_k(top_k: object, allow_none: bool) -> int | None:
-    if top_k is None and allow_none:
-        return None
-    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
-        raise ValueError(f"top_k must be a positive integer{' or None' if allow_none else ''}, got {top_k!r}")
-    return int(top_k)
-
-
-def _check_threshold(threshold: object) -> float | None:
-    if threshold is None:
-        return None
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)) \
-            or not 0.0 <= float(threshold) <= 1.0:
-        raise ValueError(f"threshold must be a probability in [0, 1] or None, got {threshold!r}")
-    return float(threshold)
-
-
-def _check_jobs(n_jobs: object) -> int:
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
-        raise ValueError(f"n_jobs must be a positive integer or -1 (every core), got {n_jobs!r}")
-    return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+# The former names of two checks: tagger.learning.classifier imports them until it takes tagger.params'.
+_check_threshold, _check_top_k = check_threshold, check_top_k
 
 
 def process_pool(workers: int, initializer, initargs: tuple) -> "ProcessPoolExecutor":
@@ -204,7 +180,7 @@ class TagModel:
 
         ``n_jobs`` > 1 (or -1 for every core) splits a large batch over worker processes, started on first
         use and kept for later calls; the results are the same as with one."""
-        top_k, threshold, n_jobs = _check_top_k(top_k, True), _check_threshold(threshold), _check_jobs(n_jobs)
+        top_k, threshold, n_jobs = check_top_k(top_k, True), check_threshold(threshold), check_jobs(n_jobs)
         texts = as_texts(texts)
         if n_jobs > 1:
             return self._in_parallel("predict_tags_batch", texts, n_jobs,
@@ -221,7 +197,7 @@ class TagModel:
     def score_tags_batch(self, texts: Sequence[str], *, top_k: int = 10,
                          n_jobs: int = 1) -> list[list[tuple[str, float]]]:
         """:meth:`score_tags` for many texts at once (``n_jobs`` as in :meth:`predict_tags_batch`)."""
-        top_k, n_jobs = _check_top_k(top_k, False), _check_jobs(n_jobs)
+        top_k, n_jobs = check_top_k(top_k, False), check_jobs(n_jobs)
         texts = as_texts(texts)
         if n_jobs > 1:
             return self._in_parallel("score_tags_batch", texts, n_jobs, {"top_k": top_k})
@@ -244,18 +220,18 @@ class TagModel:
         their thresholds (its few known words, such as "the", are weak evidence).  ``top_k`` caps the count.  ``with_scores=True`` gives ``(tag, probability)``
         pairs instead of tags.
         """
-        return self.predict_tags_batch([_check_text(text)], top_k=top_k, threshold=threshold,
+        return self.predict_tags_batch([check_text(text)], top_k=top_k, threshold=threshold,
                                        with_scores=with_scores)[0]
 
     def score_tags(self, text: str, *, top_k: int = 10) -> list[tuple[str, float]]:
         """The ``top_k`` most probable tags of ``text`` with their probabilities, thresholds aside."""
-        return self.score_tags_batch([_check_text(text)], top_k=top_k)[0]
+        return self.score_tags_batch([check_text(text)], top_k=top_k)[0]
 
     def explain_tags(self, text: str, *, top_k: int = 5, terms: int = 8) -> list["TagExplanation"]:
         """For each of the ``top_k`` most probable tags of ``text``: its probability and the ``terms`` words or
         phrases of the text that pushed it up most (and down most), with their contributions to the raw
         score (see :mod:`tagger.explain`)."""
-        return explain(self.scorer, _check_text(text), _check_top_k(top_k, False), _check_top_k(terms, False))
+        return explain(self.scorer, check_text(text), check_top_k(top_k, False), check_top_k(terms, False))
 
     def with_vocabulary(self, vocabulary, *, only: bool = False) -> "TagModel":
         """This model with a site's vocabulary added, without retraining: ``vocabulary`` is a
