@@ -2,24 +2,17 @@
 from __future__ import annotations
 
 import os
-import signal
 import threading
-import warnings
-import weakref
 from collections.abc import Sequence
 from importlib import resources
-from itertools import chain
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .explain import TagExplanation, explain
 from .model_file import ModelError, load_scorer
+from .parallel import Pools, chunks
 from .params import check_jobs, check_text, check_threshold, check_top_k
 from .scorer import TagScorer, as_texts
-
-if TYPE_CHECKING:
-    from concurrent.futures import ProcessPoolExecutor
 
 __all__ = ["TagModel", "load_model", "default_model", "predict_tags", "score_tags", "explain_tags", "DEFAULT_MODEL"]
 
@@ -29,50 +22,6 @@ DEFAULT_MODEL = "models/rt.tagger"
 
 # The former names of two checks: tagger.learning.classifier imports them until it takes tagger.params'.
 _check_threshold, _check_top_k = check_threshold, check_top_k
-
-
-def process_pool(workers: int, initializer, initargs: tuple) -> "ProcessPoolExecutor":
-    """Worker processes started by fork where the platform has it (they inherit ``initargs``, the model among
-    them, without pickling), else by spawn (``initargs`` pickled once per worker).  Workers ignore Ctrl-C
-    (SIGINT goes to the whole process group): the parent handles it, once, without a traceback per worker.
-    (multiprocessing is imported here, by the first parallel call: a tenth of the import time of tagging.)"""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                               initargs=(initializer, initargs))
-
-
-def _start_worker(initializer, initargs: tuple) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    initializer(*initargs)
-
-
-_worker_model: "TagModel | None" = None
-
-
-def _worker_init(scorer: TagScorer, metadata: dict) -> None:
-    global _worker_model
-    _worker_model = TagModel(scorer, metadata)
-
-
-def _shut_down(pools: dict) -> None:
-    """Stop the worker processes of ``pools`` (a model's) and forget them."""
-    while pools:
-        _, pool = pools.popitem()
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _worker_call(method: str, texts: list[str], kwargs: dict):
-    return getattr(_worker_model, method)(texts, **kwargs)
-
-
-#: Texts tagged together: their probabilities are a texts x tags matrix (2,000 x 1,665 tags: 27 MB).
-CHUNK = 2_000
-
-#: Fewer texts than this per worker are tagged in the calling process: shipping them costs more than it saves.
-MIN_TEXTS_PER_JOB = 64
 
 
 class TagModel:
@@ -95,15 +44,13 @@ class TagModel:
         self._new_pools()
 
     def _new_pools(self) -> None:
-        # At most one pool of workers (n_jobs -> pool), stopped when another n_jobs replaces it, by close(),
-        # or when this model is garbage-collected or the interpreter exits.  The workers get the scorer, not this
-        # model, so nothing of the pool keeps this model alive.
-        self._pools: dict[int, ProcessPoolExecutor] = {}
-        self._pool_lock = threading.Lock()
-        self._finalizer = weakref.finalize(self, _shut_down, self._pools)
+        # At most one pool of workers, stopped when another n_jobs replaces it, by close(), or when this model
+        # is garbage-collected or the interpreter exits (see tagger.parallel.Pools).
+        self._pools = Pools()
+        self._finalizer = self._pools.stop_with(self)
 
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k not in ("_pools", "_pool_lock", "_finalizer")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_pools", "_finalizer")}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
@@ -111,8 +58,7 @@ class TagModel:
 
     def close(self) -> None:
         """Stop the worker processes of ``n_jobs`` > 1 calls now (a later call starts new ones)."""
-        with self._pool_lock:
-            _shut_down(self._pools)
+        self._pools.close()
 
     def __enter__(self) -> "TagModel":
         return self
@@ -124,37 +70,9 @@ class TagModel:
         """``method(texts, **kwargs)`` split over ``n_jobs`` processes: this one and ``n_jobs - 1`` workers
         (started on first use and kept for later calls: one pool whatever the batch size, replaced when
         ``n_jobs`` changes, stopped by :meth:`close` or when the model is collected).  The workers get the
-        scorer by fork where the platform has it, else pickled once; this process tags its own share
-        meanwhile, so its texts are never shipped."""
-        from concurrent.futures.process import BrokenProcessPool  # (not at import: tagging alone needs none)
-        n = min(n_jobs, len(texts) // MIN_TEXTS_PER_JOB)
-        if n <= 1:
-            return getattr(self, method)(texts, **kwargs)
-        with self._pool_lock:
-            pool = self._pools.get(n_jobs)
-            if pool is None:
-                _shut_down(self._pools)  # one pool a model: another n_jobs replaces it
-                pool = self._pools[n_jobs] = process_pool(n_jobs - 1, _worker_init, (self.scorer, self.metadata))
-        size = -(-len(texts) // n)
-        chunks = [texts[i:i + size] for i in range(0, len(texts), size)]
-        try:
-            futures = [pool.submit(_worker_call, method, chunk, kwargs) for chunk in chunks[1:]]
-            try:
-                own = getattr(self, method)(chunks[0], **kwargs)
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
-            rest = [f.result() for f in futures]
-        except BrokenProcessPool:  # a worker died (killed, out of memory): a new pool next time, this batch here
-            with self._pool_lock:
-                if self._pools.get(n_jobs) is pool:
-                    del self._pools[n_jobs]
-            pool.shutdown(wait=False, cancel_futures=True)
-            warnings.warn(f"a tagging worker process died; {len(texts):,} texts tagged in this process instead",
-                          RuntimeWarning, stacklevel=3)
-            return getattr(self, method)(texts, **kwargs)
-        return list(chain(own, *rest))
+        model's scorer and metadata (not this model: so the pool does not keep it alive) by fork where the
+        platform has it, else pickled once; this process tags its own share meanwhile."""
+        return self._pools.split(self, method, texts, kwargs, n_jobs, lambda: TagModel(self.scorer, self.metadata))
 
     def __repr__(self) -> str:
         return f"<TagModel {len(self.tags)} tags{f' from {self.path}' if self.path else ''}>"
@@ -171,8 +89,8 @@ class TagModel:
 
     def _chunks(self, texts: list[str]):
         """Probabilities and known-text flags of ``texts``, a few thousand at a time (texts x every tag)."""
-        for start in range(0, len(texts), CHUNK):
-            yield self.scorer.probabilities(texts[start:start + CHUNK])
+        for chunk in chunks(texts):
+            yield self.scorer.probabilities(chunk)
 
     def predict_tags_batch(self, texts: Sequence[str], *, top_k: int | None = None, threshold: float | None = None,
                            with_scores: bool = False, n_jobs: int = 1) -> list[list[str]] | list[list[tuple[str, float]]]:
@@ -302,6 +220,24 @@ def default_model() -> TagModel:
                 with resources.as_file(ref) as path:
                     _default = load_model(path)
     return _default
+
+
+def model_reference(model) -> "str | TagModel | None":
+    """What names ``model`` (a path, a :class:`TagModel`, or ``None`` for the embedded model) to a worker
+    process (see :mod:`tagger.parallel`): a model file's absolute path, ``None`` for the embedded model, else the
+    model itself (it lives only in memory)."""
+    if model is None or isinstance(model, (str, os.PathLike)):
+        return None if model is None else os.path.abspath(os.fspath(model))
+    if model is _default:
+        return None
+    if model.path:
+        return os.path.abspath(model.path)
+    return model
+
+
+def referenced_model(ref: str | None) -> TagModel:
+    """The model a path or ``None`` names (see :func:`model_reference`), loaded."""
+    return default_model() if ref is None else load_model(ref)
 
 
 def predict_tags(text: str, *, top_k: int | None = None, threshold: float | None = None,
