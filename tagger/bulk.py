@@ -56,13 +56,13 @@ def output_path(corpus: str, out_dir: str, fmt: str = "jsonl") -> str:
     return os.path.join(out_dir, f"{name}.tags.{fmt}")
 
 
-class _JsonLines:
+class _Results:
+    """A results file written atomically (see :func:`tagger.files.atomic_write`): it appears, complete, when
+    :meth:`close` is called without a failure, and never otherwise."""
+
     def __init__(self, path: str):
         self._context = atomic_write(path)
         self._fh = self._context.__enter__()
-
-    def write(self, records: list[dict]) -> None:
-        self._fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8"))
 
     def close(self, failed: BaseException | None = None) -> None:
         if failed is None:
@@ -71,29 +71,31 @@ class _JsonLines:
             self._context.__exit__(type(failed), failed, failed.__traceback__)
 
 
-class _Parquet:
+class _JsonLines(_Results):
+    def write(self, records: list[dict]) -> None:
+        self._fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8"))
+
+
+class _Parquet(_Results):
     def __init__(self, path: str):
         try:
             import pyarrow as pa
             import pyarrow.parquet as pq
         except ImportError:
             raise ValueError("Parquet output needs pyarrow: pip install 'tagger[dask]' or pip install pyarrow") from None
-        self._pa, self._path = pa, path
-        self._tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.{os.getpid()}.tmp")
+        self._pa = pa
         self._schema = pa.schema([("id", pa.string()), ("url", pa.string()), ("tags", pa.list_(pa.string())),
                                   ("scores", pa.list_(pa.float32()))])
-        self._writer = pq.ParquetWriter(self._tmp, self._schema)
+        super().__init__(path)
+        self._writer = pq.ParquetWriter(self._fh, self._schema)
 
     def write(self, records: list[dict]) -> None:
         if records:
             self._writer.write_table(self._pa.Table.from_pylist(records, schema=self._schema))
 
     def close(self, failed: BaseException | None = None) -> None:
-        self._writer.close()
-        if failed is None:
-            os.replace(self._tmp, self._path)
-        else:
-            os.unlink(self._tmp)
+        self._writer.close()  # the file's footer, written to the file object (which stays open)
+        super().close(failed)
 
 
 # ------------------------------------------------------------------------------------------ the driver
