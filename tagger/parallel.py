@@ -3,9 +3,10 @@ taken in order with a bounded number of tasks in flight.  The one place for a mo
 tagged by local workers or a Dask cluster (:mod:`tagger.bulk`, :mod:`tagger.dask`) and the learning half's
 engines.
 
-Importing it costs nothing: multiprocessing and concurrent.futures come with the first pool, Dask with the
-first model sent to a cluster.  It imports no other part of tagger: whoever tags with a model says how to
-load one (:func:`worker_model`'s ``load``).
+Importing it costs next to nothing: multiprocessing and concurrent.futures come with the first pool, and Dask
+only when a model is sent to the current Dask client.  It imports no other part of tagger (so nothing imports
+back into it): whoever tags with a model says how to load one (:func:`worker_model`'s ``load``, which is
+:func:`tagger.api.referenced_model`).
 
 A *model reference* names the model a worker process tags with, kept in this module's one cache a process:
 
