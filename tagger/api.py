@@ -2,101 +2,22 @@
 from __future__ import annotations
 
 import os
-import signal
 import threading
-import warnings
-import weakref
 from collections.abc import Sequence
 from importlib import resources
-from itertools import chain
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .explain import TagExplanation, explain
 from .model_file import ModelError, load_scorer
+from .parallel import Pools, chunks
+from .params import check_jobs, check_text, check_threshold, check_top_k
 from .scorer import TagScorer, as_texts
-
-if TYPE_CHECKING:
-    from concurrent.futures import ProcessPoolExecutor
 
 __all__ = ["TagModel", "load_model", "default_model", "predict_tags", "score_tags", "explain_tags", "DEFAULT_MODEL"]
 
 #: The embedded default model, trained on the RT corpus by ``training/train.py`` with ``training/default.toml``.
 DEFAULT_MODEL = "models/rt.tagger"
-
-
-def _check_text(text: object) -> str:
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, not {type(text).__name__}")
-    return text
-
-
-def _check_top_k(top_k: object, allow_none: bool) -> int | None:
-    if top_k is None and allow_none:
-        return None
-    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
-        raise ValueError(f"top_k must be a positive integer{' or None' if allow_none else ''}, got {top_k!r}")
-    return int(top_k)
-
-
-def _check_threshold(threshold: object) -> float | None:
-    if threshold is None:
-        return None
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)) \
-            or not 0.0 <= float(threshold) <= 1.0:
-        raise ValueError(f"threshold must be a probability in [0, 1] or None, got {threshold!r}")
-    return float(threshold)
-
-
-def _check_jobs(n_jobs: object) -> int:
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
-        raise ValueError(f"n_jobs must be a positive integer or -1 (every core), got {n_jobs!r}")
-    return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
-
-
-def process_pool(workers: int, initializer, initargs: tuple) -> "ProcessPoolExecutor":
-    """Worker processes started by fork where the platform has it (they inherit ``initargs``, the model among
-    them, without pickling), else by spawn (``initargs`` pickled once per worker).  Workers ignore Ctrl-C
-    (SIGINT goes to the whole process group): the parent handles it, once, without a traceback per worker.
-    (multiprocessing is imported here, by the first parallel call: a tenth of the import time of tagging.)"""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                               initargs=(initializer, initargs))
-
-
-def _start_worker(initializer, initargs: tuple) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    initializer(*initargs)
-
-
-_worker_model: "TagModel | None" = None
-
-
-def _worker_init(scorer: TagScorer, metadata: dict) -> None:
-    global _worker_model
-    _worker_model = TagModel(scorer, metadata)
-
-
-def _shut_down(pools: dict) -> None:
-    """Stop the worker processes of ``pools`` (a model's) and forget them."""
-    while pools:
-        _, pool = pools.popitem()
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _worker_call(method: str, texts: list[str], kwargs: dict):
-    return getattr(_worker_model, method)(texts, **kwargs)
-
-
-#: Texts tagged together: their probabilities are a texts x tags matrix (2,000 x 1,665 tags: 27 MB).
-CHUNK = 2_000
-
-#: Fewer texts than this per worker are tagged in the calling process: shipping them costs more than it saves.
-MIN_TEXTS_PER_JOB = 64
 
 
 class TagModel:
@@ -119,15 +40,13 @@ class TagModel:
         self._new_pools()
 
     def _new_pools(self) -> None:
-        # At most one pool of workers (n_jobs -> pool), stopped when another n_jobs replaces it, by close(),
-        # or when this model is garbage-collected or the interpreter exits.  The workers get the scorer, not this
-        # model, so nothing of the pool keeps this model alive.
-        self._pools: dict[int, ProcessPoolExecutor] = {}
-        self._pool_lock = threading.Lock()
-        self._finalizer = weakref.finalize(self, _shut_down, self._pools)
+        # At most one pool of workers, stopped when another n_jobs replaces it, by close(), or when this model
+        # is garbage-collected or the interpreter exits (see tagger.parallel.Pools).
+        self._pools = Pools()
+        self._finalizer = self._pools.stop_with(self)
 
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k not in ("_pools", "_pool_lock", "_finalizer")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_pools", "_finalizer")}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
@@ -135,8 +54,7 @@ class TagModel:
 
     def close(self) -> None:
         """Stop the worker processes of ``n_jobs`` > 1 calls now (a later call starts new ones)."""
-        with self._pool_lock:
-            _shut_down(self._pools)
+        self._pools.close()
 
     def __enter__(self) -> "TagModel":
         return self
@@ -148,37 +66,9 @@ class TagModel:
         """``method(texts, **kwargs)`` split over ``n_jobs`` processes: this one and ``n_jobs - 1`` workers
         (started on first use and kept for later calls: one pool whatever the batch size, replaced when
         ``n_jobs`` changes, stopped by :meth:`close` or when the model is collected).  The workers get the
-        scorer by fork where the platform has it, else pickled once; this process tags its own share
-        meanwhile, so its texts are never shipped."""
-        from concurrent.futures.process import BrokenProcessPool  # (not at import: tagging alone needs none)
-        n = min(n_jobs, len(texts) // MIN_TEXTS_PER_JOB)
-        if n <= 1:
-            return getattr(self, method)(texts, **kwargs)
-        with self._pool_lock:
-            pool = self._pools.get(n_jobs)
-            if pool is None:
-                _shut_down(self._pools)  # one pool a model: another n_jobs replaces it
-                pool = self._pools[n_jobs] = process_pool(n_jobs - 1, _worker_init, (self.scorer, self.metadata))
-        size = -(-len(texts) // n)
-        chunks = [texts[i:i + size] for i in range(0, len(texts), size)]
-        try:
-            futures = [pool.submit(_worker_call, method, chunk, kwargs) for chunk in chunks[1:]]
-            try:
-                own = getattr(self, method)(chunks[0], **kwargs)
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
-            rest = [f.result() for f in futures]
-        except BrokenProcessPool:  # a worker died (killed, out of memory): a new pool next time, this batch here
-            with self._pool_lock:
-                if self._pools.get(n_jobs) is pool:
-                    del self._pools[n_jobs]
-            pool.shutdown(wait=False, cancel_futures=True)
-            warnings.warn(f"a tagging worker process died; {len(texts):,} texts tagged in this process instead",
-                          RuntimeWarning, stacklevel=3)
-            return getattr(self, method)(texts, **kwargs)
-        return list(chain(own, *rest))
+        model's scorer and metadata (not this model: so the pool does not keep it alive) by fork where the
+        platform has it, else pickled once; this process tags its own share meanwhile."""
+        return self._pools.split(self, method, texts, kwargs, n_jobs, lambda: TagModel(self.scorer, self.metadata))
 
     def __repr__(self) -> str:
         return f"<TagModel {len(self.tags)} tags{f' from {self.path}' if self.path else ''}>"
@@ -195,8 +85,8 @@ class TagModel:
 
     def _chunks(self, texts: list[str]):
         """Probabilities and known-text flags of ``texts``, a few thousand at a time (texts x every tag)."""
-        for start in range(0, len(texts), CHUNK):
-            yield self.scorer.probabilities(texts[start:start + CHUNK])
+        for chunk in chunks(texts):
+            yield self.scorer.probabilities(chunk)
 
     def predict_tags_batch(self, texts: Sequence[str], *, top_k: int | None = None, threshold: float | None = None,
                            with_scores: bool = False, n_jobs: int = 1) -> list[list[str]] | list[list[tuple[str, float]]]:
@@ -204,7 +94,7 @@ class TagModel:
 
         ``n_jobs`` > 1 (or -1 for every core) splits a large batch over worker processes, started on first
         use and kept for later calls; the results are the same as with one."""
-        top_k, threshold, n_jobs = _check_top_k(top_k, True), _check_threshold(threshold), _check_jobs(n_jobs)
+        top_k, threshold, n_jobs = check_top_k(top_k, True), check_threshold(threshold), check_jobs(n_jobs)
         texts = as_texts(texts)
         if n_jobs > 1:
             return self._in_parallel("predict_tags_batch", texts, n_jobs,
@@ -221,7 +111,7 @@ class TagModel:
     def score_tags_batch(self, texts: Sequence[str], *, top_k: int = 10,
                          n_jobs: int = 1) -> list[list[tuple[str, float]]]:
         """:meth:`score_tags` for many texts at once (``n_jobs`` as in :meth:`predict_tags_batch`)."""
-        top_k, n_jobs = _check_top_k(top_k, False), _check_jobs(n_jobs)
+        top_k, n_jobs = check_top_k(top_k, False), check_jobs(n_jobs)
         texts = as_texts(texts)
         if n_jobs > 1:
             return self._in_parallel("score_tags_batch", texts, n_jobs, {"top_k": top_k})
@@ -244,18 +134,18 @@ class TagModel:
         their thresholds (its few known words, such as "the", are weak evidence).  ``top_k`` caps the count.  ``with_scores=True`` gives ``(tag, probability)``
         pairs instead of tags.
         """
-        return self.predict_tags_batch([_check_text(text)], top_k=top_k, threshold=threshold,
+        return self.predict_tags_batch([check_text(text)], top_k=top_k, threshold=threshold,
                                        with_scores=with_scores)[0]
 
     def score_tags(self, text: str, *, top_k: int = 10) -> list[tuple[str, float]]:
         """The ``top_k`` most probable tags of ``text`` with their probabilities, thresholds aside."""
-        return self.score_tags_batch([_check_text(text)], top_k=top_k)[0]
+        return self.score_tags_batch([check_text(text)], top_k=top_k)[0]
 
     def explain_tags(self, text: str, *, top_k: int = 5, terms: int = 8) -> list["TagExplanation"]:
         """For each of the ``top_k`` most probable tags of ``text``: its probability and the ``terms`` words or
         phrases of the text that pushed it up most (and down most), with their contributions to the raw
         score (see :mod:`tagger.explain`)."""
-        return explain(self.scorer, _check_text(text), _check_top_k(top_k, False), _check_top_k(terms, False))
+        return explain(self.scorer, check_text(text), check_top_k(top_k, False), check_top_k(terms, False))
 
     def with_vocabulary(self, vocabulary, *, only: bool = False) -> "TagModel":
         """This model with a site's vocabulary added, without retraining: ``vocabulary`` is a
@@ -326,6 +216,24 @@ def default_model() -> TagModel:
                 with resources.as_file(ref) as path:
                     _default = load_model(path)
     return _default
+
+
+def model_reference(model) -> "str | TagModel | None":
+    """What names ``model`` (a path, a :class:`TagModel`, or ``None`` for the embedded model) to a worker
+    process (see :mod:`tagger.parallel`): a model file's absolute path, ``None`` for the embedded model, else the
+    model itself (it lives only in memory)."""
+    if model is None or isinstance(model, (str, os.PathLike)):
+        return None if model is None else os.path.abspath(os.fspath(model))
+    if model is _default:
+        return None
+    if model.path:
+        return os.path.abspath(model.path)
+    return model
+
+
+def referenced_model(ref: str | None) -> TagModel:
+    """The model a path or ``None`` names (see :func:`model_reference`), loaded."""
+    return default_model() if ref is None else load_model(ref)
 
 
 def predict_tags(text: str, *, top_k: int | None = None, threshold: float | None = None,

@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
-from .api import process_pool
+from .api import default_model, model_reference, referenced_model
 from .corpus import CorpusReader, parse_line
 from .files import atomic_write
+from .parallel import LOADS  # noqa: F401 (tagger.bulk.LOADS: a worker's model loads, which the Dask tests read)
+from .parallel import AHEAD, Done, InMemory, chunks, cluster_window, in_order, install, on_cluster, process_pool, \
+    worker_model
 from .progress import say
 
 __all__ = ["tag_corpus", "output_path", "BATCH_SIZE"]
@@ -23,48 +26,12 @@ __all__ = ["tag_corpus", "output_path", "BATCH_SIZE"]
 BATCH_SIZE = 256
 FORMATS = ("jsonl", "parquet")
 
+
 # ------------------------------------------------------------------------------- what a worker does
-_MODELS: dict = {}  # model reference -> TagModel, one load per process
-LOADS: Counter = Counter()  # model reference -> loads in this process (the tests check a worker loads once)
-
-
-def cluster_reference(model, client=None):
-    """What Dask tasks carry to name ``model`` (a path, a :class:`tagger.TagModel` or ``None``): its file's
-    path, ``None`` for the embedded default model, or, for a model that lives only in memory, a future of it
-    sent to every worker once by ``client`` (default: the current Dask client)."""
-    if model is None or isinstance(model, (str, os.PathLike)):
-        return None if model is None else os.path.abspath(os.fspath(model))
-    from .api import default_model
-    if model is default_model():
-        return None
-    if model.path:
-        return os.path.abspath(model.path)
-    if client is None:
-        from distributed import get_client
-        client = get_client()
-    return client.scatter(model, broadcast=True, hash=False)
-
-
-def worker_model(ref):
-    """The model ``ref`` names (a path, ``None`` for the default one, or a TagModel itself), loaded once per
-    process and kept."""
-    if ref is not None and not isinstance(ref, str):  # the model object itself (sent to this worker once)
-        return ref
-    model = _MODELS.get(ref)
-    if model is None:
-        from .api import default_model, load_model
-        model = _MODELS[ref] = default_model() if ref is None else load_model(ref)
-        LOADS[ref] += 1
-    return model
-
-
-def _install(ref, model) -> None:  # local pool initializer: the parent's model, inherited or pickled once
-    _MODELS[ref] = model
-
-
 def tag_lines(lines: Sequence[bytes], ref, top_k: int | None = None, threshold: float | None = None):
-    """Parse corpus ``lines``, tag the articles, and return one record or one reason (a bad line) per line."""
-    model = worker_model(ref)
+    """Parse corpus ``lines``, tag the articles with the model ``ref`` names (see :mod:`tagger.parallel`), and
+    return one record or one reason (a bad line) per line."""
+    model = worker_model(ref, referenced_model)
     parsed = [parse_line(line, require_tags=False) for line in lines]
     articles = [a for a, _ in parsed if a is not None]
     tagged = iter(model.predict_tags_batch([a.document for a in articles], top_k=top_k, threshold=threshold,
@@ -89,13 +56,13 @@ def output_path(corpus: str, out_dir: str, fmt: str = "jsonl") -> str:
     return os.path.join(out_dir, f"{name}.tags.{fmt}")
 
 
-class _JsonLines:
+class _Results:
+    """A results file written atomically (see :func:`tagger.files.atomic_write`): it appears, complete, when
+    :meth:`close` is called without a failure, and never otherwise."""
+
     def __init__(self, path: str):
         self._context = atomic_write(path)
         self._fh = self._context.__enter__()
-
-    def write(self, records: list[dict]) -> None:
-        self._fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8"))
 
     def close(self, failed: BaseException | None = None) -> None:
         if failed is None:
@@ -104,44 +71,34 @@ class _JsonLines:
             self._context.__exit__(type(failed), failed, failed.__traceback__)
 
 
-class _Parquet:
+class _JsonLines(_Results):
+    def write(self, records: list[dict]) -> None:
+        self._fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8"))
+
+
+class _Parquet(_Results):
     def __init__(self, path: str):
         try:
             import pyarrow as pa
             import pyarrow.parquet as pq
         except ImportError:
             raise ValueError("Parquet output needs pyarrow: pip install 'tagger[dask]' or pip install pyarrow") from None
-        self._pa, self._path = pa, path
-        self._tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.{os.getpid()}.tmp")
+        self._pa = pa
         self._schema = pa.schema([("id", pa.string()), ("url", pa.string()), ("tags", pa.list_(pa.string())),
                                   ("scores", pa.list_(pa.float32()))])
-        self._writer = pq.ParquetWriter(self._tmp, self._schema)
+        super().__init__(path)
+        self._writer = pq.ParquetWriter(self._fh, self._schema)
 
     def write(self, records: list[dict]) -> None:
         if records:
             self._writer.write_table(self._pa.Table.from_pylist(records, schema=self._schema))
 
     def close(self, failed: BaseException | None = None) -> None:
-        self._writer.close()
-        if failed is None:
-            os.replace(self._tmp, self._path)
-        else:
-            os.unlink(self._tmp)
+        self._writer.close()  # the file's footer, written to the file object (which stays open)
+        super().close(failed)
 
 
 # ------------------------------------------------------------------------------------------ the driver
-def _batches(reader: CorpusReader, size: int):
-    lines, numbers = [], []
-    for lineno, line in reader.lines():
-        lines.append(line)
-        numbers.append(lineno)
-        if len(lines) == size:
-            yield numbers, lines
-            lines, numbers = [], []
-    if lines:
-        yield numbers, lines
-
-
 def tag_corpus(corpora: Sequence[str], out_dir: str, *, model=None, workers: int = 1, client=None,
                fmt: str = "jsonl", batch_size: int = BATCH_SIZE, top_k: int | None = None,
                threshold: float | None = None, errors: str = "raise", force: bool = False,
@@ -159,74 +116,58 @@ def tag_corpus(corpora: Sequence[str], out_dir: str, *, model=None, workers: int
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size!r}")
-    from .api import default_model
     model = default_model() if model is None else model
     outputs = [output_path(c, out_dir, fmt) for c in corpora]
     existing = [o for o in outputs if os.path.exists(o)]
     if existing and not force:
         raise FileExistsError(f"{existing[0]} exists (force=True or --force overwrites it)")
     os.makedirs(out_dir, exist_ok=True)
-    submit, in_flight, close = _executor(model, workers, client)
-    try:
-        return [_tag_file(c, o, submit, in_flight, fmt, batch_size, top_k, threshold, errors, verbose)
+    with _tasks(model, workers, client) as (submit, window):
+        return [_tag_file(c, o, submit, window, fmt, batch_size, top_k, threshold, errors, verbose)
                 for c, o in zip(corpora, outputs)]
-    finally:
-        close()
 
 
-def _executor(model, workers: int, client) -> tuple[Callable, int, Callable]:
-    """``submit(lines, top_k, threshold) -> future``, how many batches may be in flight, and a closer."""
+@contextmanager
+def _tasks(model, workers: int, client) -> Iterator[tuple[Callable, int]]:
+    """``submit(lines, top_k, threshold) -> future`` of :func:`tag_lines` with ``model``, and how many batches
+    may be in flight: on the cluster behind ``client``, in a pool of ``workers`` processes that each get the
+    model once, or in this process."""
     if client is not None:
-        ref = cluster_reference(model, client)
-        slots = max(1, sum(client.nthreads().values()))
-        return (lambda lines, k, t: client.submit(tag_lines, lines, ref, k, t, pure=False)), 2 * slots, lambda: None
-    ref = "<this model>"
-    if workers == 1:
-        _install(ref, model)
-
-        class _Done:  # an already computed result, shaped like a future
-            def __init__(self, value):
-                self._value = value
-
-            def result(self):
-                return self._value
-        return (lambda lines, k, t: _Done(tag_lines(lines, ref, k, t))), 1, lambda: _MODELS.pop(ref, None)
-    pool = process_pool(workers, _install, (ref, model))
-    return ((lambda lines, k, t: pool.submit(tag_lines, lines, ref, k, t)), 2 * workers,
-            lambda: pool.shutdown(cancel_futures=True))
+        ref = on_cluster(model_reference(model), client)
+        yield (lambda lines, k, t: client.submit(tag_lines, lines, ref, k, t, pure=False)), cluster_window(client)
+    elif workers == 1:
+        yield (lambda lines, k, t: Done(tag_lines(lines, model, k, t))), 1
+    else:
+        ref = InMemory.new()
+        pool = process_pool(workers, install, (ref, model))
+        try:
+            yield (lambda lines, k, t: pool.submit(tag_lines, lines, ref, k, t)), AHEAD * workers
+        finally:
+            pool.shutdown(cancel_futures=True)
 
 
-def _tag_file(corpus: str, output: str, submit, in_flight: int, fmt: str, batch_size: int, top_k, threshold,
+def _tag_file(corpus: str, output: str, submit, window: int, fmt: str, batch_size: int, top_k, threshold,
               errors: str, verbose: bool) -> dict:
     reader = CorpusReader(corpus, errors, require_tags=False)
     writer = (_Parquet if fmt == "parquet" else _JsonLines)(output)
     start = last_report = time.monotonic()
     tagged = 0
-    pending: deque = deque()
-
-    def collect() -> None:
-        nonlocal tagged, last_report
-        numbers, future = pending.popleft()
-        records = []
-        for lineno, item in zip(numbers, future.result()):
-            if isinstance(item, dict):
-                records.append(item)
-            else:
-                reader.bad(lineno, item)
-        writer.write(records)
-        tagged += len(records)
-        now = time.monotonic()
-        if verbose and now - last_report >= 5:
-            say(f"{os.path.basename(corpus)}: {tagged:,} articles tagged ({tagged / (now - start):,.0f}/s)")
-            last_report = now
-
     try:
-        for numbers, lines in _batches(reader, batch_size):
-            pending.append((numbers, submit(lines, top_k, threshold)))
-            while len(pending) >= in_flight:
-                collect()
-        while pending:
-            collect()
+        batches = chunks(reader.lines(), batch_size)  # (line number, line) pairs
+        for batch, results in in_order(lambda b: submit([line for _, line in b], top_k, threshold), batches,
+                                       window):
+            records = []
+            for (lineno, _), item in zip(batch, results):
+                if isinstance(item, dict):
+                    records.append(item)
+                else:
+                    reader.bad(lineno, item)
+            writer.write(records)
+            tagged += len(records)
+            now = time.monotonic()
+            if verbose and now - last_report >= 5:
+                say(f"{os.path.basename(corpus)}: {tagged:,} articles tagged ({tagged / (now - start):,.0f}/s)")
+                last_report = now
     except BaseException as exc:
         writer.close(failed=exc)
         raise
@@ -238,4 +179,3 @@ def _tag_file(corpus: str, output: str, submit, in_flight: int, fmt: str, batch_
         + (f"; skipped {sum(reader.skipped.values()):,} bad lines: {dict(reader.skipped)}" if reader.skipped else ""),
         verbose)
     return summary
-

@@ -12,7 +12,8 @@ For corpus files from the shell: ``tagger tag-corpus FILES --out DIR --engine da
 """
 from __future__ import annotations
 
-from .bulk import cluster_reference, worker_model
+from .api import model_reference, referenced_model
+from .parallel import on_cluster, worker_model
 
 __all__ = ["tag_bag", "tag_dataframe"]
 
@@ -27,7 +28,7 @@ def _document(record: dict, text_key: str, title_key: str | None) -> str:
 
 def _tag_records(records, ref, text_key, title_key, top_k, threshold, with_scores):
     records = list(records)
-    model = worker_model(ref)
+    model = worker_model(ref, referenced_model)
     tagged = model.predict_tags_batch([_document(r, text_key, title_key) for r in records], top_k=top_k,
                                       threshold=threshold, with_scores=True)
     out = []
@@ -45,12 +46,13 @@ def tag_bag(bag, model=None, *, text_key: str = "text", title_key: str | None = 
 
     A record's document is its ``title_key`` and ``text_key`` joined as :attr:`tagger.Article.document` joins
     them.  ``model``: a path, a :class:`tagger.TagModel`, or ``None`` for the embedded model."""
-    return bag.map_partitions(_tag_records, cluster_reference(model), text_key, title_key, top_k, threshold, with_scores)
+    return bag.map_partitions(_tag_records, on_cluster(model_reference(model)), text_key, title_key, top_k, threshold,
+                              with_scores)
 
 
 def _tag_frame(frame, ref, column, top_k, threshold):
     import pandas as pd
-    model = worker_model(ref)
+    model = worker_model(ref, referenced_model)
     texts = frame[column].tolist()
     tags = model.predict_tags_batch(texts, top_k=top_k, threshold=threshold) if texts else []
     return frame.assign(tags=pd.Series(tags, index=frame.index, dtype=object))
@@ -63,4 +65,4 @@ def tag_dataframe(df, column: str = "text", model=None, *, top_k: int | None = N
     if column not in df.columns:
         raise KeyError(f"no column {column!r} (columns: {', '.join(map(str, df.columns))})")
     meta = df._meta.assign(tags=pd.Series([], dtype=object))
-    return df.map_partitions(_tag_frame, cluster_reference(model), column, top_k, threshold, meta=meta)
+    return df.map_partitions(_tag_frame, on_cluster(model_reference(model)), column, top_k, threshold, meta=meta)

@@ -1,4 +1,5 @@
-"""The classifier's parameters as one declarative schema: name -> type, range and default.
+"""The classifier's parameters as one declarative schema: name -> type, range and default; and the checks of
+the tagging calls' own arguments (a text, ``top_k``, ``threshold``, ``n_jobs``).
 
 One table serves every place a recipe enters: a model file's ``params`` (checked on load, so a file whose
 parameters would fail on every prediction is refused at once), a training config's ``[classifier]`` table
@@ -9,10 +10,14 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import warnings
 from collections.abc import Callable, Mapping
 
-__all__ = ["Param", "PARAMS", "SPLIT", "RENAMED", "check_params", "check_value", "current_names"]
+import numpy as np
+
+__all__ = ["Param", "PARAMS", "SPLIT", "RENAMED", "check_params", "check_value", "current_names", "check_text",
+           "check_top_k", "check_threshold", "check_jobs"]
 
 
 class Param:
@@ -124,3 +129,39 @@ def current_names(params: Mapping[str, object], where: str = "", stacklevel: int
 def _show(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+# ------------------------------------------------------------------------------------ tagging arguments
+def check_text(text: object) -> str:
+    """``text`` itself, or ``TypeError`` unless it is a ``str``."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, not {type(text).__name__}")
+    return text
+
+
+def check_top_k(top_k: object, allow_none: bool) -> int | None:
+    """``top_k`` as an ``int`` (``None`` stays ``None`` where ``allow_none``), or ``ValueError`` unless it is a
+    positive integer."""
+    if top_k is None and allow_none:
+        return None
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
+        raise ValueError(f"top_k must be a positive integer{' or None' if allow_none else ''}, got {top_k!r}")
+    return int(top_k)
+
+
+def check_threshold(threshold: object) -> float | None:
+    """``threshold`` as a ``float`` (or ``None``), or ``ValueError`` unless it is a probability in [0, 1]."""
+    if threshold is None:
+        return None
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)) \
+            or not 0.0 <= float(threshold) <= 1.0:
+        raise ValueError(f"threshold must be a probability in [0, 1] or None, got {threshold!r}")
+    return float(threshold)
+
+
+def check_jobs(n_jobs: object) -> int:
+    """How many processes ``n_jobs`` asks for (-1: one per core), or ``ValueError`` unless it is a positive
+    integer or -1."""
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+        raise ValueError(f"n_jobs must be a positive integer or -1 (every core), got {n_jobs!r}")
+    return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs

@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import ClassifierTags, TransformerTags
 
 from ..analysis import DEFAULT_MAX_CHARS
+from ..params import check_threshold, check_top_k
 from ..scorer import TagScorer, as_texts
 from . import pipeline
 from .pipeline import PARTITION_SIZE
@@ -209,7 +210,6 @@ class TagClassifier(BaseEstimator):
 
     def _chosen(self, texts: Sequence[str], threshold: float | None, top_k: int | None = None) -> list[np.ndarray]:
         """Column indices of the tags chosen for each text, best first (see :func:`tagger.scorer.choose`)."""
-        from ..api import _check_threshold as check_threshold, _check_top_k as check_top_k
         threshold, top_k = check_threshold(threshold), check_top_k(top_k, True)
         scorer = self.to_scorer()
         return scorer.choose(*scorer.probabilities(as_texts(texts)), threshold, top_k)

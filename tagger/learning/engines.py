@@ -6,14 +6,14 @@ same ids as in one pass, and each part is solved alike wherever it runs."""
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
+from ..parallel import CHUNK, cluster_window, in_order
 from ..progress import progress, say
 
 __all__ = ["LocalEngine", "DaskEngine", "engine_for", "CHUNK_DOCS"]
 
-CHUNK_DOCS = 2_000  # texts per analysis task on a cluster
+CHUNK_DOCS = CHUNK  # texts per analysis task on a cluster: tagger.parallel.chunks' default size
 
 
 class LocalEngine:
@@ -39,27 +39,12 @@ class DaskEngine:
         """``fn(item, *args)`` for each item, in order; items are read (and sent) as tasks complete, at most
         two per worker thread ahead, so a stream of texts never sits whole in memory."""
         shared = [self.client.scatter(a, broadcast=True) if _large(a) else a for a in args]
-        window = 2 * max(1, sum(self.client.nthreads().values()))
-        pending: deque = deque()
-        done = 0
         started = time.monotonic()
-        for item in items:
-            pending.append(self.client.submit(fn, item, *shared, pure=False))
-            if len(pending) >= window:
-                yield self._take(pending)
-                done += 1
-                self._report(what, done, started, verbose)
-        while pending:
-            yield self._take(pending)
-            done += 1
+        tasks = in_order(lambda item: self.client.submit(fn, item, *shared, pure=False), items,
+                         cluster_window(self.client))
+        for done, (_, result) in enumerate(tasks, 1):
+            yield result
             self._report(what, done, started, verbose)
-
-    @staticmethod
-    def _take(pending: deque):
-        future = pending.popleft()
-        result = future.result()
-        future.release()
-        return result
 
     @staticmethod
     def _report(what: str, done: int, started: float, verbose: bool) -> None:
@@ -74,14 +59,3 @@ def _large(value) -> bool:
 
 def engine_for(client) -> LocalEngine | DaskEngine:
     return LocalEngine() if client is None else DaskEngine(client)
-
-
-def chunks(items: Iterable, size: int = CHUNK_DOCS) -> Iterator[list]:
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -11,8 +11,8 @@ import scipy.sparse as sp
 
 from ..analysis import Analyzer
 from ..features import SKIP, UNKNOWN, CompiledVocabulary, TfidfFeatures, normalize_rows, word_values
+from ..parallel import chunks
 from ..wordhash import HashTable
-from .engines import chunks
 
 __all__ = ["fit_tfidf", "rescale_columns", "DocumentFrequencies", "count_chunk"]
 

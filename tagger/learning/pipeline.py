@@ -25,7 +25,8 @@ from ..progress import progress, say
 from ..scorer import LeadMatcher, as_texts, fuse
 from ..vocabulary import Vocabulary
 from .calibration import calibrate_in_place, fit_calibration, tune_thresholds
-from .engines import chunks, engine_for
+from ..parallel import chunks
+from .engines import engine_for
 from .features import BATCH, DocumentFrequencies, count_chunk, fit_tfidf
 from .lexical import LexicalFit, learn_lexical_source, lexical_threshold
 from .solvers import RidgeSettings, fit_ridge
