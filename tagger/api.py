@@ -226,7 +226,7 @@ def model_reference(model) -> "str | TagModel | None":
         return None if model is None else os.path.abspath(os.fspath(model))
     if model is _default:
         return None
-    if model.path:
+    if model.path and not model.added_vocabularies:  # (vocabularies added since the file live only in memory)
         return os.path.abspath(model.path)
     return model
 

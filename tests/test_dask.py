@@ -67,6 +67,15 @@ def test_a_model_in_memory_is_sent_to_each_worker_once(client, records, fitted):
     assert [r["tags"] for r in got] == model.predict_tags_batch(_documents(records))
 
 
+def test_a_model_with_an_added_vocabulary_reaches_the_workers_with_it(client, records, tiny_model_file):
+    from tagger import Vocabulary
+    model = load_model(tiny_model_file).with_vocabulary(Vocabulary.from_tags(["СТАДИОН"]))
+    documents = _documents(records)
+    assert any("СТАДИОН" in tags for tags in model.predict_tags_batch(documents))  # (a tag the file has not)
+    got = tag_bag(dask_bag.from_sequence(records, npartitions=4), model).compute()
+    assert [r["tags"] for r in got] == model.predict_tags_batch(documents)
+
+
 def _corpus(tmp_path, records, name="archive.jsonl.gz"):
     path = tmp_path / name
     write_corpus([Article(title=r["title"], text=r["text"], id=r["id"], url=r["url"]) for r in records], path)
