@@ -23,6 +23,7 @@ __all__ = [
 ]
 
 _SPACE = re.compile(r"\s+")
+_ALNUM = re.compile(r"[^\W_]")  # a letter or digit: str.isalnum, in one search
 #: A lone UTF-16 surrogate: JSON can write one ("\ud800"), UTF-8 cannot hold it.
 SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -49,7 +50,7 @@ def normalize_tag(raw: object) -> str | None:
     if SURROGATE.search(raw):  # JSON allows "\ud800"; no file, report or model can hold it
         raise ValueError(f"tag {raw!r} is not valid Unicode (a lone surrogate)")
     tag = _SPACE.sub(" ", unicodedata.normalize("NFC", raw)).strip().lstrip("#").strip()
-    if not any(ch.isalnum() for ch in tag):
+    if not _ALNUM.search(tag):
         return None
     return tag.upper()
 
