@@ -193,8 +193,14 @@ class Vocabulary:
         return out
 
     def check_limits(self) -> None:
-        """:class:`VocabularyError` unless the depth of this vocabulary's broader tags is within
-        :data:`MAX_DEPTH` (its numbers of tags and labels were checked as it was built, its labels as concepts)."""
+        """:class:`VocabularyError` unless this vocabulary is within the limits: its numbers of tags and labels (also
+        checked as it is built, before the concepts past them are), the depth of its broader tags; its labels were
+        checked as concepts.  Cheap once done (the hierarchy is kept)."""
+        if len(self._concepts) > MAX_CONCEPTS:
+            raise VocabularyError(f"{len(self._concepts):,} tags; a vocabulary holds at most {MAX_CONCEPTS:,}")
+        labels = sum(len(c.labels) for c in self._concepts.values())
+        if labels > MAX_LABELS:
+            raise VocabularyError(f"{labels:,} labels; a vocabulary holds at most {MAX_LABELS:,}")
         if any(c.broader for c in self._concepts.values()):
             self.hierarchy  # (the depth: resolved once, kept for the lexical source)
 
@@ -255,7 +261,8 @@ class Vocabulary:
         them); the depth of the two together is checked."""
         merged = Vocabulary()
         merged._concepts = self._gathered([*self, *other], limits=False)
-        merged.check_limits()
+        if any(c.broader for c in merged._concepts.values()):
+            merged.hierarchy
         return merged
 
     # ------------------------------------------------------------------------------------ construction
@@ -432,7 +439,8 @@ def _read_skos(path: str, text: str) -> Iterator[_Row]:
             graph.parse(data=text, format="turtle")
     except Exception as exc:  # rdflib raises its parser's own exception types; they name the line
         message = " ".join(str(exc).split())
-        raise VocabularyError(f"{path}: not valid Turtle ({shown(message, 300)[1:-1]})") from None
+        raise VocabularyError(f"{path}: not valid Turtle ({message[:300]}{'…' if len(message) > 300 else ''})") \
+            from None
     finally:
         quiet.setLevel(level)
     kinds = {SKOS.prefLabel: 0, SKOS.altLabel: 1, SKOS.hiddenLabel: 2, SKOS.broader: 3, SKOS.narrower: 4}
