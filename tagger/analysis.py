@@ -13,6 +13,7 @@ import unicodedata
 import warnings
 from functools import lru_cache
 from importlib import resources
+from itertools import chain
 
 import numpy as np
 import Stemmer
@@ -121,6 +122,20 @@ def _fold_table() -> bytes:
 
 
 _FOLD = _fold_table()
+#: The fold table with line feeds kept: many short texts folded at once, one a line (Analyzer.stems_of_many).
+_FOLD_LINES = _FOLD[:10] + b"\n" + _FOLD[11:]
+#: What makes a text's words more than its folded bytes split at spaces: markup, entities, hyphens (lone ones are
+#: dropped), the soft hyphen (removed), line feeds (the separator of the batch), characters that are no letter
+#: of windows-1251's and may be invisible inside a word.
+_NOT_PLAIN = re.compile("[<&\\-\xad\n\u0300-\u036f\u200b-\u200f\u2060-\u206f\ufe00-\ufe0f\ufeff]")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode(_ENCODING)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _drop_lone_hyphens(folded: bytes) -> bytes:
@@ -263,10 +278,30 @@ class Analyzer:
     def stems_of_many(self, texts) -> list[list[str]]:
         """:meth:`stems` of each of ``texts``, the words new to the cache stemmed at once (faster for many short
         texts, such as a vocabulary's labels)."""
-        keys = [self.word_keys(t) for t in texts]
-        self.cache_stems(w for k in keys for w in k)
-        get = self._cache.__getitem__
+        keys = self._word_keys_of_many(list(texts))
+        cache = self._cache
+        stem = {w: cache.get(w) for w in chain.from_iterable(keys)}  # every distinct word: its stem, if cached
+        new = [w for w, s in stem.items() if s is None]
+        stem.update(zip(new, cache.stems_of_new(new)))  # (all stemmed in one call, cached within the limit)
+        get = stem.__getitem__
         return [[s for s in map(get, k) if s] for k in keys]
+
+    def _word_keys_of_many(self, texts: list[str]) -> list[list[str]]:
+        """:meth:`word_keys` of each of ``texts``, as ``str``: the plain ones (no markup, entity, hyphen or soft hyphen, short
+        enough not to be cut, every character in windows-1251) folded in one pass, as one text of lines, since
+        each character folds alone there; the others one by one."""
+        keys: list = [None] * len(texts)
+        plain = [i for i, t in enumerate(texts) if len(t) <= self.max_chars and not _NOT_PLAIN.search(t)]
+        if plain:
+            try:
+                encoded = "\n".join([texts[i] for i in plain]).encode(_ENCODING)
+            except UnicodeEncodeError:  # (a character of another code page: those texts one by one)
+                plain = [i for i in plain if _encodable(texts[i])]
+                encoded = "\n".join([texts[i] for i in plain]).encode(_ENCODING)
+            for i, line in zip(plain, encoded.translate(_FOLD_LINES).decode(_ENCODING).split("\n")):
+                keys[i] = line.split()
+        return [[_decoded(w) if isinstance(w, bytes) else w for w in self.word_keys(t)] if k is None else k
+                for t, k in zip(texts, keys)]
 
     def words(self, text: str) -> list[str]:
         """The word tokens of ``text`` (cleaned, lower case), before stemming and stopword removal."""

@@ -158,9 +158,10 @@ class TagModel:
         if not isinstance(vocabulary, Vocabulary):
             if not isinstance(vocabulary, (str, os.PathLike)):
                 raise TypeError(f"vocabulary must be a tagger.Vocabulary or a file path, not {type(vocabulary).__name__}")
-            path, vocabulary = os.fspath(vocabulary), Vocabulary.read(vocabulary)
+            path, vocabulary = os.fspath(vocabulary), Vocabulary.read(vocabulary)  # (checked as it is read)
         else:
             path = None
+            vocabulary.check_limits()  # before any work: the limits of every vocabulary (tagger.vocabulary)
         metadata = {**self.metadata, "vocabulary": {"file": os.path.basename(path) if path else None,
                                                     "tags": len(vocabulary), "only": bool(only)}}
         model = TagModel(self.scorer.with_vocabulary(vocabulary, only), metadata, self.path)

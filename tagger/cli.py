@@ -185,6 +185,8 @@ def _print_explanations(explanations, name: str | None, as_json: bool) -> None:
         return
     if name:
         print(f"# {name}")
+    if not explanations:
+        print("no tag: the model can give none (its vocabulary has no tag)")
     for e in explanations:
         print(f"{e.tag}  {e.score:.3f}  from {' + '.join(e.sources)}")
         if e.label is not None:

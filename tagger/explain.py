@@ -73,7 +73,10 @@ def explain(scorer, text: str, top_k: int = 5, terms: int = 8) -> list[TagExplan
     surface = scorer.analyzer.surface_forms(text)
     vocabulary = scorer.features.terms_
     out = []
-    for j in np.argsort(-proba, kind="stable")[: min(top_k, len(proba))]:
+    order = np.argsort(-proba, kind="stable")
+    if scorer.allowed is not None:  # a site's own tags only: the others are never given, so never explained
+        order = order[scorer.allowed[order]]
+    for j in order[:top_k]:
         sources = []
         up = down = ()
         raw_j = intercept = lead_j = other = 0.0

@@ -408,14 +408,18 @@ class LexicalSource:
             raise ValueError(f"the lexical model needs {len(MODELS)} x {len(FEATURES)} coefficients, {len(MODELS)} "
                              f"intercepts and {len(FEATURES)} means and scales")
         stems = self.index.stems
-        df = np.array([self.stem_df.get(s, 0) for s in stems], dtype=np.float64)
+        df = self._stem_counts = np.array([self.stem_df.get(s, 0) for s in stems], dtype=np.float64)
         idf = np.log((1 + self.n_documents) / (1 + df)) + 1
         self.label_idf = np.append(idf, np.inf)[self.index.word_table].min(axis=1)  # (-1 pads the table: inf)
-        # broader tags: column -> the columns it is narrower than
+        # broader tags: column -> the columns it is narrower than, resolved once (see propagate)
         self.broader: dict[int, list[int]] = {}
         for concept in vocabulary:
             if concept.broader:
                 self.broader[columns[tag_key(concept.tag)]] = [columns[tag_key(b)] for b in concept.broader]
+        self._propagation = None
+        if self.broader:
+            self._propagation = vocabulary.hierarchy.on_columns(
+                np.fromiter((columns[key] for key in vocabulary.keys()), dtype=np.int64, count=len(vocabulary)))
 
     def features(self, c: Candidates, logits: np.ndarray, statistics: tuple | None = None) -> np.ndarray:
         """:data:`FEATURES` of candidates ``c``; ``logits`` (per candidate) the supervised log-odds, used where the
@@ -461,19 +465,13 @@ class LexicalSource:
     def propagate(self, P: np.ndarray, source: np.ndarray | None = None) -> None:
         """Give broader tags at least the probability of their narrower ones, in place (a narrower tag implies
         its broader one in a vocabulary's hierarchy); ``source`` (same shape, optional) records the narrower
-        column that raised each entry, -1 elsewhere."""
-        for _ in range(len(self.broader) + 1):  # until nothing changes (a cycle stops too: values only rise)
-            changed = False
-            for col, parents in self.broader.items():
-                for b in parents:
-                    up = P[:, col] > P[:, b]
-                    if up.any():
-                        P[up, b] = P[up, col]
-                        if source is not None:
-                            source[up, b] = col
-                        changed = True
-            if not changed:
-                break
+        column that raised each entry, -1 elsewhere.
+
+        Each tag gets the largest probability of the tags below it, its own included (tags on a cycle share
+        theirs), in a few array operations planned once from the vocabulary (:mod:`tagger.hierarchy`); the
+        narrower tags recorded are those a relaxation over the links in the vocabulary's order would record."""
+        if self._propagation is not None:
+            self._propagation(P, source)
 
     def reading_with(self, analyzer) -> "LexicalSource":
         """This source finding labels with ``analyzer`` (a tagger's own, so that TF-IDF and labels share one stem
@@ -508,14 +506,24 @@ class LexicalSource:
         def pad(a):
             return np.concatenate([a, np.zeros(new)])
         mentioned = pad(self.mentioned)
-        for concept in merged:
-            j = columns[tag_key(concept.tag)]
-            if j >= len(self.columns):
-                mentioned[j] = self.estimated_mentions(concept.labels)
         source = LexicalSource(merged, columns, self.index.analyzer, tag_counts=pad(self.tag_counts),
                                mentioned=mentioned, tagged=pad(self.tagged), n_supervised=self.n_supervised,
                                stem_df=self.stem_df, coef=self.coef, intercept=self.intercept, mean=self.mean,
                                scale=self.scale, prior=self.prior, smoothing=self.smoothing,
                                n_documents=self.n_documents, threshold=self.threshold,
                                unseen_threshold=self.unseen_threshold)
+        # the new tags' estimated_mentions, from the labels the index has just stemmed (no stemming twice)
+        words = source.index.stemmed[1]
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        counts = source._stem_counts[np.fromiter(chain.from_iterable(words), dtype=np.int64,
+                                                 count=int(lengths.sum()))]
+        col = np.fromiter((columns[key] for key in merged.keys()), dtype=np.int64, count=len(merged))
+        n_labels = np.fromiter((len(c.labels) for c in merged), dtype=np.int64, count=len(merged))
+        label_col = np.repeat(col, n_labels)
+        some = lengths > 0  # (a label of no word counts for nothing)
+        rarest = np.minimum.reduceat(counts, (np.cumsum(lengths) - lengths)[some]) if some.any() else counts[:0]
+        estimate = np.zeros(len(tags))
+        np.maximum.at(estimate, label_col[some], rarest)
+        fresh = np.arange(len(self.columns), len(tags))
+        source.mentioned[fresh] = estimate[fresh]
         return source, tags

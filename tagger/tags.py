@@ -23,6 +23,7 @@ __all__ = [
 ]
 
 _SPACE = re.compile(r"\s+")
+_ALNUM = re.compile(r"[^\W_]")  # a letter or digit: str.isalnum, in one search
 #: A lone UTF-16 surrogate: JSON can write one ("\ud800"), UTF-8 cannot hold it.
 SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -49,7 +50,7 @@ def normalize_tag(raw: object) -> str | None:
     if SURROGATE.search(raw):  # JSON allows "\ud800"; no file, report or model can hold it
         raise ValueError(f"tag {raw!r} is not valid Unicode (a lone surrogate)")
     tag = _SPACE.sub(" ", unicodedata.normalize("NFC", raw)).strip().lstrip("#").strip()
-    if not any(ch.isalnum() for ch in tag):
+    if not _ALNUM.search(tag):
         return None
     return tag.upper()
 
@@ -75,7 +76,24 @@ class TagNormalizer:
             if v is None or t is None:
                 raise ValueError(f"alias {variant!r} -> {target!r} does not name a tag")
             self.aliases[tag_key(v)] = t
+        self._check_cycles()
         self.stoplist = frozenset(tag_key(t) for t in map(normalize_tag, stoplist) if t)
+
+    def _check_cycles(self) -> None:
+        """``ValueError`` naming the tags of a cycle of aliases (``А -> Б -> А``): applied once, as aliases are,
+        it would swap the tags' articles silently, and no order of the file makes one of them right.  A chain
+        (``А -> Б``, ``Б -> В``) is applied one step, as written."""
+        done: set[str] = set()
+        for start in self.aliases:
+            path, key = [], start
+            while key in self.aliases and key not in done and key not in path \
+                    and tag_key(self.aliases[key]) != key:  # (a tag given as its own alias changes nothing)
+                path.append(key)
+                key = tag_key(self.aliases[key])
+            if key in path:
+                cycle = path[path.index(key):] + [key]
+                raise ValueError("aliases form a cycle: " + " -> ".join(cycle) + "; a tag cannot be an alias of itself")
+            done.update(path)
 
     @classmethod
     def from_alias_file(cls, path: str | os.PathLike | None,

@@ -112,3 +112,40 @@ def test_article_with_500_tags_and_a_tag_absent_from_a_fold():
     own = clf.thresholds_[:clf.n_supervised_]
     assert np.isfinite(clf.thresholds_).all() and ((own > 0) & (own < 1)).all()
     assert ((clf.thresholds_ > 0) & (clf.thresholds_ <= 1)).all()
+
+
+# ------------------------------------------------------------------------------------- site vocabularies
+_HOSTILE_VOCABULARIES = {
+    "quote.csv": "tag,labels\nКАВКАЗ,\"Кавказ\n" + "ТЕГ,метка\n" * 5_000,
+    "nul.ttl": '@prefix skos: <http://www.w3.org/2004/02/skos/core#> .\n<http://e.org/a> skos:prefLabel "А\\u0000Б"@ru .\n',
+    "long.csv": "tag,labels\nДЛИННЫЙ," + " ".join(["слово"] * 2_000) + "\n",
+    "xml.ttl": '<?xml version="1.0"?>\n<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>\n',
+    "binary.txt": "\x00\x01\x02\n",
+    "surrogate.csv": "tag\nА\\ud800\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(_HOSTILE_VOCABULARIES))
+def test_hostile_vocabularies_are_one_short_line_or_a_sane_model(tmp_path, name):
+    import time
+    import tracemalloc
+    from tagger import VocabularyError
+    if name.endswith(".ttl"):
+        pytest.importorskip("rdflib")
+    path = tmp_path / name
+    path.write_text(_HOSTILE_VOCABULARIES[name], encoding="utf-8")
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        site = default_model().with_vocabulary(path)
+        assert site.predict_tags("Кавказ и слово") is not None
+    except VocabularyError as exc:
+        assert "\n" not in str(exc) and len(str(exc)) < 400 and name in str(exc)
+    assert time.perf_counter() - started < 2 and tracemalloc.get_traced_memory()[1] < 300 << 20
+    tracemalloc.stop()
+
+
+def test_an_empty_vocabulary_only_explains_nothing():
+    from tagger import Vocabulary
+    site = default_model().with_vocabulary(Vocabulary(), only=True)
+    assert site.predict_tags("Сборная России по футболу") == [] and site.explain_tags("Сборная России") == []

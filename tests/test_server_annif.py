@@ -142,3 +142,23 @@ def test_without_a_model_the_embedded_one_is_project_rt(tmp_path):
         assert client.suggest("rt", "Центральный банк повысил ключевую ставку.", limit=1)[0]["score"] > 0.5
     finally:
         assert s.stop() == 0
+
+
+def test_a_huge_limit_gives_the_tags_with_evidence_not_every_tag(client, tiny_model, tiny_model_file, tmp_path):
+    best = tiny_model.score_tags(ARTICLE, top_k=len(tiny_model.tags))
+    results = client.suggest("tiny", ARTICLE, limit=10**9)
+    assert [(r["label"], round(r["score"], 9)) for r in results] == [(t, round(s, 9)) for t, s in best if s > 0]
+    # a site's list of 3,000 tags, nothing but its own: a text names two of them, the others score 0
+    site = tmp_path / "site.txt"
+    site.write_text("КОСМОС\nЭКОНОМИКА\n" + "".join(f"ТЕМА {i:05d}\n" for i in range(3_000)), encoding="utf-8")
+    s = Server(["--model", f"site={tiny_model_file}", "--vocabulary", str(site), "--only-vocabulary"],
+               tmp_path / "server.log")
+    try:
+        only = annif_client.AnnifClient(api_base=s.base + "/v1/")
+        one = only.suggest("site", ARTICLE + " Тема 00007.", limit=10**9)
+        batch = only.suggest_batch("site", [{"text": ARTICLE + " Тема 00007."}, {"text": ""}], limit=10**9)
+    finally:
+        assert s.stop() == 0
+    assert 1 <= len(one) <= 3 and all(r["score"] > 0 for r in one)
+    assert batch[0]["results"] == one  # (the empty text: the model's own two tags, at their small scores)
+    assert {r["label"] for r in batch[1]["results"]} <= {"КОСМОС", "ЭКОНОМИКА"}

@@ -1,4 +1,6 @@
 """Tag vocabularies: reading the files sites write (plain, CSV, SKOS) and the errors bad ones get."""
+import re
+
 import pytest
 
 from tagger import Concept, Vocabulary, VocabularyError
@@ -90,3 +92,102 @@ def test_merging_and_json_round_trip():
                 Vocabulary.from_json([bad], canonical=canonical)
     with pytest.raises(ValueError, match="does not name a tag"):
         Concept("#")
+
+
+# ------------------------------------------------------------------------------ limits and label checks
+def test_a_label_of_too_many_words_is_refused_with_its_line_before_any_index_is_built(tmp_path):
+    from tagger import default_model
+    from tagger.vocabulary import MAX_LABEL_WORDS
+    words = " ".join(f"слово{i}" for i in range(3_000))  # (the campaign's case is 10,000 words: the same line)
+    rows = ["tag,labels"] + [f"ТЕГ {i},метка {i}" for i in range(2_000)]
+    rows[1_001] = f"ДЛИННЫЙ,{words}"
+    path = write(tmp_path, "long.csv", "\n".join(rows))
+    message = rf"long\.csv:1002: label 'слово0 слово1 .*…' \([\d,]+ characters\) has 3,000 words; .* {MAX_LABEL_WORDS}$"
+    with pytest.raises(VocabularyError, match=message):
+        Vocabulary.read(path)
+    with pytest.raises(VocabularyError, match="has 3,000 words"):  # the API and Concept: the same check
+        default_model().with_vocabulary(Vocabulary([Concept("ДЛИННЫЙ", (words,))]))
+    assert len(Concept("МЕТКА", (" ".join(["слово"] * MAX_LABEL_WORDS),)).labels) == 2  # at the limit: kept
+
+
+def test_too_many_tags_are_refused_as_they_are_read(tmp_path, monkeypatch):
+    import tagger.vocabulary as vocabulary
+    monkeypatch.setattr(vocabulary, "MAX_CONCEPTS", 50)
+    path = write(tmp_path, "tags.txt", "".join(f"ТЕГ {i}\n" for i in range(100)))
+    with pytest.raises(VocabularyError, match=r"tags\.txt:51: more than 50 tags$"):
+        Vocabulary.read(path)
+    monkeypatch.setattr(vocabulary, "MAX_LABELS", 60)
+    with pytest.raises(VocabularyError, match="more than 60 labels"):
+        Vocabulary([Concept(f"ТЕГ {i}", (f"метка {i}",)) for i in range(40)])
+
+
+def test_a_hierarchy_deeper_than_the_limit_names_the_tag_and_line(tmp_path, monkeypatch):
+    import tagger.vocabulary as vocabulary
+    monkeypatch.setattr(vocabulary, "MAX_DEPTH", 30)
+    rows = ["tag,labels,broader", "ТЕГ 0"] + [f"ТЕГ {i},,ТЕГ {i - 1}" for i in range(1, 31)]
+    with pytest.raises(VocabularyError, match=r"deep\.csv:2: 'ТЕГ 0' is broader than a chain of more than 30 tags"):
+        Vocabulary.read(write(tmp_path, "deep.csv", "\n".join(rows)))
+    assert len(Vocabulary.read(write(tmp_path, "ok.csv", "\n".join(rows[:-1])))) == 30
+
+
+@pytest.mark.parametrize("name, text, where", [
+    ("tags.txt", "КАВКАЗ\nКАВ\x00КАЗ\n", r"tags\.txt:2"),
+    ("tags.txt", "КАВКАЗ\nКАВ\x1cКАЗ\n", r"tags\.txt:2"),  # (a file separator: a line break to splitlines)
+    ("site.csv", "tag,labels\nКАВКАЗ,Кав\x7fказ\n", r"site\.csv:2"),
+    ("site.ttl", '@prefix skos: <http://www.w3.org/2004/02/skos/core#> .\n@prefix ex: <http://e.org/> .\n'
+                 'ex:a skos:prefLabel "Кавказ"@ru .\nex:b skos:prefLabel "Кав\\u0000каз"@ru .\n',
+     r"site\.ttl:4: concept <http://e\.org/b>"),
+])
+def test_every_reader_refuses_control_characters_escaped_with_file_and_line(tmp_path, name, text, where):
+    if name.endswith(".ttl"):
+        pytest.importorskip("rdflib")
+    with pytest.raises(VocabularyError, match=rf"(^|/){where}: control or surrogate character U\+00[0-9A-F]{{2}} in '"
+                                              r"(Кав|КАВ)\\x[0-9a-f]{2}(каз|КАЗ)'$"):
+        Vocabulary.read(write(tmp_path, name, text))
+    with pytest.raises(VocabularyError, match=r"control or surrogate character U\+0000 in 'Кав\\x00каз'"):
+        Concept("КАВКАЗ", ("Кав\x00каз",))  # Concept itself: the same check
+
+
+def test_an_unterminated_quote_names_the_line_it_opened_on_in_one_short_line(tmp_path):
+    rows = ["tag,labels", "КАВКАЗ,Кавказ", 'ГРУЗИЯ,"Грузия|Сакартвело'] + [f"ТЕГ {i},метка {i}" for i in range(5_000)]
+    with pytest.raises(VocabularyError) as error:
+        Vocabulary.read(write(tmp_path, "site.csv", "\n".join(rows)))
+    message = str(error.value)
+    assert re.search(r"(^|/)site\.csv:3: a quoted field opened on this line is not closed", message)
+    assert "\n" not in message and len(message) < 300
+
+
+def test_a_file_of_one_line_repeated_is_one_tag(tmp_path):
+    v = Vocabulary.read(write(tmp_path, "same.txt", "КАВКАЗСКИЕ ГОРЫ\n" * 200_000))
+    assert v.tags == ["КАВКАЗСКИЕ ГОРЫ"]
+    csv = Vocabulary.read(write(tmp_path, "same.csv", "tag,labels\n" + "КАВКАЗ,Кавказ|Горы\n" * 100_000))
+    assert csv.get("КАВКАЗ").labels == ("КАВКАЗ", "Горы")
+
+
+def test_a_tag_given_many_times_merges_once_in_order():
+    v = Vocabulary([Concept("КАВКАЗ", (f"метка {i}",), (f"РЕГИОН {i % 3}",)) for i in range(5_000)])
+    assert v.get("КАВКАЗ").labels == ("КАВКАЗ", *(f"метка {i}" for i in range(5_000)))
+    assert v.get("КАВКАЗ").broader == ("РЕГИОН 0", "РЕГИОН 1", "РЕГИОН 2") and len(v) == 4
+
+
+def test_rdf_xml_named_ttl_is_one_line_without_rdflibs_warnings(tmp_path, capfd, caplog):
+    pytest.importorskip("rdflib")
+    xml = ('<?xml version="1.0"?>\n<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+           'xmlns:skos="http://www.w3.org/2004/02/skos/core#">\n<skos:Concept rdf:about="http://e.org/a">'
+           '<skos:prefLabel xml:lang="ru">Кавказ</skos:prefLabel></skos:Concept>\n</rdf:RDF>\n')
+    with pytest.raises(VocabularyError, match=r"(^|/)site\.ttl: not valid Turtle \([^\n]{1,310}\)$"):
+        Vocabulary.read(write(tmp_path, "site.ttl", xml))
+    out, err = capfd.readouterr()
+    assert not out and not err and not caplog.records
+
+
+def test_an_alias_cycle_is_refused_naming_its_tags_and_a_label_cycle_keeps_both_tags():
+    from tagger.learning.targets import tag_list_targets
+    from tagger.tags import TagNormalizer
+    with pytest.raises(ValueError, match="aliases form a cycle: СПОРТ -> В МИРЕ -> СПОРТ"):
+        TagNormalizer({"спорт": "в мире", "В МИРЕ": "СПОРТ"})
+    assert TagNormalizer({"А": "Б", "Б": "В", "Г": "г"})(["а", "б", "г"]) == ("Б", "В", "Г")  # chains: one step
+    # a vocabulary whose tags are each other's labels: a label that is a tag of the vocabulary is never folded
+    cycle = Vocabulary([Concept("СПОРТ", ("В мире",)), Concept("В МИРЕ", ("Спорт",))])
+    targets = tag_list_targets([["СПОРТ"], ["В МИРЕ"]] * 3, 2, cycle)
+    assert sorted(targets.classes) == ["В МИРЕ", "СПОРТ"]

@@ -11,7 +11,9 @@ unchanged: a *project* is a loaded model, a *subject* is a tag.
     POST /v1/projects/{id}/learn              403 problem, as Annif answers for a project without learning
 
 As in Annif, ``limit`` and ``threshold`` act on the scores alone (the ``limit`` best tags scoring at least
-``threshold``; defaults 10 and 0.0), not on the tuned per-tag thresholds that ``/v1/tags`` applies.  A result
+``threshold``; defaults 10 and 0.0), not on the tuned per-tag thresholds that ``/v1/tags`` applies.  A
+``limit`` beyond the model's tags is as many as it has, and a tag scoring 0 is never a suggestion (no evidence:
+``limit=1000000000`` gives a text the tags it has evidence for, not every tag of the model).  A result
 is ``{"uri", "label", "notation", "score"}``: the label is the tag, the URI ``urn:tagger:tag:`` plus the
 percent-encoded tag, the notation null.  Errors are ``application/problem+json`` with Annif's statuses: 400
 for a bad parameter, 403 for ``learn``, 404 for an unknown project, 413 for a body over the limit.  Annif's
@@ -31,6 +33,9 @@ __all__ = ["annif_routes", "TAG_URI_PREFIX"]
 
 TAG_URI_PREFIX = "urn:tagger:tag:"
 LANGUAGE = "ru"
+#: Tags ranked for a text at first: the few texts with more tags scoring above 0, where ``limit`` asks for more,
+#: are ranked again whole (a vocabulary of 100,000 tags gives a text a few hundred such tags, not 100,000).
+FIRST_LIMIT = 1_000
 
 
 def tag_uri(tag: str) -> str:
@@ -101,11 +106,18 @@ def annif_routes(app, models: dict, summaries: dict) -> None:
         return models[project_id]
 
     def suggest(model, texts: list[str], limit: int, threshold: float) -> list[dict]:
+        # at most the model's tags, and never one scoring 0: a subject the text gave no evidence for is no
+        # suggestion (Annif's backends leave them out too), and a huge limit costs no more than the model's tags
+        limit = min(limit, len(model.scorer.tags))
         if limit == 0:
             return [{"results": []} for _ in texts]
-        rows = model.score_tags_batch(texts, top_k=limit)  # (at most every tag: score_tags_batch caps it)
+        rows = model.score_tags_batch(texts, top_k=min(limit, FIRST_LIMIT))
+        more = [i for i, row in enumerate(rows) if limit > FIRST_LIMIT and row[-1][1] > 0.0]
+        if more:  # (a text with more tags scoring above 0 than the first call gave: all of them asked for)
+            for i, row in zip(more, model.score_tags_batch([texts[i] for i in more], top_k=limit)):
+                rows[i] = row
         return [{"results": [{"uri": tag_uri(t), "label": t, "notation": None, "score": s}
-                             for t, s in row if s >= threshold]} for row in rows]
+                             for t, s in row if s >= threshold and s > 0.0]} for row in rows]
 
     @app.get("/v1/", summary="Annif: information about the API", tags=["Annif"])
     def show_info() -> dict:
