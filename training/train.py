@@ -33,8 +33,9 @@ from tagger.progress import say
 from tagger.tags import DEFAULT_TAG_STOPLIST, TagNormalizer, tag_key
 from tagger.model_file import ModelError, read_metadata
 from tagger.learning import TagClassifier
-from tagger.learning.training import (_sha256, documents, fail, in_reading_order, load_recipe, make_split,
-                                     missing_sources, prepare_tags, read_articles, recipe_from_metadata)
+from tagger.learning.training import (documents, fail, in_reading_order, load_recipe, make_split,
+                                     missing_sources, prepare_tags, read_articles, recipe_from_metadata,
+                                     sha256_file)
 
 SEARCH_GRID = {"alpha": [0.05, 0.1, 0.2], "max_weights_per_tag": [1000, 2000, 4000]}
 MIN_ARTICLES = 20
@@ -266,7 +267,7 @@ def _main(argv=None) -> int:
         "corpora": sources,
         "updated_from": os.path.basename(args.update) if args.update else None,
         "tag_normalizer": {"aliases": normalizer.aliases, "stoplist": sorted(normalizer.stoplist)},
-        "vocabulary": ({"file": os.path.basename(args.vocabulary), "sha256": _sha256(args.vocabulary),
+        "vocabulary": ({"file": os.path.basename(args.vocabulary), "sha256": sha256_file(args.vocabulary),
                         "tags": len(recipe.classifier["vocabulary"])} if args.vocabulary else None),
         "tag_statistics": tag_stats,
         "split": {"seed": recipe.seed, "test_size": recipe.test_size, "val_size": recipe.val_size,

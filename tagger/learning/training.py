@@ -19,7 +19,8 @@ from ..progress import say
 from ..tags import TagNormalizer, tag_key
 
 __all__ = ["Recipe", "load_recipe", "recipe_from_metadata", "missing_sources", "read_articles", "prepare_tags",
-           "Split", "make_split", "fit_classifier", "fail", "documents", "in_reading_order"]
+           "Split", "make_split", "fit_classifier", "fail", "documents", "in_reading_order",
+           "sha256_file"]
 
 
 
@@ -85,7 +86,8 @@ def load_recipe(path: str | os.PathLike | None) -> Recipe:
     return Recipe(**split, classifier=dict(clf)).check(f"{path}: ")
 
 
-def _sha256(path: str) -> str:
+def sha256_file(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes, in hex: how a model records the corpora and vocabulary it was trained on."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -122,8 +124,8 @@ def read_articles(paths: Sequence[str], errors: str = "raise", verbose: bool = T
     from dataclasses import replace
     from pathlib import Path
 
-    from ..corpus import _text_key
-    from ..pages import _page_files
+    from ..corpus import text_key
+    from ..pages import page_files
     articles: list[Article] = []
     sources = []
     for index, path in enumerate(paths):
@@ -133,15 +135,15 @@ def read_articles(paths: Sequence[str], errors: str = "raise", verbose: bool = T
         for place, article in enumerate(items):
             extra = {"at": (index, place)}
             if not keep_text:
-                extra["text_key"] = _text_key(article)
+                extra["text_key"] = text_key(article)
                 article = replace(article, title="", text="")
             article.extra.update(extra)
             articles.append(article)
         skipped = skipped_of()
         if os.path.isdir(path):
-            digest, kind = _sha256_pages([Path(f) for f in _page_files([path])]), "pages"
+            digest, kind = _sha256_pages([Path(f) for f in page_files([path])]), "pages"
         else:
-            digest, kind = _sha256(path), "corpus"
+            digest, kind = sha256_file(path), "corpus"
         n = len(articles) - before
         say(f"read {n:,} articles from {path} in {time.monotonic() - start:.1f} s"
             + (f"; skipped {sum(skipped.values()):,}: {skipped}" if skipped else ""), verbose)
@@ -189,7 +191,7 @@ def prepare_tags(articles: Sequence[Article], normalizer: TagNormalizer, min_tag
 def documents(paths: Sequence[str], wanted: Sequence[Article], errors: str = "raise"):
     """The documents (title and text) of ``wanted`` — articles read from ``paths`` by :func:`read_articles`,
     in the order they were read — read again from the sources, one at a time."""
-    from ..corpus import _text_key
+    from ..corpus import text_key
     want = {a.extra.get("at"): a for a in wanted}
     if len(want) != len(wanted) or None in want:
         raise ValueError("documents() needs articles from read_articles, each once, in the order read")
@@ -201,7 +203,7 @@ def documents(paths: Sequence[str], wanted: Sequence[Article], errors: str = "ra
         for place, article in enumerate(items):
             light = want.get((index, place))
             if light is not None:
-                if article.id != light.id or _text_key(article) != _text_key(light):
+                if article.id != light.id or text_key(article) != text_key(light):
                     raise ValueError(f"the sources changed while training: {path} holds another article in "
                                      f"place {place + 1} now")
                 found += 1
