@@ -9,6 +9,7 @@
     tagger serve [--model [NAME=]PATH]... [--host H] [--port P] [--workers N]   HTTP service (pip install 'tagger[server]')
     tagger --page PAGE.txt                tag a scraped page: its headline and body only
     tagger tag-corpus FILES... --out DIR [--workers N | --engine dask --scheduler ADDR] [--format parquet]
+    tagger train --corpus CORPUS --out MODEL [--config TOML] ...   train a model (tagger/cli_train.py)
 
 Every failure is one line on stderr, ``tagger: error: ...``; exit status: 0 success, 1 runtime failure
 (unreadable file, bad model), 2 usage error, 130 interrupted (Ctrl-C).
@@ -23,7 +24,8 @@ import warnings
 from typing import NoReturn
 
 # Nothing heavy is imported here: `tagger --version` and `tagger --help` start in milliseconds; the model
-# file reader (NumPy, scipy.sparse) comes in when a command needs a model.
+# file reader (NumPy, scipy.sparse) comes in when a command needs a model, the learning half (scikit-learn)
+# only with `tagger train`.
 
 
 def error_line(message: object, program: str | None = "tagger") -> None:
@@ -123,7 +125,7 @@ def _decode(data: bytes, name: str) -> str:
 def _tag_parser() -> argparse.ArgumentParser:
     p = Parser(prog="tagger", description="Tag Russian news articles with the hashtags an editor would give.",
                 epilog="Other commands: 'tagger info MODEL', 'tagger corpus stats|build ...', 'tagger serve', "
-                       "'tagger tag-corpus FILES --out DIR' "
+                       "'tagger tag-corpus FILES --out DIR', 'tagger train --corpus FILE --out MODEL' "
                        "(to tag the word 'info' itself, write 'tagger -- info').")
     p.add_argument("text", nargs="*", help="text to tag (all arguments form one text); default: standard input")
     p.add_argument("--file", "-f", action="append", default=[], metavar="PATH",
@@ -478,6 +480,9 @@ def main(argv: list[str] | None = None) -> int:
                 code = _corpus(argv[1:])
             elif argv and argv[0] == "tag-corpus":
                 code = _tag_corpus(argv[1:])
+            elif argv and argv[0] == "train":
+                from .cli_train import main as train  # the learning half comes in here, for this command only
+                code = train(argv[1:])
             else:
                 code = _tag(argv)
             sys.stdout.flush()  # here, not at exit: a full disk is an error message, not a traceback

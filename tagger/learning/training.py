@@ -1,16 +1,14 @@
-"""Training workflow shared by ``training/train.py`` and the benchmarks: read corpora, normalise tags,
-split, fit, evaluate, describe.  The recipe (split and classifier parameters) comes from a TOML file."""
+"""The steps of training, shared by :mod:`.workflow` (the run of ``tagger train``) and the benchmarks: read
+corpora, normalise tags, split, fit.  The recipe (split and classifier parameters) comes from a TOML file."""
 from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import time
 import tomllib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import NoReturn
 
 from .classifier import TagClassifier
 from ..corpus import Article, read_corpus, split_corpus
@@ -18,10 +16,13 @@ from ..params import PARAMS, SPLIT, check_params
 from ..progress import say
 from ..tags import TagNormalizer, tag_key
 
-__all__ = ["Recipe", "load_recipe", "recipe_from_metadata", "missing_sources", "read_articles", "prepare_tags",
-           "Split", "make_split", "fit_classifier", "fail", "documents", "in_reading_order",
-           "sha256_file"]
+__all__ = ["Recipe", "RecipeError", "load_recipe", "recipe_from_metadata", "missing_sources", "read_articles",
+           "prepare_tags", "Split", "make_split", "fit_classifier", "documents", "in_reading_order", "sha256_file"]
 
+
+class RecipeError(ValueError):
+    """A recipe that cannot be trained with: a TOML file that cannot be read, an unknown key, a value of the
+    wrong type or out of its range.  Found before any corpus is read."""
 
 
 @dataclass
@@ -35,18 +36,21 @@ class Recipe:
 
     def check(self, where: str = "") -> "Recipe":
         """Every value's type and range (the schema of :mod:`tagger.params`), and the sizes together: a
-        ``ValueError`` naming the value now, before a corpus is read, not a traceback minutes later."""
-        check_params({"seed": self.seed, "test_size": self.test_size, "val_size": self.val_size}, SPLIT,
-                     f"{where}[split] ")
-        check_params(self.classifier, PARAMS, f"{where}[classifier] ")
+        :class:`RecipeError` naming the value now, before a corpus is read, not a traceback minutes later."""
+        try:
+            check_params({"seed": self.seed, "test_size": self.test_size, "val_size": self.val_size}, SPLIT,
+                         f"{where}[split] ")
+            check_params(self.classifier, PARAMS, f"{where}[classifier] ")
+        except ValueError as exc:
+            raise RecipeError(str(exc)) from None
         if self.test_size + self.val_size >= 1:
-            raise ValueError(f"{where}[split] test_size + val_size must be under 1, not "
-                             f"{self.test_size} + {self.val_size}")
+            raise RecipeError(f"{where}[split] test_size + val_size must be under 1, not "
+                              f"{self.test_size} + {self.val_size}")
         defaults = TagClassifier()
         cv = self.classifier.get("cv", defaults.cv)
         size = self.classifier.get("partition_size", defaults.partition_size)
         if size < 2 * cv:
-            raise ValueError(f"{where}[classifier] partition_size must be at least 2 * cv = {2 * cv}, not {size}")
+            raise RecipeError(f"{where}[classifier] partition_size must be at least 2 * cv = {2 * cv}, not {size}")
         return self
 
     def make_classifier(self, **overrides) -> TagClassifier:
@@ -57,32 +61,33 @@ class Recipe:
 
 
 def load_recipe(path: str | os.PathLike | None) -> Recipe:
-    """Read a recipe TOML (``[split]`` and ``[classifier]`` tables); ``None`` gives the defaults."""
+    """Read a recipe TOML (``[split]`` and ``[classifier]`` tables); ``None`` gives the defaults.  A file that
+    cannot be read or holds a wrong key or value raises :class:`RecipeError`."""
     if path is None:
         return Recipe()
     try:
         with open(path, "rb") as fh:
             raw = tomllib.load(fh)
     except OSError as exc:
-        raise ValueError(f"{path}: cannot read config ({exc.strerror})") from None
+        raise RecipeError(f"{path}: cannot read config ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: invalid TOML ({exc})") from None
+        raise RecipeError(f"{path}: invalid TOML ({exc})") from None
     unknown = set(raw) - {"split", "classifier"}
     if unknown:
-        raise ValueError(f"{path}: unknown tables {sorted(unknown)} (expected [split] and [classifier])")
+        raise RecipeError(f"{path}: unknown tables {sorted(unknown)} (expected [split] and [classifier])")
     split = raw.get("split", {})
     if not isinstance(split, dict):
-        raise ValueError(f"{path}: [split] must be a table")
+        raise RecipeError(f"{path}: [split] must be a table")
     bad = set(split) - set(SPLIT)
     if bad:
-        raise ValueError(f"{path}: unknown [split] keys {sorted(bad)}")
+        raise RecipeError(f"{path}: unknown [split] keys {sorted(bad)}")
     clf = raw.get("classifier", {})
     if not isinstance(clf, dict):
-        raise ValueError(f"{path}: [classifier] must be a table")
+        raise RecipeError(f"{path}: [classifier] must be a table")
     valid = set(TagClassifier().get_params()) - {"random_state", "verbose"}
     bad = set(clf) - valid
     if bad:
-        raise ValueError(f"{path}: unknown [classifier] keys {sorted(bad)}; valid: {sorted(valid)}")
+        raise RecipeError(f"{path}: unknown [classifier] keys {sorted(bad)}; valid: {sorted(valid)}")
     return Recipe(**split, classifier=dict(clf)).check(f"{path}: ")
 
 
@@ -237,9 +242,4 @@ def fit_classifier(clf: TagClassifier, articles: Sequence[Article], client=None)
     """Fit ``clf`` on ``articles``; their documents are built one at a time as the fit reads them (a list of
     them all would double the memory the texts take)."""
     return clf.fit((a.document for a in articles), [a.tags for a in articles], client=client)
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(code)
 
