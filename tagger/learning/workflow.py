@@ -118,7 +118,8 @@ class Training:
         if not out and not update:
             raise TrainingError("--out is required (or --update MODEL)")
         self.corpora, self.update, self.aliases, self.vocabulary = list(corpora), update, aliases, vocabulary
-        self.keep_furniture_tags, self.search, self.verbose, self.command = keep_furniture_tags, search, verbose, command
+        self.keep_furniture_tags, self.search = keep_furniture_tags, search
+        self.verbose, self.command = verbose, command
         self.errors = "skip" if skip_bad_lines else "raise"
         self.previous = read_metadata(update) if update else None
         if update and config:
@@ -143,10 +144,10 @@ class Training:
         articles, sources = read_articles(self.corpora, self.errors, verbose, keep_text=False)
         missing = missing_sources(self.previous, sources) if self.previous else []
         if missing:
-            raise TrainingError(
-                f"{self.update} was trained on " + ", ".join(f"{m['file']} (sha256 {m['sha256'][:12]}…)" for m in missing)
-                + ", not given: this model's ridge classifier cannot learn incrementally, so an update refits on "
-                  "the original corpora plus the new ones; pass them all with --corpus")
+            absent = ", ".join(f"{m['file']} (sha256 {m['sha256'][:12]}…)" for m in missing)
+            raise TrainingError(f"{self.update} was trained on {absent}, not given: this model's ridge classifier "
+                                "cannot learn incrementally, so an update refits on the original corpora plus the new "
+                                "ones; pass them all with --corpus")
         recipe = self.recipe
         articles, tag_stats = prepare_tags(articles, normalizer, recipe.classifier.get("min_tag_count", 20), verbose)
         if len(articles) < MIN_ARTICLES:
