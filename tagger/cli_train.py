@@ -57,8 +57,8 @@ def parse_args(argv: list[str] | None = None, program: str | None = "tagger") ->
                         "with MODEL's recipe on its original corpora (pass them with --corpus too; checked by "
                         "SHA-256) plus the new ones; --out defaults to MODEL")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
-    p.add_argument("--config", metavar="TOML", help="recipe file ([split] and [classifier]); "
-                   "command-line options override it")
+    p.add_argument("--config", metavar="TOML", help="recipe file ([split] and [classifier]), or 'default': the "
+                   "embedded model's recipe, shipped with tagger; command-line options override it")
     p.add_argument("--seed", type=int)
     p.add_argument("--test-size", type=float)
     p.add_argument("--val-size", type=float)

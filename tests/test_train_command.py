@@ -111,6 +111,18 @@ def test_ctrl_c_ends_any_command_in_one_line(tiny_model_file, capsys, monkeypatc
     assert capsys.readouterr().err == "tagger: error: interrupted\n"
 
 
+def test_the_default_recipe_ships_with_the_package(tmp_path, monkeypatch):
+    from tagger.learning.training import load_recipe
+    shipped = ROOT / "tagger" / "recipes" / "default.toml"
+    assert (ROOT / "training" / "default.toml").read_bytes() == shipped.read_bytes()  # one file, two paths
+    default = load_recipe("default")
+    assert default == load_recipe(str(shipped)) and default.classifier["min_tag_count"] == 10
+    (tmp_path / "default").write_text("[classifier]\nalpha = 0.5\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert load_recipe("./default").classifier == {"alpha": 0.5}  # a file of that name, by its path
+    assert load_recipe("default") == default
+
+
 # ------------------------------------------------------------------------------ the library raises
 def test_the_training_run_raises_exceptions_the_command_line_tells(tmp_path):
     from tagger.learning.training import RecipeError

@@ -16,8 +16,9 @@ from ..params import PARAMS, SPLIT, check_params
 from ..progress import say
 from ..tags import TagNormalizer, tag_key
 
-__all__ = ["Recipe", "RecipeError", "load_recipe", "recipe_from_metadata", "missing_sources", "read_articles",
-           "prepare_tags", "Split", "make_split", "fit_classifier", "documents", "in_reading_order", "sha256_file"]
+__all__ = ["Recipe", "RecipeError", "RECIPES", "load_recipe", "recipe_from_metadata", "missing_sources",
+           "read_articles", "prepare_tags", "Split", "make_split", "fit_classifier", "documents", "in_reading_order",
+           "sha256_file"]
 
 
 class RecipeError(ValueError):
@@ -60,11 +61,21 @@ class Recipe:
         return TagClassifier(random_state=self.seed, **params)
 
 
+#: The recipes shipped with tagger, by the name :func:`load_recipe` takes instead of a path: ``default`` is
+#: the embedded model's (``training/default.toml`` in a checkout is the same file).
+RECIPES = {"default": "recipes/default.toml"}
+
+
 def load_recipe(path: str | os.PathLike | None) -> Recipe:
-    """Read a recipe TOML (``[split]`` and ``[classifier]`` tables); ``None`` gives the defaults.  A file that
-    cannot be read or holds a wrong key or value raises :class:`RecipeError`."""
+    """Read a recipe TOML (``[split]`` and ``[classifier]`` tables), or the one of :data:`RECIPES` a name gives
+    (a file called so is ``./default``); ``None`` gives the defaults.  A file that cannot be read or holds a
+    wrong key or value raises :class:`RecipeError`."""
     if path is None:
         return Recipe()
+    if isinstance(path, str) and path in RECIPES:
+        from importlib import resources
+        with resources.as_file(resources.files("tagger").joinpath(RECIPES[path])) as shipped:
+            return load_recipe(shipped)
     try:
         with open(path, "rb") as fh:
             raw = tomllib.load(fh)
