@@ -9,8 +9,10 @@
     tagger serve [--model [NAME=]PATH]... [--host H] [--port P] [--workers N]   HTTP service (pip install 'tagger[server]')
     tagger --page PAGE.txt                tag a scraped page: its headline and body only
     tagger tag-corpus FILES... --out DIR [--workers N | --engine dask --scheduler ADDR] [--format parquet]
+    tagger train --corpus CORPUS --out MODEL [--config TOML] ...   train a model (tagger/cli_train.py)
 
-Exit status: 0 success, 1 runtime failure (unreadable file, bad model), 2 usage error.
+Every failure is one line on stderr, ``tagger: error: ...``; exit status: 0 success, 1 runtime failure
+(unreadable file, bad model), 2 usage error, 130 interrupted (Ctrl-C).
 """
 from __future__ import annotations
 
@@ -20,19 +22,11 @@ import os
 import sys
 import warnings
 
+from .console import Parser, add_engine_options, check_engine, dask_client, die, error_line
+
 # Nothing heavy is imported here: `tagger --version` and `tagger --help` start in milliseconds; the model
-# file reader (NumPy, scipy.sparse) comes in when a command needs a model.
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, status 2, no usage dump
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
-def _die(message: str, code: int = 1):
-    print(f"tagger: error: {message}", file=sys.stderr)
-    raise SystemExit(code)
+# file reader (NumPy, scipy.sparse) comes in when a command needs a model, the learning half (scikit-learn)
+# only with `tagger train`.
 
 
 def _positive_int(value: str) -> int:
@@ -77,9 +71,9 @@ def _decode(data: bytes, name: str) -> str:
 
 
 def _tag_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="tagger", description="Tag Russian news articles with the hashtags an editor would give.",
+    p = Parser(prog="tagger", description="Tag Russian news articles with the hashtags an editor would give.",
                 epilog="Other commands: 'tagger info MODEL', 'tagger corpus stats|build ...', 'tagger serve', "
-                       "'tagger tag-corpus FILES --out DIR' "
+                       "'tagger tag-corpus FILES --out DIR', 'tagger train --corpus FILE --out MODEL' "
                        "(to tag the word 'info' itself, write 'tagger -- info').")
     p.add_argument("text", nargs="*", help="text to tag (all arguments form one text); default: standard input")
     p.add_argument("--file", "-f", action="append", default=[], metavar="PATH",
@@ -108,7 +102,7 @@ def _tag_parser() -> argparse.ArgumentParser:
 def _inputs(args) -> list[tuple[str, str | None, str | None]]:
     """(name, text, error) for every input."""
     if args.text and (args.file or args.page):
-        _Parser(prog="tagger").error("give text arguments or --file/--page, not both")
+        die("give text arguments or --file/--page, not both", 2)
     if args.text:
         return [("<args>", " ".join(args.text), None)]
     if args.file or args.page:
@@ -130,7 +124,7 @@ def _inputs(args) -> list[tuple[str, str | None, str | None]]:
                 out.append((path, None, str(exc)))
         return out
     if sys.stdin is None or sys.stdin.isatty():
-        _Parser(prog="tagger").error("no text: give it as arguments, with --file, or on standard input")
+        die("no text: give it as arguments, with --file, or on standard input", 2)
     return [("<stdin>", _read_input(sys.stdin.buffer, "<stdin>"), None)]
 
 
@@ -140,12 +134,12 @@ def _load(path: str | None, vocabulary: str | None = None, only: bool = False):
     from .api import default_model, load_model
     from .model_file import ModelError
     if only and not vocabulary:
-        _Parser(prog="tagger").error("--only-vocabulary needs --vocabulary FILE")
+        die("--only-vocabulary needs --vocabulary FILE", 2)
     try:
         model = load_model(path) if path else default_model()
         return model.with_vocabulary(vocabulary, only=only) if vocabulary else model
     except (ModelError, ValueError) as exc:  # VocabularyError is a ValueError naming the file and line
-        _die(str(exc))
+        die(str(exc))
 
 
 def _tag(argv: list[str]) -> int:
@@ -153,13 +147,13 @@ def _tag(argv: list[str]) -> int:
     try:
         inputs = _inputs(args)
     except ValueError as exc:
-        _die(str(exc))
+        die(str(exc))
     model = _load(args.model, args.vocabulary, args.only_vocabulary)
     failed = 0
     many = len(inputs) > 1
     for name, text, error in inputs:
         if error is not None:
-            print(f"tagger: error: {error}", file=sys.stderr)
+            error_line(error)
             failed += 1
             continue
         if args.explain:
@@ -205,7 +199,7 @@ def _print_explanations(explanations, name: str | None, as_json: bool) -> None:
 
 
 def _info(argv: list[str]) -> int:
-    p = _Parser(prog="tagger info", description="Describe a model file without loading its weights.")
+    p = Parser(prog="tagger info", description="Describe a model file without loading its weights.")
     p.add_argument("model", nargs="?", help="model file (default: the embedded model)")
     p.add_argument("--json", action="store_true", help="print the whole metadata as JSON")
     args = p.parse_args(argv)
@@ -219,7 +213,7 @@ def _info(argv: list[str]) -> int:
     try:
         meta = read_metadata(args.model)
     except ModelError as exc:
-        _die(str(exc))
+        die(str(exc))
     if args.json:
         print(json.dumps(meta, ensure_ascii=False, indent=1))
         return 0
@@ -264,8 +258,8 @@ def _shown(value: object) -> str:
 
 
 def _corpus(argv: list[str]) -> int:
-    p = _Parser(prog="tagger corpus", description="Build and describe corpus files.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = Parser(prog="tagger corpus", description="Build and describe corpus files.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
     b = sub.add_parser("build", help="turn folders of scraped pages into a corpus file")
     b.add_argument("pages", nargs="+", metavar="PAGES_DIR", help="folders (searched recursively) or page files")
     b.add_argument("-o", "--output", required=True, metavar="CORPUS", help="corpus file to write (.gz: gzip)")
@@ -281,21 +275,21 @@ def _corpus(argv: list[str]) -> int:
         from .pages import PageReport, read_pages
         missing = [d for d in args.pages if not os.path.exists(d)]
         if missing:
-            _die(f"no such file or folder: {', '.join(missing)}")
+            die(f"no such file or folder: {', '.join(missing)}")
         if os.path.exists(args.output) and not args.force:
-            _die(f"{args.output} exists; pass --force to overwrite it")
+            die(f"{args.output} exists; pass --force to overwrite it")
         report = PageReport()
         try:
             n = write_corpus(read_pages(args.pages, report), args.output)
         except OSError as exc:
-            _die(f"cannot write {args.output}: {exc.strerror}")
+            die(f"cannot write {args.output}: {exc.strerror}")
         print(f"wrote {n:,} articles to {args.output}; {report}", file=sys.stderr)
         return 0 if n else 1
     reader = read_corpus(args.corpus, errors="skip" if args.skip_bad_lines else "raise")
     try:
         stats = corpus_stats(reader)
     except CorpusError as exc:
-        _die(str(exc))
+        die(str(exc))
     if reader.skipped:
         stats["skipped_lines"] = dict(reader.skipped)
     if args.json:
@@ -324,10 +318,10 @@ def _project_id(path: str) -> str:
 def _serve(argv: list[str]) -> int:
     from importlib.util import find_spec
     if find_spec("fastapi") is None or find_spec("uvicorn") is None:  # (before anything of tagger.server)
-        _die("tagger serve needs the server extra: pip install 'tagger[server]'")
+        die("tagger serve needs the server extra: pip install 'tagger[server]'")
     from .server.limits import Timeouts
     d = Timeouts()
-    p = _Parser(prog="tagger serve", description="Serve tagging over HTTP: JSON routes, Annif's REST API, the "
+    p = Parser(prog="tagger serve", description="Serve tagging over HTTP: JSON routes, Annif's REST API, the "
                                                  "editors' page at /, docs at /docs.")
     p.add_argument("--model", "-m", action="append", default=[], metavar="[NAME=]PATH", type=_model_spec,
                    help="a model file to serve as project NAME (default NAME: the file name without extension); "
@@ -361,7 +355,7 @@ def _serve(argv: list[str]) -> int:
     try:  # the port first: a busy port is one line and status 1, before the models are read
         sock = listen(args.host, args.port)
     except OSError as exc:
-        _die(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+        die(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
     vocabulary, only = args.vocabulary, args.only_vocabulary
     models = {name: _load(path, vocabulary, only) for name, path in specs} or {"rt": _load(None, vocabulary, only)}
     port = sock.getsockname()[1]
@@ -373,12 +367,12 @@ def _serve(argv: list[str]) -> int:
             access_log=not args.no_access_log,
             timeouts=Timeouts(head=args.head_timeout, body=args.body_timeout, graceful=args.graceful_timeout))
     except ValueError as exc:
-        _die(str(exc))
+        die(str(exc))
     return 0
 
 
 def _tag_corpus(argv: list[str]) -> int:
-    p = _Parser(prog="tagger tag-corpus",
+    p = Parser(prog="tagger tag-corpus",
                 description="Tag every article of corpus files (JSON Lines, .gz allowed; 'tags' may be absent) and "
                             "write OUT/NAME.tags.jsonl (or .parquet): {id, url, tags, scores} per article, in order. "
                             "Streams: memory stays flat whatever the archive's size.")
@@ -387,9 +381,7 @@ def _tag_corpus(argv: list[str]) -> int:
     p.add_argument("--model", "-m", metavar="PATH", help="model file (default: the embedded model)")
     p.add_argument("--workers", "-w", type=_positive_int, default=1, metavar="N",
                    help="local worker processes (default 1; use the number of cores)")
-    p.add_argument("--engine", choices=["local", "dask"], default="local",
-                   help="dask: send the work to a Dask cluster (pip install 'tagger[dask]')")
-    p.add_argument("--scheduler", metavar="ADDR", help="the Dask scheduler, e.g. tcp://10.0.0.5:8786 (--engine dask)")
+    add_engine_options(p, "send the work to a Dask cluster")
     p.add_argument("--format", choices=["jsonl", "parquet"], default="jsonl", help="parquet needs pyarrow")
     p.add_argument("--top-k", "-k", type=_positive_int, metavar="N", help="at most N tags per article")
     p.add_argument("--threshold", "-t", type=_probability, metavar="P",
@@ -399,35 +391,23 @@ def _tag_corpus(argv: list[str]) -> int:
     p.add_argument("--force", action="store_true", help="overwrite existing results")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     args = p.parse_args(argv)
-    if args.engine == "dask" and not args.scheduler:
-        p.error("--engine dask needs --scheduler ADDR (a running Dask scheduler)")
-    if args.engine == "local" and args.scheduler:
-        p.error("--scheduler goes with --engine dask")
+    check_engine(p, args)
     missing = [c for c in args.corpora if not os.path.isfile(c)]
     if missing:
-        _die(f"no such corpus file: {', '.join(missing)}")
+        die(f"no such corpus file: {', '.join(missing)}")
     model = _load(args.model)
     from .bulk import tag_corpus
     from .corpus import CorpusError
-    client = None
-    if args.engine == "dask":
-        try:
-            from distributed import Client
-        except ImportError:
-            _die("--engine dask needs Dask: pip install 'tagger[dask]'")
-        try:
-            client = Client(args.scheduler, timeout=30)
-        except (OSError, TimeoutError) as exc:
-            _die(f"cannot reach the Dask scheduler at {args.scheduler}: {exc}")
+    client = dask_client(args)
     try:
         tag_corpus(args.corpora, args.out, model=model, workers=args.workers, client=client,
                                fmt=args.format, batch_size=args.batch_size, top_k=args.top_k,
                                threshold=args.threshold, errors="skip" if args.skip_bad_lines else "raise",
                                force=args.force, verbose=not args.quiet)
     except (CorpusError, FileExistsError, ValueError) as exc:
-        _die(str(exc))
+        die(str(exc))
     except OSError as exc:
-        _die(f"cannot write results: {exc.strerror or exc}")
+        die(f"cannot write results: {exc.strerror or exc}")
     finally:
         if client is not None:
             client.close()
@@ -450,17 +430,21 @@ def main(argv: list[str] | None = None) -> int:
                 code = _corpus(argv[1:])
             elif argv and argv[0] == "tag-corpus":
                 code = _tag_corpus(argv[1:])
+            elif argv and argv[0] == "train":
+                from .cli_train import main as train  # the learning half comes in here, for this command only
+                code = train(argv[1:])
             else:
                 code = _tag(argv)
             sys.stdout.flush()  # here, not at exit: a full disk is an error message, not a traceback
             return code
     except KeyboardInterrupt:
+        error_line("interrupted")
         return 130
     except _OutputError as exc:
         _discard_stdout(stdout)
         if isinstance(exc.error, BrokenPipeError):  # the reader went away (| head): not an error
             return 0
-        print(f"tagger: error: cannot write the output: {exc.error.strerror or exc.error}", file=sys.stderr)
+        error_line(f"cannot write the output: {exc.error.strerror or exc.error}")
         return 1
     finally:
         sys.stdout = stdout

@@ -23,7 +23,8 @@ from .files import atomic_write, open_input
 
 from .tags import SURROGATE, TagNormalizer, tag_key
 
-__all__ = ["Article", "CorpusError", "CorpusReader", "read_corpus", "write_corpus", "split_corpus", "corpus_stats"]
+__all__ = ["Article", "CorpusError", "CorpusReader", "read_corpus", "write_corpus", "split_corpus", "corpus_stats",
+           "text_key"]
 
 #: A corpus line longer than this is refused (a real article is ~50 KB); it would otherwise be held in memory.
 MAX_LINE_BYTES = 20 * 1024 * 1024
@@ -241,7 +242,10 @@ def parse_date(text: str) -> datetime | None:
         return None
 
 
-def _text_key(article: Article) -> str:
+def text_key(article: Article) -> str:
+    """The key articles of the same text share (whitespace and case aside): :func:`split_corpus` keeps them in
+    one split and :func:`corpus_stats` counts them as duplicates.  An article read without its text carries the
+    key it had in ``extra["text_key"]``."""
     known = article.extra.get("text_key")  # computed while the text was there (read without texts)
     if known is not None:
         return known
@@ -263,7 +267,7 @@ def split_corpus(articles: Sequence[Article], test_size: float = 0.15, val_size:
     shares = np.array([1 - test_size - val_size, val_size, test_size])
     groups: dict[str, list[Article]] = {}
     for article in articles:
-        groups.setdefault(_text_key(article), []).append(article)
+        groups.setdefault(text_key(article), []).append(article)
 
     def order_key(item: tuple[str, list[Article]]) -> str:
         key, members = item
@@ -329,7 +333,7 @@ def corpus_stats(articles: Iterable[Article]) -> dict:
         lengths.append(len(a.text))
         if a.date:
             dates.append(a.date)
-        key = _text_key(a)
+        key = text_key(a)
         dup_text += key in seen_text
         seen_text.add(key)
         if a.id is not None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .corpus import Article, parse_date
 
-__all__ = ["parse_page", "read_pages", "PageReport"]
+__all__ = ["parse_page", "read_pages", "PageReport", "page_files"]
 
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff]+")
 _SOURCE = re.compile(r"^(?:Источник|Source)\s*[-–—:]\s*(\S.*)$", re.IGNORECASE)
@@ -85,7 +85,9 @@ class PageReport:
         return text + "".join(f"\n  {path}: {reason}" for path, reason in self.skipped)
 
 
-def _page_files(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> Iterator[Path]:
+def page_files(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> Iterator[Path]:
+    """The page files of ``paths``, in the order :func:`read_pages` reads them: a file as it is, a folder's
+    files (recursively, hidden ones left out) in name order."""
     if isinstance(paths, (str, os.PathLike)):  # one path, not the characters of one ("/" would walk from root)
         paths = [paths]
     elif isinstance(paths, (bytes, bytearray)) or not isinstance(paths, Iterable):
@@ -117,7 +119,7 @@ def read_pages(paths: str | os.PathLike | Iterable[str | os.PathLike],
     A page that cannot be read or parsed is skipped and recorded in ``report`` with its reason; an article's
     ``id`` is its file name without extension."""
     report = report if report is not None else PageReport()
-    for path in _page_files(paths):
+    for path in page_files(paths):
         try:
             text = _read_page(path).decode("utf-8-sig")
             article = parse_page(text, id=path.stem)

@@ -74,3 +74,16 @@ def test_a_model_file_keeps_the_lead_weight_under_its_format_name(fitted, tmp_pa
     params = json.loads(zipfile.ZipFile(tmp_path / "m.tagger").read("metadata.json"))["params"]
     assert params["lexical_weight"] == fitted.lead_weight and "lead_weight" not in params
     assert load_model(tmp_path / "m.tagger").scorer.params["lead_weight"] == fitted.lead_weight
+
+
+def test_a_recipe_with_the_old_name_of_lead_weight_still_loads(tmp_path):
+    import pytest
+    from tagger.learning.training import load_recipe
+    path = tmp_path / "recipe.toml"
+    path.write_text("[classifier]\nlexical_weight = 0.5\n", encoding="utf-8")
+    with pytest.warns(DeprecationWarning, match="lead_weight"):
+        recipe = load_recipe(path)
+    assert recipe.classifier == {"lead_weight": 0.5} and recipe.make_classifier().lead_weight == 0.5
+    path.write_text("[classifier]\nlexical_weight = 0.5\nlead_weight = 0.2\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="give lead_weight only"):
+        load_recipe(path)

@@ -207,10 +207,12 @@ def load_model_of(clf, tmp_path):
 def test_help_quotes_the_defaults_that_apply(capsys):
     """Each "(default X)" of --help is what a left-out option means (the help once said --min-df 2; it was 3)."""
     import re
+    from tagger.cli_train import overrides, parse_args
+    from tagger.learning.workflow import recipe_for
     with pytest.raises(SystemExit):
-        train.parse_args(["--help"])
+        parse_args(["--help"])
     text = " ".join(capsys.readouterr().out.split())
-    clf = train.recipe_from(train.parse_args(["--corpus", "c.jsonl", "--out", "m.tagger"])).make_classifier()
+    clf = recipe_for(overrides=overrides(parse_args(["--corpus", "c.jsonl", "--out", "m.tagger"]))).make_classifier()
     options = {"--min-tag-count": clf.min_tag_count, "--alpha": clf.alpha, "--ngram-max": clf.ngram_range[1],
                "--min-df": clf.min_df, "--max-weights-per-tag": clf.max_weights_per_tag, "--solver": clf.solver,
                "--partition-size": clf.partition_size}

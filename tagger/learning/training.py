@@ -1,26 +1,29 @@
-"""Training workflow shared by ``training/train.py`` and the benchmarks: read corpora, normalise tags,
-split, fit, evaluate, describe.  The recipe (split and classifier parameters) comes from a TOML file."""
+"""The steps of training, shared by :mod:`.workflow` (the run of ``tagger train``) and the benchmarks: read
+corpora, normalise tags, split, fit.  The recipe (split and classifier parameters) comes from a TOML file."""
 from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import time
 import tomllib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import NoReturn
 
 from .classifier import TagClassifier
 from ..corpus import Article, read_corpus, split_corpus
-from ..params import PARAMS, SPLIT, check_params
+from ..params import PARAMS, RENAMED, SPLIT, check_params, current_names
 from ..progress import say
 from ..tags import TagNormalizer, tag_key
 
-__all__ = ["Recipe", "load_recipe", "recipe_from_metadata", "missing_sources", "read_articles", "prepare_tags",
-           "Split", "make_split", "fit_classifier", "fail", "documents", "in_reading_order"]
+__all__ = ["Recipe", "RecipeError", "RECIPES", "load_recipe", "recipe_from_metadata", "missing_sources",
+           "read_articles", "prepare_tags", "Split", "make_split", "fit_classifier", "documents", "in_reading_order",
+           "sha256_file"]
 
+
+class RecipeError(ValueError):
+    """A recipe that cannot be trained with: a TOML file that cannot be read, an unknown key, a value of the
+    wrong type or out of its range.  Found before any corpus is read."""
 
 
 @dataclass
@@ -34,18 +37,21 @@ class Recipe:
 
     def check(self, where: str = "") -> "Recipe":
         """Every value's type and range (the schema of :mod:`tagger.params`), and the sizes together: a
-        ``ValueError`` naming the value now, before a corpus is read, not a traceback minutes later."""
-        check_params({"seed": self.seed, "test_size": self.test_size, "val_size": self.val_size}, SPLIT,
-                     f"{where}[split] ")
-        check_params(self.classifier, PARAMS, f"{where}[classifier] ")
+        :class:`RecipeError` naming the value now, before a corpus is read, not a traceback minutes later."""
+        try:
+            check_params({"seed": self.seed, "test_size": self.test_size, "val_size": self.val_size}, SPLIT,
+                         f"{where}[split] ")
+            check_params(self.classifier, PARAMS, f"{where}[classifier] ")
+        except ValueError as exc:
+            raise RecipeError(str(exc)) from None
         if self.test_size + self.val_size >= 1:
-            raise ValueError(f"{where}[split] test_size + val_size must be under 1, not "
-                             f"{self.test_size} + {self.val_size}")
+            raise RecipeError(f"{where}[split] test_size + val_size must be under 1, not "
+                              f"{self.test_size} + {self.val_size}")
         defaults = TagClassifier()
         cv = self.classifier.get("cv", defaults.cv)
         size = self.classifier.get("partition_size", defaults.partition_size)
         if size < 2 * cv:
-            raise ValueError(f"{where}[classifier] partition_size must be at least 2 * cv = {2 * cv}, not {size}")
+            raise RecipeError(f"{where}[classifier] partition_size must be at least 2 * cv = {2 * cv}, not {size}")
         return self
 
     def make_classifier(self, **overrides) -> TagClassifier:
@@ -55,37 +61,50 @@ class Recipe:
         return TagClassifier(random_state=self.seed, **params)
 
 
+#: The recipes shipped with tagger, by the name :func:`load_recipe` takes instead of a path: ``default`` is
+#: the embedded model's (``training/default.toml`` in a checkout is the same file).
+RECIPES = {"default": "recipes/default.toml"}
+
+
 def load_recipe(path: str | os.PathLike | None) -> Recipe:
-    """Read a recipe TOML (``[split]`` and ``[classifier]`` tables); ``None`` gives the defaults."""
+    """Read a recipe TOML (``[split]`` and ``[classifier]`` tables), or the one of :data:`RECIPES` a name gives
+    (a file called so is ``./default``); ``None`` gives the defaults.  A file that cannot be read or holds a
+    wrong key or value raises :class:`RecipeError`."""
     if path is None:
         return Recipe()
+    if isinstance(path, str) and path in RECIPES:
+        from importlib import resources
+        with resources.as_file(resources.files("tagger").joinpath(RECIPES[path])) as shipped:
+            return load_recipe(shipped)
     try:
         with open(path, "rb") as fh:
             raw = tomllib.load(fh)
     except OSError as exc:
-        raise ValueError(f"{path}: cannot read config ({exc.strerror})") from None
+        raise RecipeError(f"{path}: cannot read config ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: invalid TOML ({exc})") from None
+        raise RecipeError(f"{path}: invalid TOML ({exc})") from None
     unknown = set(raw) - {"split", "classifier"}
     if unknown:
-        raise ValueError(f"{path}: unknown tables {sorted(unknown)} (expected [split] and [classifier])")
+        raise RecipeError(f"{path}: unknown tables {sorted(unknown)} (expected [split] and [classifier])")
     split = raw.get("split", {})
     if not isinstance(split, dict):
-        raise ValueError(f"{path}: [split] must be a table")
+        raise RecipeError(f"{path}: [split] must be a table")
     bad = set(split) - set(SPLIT)
     if bad:
-        raise ValueError(f"{path}: unknown [split] keys {sorted(bad)}")
+        raise RecipeError(f"{path}: unknown [split] keys {sorted(bad)}")
     clf = raw.get("classifier", {})
     if not isinstance(clf, dict):
-        raise ValueError(f"{path}: [classifier] must be a table")
-    valid = set(TagClassifier().get_params()) - {"random_state", "verbose"}
+        raise RecipeError(f"{path}: [classifier] must be a table")
+    clf = current_names(clf, f"{path}: [classifier] ")  # (an old parameter name: its new one, and a warning)
+    valid = set(TagClassifier().get_params()) - {"random_state", "verbose", *RENAMED}
     bad = set(clf) - valid
     if bad:
-        raise ValueError(f"{path}: unknown [classifier] keys {sorted(bad)}; valid: {sorted(valid)}")
+        raise RecipeError(f"{path}: unknown [classifier] keys {sorted(bad)}; valid: {sorted(valid)}")
     return Recipe(**split, classifier=dict(clf)).check(f"{path}: ")
 
 
-def _sha256(path: str) -> str:
+def sha256_file(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes, in hex: how a model records the corpora and vocabulary it was trained on."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -122,8 +141,8 @@ def read_articles(paths: Sequence[str], errors: str = "raise", verbose: bool = T
     from dataclasses import replace
     from pathlib import Path
 
-    from ..corpus import _text_key
-    from ..pages import _page_files
+    from ..corpus import text_key
+    from ..pages import page_files
     articles: list[Article] = []
     sources = []
     for index, path in enumerate(paths):
@@ -133,15 +152,15 @@ def read_articles(paths: Sequence[str], errors: str = "raise", verbose: bool = T
         for place, article in enumerate(items):
             extra = {"at": (index, place)}
             if not keep_text:
-                extra["text_key"] = _text_key(article)
+                extra["text_key"] = text_key(article)
                 article = replace(article, title="", text="")
             article.extra.update(extra)
             articles.append(article)
         skipped = skipped_of()
         if os.path.isdir(path):
-            digest, kind = _sha256_pages([Path(f) for f in _page_files([path])]), "pages"
+            digest, kind = _sha256_pages([Path(f) for f in page_files([path])]), "pages"
         else:
-            digest, kind = _sha256(path), "corpus"
+            digest, kind = sha256_file(path), "corpus"
         n = len(articles) - before
         say(f"read {n:,} articles from {path} in {time.monotonic() - start:.1f} s"
             + (f"; skipped {sum(skipped.values()):,}: {skipped}" if skipped else ""), verbose)
@@ -189,7 +208,7 @@ def prepare_tags(articles: Sequence[Article], normalizer: TagNormalizer, min_tag
 def documents(paths: Sequence[str], wanted: Sequence[Article], errors: str = "raise"):
     """The documents (title and text) of ``wanted`` — articles read from ``paths`` by :func:`read_articles`,
     in the order they were read — read again from the sources, one at a time."""
-    from ..corpus import _text_key
+    from ..corpus import text_key
     want = {a.extra.get("at"): a for a in wanted}
     if len(want) != len(wanted) or None in want:
         raise ValueError("documents() needs articles from read_articles, each once, in the order read")
@@ -201,7 +220,7 @@ def documents(paths: Sequence[str], wanted: Sequence[Article], errors: str = "ra
         for place, article in enumerate(items):
             light = want.get((index, place))
             if light is not None:
-                if article.id != light.id or _text_key(article) != _text_key(light):
+                if article.id != light.id or text_key(article) != text_key(light):
                     raise ValueError(f"the sources changed while training: {path} holds another article in "
                                      f"place {place + 1} now")
                 found += 1
@@ -235,9 +254,4 @@ def fit_classifier(clf: TagClassifier, articles: Sequence[Article], client=None)
     """Fit ``clf`` on ``articles``; their documents are built one at a time as the fit reads them (a list of
     them all would double the memory the texts take)."""
     return clf.fit((a.document for a in articles), [a.tags for a in articles], client=client)
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(code)
 
