@@ -10,7 +10,7 @@ model file size, and the cost of one 10 MB article.
 Texts are real RT articles (title + body).  Times are wall-clock on this machine.  Cold figures are the median
 of 5 fresh processes, started and timed from outside; warm ones are as in a running service; batch figures are
 the best of 5 runs, on one core and with ``n_jobs=2``.  The figures, not a pass/fail, are the output (goals of
-#14: cold first tag <= 0.3 s, ``tagger "text"`` <= 0.35 s, batch >= 3,000 articles/s on one core and >= 5,500
+the lean runtime: cold first tag <= 0.3 s, ``tagger "text"`` <= 0.35 s, batch >= 3,000 articles/s on one core and >= 5,500
 with two, p50 <= 1 ms, load <= 0.05 s)."""
 from __future__ import annotations
 

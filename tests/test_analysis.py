@@ -111,7 +111,7 @@ def test_the_fast_word_path_is_taken_for_russian_text_only_where_exact():
     assert an.word_keys("a--b -c- d-") == [b"a", b"b", b"c", b"d"]
 
 
-# Issue 15, class 7: characters invisible inside a word never split it, on either path.
+# Characters invisible inside a word never split it, on either path.
 INVISIBLE = ["\u00ad", "\u0301", "\u0300", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u200e", "\ufe0f",
              "\u034f", "\U000e0041"]
 

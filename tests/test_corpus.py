@@ -39,8 +39,8 @@ def test_round_trip_plain_and_gzip(tmp_path):
     ('{"text": "x", "tags": "a"}', "'tags' must be a list of strings"),
     ('{"text": "x", "tags": [1]}', "'tags' must be a list of strings"),
     ('["text"]', "JSON object"),
-    ('{"text": "x", "tags": [], "date": ["2024-01-02"]}', "'date' must be a string or null"),  # (issue 15: a
-    # date string in another form is no longer a bad line: see test_dates_in_other_forms_are_read_or_kept)
+    ('{"text": "x", "tags": [], "date": ["2024-01-02"]}', "'date' must be a string or null"),  # (a date
+    # string in another form is no bad line: see test_dates_in_other_forms_are_read_or_kept)
 ])
 def test_bad_line_names_file_and_line(tmp_path, line, reason):
     path = tmp_path / "bad.jsonl"
@@ -159,7 +159,7 @@ def test_reads_the_rt_corpus():
     assert n == reader.read == 6134 and not reader.skipped
 
 
-# Issue 15, class 6: odd corpora.
+# Odd corpora.
 @pytest.mark.parametrize("written, parsed", [
     ("16:08 06.10.2023", datetime(2023, 10, 6, 16, 8)), ("06.10.2023 16:08", datetime(2023, 10, 6, 16, 8)),
     ("6/10/2023, 16:08:30", datetime(2023, 10, 6, 16, 8, 30)), ("06.10.2023", datetime(2023, 10, 6)),

@@ -1,4 +1,4 @@
-"""Tampered model files (issue 15, classes 1-4): whatever the tampering, loading ends in one ``ModelError`` line,
+"""Tampered model files: whatever the tampering, loading ends in one ``ModelError`` line,
 within 2 s and 300 MB, before anything large is inflated or allocated; a file that loads tags without error.
 The cases of the hostile-input campaign first, then a hypothesis fuzz suite (bit flips, truncations, member,
 .npy header and metadata mutations) over the tiny test model."""
@@ -102,7 +102,7 @@ def patch_directory(path, name, *, flags=None, method=None):
     return path
 
 
-# ------------------------------------------------------------------------------------- class 1: zip level
+# ------------------------------------------------------------------------------------- the zip container
 def test_a_flipped_bit_in_a_deflated_member(tiny_model_file, tmp_path):
     path = tmp_path / "m.tagger"
     data = bytearray(tiny_model_file.read_bytes())
@@ -156,7 +156,7 @@ def test_a_member_twice(tiny_model_file, tmp_path):
     refused(path, "appears twice")
 
 
-# ------------------------------------------------------------------------------------- class 2: resources
+# ------------------------------------------------------------------------------------- time and memory
 def test_a_member_that_inflates_a_thousand_times_is_refused_unread(tiny_model_file, tmp_path):
     contents = members(tiny_model_file)
     bomb = tmp_path / "bomb.tagger"
@@ -225,7 +225,7 @@ def test_a_small_file_cannot_ask_for_a_hundred_thousand_tags(tiny_model_file, tm
     refused(write(tmp_path / "m.tagger", contents), "100,000 tags would take")
 
 
-# ------------------------------------------------------------------------------------- class 3: content
+# ------------------------------------------------------------------------------------- the content
 def test_metadata_nested_a_hundred_thousand_deep(tiny_model_file, tmp_path):
     contents = members(tiny_model_file)
     contents["metadata.json"] = b"[" * 100_000 + b"]" * 100_000
@@ -416,7 +416,7 @@ def test_lexical_weight_nan_is_refused(tiny_model_file, tmp_path):
     refused(write(tmp_path / "m.tagger", contents), "lexical_weight must be a finite number")
 
 
-# ------------------------------------------------------------------------------------- class 4: tagger info
+# ------------------------------------------------------------------------------------- tagger info
 @pytest.mark.parametrize("edit", [
     lambda m: m.update(training=[1, 2]),
     lambda m: m.update(training={"corpora": "x", "metrics": [1]}),

@@ -1,4 +1,4 @@
-"""Issue 15, classes 6, 8 and 9: training fails in one line before any long step and leaves nothing behind
+"""Training fails in one line before any long step and leaves nothing behind
 when stopped (SIGTERM, SIGKILL, Ctrl-C); worker pools, standard input and output are bounded; read_pages takes
 one path."""
 import gc
@@ -42,7 +42,7 @@ def run_train(*argv):
     return code, err.getvalue()
 
 
-# ------------------------------------------------------------------------------ class 6: config before corpus
+# ------------------------------------------------------------------------------ the recipe before the corpus
 @pytest.mark.parametrize("config, named", [
     ('[classifier]\nalpha = "abc"\n', "alpha must be a finite number > 0, not 'abc'"),
     ("[classifier]\nalpha = -1.0\n", "alpha must be"),
@@ -99,7 +99,7 @@ def test_training_reads_an_archive_with_scraped_dates_and_refuses_a_surrogate_ta
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "m2.tagger").exists()
 
 
-# ------------------------------------------------------------------------------ class 6: stopped while saving
+# ------------------------------------------------------------------------------ stopped while saving
 _SLOW_SAVE = """
 import sys, time, zipfile
 sys.path.insert(0, {root!r})
@@ -161,7 +161,7 @@ def test_an_unnamed_file_is_what_is_written_until_it_is_complete(tmp_path):
     assert target.read_bytes() == b"abc" and os.listdir(tmp_path) == ["x.bin"]
 
 
-# ------------------------------------------------------------------------------ class 8: worker pools
+# ------------------------------------------------------------------------------ worker pools
 def _workers() -> int:
     return len(multiprocessing.active_children())
 
@@ -196,7 +196,7 @@ def test_a_model_used_as_a_context_manager_stops_its_workers(fitted):
     assert _workers() == before
 
 
-# ------------------------------------------------------------------------------ class 8: the command's input, output
+# ------------------------------------------------------------------------------ the command's input, output
 def cli(*argv, stdin=None, stdout=subprocess.PIPE, timeout=60):
     return subprocess.run([sys.executable, "-m", "tagger.cli", *argv], stdin=stdin, stdout=stdout,
                           stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=timeout)
@@ -231,7 +231,7 @@ def test_a_full_output_is_one_line(argv):
     assert out.stderr == "tagger: error: cannot write the output: No space left on device\n"
 
 
-# ------------------------------------------------------------------------------ class 9: read_pages
+# ------------------------------------------------------------------------------ read_pages
 def test_read_pages_takes_one_path_as_it_is(tmp_path):
     pages = tmp_path / "pages"
     (pages / "sub").mkdir(parents=True)

@@ -42,7 +42,7 @@ rebuilds the default model and reads older files as their analysis requires, or 
 Version history: 1, vocabulary as terms only; 2, compiled vocabulary (loads faster, tags faster); 3, weights
 by feature (``weights_*``, features x tags, instead of ``coef_*``, tags x features) and floats stored: loads
 in half the time; 4, the tag vocabulary and the lexical source; 5, every array stored and aligned, the labels
-kept stemmed (``label_*``): loads in half the time again (0.09 s -> 0.045 s for the default model).
+kept stemmed (``label_*``): loads in half the time again.
 Versions 2, 3, 4 and 5 load.
 
 Reading is bounded and validating (see :class:`~.container.Reader` and :data:`MEMBERS`): the file must be a regular file;
