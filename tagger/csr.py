@@ -1,14 +1,13 @@
 """Sparse matrices of the tagging half (TF-IDF rows, weights) as three plain NumPy arrays, and their product.
 
 Importing scipy.sparse is slow (its array-API layer loads numpy.testing and numpy.f2py): a third of a cold
-process's first tag (README, "How fast").  So a :class:`CSR` is the arrays alone: scipy.sparse is imported by :meth:`CSR.tocsr` and by
-:func:`product` from a process's second product on.  The first one, the whole work of a one-shot ``tagger "text"``,
-a cron job's single article or a worker that scales to zero, is computed in NumPy when it is small (a few
-articles): the same float operations in the same order as scipy's kernel, so the same result to the last bit
-(:func:`product`), a little slower than scipy's kernel but without its import (on x86-64: see
-:data:`_SAME_ROUNDING`).  Models of n-grams
-longer than two build their rows with scipy.sparse (:meth:`tagger.features.TfidfFeatures.transform`) and import
-it anyway."""
+process's first tag (README, "How fast").  So a :class:`CSR` is the arrays alone: scipy.sparse is imported by
+:meth:`CSR.tocsr` and by :func:`product` from a process's second product on.  The first one, the whole work of a
+one-shot ``tagger "text"``, a cron job's single article or a worker that scales to zero, is computed in NumPy
+when it is small (a few articles): the same float operations in the same order as scipy's kernel, so the same
+result to the last bit (:func:`product`), a little slower than scipy's kernel but without its import (on x86-64:
+see :data:`_SAME_ROUNDING`).  Models of n-grams longer than two build their rows with scipy.sparse
+(:meth:`tagger.features.TfidfFeatures.transform`) and import it anyway."""
 from __future__ import annotations
 
 import platform
