@@ -8,6 +8,7 @@ from importlib import resources
 
 import numpy as np
 
+from .deprecation import moved
 from .explain import TagExplanation, explain
 from .model_file import ModelError, load_scorer
 from .parallel import Pools, chunks
@@ -251,3 +252,8 @@ def explain_tags(text: str, *, top_k: int = 5, terms: int = 8) -> list["TagExpla
 def score_tags(text: str, *, top_k: int = 10) -> list[tuple[str, float]]:
     """The ``top_k`` best tags of ``text`` with calibrated probabilities (see :meth:`TagModel.score_tags`)."""
     return default_model().score_tags(text, top_k=top_k)
+
+
+#: Names that moved to :mod:`tagger.parallel`.
+__getattr__ = moved(__name__, {"CHUNK": "tagger.parallel", "MIN_TEXTS_PER_JOB": "tagger.parallel",
+                               "process_pool": "tagger.parallel"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -179,3 +180,11 @@ def _tag_file(corpus: str, output: str, submit, window: int, fmt: str, batch_siz
         + (f"; skipped {sum(reader.skipped.values()):,} bad lines: {dict(reader.skipped)}" if reader.skipped else ""),
         verbose)
     return summary
+
+
+def cluster_reference(model, client=None):
+    """What Dask tasks carry to name ``model`` (deprecated: :func:`tagger.parallel.on_cluster` of
+    :func:`tagger.api.model_reference`)."""
+    warnings.warn("tagger.bulk.cluster_reference(model) is tagger.parallel.on_cluster(tagger.api.model_reference(model))"
+                  " now", DeprecationWarning, stacklevel=2)
+    return on_cluster(model_reference(model), client)

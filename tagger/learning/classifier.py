@@ -25,7 +25,7 @@ from ..analysis import DEFAULT_MAX_CHARS
 from ..params import check_threshold, check_top_k
 from ..scorer import TagScorer, as_texts
 from . import pipeline
-from .pipeline import PARTITION_SIZE
+from .pipeline import MIN_NORM_SHARE, PARTITION_SIZE  # noqa: F401 (the classifier's names before the pipeline)
 from .targets import as_indicator, tag_names, truth_of
 
 __all__ = ["TagClassifier", "PARTITION_SIZE"]

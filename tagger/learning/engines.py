@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
+from ..deprecation import moved
 from ..parallel import CHUNK, cluster_window, in_order
 from ..progress import progress, say
 
@@ -59,3 +60,7 @@ def _large(value) -> bool:
 
 def engine_for(client) -> LocalEngine | DaskEngine:
     return LocalEngine() if client is None else DaskEngine(client)
+
+
+#: Names that moved to :mod:`tagger.parallel`.
+__getattr__ = moved(__name__, {"chunks": "tagger.parallel"})

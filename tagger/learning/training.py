@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from .classifier import TagClassifier
 from ..corpus import Article, read_corpus, split_corpus
+from ..deprecation import moved
 from ..params import PARAMS, RENAMED, SPLIT, check_params, current_names
 from ..progress import say
 from ..tags import TagNormalizer, tag_key
@@ -255,3 +256,7 @@ def fit_classifier(clf: TagClassifier, articles: Sequence[Article], client=None)
     them all would double the memory the texts take)."""
     return clf.fit((a.document for a in articles), [a.tags for a in articles], client=client)
 
+
+#: ``fail`` printed a message and exited: the library raises now, and only the command line exits
+#: (:func:`tagger.console.die`).
+__getattr__ = moved(__name__, {"fail": "tagger.console:die"})
