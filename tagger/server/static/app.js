@@ -124,7 +124,7 @@ function updateHashtags() {
 }
 
 // A phrase as a literal inside a regular expression with the u flag, which allows only the syntax characters
-// (and "/") to be escaped: "\\-" is an error there, and "-" outside a class needs no escape.
+// (and "/") to be escaped: "\-" is an error there, and "-" outside a class needs no escape.
 function escapeRegExp(s) { return s.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&"); }
 
 // Where each phrase of the explanation occurs in the text: [start, end, kind, contribution].
