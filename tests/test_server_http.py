@@ -199,6 +199,24 @@ def test_pages_are_tagged_by_headline_and_body(server, tiny_model):
     assert status == 422 and "texts[1]" in out["detail"]
 
 
+def test_a_page_that_opens_with_a_sidebar_is_a_422_on_every_route_and_no_error_in_the_log(server):
+    """Once an IndexError: a 500 with a traceback in the log from /v1/tags, /v1/tags/batch and /v1/explain."""
+    sidebar = "Последние новости\n\nДругая новость\n\n23.Feb.2026\n\nВсе новости\n"
+    ids = []
+    for path, body, where in [("/v1/tags", {"text": sidebar}, "text"), ("/v1/explain", {"text": sidebar}, "text"),
+                              ("/v1/tags/batch", {"texts": ["Заголовок\n\n" + ARTICLE, "Читайте также\n\nДругое"]},
+                               "texts[1]")]:
+        status, out, headers = call(server.base, path, {**body, "page": True})
+        assert status == 422 and out["detail"].startswith(f"{where}: not a scraped page: no headline"), out
+        ids.append(headers["X-Request-ID"])
+    time.sleep(0.2)  # (each request's line is written once its answer is sent)
+    records = [r for r in server.log_records() if r.get("request_id") in ids]
+    assert sorted((r["request_id"], r.get("status")) for r in records) == sorted((rid, 422) for rid in ids)
+    assert not any("traceback" in r for r in records)
+    status, out, _ = call(server.base, "/v1/tags", {"text": sidebar + "\nЗаголовок\n\n" + ARTICLE, "page": True})
+    assert status == 200 and out["page"] == {"title": "Заголовок", "text": ARTICLE} and out["tags"]
+
+
 @needs(SEED_PAGE)
 def test_the_seed_page_with_the_default_model(tmp_path):
     """`tagger --page` and `"page": true` agree, and both read the article, not the sidebar."""
