@@ -16,10 +16,13 @@ from datetime import datetime
 from pathlib import Path
 
 from .corpus import Article, parse_date
+from .invisible import drop_invisible
 
 __all__ = ["parse_page", "read_pages", "PageReport"]
 
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff]+")
+# Spaces that are not a line's end (the zero-width space and the byte order mark are not among them: like every
+# default-ignorable character they are dropped, as the analyzer drops them, and never split a word).
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _SOURCE = re.compile(r"^(?:Источник|Source)\s*[-–—:]\s*(\S.*)$", re.IGNORECASE)
 _HASHTAG = re.compile(r"^#")
 _DATE = re.compile(r"^(?:\d{1,2}:\d{2}(?::\d{2})?[ ,]+)?\d{1,2}\.\d{1,2}\.\d{4}(?:[ T,]+\d{1,2}:\d{2}(?::\d{2})?)?$")
@@ -55,7 +58,8 @@ def parse_page(text: str, *, id: str | None = None, url: str | None = None) -> A
     """Parse one scraped page into an :class:`Article` (``ValueError`` if it holds no article)."""
     if not isinstance(text, str):
         raise TypeError(f"page must be a str, not {type(text).__name__}")
-    lines = [_SPACES.sub(" ", line).strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    lines = [_SPACES.sub(" ", line).strip()
+             for line in drop_invisible(text).replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     lines = [line for line in lines if line]
     if not lines:
         raise ValueError("empty page: no headline and no body")

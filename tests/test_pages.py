@@ -137,3 +137,12 @@ def test_tagger_page_names_the_page_that_opens_with_a_sidebar_and_exits_1(tiny_m
     err = capsys.readouterr().err
     assert err.splitlines()[0].startswith(f"tagger: error: {path}: not a scraped page: no headline: the page")
     assert "Traceback" not in err and "IndexError" not in err
+
+
+def test_invisible_characters_never_split_a_pages_words_or_hide_its_lines():
+    """A zero-width space or a byte order mark is dropped as the analyzer drops it, never made a space; a hashtag,
+    date or sidebar line is one whatever invisible characters it holds."""
+    a = parse_page("\ufeffЗаголовок\u200b статьи\n\nКос\u200bмос и Рос\u00adкосмос.\n\n\u200b#КОС\u200bМОС\n\n"
+                   "\u206012.03.2024\u200d 18:05\n\nПоследние\u2060 новости\n\nДругое\n\nВсе новости")
+    assert (a.title, a.text, a.tags) == ("Заголовок статьи", "Космос и Роскосмос.", ("КОСМОС",))
+    assert a.date == datetime(2024, 3, 12, 18, 5)
