@@ -2,8 +2,8 @@
 
 ``кос\\u00adмос`` (a soft hyphen), ``ко\\u0301смос`` (a stress mark) and ``кос\\u200bмос`` (a zero-width space) are
 ``космос`` to the analyzer (TF-IDF's fast and general paths, the labels of the lexical source, the lead signal,
-explanations), to :func:`tagger.normalize_tag` and to :func:`tagger.parse_page`, because all of them clean a text
-with the functions here.  Plain ``re`` and ``unicodedata``: cheap to import from anywhere.
+explanations), to titles, to :func:`tagger.normalize_tag` and to :func:`tagger.parse_page`, because all of them
+clean a text with the functions here.  Plain ``re`` and ``unicodedata``: cheap to import from anywhere.
 """
 from __future__ import annotations
 
@@ -67,8 +67,8 @@ def drop_invisible(text: str) -> str:
 
 def visible_prefix(text: str, chars: int, start: int = 0) -> str:
     """The first ``chars`` characters of ``text[start:]`` as :func:`join_words` leaves them, so that characters
-    invisible inside words do not shorten a window measured in characters (the lead signal's, a title's).  The
-    plain slice where nothing within it, or just after it, is dropped."""
+    invisible inside words do not shorten a window measured in characters (a title's: see
+    :func:`tagger.lexical.title_of`).  The plain slice where nothing within it, or just after it, is dropped."""
     end = start + chars
     if IN_WORD.search(text, start, end + 1) is None:
         return text[start:end]
