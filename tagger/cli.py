@@ -342,7 +342,8 @@ def _serve(argv: list[str]) -> int:
                    help=f"on SIGTERM, requests under way get S seconds to finish (default {d.graceful:g})")
     p.add_argument("--max-in-flight-mb", type=float, default=MAX_IN_FLIGHT_BYTES / 1e6, metavar="MB",
                    help="request bodies a worker holds at once, in MB; a request past them is answered 503 with "
-                        f"Retry-After (default {MAX_IN_FLIGHT_BYTES / 1e6:g}: two full batches; one request always fits)")
+                        f"Retry-After (default {MAX_IN_FLIGHT_BYTES / 1e6:g}: two full batches; one request alone "
+                        "always fits)")
     p.add_argument("--vocabulary", metavar="FILE",
                    help="a site's tag vocabulary added to every model served (see 'tagger --help')")
     p.add_argument("--only-vocabulary", action="store_true", help="give nothing but the tags of --vocabulary")
@@ -355,7 +356,8 @@ def _serve(argv: list[str]) -> int:
         if not 0 < getattr(args, name) < 86400:
             p.error(f"--{name.replace('_', '-')} must be a number of seconds above 0")
     if not 0.001 <= args.max_in_flight_mb <= 1e6:
-        p.error(f"--max-in-flight-mb must be a number of megabytes from 0.001 to 1,000,000, got {args.max_in_flight_mb:g}")
+        p.error(f"--max-in-flight-mb must be a number of megabytes from 0.001 to 1,000,000, "
+                f"got {args.max_in_flight_mb:g}")
     specs = [(name or _project_id(path), path) for name, path in args.model]
     names = [n for n, _ in specs]
     if len(set(names)) != len(names):

@@ -68,8 +68,8 @@ def which_model(F: np.ndarray) -> np.ndarray:
 
 def title_of(text: str) -> str:
     """The title part of a document (``title, blank line, text``): its first line, if at most 300 characters
-    long, else its first 200 characters (characters invisible inside words not counted, as for the lead
-    signal)."""
+    long, else its first 200 characters (characters invisible inside words not counted:
+    :func:`tagger.invisible.visible_prefix`)."""
     start = VISIBLE.search(text)  # (scraped texts often open with blank lines)
     head = visible_prefix(text, 301, start.start()) if start else ""  # (never a copy of a whole 10 MB text)
     return head[: head.find("\n")] if "\n" in head else head[:_TITLE_CHARS]

@@ -44,10 +44,10 @@ def normalize_tag(raw: object) -> str | None:
     Leading ``#`` signs and whitespace (including non-breaking spaces) are stripped, inner whitespace is
     collapsed to one space, letters are upper-cased.  What the analyzer ignores inside words is dropped as it is
     there (:func:`tagger.invisible.join_words`: soft hyphens, zero-width and other default-ignorable characters,
-    stress and other combining marks, a letter written as base + mark made the one letter), so ``'ПЕ́ТР'`` and
-    ``'ПЕТР\u200b'`` are ``'ПЕТР'``, one tag with ``'ПЁТР'`` (see :func:`tag_key`).  A tag with no letter or digit (empty, ``'#'``,
-    ``'—'``) gives ``None``.  Anything that is not a string raises ``TypeError``; a string with a lone surrogate
-    (not valid Unicode: no file can hold it) raises ``ValueError``.
+    stress and other combining marks, a letter written as base + mark made the one letter), so ``'ПЕ\\u0301ТР'``
+    and ``'ПЕТР\\u200b'`` are ``'ПЕТР'``, one tag with ``'ПЁТР'`` (see :func:`tag_key`).  A tag with no letter or
+    digit (empty, ``'#'``, ``'—'``) gives ``None``.  Anything that is not a string raises ``TypeError``; a string
+    with a lone surrogate (not valid Unicode: no file can hold it) raises ``ValueError``.
     """
     if not isinstance(raw, str):
         raise TypeError(f"a tag must be a str, not {type(raw).__name__}")

@@ -12,8 +12,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..api import TagModel
 from .http import BodyLimit, RequestContext, SafeJSONResponse, json_safe, problem
-from .limits import (MAX_ARTICLE_CHARS, MAX_BATCH, MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES, MAX_IN_FLIGHT_BYTES, InFlight,
-                     Timeouts, body_limit)
+from .limits import (MAX_ARTICLE_CHARS, MAX_BATCH, MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES, MAX_IN_FLIGHT_BYTES,
+                     InFlight, Timeouts, body_limit)
 
 __all__ = ["create_app"]
 
