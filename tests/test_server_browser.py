@@ -157,6 +157,21 @@ def test_hyphenated_words_are_highlighted_without_an_error(page, tiny_model):
     assert not [e for e in page.get_log("browser") if e["level"] == "SEVERE"]
 
 
+def test_words_written_with_invisible_characters_are_highlighted(page, tiny_model):
+    """The model reads "космо\u00adдрома" as "космодрома"; the page finds the word as it is written."""
+    text = "Ракета стартовала с космо\u00adдрома Байко\u200bнур. Космонавты вышли в открытый ко\u0301смос."
+    page.execute_script("document.getElementById('text').value = arguments[0]", text)
+    page.find_element(By.ID, "tag").click()
+    wait(page, lambda: tag_rows(page))
+    assert tag_rows(page)[0][0] == "КОСМОС"
+    marked = {t for t, _ in marks(page)}
+    assert {"космо\u00adдрома Байко\u200bнур", "ко\u0301смос"} & marked, marked
+    phrases = {p.lower() for e in tiny_model.explain_tags(text, top_k=1, terms=12)
+               for p, _ in e.pushed_up + e.pushed_down}
+    assert {"".join(c for c in t if c not in "\u00ad\u200b\u0301").lower() for t in marked} <= phrases
+    assert page.execute_script("return document.getElementById('highlighted').textContent") == text
+
+
 def test_every_character_is_escaped_for_a_unicode_regular_expression(page):
     """Each printable ASCII character and a few others, escaped by the page's escapeRegExp, make a valid
     regular expression with the u flag that matches exactly that character."""
