@@ -59,7 +59,8 @@ def app_from_environment():
         for path, only in spec["vocabularies"]:
             model = model.with_vocabulary(path, only=only)
         models[name] = model
-    return create_app(models, timeouts=timeouts, max_in_flight_bytes=config["max_in_flight_bytes"])
+    return create_app(models, timeouts=timeouts,
+                      max_in_flight_bytes=config.get("max_in_flight_bytes", MAX_IN_FLIGHT_BYTES))
 
 
 def run(models, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, *, sock: socket.socket | None = None,
