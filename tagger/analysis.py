@@ -9,7 +9,6 @@ from __future__ import annotations
 import codecs
 import html
 import re
-import unicodedata
 import warnings
 from functools import lru_cache
 from importlib import resources
@@ -17,6 +16,10 @@ from itertools import chain
 
 import numpy as np
 import Stemmer
+
+# Characters invisible inside a word (default-ignorable ones, combining marks) never split it: every path here
+# drops them by the rules of tagger.invisible, which tag normalisation and pages share.
+from .invisible import INVISIBLE_CHAR, MARK_CHAR, join_words
 
 __all__ = ["Analyzer", "clean_text", "russian_stopwords", "word_spans", "DEFAULT_MAX_CHARS"]
 
@@ -35,22 +38,6 @@ except re.error:  # Python 3.10
     _TOKEN = re.compile(r"\w+(?:-\w+)*")
 _STEM_CACHE_LIMIT = 500_000
 
-# Characters invisible inside a word, which must not split it ("кос\u00adмос", "ко\u0301смос" are "космос"):
-# the soft hyphen (&shy;), zero-width spaces and joiners, direction marks, the word joiner, variation
-# selectors, the byte order mark and other default-ignorable code points; and combining marks of the generic
-# and Cyrillic blocks.  Stress marks (acute, grave) go first, since NFC would make some stressed letters
-# other letters ("к\u0301" is "ќ", "и\u0300" is "ѝ"); then NFC, so a letter written as base + mark
-# ("и\u0306", "е\u0308") becomes the one letter it is ("й", "ё"); the marks left are dropped.  A small
-# class: searching a long text for it costs a fraction of a millisecond.
-_INVISIBLE = ("\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
-              "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e0fff")
-_MARKS = "\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
-_IN_WORD = re.compile(f"[{_INVISIBLE}{_MARKS}]")
-_INVISIBLE_CHAR = re.compile(f"[{_INVISIBLE}]")
-_MARK_CHAR = re.compile(f"[{_MARKS}]")
-_STRESS = re.compile("[\u0300\u0301\u0340\u0341]")
-
-
 def strip_markup(text: str) -> str:
     """Remove HTML tags, scripts, styles and comments; decode entities."""
     if "<" in text:
@@ -66,20 +53,10 @@ def clean_text(text: str) -> str:
     return _folded_words(strip_markup(text))
 
 
-def _join_words(text: str) -> str:
-    """``text`` without the characters that are invisible inside words (see ``_INVISIBLE`` and ``_MARKS``),
-    in NFC where it had combining marks, so that they never split a word."""
-    if _IN_WORD.search(text) is None:
-        return text
-    if _MARK_CHAR.search(text) is not None:
-        text = unicodedata.normalize("NFC", _STRESS.sub("", text))
-    return _IN_WORD.sub("", text)
-
-
 def _folded_words(text: str) -> str:
     """``text`` (markup stripped) as the general path tokenizes it: words joined, lower case, ``ё`` as ``е``.
     Lower-casing makes one combining mark, the dot of ``İ`` ("i̇"): dropped as the others were."""
-    text = _fold(_join_words(text))
+    text = _fold(join_words(text))
     return text.replace("\u0307", "") if "\u0307" in text else text
 
 
@@ -198,11 +175,11 @@ def _separator(exc: UnicodeEncodeError):
     one letter with the character before it: NFC is the general path's), sends the text to the general
     path."""
     lost = exc.object[exc.start:exc.end]
-    if _INVISIBLE_CHAR.fullmatch(lost):
+    if INVISIBLE_CHAR.fullmatch(lost):
         return "", exc.end
-    if any(ch.isalnum() for ch in lost) or _MARK_CHAR.search(lost):  # (no character that is not one
-        raise exc                                                     # lower-cases into one)
-    return "".join("" if _INVISIBLE_CHAR.match(ch) else " " for ch in lost), exc.end
+    if any(ch.isalnum() for ch in lost) or MARK_CHAR.search(lost):  # (no character that is not one
+        raise exc                                                    # lower-cases into one)
+    return "".join("" if INVISIBLE_CHAR.match(ch) else " " for ch in lost), exc.end
 
 
 codecs.register_error("tagger.separator", _separator)
@@ -365,7 +342,7 @@ class Analyzer:
     def surface_forms(self, text: str) -> dict[str, str]:
         """Each term of ``text`` mapped to the words it came from as the text writes them (first occurrence):
         ``{"глав роскосмос": "Глава Роскосмоса", ...}``.  Slower than :meth:`terms`; for explanations."""
-        shown = _join_words(self._prepared(text))
+        shown = join_words(self._prepared(text))
         folded = _folded_words(shown).replace("_", " ")  # as words() sees it
         aligned = len(folded) == len(shown)  # lower() can change the length of a few rare characters
         items = [(stem, m) for m in _TOKEN.finditer(folded) if (stem := self._cache[m.group()])]

@@ -319,7 +319,7 @@ def _serve(argv: list[str]) -> int:
     from importlib.util import find_spec
     if find_spec("fastapi") is None or find_spec("uvicorn") is None:  # (before anything of tagger.server)
         die("tagger serve needs the server extra: pip install 'tagger[server]'")
-    from .server.limits import Timeouts
+    from .server.limits import MAX_IN_FLIGHT_BYTES, Timeouts
     d = Timeouts()
     p = Parser(prog="tagger serve", description="Serve tagging over HTTP: JSON routes, Annif's REST API, the "
                                                  "editors' page at /, docs at /docs.")
@@ -336,6 +336,10 @@ def _serve(argv: list[str]) -> int:
                    help=f"the whole request body must arrive within S seconds, else 408 (default {d.body:g})")
     p.add_argument("--graceful-timeout", type=float, default=d.graceful, metavar="S",
                    help=f"on SIGTERM, requests under way get S seconds to finish (default {d.graceful:g})")
+    p.add_argument("--max-in-flight-mb", type=float, default=MAX_IN_FLIGHT_BYTES / 1e6, metavar="MB",
+                   help="request bodies a worker holds at once, in MB; a request past them is answered 503 with "
+                        f"Retry-After (default {MAX_IN_FLIGHT_BYTES / 1e6:g}: two full batches; one request alone "
+                        "always fits)")
     p.add_argument("--vocabulary", metavar="FILE",
                    help="a site's tag vocabulary added to every model served (see 'tagger --help')")
     p.add_argument("--only-vocabulary", action="store_true", help="give nothing but the tags of --vocabulary")
@@ -347,6 +351,9 @@ def _serve(argv: list[str]) -> int:
     for name in ("head_timeout", "body_timeout", "graceful_timeout"):
         if not 0 < getattr(args, name) < 86400:
             p.error(f"--{name.replace('_', '-')} must be a number of seconds above 0")
+    if not 0.001 <= args.max_in_flight_mb <= 1e6:
+        p.error(f"--max-in-flight-mb must be a number of megabytes from 0.001 to 1,000,000, "
+                f"got {args.max_in_flight_mb:g}")
     specs = [(name or _project_id(path), path) for name, path in args.model]
     names = [n for n, _ in specs]
     if len(set(names)) != len(names):
@@ -364,7 +371,7 @@ def _serve(argv: list[str]) -> int:
           f"(editors' page at /, docs at /docs)", file=sys.stderr, flush=True)
     try:
         run(models, args.host, port, args.workers, sock=sock, log_level=args.log_level,
-            access_log=not args.no_access_log,
+            access_log=not args.no_access_log, max_in_flight_bytes=round(args.max_in_flight_mb * 1e6),
             timeouts=Timeouts(head=args.head_timeout, body=args.body_timeout, graceful=args.graceful_timeout))
     except ValueError as exc:
         die(str(exc))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import operator
-import re
 from bisect import bisect_left
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from itertools import chain, islice
 import numpy as np
 
 from .features import SKIP, WordIds
+from .invisible import VISIBLE, visible_prefix
 from .scorer import sigmoid
 from .tags import tag_key
 from .vocabulary import Vocabulary
@@ -52,7 +52,6 @@ FEATURES = (
 )
 
 _TITLE_CHARS = 200
-_VISIBLE = re.compile(r"\S")
 #: Columns of :data:`FEATURES`: whether the tag has a linear scorer, its calibrated log-odds, its training count.
 SUPERVISED, _LOGIT, _COUNT = FEATURES.index("supervised"), FEATURES.index("logit"), FEATURES.index("log_count")
 
@@ -69,9 +68,10 @@ def which_model(F: np.ndarray) -> np.ndarray:
 
 def title_of(text: str) -> str:
     """The title part of a document (``title, blank line, text``): its first line, if at most 300 characters
-    long, else its first 200 characters."""
-    start = _VISIBLE.search(text)  # (scraped texts often open with blank lines)
-    head = text[start.start():start.start() + 301] if start else ""  # (never a copy of a whole 10 MB text)
+    long, else its first 200 characters (characters invisible inside words not counted:
+    :func:`tagger.invisible.visible_prefix`)."""
+    start = VISIBLE.search(text)  # (scraped texts often open with blank lines)
+    head = visible_prefix(text, 301, start.start()) if start else ""  # (never a copy of a whole 10 MB text)
     return head[: head.find("\n")] if "\n" in head else head[:_TITLE_CHARS]
 
 

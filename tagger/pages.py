@@ -16,14 +16,18 @@ from datetime import datetime
 from pathlib import Path
 
 from .corpus import Article, parse_date
+from .invisible import drop_invisible
 
 __all__ = ["parse_page", "read_pages", "PageReport", "page_files"]
 
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff]+")
+# Spaces that are not a line's end (the zero-width space and the byte order mark are not among them: like every
+# default-ignorable character they are dropped, as the analyzer drops them, and never split a word).
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _SOURCE = re.compile(r"^(?:Источник|Source)\s*[-–—:]\s*(\S.*)$", re.IGNORECASE)
 _HASHTAG = re.compile(r"^#")
 _DATE = re.compile(r"^(?:\d{1,2}:\d{2}(?::\d{2})?[ ,]+)?\d{1,2}\.\d{1,2}\.\d{4}(?:[ T,]+\d{1,2}:\d{2}(?::\d{2})?)?$")
 _SIDEBAR = re.compile(r"^(?:последние новости|читайте также|все новости)$", re.IGNORECASE)
+_SIDEBAR_END = re.compile(r"^все новости$", re.IGNORECASE)
 _URL = re.compile(r"^(?:URL|Ссылка)\s*[-–—:]\s*(https?://\S+)$", re.IGNORECASE)
 
 
@@ -34,20 +38,38 @@ def _date(line: str) -> datetime | None:
     return parse_date(line)
 
 
+def _after_leading_sidebar(lines: list[str]) -> list[str]:
+    """``lines`` after any sidebar they open with (a page copied from the top of a site that shows its news column
+    first): each such sidebar runs to its closing "Все новости" (a closing line alone, a menu link, is dropped
+    too); ``ValueError`` if no article follows."""
+    start = 0
+    while start < len(lines) and _SIDEBAR.match(lines[start]):
+        end = next((i for i in range(start, len(lines)) if _SIDEBAR_END.match(lines[i])), None)
+        if end is None:
+            raise ValueError(f"no headline: the page starts with a sidebar ({lines[start]!r}) that never closes "
+                             "with 'Все новости', so no article can be told from it")
+        start = end + 1
+    if start == len(lines):
+        raise ValueError(f"no headline: the page holds only a sidebar ({lines[0]!r}), no article")
+    return lines[start:]
+
+
 def parse_page(text: str, *, id: str | None = None, url: str | None = None) -> Article:
     """Parse one scraped page into an :class:`Article` (``ValueError`` if it holds no article)."""
     if not isinstance(text, str):
         raise TypeError(f"page must be a str, not {type(text).__name__}")
-    lines = [_SPACES.sub(" ", line).strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    lines = [_SPACES.sub(" ", line).strip()
+             for line in drop_invisible(text).replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     lines = [line for line in lines if line]
     if not lines:
         raise ValueError("empty page: no headline and no body")
+    lines = _after_leading_sidebar(lines)
     # The sidebar ("Последние новости" ... "Все новости") ends the article.
     for i, line in enumerate(lines):
         if _SIDEBAR.match(line):
             lines = lines[:i]
             break
-    title, rest = lines[0], lines[1:] if lines else []
+    title, rest = lines[0], lines[1:]
     body: list[str] = []
     tags: list[str] = []
     date: datetime | None = None

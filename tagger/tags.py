@@ -14,6 +14,8 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 
+from .invisible import join_words
+
 __all__ = [
     "DEFAULT_TAG_STOPLIST",
     "TagNormalizer",
@@ -41,15 +43,18 @@ def normalize_tag(raw: object) -> str | None:
     True
 
     Leading ``#`` signs and whitespace (including non-breaking spaces) are stripped, inner whitespace is
-    collapsed to one space, letters are upper-cased.  A tag with no letter or digit (empty, ``'#'``,
-    ``'—'``) gives ``None``.  Anything that is not a string raises ``TypeError``; a string with a lone surrogate
-    (not valid Unicode: no file can hold it) raises ``ValueError``.
+    collapsed to one space, letters are upper-cased.  What the analyzer ignores inside words is dropped as it is
+    there (:func:`tagger.invisible.join_words`: soft hyphens, zero-width and other default-ignorable characters,
+    stress and other combining marks, a letter written as base + mark made the one letter), so ``'ПЕ\\u0301ТР'``
+    and ``'ПЕТР\\u200b'`` are ``'ПЕТР'``, one tag with ``'ПЁТР'`` (see :func:`tag_key`).  A tag with no letter or
+    digit (empty, ``'#'``, ``'—'``) gives ``None``.  Anything that is not a string raises ``TypeError``; a string
+    with a lone surrogate (not valid Unicode: no file can hold it) raises ``ValueError``.
     """
     if not isinstance(raw, str):
         raise TypeError(f"a tag must be a str, not {type(raw).__name__}")
     if SURROGATE.search(raw):  # JSON allows "\ud800"; no file, report or model can hold it
         raise ValueError(f"tag {raw!r} is not valid Unicode (a lone surrogate)")
-    tag = _SPACE.sub(" ", unicodedata.normalize("NFC", raw)).strip().lstrip("#").strip()
+    tag = _SPACE.sub(" ", unicodedata.normalize("NFC", join_words(raw))).strip().lstrip("#").strip()
     if not _ALNUM.search(tag):
         return None
     return tag.upper()

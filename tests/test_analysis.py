@@ -2,6 +2,7 @@ import os
 import re
 import subprocess
 import sys
+import unicodedata
 
 import numpy as np
 import pytest
@@ -90,7 +91,7 @@ def test_tokens_are_runs_of_letters_and_digits_joined_by_inner_hyphens(text):
     assert Analyzer().words(text) == _REFERENCE_TOKEN.findall(clean_text(text))
 
 
-_CP1251_RICH = "аяЁёЖжAz09-_ .,«»—№\u00a0\u0301é€ßİ🚀<>&;"
+_CP1251_RICH = "аяЁёЖжAz09-_ .,«»—№\u00a0\u0301é€ßİ🚀<>&;\u00ad\u200b\U0001d173\U0001bca0"
 
 
 @settings(max_examples=400, deadline=None)
@@ -113,7 +114,7 @@ def test_the_fast_word_path_is_taken_for_russian_text_only_where_exact():
 
 # Characters invisible inside a word never split it, on either path.
 INVISIBLE = ["\u00ad", "\u0301", "\u0300", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u200e", "\ufe0f",
-             "\u034f", "\U000e0041"]
+             "\u034f", "\U000e0041", "\U0001d173", "\U0001bca0", "\ufff0", "\u180e", "\U000e0100", "\u2065"]
 
 
 @pytest.mark.parametrize("mark", INVISIBLE)
@@ -170,7 +171,8 @@ def test_the_fast_word_path_gives_the_same_words_with_invisible_characters(text)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.text(alphabet="аБв-- ёx1_\u00adéß中\u0301²", max_size=25), min_size=1, max_size=6))
+@given(st.lists(st.text(alphabet="аБв-- ёx1_\u00adéß中\u0301²\u200b\U0001d173\U0001bca0", max_size=25), min_size=1,
+                max_size=6))
 def test_word_spans_find_the_words_of_folded_texts(texts):
     """word_spans over folded texts joined by spaces finds each text's words, as word_keys and words() give them
     (on the general path too: a letter windows-1251 lacks is an escape that stem_of reads)."""
@@ -219,3 +221,46 @@ def test_stems_of_a_batchs_new_words_equal_stems_one_at_a_time():
     assert [an.stem_of(w) for w in words] == got  # and cached as such
     plain = [w for w in words if b"\x98" not in w]
     assert Analyzer().stems_of_words(plain) == [one.stem_of(w) for w in plain]  # (one decode for all)
+
+
+def _default_ignorable(codepoint: int) -> bool:
+    """Unicode's Default_Ignorable_Code_Point by its definition in DerivedCoreProperties.txt, from the running
+    Python's unicodedata and the ranges PropList.txt lists (see tagger.invisible)."""
+    other = [(0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x2065, 0x2065), (0x3164, 0x3164),
+             (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0xE0000, 0xE0000), (0xE0002, 0xE001F), (0xE0080, 0xE00FF),
+             (0xE01F0, 0xE0FFF)]
+    variation_selectors = [(0x180B, 0x180D), (0x180F, 0x180F), (0xFE00, 0xFE0F), (0xE0100, 0xE01EF)]
+    prepended_concatenation_marks = [(0x0600, 0x0605), (0x06DD, 0x06DD), (0x070F, 0x070F), (0x0890, 0x0891),
+                                     (0x08E2, 0x08E2), (0x110BD, 0x110BD), (0x110CD, 0x110CD)]
+    excluded = [(0xFFF9, 0xFFFB), (0x13430, 0x13438), *prepended_concatenation_marks]
+
+    def within(ranges):
+        return any(lo <= codepoint <= hi for lo, hi in ranges)
+    char = chr(codepoint)
+    return ((within(other) or within(variation_selectors) or unicodedata.category(char) == "Cf")
+            and not char.isspace() and not within(excluded))
+
+
+def test_the_invisible_characters_are_unicodes_default_ignorable_code_points():
+    """The table in tagger.invisible is the property derived from unicodedata, code point for code point."""
+    from tagger.invisible import INVISIBLE_CHAR, UNICODE_VERSION
+    if unicodedata.unidata_version != UNICODE_VERSION:
+        pytest.skip(f"the table was derived from Unicode {UNICODE_VERSION}, this Python has "
+                    f"{unicodedata.unidata_version}: derive it again with _default_ignorable")
+    table = {c for c in range(0x110000) if INVISIBLE_CHAR.match(chr(c))}
+    derived = {c for c in range(0x110000) if _default_ignorable(c)}
+    assert table == derived and len(table) == 4174
+    assert {0x00AD, 0x200B, 0xFEFF, 0x1D173, 0x1BCA0, 0xE0001} <= table and not {0x0600, 0xFFF9, 0x20} & table
+
+
+@pytest.mark.parametrize("mark", ["\U0001d173", "\U0001bca0"])
+def test_the_default_model_reads_words_with_a_format_control_inside_as_the_words(mark):
+    """One such character inside every word once took КОСМОС from 0.9998 to nothing (the words split)."""
+    from tagger import default_model
+    plain = ("Ракета стартовала с космодрома Байконур. Космонавты вышли в открытый космос с МКС. Спутник вывели "
+             "на орбиту.")
+    marked = " ".join(w[:2] + mark + w[2:] for w in plain.split(" "))
+    assert len(marked) < 200  # (within the lead signal's window either way)
+    scorer = default_model().scorer
+    P, known = scorer.probabilities([plain, marked])
+    assert known.all() and (P[0] == P[1]).all() and P[0, list(scorer.tags).index("КОСМОС")] > 0.999

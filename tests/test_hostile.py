@@ -8,7 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import in_threads, make_corpus
-from tagger import TagClassifier, default_model, predict_tags, score_tags
+from tagger import TagClassifier, default_model, normalize_tag, parse_page, predict_tags, score_tags
+from tagger.invisible import DEFAULT_IGNORABLE
+from tagger.tags import tag_key
 
 ODD = [
     "", " \n\t ", "!!! ... ???", "1234567890 2018 15:30", "🚀🔥😀" * 50,
@@ -16,6 +18,8 @@ ODD = [
     "\x00\x01\x02 Путин \x00 заявил \x7f", "Пут\ud800ин \udfff заявил", "Рoccия и CШA",  # Latin o, c, C, Ш mixed in
     "<html><body><p>Сборная России &amp; <b>футбол</b></p><script>alert('x')</script></body></html>",
     "&nbsp;&lt;&gt;&#1055;&#x0443;&#1090;&#1080;&#1085;", "<" * 5000 + "Россия" + ">" * 5000,
+    "кос\U0001d173мос Рос\U0001bca0космос \ufff0\u2065\U000e0001", "\u200b" * 5000 + "Россия" + "\u00ad" * 5000,
+    "Последние новости\n\nВсе новости", "И\u0306\u0301\u0308" * 100,
 ]
 
 
@@ -149,3 +153,57 @@ def test_an_empty_vocabulary_only_explains_nothing():
     from tagger import Vocabulary
     site = default_model().with_vocabulary(Vocabulary(), only=True)
     assert site.predict_tags("Сборная России по футболу") == [] and site.explain_tags("Сборная России") == []
+
+
+def _ranges(body: str) -> list[tuple[int, int]]:
+    """The code point ranges of a regular-expression class body such as ``"\\u00ad\\u200b-\\u200f"``."""
+    out, i = [], 0
+    while i < len(body):
+        if i + 2 < len(body) and body[i + 1] == "-":
+            out.append((ord(body[i]), ord(body[i + 2])))
+            i += 3
+        else:
+            out.append((ord(body[i]), ord(body[i])))
+            i += 1
+    return out
+
+
+#: Any of Unicode's 4,174 default-ignorable code points.
+IGNORABLE = st.sampled_from(_ranges(DEFAULT_IGNORABLE)).flatmap(lambda r: st.integers(*r)).map(chr)
+WORDS = ["Роскосмос", "Дмитрий", "Рогозин", "космос", "ракета", "США", "С-400", "ёлка", "Ростов-на-Дону", "рубль"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(WORDS), IGNORABLE, st.integers(1, 8)), min_size=1, max_size=12))
+def test_any_default_ignorable_character_inside_words_changes_no_probability(words):
+    plain = " ".join(w for w, _, _ in words)
+    marked = " ".join(w[:min(k, len(w) - 1)] + c + w[min(k, len(w) - 1):] for w, c, k in words)
+    P, known = default_model().scorer.probabilities([plain, marked])
+    assert known[0] == known[1] and (P[0] == P[1]).all()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(["пётр порошенко", "ПЕТР ПОРОШЕНКО", "с-400", "Ростов-на-Дону"]),
+       st.lists(st.tuples(IGNORABLE | st.sampled_from(["\u0301", "\u0300"]), st.integers(0, 20)), max_size=4))
+def test_a_tag_with_invisible_characters_is_the_tag(tag, inserted):
+    marked = tag
+    for char, at in inserted:
+        marked = marked[:at] + char + marked[at:]
+    assert tag_key(normalize_tag(marked)) == tag_key(normalize_tag(tag))
+
+
+PAGE_LINES = ["Заголовок статьи", "Ракета стартовала с космодрома.", "Последние новости", "Читайте также",
+              "Все новости", "ВСЕ НОВОСТИ", "#КОСМОС", "#", "29.12.2021 09:46", "23.Feb.2026", "Источник - example.ru",
+              "URL: https://example.ru/a", "", "   ", "\u200b", "\ufeff", "\u00ad", "кос\u200bмос", "\r", "\t#\u2060"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PAGE_LINES) | st.text(max_size=20), max_size=14))
+def test_any_page_is_an_article_or_a_value_error_saying_why(lines):
+    try:
+        article = parse_page("\n".join(lines))
+    except ValueError as exc:
+        assert str(exc).startswith(("empty page:", "no headline:", "no body:")), exc
+    else:
+        assert article.title.strip() and article.text.strip() and not article.title.startswith("#")
+        assert article.title.lower() not in ("последние новости", "читайте также", "все новости")

@@ -290,3 +290,28 @@ def test_new_tags_are_scored_by_a_model_learned_from_the_rare_tags():
     lead = "В Самаре прошло важное событие.\n\nФутбольный клуб выиграл матч. Об этом сообщили в Самаре."
     passing = "Футбольный клуб выиграл матч со счётом два один. Также в самаре было спокойно."
     assert "САМАРА" in site.predict_tags(lead) and "САМАРА" not in site.predict_tags(passing)
+
+
+@pytest.mark.parametrize("mark", ["\u00ad", "\u200b", "\u0301", "\U0001d173", "\U0001bca0"])
+def test_invisible_characters_inside_words_change_no_word_and_no_label_found(mark):
+    """The same TF-IDF row and the same label finds (positions, title, lead) for a long article with one such
+    character inside every word, as for the article without them."""
+    from tagger import default_model
+    plain = ("Роскосмос готовит запуск\n\nГлава Роскосмоса Дмитрий Рогозин заявил, что космонавты выйдут в открытый "
+             "космос. " + "Ракета стартовала с космодрома Байконур, спутник вывели на орбиту. " * 12)
+    marked = " ".join(w[:2] + mark + w[2:] for w in plain.split(" "))
+    scorer = default_model().scorer
+    _, _, plain_evidence = scorer.probabilities([plain], details=True)
+    _, _, marked_evidence = scorer.probabilities([marked], details=True)
+    assert (plain_evidence.X.toarray() == marked_evidence.X.toarray()).all()
+    found, again = plain_evidence.candidates, marked_evidence.candidates
+    assert len(found) > 3 and {"КОСМОС", "ДМИТРИЙ РОГОЗИН", "РОСКОСМОС"} <= {scorer.tags[t] for t in found.tag}
+    for field in ("doc", "tag", "mentions", "first", "last", "label", "length", "in_title", "lead"):
+        assert getattr(found, field).tolist() == getattr(again, field).tolist(), field
+
+
+def test_the_title_starts_at_the_first_visible_character_and_counts_only_those():
+    from tagger.lexical import title_of
+    assert title_of("\u200b\ufeff\n\n  Заголовок статьи\n\nТекст") == "Заголовок статьи"
+    long_title = "слово " * 45  # 270 characters: a title, under 300
+    assert title_of(long_title.replace(" ", "\u00ad ") + "\n\nТекст") == long_title

@@ -90,3 +90,59 @@ def test_corpus_build_cli(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["corpus", "build", str(PAGES), "-o", str(out)])  # exists: needs --force
     assert "--force" in capsys.readouterr().err
+
+
+#: Pages that open with a sidebar heading and hold no article: once an IndexError in every caller.
+SIDEBAR_ONLY = {
+    "latest.txt": "Последние новости\n\nДругая новость\n\n23.Feb.2026\n\nВсе новости\n",
+    "read_also.txt": "Читайте также\n\nДругая новость\n\nЕщё одна новость\n",
+    "all_news.txt": "Все новости\n",
+    "heading.txt": "  ПОСЛЕДНИЕ НОВОСТИ  \n",
+}
+
+
+@pytest.mark.parametrize("name", SIDEBAR_ONLY)
+def test_a_page_that_opens_with_a_sidebar_and_holds_no_article_is_refused(name):
+    with pytest.raises(ValueError, match="no headline: the page") as caught:
+        parse_page(SIDEBAR_ONLY[name])
+    assert "sidebar" in str(caught.value)
+
+
+def test_the_article_after_a_leading_sidebar_is_read():
+    a = parse_page("Последние новости\n\nДругая новость\n\n23.Feb.2026\n\nВсе новости\n\nЗаголовок\n\nТекст статьи."
+                   "\n\n#СПОРТ\n\n12.03.2024 18:05\n\nПоследние новости\n\nТретья новость\n\nВсе новости")
+    assert (a.title, a.text, a.tags) == ("Заголовок", "Текст статьи.", ("СПОРТ",))
+    a = parse_page("Все новости\n\nЗаголовок\n\nТекст статьи.")  # a menu link above the headline
+    assert (a.title, a.text) == ("Заголовок", "Текст статьи.")
+
+
+def test_corpus_build_counts_and_skips_pages_that_open_with_a_sidebar(tmp_path, capsys):
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    for name, text in SIDEBAR_ONLY.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    (folder / "good.txt").write_text(page("full.txt"), encoding="utf-8")
+    out = tmp_path / "corpus.jsonl.gz"
+    assert main(["corpus", "build", str(folder), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "wrote 1 article" in err and f"{len(SIDEBAR_ONLY)} skipped" in err and "Traceback" not in err
+    assert all(name in err for name in SIDEBAR_ONLY) and err.count("no headline") == len(SIDEBAR_ONLY)
+    assert [a.title for a in read_corpus(out)] == [parse_page(page("full.txt")).title]
+
+
+def test_tagger_page_names_the_page_that_opens_with_a_sidebar_and_exits_1(tiny_model_file, tmp_path, capsys):
+    path = tmp_path / "latest.txt"
+    path.write_text(SIDEBAR_ONLY["latest.txt"], encoding="utf-8")
+    assert main(["-m", str(tiny_model_file), "--page", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[0].startswith(f"tagger: error: {path}: not a scraped page: no headline: the page")
+    assert "Traceback" not in err and "IndexError" not in err
+
+
+def test_invisible_characters_never_split_a_pages_words_or_hide_its_lines():
+    """A zero-width space or a byte order mark is dropped as the analyzer drops it, never made a space; a hashtag,
+    date or sidebar line is one whatever invisible characters it holds."""
+    a = parse_page("\ufeffЗаголовок\u200b статьи\n\nКос\u200bмос и Рос\u00adкосмос.\n\n\u200b#КОС\u200bМОС\n\n"
+                   "\u206012.03.2024\u200d 18:05\n\nПоследние\u2060 новости\n\nДругое\n\nВсе новости")
+    assert (a.title, a.text, a.tags) == ("Заголовок статьи", "Космос и Роскосмос.", ("КОСМОС",))
+    assert a.date == datetime(2024, 3, 12, 18, 5)

@@ -131,6 +131,58 @@ def test_paste_tag_highlight_copy(page, tiny_model):
     assert clipboard(page) == expected
 
 
+HYPHENATED = ("Эльвира Набиуллина выступила на пресс-конференции банка в Санкт-Петербурге. Центральный банк повысил "
+              "ключевую ставку, курс рубля снизился на торгах биржи в Ростове-на-Дону и на Северо-Западе.")
+
+
+def test_hyphenated_words_are_highlighted_without_an_error(page, tiny_model):
+    set_clipboard(page, HYPHENATED)
+    box = page.find_element(By.ID, "text")
+    box.click()
+    box.send_keys(Keys.CONTROL, "v")
+    page.find_element(By.ID, "tag").click()
+    wait(page, lambda: tag_rows(page))
+    status = page.find_element(By.ID, "status")
+    assert "error" not in status.get_attribute("class") and "Ошибка" not in status.text, status.text
+    phrases = {p.lower() for e in tiny_model.explain_tags(HYPHENATED, top_k=1, terms=12)
+               for p, _ in e.pushed_up + e.pushed_down}
+    assert any("-" in p for p in phrases)  # (the case that broke: a phrase of the explanation with a hyphen)
+    marked = marks(page)
+    assert any("-" in text for text, _ in marked), marked
+    assert {text.lower() for text, _ in marked} <= phrases
+    assert page.find_element(By.ID, "highlighted").text == HYPHENATED
+    for row in page.find_elements(By.CSS_SELECTOR, "#tags li"):  # every tag's words, hovered in turn
+        webdriver.ActionChains(page).move_to_element(row).perform()
+        wait(page, lambda: page.find_element(By.ID, "highlight-tag").text.endswith(row.get_attribute("data-tag")))
+    assert not [e for e in page.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def test_words_written_with_invisible_characters_are_highlighted(page, tiny_model):
+    """The model reads "космо\u00adдрома" as "космодрома"; the page finds the word as it is written."""
+    text = "Ракета стартовала с космо\u00adдрома Байко\u200bнур. Космонавты вышли в открытый ко\u0301смос."
+    page.execute_script("document.getElementById('text').value = arguments[0]", text)
+    page.find_element(By.ID, "tag").click()
+    wait(page, lambda: tag_rows(page))
+    assert tag_rows(page)[0][0] == "КОСМОС"
+    marked = {t for t, _ in marks(page)}
+    assert {"космо\u00adдрома Байко\u200bнур", "ко\u0301смос"} & marked, marked
+    phrases = {p.lower() for e in tiny_model.explain_tags(text, top_k=1, terms=12)
+               for p, _ in e.pushed_up + e.pushed_down}
+    assert {"".join(c for c in t if c not in "\u00ad\u200b\u0301").lower() for t in marked} <= phrases
+    assert page.execute_script("return document.getElementById('highlighted').textContent") == text
+
+
+def test_every_character_is_escaped_for_a_unicode_regular_expression(page):
+    """Each printable ASCII character and a few others, escaped by the page's escapeRegExp, make a valid
+    regular expression with the u flag that matches exactly that character."""
+    chars = [chr(c) for c in range(0x20, 0x7F)] + ["«", "»", "—", "№", "ё", "\u00ad", "Санкт-Петербург"]
+    failures = page.execute_script("""
+        return arguments[0].filter((s) => {
+          try { return !new RegExp(`^${escapeRegExp(s)}$`, "u").test(s); } catch (e) { return true; }
+        });""", chars)
+    assert failures == []
+
+
 def test_a_scraped_page_is_read_as_headline_and_body(page, tiny_model):
     sport = " ".join(TOPICS["СПОРТ"])
     sidebar = "\n\n".join(s + "\n\n20.Feb.2026" for s in TOPICS["КОСМОС"])

@@ -10,6 +10,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -199,6 +200,24 @@ def test_pages_are_tagged_by_headline_and_body(server, tiny_model):
     assert status == 422 and "texts[1]" in out["detail"]
 
 
+def test_a_page_that_opens_with_a_sidebar_is_a_422_on_every_route_and_no_error_in_the_log(server):
+    """Once an IndexError: a 500 with a traceback in the log from /v1/tags, /v1/tags/batch and /v1/explain."""
+    sidebar = "Последние новости\n\nДругая новость\n\n23.Feb.2026\n\nВсе новости\n"
+    ids = []
+    for path, body, where in [("/v1/tags", {"text": sidebar}, "text"), ("/v1/explain", {"text": sidebar}, "text"),
+                              ("/v1/tags/batch", {"texts": ["Заголовок\n\n" + ARTICLE, "Читайте также\n\nДругое"]},
+                               "texts[1]")]:
+        status, out, headers = call(server.base, path, {**body, "page": True})
+        assert status == 422 and out["detail"].startswith(f"{where}: not a scraped page: no headline"), out
+        ids.append(headers["X-Request-ID"])
+    time.sleep(0.2)  # (each request's line is written once its answer is sent)
+    records = [r for r in server.log_records() if r.get("request_id") in ids]
+    assert sorted((r["request_id"], r.get("status")) for r in records) == sorted((rid, 422) for rid in ids)
+    assert not any("traceback" in r for r in records)
+    status, out, _ = call(server.base, "/v1/tags", {"text": sidebar + "\nЗаголовок\n\n" + ARTICLE, "page": True})
+    assert status == 200 and out["page"] == {"title": "Заголовок", "text": ARTICLE} and out["tags"]
+
+
 @needs(SEED_PAGE)
 def test_the_seed_page_with_the_default_model(tmp_path):
     """`tagger --page` and `"page": true` agree, and both read the article, not the sidebar."""
@@ -373,3 +392,74 @@ def test_the_readme_states_the_seed_page_figures_the_cli_prints():
     page, whole = scores("--page"), scores("--file")
     assert "`tagger --page` gives " + ", ".join(f"{t} {s}" for t, s in page) + ";" in readme
     assert "the page gives " + ", ".join(f"{t} {s}" for t, s in whole) + "," in readme
+
+
+def _batch_body(n_texts: int, chars: int) -> bytes:
+    words = " ".join(TOPICS["КОСМОС"] + TOPICS["СПОРТ"])
+    article = (words * (chars // len(words) + 1))[:chars]
+    return json.dumps({"texts": [article] * n_texts}, ensure_ascii=False).encode()
+
+
+def test_request_bodies_in_flight_are_bounded_and_the_request_past_them_told_to_retry(tiny_model_file, tmp_path):
+    """A request whose Content-Length does not fit beside those under way gets 503 with Retry-After at once; one
+    that fits goes through, and so does the refused one once the others are answered."""
+    s = Server(["--model", str(tiny_model_file), "--max-in-flight-mb", "1"], tmp_path / "server.log")
+    try:
+        held = _batch_body(30, 10_000)  # ~600 KB, announced and held while its body trickles in
+        assert 500_000 < len(held) < 1_000_000
+        with socket.create_connection(("127.0.0.1", s.port)) as slow:
+            slow.sendall(b"POST /v1/tags/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n" % len(held) + held[:100])
+            time.sleep(0.3)
+            big, small = _batch_body(25, 10_000), _batch_body(2, 10_000)
+            status, out, headers = call(s.base, "/v1/tags/batch", raw=big)
+            assert status == 503 and headers["Retry-After"] == "1" and headers["Content-Type"].startswith(
+                "application/problem+json")
+            assert out["in_flight_limit_bytes"] == 1_000_000 and "retry after 1 s" in out["detail"], out
+            assert call(s.base, "/v1/tags/batch", raw=small)[0] == 200  # fits beside the one held
+            assert call(s.base, "/healthz")[0] == 200
+            slow.sendall(held[100:])
+            slow.settimeout(30)
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                answer += slow.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 200")
+        assert call(s.base, "/v1/tags/batch", raw=big)[0] == 200  # the refused request, tried again
+    finally:
+        assert s.stop() == 0
+    refused = [r for r in s.log_records() if r.get("status") == 503]
+    assert len(refused) == 1 and not any("traceback" in r for r in s.log_records())
+
+
+def test_concurrent_batches_past_the_bound_all_get_tagged_when_retried(tiny_model_file, tiny_model, tmp_path):
+    """Eight clients send a batch each at the same moment to a server that holds 1.5 MB of bodies: some are told
+    to retry, and each, retrying as told, gets its tags."""
+    s = Server(["--model", str(tiny_model_file), "--max-in-flight-mb", "1.5", "--no-access-log"],
+               tmp_path / "server.log")
+    body = _batch_body(32, 10_000)  # ~640 KB: two fit at once
+    want = tiny_model.predict_tags_batch(json.loads(body)["texts"][:1])[0]
+    start, seen = threading.Barrier(8), []
+
+    def client(_):
+        start.wait()
+        deadline = time.monotonic() + 120
+        while True:
+            status, out, headers = call(s.base, "/v1/tags/batch", raw=body)
+            seen.append(status)
+            if status != 503 or time.monotonic() > deadline:
+                return status, out
+            time.sleep(float(headers["Retry-After"]))
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(client, range(8)))
+    finally:
+        assert s.stop() == 0
+    assert [status for status, _ in answers] == [200] * 8
+    assert all([t["tag"] for t in r["tags"]] == want for _, out in answers for r in out["results"])
+    assert 503 in seen and set(seen) == {200, 503}
+
+
+def test_the_in_flight_bound_must_be_positive():
+    out = subprocess.run([sys.executable, "-m", "tagger.cli", "serve", "--port", "0", "--max-in-flight-mb", "0"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "--max-in-flight-mb" in out.stderr

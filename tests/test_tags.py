@@ -60,3 +60,19 @@ def test_alias_file(tmp_path):
 def test_alias_to_nothing_is_refused():
     with pytest.raises(ValueError, match="does not name a tag"):
         TagNormalizer({"РФ": "#"})
+
+
+@pytest.mark.parametrize("look_alike", ["ПЕ\u0301ТР ПОРОШЕНКО", "ПЕТР ПОРОШЕНКО\u200b", "ПЕ\u0308ТР ПОРОШЕНКО",
+                                        "#П\u00adЁТР\u2060 ПОРОШЕНКО", "пе\u0301тр\ufeff порошенко\U0001d173"])
+def test_look_alike_tags_are_one_tag(look_alike):
+    """What the analyzer ignores inside words (stress and other marks, soft hyphens, zero-width and other
+    default-ignorable characters) is no part of a tag either; Ё and Е stay apart in the display form and one in
+    the key, as before."""
+    tag = normalize_tag(look_alike)
+    assert tag in ("ПЕТР ПОРОШЕНКО", "ПЁТР ПОРОШЕНКО") and tag_key(tag) == tag_key("ПЁТР ПОРОШЕНКО")
+    assert TagNormalizer()(["пётр порошенко", look_alike, "ПЕТР ПОРОШЕНКО"]) == ("ПЁТР ПОРОШЕНКО",)
+
+
+def test_a_letter_written_as_base_and_mark_is_the_letter_in_a_tag():
+    assert normalize_tag("и\u0306ошкар-ола") == "ЙОШКАР-ОЛА" == normalize_tag("Йошкар-Ола")
+    assert normalize_tag("\u200b") is None and normalize_tag("#\u00ad\u0301") is None

@@ -73,7 +73,8 @@ def test_batch_lookup_equals_word_by_word(monkeypatch, group_bytes):
     monkeypatch.setattr(features, "_MAX_HASHED", 60)
     an = Analyzer()
     texts = ["Глава Роскосмоса посетит Баку", "", "Café в Москве", "и в на", "С-400 -- a--b",
-             "Роскосмос " * 10, "Ёлка — в «Москве» 🎄", "<b>кос&shy;мос</b>", "Баку Баку"]
+             "Роскосмос " * 10, "Ёлка — в «Москве» 🎄", "<b>кос&shy;мос</b>", "Баку Баку",
+             "Рос\U0001d173космос Ба\U0001bca0ку кос\ufff0мос", "Café Рос\U0001d173космос"]
     ids = {"глав": 0, "роскосмос": 1, "бак": 2, "москв": 3}
     batch = WordIds(an.stem_of, ids)
     got, lengths = batch.of_texts(texts, an)

@@ -23,10 +23,10 @@ import threading
 from .app import create_app
 from .http import HeadTimeoutProtocol, configure_logging, log
 from .limits import (ANNIF_MAX_BATCH, MAX_ARTICLE_CHARS, MAX_BATCH, MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES,
-                     Timeouts)
+                     MAX_IN_FLIGHT_BYTES, Timeouts)
 
 __all__ = ["create_app", "run", "listen", "Timeouts", "MAX_BODY_BYTES", "MAX_BATCH", "MAX_BATCH_BODY_BYTES",
-           "MAX_ARTICLE_CHARS", "ANNIF_MAX_BATCH"]
+           "MAX_ARTICLE_CHARS", "ANNIF_MAX_BATCH", "MAX_IN_FLIGHT_BYTES"]
 
 _ENV = "TAGGER_SERVE_CONFIG"
 
@@ -59,14 +59,18 @@ def app_from_environment():
         for path, only in spec["vocabularies"]:
             model = model.with_vocabulary(path, only=only)
         models[name] = model
-    return create_app(models, timeouts=timeouts)
+    return create_app(models, timeouts=timeouts,
+                      max_in_flight_bytes=config.get("max_in_flight_bytes", MAX_IN_FLIGHT_BYTES))
 
 
 def run(models, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, *, sock: socket.socket | None = None,
-        timeouts: Timeouts = Timeouts(), log_level: str = "info", access_log: bool = True) -> None:
+        timeouts: Timeouts = Timeouts(), log_level: str = "info", access_log: bool = True,
+        max_in_flight_bytes: int = MAX_IN_FLIGHT_BYTES) -> None:
     """Serve ``models`` (a :class:`~tagger.TagModel` or project id -> model) until SIGTERM or Ctrl-C; then stop
     taking connections and give the requests under way ``timeouts.graceful`` seconds to finish.  With
-    ``workers`` > 1, that many processes (each loads the model files) share the socket."""
+    ``workers`` > 1, that many processes (each loads the model files) share the socket.  Each process holds at
+    most ``max_in_flight_bytes`` of request bodies at once; a request past that is answered 503 with
+    ``Retry-After``."""
     import uvicorn
     from ..api import TagModel
     if isinstance(models, TagModel):
@@ -81,8 +85,8 @@ def run(models, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, *, 
         # uvicorn shuts down gracefully on SIGTERM, then raises the signal again: with this handler that ends
         # in a normal return (status 0, "stopped" logged) instead of death by the signal
         signal.signal(signal.SIGTERM, lambda *_: None)
-    log.info("serving", extra={"fields": {"address": address, "models": list(models),
-                                          "workers": workers}})
+    log.info("serving", extra={"fields": {"address": address, "models": list(models), "workers": workers,
+                                          "max_in_flight_bytes": max_in_flight_bytes}})
     if workers > 1:
         from uvicorn.supervisors import Multiprocess
         missing = [name for name, m in models.items()
@@ -93,13 +97,14 @@ def run(models, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, *, 
         specs = {name: {"path": m.path, "vocabularies": m.added_vocabularies} for name, m in models.items()}
         os.environ[_ENV] = json.dumps({"models": specs,
                                        "timeouts": timeouts.__dict__, "log_level": log_level,
-                                       "access_log": access_log})
+                                       "access_log": access_log, "max_in_flight_bytes": max_in_flight_bytes})
         config = uvicorn.Config("tagger.server:app_from_environment", factory=True, workers=workers, **common)
         import inspect  # uvicorn before 0.30 wants the target, later ones build it themselves
         older = "target" in inspect.signature(Multiprocess).parameters
         Multiprocess(config, sockets=[sock], **({"target": uvicorn.Server(config).run} if older else {})).run()
     else:
-        config = uvicorn.Config(create_app(models, timeouts=timeouts), **common)
+        config = uvicorn.Config(create_app(models, timeouts=timeouts, max_in_flight_bytes=max_in_flight_bytes),
+                                **common)
         uvicorn.Server(config).run(sockets=[sock])
     log.info("stopped", extra={"fields": {"address": address}})
 

@@ -12,7 +12,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..api import TagModel
 from .http import BodyLimit, RequestContext, SafeJSONResponse, json_safe, problem
-from .limits import MAX_ARTICLE_CHARS, MAX_BATCH, MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES, Timeouts, body_limit
+from .limits import (MAX_ARTICLE_CHARS, MAX_BATCH, MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES, MAX_IN_FLIGHT_BYTES,
+                     InFlight, Timeouts, body_limit)
 
 __all__ = ["create_app"]
 
@@ -97,8 +98,9 @@ def _problem_response(status: int, detail, request_id: str | None = None, header
 
 def create_app(models: TagModel | dict[str, TagModel], max_body_bytes: int = MAX_BODY_BYTES,
                max_batch: int = MAX_BATCH, max_batch_body_bytes: int = MAX_BATCH_BODY_BYTES,
-               timeouts: Timeouts = Timeouts()):
-    """The application serving ``models`` (one model, or project id -> model; the first is the default)."""
+               timeouts: Timeouts = Timeouts(), max_in_flight_bytes: int = MAX_IN_FLIGHT_BYTES):
+    """The application serving ``models`` (one model, or project id -> model; the first is the default), holding
+    at most ``max_in_flight_bytes`` of request bodies at once (see :class:`~tagger.server.limits.InFlight`)."""
     from ..pages import parse_page
     from .annif import annif_routes
 
@@ -229,7 +231,7 @@ def create_app(models: TagModel | dict[str, TagModel], max_body_bytes: int = MAX
         return _problem_response(exc.status_code, exc.detail, rid, exc.headers)
 
     app.add_middleware(BodyLimit, limit=lambda path: body_limit(path, max_body_bytes, max_batch_body_bytes),
-                       body_timeout=timeouts.body, linger=timeouts.linger)
+                       body_timeout=timeouts.body, linger=timeouts.linger, in_flight=InFlight(max_in_flight_bytes))
     app.add_middleware(RequestContext)
     return app
 

@@ -22,6 +22,8 @@ import h11
 from starlette.responses import JSONResponse
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from .limits import RETRY_AFTER_S, InFlight
+
 __all__ = ["RequestContext", "BodyLimit", "SafeJSONResponse", "problem", "json_safe", "dumps", "configure_logging", "log",
            "HeadTimeoutProtocol"]
 
@@ -164,8 +166,8 @@ class RequestContext:
 
 
 class _Refused(Exception):
-    def __init__(self, status: int, detail: str):
-        self.status, self.detail = status, detail
+    def __init__(self, status: int, detail: str, extra: dict | None = None, headers: list | None = None):
+        self.status, self.detail, self.extra, self.headers = status, detail, extra, headers or []
 
 
 class BodyLimit:
@@ -176,13 +178,20 @@ class BodyLimit:
     After a 413 the connection is closed *lingeringly*, as nginx does: the answer is sent, the rest of the
     body is read and dropped (for at most ``linger`` seconds), then the connection is closed.  A plain
     client that sends its whole body before reading (``urllib``, ``requests``) therefore reads the 413
-    instead of a reset connection."""
+    instead of a reset connection.
 
-    def __init__(self, app, limit: Callable[[str], int], body_timeout: float = 60.0, linger: float = 10.0):
+    The bodies held at once are bounded by ``in_flight`` (:class:`~tagger.server.limits.InFlight`): a request
+    holds its ``Content-Length`` before its body is read (a chunked one, each part as it arrives) until its answer
+    is sent; one that does not fit is answered 503 with ``Retry-After``, and its connection closed lingeringly
+    as after a 413."""
+
+    def __init__(self, app, limit: Callable[[str], int], body_timeout: float = 60.0, linger: float = 10.0,
+                 in_flight: InFlight | None = None):
         self.app = app
         self.limit = limit
         self.body_timeout = body_timeout
         self.linger = linger
+        self.in_flight = in_flight if in_flight is not None else InFlight()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -190,38 +199,44 @@ class BodyLimit:
         limit = self.limit(scope["path"])
         rid = scope.get("state", {}).get("request_id")
         headers = dict(scope["headers"])
+        held = _Held(self.in_flight)
         try:
-            length = headers.get(b"content-length")
-            if length is not None:
-                if not length.strip().isdigit():
-                    raise _Refused(400, "Content-Length is not a number")
-                if int(length) > limit:
-                    raise _Refused(413, f"request body of {int(length):,} bytes over the limit of {limit:,} bytes")
-            body = await self._read(receive, limit)
-        except _Refused as refused:
-            data, hdrs = problem(refused.status, refused.detail, request_id=rid, extra={"limit_bytes": limit}
-                                 if refused.status == 413 else None)
-            await send({"type": "http.response.start", "status": refused.status,
-                        "headers": hdrs + [(b"connection", b"close")]})
-            await send({"type": "http.response.body", "body": data, "more_body": True})
-            if refused.status == 413:
-                await self._drain(receive)
-            await send({"type": "http.response.body", "body": b""})
-            return
-        if body is None:  # the client went away
-            return
-        replayed = False
+            try:
+                length = headers.get(b"content-length")
+                if length is not None:
+                    if not length.strip().isdigit():
+                        raise _Refused(400, "Content-Length is not a number")
+                    if int(length) > limit:
+                        raise _Refused(413, f"request body of {int(length):,} bytes over the limit of {limit:,} bytes",
+                                       {"limit_bytes": limit})
+                    held.up_to(int(length))
+                body = await self._read(receive, limit, held)
+            except _Refused as refused:
+                held.release()  # (nothing of the body is kept while the rest is drained)
+                data, hdrs = problem(refused.status, refused.detail, request_id=rid, extra=refused.extra)
+                await send({"type": "http.response.start", "status": refused.status,
+                            "headers": hdrs + refused.headers + [(b"connection", b"close")]})
+                await send({"type": "http.response.body", "body": data, "more_body": True})
+                if refused.status in (413, 503):
+                    await self._drain(receive)
+                await send({"type": "http.response.body", "body": b""})
+                return
+            if body is None:  # the client went away
+                return
+            replayed = False
 
-        async def replay():
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()  # after the body: wait for the disconnect, as ASGI has it
+            async def replay():
+                nonlocal replayed
+                if not replayed:
+                    replayed = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()  # after the body: wait for the disconnect, as ASGI has it
 
-        await self.app(scope, replay, send)
+            await self.app(scope, replay, send)
+        finally:
+            held.release()
 
-    async def _read(self, receive, limit: int) -> bytes | None:
+    async def _read(self, receive, limit: int, held: "_Held") -> bytes | None:
         chunks, size = [], 0
         deadline = time.monotonic() + self.body_timeout
         while True:
@@ -235,7 +250,8 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                raise _Refused(413, f"request body over the limit of {limit:,} bytes")
+                raise _Refused(413, f"request body over the limit of {limit:,} bytes", {"limit_bytes": limit})
+            held.up_to(size)
             chunks.append(chunk)
             if not message.get("more_body"):
                 return b"".join(chunks)
@@ -250,6 +266,29 @@ class BodyLimit:
                 return
             if message["type"] != "http.request" or not message.get("more_body"):
                 return
+
+
+class _Held:
+    """The bytes of :class:`InFlight` one request holds: raised as its body is announced or arrives, given back
+    once."""
+
+    def __init__(self, in_flight: InFlight):
+        self.in_flight, self.bytes = in_flight, 0
+
+    def up_to(self, n: int) -> None:
+        """Hold ``n`` bytes in all (``_Refused`` 503 where the more they need does not fit)."""
+        if n > self.bytes:
+            if not self.in_flight.take(n - self.bytes, self.bytes):
+                mb = self.in_flight.limit / 1e6
+                raise _Refused(503, f"the server holds as many request bodies as it may ({mb:,.1f} MB) and cannot "
+                                    f"hold this one's {n:,} bytes now: retry after {RETRY_AFTER_S} s",
+                               {"in_flight_limit_bytes": self.in_flight.limit, "retry_after_s": RETRY_AFTER_S},
+                               [(b"retry-after", str(RETRY_AFTER_S).encode())])
+            self.bytes = n
+
+    def release(self) -> None:
+        self.in_flight.give_back(self.bytes)
+        self.bytes = 0
 
 
 class HeadTimeoutProtocol(H11Protocol):

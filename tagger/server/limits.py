@@ -38,6 +38,39 @@ MAX_BATCH_BODY_BYTES = batch_body_bytes(MAX_BATCH)
 ANNIF_BATCH_BODY_BYTES = batch_body_bytes(ANNIF_MAX_BATCH)
 
 
+#: Request bodies one process holds at once, in bytes: two full batches (61.7 MB).  A request holds its body
+#: from its first byte (its whole ``Content-Length`` at once) until its answer is sent, and tagging it costs a
+#: few times more again (a full batch, 5 M characters: ~140 MB of the process's memory whether it came escaped or
+#: as raw UTF-8), so this bounds what a crowd of concurrent batches can take; a request past it is answered 503
+#: with ``Retry-After`` (:data:`RETRY_AFTER_S`).  One request alone always fits, whatever its size: the bound
+#: delays work, it never refuses a request the body limits let through.  ``tagger serve --max-in-flight-mb``.
+MAX_IN_FLIGHT_BYTES = 2 * MAX_BATCH_BODY_BYTES
+#: Seconds a client told 503 is asked to wait before trying again (a full batch is tagged in about this long).
+RETRY_AFTER_S = 1
+
+
+class InFlight:
+    """The request bodies a process holds at once, bounded by ``limit`` bytes.  Used from the event loop only (the
+    middleware that reads bodies), so it needs no lock."""
+
+    def __init__(self, limit: int = MAX_IN_FLIGHT_BYTES):
+        if limit < 1:
+            raise ValueError(f"the in-flight limit must be a positive number of bytes, got {limit!r}")
+        self.limit = int(limit)
+        self.held = 0
+
+    def take(self, n: int, own: int = 0) -> bool:
+        """Hold ``n`` more bytes for a request that holds ``own`` already, if they fit or no other request holds
+        any, and say whether they were taken."""
+        if self.held > own and self.held + n > self.limit:
+            return False
+        self.held += n
+        return True
+
+    def give_back(self, n: int) -> None:
+        self.held -= n
+
+
 def body_limit(path: str, single: int = MAX_BODY_BYTES, batch: int = MAX_BATCH_BODY_BYTES) -> int:
     """The body limit of a route."""
     if path.rstrip("/") == "/v1/tags/batch":

@@ -123,13 +123,20 @@ function updateHashtags() {
   $("hashtags").value = ticked.map(hashtag).join(" ");
 }
 
-function escapeRegExp(s) { return s.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&"); }
+// A phrase as a literal inside a regular expression with the u flag, which allows only the syntax characters
+// (and "/") to be escaped: "\-" is an error there, and "-" outside a class needs no escape.
+function escapeRegExp(s) { return s.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&"); }
+
+// A word of an explanation as a pattern that also finds it written with characters invisible inside words
+// (a soft hyphen, a zero-width space, a stress mark), which the model reads the word without.
+const INVISIBLE = "[\\p{Default_Ignorable_Code_Point}\\p{Mn}]*";
+function wordPattern(word) { return [...word].map(escapeRegExp).join(INVISIBLE); }
 
 // Where each phrase of the explanation occurs in the text: [start, end, kind, contribution].
 function spans(text, phrases) {
   const out = [];
   for (const p of phrases) {
-    const words = p.phrase.split(/\s+/).filter(Boolean).map(escapeRegExp);
+    const words = p.phrase.split(/\s+/).filter(Boolean).map(wordPattern);
     if (!words.length) continue;
     const re = new RegExp(`(?<![\\p{L}\\p{N}])${words.join("[\\s\\p{P}]+")}(?![\\p{L}\\p{N}])`, "giu");
     for (const m of text.matchAll(re)) out.push([m.index, m.index + m[0].length, p.kind, p.c]);
