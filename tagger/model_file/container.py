@@ -82,16 +82,13 @@ def inflate_limit(compressed: int) -> int:
 
 
 def object_budget(file_size: int) -> int:
-    """How many bytes of Python objects loading a file of ``file_size`` bytes may build (see
-    :data:`OBJECT_FACTOR`)."""
+    """How many bytes of Python objects loading a file of ``file_size`` bytes may build (:data:`OBJECT_FACTOR`)."""
     return OBJECT_FACTOR * file_size + OBJECT_SLACK
 
 
 def over_budget(infos: list[zipfile.ZipInfo], file_size: int) -> str | None:
-    """What the reader would refuse in the sizes of the members ``infos`` of a file of ``file_size`` bytes, every
-    member read (a deflated member inflating more than :func:`inflate_limit` allows, or all of them more than
-    :func:`inflate_budget`), or ``None``: the check :class:`Reader` makes of each member it reads, for a writer to
-    make of what it wrote."""
+    """What :class:`Reader` would refuse in the sizes of the members ``infos`` of a file of ``file_size`` bytes
+    (beyond :func:`inflate_limit` or together :func:`inflate_budget`), or ``None``: for a writer to check."""
     for info in infos:
         if info.compress_type == zipfile.ZIP_DEFLATED and info.file_size > inflate_limit(info.compress_size):
             return _inflates_too_much(info)

@@ -21,8 +21,8 @@ from ..features import CompiledVocabulary, TfidfFeatures
 from ..scorer import TagScorer
 from .container import (ModelError, Reader, count_strings, decode_strings, encode_strings, member_digests, npy_bytes,
                         short, write_members)
-from .schema import (FORMAT_NAME, FORMAT_VERSION, LEXICAL_ARRAYS, LEXICAL_MEMBERS, MAX_METADATA_BYTES, MEMBERS,
-                     OBJECT_BYTES, is_int, label_table_bytes, params_on_disk, parse_metadata, reserve_objects,
+from . import schema
+from .schema import (FORMAT_NAME, FORMAT_VERSION, LEXICAL_ARRAYS, LEXICAL_MEMBERS, MEMBERS, OBJECT_BYTES, is_int, label_table_bytes, params_on_disk, parse_metadata, reserve_objects,
                      tag_objects)
 
 __all__ = ["save_model", "load_scorer"]
@@ -91,9 +91,9 @@ def save_model(scorer: TagScorer, path: str | os.PathLike, metadata: dict | None
         "members": member_digests(blobs),
     }
     metadata_json = json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8")
-    if len(metadata_json) > MAX_METADATA_BYTES:  # (training refuses such a model before it starts)
+    if len(metadata_json) > schema.MAX_METADATA_BYTES:  # (training refuses such a model before it starts)
         raise ValueError(f"{path}: not written: its metadata.json would take {len(metadata_json):,} bytes, more "
-                         f"than the {MAX_METADATA_BYTES:,} the reader allows ({len(scorer.tags):,} tags)")
+                         f"than the {schema.MAX_METADATA_BYTES:,} the reader allows ({len(scorer.tags):,} tags)")
     write_members(path, {"metadata.json": (metadata_json, True), **blobs}, _objects(arrays, len(scorer.tags)))
 
 
