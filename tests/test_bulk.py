@@ -181,3 +181,24 @@ def test_a_temporary_file_being_written_is_not_taken_for_a_leftover(tmp_path, mo
         [temporary] = os.listdir(tmp_path)
         assert files.remove_leftovers(target) == [] and os.listdir(tmp_path) == [temporary]
     assert os.listdir(tmp_path) == ["x.tags.parquet"]
+
+
+def test_memory_stays_flat_whatever_the_lines_sizes(tiny_model_file, tmp_path):
+    """30 lines of 4 MB (120 MB of lines, which 256-line batches held at once): batches of 8 MB at most."""
+    import tracemalloc
+    import warnings
+    text = "Ракета стартовала с космодрома Байконур. " * (4_000_000 // 75)
+    corpus = tmp_path / "long.jsonl"
+    line = json.dumps({"title": "Т", "text": text}, ensure_ascii=False) + "\n"
+    corpus.write_text(line * 30, encoding="utf-8")
+    model = load_model(tiny_model_file)
+    tracemalloc.start()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # (texts cut at max_chars)
+            [summary] = tag_corpus([str(corpus)], str(tmp_path / "out"), model=model, verbose=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert summary["articles"] == 30
+    assert peak < 80 << 20, f"{peak >> 20} MB"
