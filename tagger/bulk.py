@@ -1,9 +1,11 @@
 """Tagging whole archives: corpus files streamed in batches through worker processes (local ones, or a Dask
 cluster's) and the results written as they come back, in order, as JSON Lines or Parquet.
 
-Memory stays flat whatever the archive's size: this process only reads raw lines and writes results, and at
-most two batches per worker are in flight.  Workers parse, tag and return plain records; each worker loads the
-model once (from its file, or the model object is sent to it once), never once per batch.
+Memory stays flat whatever the archive's size and its lines' sizes: this process only reads raw lines and writes
+results, a batch holds at most :data:`BATCH_SIZE` lines and :data:`BATCH_BYTES` bytes of them (or one longer line,
+at most :data:`tagger.corpus.MAX_LINE_BYTES`), and at most two batches per worker are in flight.  Workers parse,
+tag and return plain records; each worker loads the model once (from its file, or the model object is sent to it
+once), never once per batch.
 """
 from __future__ import annotations
 
@@ -18,13 +20,16 @@ from .api import default_model, model_reference, referenced_model
 from .corpus import CorpusReader, parse_line
 from .files import atomic_write
 from .parallel import LOADS  # noqa: F401 (tagger.bulk.LOADS: a worker's model loads, which the Dask tests read)
-from .parallel import AHEAD, Done, InMemory, chunks, cluster_window, in_order, install, on_cluster, process_pool, \
-    worker_model
+from .parallel import AHEAD, Done, InMemory, cluster_window, in_order, install, on_cluster, process_pool, worker_model
 from .progress import say
 
-__all__ = ["tag_corpus", "output_path", "BATCH_SIZE"]
+__all__ = ["tag_corpus", "output_path", "BATCH_SIZE", "BATCH_BYTES"]
 
 BATCH_SIZE = 256
+#: A batch holds lines of at most this many bytes together, or one longer line alone: so a batch is at most
+#: ``max(BATCH_BYTES, MAX_LINE_BYTES)`` (20 MB) of lines whatever their sizes, and the batches in flight, two a
+#: worker, at most 40 MB a worker.
+BATCH_BYTES = 8 << 20
 FORMATS = ("jsonl", "parquet")
 
 
@@ -55,6 +60,33 @@ def output_path(corpus: str, out_dir: str, fmt: str = "jsonl") -> str:
     for suffix in (".gz", ".jsonl", ".json"):
         name = name.removesuffix(suffix)
     return os.path.join(out_dir, f"{name}.tags.{fmt}")
+
+
+def _outputs(corpora: Sequence[str], out_dir: str, fmt: str) -> list[str]:
+    """Each corpus file's results file (:func:`output_path`); a ``ValueError`` naming the inputs where two would
+    write the same one (``a/x.jsonl``, ``b/x.jsonl`` and ``x.jsonl.gz`` all give ``x.tags.jsonl``)."""
+    outputs = [output_path(c, out_dir, fmt) for c in corpora]
+    inputs: dict[str, tuple[str, list[str]]] = {}  # the file itself -> its path as given, the inputs writing it
+    for corpus, output in zip(corpora, outputs):
+        inputs.setdefault(os.path.normcase(os.path.realpath(output)), (output, []))[1].append(corpus)
+    clashes = [f"{', '.join(given)} would all write {output}" for output, given in inputs.values() if len(given) > 1]
+    if clashes:
+        raise ValueError("; ".join(clashes) + ": give them files of distinct names, or tag them to different folders")
+    return outputs
+
+
+def _batches(lines: Iterator[tuple[int, bytes]], size: int, max_bytes: int) -> Iterator[list]:
+    """``(line number, line)`` pairs in lists of at most ``size`` lines and ``max_bytes`` bytes of them (a longer
+    line alone), read as each list is needed."""
+    batch, held = [], 0
+    for item in lines:
+        if batch and (len(batch) == size or held + len(item[1]) > max_bytes):
+            yield batch
+            batch, held = [], 0
+        batch.append(item)
+        held += len(item[1])
+    if batch:
+        yield batch
 
 
 class _Results:
@@ -103,28 +135,30 @@ class _Parquet(_Results):
 def tag_corpus(corpora: Sequence[str], out_dir: str, *, model=None, workers: int = 1, client=None,
                fmt: str = "jsonl", batch_size: int = BATCH_SIZE, top_k: int | None = None,
                threshold: float | None = None, errors: str = "raise", force: bool = False,
-               verbose: bool = True) -> list[dict]:
+               verbose: bool = True, batch_bytes: int = BATCH_BYTES) -> list[dict]:
     """Tag every article of each corpus file in ``corpora`` and write ``out_dir/NAME.tags.jsonl`` (or
     ``.parquet``): one record per article, in input order: ``{"id", "url", "tags", "scores"}``.
 
     ``model``: a :class:`tagger.TagModel` (default: the embedded one).  Work goes to ``workers`` local
     processes (1: this one), or to a Dask cluster through ``client`` (a ``distributed.Client``).
-    ``errors="skip"`` counts bad lines instead of stopping.  Returns one summary per file.
+    ``errors="skip"`` counts bad lines instead of stopping.  A batch holds at most ``batch_size`` lines and
+    ``batch_bytes`` bytes of them (a longer line alone).  Two corpus files whose results would have the same name
+    are a ``ValueError``, before any work.  Returns one summary per file.
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size!r}")
+    if batch_size < 1 or batch_bytes < 1:
+        raise ValueError(f"batch_size and batch_bytes must be positive, got {batch_size!r} and {batch_bytes!r}")
+    outputs = _outputs(corpora, out_dir, fmt)
     model = default_model() if model is None else model
-    outputs = [output_path(c, out_dir, fmt) for c in corpora]
     existing = [o for o in outputs if os.path.exists(o)]
     if existing and not force:
         raise FileExistsError(f"{existing[0]} exists (force=True or --force overwrites it)")
     os.makedirs(out_dir, exist_ok=True)
     with _tasks(model, workers, client) as (submit, window):
-        return [_tag_file(c, o, submit, window, fmt, batch_size, top_k, threshold, errors, verbose)
+        return [_tag_file(c, o, submit, window, fmt, (batch_size, batch_bytes), top_k, threshold, errors, verbose)
                 for c, o in zip(corpora, outputs)]
 
 
@@ -147,14 +181,14 @@ def _tasks(model, workers: int, client) -> Iterator[tuple[Callable, int]]:
             pool.shutdown(cancel_futures=True)
 
 
-def _tag_file(corpus: str, output: str, submit, window: int, fmt: str, batch_size: int, top_k, threshold,
+def _tag_file(corpus: str, output: str, submit, window: int, fmt: str, batch: tuple[int, int], top_k, threshold,
               errors: str, verbose: bool) -> dict:
     reader = CorpusReader(corpus, errors, require_tags=False)
     writer = (_Parquet if fmt == "parquet" else _JsonLines)(output)
     start = last_report = time.monotonic()
     tagged = 0
     try:
-        batches = chunks(reader.lines(), batch_size)  # (line number, line) pairs
+        batches = _batches(reader.lines(), *batch)  # (line number, line) pairs
         for batch, results in in_order(lambda b: submit([line for _, line in b], top_k, threshold), batches,
                                        window):
             records = []

@@ -393,7 +393,7 @@ def _tag_corpus(argv: list[str]) -> int:
     p.add_argument("--top-k", "-k", type=_positive_int, metavar="N", help="at most N tags per article")
     p.add_argument("--threshold", "-t", type=_probability, metavar="P",
                    help="one probability threshold for every tag instead of the tuned per-tag ones")
-    p.add_argument("--batch-size", type=_positive_int, default=256, metavar="N", help="articles per task")
+    p.add_argument("--batch-size", type=_positive_int, default=256, metavar="N", help="articles per task (default 256; a task also holds at most 8 MB of lines, or one longer line)")
     p.add_argument("--skip-bad-lines", action="store_true", help="skip and count malformed lines")
     p.add_argument("--force", action="store_true", help="overwrite existing results")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")

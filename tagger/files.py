@@ -4,12 +4,16 @@ interrupted write never leaves a half-written file where a good one was — and 
 Where the system has ``O_TMPFILE`` (Linux), the content is written to a file with no name in the target's
 directory: a process killed while writing, even by SIGKILL, leaves nothing (the kernel frees a file no name
 points to).  The finished file gets a temporary name and is renamed over the target at once, so only a kill
-between those two system calls could leave a temporary file.  Elsewhere, a named temporary file is removed on
-any error or exception (including SIGTERM, with :func:`exit_on_sigterm`), but not after SIGKILL.
+between those two system calls could leave a temporary file.  Elsewhere (a file system without unnamed files), a
+named temporary file is removed on any error or exception (including SIGTERM, with :func:`exit_on_sigterm`), but
+not after SIGKILL.  So a temporary file is locked (``flock``) for as long as it is written, and the next write to
+the same target removes its temporary files that no one holds locked: what a killed writer left (see
+:func:`remove_leftovers`).
 """
 from __future__ import annotations
 
 import os
+import re
 import signal
 import stat
 import tempfile
@@ -18,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
-__all__ = ["atomic_write", "exit_on_sigterm", "open_input"]
+__all__ = ["atomic_write", "exit_on_sigterm", "open_input", "remove_leftovers"]
 
 
 def open_input(path: str, what: str, error: type[Exception], regular: bool = False) -> BinaryIO:
@@ -60,13 +64,69 @@ def _temporary_name(path: str) -> str:
     return os.path.join(directory, f".{base}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
 
 
+def _temporary_pattern(base: str) -> re.Pattern:
+    """The names of the temporary files of target ``base``: ``.BASE.PID.RANDOM.tmp``, as :func:`_temporary_name`
+    and :func:`_named` make them (8 random characters either way)."""
+    return re.compile(rf"\.{re.escape(base)}\.\d+\.[a-z0-9_]{{8}}\.tmp")
+
+
+def _lock(fd: int) -> None:
+    """Lock the file open as ``fd`` (``flock``, exclusive; released when it is closed, or its process killed), where
+    the system and the file system allow it: a temporary file being written, which :func:`remove_leftovers`
+    leaves alone."""
+    try:
+        import fcntl
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # (a file just made: no one else holds it)
+    except (ImportError, OSError):
+        pass
+
+
+def remove_leftovers(path: str | os.PathLike) -> list[str]:
+    """Remove the temporary files of ``path`` that a killed :func:`atomic_write` left (those no process holds
+    locked as it writes them) and return their names; temporary files being written are left alone."""
+    directory, base = os.path.split(os.path.abspath(os.fspath(path)))
+    pattern = _temporary_pattern(base)
+    try:
+        names = [n for n in os.listdir(directory) if pattern.fullmatch(n)]
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        leftover = os.path.join(directory, name)
+        try:
+            fd = os.open(leftover, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        except OSError:
+            continue
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode) and _free(fd):
+                os.unlink(leftover)
+                removed.append(name)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return removed
+
+
+def _free(fd: int) -> bool:
+    """Whether no one holds the file open as ``fd`` locked (``False`` where the system cannot tell)."""
+    try:
+        import fcntl
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except (ImportError, OSError):
+        return False
+    return True
+
+
 @contextmanager
 def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """Open a binary file that replaces ``path`` only when the ``with`` block ends without error."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
+    remove_leftovers(path)
     fd = _unnamed(directory)
     if fd is not None:
+        _lock(fd)  # (held by the name the file gets before it is renamed into place, too)
         tmp = None
         try:
             with os.fdopen(fd, "w+b") as fh:
@@ -106,8 +166,9 @@ def _link(fd: int, name: str) -> None:
 @contextmanager
 def _named(path: str, directory: str) -> Iterator[BinaryIO]:
     """:func:`atomic_write` with a named temporary file (removed on any exception, but not after SIGKILL)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.{os.getpid()}.", suffix=".tmp", dir=directory)
     try:
+        _lock(fd)
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()

@@ -173,6 +173,29 @@ def test_a_member_that_inflates_a_thousand_times_is_refused_unread(tiny_model_fi
     refused(bomb, f"weights_tags.npy declares .* bytes, more than|inflate to more than .*{INFLATE_FACTOR} times")
 
 
+def test_a_deflated_member_is_refused_from_its_own_deflated_size_in_a_large_file(tiny_model_file, tmp_path):
+    """600 MB of zeros (150 M float32) deflated into 3 MB, in a file padded to 80 MB, whose budget (8 times its
+    size) the member fits: refused from what the member declares against its own deflated bytes, uninflated."""
+    contents = members(tiny_model_file)
+    bomb = tmp_path / "bomb.tagger"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for name, data in contents.items():
+            if name != "weights_data.npy":
+                zf.writestr(name, data)
+        zf.writestr(zipfile.ZipInfo("padding"), bytes(80 << 20), compress_type=zipfile.ZIP_STORED)
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
+                                                      "shape": (150_000_000,)})
+        with zf.open("weights_data.npy", "w", force_zip64=True) as fh:
+            fh.write(header.getvalue())
+            zero = bytes(1 << 20)
+            for _ in range(600_000_000 >> 20):
+                fh.write(zero)
+            fh.write(bytes(600_000_000 % (1 << 20)))
+    assert INFLATE_FACTOR * bomb.stat().st_size > 600_000_000
+    refused(bomb, r"weights_data.npy declares 600,000,\d+ bytes, more than 8 times its [\d,]+ deflated bytes")
+
+
 def test_an_npy_header_declaring_a_huge_shape_allocates_nothing(tiny_model_file, tmp_path):
     contents = members(tiny_model_file)
     header = io.BytesIO()
@@ -197,32 +220,37 @@ def test_a_named_pipe_is_not_waited_on(tmp_path):
 
 
 def test_a_small_file_cannot_ask_for_millions_of_strings(tiny_model_file, tmp_path):
-    """Consistent arrays, but 1,000,000 stems (each its own feature) in a file of a few MB: refused from the
-    count, before a string is built."""
+    """Consistent arrays, but 2,000,000 stems (no feature of their own) in a file of a few MB, deflated: refused
+    from the count, before a string is built."""
     contents = members(tiny_model_file)
     meta = json.loads(contents["metadata.json"])
-    k = 1_000_000
+    k = 2_000_000
+    unigram = np.full(k, -1, dtype=np.int32)
+    unigram[0] = 0
     contents.update({
         "stems.npy": npy(np.frombuffer("\n".join(f"{i:x}" for i in range(k)).encode(), np.uint8)),
-        "unigram.npy": npy(np.arange(k, dtype=np.int32)), "bigram_codes.npy": npy(np.zeros(0, np.int64)),
-        "bigram_features.npy": npy(np.zeros(0, np.int32)), "idf.npy": npy(np.ones(k, np.float32)),
-        "weights_indptr.npy": npy(np.zeros(k + 1, np.int32)), "weights_data.npy": npy(np.zeros(0, np.float32)),
+        "unigram.npy": npy(unigram), "bigram_codes.npy": npy(np.zeros(0, np.int64)),
+        "bigram_features.npy": npy(np.zeros(0, np.int32)), "idf.npy": npy(np.ones(1, np.float32)),
+        "weights_indptr.npy": npy(np.zeros(2, np.int32)), "weights_data.npy": npy(np.zeros(0, np.float32)),
         "weights_tags.npy": npy(np.zeros(0, np.uint16))})
-    meta["n_features"] = k
+    meta["n_features"] = 1
     meta.pop("members")
     contents["metadata.json"] = json.dumps(meta).encode()
-    refused(write(tmp_path / "m.tagger", contents), "1,000,000 stems would take")
+    path = write(tmp_path / "m.tagger", contents)
+    assert path.stat().st_size < 8 << 20
+    refused(path, "2,000,000 stems would take")
 
 
-def test_a_small_file_cannot_ask_for_a_hundred_thousand_tags(tiny_model_file, tmp_path):
+def test_a_small_file_cannot_ask_for_two_hundred_thousand_tags(tiny_model_file, tmp_path):
+    """More tags than a model file may hold whatever its size (their objects past the reader's slack), in a
+    file of a few MB: refused from the count."""
     contents = members(tiny_model_file)
     meta = json.loads(contents["metadata.json"])
-    n = 100_000
-    meta["tags"] = [{"tag": f"ТЕГ {i}", "count": 1, "threshold": 0.5} for i in range(n)]
+    n = 200_000
+    meta["tags"] = [0] * n  # (counted before any entry is looked at)
     meta.pop("members")
-    contents.update({"metadata.json": json.dumps(meta).encode(), "intercept.npy": npy(np.zeros(n, np.float32)),
-                     "calibration.npy": npy(np.zeros((n, 2)))})
-    refused(write(tmp_path / "m.tagger", contents), "100,000 tags would take")
+    contents["metadata.json"] = json.dumps(meta).encode()
+    refused(write(tmp_path / "m.tagger", contents), "200,000 tags would take")
 
 
 # ------------------------------------------------------------------------------------- the content

@@ -1,7 +1,7 @@
 """How a :class:`~tagger.learning.TagClassifier` learns: the fit as a pipeline of named steps, each taking what
 the steps before it gave and returning what it learns.
 
-    check ─► targets (y → tags) ─► analyse (texts → TF-IDF rows, lead signal) ─► ridge (relevance, out-of-fold
+    check ─► targets (y → tags; a model its file could not hold refused) ─► analyse (texts → TF-IDF rows, lead signal) ─► ridge (relevance, out-of-fold
     scores, weights) ─► calibrate ─► lexical source ─► thresholds (on the fused out-of-fold probabilities)
     ─► Fitted
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +33,7 @@ from .lexical import LexicalFit, learn_lexical_source, lexical_threshold
 from .solvers import RidgeSettings, fit_ridge
 from .targets import (Targets, checked_y, given_vocabulary, indicator_targets, tag_list_targets, tag_names)
 
-__all__ = ["Fitted", "Analysed", "fit", "MIN_NORM_SHARE", "PARTITION_SIZE"]
+__all__ = ["Fitted", "Analysed", "fit", "check_loadable", "MIN_NORM_SHARE", "PARTITION_SIZE"]
 
 #: ``min_norm="auto"``: this share of the median training article's TF-IDF norm (~26 on RT; the README's design
 #: choices give what it does to headlines and three-word texts).
@@ -106,6 +107,7 @@ def fit(params: Mapping, texts: Iterable[str], y, classes=None, client=None) -> 
     clock = _Clock(p["verbose"])
     engine = engine_for(client)
     analyzer = Analyzer(tuple(p["ngram_range"]), p["max_chars"])
+    check_loadable(p, targets, n_targets, analyzer)
     data = analyse(p, texts, n_targets, targets, analyzer, engine)
     clock.lap(f"TF-IDF: {data.X.shape[0]:,} documents, {data.X.shape[1]:,} features, "
               f"{len(targets.classes):,} tags")
@@ -157,6 +159,26 @@ def _check(p: dict, texts, y, classes) -> tuple[np.ndarray | None, int, Iterable
     if p["partition_size"] < 2 * p["cv"]:
         raise ValueError(f"partition_size must be an integer of at least {2 * p['cv']}, got {p['partition_size']!r}")
     return indicator, n_targets, texts
+
+
+def check_loadable(p: Mapping, targets: Targets, n_documents: int, analyzer: Analyzer) -> None:
+    """A ``ValueError`` saying why, before any training, where the model's tags and labels would make a file its
+    reader refuses whatever the file's size (:func:`tagger.model_file.schema.too_large`, the reader's own limits):
+    the model's tags are the vocabulary's with a lexical source, else the supervised ones; its labels are
+    stemmed as the label index stems them."""
+    from ..model_file.schema import tag_entry_bytes, too_large
+    if targets.vocabulary is not None and p["lexical"] and p["ngram_range"][1] <= 2:
+        tags = [concept.tag for concept in targets.vocabulary]
+        labels = analyzer.stems_of_many([label for concept in targets.vocabulary for label in concept.labels])
+    else:
+        tags, labels = [str(t) for t in targets.classes], []
+    lengths = list(map(len, labels))
+    problem = too_large(len(tags), sum(tag_entry_bytes(t, n_documents) for t in tags), len(labels), sum(lengths),
+                        len(set(chain.from_iterable(labels))), max(lengths, default=0))
+    if problem is not None:
+        raise ValueError(f"this model could not be saved and loaded: {problem}; give it fewer tags or labels (a "
+                         "smaller vocabulary, aliases folding rare tags, or lexical=False for the "
+                         f"{len(targets.classes):,} tags on at least min_tag_count documents alone)")
 
 
 def _read(texts: Iterable, leads: list[str], lead_chars: int, titles: list[int], analyzer: Analyzer):

@@ -22,16 +22,26 @@ from ..files import atomic_write, open_input
 
 __all__ = ["ModelError", "NpySpec", "Reader", "Hashed", "write_members", "member_digests", "npy_bytes",
            "encode_strings", "decode_strings", "count_strings", "short", "ALIGNMENT", "MAX_FILE_BYTES",
-           "INFLATE_FACTOR", "INFLATE_SLACK", "MAX_MEMBERS", "MAX_NPY_HEADER", "HASHED_APART"]
+           "INFLATE_FACTOR", "INFLATE_SLACK", "OBJECT_FACTOR", "OBJECT_SLACK", "MAX_MEMBERS", "MAX_NPY_HEADER",
+           "HASHED_APART", "inflate_budget", "inflate_limit", "object_budget", "over_budget"]
 
 # ----------------------------------------------------------------------------------------------- limits
 #: A model file larger than this is refused unread (the default model is 17 MB; an archive-scale one ~100 MB).
 MAX_FILE_BYTES = 4 << 30
 #: The members read may inflate to at most this many times the file's size, plus ``INFLATE_SLACK`` bytes (the
-#: default model, its arrays stored, inflates 1.01 times; its most compressible member, metadata.json, 6).  A
-#: "zip bomb" is refused from the sizes its directory declares, before anything is inflated.
+#: default model, its arrays stored, inflates 1.01 times; its most compressible member, metadata.json, 6), and a
+#: deflated member to at most this many times its own deflated bytes, plus ``INFLATE_SLACK``.  A "zip bomb" is
+#: refused from the sizes its directory declares, before anything is inflated: a member of zeros deflated 1,000
+#: times as much as a bomb whose file is padded with other bytes.
 INFLATE_FACTOR = 8
 INFLATE_SLACK = 8 << 20
+#: The Python objects loading builds (strings, tags, labels; see ``schema.OBJECT_BYTES``) may take at most this
+#: many times the file's size, plus ``OBJECT_SLACK`` bytes.  The factor pays for what a file's stored arrays
+#: hold (a stem, its 2 bytes of text at least and a 4-byte number, costs 192 bytes: 32 times); the slack for
+#: what deflated JSON holds, tags and labels (a tag is some 40 bytes of a file and 1 KB in memory), so any model
+#: whose tags and labels fit the slack loads whatever its file's size; training refuses one that would not.
+OBJECT_FACTOR = 32
+OBJECT_SLACK = 128 << 20
 MAX_MEMBERS = 256
 MAX_NPY_HEADER = 4096
 _CHUNK = 1 << 20
@@ -59,6 +69,42 @@ class NpySpec:
                  increasing: bool = False, blob: bool = False):  # (a plain class: a dataclass costs import time)
         self.kinds, self.shape = kinds, shape
         self.finite, self.values, self.increasing, self.blob = finite, values, increasing, blob
+
+
+def inflate_budget(file_size: int) -> int:
+    """How many bytes the members read from a file of ``file_size`` bytes may inflate to, together."""
+    return INFLATE_FACTOR * file_size + INFLATE_SLACK
+
+
+def inflate_limit(compressed: int) -> int:
+    """How many bytes a deflated member of ``compressed`` bytes may inflate to."""
+    return INFLATE_FACTOR * compressed + INFLATE_SLACK
+
+
+def object_budget(file_size: int) -> int:
+    """How many bytes of Python objects loading a file of ``file_size`` bytes may build (:data:`OBJECT_FACTOR`)."""
+    return OBJECT_FACTOR * file_size + OBJECT_SLACK
+
+
+def over_budget(infos: list[zipfile.ZipInfo], file_size: int) -> str | None:
+    """What :class:`Reader` would refuse in the sizes of the members ``infos`` of a file of ``file_size`` bytes
+    (beyond :func:`inflate_limit` or together :func:`inflate_budget`), or ``None``: for a writer to check."""
+    for info in infos:
+        if info.compress_type == zipfile.ZIP_DEFLATED and info.file_size > inflate_limit(info.compress_size):
+            return _inflates_too_much(info)
+    if sum(info.file_size for info in infos) > inflate_budget(file_size):
+        return _budget_spent(inflate_budget(file_size))
+    return None
+
+
+def _inflates_too_much(info: zipfile.ZipInfo) -> str:
+    return (f"{info.filename} declares {info.file_size:,} bytes, more than {INFLATE_FACTOR} times its "
+            f"{info.compress_size:,} deflated bytes and {INFLATE_SLACK >> 20} MB more")
+
+
+def _budget_spent(budget: int) -> str:
+    return (f"its members inflate to more than {budget:,} bytes, {INFLATE_FACTOR} times the file's size and "
+            f"{INFLATE_SLACK >> 20} MB more")
 
 
 # ----------------------------------------------------------------------------------------------- writing
@@ -113,14 +159,27 @@ def member_digests(members: dict[str, tuple[bytes, bool]]) -> dict[str, dict]:
             for name, (data, _) in members.items()}
 
 
-def write_members(path: str | os.PathLike, members: dict[str, tuple[bytes, bool]]) -> None:
+def write_members(path: str | os.PathLike, members: dict[str, tuple[bytes, bool]], objects: int = 0) -> None:
     """Write ``members`` (name -> bytes and whether to deflate them), in their order, to a zip file at ``path``
     atomically: no wall-clock time inside the file, each stored member's data at a multiple of
-    :data:`ALIGNMENT`."""
+    :data:`ALIGNMENT`.  Where the members as deflated would be refused by the reader's budgets
+    (:func:`over_budget`: JSON of many alike tags deflates too well), every member is stored instead, which the
+    budgets always allow.  ``objects``: the bytes of Python objects loading the file builds; a ``ValueError``,
+    and no file, where they exceed the :func:`object_budget` of the file written."""
     with atomic_write(path) as fh:
-        with zipfile.ZipFile(fh, "w") as zf:
-            for name, (data, compress) in members.items():
-                zf.writestr(_member(name, compress, None if compress else fh.tell()), data)
+        for deflate in (True, False):
+            fh.seek(0)
+            fh.truncate()
+            with zipfile.ZipFile(fh, "w") as zf:
+                for name, (data, compress) in members.items():
+                    compress = compress and deflate
+                    zf.writestr(_member(name, compress, None if compress else fh.tell()), data)
+            if over_budget(zf.infolist(), fh.tell()) is None:
+                break
+        if objects > object_budget(fh.tell()):
+            raise ValueError(f"{os.fspath(path)}: not written: loading it would build ~{objects >> 20:,} MB of "
+                             f"objects, more than the {object_budget(fh.tell()) >> 20:,} MB the reader allows a file "
+                             f"of {fh.tell():,} bytes")
 
 
 # ----------------------------------------------------------------------------------------------- reading
@@ -239,7 +298,8 @@ class Reader:
             if mode.st_size > MAX_FILE_BYTES:
                 raise ModelError(f"{self.path}: {mode.st_size:,} bytes, more than a model file may hold "
                                  f"({MAX_FILE_BYTES:,})")
-            self.budget = INFLATE_FACTOR * mode.st_size + INFLATE_SLACK
+            self.budget = inflate_budget(mode.st_size)
+            self.object_budget = object_budget(mode.st_size)
             try:
                 self.zf = zipfile.ZipFile(self.fh)
                 infos = self.zf.infolist()
@@ -297,13 +357,13 @@ class Reader:
         self.inflating = 0
         self.objects = 0
 
-    def reserve(self, count: int, kind: str, each: int) -> None:
+    def reserve(self, count: int, kind: str, each: int, problem: str | None = None) -> None:
         """Account for ``count`` Python objects of ``kind``, ``each`` bytes, before they are built: what loading
-        makes of the members must stay within the same budget as the inflated members themselves."""
+        makes of the members must stay within :func:`object_budget` (else ``problem``, if given, is the error)."""
         self.objects += count * each
-        if self.objects > self.budget:
-            raise self.fail(f"damaged model file ({count:,} {kind} would take ~{self.objects >> 20:,} MB, more than "
-                            f"{self.budget >> 20:,} MB for a file of this size)")
+        if self.objects > self.object_budget:
+            raise self.fail(problem or f"damaged model file ({count:,} {kind} would take ~{self.objects >> 20:,} MB, "
+                                       f"more than {self.object_budget >> 20:,} MB for a file of this size)")
 
     def has(self, name: str) -> bool:
         return name in self.members
@@ -325,10 +385,11 @@ class Reader:
         if info.file_size > limit:
             raise self.fail(f"damaged model file ({name} declares {info.file_size:,} bytes, more than "
                             f"{limit:,} allowed for it)")
+        if info.compress_type == zipfile.ZIP_DEFLATED and info.file_size > inflate_limit(info.compress_size):
+            raise self.fail(f"damaged model file ({_inflates_too_much(info)})")
         self.inflating += info.file_size
         if self.inflating > self.budget:
-            raise self.fail(f"damaged model file (its members inflate to more than {self.budget:,} bytes, "
-                            f"{INFLATE_FACTOR} times the file's size and {INFLATE_SLACK >> 20} MB more)")
+            raise self.fail(f"damaged model file ({_budget_spent(self.budget)})")
         return info, (self.digests.get(name) if self.digests is not None else None)
 
     def _stream(self, name: str, info: zipfile.ZipInfo, digest: bool) -> _Hashing:

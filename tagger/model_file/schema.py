@@ -14,9 +14,12 @@ import unicodedata
 import warnings
 
 from ..params import PARAMS, check_params
+from . import container
 from .container import NpySpec, Reader, short
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "READS_VERSIONS", "OBJECT_BYTES", "MAX_METADATA_BYTES", "Array",
+           "LABEL_TABLE_CELL", "METADATA_RESERVE", "label_table_bytes", "tag_objects", "tag_entry_bytes",
+           "too_large",
            "FILE_PARAM_NAMES", "params_on_disk", "params_from_disk", "MEMBERS", "LEXICAL_ARRAYS", "LEXICAL_MEMBERS", "METADATA", "is_int", "reserve_objects",
            "parse_metadata", "read_metadata"]
 
@@ -25,13 +28,58 @@ FORMAT_VERSION = 5
 READS_VERSIONS = (2, 3, 4, 5)
 
 # ----------------------------------------------------------------------------------------------- limits
-#: What loading costs in Python objects beyond the arrays, per tag, stem or term (measured: a model of 200,000
-#: tags takes ~1 KB a tag; 2,000,000 stems ~170 bytes a stem).  Their sum must stay within the same budget as
-#: the inflated members, checked from the counts before any of them is built: a small file cannot ask for
-#: millions of strings.
-OBJECT_BYTES = {"tags": 1024, "stems": 192, "terms": 192}
+#: What loading costs in Python objects beyond the arrays, per tag, stem, term, label or word of a label
+#: (measured: a model of 200,000 tags takes ~1 KB a tag; 2,000,000 stems ~170 bytes a stem; a label is a tuple,
+#: its words small ints in it).  Their sum must stay within the reader's object budget
+#: (:func:`~tagger.model_file.container.object_budget`), checked from the counts before any of them is built: a
+#: small file cannot ask for millions of strings.  A model's tags and labels alone must fit its slack
+#: (:func:`too_large`): training checks it before it starts, saving before it writes.
+OBJECT_BYTES = {"tags": 1024, "stems": 192, "terms": 192, "labels": 192, "label words": 8}
+#: Bytes a cell of the label index's table of labels x words takes (:class:`tagger.lexical.LabelIndex`).
+LABEL_TABLE_CELL = 8
 #: ``metadata.json`` larger than this is refused (the default model's is 47 KB).
 MAX_METADATA_BYTES = 16 << 20
+#: What ``metadata.json`` holds beside its tags may take this much of :data:`MAX_METADATA_BYTES` (the default
+#: model's parameters, digests and training report: 12 KB); its tags the rest.
+METADATA_RESERVE = 1 << 20
+
+
+def label_table_bytes(n_labels: int, widest: int) -> int:
+    """The bytes of the label index's table of ``n_labels`` labels, the longest of ``widest`` words."""
+    return n_labels * max(widest, 2) * LABEL_TABLE_CELL
+
+
+def tag_objects(n_tags: int, n_labels: int = 0, n_label_words: int = 0, n_label_stems: int = 0,
+                widest: int = 0) -> int:
+    """The bytes loading builds for a model's tags and, with a lexical source, its labels: their
+    :data:`OBJECT_BYTES` and the label table."""
+    cost = OBJECT_BYTES
+    return (n_tags * cost["tags"] + n_labels * cost["labels"] + n_label_words * cost["label words"]
+            + n_label_stems * cost["stems"] + (label_table_bytes(n_labels, widest) if n_labels else 0))
+
+
+def tag_entry_bytes(tag: str, count: int) -> int:
+    """The most bytes the entry of ``tag`` (on ``count`` documents at most) takes in ``metadata.json`` as
+    :func:`~tagger.model_file.save_model` writes it (its threshold, rounded to 6 decimals, in 8 characters)."""
+    entry = {"tag": tag, "count": count, "threshold": 0.123456}
+    return len(json.dumps([[entry]], ensure_ascii=False, indent=1).encode("utf-8")) - 8  # (less the list around it)
+
+
+def too_large(n_tags: int, metadata_tags: int, n_labels: int = 0, n_label_words: int = 0, n_label_stems: int = 0,
+              widest: int = 0) -> str | None:
+    """Why a model of ``n_tags`` tags, whose entries take ``metadata_tags`` bytes of ``metadata.json`` (see
+    :func:`tag_entry_bytes`), with ``n_labels`` labels of ``n_label_words`` words (``n_label_stems`` distinct
+    stems, ``widest`` in the longest) would be a file the reader refuses whatever its size, or ``None``."""
+    if metadata_tags > MAX_METADATA_BYTES - METADATA_RESERVE:
+        return (f"{n_tags:,} tags take {metadata_tags:,} bytes of metadata.json, more than the "
+                f"{MAX_METADATA_BYTES - METADATA_RESERVE:,} a model file may give them")
+    objects = tag_objects(n_tags, n_labels, n_label_words, n_label_stems, widest)
+    if objects > container.OBJECT_SLACK:
+        labels = (f" and {n_labels:,} labels ({n_label_words:,} words, {n_label_stems:,} stems, up to {widest:,} "
+                  "words a label)") if n_labels else ""
+        return (f"{n_tags:,} tags{labels} would take ~{objects >> 20:,} MB to load, more than the "
+                f"{container.OBJECT_SLACK >> 20:,} MB a model file may ask for them")
+    return None
 
 
 # ----------------------------------------------------------------------------------------------- members

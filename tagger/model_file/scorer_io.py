@@ -21,8 +21,9 @@ from ..features import CompiledVocabulary, TfidfFeatures
 from ..scorer import TagScorer
 from .container import (ModelError, Reader, count_strings, decode_strings, encode_strings, member_digests, npy_bytes,
                         short, write_members)
-from .schema import (FORMAT_NAME, FORMAT_VERSION, LEXICAL_ARRAYS, LEXICAL_MEMBERS, MEMBERS, is_int, params_on_disk,
-                     parse_metadata, reserve_objects)
+from . import schema
+from .schema import (FORMAT_NAME, FORMAT_VERSION, LEXICAL_ARRAYS, LEXICAL_MEMBERS, MEMBERS, OBJECT_BYTES, is_int, label_table_bytes, params_on_disk, parse_metadata, reserve_objects,
+                     tag_objects)
 
 __all__ = ["save_model", "load_scorer"]
 
@@ -89,8 +90,21 @@ def save_model(scorer: TagScorer, path: str | os.PathLike, metadata: dict | None
                  for t, c, h in zip(scorer.tags, scorer.tag_counts, scorer.thresholds)],
         "members": member_digests(blobs),
     }
-    write_members(path, {"metadata.json": (json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8"), True),
-                         **blobs})
+    metadata_json = json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8")
+    if len(metadata_json) > schema.MAX_METADATA_BYTES:  # (training refuses such a model before it starts)
+        raise ValueError(f"{path}: not written: its metadata.json would take {len(metadata_json):,} bytes, more "
+                         f"than the {schema.MAX_METADATA_BYTES:,} the reader allows ({len(scorer.tags):,} tags)")
+    write_members(path, {"metadata.json": (metadata_json, True), **blobs}, _objects(arrays, len(scorer.tags)))
+
+
+def _objects(arrays: dict[str, np.ndarray], n_tags: int) -> int:
+    """The bytes of Python objects loading a model of ``n_tags`` tags and ``arrays`` builds, as the reader accounts
+    for them."""
+    lengths = arrays.get("label_lengths", np.zeros(0, np.int32))
+    vocabulary = arrays["stems"] if "stems" in arrays else arrays["terms"]
+    return (OBJECT_BYTES["stems"] * (count_strings(vocabulary) + len(arrays.get("corpus_df", ())))
+            + tag_objects(n_tags, len(lengths), len(arrays.get("label_words", ())),
+                          count_strings(arrays.get("label_stems", np.zeros(0, np.uint8))), int(lengths.max(initial=0))))
 
 
 def _lexical_members(scorer: TagScorer) -> tuple[dict, dict]:
@@ -256,15 +270,19 @@ def _read_lexical(reader: Reader, a: dict, version: int, dims: dict) -> dict:
         raise reader.fail("damaged lexical source (lexical.json is not an object)")
     state["vocabulary"] = out["vocabulary.json"]
     reserve_objects(reader, len(a["corpus_df"]), "stems")
-    reserve_objects(reader, len(state["vocabulary"]) if isinstance(state["vocabulary"], list) else 0, "tags")
+    # (the vocabulary's tags are the model's, accounted for with the metadata: any more are refused once read)
+    n_concepts = len(state["vocabulary"]) if isinstance(state["vocabulary"], list) else 0
+    reserve_objects(reader, max(0, n_concepts - dims["n_tags"]), "tags")
     for name in LEXICAL_ARRAYS[version]:
         state[name] = a[name]
     if version >= 5:  # the label index: its stems, a tuple of stem ids a label, a table of labels x words
         lengths = a["label_lengths"]
-        reserve_objects(reader, dims["n_label_stems"] + len(lengths) + len(a["label_words"]), "stems")
-        if len(lengths) * max(int(lengths.max(initial=0)), 2) * 8 > reader.budget:
-            raise reader.fail(f"damaged lexical source ({len(lengths):,} labels of up to "
-                              f"{int(lengths.max()):,} words)")
+        reserve_objects(reader, dims["n_label_stems"], "stems")
+        reserve_objects(reader, len(lengths), "labels")
+        reserve_objects(reader, len(a["label_words"]), "label words")
+        widest = int(lengths.max(initial=0))
+        reader.reserve(1, "label table", label_table_bytes(len(lengths), widest),
+                       f"damaged lexical source ({len(lengths):,} labels of up to {widest:,} words)")
     return state
 
 
