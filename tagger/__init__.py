@@ -20,7 +20,7 @@ __version__ = "0.5.0"
 _WHERE = {
     "predict_tags": "api", "score_tags": "api", "explain_tags": "api", "load_model": "api",
     "default_model": "api", "TagModel": "api",
-    "TagExplanation": "explain",
+    "TagExplanation": "explain", "SimilarArticle": "neighbours",
     "TaggerError": "errors", "ModelError": "model_file",
     "normalize_tag": "tags",
     "Article": "corpus", "CorpusError": "corpus", "read_corpus": "corpus", "write_corpus": "corpus",
@@ -53,6 +53,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names come from
     from .explain import TagExplanation
     from .learning.classifier import TagClassifier
     from .model_file import ModelError
+    from .neighbours import SimilarArticle
     from .pages import parse_page, read_pages
     from .tags import normalize_tag
     from .vocabulary import Concept, Vocabulary, VocabularyError

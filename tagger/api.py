@@ -5,6 +5,7 @@ import os
 import threading
 from collections.abc import Sequence
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,10 +16,19 @@ from .parallel import Pools, chunks
 from .params import check_jobs, check_text, check_threshold, check_top_k
 from .scorer import TagScorer, as_texts
 
+if TYPE_CHECKING:
+    from .neighbours import SimilarArticle
+
 __all__ = ["TagModel", "load_model", "default_model", "predict_tags", "score_tags", "explain_tags", "DEFAULT_MODEL"]
 
 #: The embedded default model, trained on the RT corpus by ``training/train.py`` with ``training/default.toml``.
 DEFAULT_MODEL = "models/rt.tagger"
+
+
+def _check_k(k: object) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    return int(k)
 
 
 class TagModel:
@@ -142,6 +152,28 @@ class TagModel:
         """The ``top_k`` most probable tags of ``text`` with their probabilities, thresholds aside."""
         return self.score_tags_batch([check_text(text)], top_k=top_k)[0]
 
+    @property
+    def has_neighbours(self) -> bool:
+        """Whether this model keeps a neighbour index of its training articles (see :meth:`similar`)."""
+        return self.scorer.neighbours is not None
+
+    def similar_batch(self, texts: Sequence[str], *, k: int = 10) -> list[list["SimilarArticle"]]:
+        """:meth:`similar` for many texts at once."""
+        k = _check_k(k)
+        texts = as_texts(texts)
+        out: list[list[SimilarArticle]] = []
+        for chunk in chunks(texts):
+            out += self.scorer.similar(chunk, k)
+        return out
+
+    def similar(self, text: str, *, k: int = 10) -> list["SimilarArticle"]:
+        """The ``k`` training articles most like ``text``, most similar first: each a
+        :class:`~tagger.neighbours.SimilarArticle` with its ``id``, ``title``, ``similarity`` (cosine of their TF-IDF
+        rows, 0 to 1) and the ``tags`` its editors gave it (articles of similarity 0 left out).  A way to tag alike
+        articles alike.  ``ValueError`` if the model was trained without a neighbour index
+        (``TagClassifier(neighbour_index=True)``; see :attr:`has_neighbours`)."""
+        return self.similar_batch([check_text(text)], k=k)[0]
+
     def explain_tags(self, text: str, *, top_k: int = 5, terms: int = 8) -> list["TagExplanation"]:
         """For each of the ``top_k`` most probable tags of ``text``: its probability and the ``terms`` words or
         phrases of the text that pushed it up most (and down most), with their contributions to the raw
@@ -182,7 +214,8 @@ class TagModel:
         combined = list(previous) + list(articles)
         if not combined:
             raise ValueError("no articles to learn from")
-        clf = TagClassifier(**self.scorer.params).fit([a.document for a in combined], [a.tags for a in combined])
+        clf = TagClassifier(**self.scorer.params).fit([a.document for a in combined], [a.tags for a in combined],
+                                                      ids=[a.id or a.url or "" for a in combined])
         return TagModel(clf, {**self.metadata, "updated": True})
 
     def save(self, path: str | os.PathLike) -> None:

@@ -79,6 +79,9 @@ PARAMS: dict[str, Param] = {
     "min_norm": Param("'auto' or a finite number >= 0", lambda v: v == "auto" or (_num(v) and v >= 0)),
     "vocabulary": Param("null, a tagger.Vocabulary or the path of a vocabulary file",
                         lambda v: v is None or isinstance(v, str) or type(v).__name__ == "Vocabulary"),
+    "neighbour_index": Param("true or false", lambda v: isinstance(v, bool)),
+    "neighbour_terms": Param("an integer >= 1", _int_at_least(1)),
+    "max_neighbours": Param("an integer >= 1", _int_at_least(1)),
 }
 
 #: Parameters that were renamed: old name -> current name.  The old names still work where a recipe enters

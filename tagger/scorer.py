@@ -22,8 +22,9 @@ from .csr import CSR, product
 from .features import TfidfFeatures
 from .params import check_value
 
-if TYPE_CHECKING:  # the lexical source is imported by whoever builds one
+if TYPE_CHECKING:  # the lexical source and the neighbour index are imported by whoever builds one
     from .lexical import Candidates, LexicalSource
+    from .neighbours import NeighbourIndex, SimilarArticle
     from .vocabulary import Vocabulary
 
 __all__ = ["TagScorer", "LeadMatcher", "apply_calibration", "calibrated_logits", "sigmoid", "fuse", "choose", "as_texts",
@@ -145,13 +146,15 @@ class TagScorer:
     thresholds), ``global_threshold``, ``n_documents`` (training articles), ``params``: the whole recipe the
     model was learned with, of which tagging reads ``ngram_range``, ``max_chars``, ``lead_weight``,
     ``lead_chars`` and ``min_norm``; ``lexical``: the :class:`~tagger.lexical.LexicalSource` (``None`` for a
-    model of supervised tags only) and ``allowed`` (``None``, or the tags it may give: a site's own list).
+    model of supervised tags only) and ``allowed`` (``None``, or the tags it may give: a site's own list);
+    ``neighbours``: the :class:`~tagger.neighbours.NeighbourIndex` of the training articles (``None`` for a model
+    trained without one).
     """
 
     def __init__(self, *, tags: Sequence[str], tag_counts: np.ndarray, features: TfidfFeatures,
                  intercept: np.ndarray, calibration: np.ndarray, thresholds: np.ndarray, global_threshold: float,
                  n_documents: int, params: Mapping, coef=None, coef_t=None, lexical: "LexicalSource | None" = None,
-                 allowed: np.ndarray | None = None):
+                 allowed: np.ndarray | None = None, neighbours: "NeighbourIndex | None" = None):
         if (coef is None) == (coef_t is None):
             raise ValueError("give the weights once: as coef (tags x features) or as coef_t (features x tags)")
         self.tags = np.asarray(tags, dtype=object)
@@ -189,11 +192,18 @@ class TagScorer:
         self.allowed = None if allowed is None else np.asarray(allowed, dtype=bool)
         if self.allowed is not None and self.allowed.shape != (len(self.tags),):
             raise ValueError(f"allowed must mark each of the {len(self.tags)} tags")
+        self.neighbours = neighbours
+        if neighbours is not None:
+            if neighbours.rows.shape[0] != self.features.n_features:
+                raise ValueError(f"the neighbour index has {neighbours.rows.shape[0]} features, the model "
+                                 f"{self.features.n_features}")
+            if len(neighbours.tag_columns) and int(neighbours.tag_columns.max()) >= len(self.tags):
+                raise ValueError("the neighbour index names a tag the model does not have")
 
     def __reduce__(self):  # pickles (worker processes) carry the arrays, not the caches
         state = {k: getattr(self, k) for k in ("tags", "tag_counts", "features", "coef_t", "intercept", "calibration",
                                                "thresholds", "global_threshold", "n_documents", "params", "lexical",
-                                               "allowed")}
+                                               "allowed", "neighbours")}
         return _rebuild, (state,)
 
     @property
@@ -303,7 +313,15 @@ class TagScorer:
                          calibration=self.calibration,
                          thresholds=np.concatenate([self.thresholds, np.full(new, lexical.unseen_threshold)]),
                          global_threshold=self.global_threshold, n_documents=self.n_documents, params=self.params,
-                         lexical=lexical, allowed=allowed)
+                         lexical=lexical, allowed=allowed, neighbours=self.neighbours)
+
+    def similar(self, texts: Sequence[str], k: int) -> "list[list[SimilarArticle]]":
+        """For each of ``texts`` (a list of str), the ``k`` training articles most like it (see
+        :class:`~tagger.neighbours.NeighbourIndex`); ``ValueError`` for a model without a neighbour index."""
+        if self.neighbours is None:
+            raise ValueError("this model has no neighbour index (trained with neighbour_index=False): retrain it "
+                             "with neighbour_index=True to find similar articles")
+        return self.neighbours.similar(self._transform(texts), k, self.tags)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         return self.probabilities(as_texts(texts))[0]

@@ -26,7 +26,8 @@ def corpus():
 @pytest.fixture(scope="session")
 def fitted(corpus) -> TagClassifier:
     texts, tags = corpus
-    return TagClassifier(min_tag_count=5, min_df=1, max_df=1.0, lead_weight=0.3).fit(texts, tags)
+    return TagClassifier(min_tag_count=5, min_df=1, max_df=1.0, lead_weight=0.3, neighbour_index=True,
+                         neighbour_terms=32).fit(texts, tags, ids=[f"a{i}" for i in range(len(texts))])
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import pytest
 
 from tagger import ModelError, load_model
 from tagger.model_file import FORMAT_VERSION, read_metadata, save_model
+from tagger.model_file.schema import BASE_FORMAT_VERSION, FORMAT_6_PARAMS
 
 TEXTS = ["Ракета стартовала с космодрома Байконур.", "Курс рубля снизился на торгах биржи.", "Матч и гол."]
 
@@ -84,7 +85,7 @@ def _array_edit(target, fn):
     ("empty", "not a tagger model file"),
     ("truncated", "not a tagger model file|damaged"),
     ("random", "not a tagger model file"),
-    ("other_version", f"format version 99; this tagger reads versions 2, 3, 4, {FORMAT_VERSION}"),
+    ("other_version", f"format version 99; this tagger reads versions 2, 3, 4, 5, {FORMAT_VERSION}"),
     ("not_ours", "not a tagger model file"),
     ("no_array", "intercept.npy is missing"),
     ("too_few_tags", "weights do not match metadata"),
@@ -228,7 +229,7 @@ def test_format_2_files_still_load_and_tag_as_format_3(supervised_model_file, tm
     with pytest.warns(UserWarning, match="NLTK's Snowball stemmer.*retrain"):
         old = load_model(tmp_path / "v2_nltk.tagger")
     new = load_model(tiny_model_file)
-    assert old.metadata["format_version"] == 2 and new.metadata["format_version"] == FORMAT_VERSION == 5
+    assert old.metadata["format_version"] == 2 and new.metadata["format_version"] == BASE_FORMAT_VERSION == 5
     np.testing.assert_array_equal(old.scorer.predict_proba(TEXTS), new.scorer.predict_proba(TEXTS))
     assert old.predict_tags_batch(TEXTS, with_scores=True) == new.predict_tags_batch(TEXTS, with_scores=True)
     assert (old.scorer.coef != new.scorer.coef).nnz == 0
@@ -266,12 +267,16 @@ def test_arrays_are_stored_aligned_and_the_json_deflated(tiny_model_file):
 
 def _as_format_4(source, target):
     """``source`` (a current model file) rewritten as format version 4 wrote it: no stemmed labels (they are stemmed
-    on load), its floats and tag numbers stored and the rest deflated, nothing aligned."""
+    on load) and no neighbour index, its floats and tag numbers stored and the rest deflated, nothing aligned."""
+    newer = ("label_", "neighbour_")
     with zipfile.ZipFile(source) as zf:
-        contents = {n: zf.read(n) for n in zf.namelist() if not n.startswith("label_")}
+        contents = {n: zf.read(n) for n in zf.namelist() if not n.startswith(newer)}
     meta = json.loads(contents["metadata.json"])
     meta["format_version"] = 4
-    meta["members"] = {n: d for n, d in meta["members"].items() if not n.startswith("label_")}
+    meta["members"] = {n: d for n, d in meta["members"].items() if not n.startswith(newer)}
+    meta.pop("n_neighbours", None)
+    for name in FORMAT_6_PARAMS:
+        meta["params"].pop(name, None)
     contents["metadata.json"] = json.dumps(meta, ensure_ascii=False, indent=1).encode()
     stored = {"idf.npy", "weights_data.npy", "weights_tags.npy", "intercept.npy", "calibration.npy"}
     with zipfile.ZipFile(target, "w") as zf:
@@ -283,7 +288,7 @@ def _as_format_4(source, target):
 def test_format_4_files_still_load_and_tag_the_same(tiny_model_file, tmp_path):
     old = load_model(_as_format_4(tiny_model_file, tmp_path / "v4.tagger"))
     new = load_model(tiny_model_file)
-    assert old.metadata["format_version"] == 4 and new.metadata["format_version"] == 5
+    assert old.metadata["format_version"] == 4 and new.metadata["format_version"] == FORMAT_VERSION
     np.testing.assert_array_equal(old.scorer.probabilities(TEXTS)[0], new.scorer.probabilities(TEXTS)[0])
     assert old.predict_tags_batch(TEXTS, with_scores=True) == new.predict_tags_batch(TEXTS, with_scores=True)
     a, b = old.scorer.lexical.index, new.scorer.lexical.index  # stemmed on load, and as the file keeps them

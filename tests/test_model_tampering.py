@@ -232,7 +232,8 @@ def test_a_small_file_cannot_ask_for_millions_of_strings(tiny_model_file, tmp_pa
         "unigram.npy": npy(unigram), "bigram_codes.npy": npy(np.zeros(0, np.int64)),
         "bigram_features.npy": npy(np.zeros(0, np.int32)), "idf.npy": npy(np.ones(1, np.float32)),
         "weights_indptr.npy": npy(np.zeros(2, np.int32)), "weights_data.npy": npy(np.zeros(0, np.float32)),
-        "weights_tags.npy": npy(np.zeros(0, np.uint16))})
+        "weights_tags.npy": npy(np.zeros(0, np.uint16)), "neighbour_indptr.npy": npy(np.zeros(2, np.int32)),
+        "neighbour_data.npy": npy(np.zeros(0, np.float32)), "neighbour_articles.npy": npy(np.zeros(0, np.uint16))})
     meta["n_features"] = 1
     meta.pop("members")
     contents["metadata.json"] = json.dumps(meta).encode()

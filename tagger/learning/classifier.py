@@ -32,7 +32,7 @@ __all__ = ["TagClassifier", "PARTITION_SIZE"]
 
 #: The learned attributes, each assigned from the :class:`~tagger.learning.pipeline.Fitted` field of its name.
 _LEARNED = ("solver", "classes", "tag_counts", "n_supervised", "vocabulary", "features", "coef", "intercept",
-            "calibration", "thresholds", "global_threshold", "lexical", "n_documents", "min_norm")
+            "calibration", "thresholds", "global_threshold", "lexical", "n_documents", "min_norm", "neighbours")
 
 
 class TagClassifier(BaseEstimator):
@@ -72,6 +72,12 @@ class TagClassifier(BaseEstimator):
         by a small model learned out-of-fold, fused with the supervised scores; it alone can give tags with
         fewer than ``min_tag_count`` training articles.  ``False`` gives a model of supervised tags only.
     max_chars : characters of each text analysed.
+    neighbour_index : keep the training articles' TF-IDF rows, ids, titles and tags in the model, so that it can
+        find the training articles most like a text (:meth:`tagger.TagModel.similar`); see
+        :mod:`tagger.neighbours`.
+    neighbour_terms : terms kept of each article's row in the neighbour index (its strongest).
+    max_neighbours : the most articles the neighbour index keeps: the last ones given to :meth:`fit` (the newest
+        of an archive read in the order it was written).
     random_state : seed of the cross-validation folds.
     verbose : report progress on stderr.
     lexical_weight : the old name of ``lead_weight`` (deprecated: it weighs the lead signal, not the lexical
@@ -82,7 +88,7 @@ class TagClassifier(BaseEstimator):
     ``features_``, ``coef_`` (sparse, n_supervised x n_features), ``intercept_``, ``calibration_`` (per
     supervised tag sigmoid a, b), ``thresholds_`` (per-tag probability thresholds), ``global_threshold_``,
     ``vocabulary_`` (a :class:`tagger.Vocabulary`), ``lexical_`` (the :class:`tagger.lexical.LexicalSource`, or
-    ``None``), ``n_documents_``.
+    ``None``), ``n_documents_``, ``neighbours_`` (the :class:`tagger.neighbours.NeighbourIndex`, or ``None``).
 
     scikit-learn's multi-label conventions
     --------------------------------------
@@ -115,7 +121,8 @@ class TagClassifier(BaseEstimator):
                  max_weights_per_tag=2000, relevance_power=0.35, min_tag_count=20, cv=3, threshold_shrinkage=300.0,
                  lead_weight=0.3, lead_chars=200, solver="auto", partition_size=PARTITION_SIZE,
                  vocabulary=None, lexical=True, min_norm="auto", max_chars=DEFAULT_MAX_CHARS, random_state=0,
-                 verbose=False, lexical_weight="deprecated"):
+                 verbose=False, lexical_weight="deprecated", neighbour_index=False, neighbour_terms=128,
+                 max_neighbours=50_000):
         self.ngram_range = ngram_range
         self.min_df = min_df
         self.max_df = max_df
@@ -137,6 +144,9 @@ class TagClassifier(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.lexical_weight = lexical_weight
+        self.neighbour_index = neighbour_index
+        self.neighbour_terms = neighbour_terms
+        self.max_neighbours = max_neighbours
 
     def _recipe(self, warn: bool = False) -> dict:
         """The parameters, a value given under an old name (:data:`tagger.params.RENAMED`) under its current one."""
@@ -159,14 +169,17 @@ class TagClassifier(BaseEstimator):
         """Pickles carry parameters and learned state, not the scorer rebuilt on first use."""
         return {k: v for k, v in self.__dict__.items() if k != "_scorer"}
 
-    def fit(self, texts: Sequence[str], y, client=None, *, classes: Sequence[str] | None = None) -> "TagClassifier":
+    def fit(self, texts: Sequence[str], y, client=None, *, classes: Sequence[str] | None = None,
+            ids: Sequence[str] | None = None) -> "TagClassifier":
         """Learn from ``texts`` (title and body as one string each) and their tags ``y``: tag lists, or a 0/1
         indicator matrix whose columns are ``classes`` (tag names; column numbers if not given).  See the
         class's notes on scikit-learn's conventions.
 
         ``client``: a ``distributed.Client`` to run the analysis of the texts and the partitioned solver's part
-        solves on a Dask cluster (``pip install 'tagger[dask]'``); the model learned is the same."""
-        fitted = pipeline.fit(self._recipe(warn=True), texts, y, classes, client)
+        solves on a Dask cluster (``pip install 'tagger[dask]'``); the model learned is the same.  ``ids``: the
+        texts' ids (an article's id in its corpus), which the neighbour index gives back with each similar
+        article (default: each text's place, ``"0"``, ``"1"``, ...); its titles are the texts' first lines."""
+        fitted = pipeline.fit(self._recipe(warn=True), texts, y, classes, client, ids)
         for name in _LEARNED:
             setattr(self, name + "_", getattr(fitted, name))
         return self
@@ -180,7 +193,8 @@ class TagClassifier(BaseEstimator):
             from sklearn.exceptions import NotFittedError
             raise NotFittedError("this TagClassifier is not fitted yet: call fit() or load a model")
         learned = (self.classes_, self.tag_counts_, self.features_, self.coef_, self.intercept_, self.calibration_,
-                   self.thresholds_, self.global_threshold_, self.n_documents_, getattr(self, "lexical_", None))
+                   self.thresholds_, self.global_threshold_, self.n_documents_, getattr(self, "neighbours_", None),
+                   getattr(self, "lexical_", None))
         params = self._recipe()
         params.pop("verbose", None)
         params.pop("vocabulary", None)  # the model's vocabulary is its lexical source's
@@ -192,7 +206,8 @@ class TagClassifier(BaseEstimator):
             scorer = TagScorer(tags=names, tag_counts=self.tag_counts_, features=self.features_,
                                coef=self.coef_, intercept=self.intercept_, calibration=self.calibration_,
                                thresholds=self.thresholds_, global_threshold=self.global_threshold_,
-                               n_documents=self.n_documents_, params=params, lexical=learned[-1])
+                               n_documents=self.n_documents_, params=params, lexical=learned[-1],
+                               neighbours=learned[-2])
             cached = self._scorer = (key, scorer)
         return cached[1]
 

@@ -3,7 +3,7 @@ the steps before it gave and returning what it learns.
 
     check ─► targets (y → tags; a model its file could not hold refused) ─► analyse (texts → TF-IDF rows, lead signal) ─► ridge (relevance, out-of-fold
     scores, weights) ─► calibrate ─► lexical source ─► thresholds (on the fused out-of-fold probabilities)
-    ─► Fitted
+    ─► neighbour index (the articles' pruned TF-IDF rows, ids, titles, tags) ─► Fitted
 
 :func:`fit` runs them; the estimator only holds its parameters and assigns the :class:`Fitted` result.
 """
@@ -20,7 +20,8 @@ import scipy.sparse as sp
 
 from ..analysis import Analyzer
 from ..features import TfidfFeatures
-from ..lexical import LexicalSource, title_words
+from ..lexical import LexicalSource, title_of, title_words
+from ..neighbours import NeighbourIndex
 from ..params import check_params
 from ..progress import progress, say
 from ..scorer import LeadMatcher, as_texts, fuse
@@ -30,6 +31,7 @@ from ..parallel import chunks
 from .engines import engine_for
 from .features import BATCH, DocumentFrequencies, count_chunk, fit_tfidf
 from .lexical import LexicalFit, learn_lexical_source, lexical_threshold
+from .neighbours import build_index
 from .solvers import RidgeSettings, fit_ridge
 from .targets import (Targets, checked_y, given_vocabulary, indicator_targets, tag_list_targets, tag_names)
 
@@ -62,19 +64,22 @@ class Fitted:
     lexical: LexicalSource | None
     n_documents: int
     min_norm: float
+    neighbours: NeighbourIndex | None = None
 
 
 @dataclass
 class Analysed:
     """The training texts as the later steps read them: TF-IDF rows ``X`` of the learned ``features``, the lead
     signal ``lead`` (documents x supervised tags), the words of each title, and ``counted``, the documents' stem
-    sequences (``None`` for n-grams beyond bigrams: the lexical source is learned from them)."""
+    sequences (``None`` for n-grams beyond bigrams: the lexical source is learned from them); ``headlines``, each
+    document's title (:func:`tagger.lexical.title_of`), where the neighbour index wants them (else ``None``)."""
 
     X: sp.csr_matrix
     features: TfidfFeatures
     lead: sp.csr_matrix
     titles: list[int]
     counted: DocumentFrequencies | None
+    headlines: list[str] | None = None
 
 
 class _Clock:
@@ -91,12 +96,16 @@ class _Clock:
         self.last = now
 
 
-def fit(params: Mapping, texts: Iterable[str], y, classes=None, client=None) -> Fitted:
+def fit(params: Mapping, texts: Iterable[str], y, classes=None, client=None, ids: Sequence | None = None) -> Fitted:
     """Learn a model with ``params`` (a :class:`TagClassifier`'s ``get_params()``) from ``texts`` and ``y`` (tag
     lists, or an indicator matrix whose columns ``classes`` names); ``client``: a ``distributed.Client`` for the
-    steps a cluster can run."""
+    steps a cluster can run; ``ids``: the texts' ids, for the neighbour index (default: their places, ``"0"``,
+    ``"1"``, ...)."""
     p = dict(params)
     indicator, n_targets, texts = _check(p, texts, y, classes)
+    if ids is not None and (isinstance(ids, (str, bytes)) or len(ids) != n_targets):
+        raise ValueError(f"ids must be a sequence of one id a text ({n_targets}), "
+                         f"not {type(ids).__name__ if isinstance(ids, (str, bytes)) else len(ids)}")
     given = given_vocabulary(p["vocabulary"])
     targets = (tag_list_targets(y, p["min_tag_count"], given) if indicator is None
                else indicator_targets(indicator, classes, given))
@@ -134,11 +143,31 @@ def fit(params: Mapping, texts: Iterable[str], y, classes=None, client=None) -> 
         classes = np.concatenate([classes, np.array(lexical.tags[n:], dtype=object)])
         tag_counts = np.concatenate([tag_counts, lexical.tag_counts[n:]])
     clock.lap(f"calibrated scores and tuned thresholds of {len(classes):,} tags")
+    neighbours = None
+    if p["neighbour_index"]:
+        neighbours = build_index(ridge.X, document_tags(targets, classes),
+                                 [str(i) for i in range(n_targets)] if ids is None else ids,
+                                 data.headlines, p["neighbour_terms"], p["max_neighbours"])
+        clock.lap(f"neighbour index: {neighbours.n_articles:,} articles, {neighbours.rows.nnz:,} terms")
     return Fitted(solver=solver, classes=classes, tag_counts=tag_counts, n_supervised=targets.Y.shape[1],
                   vocabulary=targets.vocabulary, features=features, coef=ridge.coef, intercept=ridge.intercept,
                   calibration=calibration, thresholds=thresholds, global_threshold=global_threshold,
                   lexical=None if lexical is None else lexical.source, n_documents=data.X.shape[0],
-                  min_norm=min_norm(p, features, data.counted))
+                  min_norm=min_norm(p, features, data.counted), neighbours=neighbours)
+
+
+def document_tags(targets: Targets, classes: np.ndarray) -> sp.csr_matrix:
+    """Documents x ``classes`` (the model's tags, in its order), 1 where the document has the tag: every tag of its
+    tag list that the model has a column for, or its row of an indicator matrix."""
+    if targets.keyed is None:
+        return sp.csr_matrix(targets.Y)
+    from ..tags import tag_key
+    column = {tag_key(str(t)): j for j, t in enumerate(classes)}
+    cols = [sorted(column[k] for k in keys if k in column) for keys in targets.keyed]
+    indptr = np.zeros(len(cols) + 1, dtype=np.int64)
+    np.cumsum([len(c) for c in cols], out=indptr[1:])
+    indices = np.fromiter((j for c in cols for j in c), dtype=np.int64, count=int(indptr[-1]))
+    return sp.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(len(cols), len(classes)))
 
 
 def _check(p: dict, texts, y, classes) -> tuple[np.ndarray | None, int, Iterable[str]]:
@@ -181,14 +210,17 @@ def check_loadable(p: Mapping, targets: Targets, n_documents: int, analyzer: Ana
                          f"{len(targets.classes):,} tags on at least min_tag_count documents alone)")
 
 
-def _read(texts: Iterable, leads: list[str], lead_chars: int, titles: list[int], analyzer: Analyzer):
+def _read(texts: Iterable, leads: list[str], lead_chars: int, titles: list[int], analyzer: Analyzer,
+          headlines: list[str] | None = None):
     """``texts``, each checked to be a str as it is read; the first ``lead_chars`` of each go to ``leads``, the
-    number of words of its title to ``titles``."""
+    number of words of its title to ``titles``, and the title itself to ``headlines`` (if given)."""
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise TypeError(f"texts[{i}] must be a str, not {type(text).__name__}")
         leads.append(text[:lead_chars])
         titles.append(title_words(text, analyzer))
+        if headlines is not None:
+            headlines.append(title_of(text))
         yield text
 
 
@@ -201,7 +233,8 @@ def analyse(p: Mapping, texts: Iterable[str], n_texts: int, targets: Targets, an
     start = time.monotonic()
     leads: list[str] = []  # only the leads of the texts are kept
     titles: list[int] = []
-    texts = _read(texts, leads, p["lead_chars"], titles, analyzer)
+    headlines: list[str] | None = [] if p["neighbour_index"] else None
+    texts = _read(texts, leads, p["lead_chars"], titles, analyzer, headlines)
     ngram_range = tuple(p["ngram_range"])
     counted = None
     verbose = p["verbose"]
@@ -225,7 +258,7 @@ def analyse(p: Mapping, texts: Iterable[str], n_texts: int, targets: Targets, an
         raise ValueError(f"{len(leads)} texts but {n_texts} tag lists")
     names, weight = tag_names(targets.classes, p["lead_weight"])
     lead = LeadMatcher(names, analyzer, weight, p["lead_chars"]).sparse(leads)
-    return Analysed(X, features, lead, titles, counted)
+    return Analysed(X, features, lead, titles, counted, headlines)
 
 
 def learn_lexical(p: Mapping, targets: Targets, data: Analysed, oof: np.ndarray, calibration: np.ndarray,

@@ -197,12 +197,14 @@ class RidgeSettings:
 @dataclass
 class RidgeFit:
     """What :func:`fit_ridge` learns: per-feature relevance factors (``None``: the features as they were),
-    out-of-fold raw scores (documents x tags, the lead signal included) and the final pruned weights."""
+    out-of-fold raw scores (documents x tags, the lead signal included) and the final pruned weights; ``X``, the
+    TF-IDF rows they were fitted on (relevance factors applied: the rows tagging computes for the same texts)."""
 
     scale: np.ndarray | None
     oof: np.ndarray
     coef: sp.csr_matrix
     intercept: np.ndarray
+    X: sp.csr_matrix
 
 
 def pruned_weights(blocks: Iterator[np.ndarray], intercept: np.ndarray, keep: int | None):
@@ -320,4 +322,4 @@ def fit_ridge(X: sp.csr_matrix, Y: np.ndarray, offset: sp.csr_matrix, solver: st
         W, b = pruned_weights(blocks, intercept, keep)
         oof[held_out] = (X[held_out] @ W.T).toarray() + b + offset[held_out].toarray()
     coef, intercept = pruned_weights(*ridge.weights("final fit"), keep)
-    return RidgeFit(scale, oof, coef, intercept)
+    return RidgeFit(scale, oof, coef, intercept, X)

@@ -18,7 +18,7 @@ from ..progress import say
 from ..tags import TagNormalizer, tag_key
 
 __all__ = ["Recipe", "RecipeError", "RECIPES", "load_recipe", "recipe_from_metadata", "missing_sources",
-           "read_articles", "prepare_tags", "Split", "make_split", "fit_classifier", "documents", "in_reading_order",
+           "read_articles", "prepare_tags", "Split", "make_split", "fit_classifier", "article_ids", "documents", "in_reading_order",
            "sha256_file"]
 
 
@@ -251,10 +251,16 @@ def make_split(articles: Sequence[Article], recipe: Recipe) -> Split:
     return Split(*split_corpus(articles, recipe.test_size, recipe.val_size, recipe.seed))
 
 
+def article_ids(articles: Sequence[Article]) -> list[str]:
+    """Each article's id as the neighbour index gives it back: its ``id``, else its ``url``, else ``""``."""
+    return [a.id or a.url or "" for a in articles]
+
+
 def fit_classifier(clf: TagClassifier, articles: Sequence[Article], client=None) -> TagClassifier:
     """Fit ``clf`` on ``articles``; their documents are built one at a time as the fit reads them (a list of
     them all would double the memory the texts take)."""
-    return clf.fit((a.document for a in articles), [a.tags for a in articles], client=client)
+    return clf.fit((a.document for a in articles), [a.tags for a in articles], client=client,
+                   ids=article_ids(articles))
 
 
 #: ``fail`` printed a message and exited: the library raises now, and only the command line exits

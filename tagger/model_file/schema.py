@@ -17,15 +17,20 @@ from ..params import PARAMS, check_params
 from . import container
 from .container import NpySpec, Reader, short
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "READS_VERSIONS", "OBJECT_BYTES", "MAX_METADATA_BYTES", "Array",
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "BASE_FORMAT_VERSION", "READS_VERSIONS", "NEIGHBOUR_ARRAYS",
+           "FORMAT_6_PARAMS", "OBJECT_BYTES", "MAX_METADATA_BYTES", "Array",
            "LABEL_TABLE_CELL", "METADATA_RESERVE", "label_table_bytes", "tag_objects", "tag_entry_bytes",
            "too_large",
            "FILE_PARAM_NAMES", "params_on_disk", "params_from_disk", "MEMBERS", "LEXICAL_ARRAYS", "LEXICAL_MEMBERS", "METADATA", "is_int", "reserve_objects",
            "parse_metadata", "read_metadata"]
 
 FORMAT_NAME = "tagger-model"
-FORMAT_VERSION = 5
-READS_VERSIONS = (2, 3, 4, 5)
+#: The newest format version, which a model with a neighbour index is written in; a model without one is written
+#: as :data:`BASE_FORMAT_VERSION` (the same file as before the neighbour index existed).  A tagger that reads
+#: version 5 and not 6 refuses a file with the index rather than tag without what the file holds.
+FORMAT_VERSION = 6
+BASE_FORMAT_VERSION = 5
+READS_VERSIONS = (2, 3, 4, 5, 6)
 
 # ----------------------------------------------------------------------------------------------- limits
 #: What loading costs in Python objects beyond the arrays, per tag, stem, term, label or word of a label
@@ -106,9 +111,9 @@ MEMBERS: dict[str, Array] = {
     "idf": Array("f", ("n_features",), finite=True),
     "intercept": Array("f", ("n_supervised",), finite=True),
     "calibration": Array("f", ("n_supervised", 2), finite=True),
-    "weights_data": Array("f", ("n_weights",), versions=(3, 4, 5), finite=True),
-    "weights_tags": Array("iu", ("n_weights",), versions=(3, 4, 5), values=(0, "n_supervised")),
-    "weights_indptr": Array("iu", ("n_features+1",), versions=(3, 4, 5), values=(0, "n_weights+1")),
+    "weights_data": Array("f", ("n_weights",), versions=(3, 4, 5, 6), finite=True),
+    "weights_tags": Array("iu", ("n_weights",), versions=(3, 4, 5, 6), values=(0, "n_supervised")),
+    "weights_indptr": Array("iu", ("n_features+1",), versions=(3, 4, 5, 6), values=(0, "n_weights+1")),
     "coef_data": Array("f", ("n_weights",), versions=(2,), finite=True),
     "coef_indices": Array("iu", ("n_weights",), versions=(2,), values=(0, "n_features")),
     "coef_indptr": Array("iu", ("n_tags+1",), versions=(2,), values=(0, "n_weights+1")),
@@ -118,16 +123,32 @@ MEMBERS: dict[str, Array] = {
     "bigram_features": Array("iu", ("n_bigrams",), vocabulary="compiled", values=(0, "n_features")),
     "terms": Array("u", ("n_term_bytes",), vocabulary="terms", blob=True),
     # the lexical source's word frequencies (with vocabulary.json and lexical.json; see load_scorer)
-    "corpus_stems": Array("u", ("n_corpus_bytes",), versions=(4, 5), blob=True, optional=True),
-    "corpus_df": Array("i", ("n_corpus_stems",), versions=(4, 5), values=(0, "n_documents+1"), optional=True),
+    "corpus_stems": Array("u", ("n_corpus_bytes",), versions=(4, 5, 6), blob=True, optional=True),
+    "corpus_df": Array("i", ("n_corpus_stems",), versions=(4, 5, 6), values=(0, "n_documents+1"), optional=True),
     # ... and its labels stemmed (format 5, see scorer_io): the label index's stems, each label's stem ids
-    "label_stems": Array("u", ("n_label_bytes",), versions=(5,), blob=True, optional=True),
-    "label_words": Array("iu", ("n_label_words",), versions=(5,), values=(0, "n_label_stems"), optional=True),
-    "label_lengths": Array("iu", ("n_labels",), versions=(5,), values=(0, "n_label_words+1"), optional=True),
+    "label_stems": Array("u", ("n_label_bytes",), versions=(5, 6), blob=True, optional=True),
+    "label_words": Array("iu", ("n_label_words",), versions=(5, 6), values=(0, "n_label_stems"), optional=True),
+    "label_lengths": Array("iu", ("n_labels",), versions=(5, 6), values=(0, "n_label_words+1"), optional=True),
+    # the neighbour index (format 6, see tagger.neighbours): the articles' pruned TF-IDF rows by feature, their
+    # tags (column numbers, article after article), ids and titles (UTF-8, one a line)
+    "neighbour_data": Array("f", ("n_neighbour_values",), versions=(6,), finite=True, optional=True),
+    "neighbour_articles": Array("iu", ("n_neighbour_values",), versions=(6,), values=(0, "n_neighbours"),
+                                optional=True),
+    "neighbour_indptr": Array("iu", ("n_features+1",), versions=(6,), values=(0, "n_neighbour_values+1"),
+                              optional=True),
+    "neighbour_tags": Array("iu", ("n_neighbour_tags",), versions=(6,), values=(0, "n_tags"), optional=True),
+    "neighbour_tag_indptr": Array("iu", ("n_neighbours+1",), versions=(6,), values=(0, "n_neighbour_tags+1"),
+                                  optional=True),
+    "neighbour_ids": Array("u", ("n_neighbour_id_bytes",), versions=(6,), blob=True, optional=True),
+    "neighbour_titles": Array("u", ("n_neighbour_title_bytes",), versions=(6,), blob=True, optional=True),
 }
 #: The members that go with a lexical source: its word frequencies, and from format 5 on its stemmed labels.
 LEXICAL_ARRAYS = {4: ("corpus_stems", "corpus_df"),
-                  5: ("corpus_stems", "corpus_df", "label_stems", "label_words", "label_lengths")}
+                  5: ("corpus_stems", "corpus_df", "label_stems", "label_words", "label_lengths"),
+                  6: ("corpus_stems", "corpus_df", "label_stems", "label_words", "label_lengths")}
+#: The members of the neighbour index (format 6 on, optional: all of them or none).
+NEIGHBOUR_ARRAYS = ("neighbour_data", "neighbour_articles", "neighbour_indptr", "neighbour_tags",
+                    "neighbour_tag_indptr", "neighbour_ids", "neighbour_titles")
 #: The lexical source's JSON members (format 4 on, optional): the tag vocabulary and the candidate scorer.
 LEXICAL_MEMBERS = ("vocabulary.json", "lexical.json")
 
@@ -160,6 +181,7 @@ METADATA: dict[str, tuple[bool, str, object]] = {
     "created": (False, "a string", lambda v: isinstance(v, str)),
     "versions": (False, "an object of name: version strings",
                  lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values())),
+    "n_neighbours": (False, "an integer >= 1 (the articles of the neighbour index)", lambda v: is_int(v) and v >= 1),
     "members": (False, "an object of member: {bytes, sha256}",
                 lambda v: isinstance(v, dict) and all(
                     isinstance(m, dict) and is_int(m.get("bytes")) and m["bytes"] >= 0
@@ -168,7 +190,11 @@ METADATA: dict[str, tuple[bool, str, object]] = {
 
 #: Classifier parameters added since format version 2 came out, with the values that reproduce the files written
 #: before them (so a refit with ``--update`` keeps an older model's recipe).
-_LATER_PARAMS = {"relevance_power": 0.0, "partition_size": 8_000, "lexical": False, "min_norm": 0.0}
+_LATER_PARAMS = {"relevance_power": 0.0, "partition_size": 8_000, "lexical": False, "min_norm": 0.0,
+                 "neighbour_index": False, "neighbour_terms": 128, "max_neighbours": 50_000}
+#: Parameters a file of :data:`BASE_FORMAT_VERSION` does not write (it has no neighbour index): a model learned
+#: without one is the same file as before they existed.
+FORMAT_6_PARAMS = ("neighbour_index", "neighbour_terms", "max_neighbours")
 
 
 #: Parameters a model file keeps under the name its format was defined with: current name -> name on disk (the

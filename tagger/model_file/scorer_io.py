@@ -22,8 +22,9 @@ from ..scorer import TagScorer
 from .container import (ModelError, Reader, count_strings, decode_strings, encode_strings, member_digests, npy_bytes,
                         short, write_members)
 from . import schema
-from .schema import (FORMAT_NAME, FORMAT_VERSION, LEXICAL_ARRAYS, LEXICAL_MEMBERS, MEMBERS, OBJECT_BYTES, is_int, label_table_bytes, params_on_disk, parse_metadata, reserve_objects,
-                     tag_objects)
+from .schema import (BASE_FORMAT_VERSION, FORMAT_6_PARAMS, FORMAT_NAME, FORMAT_VERSION, LEXICAL_ARRAYS, LEXICAL_MEMBERS,
+                     MEMBERS, NEIGHBOUR_ARRAYS, OBJECT_BYTES, is_int, label_table_bytes, params_on_disk, parse_metadata,
+                     reserve_objects, tag_objects)
 
 __all__ = ["save_model", "load_scorer"]
 
@@ -50,9 +51,13 @@ def _created() -> str:
 def save_model(scorer: TagScorer, path: str | os.PathLike, metadata: dict | None = None) -> None:
     """Write ``scorer`` (and extra JSON-able ``metadata``) to ``path`` atomically."""
     path = os.fspath(path)
+    version = FORMAT_VERSION if scorer.neighbours is not None else BASE_FORMAT_VERSION
     params = params_on_disk(scorer.params)
     params["ngram_range"] = list(params["ngram_range"])
     params.pop("verbose", None)
+    if version == BASE_FORMAT_VERSION:
+        for name in FORMAT_6_PARAMS:
+            params.pop(name, None)
     by_feature = scorer.coef_t
     arrays = {
         "idf": scorer.features.idf_.astype(np.float32),
@@ -70,6 +75,8 @@ def save_model(scorer: TagScorer, path: str | os.PathLike, metadata: dict | None
         arrays["terms"] = encode_strings(scorer.features.terms_)
     lexical, lexical_arrays = _lexical_members(scorer)
     arrays.update(lexical_arrays)
+    arrays.update(_neighbour_members(scorer))
+
     # arrays are stored, not deflated, each one's data aligned: loading reads the file once and takes them where
     # they lie in it (inflating was most of the load time; stored, the file is 30 % larger)
     blobs = {f"{name}.npy": (npy_bytes(array), False) for name, array in arrays.items()}
@@ -78,7 +85,7 @@ def save_model(scorer: TagScorer, path: str | os.PathLike, metadata: dict | None
     meta = {
         **(metadata or {}),
         "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
+        "format_version": version,
         "created": _created(),
         "versions": _versions(),
         "params": params,
@@ -88,6 +95,7 @@ def save_model(scorer: TagScorer, path: str | os.PathLike, metadata: dict | None
         "global_threshold": scorer.global_threshold,
         "tags": [{"tag": str(t), "count": int(c), "threshold": round(float(h), 6)}
                  for t, c, h in zip(scorer.tags, scorer.tag_counts, scorer.thresholds)],
+        **({"n_neighbours": scorer.neighbours.n_articles} if scorer.neighbours is not None else {}),
         "members": member_digests(blobs),
     }
     metadata_json = json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8")
@@ -105,6 +113,21 @@ def _objects(arrays: dict[str, np.ndarray], n_tags: int) -> int:
     return (OBJECT_BYTES["stems"] * (count_strings(vocabulary) + len(arrays.get("corpus_df", ())))
             + tag_objects(n_tags, len(lengths), len(arrays.get("label_words", ())),
                           count_strings(arrays.get("label_stems", np.zeros(0, np.uint8))), int(lengths.max(initial=0))))
+
+
+def _neighbour_members(scorer: TagScorer) -> dict:
+    """The neighbour index's arrays (none without one)."""
+    index = scorer.neighbours
+    if index is None:
+        return {}
+    rows = index.rows
+    small = np.uint16 if index.n_articles <= 65536 else np.int32
+    return {"neighbour_data": rows.data.astype(np.float32),
+            "neighbour_articles": rows.indices.astype(small),
+            "neighbour_indptr": rows.indptr.astype(np.int32 if rows.nnz < 2**31 else np.int64),
+            "neighbour_tags": index.tag_columns.astype(np.uint16 if len(scorer.tags) <= 65536 else np.int32),
+            "neighbour_tag_indptr": index.tag_indptr.astype(np.int32 if len(index.tag_columns) < 2**31 else np.int64),
+            "neighbour_ids": encode_strings(index.ids), "neighbour_titles": encode_strings(index.titles)}
 
 
 def _lexical_members(scorer: TagScorer) -> tuple[dict, dict]:
@@ -146,7 +169,12 @@ def load_scorer(path: str | os.PathLike) -> tuple[TagScorer, dict]:
         compiled = reader.has("stems.npy") or not reader.has("terms.npy")
         vocabulary = "compiled" if compiled else "terms"
         dims = {"n_features": n_features, "n_tags": n_tags, "n_supervised": n_supervised,
-                "n_documents": meta["n_documents"]}
+                "n_documents": meta["n_documents"], "n_neighbours": meta.get("n_neighbours", 0)}
+        has_index = [reader.has(f"{name}.npy") for name in NEIGHBOUR_ARRAYS]
+        if any(has_index) and not (all(has_index) and version >= 6 and "n_neighbours" in meta):
+            raise reader.fail("damaged model file (the neighbour index's members and n_neighbours go together, "
+                              "in a format 6 file)")
+
         wanted = {name: spec for name, spec in MEMBERS.items()
                   if version in spec.versions and spec.vocabulary in (None, vocabulary)
                   and (not spec.optional or reader.has(f"{name}.npy"))}
@@ -162,6 +190,8 @@ def load_scorer(path: str | os.PathLike) -> tuple[TagScorer, dict]:
         for name, spec in wanted.items():
             reader.check_values(name, spec, a[name], dims)
         lexical = _read_lexical(reader, a, version, dims) if all(has_lexical) else None
+        if all(has_index):
+            reserve_objects(reader, 2 * meta["n_neighbours"], "terms")  # (its ids and titles, once read)
     path = reader.path
     params = dict(meta["params"])
     params["ngram_range"] = tuple(params["ngram_range"])
@@ -187,17 +217,46 @@ def load_scorer(path: str | os.PathLike) -> tuple[TagScorer, dict]:
         source, allowed = None, None
         if lexical is not None:
             source, allowed = _lexical_source(lexical, names, counts, params)
+        neighbours = _neighbour_index(reader, a, n_features, meta.get("n_neighbours", 0), params) \
+            if all(has_index) else None
         scorer = TagScorer(tags=names, tag_counts=counts, features=features,
                            **({"coef": weights.tocsr()} if version == 2 else {"coef_t": weights}),
                            intercept=a["intercept"], calibration=a["calibration"],
                            thresholds=np.array([float(t["threshold"]) for t in tags]),
                            global_threshold=float(meta["global_threshold"]), n_documents=meta["n_documents"],
-                           params=params, lexical=source, allowed=allowed)
+                           params=params, lexical=source, allowed=allowed, neighbours=neighbours)
     except ModelError:
         raise
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise ModelError(f"{path}: damaged model ({type(exc).__name__}: {exc})") from None
     return scorer, meta
+
+
+def _neighbour_index(reader: Reader, a: dict, n_features: int, n_articles: int, params: dict):
+    """The :class:`~tagger.neighbours.NeighbourIndex` of a model file's ``neighbour_*`` arrays (their values in
+    range: checked with the arrays), its rows and tags checked to be in order and its ids and titles counted."""
+    from ..neighbours import NeighbourIndex
+    data, articles, indptr = a["neighbour_data"], a["neighbour_articles"], a["neighbour_indptr"]
+    _check_sparse(reader, data, articles, indptr, "neighbour index's features")
+    if not _canonical(articles, indptr):
+        raise reader.fail("damaged neighbour index (article numbers of a feature repeat or are out of order)")
+    if len(data) and (data.min() <= 0 or data.max() > 1):
+        raise reader.fail("damaged neighbour index (a term weight outside (0, 1])")
+    tags, tag_indptr = a["neighbour_tags"], a["neighbour_tag_indptr"]
+    if tag_indptr[0] != 0 or tag_indptr[-1] != len(tags) or (tag_indptr[1:] < tag_indptr[:-1]).any():
+        raise reader.fail("damaged neighbour index (inconsistent tag row pointers)")
+    strings = []
+    for name in ("neighbour_ids", "neighbour_titles"):
+        try:
+            found = decode_strings(a[name]) or [""]  # (an empty blob: one empty string)
+        except UnicodeDecodeError as exc:
+            raise reader.fail(f"damaged neighbour index ({name[10:]} not UTF-8: {exc.reason} at byte "
+                              f"{exc.start})") from None
+        if len(found) != n_articles:
+            raise reader.fail(f"damaged neighbour index ({len(found):,} {name[10:]} for {n_articles:,} articles)")
+        strings.append(found)
+    rows = CSR(data, articles.astype(np.int32), indptr, (n_features, n_articles), canonical=True)
+    return NeighbourIndex(rows, *strings, tags, tag_indptr, params["neighbour_terms"])
 
 
 def _vocabulary(reader: Reader, a: dict, compiled: bool, n_features: int):
