@@ -8,6 +8,7 @@
     tagger corpus build PAGES_DIR... -o corpus.jsonl.gz
     tagger serve [--model [NAME=]PATH]... [--host H] [--port P] [--workers N]   HTTP service (pip install 'tagger[server]')
     tagger --page PAGE.txt                tag a scraped page: its headline and body only
+    tagger --similar 5 < article.txt      the 5 training articles most like it, with their tags
     tagger tag-corpus FILES... --out DIR [--workers N | --engine dask --scheduler ADDR] [--format parquet]
     tagger train --corpus CORPUS --out MODEL [--config TOML] ...   train a model (tagger/cli_train.py)
 
@@ -88,6 +89,9 @@ def _tag_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per input")
     p.add_argument("--explain", action="store_true",
                    help="for each top tag (--top-k, default 5) show the words that pushed its score up and down")
+    p.add_argument("--similar", type=_positive_int, metavar="K",
+                   help="instead of tags, the K training articles most like the text: similarity, id, title and their "
+                        "tags (a model with a neighbour index, as the embedded one)")
     p.add_argument("--model", "-m", metavar="PATH", help="model file (default: the embedded model)")
     p.add_argument("--vocabulary", metavar="FILE",
                    help="a site's tag vocabulary (one tag a line, CSV tag,labels,broader, or SKOS .ttl): its tags the "
@@ -149,6 +153,9 @@ def _tag(argv: list[str]) -> int:
     except ValueError as exc:
         die(str(exc))
     model = _load(args.model, args.vocabulary, args.only_vocabulary)
+    if args.similar and not model.has_neighbours:
+        _die(f"{args.model or 'the embedded model'} has no neighbour index (trained with neighbour_index=false): "
+             "it cannot find similar articles")
     failed = 0
     many = len(inputs) > 1
     for name, text, error in inputs:
@@ -158,6 +165,9 @@ def _tag(argv: list[str]) -> int:
             continue
         if args.explain:
             _print_explanations(model.explain_tags(text, top_k=args.top_k or 5), name if many else None, args.json)
+            continue
+        if args.similar:
+            _print_similar(model.similar(text, k=args.similar), name, many, args.json)
             continue
         scored = model.predict_tags(text, top_k=args.top_k, threshold=args.threshold, with_scores=True)
         if args.json:
@@ -170,6 +180,14 @@ def _tag(argv: list[str]) -> int:
     if failed:
         print(f"tagger: {failed} of {len(inputs)} inputs failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _print_similar(articles, name: str, many: bool, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"input": name, "similar": [a.to_json() for a in articles]}, ensure_ascii=False))
+        return
+    print("\n".join(([f"# {name}"] if many else []) + [f"{a.similarity:.3f}\t{a.id}\t{' '.join(a.title.split())}\t{', '.join(a.tags)}"
+                                                     for a in articles]))
 
 
 def _print_explanations(explanations, name: str | None, as_json: bool) -> None:
@@ -230,6 +248,8 @@ def _info(argv: list[str]) -> int:
            if meta.get("n_supervised", len(tags)) != len(tags) else "")
         + "; most frequent: " + ", ".join(t["tag"] for t in sorted(tags, key=lambda t: -t["count"])[:8]),
         f"features:       {meta['n_features']:,}; trained on {meta['n_documents']:,} documents",
+        *([f"similar:        {meta['n_neighbours']:,} training articles in the neighbour index "
+           f"({meta['params'].get('neighbour_terms')} terms each)"] if "n_neighbours" in meta else []),
         "parameters:     " + ", ".join(f"{k}={v}" for k, v in meta["params"].items()),
     ]
     training = meta.get("training")

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from helpers import make_corpus
 
 from tagger import TagClassifier, TagModel, load_model
+from tagger.cli import main
 from tagger.csr import CSR
 from tagger.learning.neighbours import build_index, kept_articles, pruned_rows
 from tagger.model_file import FORMAT_VERSION, ModelError
@@ -166,6 +167,21 @@ def test_a_damaged_index_is_one_model_error(tiny_model_file, tmp_path, edit, mat
         load_model(path)
 
 
+def test_similar_on_the_command_line(tiny_model_file, tmp_path, plain_model, capsys, corpus):
+    code = main(["--model", str(tiny_model_file), "--similar", "2", corpus[0][3]])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0 and len(out) == 2
+    similarity, id_, title, tags = out[0].split("\t")
+    assert id_ == "a3" and title == corpus[0][3] and 0.5 < float(similarity) <= 1 and "КОСМОС" in tags.split(", ")
+    assert main(["--model", str(tiny_model_file), "--similar", "1", "--json", ARTICLE]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["input"] == "<args>" and len(row["similar"]) == 1 and row["similar"][0]["id"].startswith("a")
+    plain_model.save(tmp_path / "plain.tagger")
+    with pytest.raises(SystemExit) as exc:
+        main(["--model", str(tmp_path / "plain.tagger"), "--similar", "3", ARTICLE])
+    assert exc.value.code == 1 and "no neighbour index" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("terms", [1, 4])
 def test_an_index_of_few_terms_still_finds_the_article(terms):
     texts, tags = make_corpus(60, seed=3)
@@ -176,3 +192,34 @@ def test_an_index_of_few_terms_still_finds_the_article(terms):
     assert np.diff(index.rows.tocsr().tocsc().indptr).max() <= terms
     assert TagModel(clf).similar(texts[59], k=1)[0].id == "59"
 
+
+@pytest.fixture(scope="module")
+def server(tiny_model_file, plain_model, tmp_path_factory):
+    pytest.importorskip("fastapi", reason="the server extra is not installed (pip install '.[server]')")
+    from serving import Server
+    folder = tmp_path_factory.mktemp("similar")
+    plain_model.save(folder / "plain.tagger")
+    s = Server(["--model", f"tiny={tiny_model_file}", "--model", f"plain={folder / 'plain.tagger'}"],
+               folder / "server.log")
+    yield s
+    s.stop()
+
+
+def test_similar_over_http(server, tiny_model, corpus):
+    from serving import call
+    text = corpus[0][3]
+    status, out, _ = call(server.base, "/v1/similar", {"text": text, "k": 3})
+    assert status == 200 and out["similar"] == [a.to_json() for a in tiny_model.similar(text, k=3)]
+    assert out["similar"][0]["id"] == "a3" and out["model"]["name"] == "tiny"
+    status, models, _ = call(server.base, "/v1/models")
+    assert {m["name"]: m["similar_articles"] for m in models["models"]} == {"tiny": len(corpus[0]), "plain": 0}
+    status, out, _ = call(server.base, "/v1/similar", {"text": f"Заголовок\n\n    {text}\n\n    #КОСМОС\n",
+                                                       "page": True})
+    assert status == 200 and out["page"]["title"] == "Заголовок" and len(out["similar"]) == 10
+    status, out, _ = call(server.base, "/v1/similar", {"text": text, "model": "plain"})
+    assert status == 422 and "no neighbour index" in out["detail"]
+    for body in ({"text": text, "k": 0}, {"text": text, "k": 101}, {"k": 3}, {"text": 5}):
+        status, out, _ = call(server.base, "/v1/similar", body)
+        assert status == 422, body
+    status, spec, _ = call(server.base, "/openapi.json")
+    assert "/v1/similar" in spec["paths"]

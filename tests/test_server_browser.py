@@ -197,6 +197,20 @@ def test_a_scraped_page_is_read_as_headline_and_body(page, tiny_model):
     assert shown.startswith("Сборная выиграла финал") and "Последние новости" not in shown and "Байконур" not in shown
 
 
+def test_the_similar_articles_panel_lists_the_training_articles_most_like_it(page, tiny_model):
+    page.execute_script("document.getElementById('text').value = arguments[0]", ARTICLE)
+    page.find_element(By.ID, "tag").click()
+    panel = page.find_element(By.ID, "similar-panel")
+    wait(page, lambda: panel.is_displayed() and page.find_elements(By.CSS_SELECTOR, "#similar > li"))
+    expected = tiny_model.similar(ARTICLE, k=5)
+    items = page.find_elements(By.CSS_SELECTOR, "#similar > li")
+    assert [i.find_element(By.CLASS_NAME, "id").text for i in items] == [a.id for a in expected]
+    assert [i.find_element(By.CLASS_NAME, "title").text for i in items] == [a.title for a in expected]
+    assert [[c.text for c in i.find_elements(By.CSS_SELECTOR, ".chips li")] for i in items] == \
+        [list(a.tags) for a in expected]
+    assert items[0].find_element(By.CLASS_NAME, "similarity").text == f"{round(100 * expected[0].similarity)}%"
+
+
 def test_errors_are_shown(page):
     page.find_element(By.ID, "page").click()
     page.execute_script("document.getElementById('text').value = '#ТЕГ'")

@@ -3,6 +3,8 @@
     POST /v1/tags        {"text", "top_k", "threshold", "page", "model"}   -> {"tags": [{"tag", "score"}], "model"}
     POST /v1/tags/batch  {"texts": [...], "top_k", "threshold", "page"}    -> {"results": [{"tags": [...]}], "model"}
     POST /v1/explain     {"text", "top_k": 5, "terms": 8, "page"}          -> {"explanations": [...], "model"}
+    POST /v1/similar     {"text", "k": 10, "page", "model"}                -> {"similar": [{"id", "title", "similarity",
+                                                                              "tags"}], "model"}
     GET  /v1/model       metadata of the default model (``?name=`` for another); GET /v1/models: all of them
     /v1/projects...      Annif's REST API (:mod:`tagger.server.annif`): a project is a loaded model
     GET  /               the editors' page: paste an article, see and pick its tags, copy them as hashtags

@@ -44,9 +44,18 @@ class ExplainRequest(BaseModel):
     model: str | None = Field(None, description="which loaded model (project id) to use; default: the first")
 
 
+class SimilarRequest(BaseModel):
+    text: StrictStr = Field(..., description="the article: title and body (or a scraped page with page=true)")
+    k: int = Field(10, ge=1, le=100, description="this many of the most similar training articles")
+    page: bool = Field(False, description="the text is a scraped page: look for its headline and body only")
+    model: str | None = Field(None, description="which loaded model (project id) to use; default: the first")
+
+
 def summary(model: TagModel, name: str) -> dict:
     meta = model.metadata
+    neighbours = model.scorer.neighbours
     return {"name": name, "tags": len(model.tags), "format_version": meta.get("format_version"),
+            "similar_articles": 0 if neighbours is None else neighbours.n_articles,
             "created": meta.get("created"), "versions": meta.get("versions"), "path": model.path,
             "test_metrics": (meta.get("training") or {}).get("metrics", {}).get("test")}
 
@@ -162,6 +171,18 @@ def create_app(models: TagModel | dict[str, TagModel], max_body_bytes: int = MAX
         text, page = document(req.text, req.page)
         out = {"explanations": [e.to_json() for e in model.explain_tags(text, top_k=req.top_k, terms=req.terms)],
                "model": summaries[name]}
+        if page is not None:
+            out["page"] = page
+        return out
+
+    @app.post("/v1/similar", summary="the training articles most like one article, with their tags")
+    def similar(req: SimilarRequest) -> dict:
+        name, model = pick(req.model)
+        if not model.has_neighbours:
+            raise HTTPException(422, f"model {name!r} has no neighbour index (trained without one): it cannot find "
+                                     "similar articles")
+        text, page = document(req.text, req.page)
+        out = {"similar": [a.to_json() for a in model.similar(text, k=req.k)], "model": summaries[name]}
         if page is not None:
             out["page"] = page
         return out

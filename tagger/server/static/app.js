@@ -52,6 +52,7 @@ async function tag() {
   const text = $("text").value;
   if (!text.trim()) { setStatus("Вставьте текст статьи.", true); $("text").focus(); return; }
   const payload = { text, page: $("page").checked, model: $("model").value || null };
+  document.dispatchEvent(new CustomEvent("tagger:tag", { detail: payload }));  // (similar.js: the similar articles)
   const button = $("tag");
   button.disabled = true;
   setStatus("Подбираю теги…");
