@@ -154,7 +154,7 @@ def _tag(argv: list[str]) -> int:
         die(str(exc))
     model = _load(args.model, args.vocabulary, args.only_vocabulary)
     if args.similar and not model.has_neighbours:
-        _die(f"{args.model or 'the embedded model'} has no neighbour index (trained with neighbour_index=false): "
+        die(f"{args.model or 'the embedded model'} has no neighbour index (trained with neighbour_index=false): "
              "it cannot find similar articles")
     failed = 0
     many = len(inputs) > 1
