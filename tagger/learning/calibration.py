@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from ..scorer import apply_calibration
+from .workdir import as_columns, column_blocks
 
 __all__ = ["fit_calibration", "apply_calibration", "calibrate_in_place", "tune_thresholds", "best_global_threshold",
            "best_f1_threshold"]
@@ -77,21 +78,34 @@ def platt_all(S: np.ndarray, Y: np.ndarray, C: float = 10.0, tol: float = 1e-9, 
     return out
 
 
-def fit_calibration(scores: np.ndarray, Y: np.ndarray, min_positives: int = 5,
-                    seed: int = 0) -> np.ndarray:
-    """Per-tag ``(a, b)`` sigmoid parameters (n_tags x 2) fitted on held-out ``scores`` against 0/1 ``Y``."""
+#: The (document, tag) scores, drawn at random, that the global sigmoid (of the tags too rare for their own) is
+#: fitted on.
+GLOBAL_SIGMOID_SAMPLE = 300_000
+#: Most documents x tags entries a block of :func:`platt_all`'s Newton steps works on (its temporaries are ~10x
+#: that in float64): archives beyond 32,768 documents fit fewer than 64 tags at once.
+PLATT_ENTRIES = 2**21
+
+
+def fit_calibration(scores, Y: np.ndarray, min_positives: int = 5, seed: int = 0) -> np.ndarray:
+    """Per-tag ``(a, b)`` sigmoid parameters (n_tags x 2) fitted on held-out ``scores`` (documents x tags: an
+    array, or :class:`~tagger.learning.workdir.ScoreColumns`, read a block of tags at a time) against 0/1 ``Y``."""
+    scores = as_columns(scores)
     n_docs, n_tags = Y.shape
     rng = np.random.default_rng(seed)
-    flat = rng.choice(n_docs * n_tags, size=min(n_docs * n_tags, 300_000), replace=False)
+    flat = rng.choice(n_docs * n_tags, size=min(n_docs * n_tags, GLOBAL_SIGMOID_SAMPLE), replace=False)
     y_flat = Y.ravel()[flat]
     if 0 < y_flat.sum() < len(y_flat):
-        a, b = _platt(scores.ravel()[flat], y_flat)
+        a, b = _platt(scores.at(flat // n_tags, flat % n_tags), y_flat)
     else:  # degenerate data (every tag on every document, or none): a plain sigmoid of the ridge score
         a, b = 4.0, 0.0
     out = np.tile(np.array([a, b]), (n_tags, 1))
     pos = Y.sum(axis=0)
     fit = np.flatnonzero((pos >= min_positives) & (n_docs - pos >= min_positives))
-    own = platt_all(scores[:, fit], Y[:, fit])
+    block = max(1, min(64, PLATT_ENTRIES // max(1, n_docs)))
+    own = np.zeros((len(fit), 2))
+    for start in range(0, len(fit), block):
+        cols = fit[start:start + block]
+        own[start:start + block] = platt_all(scores.columns(cols), Y[:, cols], block=block)
     rising = own[:, 0] > 0  # a tag whose scores do not rise with the label keeps the global mapping
     out[fit[rising]] = own[rising]
     return out
@@ -116,26 +130,35 @@ def best_f1_threshold(p: np.ndarray, y: np.ndarray, n_positives: float | None = 
     return float(threshold), float(f1[best])
 
 
-def best_global_threshold(P: np.ndarray, Y: np.ndarray, seed: int = 0) -> float:
-    """The one threshold on ``P`` that maximises micro-F1 against ``Y`` (a midpoint between scores), on at
-    most ``GLOBAL_THRESHOLD_DOCS`` documents."""
-    if len(P) > GLOBAL_THRESHOLD_DOCS:
-        rows = np.sort(np.random.default_rng(seed).choice(len(P), GLOBAL_THRESHOLD_DOCS, replace=False))
-        P, Y = P[rows], Y[rows]
-    return best_f1_threshold(P.ravel(), Y.ravel())[0]
+def best_global_threshold(P, Y: np.ndarray, seed: int = 0) -> float:
+    """The one threshold on ``P`` (an array, or anything read a block of tags at a time) that maximises micro-F1
+    against ``Y`` (a midpoint between scores), on at most ``GLOBAL_THRESHOLD_DOCS`` documents."""
+    P = as_columns(P)
+    rows = slice(None)
+    if P.shape[0] > GLOBAL_THRESHOLD_DOCS:
+        rows = np.sort(np.random.default_rng(seed).choice(P.shape[0], GLOBAL_THRESHOLD_DOCS, replace=False))
+    sample = np.empty((len(np.arange(P.shape[0])[rows]), P.shape[1]))
+    for cols in column_blocks(*P.shape[::-1]):
+        sample[:, cols] = P.columns(cols)[rows]
+    return best_f1_threshold(sample.ravel(), Y[rows].ravel())[0]
 
 
-def tune_thresholds(P: np.ndarray, Y: np.ndarray, min_positives: int = 5,
+def tune_thresholds(P, Y: np.ndarray, min_positives: int = 5,
                     shrinkage: float = 10.0) -> tuple[np.ndarray, float]:
-    """Per-tag probability thresholds (and the global one) that maximise F1 on held-out ``P`` and ``Y``."""
+    """Per-tag probability thresholds (and the global one) that maximise F1 on held-out ``P`` (an array, or
+    anything read a block of tags at a time) and ``Y``."""
+    P = as_columns(P)
     n_docs, n_tags = Y.shape
     global_t = best_global_threshold(P, Y)
     thresholds = np.full(n_tags, global_t)
-    for j in range(n_tags):
-        y = Y[:, j]
-        n_pos = int(y.sum())
-        if n_pos < min_positives or n_pos == n_docs:
-            continue
-        t = best_f1_threshold(P[:, j], y)[0]
-        thresholds[j] = (n_pos * t + shrinkage * global_t) / (n_pos + shrinkage)
+    for cols in column_blocks(n_tags, n_docs):
+        block = None
+        for k, j in enumerate(cols.tolist()):
+            y = Y[:, j]
+            n_pos = int(y.sum())
+            if n_pos < min_positives or n_pos == n_docs:
+                continue
+            block = P.columns(cols) if block is None else block
+            t = best_f1_threshold(block[:, k], y)[0]
+            thresholds[j] = (n_pos * t + shrinkage * global_t) / (n_pos + shrinkage)
     return thresholds, global_t

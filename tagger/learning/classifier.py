@@ -170,7 +170,7 @@ class TagClassifier(BaseEstimator):
         return {k: v for k, v in self.__dict__.items() if k != "_scorer"}
 
     def fit(self, texts: Sequence[str], y, client=None, *, classes: Sequence[str] | None = None,
-            ids: Sequence[str] | None = None) -> "TagClassifier":
+            ids: Sequence[str] | None = None, work_dir: str | None = None) -> "TagClassifier":
         """Learn from ``texts`` (title and body as one string each) and their tags ``y``: tag lists, or a 0/1
         indicator matrix whose columns are ``classes`` (tag names; column numbers if not given).  See the
         class's notes on scikit-learn's conventions.
@@ -178,8 +178,10 @@ class TagClassifier(BaseEstimator):
         ``client``: a ``distributed.Client`` to run the analysis of the texts and the partitioned solver's part
         solves on a Dask cluster (``pip install 'tagger[dask]'``); the model learned is the same.  ``ids``: the
         texts' ids (an article's id in its corpus), which the neighbour index gives back with each similar
-        article (default: each text's place, ``"0"``, ``"1"``, ...); its titles are the texts' first lines."""
-        fitted = pipeline.fit(self._recipe(warn=True), texts, y, classes, client, ids)
+        article (default: each text's place, ``"0"``, ``"1"``, ...); its titles are the texts' first lines.
+        ``work_dir``: where the fit keeps what grows with the archive (out-of-fold scores, the partitioned solver's
+        parts) in a directory of its own, removed when the fit ends (default: the system's temporary folder)."""
+        fitted = pipeline.fit(self._recipe(warn=True), texts, y, classes, client, ids, work_dir)
         for name in _LEARNED:
             setattr(self, name + "_", getattr(fitted, name))
         return self

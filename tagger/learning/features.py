@@ -13,8 +13,9 @@ from ..analysis import Analyzer
 from ..features import SKIP, UNKNOWN, CompiledVocabulary, TfidfFeatures, normalize_rows, word_values
 from ..parallel import chunks
 from ..wordhash import HashTable
+from .workdir import Sequences, WorkDir
 
-__all__ = ["fit_tfidf", "rescale_columns", "DocumentFrequencies", "count_chunk"]
+__all__ = ["fit_tfidf", "rescale_columns", "DocumentFrequencies", "count_chunk", "Rows", "as_rows"]
 
 
 def fit_tfidf(docs: Iterable[Sequence[str]], min_df: int = 2, max_df: float = 0.5,
@@ -64,6 +65,28 @@ def rescale_columns(X: sp.csr_matrix, scale: np.ndarray) -> sp.csr_matrix:
     return normalize_rows(X)
 
 
+class Rows:
+    """The training documents' TF-IDF rows as the solvers read them: all at once (:meth:`all`), or those of some
+    documents (:meth:`take`, a part at a time), built from the counted stems when asked for (``counted`` and
+    its ``features``), or taken from a matrix ``X``."""
+
+    def __init__(self, X: sp.csr_matrix | None = None, counted: "DocumentFrequencies | None" = None,
+                 features: TfidfFeatures | None = None):
+        self._X, self._counted, self._features = X, counted, features
+        self.shape = X.shape if X is not None else (counted.n_documents, features.n_features)
+
+    def all(self) -> sp.csr_matrix:
+        return self._X if self._X is not None else self._counted.matrix(self._features)
+
+    def take(self, docs: np.ndarray) -> sp.csr_matrix:
+        return self._X[docs] if self._X is not None else self._counted.matrix(self._features, docs=docs)
+
+
+def as_rows(X) -> Rows:
+    """``X`` (a matrix, or :class:`Rows`) as :class:`Rows`."""
+    return X if isinstance(X, Rows) else Rows(sp.csr_matrix(X))
+
+
 _BASE = np.int64(2**31)  # a bigram of stem ids a, b is counted as the code a * _BASE + b
 _FLUSH = 1_000  # documents whose unique terms are counted together
 _WORDS = 4_000_000  # distinct word forms whose stem ids are kept (RT: 230,000); others are stemmed each time
@@ -79,7 +102,7 @@ class DocumentFrequencies:
     Memory: 4 bytes a kept word (RT: ~2.4 KB an article) plus the distinct bigrams, against ~14 KB of Python
     strings an article for term lists."""
 
-    def __init__(self, analyzer: Analyzer, ngram_range: tuple[int, int] = (1, 2)):
+    def __init__(self, analyzer: Analyzer, ngram_range: tuple[int, int] = (1, 2), work: WorkDir | None = None):
         if not 1 <= ngram_range[0] <= ngram_range[1] <= 2:
             raise ValueError(f"document frequencies are counted for unigrams and bigrams only, not {ngram_range!r}")
         self.analyzer = analyzer
@@ -87,7 +110,7 @@ class DocumentFrequencies:
         self.stems: list[str] = []
         self._stem_ids: dict[str, int] = {}
         self._words = HashTable(_WORDS)  # word (by hash) -> stem id, or SKIP
-        self.ids: list[np.ndarray] = []
+        self.ids = Sequences(work)  # each document's stem ids: in the work directory, if given
         self._unigram_df = np.zeros(0, dtype=np.int64)
         self._pending_uni: list[np.ndarray] = []
         self._pending_bi: list[np.ndarray] = []
@@ -150,13 +173,14 @@ class DocumentFrequencies:
         """What a chunk counted, to be merged elsewhere (:meth:`merged`): stems, per-document ids, unigram
         document frequencies, bigram codes and their document frequencies."""
         codes, counts = self._bigram_df()
-        return self.stems, self.ids, self._unigram_df, codes, counts
+        return self.stems, self.ids[:], self._unigram_df, codes, counts
 
     @classmethod
-    def merged(cls, states: Iterable[tuple], analyzer: Analyzer, ngram_range: tuple[int, int]) -> "DocumentFrequencies":
+    def merged(cls, states: Iterable[tuple], analyzer: Analyzer, ngram_range: tuple[int, int],
+               work: WorkDir | None = None) -> "DocumentFrequencies":
         """The counts of consecutive chunks (their :meth:`state`, in document order) as one pass over all of
         them would have made them: a stem's id is its place of first appearance, so the ids are the same."""
-        out = cls(analyzer, ngram_range)
+        out = cls(analyzer, ngram_range, work)
         for stems, ids, unigram_df, codes, counts in states:
             to_global = np.empty(len(stems), dtype=np.int64)
             for i, stem in enumerate(stems):
@@ -232,12 +256,14 @@ class DocumentFrequencies:
         return TfidfFeatures(_idf([c for c, _, _ in candidates], n_docs), terms=[t for _, t, _ in candidates],
                              compiled=compiled)
 
-    def matrix(self, features: TfidfFeatures, chunk: int = 5_000) -> sp.csr_matrix:
-        """TF-IDF rows of the counted documents under ``features`` (from :meth:`features`), built in chunks."""
+    def matrix(self, features: TfidfFeatures, chunk: int = 5_000, docs: Sequence[int] | None = None) -> sp.csr_matrix:
+        """TF-IDF rows of the counted documents (those of ``docs``, in its order, if given) under ``features``
+        (from :meth:`features`), built in chunks."""
         vocab, compiled_of = features.compiled(), self._compiled_of
         blocks = []
-        for start in range(0, len(self.ids), chunk):
-            part = self.ids[start:start + chunk]
+        n = len(self.ids) if docs is None else len(docs)
+        for start in range(0, n, chunk):
+            part = self.ids[start:start + chunk] if docs is None else self.ids.take(docs[start:start + chunk])
             lengths = np.fromiter(map(len, part), dtype=np.int64, count=len(part))
             ids = compiled_of[np.concatenate(part)] if part else np.zeros(0, np.int64)
             doc = np.repeat(np.arange(len(part), dtype=np.int64), lengths)
@@ -261,7 +287,7 @@ class DocumentFrequencies:
         vocab, compiled_of = features.compiled(), self._compiled_of
         n = len(self.ids)
         docs = np.sort(np.random.default_rng(seed).choice(n, min(n, sample), replace=False)) if n else []
-        part = [self.ids[i] for i in docs]
+        part = self.ids.take(docs)
         lengths = np.fromiter(map(len, part), dtype=np.int64, count=len(part))
         ids = compiled_of[np.concatenate(part)] if part else np.zeros(0, np.int64)
         doc = np.repeat(np.arange(len(part), dtype=np.int64), lengths)

@@ -25,6 +25,7 @@ from ..scorer import calibrated_logits, sigmoid
 from ..tags import tag_key
 from ..vocabulary import Vocabulary
 from .calibration import best_f1_threshold
+from .workdir import as_columns, column_blocks
 
 __all__ = ["LexicalFit", "learn_lexical_source", "lexical_threshold", "fit_lexical", "SMOOTHING"]
 
@@ -54,19 +55,22 @@ class LexicalFit:
 
 
 def learn_lexical_source(vocabulary: Vocabulary, supervised_tags: list[str], keyed: list[set[str]], counted,
-                         title_lengths: list[int], oof: np.ndarray, calibration: np.ndarray, analyzer,
+                         title_lengths: list[int], oof, calibration: np.ndarray, analyzer,
                          random_state: int = 0, cv: int = 3) -> LexicalFit:
     """Learn the lexical source of a model whose supervised tags are ``supervised_tags`` (canonical names), from
     the training articles' tag keys ``keyed``, their stem sequences (``counted``, see :func:`fit_lexical`) and the
-    supervised tags' out-of-fold raw scores ``oof`` with their ``calibration``."""
+    supervised tags' out-of-fold raw scores ``oof`` (an array, or :class:`~tagger.learning.workdir.ScoreColumns`)
+    with their ``calibration``."""
     n_supervised = len(supervised_tags)
     tags, columns = vocabulary_columns(supervised_tags, vocabulary)
     rows = [j for j, keys in enumerate(keyed) for _ in keys]
     cols = [columns[k] for keys in keyed for k in keys]
     labels = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(keyed), len(tags)))
 
+    oof = as_columns(oof)
+
     def logits(docs, cols):
-        return calibrated_logits(oof[docs, cols], calibration[cols])
+        return calibrated_logits(oof.at(docs, cols), calibration[cols])
 
     source, cand, y, p, unseen, p_unseen = fit_lexical(vocabulary, columns, analyzer, counted, title_lengths, labels,
                                                        n_supervised, logits, random_state=random_state, cv=cv)
@@ -76,12 +80,16 @@ def learn_lexical_source(vocabulary: Vocabulary, supervised_tags: list[str], key
     return LexicalFit(source, tags, tag_counts, cand, y, p, int(labels.nnz))
 
 
-def lexical_threshold(P: np.ndarray, Y: np.ndarray, thresholds: np.ndarray, global_threshold: float,
+def lexical_threshold(P, Y: np.ndarray, thresholds: np.ndarray, global_threshold: float,
                       fit: LexicalFit) -> float:
     """The one threshold of the tags with no linear scorer: the one maximising micro-F1 over every tag the editors
-    gave, the supervised tags (out-of-fold probabilities ``P`` against ``Y``) chosen by their own ``thresholds``."""
-    chosen = P >= thresholds
-    tp, predicted = int((chosen & (Y > 0)).sum()), int(chosen.sum())
+    gave, the supervised tags (out-of-fold probabilities ``P`` against ``Y``: an array, or anything read a block
+    of tags at a time) chosen by their own ``thresholds``."""
+    P = as_columns(P)
+    tp = predicted = 0
+    for cols in column_blocks(P.shape[1], P.shape[0]):
+        chosen = P.columns(cols) >= thresholds[cols]
+        tp, predicted = tp + int((chosen & (Y[:, cols] > 0)).sum()), predicted + int(chosen.sum())
     rare = fit.candidates.tag >= Y.shape[1]
     if not rare.any():
         return float(global_threshold)

@@ -29,10 +29,11 @@ from ..vocabulary import Vocabulary
 from .calibration import calibrate_in_place, fit_calibration, tune_thresholds
 from ..parallel import chunks
 from .engines import engine_for
-from .features import BATCH, DocumentFrequencies, count_chunk, fit_tfidf
+from .features import BATCH, DocumentFrequencies, Rows, count_chunk, fit_tfidf
 from .lexical import LexicalFit, learn_lexical_source, lexical_threshold
-from .neighbours import build_index
+from .neighbours import build_index, kept_articles
 from .solvers import RidgeSettings, fit_ridge
+from .workdir import WorkDir, as_columns
 from .targets import (Targets, checked_y, given_vocabulary, indicator_targets, tag_list_targets, tag_names)
 
 __all__ = ["Fitted", "Analysed", "fit", "check_loadable", "MIN_NORM_SHARE", "PARTITION_SIZE"]
@@ -69,12 +70,13 @@ class Fitted:
 
 @dataclass
 class Analysed:
-    """The training texts as the later steps read them: TF-IDF rows ``X`` of the learned ``features``, the lead
+    """The training texts as the later steps read them: their TF-IDF ``rows`` under the learned ``features`` (built
+    when the solver asks for them), the lead
     signal ``lead`` (documents x supervised tags), the words of each title, and ``counted``, the documents' stem
     sequences (``None`` for n-grams beyond bigrams: the lexical source is learned from them); ``headlines``, each
     document's title (:func:`tagger.lexical.title_of`), where the neighbour index wants them (else ``None``)."""
 
-    X: sp.csr_matrix
+    rows: Rows
     features: TfidfFeatures
     lead: sp.csr_matrix
     titles: list[int]
@@ -96,12 +98,18 @@ class _Clock:
         self.last = now
 
 
-def fit(params: Mapping, texts: Iterable[str], y, classes=None, client=None, ids: Sequence | None = None) -> Fitted:
+def fit(params: Mapping, texts: Iterable[str], y, classes=None, client=None, ids: Sequence | None = None,
+        work_dir: str | None = None) -> Fitted:
     """Learn a model with ``params`` (a :class:`TagClassifier`'s ``get_params()``) from ``texts`` and ``y`` (tag
     lists, or an indicator matrix whose columns ``classes`` names); ``client``: a ``distributed.Client`` for the
     steps a cluster can run; ``ids``: the texts' ids, for the neighbour index (default: their places, ``"0"``,
-    ``"1"``, ...)."""
-    p = dict(params)
+    ``"1"``, ...); ``work_dir``: where to make the fit's work directory (:class:`~tagger.learning.workdir.
+    WorkDir`, removed when the fit ends however it ends; default: the system's temporary folder)."""
+    with WorkDir(work_dir) as work:
+        return _fit(dict(params), texts, y, classes, client, ids, work)
+
+
+def _fit(p: dict, texts: Iterable[str], y, classes, client, ids: Sequence | None, work: WorkDir) -> Fitted:
     indicator, n_targets, texts = _check(p, texts, y, classes)
     if ids is not None and (isinstance(ids, (str, bytes)) or len(ids) != n_targets):
         raise ValueError(f"ids must be a sequence of one id a text ({n_targets}), "
@@ -117,15 +125,15 @@ def fit(params: Mapping, texts: Iterable[str], y, classes=None, client=None, ids
     engine = engine_for(client)
     analyzer = Analyzer(tuple(p["ngram_range"]), p["max_chars"])
     check_loadable(p, targets, n_targets, analyzer)
-    data = analyse(p, texts, n_targets, targets, analyzer, engine)
-    clock.lap(f"TF-IDF: {data.X.shape[0]:,} documents, {data.X.shape[1]:,} features, "
+    data = analyse(p, texts, n_targets, targets, analyzer, engine, work)
+    clock.lap(f"TF-IDF: {data.rows.shape[0]:,} documents, {data.rows.shape[1]:,} features, "
               f"{len(targets.classes):,} tags")
     solver = p["solver"]
     if solver == "auto":
-        solver = "dual" if data.X.shape[0] <= p["partition_size"] else "partitioned"
+        solver = "dual" if data.rows.shape[0] <= p["partition_size"] else "partitioned"
     settings = RidgeSettings(p["alpha"], p["max_weights_per_tag"], p["relevance_power"], p["cv"],
                              p["partition_size"], p["random_state"], p["verbose"])
-    ridge = fit_ridge(data.X, targets.Y, data.lead, solver, settings, engine, clock.lap)
+    ridge = fit_ridge(data.rows, targets.Y, data.lead, solver, settings, work, engine, clock.lap)
     features = data.features
     if ridge.scale is not None:
         features.idf_ = (features.idf_ * ridge.scale).astype(np.float32)
@@ -145,14 +153,15 @@ def fit(params: Mapping, texts: Iterable[str], y, classes=None, client=None, ids
     clock.lap(f"calibrated scores and tuned thresholds of {len(classes):,} tags")
     neighbours = None
     if p["neighbour_index"]:
-        neighbours = build_index(ridge.X, document_tags(targets, classes),
-                                 [str(i) for i in range(n_targets)] if ids is None else ids,
-                                 data.headlines, p["neighbour_terms"], p["max_neighbours"])
+        kept = kept_articles(n_targets, p["max_neighbours"])  # (the rows of the archive's others are not read)
+        ids = [str(i) for i in kept] if ids is None else [ids[i] for i in kept]
+        neighbours = build_index(ridge.rows(kept), document_tags(targets, classes)[kept], ids,
+                                 [data.headlines[i] for i in kept], p["neighbour_terms"], p["max_neighbours"])
         clock.lap(f"neighbour index: {neighbours.n_articles:,} articles, {neighbours.rows.nnz:,} terms")
     return Fitted(solver=solver, classes=classes, tag_counts=tag_counts, n_supervised=targets.Y.shape[1],
                   vocabulary=targets.vocabulary, features=features, coef=ridge.coef, intercept=ridge.intercept,
                   calibration=calibration, thresholds=thresholds, global_threshold=global_threshold,
-                  lexical=None if lexical is None else lexical.source, n_documents=data.X.shape[0],
+                  lexical=None if lexical is None else lexical.source, n_documents=data.rows.shape[0],
                   min_norm=min_norm(p, features, data.counted), neighbours=neighbours)
 
 
@@ -225,11 +234,11 @@ def _read(texts: Iterable, leads: list[str], lead_chars: int, titles: list[int],
 
 
 def analyse(p: Mapping, texts: Iterable[str], n_texts: int, targets: Targets, analyzer: Analyzer,
-            engine) -> Analysed:
+            engine, work: WorkDir | None = None) -> Analysed:
     """Read ``texts`` once (they may be a stream): learn the TF-IDF features and give every later step what it
     reads of the texts (see :class:`Analysed`).  Unigram and bigram models count stem ids in one pass
-    (:class:`~tagger.learning.features.DocumentFrequencies`), on ``engine``; longer n-grams use term lists
-    (memory ~14 KB of strings an article)."""
+    (:class:`~tagger.learning.features.DocumentFrequencies`, their stem ids kept in ``work``), on ``engine``;
+    longer n-grams use term lists (memory ~14 KB of strings an article)."""
     start = time.monotonic()
     leads: list[str] = []  # only the leads of the texts are kept
     titles: list[int] = []
@@ -241,27 +250,27 @@ def analyse(p: Mapping, texts: Iterable[str], n_texts: int, targets: Targets, an
     if ngram_range[1] <= 2:
         if engine.name != "local":  # chunks analysed on the cluster, merged in order
             states = engine.map(count_chunk, chunks(texts), analyzer, ngram_range, what="analysing", verbose=verbose)
-            counted = DocumentFrequencies.merged(states, analyzer, ngram_range)
+            counted = DocumentFrequencies.merged(states, analyzer, ngram_range, work)
         else:
-            counted = DocumentFrequencies(analyzer, ngram_range)
+            counted = DocumentFrequencies(analyzer, ngram_range, work)
             for batch in chunks(progress(texts, "analysing", n_texts, enabled=verbose, unit="docs"), BATCH):
                 counted.add_many(batch)
         features = counted.features(p["min_df"], p["max_df"], p["max_features"])
         say(f"document frequencies of {len(counted.stems):,} stems in {time.monotonic() - start:.1f} s", verbose)
-        X = counted.matrix(features)
+        rows = Rows(counted=counted, features=features)
     else:
         docs = [analyzer.terms(t) for t in progress(texts, "analysing", n_texts, enabled=verbose, unit="docs")]
         features = fit_tfidf(docs, p["min_df"], p["max_df"], p["max_features"])
-        X = features.transform(docs)
+        rows = Rows(features.transform(docs))
         del docs
     if len(leads) != n_texts:
         raise ValueError(f"{len(leads)} texts but {n_texts} tag lists")
     names, weight = tag_names(targets.classes, p["lead_weight"])
     lead = LeadMatcher(names, analyzer, weight, p["lead_chars"]).sparse(leads)
-    return Analysed(X, features, lead, titles, counted, headlines)
+    return Analysed(rows, features, lead, titles, counted, headlines)
 
 
-def learn_lexical(p: Mapping, targets: Targets, data: Analysed, oof: np.ndarray, calibration: np.ndarray,
+def learn_lexical(p: Mapping, targets: Targets, data: Analysed, oof, calibration: np.ndarray,
                   analyzer: Analyzer) -> LexicalFit | None:
     """The lexical source (see :func:`tagger.learning.lexical.learn_lexical_source`), or ``None``: for numbered
     classes (no label to find), with ``lexical=False``, or for n-grams beyond bigrams (with a warning)."""
@@ -275,13 +284,13 @@ def learn_lexical(p: Mapping, targets: Targets, data: Analysed, oof: np.ndarray,
                                 data.titles, oof, calibration, analyzer, random_state=p["random_state"], cv=p["cv"])
 
 
-def tune(oof: np.ndarray, Y: np.ndarray, calibration: np.ndarray, lexical: LexicalFit | None,
+def tune(oof, Y: np.ndarray, calibration: np.ndarray, lexical: LexicalFit | None,
          shrinkage: float) -> tuple[np.ndarray, float]:
     """Every tag's threshold and the global one, tuned on the out-of-fold probabilities as tagging gives them:
-    ``oof`` (raw scores, turned into probabilities in place: an archive's documents x tags matrix is not copied)
-    calibrated, and fused with the lexical source's out-of-fold probabilities (:func:`tagger.scorer.fuse`).  The
+    ``oof`` (raw scores: :class:`~tagger.learning.workdir.ScoreColumns`, or an array) calibrated, and fused with
+    the lexical source's out-of-fold probabilities (:func:`tagger.scorer.fuse`), a block of tags at a time.  The
     tags with no linear scorer share the lexical source's threshold, set here on ``lexical.source``."""
-    P = fused_probabilities(oof, calibration, lexical)
+    P = FusedColumns(as_columns(oof), calibration, lexical)
     thresholds, global_threshold = tune_thresholds(P, Y, shrinkage=shrinkage)
     if lexical is None:
         return thresholds, global_threshold
@@ -293,15 +302,30 @@ def tune(oof: np.ndarray, Y: np.ndarray, calibration: np.ndarray, lexical: Lexic
     return np.concatenate([thresholds, rest]), global_threshold
 
 
-def fused_probabilities(raw: np.ndarray, calibration: np.ndarray, lexical: LexicalFit | None) -> np.ndarray:
+def fused_probabilities(raw: np.ndarray, calibration: np.ndarray, lexical: LexicalFit | None,
+                        cols: np.ndarray | None = None) -> np.ndarray:
     """The supervised tags' probabilities from raw scores ``raw`` (in place), each fused with its label
-    candidates' probabilities as tagging fuses them."""
-    P = calibrate_in_place(raw, calibration)
+    candidates' probabilities as tagging fuses them; ``cols``: the tags (consecutive) that ``raw``'s columns
+    are (default: every supervised tag)."""
+    lo = 0 if cols is None or not len(cols) else int(cols[0])
+    P = calibrate_in_place(raw, calibration if cols is None else calibration[cols])
     if lexical is not None:  # (the tags with no linear scorer have no column here: their threshold is apart)
         cand = lexical.candidates
-        sup = cand.tag < P.shape[1]
-        fuse(P, cand.doc[sup], cand.tag[sup], lexical.p[sup])
+        inside = (cand.tag >= lo) & (cand.tag < lo + P.shape[1])
+        fuse(P, cand.doc[inside], cand.tag[inside] - lo, lexical.p[inside])
     return P
+
+
+class FusedColumns:
+    """The fused out-of-fold probabilities (:func:`fused_probabilities`) of raw scores read a block of tags at a
+    time (:class:`~tagger.learning.workdir.ScoreColumns`), computed block by block as they are read."""
+
+    def __init__(self, raw, calibration: np.ndarray, lexical: LexicalFit | None):
+        self.raw, self.calibration, self.lexical = raw, calibration, lexical
+        self.shape = raw.shape
+
+    def columns(self, cols: np.ndarray) -> np.ndarray:
+        return fused_probabilities(self.raw.columns(cols), self.calibration, self.lexical, cols)
 
 
 def min_norm(p: Mapping, features: TfidfFeatures, counted: DocumentFrequencies | None) -> float:

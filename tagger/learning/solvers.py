@@ -23,7 +23,8 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from ..progress import progress
-from .features import rescale_columns
+from .features import Rows, as_rows, rescale_columns
+from .workdir import Parts, ScoreColumns, WorkDir, rows_at_once
 
 __all__ = ["DUAL_MAX_DOCS", "CHUNK", "RidgeSettings", "RidgeFit", "fit_ridge", "gram_matrix", "dual_coefficients",
            "prune_rows", "pruned_weights", "relevance_scale", "dense_weights", "partitions",
@@ -164,12 +165,16 @@ def weights_of_coefficients(X: sp.csr_matrix, A: np.ndarray, row_weight: np.ndar
     ``intercept`` with ``row_weightᵀ A`` (the intercept feature's weight).  ``row_weight=None``: all ones."""
     intercept[:] = A.sum(axis=0) if row_weight is None else row_weight @ A
     Xt = X.T.tocsr()
-    chunks = tag_blocks(A.shape[1], X.shape[1])
 
     def block(cols):
         return np.asarray(Xt @ (A[:, cols] if row_weight is None else A[:, cols] * row_weight[:, None])).T
-    # two blocks computed at a time in threads (scipy's sparse product releases the GIL), in order, at most two
-    # ahead of the one being used (memory: three blocks)
+    return _in_threads(block, tag_blocks(A.shape[1], X.shape[1]), what, verbose)
+
+
+def _in_threads(block: Callable[[np.ndarray], np.ndarray], chunks: list[np.ndarray], what: str,
+                verbose: bool) -> Iterator[np.ndarray]:
+    """``block(cols)`` of each of ``chunks`` in order, two computed at a time in threads (scipy's sparse product
+    releases the GIL), at most two ahead of the one being used (memory: three blocks)."""
     with ThreadPoolExecutor(min(2, os.cpu_count() or 1)) as pool:
         pending = deque(pool.submit(block, cols) for cols in chunks[:2])
         for k, _ in enumerate(progress(chunks, f"{what}: weights", enabled=verbose,
@@ -197,14 +202,15 @@ class RidgeSettings:
 @dataclass
 class RidgeFit:
     """What :func:`fit_ridge` learns: per-feature relevance factors (``None``: the features as they were),
-    out-of-fold raw scores (documents x tags, the lead signal included) and the final pruned weights; ``X``, the
-    TF-IDF rows they were fitted on (relevance factors applied: the rows tagging computes for the same texts)."""
+    out-of-fold raw scores (documents x tags, the lead signal included: :class:`~tagger.learning.workdir.
+    ScoreColumns`) and the final pruned weights; ``rows(docs)``, the TF-IDF rows of documents ``docs`` as they
+    were fitted on (relevance factors applied: the rows tagging computes for the same texts)."""
 
     scale: np.ndarray | None
-    oof: np.ndarray
+    oof: ScoreColumns
     coef: sp.csr_matrix
     intercept: np.ndarray
-    X: sp.csr_matrix
+    rows: Callable[[np.ndarray], sp.csr_matrix]
 
 
 def pruned_weights(blocks: Iterator[np.ndarray], intercept: np.ndarray, keep: int | None):
@@ -233,7 +239,16 @@ class _WholeRidge:
         self.s, self.dual = settings, dual
         self.gram: np.ndarray | None = None
 
-    def prepare(self, X: sp.csr_matrix, Y: np.ndarray, what: str, lap: Callable[[str], None]) -> None:
+    def prepare(self, rows: Rows, Y: np.ndarray, what: str, lap: Callable[[str], None]) -> None:
+        self._solve(rows.all(), Y, lap)
+
+    def rescale(self, scale: np.ndarray, what: str, lap: Callable[[str], None]) -> None:
+        self._solve(rescale_columns(self.X, scale), self.Y, lap)
+
+    def take(self, docs: np.ndarray) -> sp.csr_matrix:
+        return self.X[docs]
+
+    def _solve(self, X: sp.csr_matrix, Y: np.ndarray, lap: Callable[[str], None]) -> None:
         self.X, self.Y = X, Y
         self.gram = None  # before its successor is built: two at once would double the peak memory
         if self.dual:
@@ -252,43 +267,93 @@ class _WholeRidge:
             intercept = np.zeros(Y.shape[1])
             blocks = dense_weights(X[tr], Y[tr], None if gram is None else gram[np.ix_(tr, tr)], s.alpha,
                                    f"fold {k}/{s.cv}", intercept, s.verbose)
-            yield te, blocks, intercept
+            yield _row_groups(X, te, Y.shape[1]), blocks, intercept
 
 
 class _PartitionedRidge:
-    """Dual solves of random parts of the documents, the model the mean of the parts' (see above)."""
+    """Dual solves of random parts of the documents, the model the mean of the parts' (see above).  With at
+    least ``cv`` parts, the parts live in the work directory (:class:`~tagger.learning.workdir.Parts`): their
+    rows, transposes and dual coefficients are read back a part at a time, and no step holds more than one
+    part's documents x tags."""
 
-    def __init__(self, settings: RidgeSettings, engine, n_docs: int):
-        self.s, self.engine = settings, engine
+    def __init__(self, settings: RidgeSettings, engine, n_docs: int, work: WorkDir):
+        self.s, self.engine, self.work = settings, engine, work
         self.parts = partitions(n_docs, settings.partition_size, settings.random_state)
         self.k = len(self.parts)
+        self.stored = Parts(self.parts, work) if self.k >= settings.cv else None
+        self.X: sp.csr_matrix | None = None  # all the rows (fewer parts than folds: a small archive)
         self.A: np.ndarray | None = None
 
-    def prepare(self, X: sp.csr_matrix, Y: np.ndarray, what: str, lap: Callable[[str], None]) -> None:
-        self.X, self.Y, self.A = X, Y, None
-        # each part is 1/k of the data: the penalty per document stays the full fit's
-        self.A = partitioned_coefficients(X, Y, self.s.alpha / self.k, self.parts, what, self.s.verbose, self.engine)
-        lap(f"dual solves of {self.k} parts of ~{X.shape[0] // self.k:,} documents")
+    def prepare(self, rows: Rows, Y: np.ndarray, what: str, lap: Callable[[str], None]) -> None:
+        self.Y, self.n_features = Y, rows.shape[1]
+        if self.stored is None:
+            self.X = rows.all()
+        else:
+            for p, part in enumerate(self.parts):
+                self.stored.put_rows(p, rows.take(part))
+        self._solve(what, lap)
+
+    def rescale(self, scale: np.ndarray, what: str, lap: Callable[[str], None]) -> None:
+        if self.stored is None:
+            self.X = rescale_columns(self.X, scale)
+        else:
+            for p in range(self.k):
+                self.stored.put_rows(p, rescale_columns(self.stored.rows(p), scale))
+        self._solve(what, lap)
+
+    def take(self, docs: np.ndarray) -> sp.csr_matrix:
+        return self.X[docs] if self.stored is None else self.stored.take(docs)
+
+    def _solve(self, what: str, lap: Callable[[str], None]) -> None:
+        Y, alpha = self.Y, self.s.alpha / self.k  # each part is 1/k of the data: the penalty per document stays
+        self.A = None
+        if self.stored is None:
+            self.A = partitioned_coefficients(self.X, Y, alpha, self.parts, what, self.s.verbose, self.engine)
+        else:
+            stored = self.stored
+            work = ((stored.rows(p), Y[part]) for p, part in enumerate(self.parts))
+            if self.engine.name != "local":  # sent to the cluster
+                work = [(sp.csr_matrix(X, copy=True), Y_p) for X, Y_p in work]
+            solved = self.engine.map(solve_part, _Sized(work, self.k), alpha, what=f"{what}: dual solves",
+                                     verbose=self.s.verbose)
+            for p, coefficients in enumerate(solved):
+                stored.put_coefficients(p, coefficients)
+        n = sum(map(len, self.parts))
+        lap(f"dual solves of {self.k} parts of ~{n // self.k:,} documents")
 
     def weights(self, what: str):
         intercept = np.zeros(self.Y.shape[1])
-        mean = np.full(self.X.shape[0], 1.0 / self.k, dtype=np.float32)
+        if self.stored is not None:
+            return self._stored_weights(np.full(self.k, 1.0 / self.k, dtype=np.float32), what, intercept), intercept
+        mean = np.full(self.X.shape[0], 1.0 / self.k, dtype=np.float32)  # (fewer parts than folds)
         return weights_of_coefficients(self.X, self.A, mean, what, intercept, self.s.verbose), intercept
+
+    def _stored_weights(self, part_weight: np.ndarray, what: str, intercept: np.ndarray) -> Iterator[np.ndarray]:
+        """:func:`weights_of_coefficients` of the stored parts, part ``p``'s documents weighted ``part_weight[p]``:
+        each block of tags is a sum over the parts (those of weight 0 skipped)."""
+        stored, n_tags = self.stored, self.Y.shape[1]
+        used = [p for p in range(self.k) if part_weight[p]]
+        intercept[:] = 0.0
+        for p in used:
+            intercept += part_weight[p] * stored.coefficients(p, np.arange(n_tags), n_tags).sum(axis=0, dtype=np.float64)
+
+        def block(cols):
+            out = np.zeros((self.n_features, len(cols)))
+            for p in used:
+                out += stored.transposed(p) @ (stored.coefficients(p, cols, n_tags) * part_weight[p])
+            return out.astype(np.float32).T
+        return _in_threads(block, tag_blocks(n_tags, self.n_features), what, self.s.verbose)
 
     def folds(self):
         s, X, Y, k = self.s, self.X, self.Y, self.k
-        n = X.shape[0]
         if k >= s.cv:  # the parts dealt into folds: a fold's model is the mean of the parts outside it
-            fold_of = np.zeros(n, dtype=np.int64)
-            for p, part in enumerate(self.parts):
-                fold_of[part] = p % s.cv
-            parts_in = np.bincount(np.arange(k) % s.cv, minlength=s.cv)
+            fold_of_part = np.arange(k) % s.cv
+            parts_in = np.bincount(fold_of_part, minlength=s.cv)
             for f in range(s.cv):
                 intercept = np.zeros(Y.shape[1])
-                weight = (fold_of != f).astype(np.float32) / (k - parts_in[f])
-                yield (np.flatnonzero(fold_of == f),
-                       weights_of_coefficients(X, self.A, weight, f"fold {f + 1}/{s.cv}", intercept, s.verbose),
-                       intercept)
+                weight = (fold_of_part != f).astype(np.float32) / (k - parts_in[f])
+                held_out = ((part, self.stored.rows(p)) for p, part in enumerate(self.parts) if fold_of_part[p] == f)
+                yield held_out, self._stored_weights(weight, f"fold {f + 1}/{s.cv}", intercept), intercept
             return
         from sklearn.model_selection import KFold  # fewer parts than folds: each fold's documents get parts of their own
         for f, (tr, te) in enumerate(KFold(s.cv, shuffle=True, random_state=s.random_state).split(X), 1):
@@ -297,29 +362,43 @@ class _PartitionedRidge:
                                          self.engine)
             intercept = np.zeros(Y.shape[1])
             weight = np.full(len(tr), 1.0 / len(fold_parts), dtype=np.float32)
-            yield te, weights_of_coefficients(X[tr], A, weight, f"fold {f}/{s.cv}", intercept, s.verbose), intercept
+            yield (_row_groups(X, te, Y.shape[1]),
+                   weights_of_coefficients(X[tr], A, weight, f"fold {f}/{s.cv}", intercept, s.verbose), intercept)
 
 
-def fit_ridge(X: sp.csr_matrix, Y: np.ndarray, offset: sp.csr_matrix, solver: str, settings: RidgeSettings,
+def _row_groups(X: sp.csr_matrix, docs: np.ndarray, n_tags: int) -> Iterator[tuple[np.ndarray, sp.csr_matrix]]:
+    """``docs`` with their rows of ``X``, a group small enough that its documents x tags scores stay bounded."""
+    size = rows_at_once(n_tags)
+    for start in range(0, len(docs), size):
+        group = docs[start:start + size]
+        yield group, X[group]
+
+
+def fit_ridge(X, Y: np.ndarray, offset: sp.csr_matrix, solver: str, settings: RidgeSettings, work: WorkDir,
               engine=None, lap: Callable[[str], None] = lambda what: None) -> RidgeFit:
-    """Ridge scorers of every tag of 0/1 ``Y`` on TF-IDF rows ``X`` with ``solver`` (``"dual"``, ``"primal"`` or
+    """Ridge scorers of every tag of 0/1 ``Y`` on TF-IDF rows ``X`` (a matrix, or
+    :class:`~tagger.learning.features.Rows`) with ``solver`` (``"dual"``, ``"primal"`` or
     ``"partitioned"``, the last on ``engine``): a first unpruned fit rates the features (``relevance_power``),
     the features are rescaled by it, then the out-of-fold raw scores (plus ``offset``, the lead signal) and the
-    final pruned weights.  ``lap(what)`` is told when a long step ends."""
-    ridge = (_PartitionedRidge(settings, engine, X.shape[0]) if solver == "partitioned"
+    final pruned weights.  ``lap(what)`` is told when a long step ends.  The out-of-fold scores (and the
+    partitioned solver's parts) are kept in ``work``."""
+    rows = as_rows(X)
+    ridge = (_PartitionedRidge(settings, engine, rows.shape[0], work) if solver == "partitioned"
              else _WholeRidge(settings, dual=solver == "dual"))
-    ridge.prepare(X, Y, "relevance fit" if settings.relevance_power else "final fit", lap)
+    ridge.prepare(rows, Y, "relevance fit" if settings.relevance_power else "final fit", lap)
+    n_features = rows.shape[1]
+    del rows, X  # (the rows are the solver's now: a partitioned one keeps them in the work directory)
     scale = None
     if settings.relevance_power:
-        scale = relevance_scale(ridge.weights("relevance fit")[0], X.shape[1], settings.relevance_power)
+        scale = relevance_scale(ridge.weights("relevance fit")[0], n_features, settings.relevance_power)
         if scale is not None:
-            lap(f"relevance weights of {X.shape[1]:,} features")
-            X = rescale_columns(X, scale)
-            ridge.prepare(X, Y, "final fit", lap)
+            lap(f"relevance weights of {len(scale):,} features")
+            ridge.rescale(scale, "final fit", lap)
     keep = settings.max_weights_per_tag
-    oof = np.zeros(Y.shape, dtype=np.float64)
+    oof = ScoreColumns(*Y.shape, work)
     for held_out, blocks, intercept in ridge.folds():
         W, b = pruned_weights(blocks, intercept, keep)
-        oof[held_out] = (X[held_out] @ W.T).toarray() + b + offset[held_out].toarray()
+        for docs, rows in held_out:
+            oof.put(docs, (rows @ W.T).toarray() + b + offset[docs].toarray())
     coef, intercept = pruned_weights(*ridge.weights("final fit"), keep)
-    return RidgeFit(scale, oof, coef, intercept, X)
+    return RidgeFit(scale, oof, coef, intercept, ridge.take)

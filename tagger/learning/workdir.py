@@ -1,0 +1,291 @@
+"""Where a fit keeps what grows with the archive: files in a work directory, written once and read back a block
+at a time, so that no process holds an archive's documents x tags matrix.
+
+- :class:`WorkDir`: a temporary directory (in the system's temporary folder, or under a given one) that is removed
+  when the fit ends, whether it ends well, with an error or with Ctrl-C; it keeps count of the bytes it holds.
+- :class:`ScoreColumns`: out-of-fold scores (documents x tags, float64), written a group of documents at a time
+  (a slice of a fold, or a part) and read a block of tags at a time (calibration, thresholds) or at (document,
+  tag) pairs (the lexical source).  Each group is stored tag by tag, so a block of tags is one contiguous read
+  per group.
+- :class:`Sequences`: each document's stem ids (arrays of different lengths), appended as the documents are
+  counted, read back by slices or by documents.
+- :class:`Parts`: the partitioned solver's parts, each its documents' TF-IDF rows, their transpose and the part's
+  dual coefficients.
+
+Reads go through short-lived memory maps of the files: the pages a block touches count in the process's memory
+only while the block is being read.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from array import array
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["WorkDir", "ScoreColumns", "Parts", "Sequences", "as_columns", "column_blocks", "rows_at_once"]
+
+#: Most documents x tags entries (float64) a step forms at once from a work directory's files (64 MB).
+ENTRIES_AT_ONCE = 2**23
+
+
+def rows_at_once(n_tags: int) -> int:
+    """Documents whose scores of ``n_tags`` tags are formed at once (see :data:`ENTRIES_AT_ONCE`)."""
+    return max(256, ENTRIES_AT_ONCE // max(1, n_tags))
+
+
+class WorkDir:
+    """A temporary directory for one fit, removed on :meth:`close` (or leaving a ``with`` block, however it is
+    left).  ``parent``: where to make it (default: the system's temporary folder, ``TMPDIR``)."""
+
+    def __init__(self, parent: str | os.PathLike | None = None):
+        if parent is not None:
+            os.makedirs(parent, exist_ok=True)
+        self.path = tempfile.mkdtemp(prefix="tagger-fit-", dir=parent)
+        self._count = 0
+        self.bytes = 0
+        self.peak_bytes = 0
+
+    def __enter__(self) -> "WorkDir":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def save(self, what: str, array: np.ndarray) -> str:
+        """``array`` written raw (C order) to a new file named for ``what``; its path."""
+        self._count += 1
+        path = os.path.join(self.path, f"{self._count:06d}-{what}.bin")
+        np.ascontiguousarray(array).tofile(path)
+        self.bytes += array.nbytes
+        self.peak_bytes = max(self.peak_bytes, self.bytes)
+        return path
+
+    def remove(self, path: str) -> None:
+        self.bytes -= os.path.getsize(path)
+        os.remove(path)
+
+
+def _mapped(path: str, dtype, shape: tuple[int, ...]) -> np.ndarray:
+    return np.memmap(path, dtype=dtype, mode="r", shape=shape) if np.prod(shape) else np.zeros(shape, dtype)
+
+
+class ScoreColumns:
+    """Documents x tags scores kept in ``work``'s files, a group of documents a file (see the module's doc)."""
+
+    def __init__(self, n_docs: int, n_tags: int, work: WorkDir):
+        self.shape = (n_docs, n_tags)
+        self.work = work
+        self._groups: list[tuple[np.ndarray, str]] = []
+        self._group = np.full(n_docs, -1, dtype=np.int32)  # each document's group, and its place in it
+        self._place = np.zeros(n_docs, dtype=np.int64)
+
+    def put(self, docs: np.ndarray, scores: np.ndarray) -> None:
+        """The scores of documents ``docs`` (rows of ``scores``, len(docs) x tags)."""
+        docs = np.asarray(docs, dtype=np.int64)
+        if scores.shape != (len(docs), self.shape[1]):
+            raise ValueError(f"scores of shape {scores.shape} for {len(docs)} documents of {self.shape[1]} tags")
+        self._group[docs] = len(self._groups)
+        self._place[docs] = np.arange(len(docs))
+        self._groups.append((docs, self.work.save("scores", np.asarray(scores, dtype=np.float64).T)))
+
+    def _slab(self, g: int) -> np.ndarray:
+        docs, path = self._groups[g]
+        return _mapped(path, np.float64, (self.shape[1], len(docs)))
+
+    def columns(self, cols: np.ndarray | slice) -> np.ndarray:
+        """The scores of tags ``cols`` (indices, or a slice), every document: documents x len(cols), a column
+        after another in memory (as NumPy lays out ``scores[:, cols]``: sums down a column add the same way)."""
+        cols = np.arange(self.shape[1])[cols] if isinstance(cols, slice) else np.asarray(cols, dtype=np.int64)
+        out = np.empty((self.shape[0], len(cols)), order="F")
+        for g, (docs, _) in enumerate(self._groups):
+            slab = self._slab(g)
+            out[docs] = slab[cols].T
+            del slab
+        return out
+
+    def at(self, docs: np.ndarray, tags: np.ndarray) -> np.ndarray:
+        """The scores at (``docs[k]``, ``tags[k]``) pairs."""
+        docs, tags = np.asarray(docs, dtype=np.int64), np.asarray(tags, dtype=np.int64)
+        out = np.empty(len(docs))
+        group = self._group[docs]
+        for g in np.unique(group).tolist():
+            chosen = np.flatnonzero(group == g)
+            slab = self._slab(g)
+            out[chosen] = slab[tags[chosen], self._place[docs[chosen]]]
+            del slab
+        return out
+
+    def complete(self) -> bool:
+        """Whether every document has its scores."""
+        return bool((self._group >= 0).all())
+
+
+class DenseColumns:
+    """An in-memory documents x tags array read as :class:`ScoreColumns` are."""
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+        self.shape = array.shape
+
+    def columns(self, cols) -> np.ndarray:
+        return np.asfortranarray(self.array[:, cols], dtype=np.float64)
+
+    def at(self, docs: np.ndarray, tags: np.ndarray) -> np.ndarray:
+        return np.asarray(self.array[docs, tags], dtype=np.float64)
+
+
+def as_columns(scores) -> ScoreColumns | DenseColumns:
+    """``scores`` as something read a block of tags at a time: :class:`ScoreColumns` as they are, an array
+    wrapped."""
+    return scores if hasattr(scores, "columns") else DenseColumns(np.asarray(scores))
+
+
+def column_blocks(n_tags: int, n_docs: int, size: int | None = None) -> Iterator[np.ndarray]:
+    """Consecutive blocks of tag indices, each small enough that a block of ``n_docs`` documents' scores stays
+    within :data:`ENTRIES_AT_ONCE` (``size``: a fixed block size instead)."""
+    size = size or max(1, ENTRIES_AT_ONCE // max(1, n_docs))
+    for start in range(0, n_tags, size):
+        yield np.arange(start, min(start + size, n_tags))
+
+
+class Parts:
+    """The partitioned solver's parts in ``work``'s files: part ``p``'s documents ``parts[p]``, their TF-IDF rows
+    (CSR), those rows' transpose (features x documents, CSR: the weight passes' operand) and, once solved, the
+    part's dual coefficients (tags x documents, float32)."""
+
+    def __init__(self, parts: Sequence[np.ndarray], work: WorkDir):
+        self.parts = list(parts)
+        self.work = work
+        n = sum(map(len, self.parts))
+        self._part = np.zeros(n, dtype=np.int64)  # each document's part, and its place in it
+        self._place = np.zeros(n, dtype=np.int64)
+        for p, part in enumerate(self.parts):
+            self._part[part], self._place[part] = p, np.arange(len(part))
+        self._rows: list[tuple] = [()] * len(parts)
+        self._transposed: list[tuple] = [()] * len(parts)
+        self._coefficients: list[str | None] = [None] * len(parts)
+
+    def __len__(self) -> int:
+        return len(self.parts)
+
+    def _save_csr(self, what: str, M: sp.csr_matrix) -> tuple:
+        M = M.tocsr()
+        return (M.shape, M.data.dtype, self.work.save(what, M.data), self.work.save(what, M.indices),
+                self.work.save(what, M.indptr), M.indices.dtype, M.indptr.dtype, M.nnz)
+
+    @staticmethod
+    def _load_csr(saved: tuple) -> sp.csr_matrix:
+        """A CSR matrix over memory maps of its files (no copy: the pages stay the system's file cache's)."""
+        shape, dtype, data, indices, indptr, itype, ptype, nnz = saved
+        return sp.csr_matrix((_mapped(data, dtype, (nnz,)), _mapped(indices, itype, (nnz,)),
+                              _mapped(indptr, ptype, (shape[0] + 1,))), shape=shape, copy=False)
+
+    def put_rows(self, p: int, X: sp.csr_matrix) -> None:
+        """Part ``p``'s TF-IDF rows (in the order of its documents); their transpose is kept too."""
+        for saved in (self._rows[p], self._transposed[p]):
+            for path in saved[2:5] if saved else ():
+                self.work.remove(path)
+        self._rows[p] = self._save_csr("rows", X)
+        self._transposed[p] = self._save_csr("columns", X.T.tocsr())
+
+    def rows(self, p: int) -> sp.csr_matrix:
+        return self._load_csr(self._rows[p])
+
+    def take(self, docs: np.ndarray) -> sp.csr_matrix:
+        """The TF-IDF rows of documents ``docs``, in their order."""
+        docs = np.asarray(docs, dtype=np.int64)
+        part = self._part[docs]
+        blocks, order = [], []
+        for p in np.unique(part).tolist():
+            chosen = np.flatnonzero(part == p)
+            blocks.append(self.rows(p)[self._place[docs[chosen]]])
+            order.append(chosen)
+        if not blocks:
+            return sp.csr_matrix((0, self._rows[0][0][1]), dtype=np.float32)
+        M = sp.vstack(blocks, format="csr")
+        return M[np.argsort(np.concatenate(order), kind="stable")]
+
+    def transposed(self, p: int) -> sp.csr_matrix:
+        return self._load_csr(self._transposed[p])
+
+    def put_coefficients(self, p: int, A: np.ndarray) -> None:
+        """Part ``p``'s dual coefficients (its documents x tags)."""
+        if self._coefficients[p] is not None:
+            self.work.remove(self._coefficients[p])
+        self._coefficients[p] = self.work.save("dual", np.asarray(A, dtype=np.float32).T)
+
+    def coefficients(self, p: int, cols: np.ndarray, n_tags: int) -> np.ndarray:
+        """Part ``p``'s dual coefficients of tags ``cols`` (consecutive): its documents x len(cols)."""
+        A = _mapped(self._coefficients[p], np.float32, (n_tags, len(self.parts[p])))
+        out = np.array(A[cols[0]:cols[-1] + 1].T) if len(cols) else np.zeros((len(self.parts[p]), 0), np.float32)
+        del A
+        return out
+
+
+class Sequences:
+    """Arrays of different lengths (each document's stem ids, int32), appended in order: in ``work``'s file, a
+    thousand at a time, or in memory without a work directory.  ``sequences[i]``, ``sequences[a:b]`` (a list),
+    :meth:`take` (the arrays of some documents) and iteration read them back."""
+
+    FLUSH = 1_000
+
+    def __init__(self, work: WorkDir | None = None, dtype=np.int32):
+        self.work, self.dtype = work, np.dtype(dtype)
+        self._pending: list[np.ndarray] = []  # all of them without a work directory
+        self._path: str | None = None
+        self._offsets = array("q", [0])  # where each written array starts in the file, and the end
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1 + len(self._pending)
+
+    def append(self, values: np.ndarray) -> None:
+        self._pending.append(np.asarray(values, dtype=self.dtype))
+        if self.work is not None and len(self._pending) >= self.FLUSH:
+            self._flush()
+
+    def extend(self, arrays) -> None:
+        for values in arrays:
+            self.append(values)
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        if self._path is None:
+            self._path = self.work.save("sequences", np.zeros(0, self.dtype))
+        block = np.concatenate(self._pending)
+        with open(self._path, "ab") as fh:
+            block.tofile(fh)
+        self.work.bytes += block.nbytes
+        self.work.peak_bytes = max(self.work.peak_bytes, self.work.bytes)
+        end = self._offsets[-1]
+        self._offsets.extend((end + np.cumsum([len(a) for a in self._pending])).tolist())
+        self._pending = []
+
+    def take(self, docs) -> list[np.ndarray]:
+        """The arrays of documents ``docs`` (indices), in their order."""
+        if self.work is None:
+            return [self._pending[i] for i in docs]
+        self._flush()
+        if not len(docs):
+            return []
+        offsets = np.frombuffer(self._offsets, dtype=np.int64)
+        stored = _mapped(self._path, self.dtype, (int(offsets[-1]),))
+        out = [np.array(stored[offsets[i]:offsets[i + 1]]) for i in np.asarray(docs).tolist()]
+        del stored
+        return out
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            return self.take(range(*key.indices(len(self))))
+        return self.take([range(len(self))[key]])[0]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for start in range(0, len(self), 10 * self.FLUSH):
+            yield from self[start:start + 10 * self.FLUSH]

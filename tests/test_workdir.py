@@ -1,0 +1,144 @@
+"""Training out of core: what grows with the archive is kept in a work directory and read back a block at a time,
+with the same numbers as the arrays it replaces, and the directory goes when the fit ends, however it ends."""
+from __future__ import annotations
+
+import os
+import tracemalloc
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from tagger.learning import TagClassifier
+from tagger.learning.calibration import fit_calibration, tune_thresholds
+from tagger.learning.features import Rows
+from tagger.learning.solvers import (RidgeSettings, _PartitionedRidge, fit_ridge, partitioned_coefficients,
+                                     partitions, weights_of_coefficients)
+from tagger.learning.workdir import Parts, ScoreColumns, Sequences, WorkDir, column_blocks
+
+
+def _problem(n_docs: int, n_features: int = 300, n_tags: int = 40, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = sp.random(n_docs, n_features, density=0.05, format="csr", dtype=np.float32, random_state=seed)
+    X.data = rng.random(X.nnz, dtype=np.float32)
+    W = rng.normal(size=(n_features, n_tags))
+    Y = ((X @ W) > np.quantile(X @ W, 0.9, axis=0)).astype(np.int8)
+    return X, Y
+
+
+def test_scores_read_by_columns_and_pairs_are_the_scores_written_by_groups(tmp_path):
+    rng = np.random.default_rng(1)
+    S = rng.normal(size=(503, 37))
+    with WorkDir(tmp_path) as work:
+        stored = ScoreColumns(*S.shape, work)
+        order = rng.permutation(503)
+        for group in np.array_split(order, 7):
+            stored.put(group, S[group])
+        assert stored.complete()
+        for cols in column_blocks(37, 503, size=10):
+            block = stored.columns(cols)
+            assert block.flags.f_contiguous and (block == S[:, cols]).all()
+        assert (stored.columns(np.array([3, 30, 5])) == S[:, [3, 30, 5]]).all()
+        docs, tags = rng.integers(0, 503, 1000), rng.integers(0, 37, 1000)
+        assert (stored.at(docs, tags) == S[docs, tags]).all()
+        with pytest.raises(ValueError, match="scores of shape"):
+            stored.put(np.arange(3), S[:4])
+    assert not os.listdir(tmp_path)
+
+
+def test_sequences_on_disk_read_back_as_in_memory(tmp_path):
+    rng = np.random.default_rng(2)
+    arrays = [rng.integers(0, 10_000, rng.integers(0, 50)).astype(np.int32) for _ in range(2_345)]
+    with WorkDir(tmp_path) as work:
+        on_disk, in_memory = Sequences(work), Sequences()
+        on_disk.extend(arrays)
+        in_memory.extend(arrays)
+        assert len(on_disk) == len(in_memory) == len(arrays)
+        for seq in (on_disk, in_memory):
+            assert all((a == b).all() for a, b in zip(seq, arrays))
+            assert all((a == b).all() for a, b in zip(seq[1_000:1_003], arrays[1_000:1_003]))
+            assert (seq[-1] == arrays[-1]).all()
+            picked = [7, 2_344, 0, 7]
+            assert all((a == arrays[i]).all() for a, i in zip(seq.take(picked), picked))
+        assert work.bytes >= sum(a.nbytes for a in arrays)
+
+
+def test_parts_give_back_their_rows_in_any_order(tmp_path):
+    X, _ = _problem(400)
+    parts = partitions(400, 90, seed=3)
+    with WorkDir(tmp_path) as work:
+        stored = Parts(parts, work)
+        for p, part in enumerate(parts):
+            stored.put_rows(p, X[part])
+        assert (stored.transposed(2) != X[parts[2]].T).nnz == 0
+        docs = np.array([399, 0, 17, 250, 17])
+        assert (stored.take(docs) != X[docs]).nnz == 0
+
+
+def test_stored_parts_weigh_as_the_stacked_coefficients_do(tmp_path):
+    X, Y = _problem(600)
+    settings = RidgeSettings(alpha=0.1, max_weights_per_tag=None, relevance_power=0.0, cv=3, partition_size=150,
+                             random_state=0)
+    with WorkDir(tmp_path) as work:
+        ridge = _PartitionedRidge(settings, None, 600, work)
+        from tagger.learning.engines import LocalEngine
+        ridge.engine = LocalEngine()
+        assert ridge.stored is not None
+        ridge.prepare(Rows(X), Y, "fit", lambda what: None)
+        blocks, intercept = ridge.weights("fit")
+        stored = np.vstack(list(blocks))
+        A = partitioned_coefficients(X, Y, 0.1 / ridge.k, ridge.parts, "fit")
+        expected_intercept = np.zeros(Y.shape[1])
+        expected = np.vstack(list(weights_of_coefficients(X, A, np.full(600, 1 / ridge.k, np.float32), "fit",
+                                                          expected_intercept)))
+    np.testing.assert_allclose(stored, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(intercept, expected_intercept, rtol=1e-5, atol=1e-6)
+
+
+def _peak_bytes(n_docs: int, tmp_path) -> int:
+    X, Y = _problem(n_docs, n_features=300, n_tags=100)
+    lead = sp.csr_matrix(Y.shape, dtype=np.float64)
+    settings = RidgeSettings(alpha=0.1, max_weights_per_tag=50, relevance_power=0.35, cv=3, partition_size=250,
+                             random_state=0)
+    from tagger.learning.engines import LocalEngine
+    with WorkDir(tmp_path) as work:
+        tracemalloc.start()
+        ridge = fit_ridge(Rows(X), Y, lead, "partitioned", settings, work, LocalEngine())
+        calibration = fit_calibration(ridge.oof, Y)
+        tune_thresholds(ridge.oof, Y)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    del calibration
+    return peak
+
+
+def test_partitioned_training_holds_no_documents_by_tags_matrix(tmp_path, monkeypatch):
+    """Four times the documents (parts of the same size) raise the peak by far less than a documents x tags matrix
+    of the larger archive would take: out-of-fold scores, dual coefficients and rows stay in the work directory,
+    and each step reads a bounded block of them (the bounds made small here, so that a small archive is past them:
+    blocks of 16,384 scores, Newton steps over 4,096, the global threshold on 500 documents and the global sigmoid
+    on 20,000 scores)."""
+    from tagger.learning import calibration, workdir
+    monkeypatch.setattr(workdir, "ENTRIES_AT_ONCE", 2**14)
+    monkeypatch.setattr(calibration, "PLATT_ENTRIES", 2**12)
+    monkeypatch.setattr(calibration, "GLOBAL_THRESHOLD_DOCS", 500)
+    monkeypatch.setattr(calibration, "GLOBAL_SIGMOID_SAMPLE", 20_000)
+    small, large = _peak_bytes(1_000, tmp_path / "a"), _peak_bytes(4_000, tmp_path / "b")
+    dense = 4_000 * 100 * 8
+    assert large - small < dense / 2, (small, large)
+
+
+def test_the_work_directory_goes_when_a_fit_ends_or_fails(tmp_path):
+    texts = [f"Статья {i} о {'космосе' if i % 2 else 'футболе'} и {'ракетах' if i % 3 else 'матчах'}"
+             for i in range(60)]
+    tags = [["КОСМОС"] if i % 2 else ["ФУТБОЛ"] for i in range(60)]
+    TagClassifier(min_tag_count=2, solver="partitioned", partition_size=12).fit(texts, tags, work_dir=tmp_path)
+    assert not os.listdir(tmp_path)
+
+    def interrupted():
+        yield from texts[:30]
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        TagClassifier(min_tag_count=2).fit(interrupted(), tags, work_dir=tmp_path)
+    assert not os.listdir(tmp_path)
