@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
 """How training and bulk tagging scale with the archive: time and peak memory against the number of articles.
 
-    python benchmarks/scale.py [--sizes 6134 25000 50000 100000 200000] [--skip-training] [--tag-articles 100000]
+    python benchmarks/scale.py [--sizes 6134 25000 50000 100000 200000] [--engines local dask] [--skip-training]
+                               [--skip-tagging] [--tag-articles 100000]
 
 Corpora are built from the RT corpus here, never committed: article i is a copy of RT article i mod 6,134
 with its sentences shuffled and about a fifth of them dropped (seeded), so copies differ as a real archive's
 articles do (the vocabulary grows with the copies, as it does in a real archive).  Each size is written to a
 temporary JSON Lines file and trained by ``training/train.py`` with the default recipe in a fresh process,
-timed from outside (wall time, peak resident memory).  Accuracy on these copies means nothing (copies of one
+timed from outside: wall time, the training process's peak resident memory (the kernel's count), with ``--engines
+dask`` each worker's (a scheduler and two one-thread workers of this machine, their memory sampled every 0.2 s),
+and the peak size of the training's work directory on disk.  A memory model (peak = a + b x articles, least
+squares) extrapolates each to 10^6 and 10^7 articles.  Accuracy on these copies means nothing (copies of one
 article sit on both sides of the split) and is not reported.  The fitted exponent is the slope of log(time)
-against log(articles) from 25,000 articles up.  Bulk tagging: ``tagger tag-corpus`` over the largest corpus
+against log(articles) from 50,000 articles up.  Bulk tagging: ``tagger tag-corpus`` over the largest corpus
 built (at most ``--tag-articles``), locally and, with ``tagger[dask]`` installed, on a 2-worker LocalCluster.
 """
 from __future__ import annotations
@@ -23,6 +27,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -60,6 +65,95 @@ def timed(argv: list[str], log: Path) -> tuple[float, float, int]:
     return time.perf_counter() - start, usage.ru_maxrss / 2**20, status
 
 
+def _rss_and_children() -> tuple[dict[int, float], dict[int, list[int]]]:
+    """Every process's resident memory (GB) and children, from /proc."""
+    rss, children = {}, {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)  # (fields[1]: the parent)
+        rss[pid] = int(fields[21]) * page / 2**30
+    return rss, children
+
+
+def _folder_bytes(folder: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.path.getsize(os.path.join(root, name))
+            except OSError:
+                pass
+    return total
+
+
+class Sampler(threading.Thread):
+    """Peak resident memory of process trees (a tree's processes summed at each sample) and peak size of a
+    folder's files, sampled every 0.2 s while the work runs (a spike shorter than that can be missed)."""
+
+    def __init__(self, trees: dict[str, int], folder: Path | None = None):
+        super().__init__(daemon=True)
+        self.trees, self.folder = trees, folder
+        self.peaks = {name: 0.0 for name in trees}
+        self.disk_peak = 0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.is_set():
+            rss, children = _rss_and_children()
+            for name, root in self.trees.items():
+                stack, total = [root], 0.0
+                while stack:
+                    pid = stack.pop()
+                    total += rss.get(pid, 0.0)
+                    stack.extend(children.get(pid, ()))
+                self.peaks[name] = max(self.peaks[name], total)
+            if self.folder is not None:
+                self.disk_peak = max(self.disk_peak, _folder_bytes(self.folder))
+            self._done.wait(0.2)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
+class Cluster:
+    """A Dask scheduler and ``n`` one-thread workers on 127.0.0.1, each a process of its own (their memory is
+    sampled apart from the driver's), importing tagger from this checkout."""
+
+    def __init__(self, n: int, log: Path):
+        import socket
+        from distributed import Client
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.address = f"tcp://127.0.0.1:{port}"
+        self._log = open(log, "wb")
+        dask = str(Path(sys.executable).parent / "dask")
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+        self.scheduler = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                           "--no-dashboard"], stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        self.workers = [subprocess.Popen([dask, "worker", self.address, "--nthreads", "1", "--no-dashboard",
+                                          "--host", "127.0.0.1", "--memory-limit", "0"],
+                                         stdout=self._log, stderr=subprocess.STDOUT, env=env) for _ in range(n)]
+        with Client(self.address, timeout=60) as client:
+            client.wait_for_workers(n, timeout=120)
+
+    def close(self) -> None:
+        for proc in [*self.workers, self.scheduler]:
+            proc.terminate()
+        for proc in [*self.workers, self.scheduler]:
+            proc.wait(30)
+        self._log.close()
+
+
 def exponent(sizes: list[int], values: list[float], start: int = 25_000) -> float | None:
     points = [(n, v) for n, v in zip(sizes, values) if n >= start and v > 0]
     if len(points) < 2:
@@ -76,46 +170,79 @@ def plot(rows: list[dict], path: Path) -> bool:
     except ImportError:
         print("matplotlib is not installed (pip install '.[plots]'): no plot written", file=sys.stderr)
         return False
-    sizes = [r["articles"] for r in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, key, label in ((axes[0], "train_s", "training time (s)"), (axes[1], "peak_gb", "peak memory (GB)")):
-        ax.loglog(sizes, [r[key] for r in rows], "o-", label="measured")
-        k = exponent(sizes, [r[key] for r in rows])
-        if k is not None:
-            ax.set_title(f"{label}: exponent {k:.2f} from 25k")
-        else:
-            ax.set_title(label)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for engine in sorted({r["engine"] for r in rows}):
+        mine = [r for r in rows if r["engine"] == engine]
+        sizes = [r["articles"] for r in mine]
+        axes[0].loglog(sizes, [r["train_s"] for r in mine], "o-", label=engine)
+        axes[1].loglog(sizes, [r["peak_gb"] for r in mine], "o-", label=f"{engine}: driver")
+        if engine == "dask":
+            axes[1].loglog(sizes, [r["worker_peak_gb"] for r in mine], "s--", label="dask: largest worker")
+        axes[1].loglog(sizes, [max(r["work_dir_gb"], 1e-3) for r in mine], "^:", label=f"{engine}: work directory (disk)")
+    for ax, label in ((axes[0], "training time (s)"), (axes[1], "peak memory, and disk (GB)")):
+        ax.set_title(label)
         ax.set_xlabel("articles")
         ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return True
 
 
-def train_sizes(sizes: list[int], work: Path) -> list[dict]:
+def train_one(n: int, corpus: Path, work: Path, engine: str) -> dict:
+    """Train the default recipe on ``corpus`` (``n`` articles) with ``engine`` (``local``, or ``dask`` on a
+    2-worker cluster of this machine), its work directory in ``work``: wall time, the driver's peak memory
+    (the kernel's count), each worker's (sampled) and the work directory's peak size on disk."""
+    out = work / f"model_{n}_{engine}.tagger"
+    log = work / f"train_{n}_{engine}.log"
+    scratch = work / f"work_{n}_{engine}"
+    scratch.mkdir()
+    argv = [sys.executable, str(ROOT / "training" / "train.py"), "--config", str(RECIPE), "--corpus", str(corpus),
+            "--out", str(out), "--force", "--work-dir", str(scratch)]
+    cluster = Cluster(2, work / f"cluster_{n}.log") if engine == "dask" else None
+    if cluster is not None:
+        argv += ["--engine", "dask", "--scheduler", cluster.address]
+    trees = {} if cluster is None else {f"worker {i + 1}": w.pid for i, w in enumerate(cluster.workers)}
+    sampler = Sampler(trees, scratch)
+    sampler.start()
+    try:
+        wall, peak, status = timed(argv, log)
+    finally:
+        sampler.stop()
+        if cluster is not None:
+            cluster.close()
+    if status:
+        sys.exit(f"error: training on {n:,} articles ({engine}) failed; see {log}")
+    report = json.loads(out.with_suffix(".report.json").read_text(encoding="utf-8"))
+    row = {"articles": n, "engine": engine, "train_s": round(wall, 1), "peak_gb": round(peak, 2),
+           "worker_peak_gb": round(max(sampler.peaks.values()), 2) if trees else None,
+           "work_dir_gb": round(sampler.disk_peak / 2**30, 2), "left_behind": len(os.listdir(scratch)),
+           "solver": report.get("solver"), "fit_s": report["fit_seconds"],
+           "tags": len(json.loads(_metadata(out))["tags"]), "model_mb": round(out.stat().st_size / 1e6, 1)}
+    print(json.dumps(row), flush=True)
+    for f in (out, out.with_suffix(".report.json")):
+        f.unlink()
+    return row
+
+
+def train_sizes(sizes: list[int], work: Path, engines: list[str]) -> list[dict]:
     rows = []
     for n in sizes:
         corpus = work / f"copies_{n}.jsonl.gz"
-        start = time.perf_counter()
         write_copies(n, corpus)
-        built_s = time.perf_counter() - start
-        out = work / f"model_{n}.tagger"
-        log = work / f"train_{n}.log"
-        wall, peak, status = timed([sys.executable, str(ROOT / "training" / "train.py"), "--config", str(RECIPE),
-                                    "--corpus", str(corpus), "--out", str(out), "--force"], log)
-        if status:
-            sys.exit(f"error: training on {n:,} articles failed; see {log}")
-        report = json.loads(out.with_suffix(".report.json").read_text(encoding="utf-8"))
-        row = {"articles": n, "train_s": round(wall, 1), "peak_gb": round(peak, 2), "solver": report.get("solver"),
-               "fit_s": report["fit_seconds"], "tags": len(json.loads(_metadata(out))["tags"]),
-               "model_mb": round(out.stat().st_size / 1e6, 1), "corpus_written_s": round(built_s, 1)}
-        print(json.dumps(row), flush=True)
-        rows.append(row)
-        for f in (out, out.with_suffix(".report.json")):
-            f.unlink()
-        if n != sizes[-1]:
-            corpus.unlink()
+        for engine in engines:
+            rows.append(train_one(n, corpus, work, engine))
+        corpus.unlink()
     return rows
+
+
+def memory_model(rows: list[dict], key: str) -> tuple[float, float] | None:
+    """Peak ``key`` (GB) as ``a + b * articles``, least squares over the sizes from 25,000 articles: ``(a, b)``."""
+    points = [(r["articles"], r[key]) for r in rows if r["articles"] >= 25_000 and r.get(key) is not None]
+    if len(points) < 2:
+        return None
+    b, a = np.polyfit([p[0] for p in points], [p[1] for p in points], 1)
+    return float(a), float(b)
 
 
 BASELINE = """
@@ -179,10 +306,47 @@ def _metadata(path: Path) -> str:
         return zf.read("metadata.json").decode("utf-8")
 
 
+def _gb(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f} GB"
+
+
+def training_lines(rows: list[dict], engines: list[str]) -> tuple[list[str], dict]:
+    """The training table, each engine's fitted exponents and its memory model, and the figures behind them."""
+    lines = ["| articles | engine | solver | training (wall) | driver peak | largest worker peak | work directory "
+             "(disk, peak) | tags | model file |", "|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['articles']:,} | {r['engine']} | {r['solver']} | {r['train_s'] / 60:.1f} min | {_gb(r['peak_gb'])} "
+              f"| {_gb(r['worker_peak_gb'])} | {_gb(r['work_dir_gb'])} | {r['tags']} | {r['model_mb']} MB |"
+              for r in rows]
+    fits = {}
+    for engine in engines:
+        mine = [r for r in rows if r["engine"] == engine]
+        sizes = [r["articles"] for r in mine]
+        k_time = exponent(sizes, [r["train_s"] for r in mine], start=50_000)
+        k_mem = exponent(sizes, [r["peak_gb"] for r in mine], start=50_000)
+        fits[engine] = {"time_exponent": k_time, "memory_exponent": k_mem}
+        if k_time is not None:
+            lines.append(f"\n{engine}: fitted exponent from 50,000 articles: time {k_time:.2f}, driver peak memory "
+                         f"{k_mem:.2f}.")
+        for key, who in (("peak_gb", "driver"), ("worker_peak_gb", "largest worker"),
+                         ("work_dir_gb", "work directory (disk)")):
+            model = memory_model(mine, key)
+            if model is None:
+                continue
+            a, b = model
+            fits[engine][key] = {"a_gb": a, "gb_per_million_articles": b * 1e6, "at_1e6_gb": a + b * 1e6,
+                                 "at_1e7_gb": a + b * 1e7}
+            lines.append(f"- {engine}, {who}: {a:.2f} GB + {b * 1e6:.2f} GB per million articles (least squares "
+                         f"from 25,000 articles): {a + b * 1e6:.1f} GB at 10^6, {a + b * 1e7:.1f} GB at 10^7.")
+    return lines, fits
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[6134, 25_000, 50_000, 100_000, 200_000])
-    p.add_argument("--work", help="folder for the temporary corpora and models (default: a temporary one)")
+    p.add_argument("--engines", nargs="+", choices=["local", "dask"], default=["local"],
+                   help="train locally and/or with --engine dask on a 2-worker cluster of this machine")
+    p.add_argument("--work", help="folder for the temporary corpora, models and work directories (default: a "
+                                  "temporary one)")
     p.add_argument("--tag-articles", type=int, default=100_000, help="articles of the bulk-tagging corpus")
     p.add_argument("--skip-training", action="store_true")
     p.add_argument("--skip-tagging", action="store_true")
@@ -190,16 +354,13 @@ def main() -> None:
     rows, tagging = [], []
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
         if not args.skip_training:
-            rows = train_sizes(sorted(args.sizes), Path(tmp))
+            rows = train_sizes(sorted(args.sizes), Path(tmp), args.engines)
         if not args.skip_tagging:
             corpus = Path(tmp) / f"copies_{args.tag_articles}.jsonl.gz"
-            if not corpus.exists():
-                write_copies(args.tag_articles, corpus)
+            write_copies(args.tag_articles, corpus)
             tagging = bulk_tagging(corpus, Path(tmp))
             for r in tagging:
                 print(json.dumps(r), flush=True)
-    sizes = [r["articles"] for r in rows]
-    k_time, k_mem = exponent(sizes, [r["train_s"] for r in rows]), exponent(sizes, [r["peak_gb"] for r in rows])
     lines = []
     if tagging:
         lines += ["| bulk tagging | articles | time | articles/s | peak memory, largest process |", "|---|---|---|---|---|"]
@@ -209,15 +370,11 @@ def main() -> None:
     if not rows:
         write_results("scale_tagging", {"tagging": tagging}, "\n".join(lines))
         return
-    lines += ["| articles | solver | training (wall) | peak memory | tags | model file |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['articles']:,} | {r['solver']} | {r['train_s'] / 60:.1f} min | {r['peak_gb']:.1f} GB | {r['tags']} "
-              f"| {r['model_mb']} MB |" for r in rows]
-    if k_time is not None:
-        lines.append(f"\nFitted exponent from 25,000 articles: time {k_time:.2f}, peak memory {k_mem:.2f}.")
+    table, fits = training_lines(rows, args.engines)
+    lines += table
     if plot(rows, RESULTS / "scale.png"):
         lines.append("\nPlot: `benchmarks/results/scale.png`.")
-    write_results("scale", {"training": rows, "time_exponent": k_time, "memory_exponent": k_mem,
-                            "tagging": tagging}, "\n".join(lines))
+    write_results("scale", {"training": rows, "fits": fits, "tagging": tagging}, "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -82,6 +82,10 @@ def parse_args(argv: list[str] | None = None, program: str | None = "tagger") ->
     p.add_argument("--search", action="store_true", help=f"grid-search {SEARCH_GRID} on the validation split")
     add_engine_options(p, "analysis and the partitioned solver's part solves run on a Dask cluster; the model is "
                           "the same")
+    p.add_argument("--work-dir", metavar="DIR",
+                   help="where training keeps what grows with the archive (out-of-fold scores, the solver's parts, "
+                        "the articles' stem ids) in a folder of its own, removed when training ends (default: the "
+                        "system's temporary folder, TMPDIR); see the README for its size")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     args = p.parse_args(argv)
     if not args.out and not args.update:
@@ -123,7 +127,7 @@ def _train(argv: list[str], program: str | None) -> int:
         training = Training(args.corpus, args.out, update=args.update, force=args.force, config=args.config,
                             overrides=overrides(args), aliases=args.aliases, vocabulary=args.vocabulary,
                             keep_furniture_tags=args.keep_furniture_tags, skip_bad_lines=args.skip_bad_lines,
-                            search=args.search, verbose=verbose,
+                            search=args.search, verbose=verbose, work_dir=args.work_dir,
                             command=" ".join([RECORDED_AS, *map(shlex.quote, argv)]))
         client = dask_client(args, program)
         try:

@@ -142,3 +142,11 @@ def test_the_work_directory_goes_when_a_fit_ends_or_fails(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         TagClassifier(min_tag_count=2).fit(interrupted(), tags, work_dir=tmp_path)
     assert not os.listdir(tmp_path)
+
+
+def test_training_into_a_work_directory_it_cannot_write_fails_before_reading(tmp_path):
+    from tagger.learning.workflow import Training, TrainingError
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    with pytest.raises(TrainingError, match="cannot use --work-dir"):
+        Training([str(tmp_path / "missing.jsonl")], str(tmp_path / "m.tagger"), work_dir=str(blocked / "sub"))

@@ -312,8 +312,8 @@ class _PartitionedRidge:
         else:
             stored = self.stored
             work = ((stored.rows(p), Y[part]) for p, part in enumerate(self.parts))
-            if self.engine.name != "local":  # sent to the cluster
-                work = [(sp.csr_matrix(X, copy=True), Y_p) for X, Y_p in work]
+            if self.engine.name != "local":  # sent to the cluster as the engine asks for them
+                work = ((sp.csr_matrix(X, copy=True), Y_p) for X, Y_p in work)
             solved = self.engine.map(solve_part, _Sized(work, self.k), alpha, what=f"{what}: dual solves",
                                      verbose=self.s.verbose)
             for p, coefficients in enumerate(solved):

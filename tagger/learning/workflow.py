@@ -27,6 +27,7 @@ from .. import __version__
 from ..api import TagModel
 from ..files import atomic_write
 from ..model_file import read_metadata
+from .workdir import WorkDir
 from ..progress import say
 from ..tags import DEFAULT_TAG_STOPLIST, TagNormalizer, tag_key
 
@@ -109,17 +110,18 @@ class Training:
     corpora), builds the recipe (:func:`recipe_for`; no ``config`` with ``update``) and checks ``out`` (the
     update's model if not given; an existing file only with ``force``), all before any corpus is read.
     :meth:`run` does the long work.  ``command`` is recorded in the report and the model as the way to rebuild
-    it."""
+    it.  ``work_dir``: where each fit makes its work directory (see :meth:`TagClassifier.fit`)."""
 
     def __init__(self, corpora: Sequence[str], out: str | None = None, *, update: str | None = None,
                  force: bool = False, config: str | None = None, overrides: Mapping[str, object] | None = None,
                  aliases: str | None = None, vocabulary: str | None = None, keep_furniture_tags: bool = False,
-                 skip_bad_lines: bool = False, search: bool = False, verbose: bool = True, command: str = ""):
+                 skip_bad_lines: bool = False, search: bool = False, verbose: bool = True, command: str = "",
+                 work_dir: str | None = None):
         if not out and not update:
             raise TrainingError("--out is required (or --update MODEL)")
         self.corpora, self.update, self.aliases, self.vocabulary = list(corpora), update, aliases, vocabulary
         self.keep_furniture_tags, self.search = keep_furniture_tags, search
-        self.verbose, self.command = verbose, command
+        self.verbose, self.command, self.work_dir = verbose, command, work_dir
         self.errors = "skip" if skip_bad_lines else "raise"
         self.previous = read_metadata(update) if update else None
         if update and config:
@@ -127,6 +129,11 @@ class Training:
         self.recipe = recipe_for(config, overrides, vocabulary, self.previous)
         self.out = out or update
         check_output(self.out, force or self.out == update)
+        if work_dir is not None:  # a folder training cannot write to fails now, not after the corpus is read
+            try:
+                WorkDir(work_dir).close()
+            except OSError as exc:
+                raise TrainingError(f"cannot use --work-dir {work_dir}: {exc.strerror or exc}") from None
 
     def normalizer(self) -> TagNormalizer:
         """The update's tag normaliser, or one of the alias file and the stop-list."""
@@ -201,7 +208,7 @@ class Training:
         """Fit ``clf`` on ``articles`` (read without their texts), reading the texts again as the fit goes."""
         articles = in_reading_order(articles)
         return clf.fit(documents(self.corpora, articles, self.errors), [a.tags for a in articles], client=client,
-                       ids=article_ids(articles))
+                       ids=article_ids(articles), work_dir=self.work_dir)
 
     def _evaluate(self, model: TagModel, articles, fitted_on=None) -> dict:
         """Measures of ``model`` on ``articles``; with ``fitted_on`` (its training articles), by tag frequency too."""
