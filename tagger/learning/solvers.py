@@ -67,15 +67,22 @@ def check_memory(n_docs: int, n_tags: int, what: str) -> None:
                           f"of at most {int((0.9 * free / 16) ** 0.5):,} (--solver partitioned --partition-size N)")
 
 
-def gram_matrix(X: sp.csr_matrix) -> np.ndarray:
-    """The dual solver's Gram matrix ``X Xᵀ + 1`` (the +1: an intercept feature)."""
-    return (X @ X.T).toarray().astype(np.float64) + 1.0
+def gram_matrix(X: sp.csr_matrix, block: int = 1_024) -> np.ndarray:
+    """The dual solver's Gram matrix ``X Xᵀ + 1`` (the +1: an intercept feature), float64, formed ``block`` rows
+    at a time (the sparse product of all rows at once would hold the matrix three times over)."""
+    n = X.shape[0]
+    G = np.empty((n, n))
+    Xt = X.T.tocsr()
+    for start in range(0, n, block):
+        G[start:start + block] = (X[start:start + block] @ Xt).toarray()
+    G += 1.0
+    return G
 
 
-def dual_coefficients(gram: np.ndarray, Y: np.ndarray, alpha: float) -> np.ndarray:
+def dual_coefficients(gram: np.ndarray, Y: np.ndarray, alpha: float, overwrite: bool = False) -> np.ndarray:
     """Ridge's dual coefficients (n_docs x n_tags) for 0/1 labels ``Y`` as targets +1/-1: the solution of
-    ``(gram + alpha I) A = T``.  ``gram`` is left as it is."""
-    G = gram.copy()
+    ``(gram + alpha I) A = T``.  ``gram`` is left as it is unless ``overwrite``."""
+    G = gram if overwrite else gram.copy()
     G[np.diag_indices_from(G)] += alpha
     return scipy.linalg.solve(G, 2.0 * Y - 1.0, assume_a="pos", overwrite_a=True)
 
@@ -129,7 +136,7 @@ def solve_part(part: tuple[sp.csr_matrix, np.ndarray], alpha: float) -> np.ndarr
     """One part's dual coefficients (a task of a training engine)."""
     X, Y = part
     check_memory(X.shape[0], Y.shape[1], "a part")
-    return dual_coefficients(gram_matrix(X), Y, alpha).astype(np.float32)
+    return dual_coefficients(gram_matrix(X), Y, alpha, overwrite=True).astype(np.float32)
 
 
 def partitioned_coefficients(X: sp.csr_matrix, Y: np.ndarray, alpha: float, parts: list[np.ndarray], what: str,
