@@ -23,30 +23,27 @@ the one rule of :func:`check_label` whichever way it comes: by :class:`Concept` 
 at once (the same concepts, the same first error).
 
 A vocabulary keeps its concepts as columns (the tags; every other label and every broader tag, one concept after
-another), so a file of a million tags is read and added to a model without a Python object per tag; a
-:class:`Concept` is made when one is asked for (:meth:`Vocabulary.get`, iterating).
+another), so a file of a million tags is read (:mod:`tagger.vocabulary_files`: its rows, all at once) and added to
+a model without a Python object per tag; a :class:`Concept` is made when one is asked for (:meth:`Vocabulary.get`,
+iterating).
 """
 from __future__ import annotations
 
-import csv
-import io
-import logging
+import operator
 import os
 import re
-import unicodedata
-import warnings
-from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, compress, count, repeat
-from typing import NamedTuple
 
 import numpy as np
 
 from .errors import TaggerError
 from .files import open_input
-from .invisible import DEFAULT_IGNORABLE, MARKS
 from .tags import normalize_tag, tag_key
+from .vocabulary_columns import (Columns, Rows, firsts, forms, keys_of, offsets, read_csv, read_lines, read_skos,
+                                 shown)
+from .wordhash import first_equal
 
 __all__ = ["Concept", "Vocabulary", "VocabularyError", "MAX_VOCABULARY_BYTES", "MAX_CONCEPTS", "MAX_LABELS",
            "MAX_LABEL_WORDS", "MAX_DEPTH"]
@@ -69,17 +66,6 @@ _ABSENT = ()  # (a JSON concept's labels or broader tags, not given)
 #: What no label may hold: C0 and C1 control characters (a tab, a line break) and lone surrogates.
 _BAD_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _WORD = re.compile(r"\w+(?:-\w+)*")
-#: Whitespace (``str.isspace``, so ``str.split`` and ``\s``) other than the space, the line feed and the control
-#: characters (tests/test_vocabulary.py derives it again from the running Python).
-OTHER_SPACES = "\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-#: A character that makes a value more to normalise than its upper case (invisible inside a word, a space other
-#: than " "), or that no label may hold (see :data:`_BAD_CHARACTER`): the line feed aside, which joins values.
-_ODD = re.compile(f"[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff{DEFAULT_IGNORABLE}{MARKS}{OTHER_SPACES}]")
-#: In values joined by line feeds, with one before the first and after the last: the line feed before each value
-#: of no letter or digit (which names no tag).
-_NAMES_NOTHING = re.compile(r"\n(?=(?:[^\w\n]|_)*\n)")
-
-
 class VocabularyError(TaggerError):
     """A vocabulary file that cannot be read: the message names the file and, where it can, the line.  ``tag``:
     the tag the problem is about, where it is one (for the line of a file that names it)."""
@@ -142,12 +128,6 @@ def _merge(concepts: Sequence[Concept]) -> Concept:
                    next((c.uri for c in concepts if c.uri), None))
 
 
-def shown(value: str, width: int = 60) -> str:
-    """``value`` as an error message shows it: quoted, control characters escaped, cut after ``width``."""
-    return repr(value if len(value) <= width else value[:width] + "…") + (
-        f" ({len(value):,} characters)" if len(value) > width else "")
-
-
 def check_label(value: str) -> None:
     """The one check of a tag, label or broader tag, whatever it comes from: :class:`VocabularyError` for a
     control or surrogate character, or more than :data:`MAX_LABEL_WORDS` words."""
@@ -162,6 +142,11 @@ def check_label(value: str) -> None:
 def _too_long(value: str) -> bool:
     """Whether ``value`` has more than :data:`MAX_LABEL_WORDS` words."""
     return len(value) > 2 * MAX_LABEL_WORDS and len(_WORD.findall(value)) > MAX_LABEL_WORDS  # (a shorter one cannot)
+
+
+def _refused(value: str) -> bool:
+    """Whether :func:`check_label` refuses ``value``."""
+    return _BAD_CHARACTER.search(value) is not None or _too_long(value)
 
 
 def _unique(labels: Iterable[str | None], out: list[str], skip: str | None = None,
@@ -182,106 +167,6 @@ def _unique(labels: Iterable[str | None], out: list[str], skip: str | None = Non
     return out
 
 
-def _offsets(counts: np.ndarray) -> np.ndarray:
-    """Row pointers of groups of ``counts`` items: 0, then the running sums."""
-    at = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=at[1:])
-    return at
-
-
-def _keys(tags: list[str]) -> list[str]:
-    """:func:`tagger.tags.tag_key` of each of ``tags`` (canonical: no line feed), all at once."""
-    if not tags:
-        return []
-    joined = "\n".join(tags)
-    return joined.replace("Ё", "Е").split("\n") if "Ё" in joined else list(tags)
-
-
-class _Columns(NamedTuple):
-    """A vocabulary's concepts as columns: ``tags``; every label but the tags, concept after concept, with
-    ``more_at`` (row pointers: concept ``i``'s are ``more[more_at[i]:more_at[i + 1]]``); every broader tag the
-    same way; the URIs (``None`` where no concept has one)."""
-
-    tags: list[str]
-    more: list[str]
-    more_at: np.ndarray
-    broader: list[str]
-    broader_at: np.ndarray
-    uris: list[str | None] | None
-
-    @classmethod
-    def of(cls, concepts: Sequence[Concept]) -> "_Columns":
-        uris = [c.uri for c in concepts]
-        return cls([c.tag for c in concepts], list(chain.from_iterable(c.labels[1:] for c in concepts)),
-                   _offsets(np.fromiter((len(c.labels) - 1 for c in concepts), np.int64, len(concepts))),
-                   list(chain.from_iterable(c.broader for c in concepts)),
-                   _offsets(np.fromiter((len(c.broader) for c in concepts), np.int64, len(concepts))),
-                   None if all(u is None for u in uris) else uris)
-
-    def concept(self, i: int) -> Concept:
-        m, b = self.more_at, self.broader_at
-        tag = self.tags[i]
-        return _made(tag, (tag, *self.more[m[i]:m[i + 1]]), tuple(self.broader[b[i]:b[i + 1]]),
-                     self.uris[i] if self.uris else None)
-
-    def taken(self, keep: list[bool]) -> "_Columns":
-        """The concepts where ``keep`` is true."""
-        if all(keep):
-            return self
-        mask = np.array(keep, dtype=bool)
-        selected = [np.repeat(mask, np.diff(at)).tolist() for at in (self.more_at, self.broader_at)]
-        return _Columns(list(compress(self.tags, keep)), list(compress(self.more, selected[0])),
-                        _offsets(np.diff(self.more_at)[mask]), list(compress(self.broader, selected[1])),
-                        _offsets(np.diff(self.broader_at)[mask]),
-                        list(compress(self.uris, keep)) if self.uris else None)
-
-    def replaced(self, concepts: dict[int, Concept]) -> "_Columns":
-        """These columns with the concepts at the positions of ``concepts`` replaced by them."""
-        if not concepts:
-            return self
-        at = sorted(concepts)
-        tags = self.tags
-        if any(tags[i] != concepts[i].tag for i in at):  # (normalised again a tag may change: "ΐ" upper-cased)
-            tags = list(tags)
-            for i in at:
-                tags[i] = concepts[i].tag
-        more, more_at = _spliced(self.more, self.more_at, at, [concepts[i].labels[1:] for i in at])
-        broader, broader_at = _spliced(self.broader, self.broader_at, at, [concepts[i].broader for i in at])
-        uris = self.uris
-        if uris or any(c.uri is not None for c in concepts.values()):
-            uris = list(uris) if uris else [None] * len(self.tags)
-            for i in at:
-                uris[i] = concepts[i].uri
-        return _Columns(tags, more, more_at, broader, broader_at, uris)
-
-    def joined(self, other: "_Columns") -> "_Columns":
-        """These concepts, then ``other``'s."""
-        uris = None
-        if self.uris or other.uris:
-            uris = (self.uris or [None] * len(self.tags)) + (other.uris or [None] * len(other.tags))
-        return _Columns(self.tags + other.tags, self.more + other.more,
-                        np.concatenate([self.more_at, other.more_at[1:] + self.more_at[-1]]),
-                        self.broader + other.broader,
-                        np.concatenate([self.broader_at, other.broader_at[1:] + self.broader_at[-1]]), uris)
-
-
-_NO_COLUMNS = _Columns([], [], np.zeros(1, np.int64), [], np.zeros(1, np.int64), None)
-
-
-def _spliced(items: list, at: np.ndarray, groups: list[int], new: list[Sequence]) -> tuple[list, np.ndarray]:
-    """``items`` grouped by row pointers ``at``, with the groups numbered ``groups`` (increasing) holding ``new``."""
-    out: list = []
-    start = 0
-    for g, values in zip(groups, new):
-        out += items[start:at[g]]
-        out += values
-        start = at[g + 1]
-    out += items[start:]
-    counts = np.diff(at)
-    counts[groups] = [len(values) for values in new]
-    return out, _offsets(counts)
-
-
 class Vocabulary:
     """An ordered set of :class:`Concept`, one per tag (tags compared with ``Ё`` as ``Е``).
 
@@ -292,23 +177,30 @@ class Vocabulary:
         self._hold(*self._gathered_columns(concepts, limits=True))
         self.check_limits()
 
-    def _hold(self, columns: _Columns, index: dict[str, int], rekeyed: bool = False) -> "Vocabulary":
-        self._columns, self._index, self._rekeyed, self._hierarchy = columns, index, rekeyed, None
+    def _hold(self, columns: Columns, index: dict[str, int] | None = None, rekeyed: bool = False) -> "Vocabulary":
+        self._columns, self._index_made, self._rekeyed, self._hierarchy = columns, index, rekeyed, None
         return self
 
     @classmethod
-    def _of(cls, columns: _Columns, index: dict[str, int], rekeyed: bool = False) -> "Vocabulary":
-        """A vocabulary of ``columns`` (``index``: each tag key's concept, in order), taken as they are;
+    def _of(cls, columns: Columns, index: dict[str, int] | None = None, rekeyed: bool = False) -> "Vocabulary":
+        """A vocabulary of ``columns``, taken as they are (``index``: each key's concept, where it is made already);
         ``rekeyed``: some concept's key is not its tag's (a broader tag that normalising again changes, as
         ``Concept(b)`` does to the ``b`` it is found under: kept as :meth:`_gathered` leaves it)."""
         return cls.__new__(cls)._hold(columns, index, rekeyed)
 
+    @property
+    def _index(self) -> dict[str, int]:
+        """Tag key -> concept number, made when first needed (adding a file's million tags to a model needs none)."""
+        if self._index_made is None:
+            self._index_made = dict(zip(self._columns.keys, count()))
+        return self._index_made
+
     @classmethod
-    def _gathered_columns(cls, concepts: Iterable[Concept], limits: bool) -> tuple[_Columns, dict[str, int], bool]:
+    def _gathered_columns(cls, concepts: Iterable[Concept], limits: bool) -> tuple[Columns, dict[str, int], bool]:
         """:meth:`_gathered` as the columns of a vocabulary."""
         gathered = cls._gathered(concepts, limits)
         rekeyed = any(tag_key(c.tag) != key for key, c in gathered.items())
-        return _Columns.of(list(gathered.values())), dict(zip(gathered, count())), rekeyed
+        return Columns.of(list(gathered), list(gathered.values())), dict(zip(gathered, count())), rekeyed
 
     @staticmethod
     def _gathered(concepts: Iterable[Concept], limits: bool) -> dict[str, Concept]:
@@ -389,15 +281,20 @@ class Vocabulary:
         """The concept of ``tag`` (any case, with or without ``#``), or ``None``."""
         t = normalize_tag(tag)
         i = None if t is None else self._index.get(tag_key(t))
-        return None if i is None else self._columns.concept(i)
+        return None if i is None else _made(*self._columns.concept(i))
 
     def keys(self) -> Iterator[str]:
         """The tag keys (:func:`tagger.tags.tag_key`) of the concepts, in order."""
-        return iter(self._index)
+        return iter(self._columns.keys)
 
     @property
     def tags(self) -> list[str]:
         return list(self._columns.tags)
+
+    def tag_keys(self) -> list[str]:
+        """:func:`tagger.tags.tag_key` of each concept's tag, in order: the keys of :meth:`keys`, but for a tag named
+        only as a broader tag that normalising changed again (see :meth:`_of`)."""
+        return keys_of(self._columns.tags) if self._rekeyed else list(self._columns.keys)
 
     def labels_in_order(self) -> tuple[list[str], np.ndarray]:
         """Every label of every concept, concept after concept (each concept's tag first), and each concept's number
@@ -419,7 +316,9 @@ class Vocabulary:
         tags in order."""
         c = self._columns
         child = np.repeat(np.arange(len(c.tags), dtype=np.int64), np.diff(c.broader_at))
-        return child, np.fromiter(map(self._index.__getitem__, _keys(c.broader)), np.int64, len(c.broader))
+        if not c.broader:
+            return child, child
+        return child, np.fromiter(map(self._index.__getitem__, keys_of(c.broader)), np.int64, len(c.broader))
 
     def __repr__(self) -> str:
         return f"<Vocabulary of {len(self):,} tags>"
@@ -440,14 +339,12 @@ class Vocabulary:
             if merged._columns.broader:
                 merged.hierarchy
             return merged
-        index, theirs = self._index, list(other._index)
-        new = [key not in index for key in theirs]
-        both = {index[key]: _merge([self._columns.concept(index[key]), other._columns.concept(j)])
-                for j, key in enumerate(theirs) if not new[j]}
-        columns = self._columns.replaced(both).joined(other._columns.taken(new))
-        index = dict(index)
-        index.update(zip(compress(theirs, new), count(len(self))))
-        merged = Vocabulary._of(*_with_missing(columns, index))
+        mine, yours, index = self._columns, other._columns, self._index
+        theirs = yours.keys
+        new = list(map(operator.not_, map(index.__contains__, theirs)))
+        both = {index[key]: _merge([_made(*mine.concept(index[key])), _made(*yours.concept(j))])
+                for j, key in compress(enumerate(theirs), map(operator.not_, new))}
+        merged = Vocabulary._of(*_with_missing(mine.replaced(both).joined(yours.taken(new))))
         if merged._columns.broader:
             merged.hierarchy
         return merged
@@ -510,11 +407,11 @@ class Vocabulary:
             except ValueError as exc:
                 raise ValueError(f"vocabulary entry {i}: {exc}") from None
         if canonical:
-            index = dict(zip(_keys(tags), count()))  # (its depth: checked where it is used)
-            if len(index) != len(tags) or not all(map(index.__contains__, _keys(broader))):
+            index = dict(zip(keys_of(tags), count()))  # (its depth: checked where it is used)
+            if len(index) != len(tags) or not all(map(index.__contains__, keys_of(broader))):
                 raise ValueError("the vocabulary repeats a tag or names a broader tag it lacks")
-            return cls._of(_Columns(tags, more, _offsets(np.array(n_more, dtype=np.int64)), broader,
-                                    _offsets(np.array(n_broader, dtype=np.int64)),
+            return cls._of(Columns(list(index), tags, more, offsets(np.array(n_more, dtype=np.int64)), broader,
+                                    offsets(np.array(n_broader, dtype=np.int64)),
                                     None if all(u is None for u in uris) else uris), index)
         return cls(out)
 
@@ -540,7 +437,7 @@ class Vocabulary:
             line = data[:exc.start].count(b"\n") + 1
             raise VocabularyError(f"{path}:{line}: not UTF-8 text (byte {data[exc.start]:#04x})") from None
         del data
-        reader = {"ttl": _read_skos, "csv": _read_csv, "txt": _read_lines}[fmt]
+        reader = {"ttl": read_skos, "csv": read_csv, "txt": read_lines}[fmt]
         return _of_rows(path, reader(path, text))
 
 
@@ -552,159 +449,44 @@ def _passed(tags: int) -> str:
     return f"more than {MAX_CONCEPTS:,} tags" if tags > MAX_CONCEPTS else f"more than {MAX_LABELS:,} labels"
 
 
-def _with_missing(columns: _Columns, index: dict[str, int]) -> tuple[_Columns, dict[str, int], bool]:
-    """``columns`` with a concept added for each broader tag that has none, in the order they are first named
-    (``index`` extended in place), and whether one of them is rekeyed (see :meth:`Vocabulary._of`)."""
+def _with_missing(columns: Columns) -> tuple[Columns, dict[str, int] | None, bool]:
+    """``columns`` with a concept added for each broader tag that has none, in the order they are first named,
+    their index where it was made, and whether an added one is rekeyed (see :meth:`Vocabulary._of`)."""
+    if not columns.broader:
+        return columns, None, False
+    index = dict(zip(columns.keys, count()))
     missing: dict[str, str] = {}
-    for key, b in zip(_keys(columns.broader), columns.broader):
+    for key, b in zip(keys_of(columns.broader), columns.broader):
         if key not in index:
             missing.setdefault(key, b)
     if not missing:
         return columns, index, False
     index.update(zip(missing, count(len(columns.tags))))
     added = [Concept(b) for b in missing.values()]
-    return columns.joined(_Columns.of(added)), index, any(tag_key(c.tag) != key for c, key in zip(added, missing))
+    return (columns.joined(Columns.of(list(missing), added)), index,
+            any(tag_key(c.tag) != key for c, key in zip(added, missing)))
 
 
-# ----------------------------------------------------------------------------------------- a file's rows
-class _Rows:
-    """What a vocabulary file holds, one row a concept as the file gives it (a line, a CSV row, a SKOS concept; a
-    line or row given again left out), in order: ``line`` (what names each row's line in a message: its number,
-    or a SKOS concept's :class:`_TurtleLine`), ``tag``, every row's ``labels`` and ``broader`` tags one row after
-    another with their numbers per row, ``uri`` (``None`` for a file of none), and ``error``: what stopped the
-    reading before the end (raised once the rows before it are made concepts, as a file is read)."""
-
-    def __init__(self):
-        self.line: list = []
-        self.tag: list[str] = []
-        self.labels: list[str] = []
-        self.n_labels: list[int] | np.ndarray = []
-        self.broader: list[str] = []
-        self.n_broader: list[int] | np.ndarray = []
-        self.uri: list[str | None] | None = None
-        self.error: VocabularyError | None = None
-
-    def add(self, line, tag: str, labels: Sequence[str], broader: Sequence[str], uri: str | None = None) -> None:
-        self.line.append(line)
-        self.tag.append(tag)
-        self.labels += labels
-        self.n_labels.append(len(labels))
-        self.broader += broader
-        self.n_broader.append(len(broader))
-        if uri is not None and self.uri is None:
-            self.uri = [None] * (len(self.tag) - 1)
-        if self.uri is not None:
-            self.uri.append(uri)
-
-    def concept(self, i: int) -> Concept:
-        """Row ``i`` made a :class:`Concept` (its checks and errors)."""
-        at = [_offsets(np.asarray(n, dtype=np.int64)) for n in (self.n_labels, self.n_broader)]
-        return Concept(self.tag[i], tuple(self.labels[at[0][i]:at[0][i + 1]]),
-                       tuple(self.broader[at[1][i]:at[1][i + 1]]), self.uri[i] if self.uri else None)
-
-
-class _Forms(NamedTuple):
-    """What :class:`Concept` makes of each of a file's values (tags, labels, broader tags), found for all at once:
-    ``canonical`` (:func:`tagger.tags.normalize_tag`, ``None`` for a value naming no tag), ``key`` (its
-    :func:`tagger.tags.tag_key`), ``label`` (the value as a label is kept: inner whitespace made one space) and
-    ``refused``: the values :func:`check_label` refuses."""
-
-    canonical: list[str | None]
-    key: list[str | None]
-    label: list[str]
-    refused: set[int]
-
-
-def _forms(values: list[str]) -> _Forms:
-    """The :class:`_Forms` of ``values``.  Most values are normalised by upper case alone, all at once; those with
-    a character :data:`_ODD` names, a space other than one between words or a leading ``#``, or not in NFC,
-    by :func:`tagger.tags.normalize_tag` itself; the refused ones are found by the same rules as
-    :func:`check_label` (a control or surrogate character is odd; only a value longer than twice
-    :data:`MAX_LABEL_WORDS` characters can have too many words)."""
-    n = len(values)
-    if not n:
-        return _Forms([], [], [], set())
-    joined = "\n".join(values)
-    if joined.count("\n") != max(n - 1, 0):  # a value holds a line feed (refused): each value on its own
-        odd = set(range(n))
-        canonical, key, label = [None] * n, [None] * n, list(values)
-    else:
-        ends = np.cumsum(np.fromiter(map(len, values), np.int64, n) + 1)
-
-        def value_at(positions: list[int]) -> list[int]:  # (the value each position of joined is in)
-            return np.searchsorted(ends, np.asarray(positions, dtype=np.int64), side="right").tolist()
-        found = [m.start() for m in _ODD.finditer(joined)]
-        for pattern, shift in (("  ", 0), ("\n ", 1), (" \n", 0), ("\n#", 1)):
-            at = joined.find(pattern)
-            while at >= 0:
-                found.append(at + shift)
-                at = joined.find(pattern, at + 1)
-        if joined[:1] in (" ", "#"):
-            found.append(0)
-        if joined[-1:] == " ":
-            found.append(len(joined) - 1)
-        odd = set(value_at(found))
-        if not unicodedata.is_normalized("NFC", joined):
-            odd.update(i for i, v in enumerate(values) if not unicodedata.is_normalized("NFC", v))
-        upper = joined.upper()
-        canonical = upper.split("\n")
-        key = upper.replace("Ё", "Е").split("\n") if "Ё" in upper else list(canonical)
-        for i in value_at([m.start() for m in _NAMES_NOTHING.finditer(f"\n{joined}\n")]):
-            canonical[i] = key[i] = None
-        label = values
-    refused = {i for i in odd if _BAD_CHARACTER.search(values[i])}
-    limit = 2 * MAX_LABEL_WORDS
-    refused.update(i for i in np.flatnonzero(np.fromiter(map(len, values), np.int64, n) > limit).tolist()
-                   if _too_long(values[i]))
-    if odd - refused and label is values:
-        label = list(values)
-    for i in odd - refused:
-        value = values[i]
-        canonical[i] = normalize_tag(value)
-        key[i] = None if canonical[i] is None else tag_key(canonical[i])
-        label[i] = " ".join(value.split())
-    return _Forms(canonical, key, label, refused)
-
-
-def _firsts(keys: list[str | None], rows: np.ndarray, own: list[str]) -> list[bool]:
-    """For values with ``keys`` (``None``: naming no tag) of ``rows`` (in order), whether :func:`_unique` keeps
-    each: the first of its row with its key, and not its row's ``own`` key."""
-    r = rows.tolist()
-    keep = [k is not None and k != own[i] for k, i in zip(keys, r)]
-    several = np.zeros(len(r), dtype=bool)  # the values of rows with more than one
-    same = np.flatnonzero(rows[1:] == rows[:-1])
-    several[same] = several[same + 1] = True
-    seen: set[tuple[int, str]] = set()
-    for j in np.flatnonzero(several).tolist():
-        if keep[j]:
-            pair = (r[j], keys[j])
-            if pair in seen:
-                keep[j] = False
-            else:
-                seen.add(pair)
-    return keep
-
-
-def _of_rows(path: str, rows: _Rows) -> Vocabulary:
+def _of_rows(path: str, rows: Rows) -> Vocabulary:
     """The vocabulary of a file's rows: the concepts :class:`Concept` makes of them, gathered as
     :class:`Vocabulary` gathers concepts, with the first error that would meet, and where: a row no concept can
     be made of, the tags or labels passing a limit, what stopped the reading, the broader tags."""
     n = len(rows.tag)
     n_labels, n_broader = (np.asarray(c, dtype=np.int64) for c in (rows.n_labels, rows.n_broader))
     nl = len(rows.labels)
-    forms = _forms(rows.tag + rows.labels + rows.broader)
+    forms_of = forms(rows.tag + rows.labels + rows.broader, _refused, 2 * MAX_LABEL_WORDS)
     label_row, broader_row = (np.repeat(np.arange(n), c) for c in (n_labels, n_broader))
     row_of = np.concatenate([np.arange(n), label_row, broader_row])
     # the first row no concept can be made of (a value refused, a tag naming none): the rows before it are read
-    bad = [row_of[v] for v in forms.refused] + [i for i, t in enumerate(forms.canonical[:n]) if t is None]
+    bad = [row_of[v] for v in forms_of.refused] + list(compress(count(), map(operator.is_, forms_of.canonical[:n],
+                                                                              repeat(None))))
     stop = min(bad, default=n)
-    own = forms.key[:stop]
-    keep_labels = _firsts(forms.key[n:n + nl], label_row, forms.key[:n])
-    keep_broader = _firsts(forms.key[n + nl:], broader_row, forms.key[:n])
+    own = forms_of.key[:stop]
+    keep_labels = firsts(forms_of.key[n:n + nl], label_row, forms_of.key[:n])
+    keep_broader = firsts(forms_of.key[n + nl:], broader_row, forms_of.key[:n])
     labels_of_row = np.bincount(label_row[np.array(keep_labels, dtype=bool)], minlength=n)[:stop]
     # passing a limit, as the concepts are gathered one by one
-    first_row: dict = {}
-    first = np.fromiter(map(first_row.setdefault, own, count()), np.int64, stop)
+    first = first_equal(own)  # (each row's first row of its tag)
     new = first == np.arange(stop)
     passed = np.flatnonzero((np.cumsum(new) > MAX_CONCEPTS) | (np.cumsum(labels_of_row + 1) > MAX_LABELS))
     if len(passed):
@@ -712,256 +494,38 @@ def _of_rows(path: str, rows: _Rows) -> Vocabulary:
         raise VocabularyError(f"{path}:{rows.line[i]}: {_passed(int(new[:i + 1].sum()))}")
     if stop < n:
         try:
-            rows.concept(stop)
+            Concept(*rows.row(stop))
         except VocabularyError as exc:
             raise VocabularyError(f"{path}:{rows.line[stop]}: {exc}") from None
-        raise AssertionError(f"row {stop} was refused but makes a concept")  # (cannot happen: see _forms)
+        raise AssertionError(f"row {stop} was refused but makes a concept")  # (cannot happen: see forms)
     if rows.error is not None:
-        raise rows.error
+        raise VocabularyError(rows.error)
     # the concepts, one per tag: a tag given on several rows merged once
     keep_labels = np.array(keep_labels, dtype=bool)
     keep_broader = np.array(keep_broader, dtype=bool)
-    label_forms = forms.label[n:n + nl]
-    broader_forms = forms.canonical[n + nl:]
+    label_forms = forms_of.label[n:n + nl]
+    broader_forms = forms_of.canonical[n + nl:]
     n_more = np.bincount(label_row[keep_labels], minlength=n)
     n_up = np.bincount(broader_row[keep_broader], minlength=n)
-    columns = _Columns(forms.canonical[:n], list(compress(label_forms, keep_labels.tolist())), _offsets(n_more),
-                       list(compress(broader_forms, keep_broader.tolist())), _offsets(n_up), rows.uri)
+    columns = Columns(own, forms_of.canonical[:n], list(compress(label_forms, keep_labels.tolist())),
+                       offsets(n_more),
+                       list(compress(broader_forms, keep_broader.tolist())), offsets(n_up), rows.uri)
     if not new.all():
         groups: dict[int, list[int]] = {}
         for i in np.flatnonzero(~new).tolist():
             groups.setdefault(int(first[i]), [int(first[i])]).append(i)
-        columns = columns.replaced({g: _merge([columns.concept(i) for i in group]) for g, group in groups.items()})
+        columns = columns.replaced({g: _merge([_made(*columns.concept(i)) for i in group])
+                                   for g, group in groups.items()})
         columns = columns.taken(new.tolist())
-        index = dict(zip(first_row, count()))
-    else:
-        index = first_row
     last = rows.line[-1] if n else 0
-    columns, index, rekeyed = _with_missing(columns, index)
-    if len(index) > MAX_CONCEPTS:
+    columns, index, rekeyed = _with_missing(columns)
+    if len(columns.tags) > MAX_CONCEPTS:
         raise VocabularyError(f"{path}:{last}: {_WITH_BROADER.format(MAX_CONCEPTS)}")
     vocabulary = Vocabulary._of(columns, index, rekeyed)
     try:
         vocabulary.check_limits()
     except VocabularyError as exc:  # (found once every concept is read: the line of the tag it names)
-        row = first_row.get(tag_key(exc.tag)) if exc.tag else None  # (past the rows: a broader tag's own concept)
-        line = rows.line[row] if row is not None and row < n else last
+        key = tag_key(exc.tag) if exc.tag else None
+        line = rows.line[own.index(key)] if key in own else last  # (none: a tag named only as a broader tag)
         raise VocabularyError(f"{path}:{line}: {exc}", exc.tag) from None
     return vocabulary
-
-
-# --------------------------------------------------------------------------------------------- readers
-def _read_lines(path: str, text: str) -> _Rows:
-    """One tag a line; a line given again is read once (a file of one line repeated costs one concept)."""
-    numbers: dict[str, int] = {}  # each line, stripped, and the number of its first
-    n = 1
-    for piece in _pieces(text):
-        deque(map(numbers.setdefault, map(str.strip, piece), count(n)), 0)
-        n += len(piece)
-    numbers.pop("", None)
-    rows = _Rows()
-    rows.tag, rows.line = list(numbers), list(numbers.values())
-    rows.n_labels = rows.n_broader = np.zeros(len(rows.tag), dtype=np.int64)
-    return rows
-
-
-def _pieces(text: str, size: int = 1 << 20) -> Iterator[list[str]]:
-    """The lines of ``text`` (split at line feeds only: other control characters stay in the label that holds
-    them), a megabyte at a time (never a list of every line of a big file)."""
-    start = 0
-    while start <= len(text):
-        end = text.find("\n", start + size)
-        end = len(text) if end < 0 else end
-        yield text[start:end].split("\n")
-        start = end + 1
-
-
-def _read_csv(path: str, text: str) -> _Rows:
-    rows = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [h.strip().lower() for h in next(rows)]
-    except StopIteration:
-        return _Rows()
-    except csv.Error as exc:
-        raise VocabularyError(f"{path}:1: {exc}") from None
-    if "tag" not in header or not set(header) <= {"tag", "labels", "broader"} or len(set(header)) != len(header):
-        raise VocabularyError(f"{path}:1: the header must be tag,labels,broader (labels and broader optional), "
-                              f"not {shown(','.join(header))}")
-    at = [header.index(h) if h in header else None for h in ("tag", "labels", "broader")]
-    plain = text.replace("\r\n", "\n") if "\r\n" in text else text
-    if not any(c in plain for c in '"\r\x00'):  # no quoted field: each line a row, its fields split at commas
-        found = _csv_lines(path, plain[plain.find("\n") + 1:] if "\n" in plain else "", at, len(header))
-        if found is not None:
-            return found
-    return _csv_rows(path, rows, at, len(header))
-
-
-def _csv_lines(path: str, text: str, at: list[int | None], width: int) -> _Rows | None:
-    """The rows of a CSV file's lines after the header (``text``) where no field is quoted, each line a row split
-    at commas, all at once; ``None`` where a field may be longer than the csv module reads (its own error)."""
-    numbers: dict[str, int] = {}  # each line and the number of its first
-    n = 2
-    for piece in _pieces(text):
-        deque(map(numbers.setdefault, piece, count(n)), 0)
-        n += len(piece)
-    numbers.pop("", None)
-    lines, line = list(numbers), list(numbers.values())
-    if lines and max(map(len, lines)) > csv.field_size_limit():
-        return None
-    fields = np.fromiter(map(str.count, lines, repeat(",")), np.int64, len(lines)) + 1
-    rows = _Rows()
-    wide = np.flatnonzero(fields > width).tolist()
-    if wide:  # the first row of too many fields that is not blank ends the rows; the blank ones are skipped
-        blank = []
-        for i in wide:
-            if any(cell.strip() for cell in lines[i].split(",")):
-                rows.error = VocabularyError(f"{path}:{line[i]}: {fields[i]} fields, the header has {width}")
-                lines, line, fields = lines[:i], line[:i], fields[:i]
-                break
-            blank.append(i)
-        keep = np.ones(len(lines), dtype=bool)
-        keep[blank] = False
-        lines, line, fields = list(compress(lines, keep)), list(compress(line, keep)), fields[keep]
-    short = np.flatnonzero(fields < width).tolist()  # trailing empty fields may be left out
-    if short:
-        lines = list(lines)
-        for i in short:
-            lines[i] += "," * (width - fields[i])
-    cells = ",".join(lines).split(",") if lines else []
-    del lines
-    tag_at, labels_at, broader_at = at
-    tags = list(map(str.strip, cells[tag_at::width]))
-    blank = [i for i, t in enumerate(tags) if not t
-             and not any(cell.strip() for cell in cells[i * width:(i + 1) * width])]
-    keep = None
-    if blank:
-        keep = np.ones(len(tags), dtype=bool)
-        keep[blank] = False
-        keep = keep.tolist()
-        tags, line = list(compress(tags, keep)), list(compress(line, keep))
-    rows.tag, rows.line = tags, line
-    for name, column in (("labels", labels_at), ("broader", broader_at)):
-        if column is None:
-            values, counts = [], np.zeros(len(tags), dtype=np.int64)
-        else:
-            given = cells[column::width]
-            values, counts = _split_all(given if keep is None else list(compress(given, keep)))
-        setattr(rows, name, values)
-        setattr(rows, f"n_{name}", counts)
-    return rows
-
-
-def _split_all(cells: list[str]) -> tuple[list[str], np.ndarray]:
-    """What :func:`_split` makes of each of ``cells``, one cell after another, and the number of each's."""
-    pieces = "|".join(cells).split("|")
-    stripped = list(map(str.strip, pieces))
-    if len(pieces) == len(cells):
-        counts = np.fromiter(map(bool, stripped), np.int64, len(stripped))
-    else:
-        per_cell = np.fromiter(map(str.count, cells, repeat("|")), np.int64, len(cells)) + 1
-        counts = np.add.reduceat(np.fromiter(map(bool, stripped), np.int64, len(stripped)),
-                                 _offsets(per_cell)[:-1]) if cells else np.zeros(0, np.int64)
-    return list(filter(None, stripped)), counts
-
-
-def _csv_rows(path: str, rows, at: list[int | None], width: int) -> _Rows:
-    """The rows of a CSV file as the csv module reads them (quoted fields), one by one after the header."""
-    tag_at, labels_at, broader_at = at
-    out = _Rows()
-    seen: set[tuple] = set()
-    line = 1
-    try:
-        for row in rows:
-            start, line = line + 1, rows.line_num
-            if line > start and any("\n" in cell or "\r" in cell for cell in row):
-                raise VocabularyError(f"{path}:{start}: a quoted field opened on this line is not closed before "
-                                      f"line {line} (a label is one line: an unterminated quote?)")
-            key = tuple(row)
-            if key in seen or not any(cell.strip() for cell in row):
-                continue
-            seen.add(key)
-            if len(row) > width:
-                raise VocabularyError(f"{path}:{line}: {len(row)} fields, the header has {width}")
-            row = row + [""] * (width - len(row))  # trailing empty fields may be left out
-            out.add(line, row[tag_at].strip(), _split(row, labels_at), _split(row, broader_at))
-    except csv.Error as exc:
-        out.error = VocabularyError(f"{path}:{rows.line_num}: {exc}")
-    except VocabularyError as exc:
-        out.error = exc
-    return out
-
-
-def _split(row: list[str], at: int | None) -> tuple[str, ...]:
-    return () if at is None else tuple(x.strip() for x in row[at].split("|") if x.strip())
-
-
-def _read_skos(path: str, text: str) -> _Rows:
-    """SKOS Turtle, every triple read once (grouped by subject); a concept's line is that of its first mention."""
-    try:
-        import rdflib
-        from rdflib.namespace import RDF, SKOS
-    except ImportError:
-        raise VocabularyError(f"{path}: reading SKOS needs rdflib: pip install 'tagger[skos]'") from None
-    graph = rdflib.Graph()
-    quiet = logging.getLogger("rdflib")
-    level, quiet_level = quiet.level, logging.CRITICAL + 1
-    try:
-        quiet.setLevel(quiet_level)  # (rdflib logs its guesses about a file before it fails: the one line says it)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            graph.parse(data=text, format="turtle")
-    except Exception as exc:  # rdflib raises its parser's own exception types; they name the line
-        message = " ".join(str(exc).split())
-        raise VocabularyError(f"{path}: not valid Turtle ({message[:300]}{'…' if len(message) > 300 else ''})") \
-            from None
-    finally:
-        quiet.setLevel(level)
-    kinds = {SKOS.prefLabel: 0, SKOS.altLabel: 1, SKOS.hiddenLabel: 2, SKOS.broader: 3, SKOS.narrower: 4}
-    found: dict = {}  # subject -> [prefLabels, altLabels, hiddenLabels, broader, narrower]
-    concepts = set()
-    for s, p, o in graph:
-        if p == RDF.type and o == SKOS.Concept:
-            concepts.add(s)
-        elif p in kinds:
-            found.setdefault(s, ([], [], [], [], []))[kinds[p]].append(o)
-
-    def label(values) -> list[str]:
-        values = [v for v in values if isinstance(v, rdflib.Literal)]
-        values.sort(key=lambda v: not (v.language or "").lower().startswith("ru"))  # (stable: Russian first)
-        return [str(v) for v in values]
-
-    preferred = {}
-    for s in concepts | set(found):
-        names = label(found[s][0]) if s in found else []
-        if names:
-            preferred[s] = names[0]
-    narrower_of: dict = {}
-    for s, kinds_of in found.items():
-        for n in kinds_of[4]:
-            narrower_of.setdefault(n, []).append(s)
-    empty = ([], [], [], [], [])
-    rows = _Rows()
-    for s in sorted(preferred, key=str):
-        pref, alt, hidden, broader, _ = found.get(s, empty)
-        others = label(pref)[1:] + label(alt) + label(hidden)
-        up = [preferred[b] for b in broader if b in preferred]
-        up += [preferred[b] for b in narrower_of.get(s, ()) if b in preferred]
-        rows.add(_TurtleLine(text, str(s)), preferred[s], others, up, str(s))
-    return rows
-
-
-class _TurtleLine:
-    """The line of a concept of a Turtle file, found when an error names it (rdflib keeps no line numbers): that
-    of its URI's first mention, written whole or as a prefixed name, with the URI itself."""
-
-    def __init__(self, text: str, uri: str):
-        self.text, self.uri = text, uri
-
-    def __str__(self) -> str:
-        at = self.text.find(f"<{self.uri}>")
-        if at < 0:
-            local = re.split(r"[/#:]", self.uri)[-1]
-            found = re.search(rf":{re.escape(local)}(?![\w.-])", self.text) if local else None
-            at = found.start() if found else -1
-        line = f"{self.text.count(chr(10), 0, at) + 1}: " if at >= 0 else ""
-        return f"{line}concept <{self.uri}>"

@@ -197,7 +197,7 @@ def test_an_alias_cycle_is_refused_naming_its_tags_and_a_label_cycle_keeps_both_
 
 # ------------------------------------------------------------------------ a file's rows, all at once
 def test_other_spaces_are_every_whitespace_but_the_space_line_feed_and_control_characters():
-    from tagger.vocabulary import OTHER_SPACES
+    from tagger.vocabulary_columns import OTHER_SPACES
     spaces = {c for c in map(chr, range(0x110000)) if c.isspace() and c not in " \n" and not 0 <= ord(c) < 0xa0}
     assert spaces == set(re.findall(f"[{OTHER_SPACES}]", "".join(map(chr, range(0x110000)))))
 
