@@ -28,6 +28,7 @@ import numpy as np
 
 from .invisible import DEFAULT_IGNORABLE, MARKS
 from .tags import normalize_tag, tag_key
+from .wordhash import first_equal
 
 __all__ = ["Columns", "offsets", "keys_of", "Rows", "Forms", "forms", "firsts", "read_lines", "read_csv", "read_skos",
            "shown", "TurtleLine", "OTHER_SPACES"]
@@ -314,9 +315,9 @@ def read_csv(path: str, text: str) -> Rows:
     plain = text.replace("\r\n", "\n") if "\r\n" in text else text
     if not any(c in plain for c in '"\r\x00'):  # no quoted field: each line a row, its fields split at commas
         found = _csv_lines(path, plain[plain.find("\n") + 1:] if "\n" in plain else "", at, len(header))
-        if found is not None:
-            return found
-    return _csv_rows(path, rows, at, len(header))
+    else:
+        found = _csv_parsed(path, text, at, len(header))
+    return _csv_rows(path, rows, at, len(header)) if found is None else found
 
 
 def _stopped(message: str) -> Rows:
@@ -339,26 +340,58 @@ def _csv_lines(path: str, text: str, at: list[int | None], width: int) -> Rows |
     if lines and max(map(len, lines)) > csv.field_size_limit():
         return None
     fields = np.fromiter(map(str.count, lines, repeat(",")), np.int64, len(lines)) + 1
-    rows = Rows()
-    wide = np.flatnonzero(fields > width).tolist()
-    if wide:  # the first row of too many fields that is not blank ends the rows; the blank ones are skipped
-        blank = []
-        for i in wide:
-            if any(cell.strip() for cell in lines[i].split(",")):
-                rows.error = f"{path}:{line[i]}: {fields[i]} fields, the header has {width}"
-                lines, line, fields = lines[:i], line[:i], fields[:i]
-                break
-            blank.append(i)
-        keep = np.ones(len(lines), dtype=bool)
-        keep[blank] = False
-        lines, line, fields = list(compress(lines, keep)), list(compress(line, keep)), fields[keep]
+    lines, line, fields, error = _within(path, lines, line, fields, width, lambda row: row.split(","))
     short = np.flatnonzero(fields < width).tolist()  # trailing empty fields may be left out
     if short:
-        lines = list(lines)
         for i in short:
             lines[i] += "," * (width - fields[i])
-    cells = ",".join(lines).split(",") if lines else []
-    del lines
+    return _csv_columns(",".join(lines).split(",") if lines else [], line, at, width, error)
+
+
+def _csv_parsed(path: str, text: str, at: list[int | None], width: int) -> Rows | None:
+    """The rows of a CSV file the csv module reads (quoted fields) all at once, where it reads the file whole and
+    each row is one line (a quoted field holding a line break is refused); ``None`` otherwise (read row by row for
+    the error and where it is)."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        given = list(reader)
+    except csv.Error:
+        return None
+    if reader.line_num != len(given):
+        return None
+    given = given[1:]
+    keys = list(map(tuple, given))
+    new = (first_equal(keys) == np.arange(len(keys))).tolist()  # (a row given again is read once)
+    rows, line = list(compress(given, new)), list(compress(count(2), new))
+    fields = np.fromiter(map(len, rows), np.int64, len(rows))
+    rows, line, fields, error = _within(path, rows, line, fields, width, lambda row: row)
+    for i in np.flatnonzero(fields < width).tolist():  # trailing empty fields may be left out
+        rows[i] = rows[i] + [""] * (width - fields[i])
+    return _csv_columns(list(chain.from_iterable(rows)), line, at, width, error)
+
+
+def _within(path: str, rows: list, line: list[int], fields: np.ndarray, width: int, cells: Callable):
+    """Rows of at most ``width`` fields: the rows of more before the first that is not blank (``cells``: a row's
+    fields), and the error that one is; the blank ones are skipped."""
+    wide = np.flatnonzero(fields > width).tolist()
+    if not wide:
+        return list(rows), line, fields, None
+    error, blank = None, []
+    for i in wide:
+        if any(cell.strip() for cell in cells(rows[i])):
+            error = f"{path}:{line[i]}: {fields[i]} fields, the header has {width}"
+            rows, line, fields = rows[:i], line[:i], fields[:i]
+            break
+        blank.append(i)
+    keep = np.ones(len(rows), dtype=bool)
+    keep[blank] = False
+    return list(compress(rows, keep)), list(compress(line, keep)), fields[keep], error
+
+
+def _csv_columns(cells: list[str], line: list[int], at: list[int | None], width: int, error: str | None) -> Rows:
+    """The rows of ``cells`` (``width`` a row, one row after another) on lines ``line``, blank rows left out."""
+    rows = Rows()
+    rows.error = error
     tag_at, labels_at, broader_at = at
     tags = list(map(str.strip, cells[tag_at::width]))
     blank = [i for i in compress(count(), map(operator.not_, tags))

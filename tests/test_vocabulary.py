@@ -1,4 +1,5 @@
 """Tag vocabularies: reading the files sites write (plain, CSV, SKOS) and the errors bad ones get."""
+import csv
 import re
 
 import pytest
@@ -214,18 +215,23 @@ _PIECES = ["Кавказ", "ё", "Ё", "петр", "ПЁТР", "#", "##", " ", "
                           st.lists(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=3), max_size=2)),
                 min_size=1, max_size=12))
 def test_a_file_read_in_one_pass_is_what_concepts_one_by_one_make(tmp_path, rows):
-    """Each row of a CSV file (or a plain file of its tags) made a Concept on its own and gathered, the rules a
-    vocabulary is defined by: the same vocabulary as the file read all at once, or the same first error on the
-    same line."""
+    """Each row of a CSV file (its fields quoted or not; or a plain file of its tags) made a Concept on its own and
+    gathered, the rules a vocabulary is defined by: the same vocabulary as the file read all at once, or the same
+    first error on the same line."""
     rows = [("".join(t), ["".join(x) for x in labels], ["".join(x) for x in broader]) for t, labels, broader in rows]
-    csv = tmp_path / "site.csv"
-    csv.write_text("tag,labels,broader\n" + "".join(f"{t},{'|'.join(labels)},{'|'.join(broader)}\n"
+    unquoted = tmp_path / "site.csv"
+    unquoted.write_text("tag,labels,broader\n" + "".join(f"{t},{'|'.join(labels)},{'|'.join(broader)}\n"
                                                     for t, labels, broader in rows), encoding="utf-8")
+    quoted = tmp_path / "quoted.csv"  # (every field quoted: the csv module reads the fields)
+    with open(quoted, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, quoting=csv.QUOTE_ALL)
+        writer.writerows([("tag", "labels", "broader")] + [(t, "|".join(labels), "|".join(broader))
+                                                           for t, labels, broader in rows])
     plain = tmp_path / "tags.txt"
     plain.write_text("".join(f"{t}\n" for t, _, _ in rows), encoding="utf-8")
-    for path, given in ((csv, rows), (plain, [(t, [], []) for t, _, _ in rows])):
+    for path, given in ((unquoted, rows), (quoted, rows), (plain, [(t, [], []) for t, _, _ in rows])):
         expected, error, seen = [], None, set()
-        for line, (t, labels, broader) in enumerate(given, 2 if path is csv else 1):
+        for line, (t, labels, broader) in enumerate(given, 1 if path is plain else 2):
             cells = (t, "|".join(labels), "|".join(broader))
             if not any(cell.strip() for cell in cells) or cells in seen:
                 continue
