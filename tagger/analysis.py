@@ -11,7 +11,6 @@ import html
 import re
 import warnings
 from functools import lru_cache
-from itertools import repeat
 from importlib import resources
 
 import numpy as np
@@ -269,21 +268,19 @@ class Analyzer:
         """:meth:`stems` of each of ``texts`` as numbers: the stems, each numbered in the order the texts first use
         it (stem -> number), every text's stem numbers one text after another, and each text's number of stems.
         Each distinct word is stemmed once, those new to the cache in one call (a vocabulary's labels: most words
-        repeat), the words told apart by their hashes (:func:`tagger.wordhash.first_equal`)."""
+        repeat), words and stems told apart by their hashes (:func:`tagger.wordhash.first_equal`)."""
         words, counts = self._words_of_many(list(texts))
         first = first_equal(words)
         new = first == np.arange(len(words))
         stems = self._stems_of_distinct(list(map(words.__getitem__, np.flatnonzero(new).tolist())))
-        numbers = dict(zip(filter(None, stems), range(len(stems))))  # ("": stopwords and one-letter words, left out)
-        some = np.fromiter(map(bool, stems), dtype=bool, count=len(stems))
-        if len(numbers) == int(some.sum()):  # each stem of one word: numbered in order already
-            number = np.full(len(stems), -1, dtype=np.int64)
-            number[some] = np.arange(len(numbers))
-        else:  # (the values those of each stem's last word: numbered again in the order of the first)
-            numbers.update(zip(list(numbers), range(len(numbers))))
-            number = np.fromiter(map(numbers.get, stems, repeat(-1)), dtype=np.int64, count=len(stems))
-        ids = number[(np.cumsum(new) - 1)[first]]  # (each word's distinct word's place among them)
+        first_stem = first_equal(stems)
+        used = np.flatnonzero((first_stem == np.arange(len(stems)))  # each stem's first word, in order ("": stopwords
+                              & np.fromiter(map(bool, stems), dtype=bool, count=len(stems))).tolist()  # and the like)
+        number = np.full(len(stems), -1, dtype=np.int64)
+        number[used] = np.arange(len(used))
+        ids = number[first_stem][(np.cumsum(new) - 1)[first]]  # (each word's distinct word's place among them)
         kept = ids >= 0
+        numbers = dict(zip(map(stems.__getitem__, used), range(len(used))))
         return numbers, ids[kept], np.bincount(np.repeat(np.arange(len(counts)), counts)[kept],
                                                minlength=len(counts))
 

@@ -462,9 +462,10 @@ class LexicalSource:
         self._propagation = None
         if len(child):
             col = self.index.concept_column
-            first = np.flatnonzero(np.diff(child, prepend=-1))  # (each concept's first link: links in order)
-            self.broader = dict(zip(col[child[first]].tolist(),
-                                    (up.tolist() for up in np.split(col[parent], first[1:]))))
+            first = np.flatnonzero(np.diff(child, prepend=-1)).tolist()  # (each concept's first link: in order)
+            up = col[parent].tolist()
+            self.broader = dict(zip(col[child[first]].tolist(), map(up.__getitem__, map(slice, first,
+                                                                                          first[1:] + [len(up)]))))
             self._propagation = vocabulary.hierarchy.on_columns(col)
 
     def features(self, c: Candidates, logits: np.ndarray, statistics: tuple | None = None) -> np.ndarray:

@@ -262,14 +262,11 @@ def firsts(keys: list[str | None], rows: np.ndarray, own: list[str]) -> list[boo
     several = np.zeros(len(r), dtype=bool)  # the values of rows with more than one
     same = np.flatnonzero(rows[1:] == rows[:-1])
     several[same] = several[same + 1] = True
-    seen: set[tuple[int, str]] = set()
-    for j in np.flatnonzero(several).tolist():
-        if keep[j]:
-            pair = (r[j], keys[j])
-            if pair in seen:
-                keep[j] = False
-            else:
-                seen.add(pair)
+    several = np.flatnonzero(several).tolist()
+    if several:  # a key given again in its row: the value after its first
+        pairs = list(zip(map(r.__getitem__, several), map(keys.__getitem__, several)))
+        for j in np.asarray(several)[first_equal(pairs) != np.arange(len(pairs))].tolist():
+            keep[j] = False
     return keep
 
 

@@ -53,12 +53,17 @@ def span_hashes(buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.
 
 def first_equal(items: Sequence[Hashable]) -> np.ndarray:
     """For each of ``items``, the index of the first item equal to it: what a dict of them would find (the distinct
-    items in the order of their first use are where it is the item's own index), with no dict of them (millions of
-    items: a dict's entries cost several times more than sorting their hashes).  The items are grouped by their
-    Python hashes; two different items with one hash, never seen yet, would be told apart by a dict."""
+    items in the order of their first use are where it is the item's own index).  Millions of items, most of them
+    distinct, are grouped by their Python hashes instead (a dict's new entries cost several times more than sorting
+    the hashes): two different items of one hash, never seen yet, would be told apart by a dict.  Where most of the
+    first items repeat an earlier one, a dict it is (looking up an entry costs less than checking it is equal)."""
     n = len(items)
     if not n:
         return np.zeros(0, dtype=np.int64)
+    sample = items[:1 << 16]
+    if 2 * len(dict.fromkeys(sample)) < len(sample):
+        seen: dict = {}
+        return np.fromiter(map(seen.setdefault, items, count()), dtype=np.int64, count=n)
     hashes = np.fromiter(map(hash, items), dtype=np.int64, count=n)
     order = np.argsort(hashes, kind="stable")
     sorted_hashes = hashes[order]
@@ -68,7 +73,7 @@ def first_equal(items: Sequence[Hashable]) -> np.ndarray:
     again = np.flatnonzero(first != np.arange(n)).tolist()  # (an item equal to an earlier one, by hash)
     get = items.__getitem__
     if not all(map(operator.eq, map(get, again), map(get, first[again].tolist()))):
-        seen: dict = {}
+        seen = {}
         first = np.fromiter(map(seen.setdefault, items, count()), dtype=np.int64, count=n)
     return first
 
