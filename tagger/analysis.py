@@ -268,25 +268,33 @@ class Analyzer:
         """:meth:`stems` of each of ``texts`` as numbers: the stems, each numbered in the order the texts first use
         it (stem -> number), every text's stem numbers one text after another, and each text's number of stems.
         Each distinct word is stemmed once, those new to the cache in one call (a vocabulary's labels: most words
-        repeat), words and stems told apart by their hashes (:func:`tagger.wordhash.first_equal`)."""
+        repeat; where most are new, each word is), words and stems told apart by their hashes
+        (:func:`tagger.wordhash.first_equal`)."""
         words, counts = self._words_of_many(list(texts))
-        first = first_equal(words)
-        new = first == np.arange(len(words))
-        stems = self._stems_of_distinct(list(map(words.__getitem__, np.flatnonzero(new).tolist())))
+        sample = words[:1 << 16]
+        if 5 * len(dict.fromkeys(sample)) > 4 * len(sample):  # (most words new: each stemmed, none told apart first)
+            first = None
+            stems = self._stems_of_distinct(words)
+        else:
+            first = first_equal(words)
+            new = first == np.arange(len(words))
+            stems = self._stems_of_distinct(list(map(words.__getitem__, np.flatnonzero(new).tolist())))
         first_stem = first_equal(stems)
         used = np.flatnonzero((first_stem == np.arange(len(stems)))  # each stem's first word, in order ("": stopwords
                               & np.fromiter(map(bool, stems), dtype=bool, count=len(stems))).tolist()  # and the like)
         number = np.full(len(stems), -1, dtype=np.int64)
         number[used] = np.arange(len(used))
-        ids = number[first_stem][(np.cumsum(new) - 1)[first]]  # (each word's distinct word's place among them)
+        ids = number[first_stem]
+        if first is not None:
+            ids = ids[(np.cumsum(new) - 1)[first]]  # (each word's distinct word's place among them)
         kept = ids >= 0
         numbers = dict(zip(map(stems.__getitem__, used), range(len(used))))
         return numbers, ids[kept], np.bincount(np.repeat(np.arange(len(counts)), counts)[kept],
                                                minlength=len(counts))
 
     def _stems_of_distinct(self, words: list[str]) -> list[str]:
-        """The stems of distinct ``words`` (``str``; ``""`` for words left out), those not cached stemmed in one
-        call (and cached within the cache's limit).  More words than the cache could take are stemmed as they are,
+        """The stems of ``words`` (``str``, most of them distinct; ``""`` for words left out), those not cached
+        stemmed in one call (and cached within the cache's limit).  More words than the cache could take are stemmed as they are,
         none looked up (a cached stem is the stemmer's, or ``""`` by the same rule)."""
         cache = self._cache
         if len(words) > _STEM_CACHE_LIMIT - len(cache):

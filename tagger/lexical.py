@@ -343,6 +343,9 @@ def _repeated(words: np.ndarray, starts: np.ndarray, lengths: np.ndarray, concep
     size = np.bincount(concept[kept])[concept[kept]]  # (labels kept of each one's concept)
     out = []
     pair = kept[size == 2]  # (two labels of a concept, one after the other): the second repeats the first or not
+    first, second = pair[0::2], pair[1::2]
+    alike = (lengths[first] == lengths[second]) & (words[starts[first]] == words[starts[second]])
+    pair = np.stack([first[alike], second[alike]], axis=1).ravel()  # (those of one length and first stem)
     if len(pair):
         table = _padded(words, starts, lengths, pair, int(lengths[pair].max()))
         out.append(pair[1::2][(table[0::2] == table[1::2]).all(axis=1)])
