@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .invisible import DEFAULT_IGNORABLE, MARKS
+from .invisible import DEFAULT_IGNORABLE, MARK_CHAR, MARKS
 from .tags import normalize_tag, tag_key
 from .wordhash import first_equal
 
@@ -207,7 +207,7 @@ def forms(values: list[str], refused: Callable[[str], bool], longest: int) -> Fo
     """The :class:`Forms` of ``values``: ``refused`` tells a value the labels' check refuses, which only a value
     with a character of :data:`_ODD` or more than ``longest`` characters can be.  Most values are normalised by
     upper case alone, all at once; those with a character :data:`_ODD` names, a space other than one between words
-    or a leading ``#``, or not in NFC, by :func:`tagger.tags.normalize_tag` itself."""
+    or a leading ``#``, not in NFC, or whose upper case holds a mark, by :func:`tagger.tags.normalize_tag` itself."""
     n = len(values)
     if not n:
         return Forms([], [], [], set())
@@ -235,6 +235,10 @@ def forms(values: list[str], refused: Callable[[str], bool], longest: int) -> Fo
             odd.update(i for i, v in enumerate(values) if not unicodedata.is_normalized("NFC", v))
         upper = joined.upper()
         canonical = upper.split("\n")
+        marked = [m.start() for m in MARK_CHAR.finditer(upper)]  # (upper case writes a few letters with a mark: ΐ)
+        if marked:
+            upper_ends = np.cumsum(np.fromiter(map(len, canonical), np.int64, n) + 1)
+            odd.update(np.searchsorted(upper_ends, np.asarray(marked, dtype=np.int64), side="right").tolist())
         key = upper.replace("Ё", "Е").split("\n") if "Ё" in upper else list(canonical)
         for i in value_at([m.start() for m in _NAMES_NOTHING.finditer(f"\n{joined}\n")]):
             canonical[i] = key[i] = None
