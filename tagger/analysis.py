@@ -12,6 +12,7 @@ import re
 import warnings
 from functools import lru_cache
 from importlib import resources
+from itertools import compress, repeat
 
 import numpy as np
 import Stemmer
@@ -268,8 +269,8 @@ class Analyzer:
         """:meth:`stems` of each of ``texts`` as numbers: the stems, each numbered in the order the texts first use
         it (stem -> number), every text's stem numbers one text after another, and each text's number of stems.
         Each distinct word is stemmed once, those new to the cache in one call (a vocabulary's labels: most words
-        repeat; where most are new, each word is), words and stems told apart by their hashes
-        (:func:`tagger.wordhash.first_equal`)."""
+        repeat, told apart by their hashes, :func:`tagger.wordhash.first_equal`; where most are new, each word
+        is), and the stems are numbered as the dict that keeps them takes them."""
         words, counts = self._words_of_many(list(texts))
         sample = words[:1 << 16]
         if 5 * len(dict.fromkeys(sample)) > 4 * len(sample):  # (most words new: each stemmed, none told apart first)
@@ -279,16 +280,15 @@ class Analyzer:
             first = first_equal(words)
             new = first == np.arange(len(words))
             stems = self._stems_of_distinct(list(map(words.__getitem__, np.flatnonzero(new).tolist())))
-        first_stem = first_equal(stems)
-        used = np.flatnonzero((first_stem == np.arange(len(stems)))  # each stem's first word, in order ("": stopwords
-                              & np.fromiter(map(bool, stems), dtype=bool, count=len(stems))).tolist()  # and the like)
-        number = np.full(len(stems), -1, dtype=np.int64)
-        number[used] = np.arange(len(used))
-        ids = number[first_stem]
+        stemmed = np.fromiter(map(bool, stems), dtype=bool, count=len(stems))  # ("": stopwords and the like)
+        given = stems if stemmed.all() else list(compress(stems, stemmed.tolist()))
+        numbers: dict[str, int] = {}
+        ids = np.full(len(stems), -1, dtype=np.int64)
+        # (a stem not in numbers yet is given the next number: len(numbers), taken before it is added)
+        ids[stemmed] = np.fromiter(map(numbers.setdefault, given, map(len, repeat(numbers))), np.int64, len(given))
         if first is not None:
             ids = ids[(np.cumsum(new) - 1)[first]]  # (each word's distinct word's place among them)
         kept = ids >= 0
-        numbers = dict(zip(map(stems.__getitem__, used), range(len(used))))
         return numbers, ids[kept], np.bincount(np.repeat(np.arange(len(counts)), counts)[kept],
                                                minlength=len(counts))
 
