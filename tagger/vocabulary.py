@@ -29,6 +29,8 @@ iterating).
 """
 from __future__ import annotations
 
+import csv
+import io
 import operator
 import os
 import re
@@ -39,7 +41,7 @@ from itertools import chain, compress, count, repeat
 import numpy as np
 
 from .errors import TaggerError
-from .files import open_input
+from .files import atomic_write, open_input
 from .tags import normalize_tag, tag_key
 from .vocabulary_columns import (Columns, Rows, firsts, forms, keys_of, offsets, read_csv, read_lines, read_skos,
                                  shown)
@@ -439,6 +441,29 @@ class Vocabulary:
         del data
         reader = {"ttl": read_skos, "csv": read_csv, "txt": read_lines}[fmt]
         return _of_rows(path, reader(path, text))
+
+    def write_csv(self, path: str | os.PathLike) -> None:
+        """Write this vocabulary as CSV ``tag,labels,broader``, which :meth:`read` reads as the same vocabulary
+        (the URIs aside: CSV has no column for them), so a SKOS file is parsed once (``tagger vocabulary
+        convert``).  :class:`VocabularyError` for a tag or label holding ``|`` (it separates a cell's labels) or a
+        file larger than :meth:`read` reads; the file is replaced only once it is whole."""
+        c = self._columns
+        piped = next((value for value in chain(c.tags, c.more) if "|" in value), None)
+        if piped is not None:
+            raise VocabularyError(f"{os.fspath(path)}: not written: {shown(piped)} holds '|', which separates "
+                                  f"labels in a CSV file")
+        m, b = c.more_at.tolist(), c.broader_at.tolist()
+        out = io.StringIO(newline="")
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(("tag", "labels", "broader"))
+        writer.writerows((tag, "|".join(c.more[m[i]:m[i + 1]]), "|".join(c.broader[b[i]:b[i + 1]]))
+                         for i, tag in enumerate(c.tags))
+        data = out.getvalue().encode("utf-8")
+        if len(data) > MAX_VOCABULARY_BYTES:
+            raise VocabularyError(f"{os.fspath(path)}: not written: {len(data):,} bytes; vocabularies are read up "
+                                  f"to {MAX_VOCABULARY_BYTES:,}")
+        with atomic_write(path) as fh:
+            fh.write(data)
 
 
 _WITH_BROADER = "more than {:,} tags (with the broader tags named only as such)"

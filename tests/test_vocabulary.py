@@ -77,6 +77,21 @@ def test_skos_turtle_as_annif_vocabularies_are(tmp_path):
         Vocabulary.read(write(tmp_path, "bad.ttl", "ex:a skos:prefLabel ;;; ."))
 
 
+def test_a_vocabulary_written_as_csv_reads_as_itself(tmp_path):
+    """SKOS converted once (tagger vocabulary convert): the CSV file is the same vocabulary, URIs aside; a label
+    holding the labels' separator is refused, and nothing is written."""
+    pytest.importorskip("rdflib")
+    skos = Vocabulary.read(write(tmp_path, "site.ttl", SKOS + 'ex:quote a skos:Concept ; skos:prefLabel '
+                                 '"«Газпром», ПАО"@ru ; skos:altLabel "\\"Газпром\\""@ru ; skos:broader ex:az .\n'))
+    skos.write_csv(tmp_path / "site.csv")
+    again = Vocabulary.read(tmp_path / "site.csv")
+    assert again == skos and again.to_json() == [{k: v for k, v in c.items() if k != "uri"} for c in skos.to_json()]
+    piped = Vocabulary([Concept("КАВКАЗ", ("Кавказ|Caucasus",))])
+    with pytest.raises(VocabularyError, match=r"piped\.csv: not written: 'Кавказ\|Caucasus' holds '\|'"):
+        piped.write_csv(tmp_path / "piped.csv")
+    assert not (tmp_path / "piped.csv").exists()
+
+
 def test_merging_and_json_round_trip():
     a = Vocabulary([Concept("роскосмос", ("Госкорпорация «Роскосмос»",))])
     b = Vocabulary([Concept("РОСКОСМОС", ("ГК Роскосмос",), ("КОСМОС",)), Concept("КАВКАЗ")])
