@@ -294,8 +294,8 @@ class Analyzer:
 
     def _stems_of_distinct(self, words: list[str]) -> list[str]:
         """The stems of ``words`` (``str``, most of them distinct; ``""`` for words left out), those not cached
-        stemmed in one call (and cached within the cache's limit).  More words than the cache could take are stemmed as they are,
-        none looked up (a cached stem is the stemmer's, or ``""`` by the same rule)."""
+        stemmed in one call (and cached within the cache's limit).  More words than the cache could take are
+        stemmed as they are, none looked up (a cached stem is the stemmer's, or ``""`` by the same rule)."""
         cache = self._cache
         if len(words) > _STEM_CACHE_LIMIT - len(cache):
             stems = self._stemmer.stemWords(words)

@@ -14,7 +14,9 @@ Where vocabularies come from:
   CSV with a header ``tag,labels,broader`` (labels and broader tags separated by ``|``; ``labels`` and
   ``broader`` optional);
 - SKOS Turtle (``.ttl``), as Annif vocabularies are: ``skos:prefLabel`` (Russian preferred), ``skos:altLabel``
-  and ``skos:hiddenLabel``, ``skos:broader``; needs rdflib (``pip install 'tagger[skos]'``).
+  and ``skos:hiddenLabel``, ``skos:broader``; needs rdflib (``pip install 'tagger[skos]'``), whose parsing is
+  most of the time such a file takes: :meth:`Vocabulary.write_csv` (``tagger vocabulary convert``) writes it once
+  as CSV, the same vocabulary.
 
 Bad files raise :class:`VocabularyError` naming the file and the line.  Every vocabulary, however it is made, is
 held to the same limits (:data:`MAX_CONCEPTS`, :data:`MAX_LABELS`, :data:`MAX_LABEL_WORDS`, :data:`MAX_DEPTH`;
@@ -23,7 +25,7 @@ the one rule of :func:`check_label` whichever way it comes: by :class:`Concept` 
 at once (the same concepts, the same first error).
 
 A vocabulary keeps its concepts as columns (the tags; every other label and every broader tag, one concept after
-another), so a file of a million tags is read (:mod:`tagger.vocabulary_files`: its rows, all at once) and added to
+another), so a file of a million tags is read (:mod:`tagger.vocabulary_columns`: its rows, all at once) and added to
 a model without a Python object per tag; a :class:`Concept` is made when one is asked for (:meth:`Vocabulary.get`,
 iterating).
 """
