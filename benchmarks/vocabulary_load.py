@@ -11,15 +11,17 @@ only, which the stemmer leaves whole, so every label is found as written.
 - ``wide``: 100,000 tags in CSV, each with a broader tag (1,000 broader tags);
 - ``plain``: 1,000,000 tags, one a line; ``csv``: the same in CSV with a label each;
 - ``same``: 7,000,000 identical lines (49 MB);
-- ``skos``: a SKOS Turtle tree of 366,000 concepts, 6 deep, with an altLabel each;
+- ``skos``: a SKOS Turtle tree of 366,000 concepts, 6 deep, with an altLabel each; ``skos_csv``: the same tree
+  as ``tagger vocabulary convert`` writes it (CSV);
 - ``long_label``: 20,000 tags, one of which has a label of 10,000 words (refused);
 - ``ladder``: the deepest hierarchy the limits allow, two tags a level each narrower than both tags of the
   level above (the most work a call can be given per tag).
 
-Each case runs in a process of its own; the per-call figure is the median of 20 (``--calls``) ``predict_tags`` calls on a
-text that names the vocabulary's deepest tag, against the same calls of the default model alone.  ``total_s`` is
-what a site waits for a file to be in use (``read_s`` + ``with_vocabulary_s``); with ``--runs N`` each case runs N
-times, one after another, and the run of the shortest total is kept (the machine is shared: the least disturbed).
+Each case runs in a process of its own; the per-call figure is the median of 20 (``--calls``) ``predict_tags``
+calls on a text that names the vocabulary's deepest tag, against the same calls of the default model alone.
+``total_s`` is what a site waits for a file to be in use (``read_s`` + ``with_vocabulary_s``); with ``--runs N``
+each case runs N times, one after another, and the run of the shortest total is kept (the machine is shared: the
+least disturbed).
 Writes ``benchmarks/results/vocabulary_load.{json,md}`` when every case ran, with the load average it ran at.
 """
 from __future__ import annotations
@@ -91,6 +93,12 @@ def build(case: str, folder: Path) -> tuple[Path, str]:
             rows.append(f't:c{i} a skos:Concept ; skos:prefLabel "{tag(i)}"@ru ; '
                         f'skos:altLabel "{word(i, 7)}"@ru{parent} .')
         deepest = tag(n - 1)
+    elif case == "skos_csv":  # (rows in the order of their URIs, as the SKOS file is read)
+        n, fanout = 366_000, 9
+        rows = ["tag,labels,broader"]
+        for i in sorted(range(n), key=str):
+            rows.append(f"{tag(i).upper()},{word(i, 7)},{tag((i - 1) // fanout).upper() if i else ''}")
+        deepest = tag(n - 1)
     else:
         raise SystemExit(f"unknown case {case!r}")
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
@@ -138,7 +146,7 @@ def run_case(case: str) -> dict:
     return out
 
 
-CASES = ("chain", "wide", "plain", "csv", "same", "skos", "long_label", "ladder")
+CASES = ("chain", "wide", "plain", "csv", "same", "skos", "skos_csv", "long_label", "ladder")
 
 
 def main() -> None:
@@ -184,7 +192,8 @@ def write(results: list[dict], args, load: list[float]) -> None:
     command = f"python benchmarks/vocabulary_load.py --runs {args.runs}"
     shown = ("bytes", "tags", "read_s", "with_vocabulary_s", "total_s", "peak_mb_beyond_model", "call_ms",
              "call_ms_model_alone", "error")
-    rows = [f"| {r['case']} | " + " | ".join(str(r.get(k, "")).replace("|", "/") for k in shown) + " |" for r in results]
+    rows = [f"| {r['case']} | " + " | ".join(str(r.get(k, "")).replace("|", "/") for k in shown) + " |"
+            for r in results]
     markdown = (f"`{command}` (load average {min(load):.1f}–{max(load):.1f} on the machine's "
                 f"{os.cpu_count()} cores while it ran)\n\n| case | " + " | ".join(shown) + " |\n|---|"
                 + "---|" * len(shown) + "\n" + "\n".join(rows))
