@@ -277,16 +277,39 @@ def firsts(keys: list[str | None], rows: np.ndarray, own: list[str]) -> list[boo
 # --------------------------------------------------------------------------------------------- readers
 def read_lines(path: str, text: str) -> Rows:
     """One tag a line; a line given again is read once (a file of one line repeated costs one concept)."""
-    numbers: dict[str, int] = {}  # each line, stripped, and the number of its first
-    n = 1
-    for piece in _pieces(text):
-        deque(map(numbers.setdefault, map(str.strip, piece), count(n)), 0)
-        n += len(piece)
-    numbers.pop("", None)
     rows = Rows()
-    rows.tag, rows.line = list(numbers), list(numbers.values())
+    rows.tag, rows.line = _distinct_lines(text, 1, strip=True)
     rows.n_labels = rows.n_broader = np.zeros(len(rows.tag), dtype=np.int64)
     return rows
+
+
+def _distinct_lines(text: str, first: int, strip: bool = False) -> tuple[list[str], list[int]]:
+    """The lines of ``text`` (``strip``: stripped) but blank ones, each once, and the number of each one's first
+    (the first line's is ``first``).  Where no line is given again, as in most files, a set tells so and the lines
+    are numbered as they come; otherwise a dict keeps each line's first number (a file of one line repeated holds
+    one)."""
+    seen: set[str] = set()
+    lines: list[str] = []
+    for piece in _pieces(text):
+        piece = list(map(str.strip, piece)) if strip else piece
+        seen.update(piece)
+        lines += piece
+        if len(seen) < len(lines):
+            break
+    else:
+        numbers = list(range(first, first + len(lines)))
+        if "" in seen:  # (one blank line at most: a last line feed, say)
+            at = lines.index("")
+            del lines[at], numbers[at]
+        return lines, numbers
+    del seen, lines
+    found: dict[str, int] = {}  # each line and the number of its first
+    n = first
+    for piece in _pieces(text):
+        deque(map(found.setdefault, map(str.strip, piece) if strip else piece, count(n)), 0)
+        n += len(piece)
+    found.pop("", None)
+    return list(found), list(found.values())
 
 
 def _pieces(text: str, size: int = 1 << 20) -> Iterator[list[str]]:
@@ -331,13 +354,7 @@ def _stopped(message: str) -> Rows:
 def _csv_lines(path: str, text: str, at: list[int | None], width: int) -> Rows | None:
     """The rows of a CSV file's lines after the header (``text``) where no field is quoted, each line a row split
     at commas, all at once; ``None`` where a field may be longer than the csv module reads (its own error)."""
-    numbers: dict[str, int] = {}  # each line and the number of its first
-    n = 2
-    for piece in _pieces(text):
-        deque(map(numbers.setdefault, piece, count(n)), 0)
-        n += len(piece)
-    numbers.pop("", None)
-    lines, line = list(numbers), list(numbers.values())
+    lines, line = _distinct_lines(text, 2)
     if lines and max(map(len, lines)) > csv.field_size_limit():
         return None
     fields = np.fromiter(map(str.count, lines, repeat(",")), np.int64, len(lines)) + 1
