@@ -12,7 +12,7 @@ import re
 import warnings
 from functools import lru_cache
 from importlib import resources
-from itertools import chain
+from itertools import compress, repeat
 
 import numpy as np
 import Stemmer
@@ -20,6 +20,7 @@ import Stemmer
 # Characters invisible inside a word (default-ignorable ones, combining marks) never split it: every path here
 # drops them by the rules of tagger.invisible, which tag normalisation and pages share.
 from .invisible import INVISIBLE_CHAR, MARK_CHAR, join_words
+from .wordhash import first_equal
 
 __all__ = ["Analyzer", "clean_text", "russian_stopwords", "word_spans", "DEFAULT_MAX_CHARS"]
 
@@ -99,20 +100,20 @@ def _fold_table() -> bytes:
 
 
 _FOLD = _fold_table()
-#: The fold table with line feeds kept: many short texts folded at once, one a line (Analyzer.stems_of_many).
-_FOLD_LINES = _FOLD[:10] + b"\n" + _FOLD[11:]
-#: What makes a text's words more than its folded bytes split at spaces: markup, entities, hyphens (lone ones are
-#: dropped), the soft hyphen (removed), line feeds (the separator of the batch), characters that are no letter
-#: of windows-1251's and may be invisible inside a word.
-_NOT_PLAIN = re.compile("[<&\\-\xad\n\u0300-\u036f\u200b-\u200f\u2060-\u206f\ufe00-\ufe0f\ufeff]")
+#: In many texts encoded at once (see _mark): what makes a text's words more than its folded bytes split at
+#: spaces, so that it is read on its own: a character the code page lacks, markup, an entity, the soft hyphen
+#: (removed, not a separator).
+_ASIDE = re.compile(b"[\x98<&\xad]")
 
 
-def _encodable(text: str) -> bool:
-    try:
-        text.encode(_ENCODING)
-    except UnicodeEncodeError:
-        return False
-    return True
+def _mark(exc: UnicodeEncodeError):
+    """Encoding error handler of many texts encoded at once (:meth:`Analyzer._words_of_many`): each character the
+    code page lacks becomes the one byte it leaves undefined, so the bytes keep the texts' places and show which
+    texts hold one."""
+    return b"\x98" * (exc.end - exc.start), exc.end
+
+
+codecs.register_error("tagger.mark", _mark)
 
 
 def _drop_lone_hyphens(folded: bytes) -> bytes:
@@ -255,30 +256,102 @@ class Analyzer:
     def stems_of_many(self, texts) -> list[list[str]]:
         """:meth:`stems` of each of ``texts``, the words new to the cache stemmed at once (faster for many short
         texts, such as a vocabulary's labels)."""
-        keys = self._word_keys_of_many(list(texts))
-        cache = self._cache
-        stem = {w: cache.get(w) for w in chain.from_iterable(keys)}  # every distinct word: its stem, if cached
-        new = [w for w, s in stem.items() if s is None]
-        stem.update(zip(new, cache.stems_of_new(new)))  # (all stemmed in one call, cached within the limit)
-        get = stem.__getitem__
-        return [[s for s in map(get, k) if s] for k in keys]
+        words, counts = self._words_of_many(list(texts))
+        distinct = list(dict.fromkeys(words))
+        stems = list(map(dict(zip(distinct, self._stems_of_distinct(distinct))).__getitem__, words))
+        out, at = [], 0
+        for n in counts.tolist():
+            out.append([s for s in stems[at:at + n] if s])
+            at += n
+        return out
 
-    def _word_keys_of_many(self, texts: list[str]) -> list[list[str]]:
-        """:meth:`word_keys` of each of ``texts``, as ``str``: the plain ones (no markup, entity, hyphen or soft hyphen, short
-        enough not to be cut, every character in windows-1251) folded in one pass, as one text of lines, since
-        each character folds alone there; the others one by one."""
-        keys: list = [None] * len(texts)
-        plain = [i for i, t in enumerate(texts) if len(t) <= self.max_chars and not _NOT_PLAIN.search(t)]
-        if plain:
-            try:
-                encoded = "\n".join([texts[i] for i in plain]).encode(_ENCODING)
-            except UnicodeEncodeError:  # (a character of another code page: those texts one by one)
-                plain = [i for i in plain if _encodable(texts[i])]
-                encoded = "\n".join([texts[i] for i in plain]).encode(_ENCODING)
-            for i, line in zip(plain, encoded.translate(_FOLD_LINES).decode(_ENCODING).split("\n")):
-                keys[i] = line.split()
-        return [[_decoded(w) if isinstance(w, bytes) else w for w in self.word_keys(t)] if k is None else k
-                for t, k in zip(texts, keys)]
+    def numbered_stems(self, texts) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+        """:meth:`stems` of each of ``texts`` as numbers: the stems, each numbered in the order the texts first use
+        it (stem -> number), every text's stem numbers one text after another, and each text's number of stems.
+        Each distinct word is stemmed once, those new to the cache in one call (a vocabulary's labels: most words
+        repeat, told apart by their hashes, :func:`tagger.wordhash.first_equal`; where most are new, each word
+        is), and the stems are numbered as the dict that keeps them takes them."""
+        words, counts = self._words_of_many(list(texts))
+        sample = words[:1 << 16]
+        if 5 * len(dict.fromkeys(sample)) > 4 * len(sample):  # (most words new: each stemmed, none told apart first)
+            first = None
+            stems = self._stems_of_distinct(words)
+        else:
+            first = first_equal(words)
+            new = first == np.arange(len(words))
+            stems = self._stems_of_distinct(list(map(words.__getitem__, np.flatnonzero(new).tolist())))
+        stemmed = np.fromiter(map(bool, stems), dtype=bool, count=len(stems))  # ("": stopwords and the like)
+        given = stems if stemmed.all() else list(compress(stems, stemmed.tolist()))
+        numbers: dict[str, int] = {}
+        ids = np.full(len(stems), -1, dtype=np.int64)
+        # (a stem not in numbers yet is given the next number: len(numbers), taken before it is added)
+        ids[stemmed] = np.fromiter(map(numbers.setdefault, given, map(len, repeat(numbers))), np.int64, len(given))
+        if first is not None:
+            ids = ids[(np.cumsum(new) - 1)[first]]  # (each word's distinct word's place among them)
+        kept = ids >= 0
+        return numbers, ids[kept], np.bincount(np.repeat(np.arange(len(counts)), counts)[kept],
+                                               minlength=len(counts))
+
+    def _stems_of_distinct(self, words: list[str]) -> list[str]:
+        """The stems of ``words`` (``str``, most of them distinct; ``""`` for words left out), those not cached
+        stemmed in one call (and cached within the cache's limit).  More words than the cache could take are
+        stemmed as they are, none looked up (a cached stem is the stemmer's, or ``""`` by the same rule)."""
+        cache = self._cache
+        if len(words) > _STEM_CACHE_LIMIT - len(cache):
+            stems = self._stemmer.stemWords(words)
+            n = len(words)
+            dropped = np.fromiter(map(cache._stopwords.__contains__, words), dtype=bool, count=n)
+            dropped |= np.fromiter(map(len, words), dtype=np.int64, count=n) < 2
+            for i in np.flatnonzero(dropped).tolist():
+                stems[i] = ""
+            return stems
+        stems = list(map(cache.get, words))
+        new = [w for w, s in zip(words, stems) if s is None]
+        if not new:
+            return stems
+        found = cache.stems_of_new(new)
+        if len(new) == len(words):
+            return found
+        fresh = iter(found)
+        return [next(fresh) if s is None else s for s in stems]
+
+    def _words_of_many(self, texts: list[str]) -> tuple[list[str], np.ndarray]:
+        """:meth:`word_keys` of each of ``texts``, as ``str``, one text after another, and each text's number of
+        words.  The texts are folded and split all at once, joined by spaces (each character folds on its own, and
+        a space ends a word as a text's end does), but those that need more (see :data:`_ASIDE`; longer than
+        ``max_chars``), each on its own."""
+        n = len(texts)
+        lengths = np.fromiter(map(len, texts), np.int64, n)
+        starts = np.cumsum(lengths + 1) - lengths - 1
+        encoded = " ".join(texts).encode(_ENCODING, "tagger.mark")  # (a byte a character)
+        aside = set(np.searchsorted(starts, [m.start() for m in _ASIDE.finditer(encoded)], side="right") - 1)
+        aside.update(np.flatnonzero(lengths > self.max_chars))
+        folded = encoded.translate(_FOLD)
+        if aside:
+            folded = bytearray(folded)
+            for i in aside:
+                folded[starts[i]:starts[i] + lengths[i]] = b" " * int(lengths[i])
+            folded = bytes(folded)
+        if b"-" in folded:
+            folded = _drop_lone_hyphens(folded)
+        words = folded.decode(_ENCODING).split()
+        spaces = np.frombuffer(folded, dtype=np.uint8) == 32
+        first = np.flatnonzero(~spaces & np.concatenate([[True], spaces[:-1]]))  # where each word starts
+        counts = np.bincount(np.searchsorted(starts, first, side="right") - 1, minlength=n)
+        if not aside:
+            return words, counts
+        own = {i: [_decoded(w) if isinstance(w, bytes) else w for w in self.word_keys(texts[i])] for i in aside}
+        for i, found in own.items():
+            counts[i] = len(found)
+        at = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(counts, out=at[1:])
+        out = np.empty(int(at[-1]), dtype=object)
+        together = np.ones(len(out), dtype=bool)
+        for i, found in own.items():
+            out[at[i]:at[i + 1]] = found
+            together[at[i]:at[i + 1]] = False
+        out[together] = words
+        return out.tolist(), counts
 
     def words(self, text: str) -> list[str]:
         """The word tokens of ``text`` (cleaned, lower case), before stemming and stopword removal."""

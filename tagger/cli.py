@@ -11,6 +11,7 @@
     tagger --similar 5 < article.txt      the 5 training articles most like it, with their tags
     tagger tag-corpus FILES... --out DIR [--workers N | --engine dask --scheduler ADDR] [--format parquet]
     tagger train --corpus CORPUS --out MODEL [--config TOML] ...   train a model (tagger/cli_train.py)
+    tagger vocabulary convert FILE OUT.csv   a vocabulary (SKOS Turtle, say) as CSV, read without rdflib
 
 Every failure is one line on stderr, ``tagger: error: ...``; exit status: 0 success, 1 runtime failure
 (unreadable file, bad model), 2 usage error, 130 interrupted (Ctrl-C).
@@ -74,7 +75,8 @@ def _decode(data: bytes, name: str) -> str:
 def _tag_parser() -> argparse.ArgumentParser:
     p = Parser(prog="tagger", description="Tag Russian news articles with the hashtags an editor would give.",
                 epilog="Other commands: 'tagger info MODEL', 'tagger corpus stats|build ...', 'tagger serve', "
-                       "'tagger tag-corpus FILES --out DIR', 'tagger train --corpus FILE --out MODEL' "
+                       "'tagger tag-corpus FILES --out DIR', 'tagger train --corpus FILE --out MODEL', "
+                       "'tagger vocabulary convert FILE OUT.csv' "
                        "(to tag the word 'info' itself, write 'tagger -- info').")
     p.add_argument("text", nargs="*", help="text to tag (all arguments form one text); default: standard input")
     p.add_argument("--file", "-f", action="append", default=[], metavar="PATH",
@@ -277,6 +279,27 @@ def _shown(value: object) -> str:
     return text if len(text) <= 80 else text[:79] + "…"
 
 
+def _vocabulary(argv: list[str]) -> int:
+    p = Parser(prog="tagger vocabulary", description="Vocabulary files.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+    c = sub.add_parser("convert", help="write a vocabulary file (one tag a line, CSV or SKOS Turtle) as CSV "
+                                       "tag,labels,broader: the same vocabulary, read in seconds and without rdflib")
+    c.add_argument("vocabulary", metavar="FILE")
+    c.add_argument("output", metavar="OUT.csv")
+    c.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    args = p.parse_args(argv)
+    if os.path.exists(args.output) and not args.force:
+        die(f"{args.output} exists; pass --force to overwrite it")
+    from .vocabulary import Vocabulary, VocabularyError
+    try:
+        vocabulary = Vocabulary.read(args.vocabulary)
+        vocabulary.write_csv(args.output)
+    except VocabularyError as exc:
+        die(str(exc))
+    print(f"{args.output}: {len(vocabulary):,} tags")
+    return 0
+
+
 def _corpus(argv: list[str]) -> int:
     p = Parser(prog="tagger corpus", description="Build and describe corpus files.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -457,6 +480,8 @@ def main(argv: list[str] | None = None) -> int:
                 code = _corpus(argv[1:])
             elif argv and argv[0] == "tag-corpus":
                 code = _tag_corpus(argv[1:])
+            elif argv and argv[0] == "vocabulary":
+                code = _vocabulary(argv[1:])
             elif argv and argv[0] == "train":
                 from .cli_train import main as train  # the learning half comes in here, for this command only
                 code = train(argv[1:])

@@ -15,15 +15,14 @@ Everything here is NumPy: matching a batch of texts is a few array operations ov
 from __future__ import annotations
 
 import copy
-import operator
-from bisect import bisect_left
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain, islice
+from itertools import chain, compress, count, filterfalse, islice
 
 import numpy as np
 
 from .features import SKIP, WordIds
+from .frequencies import WordFrequencies, frequencies_of
 from .invisible import VISIBLE, visible_prefix
 from .scorer import sigmoid
 from .tags import tag_key
@@ -113,43 +112,39 @@ class LabelIndex:
     one stems nothing): the index's stems in the order of their ids (that of their first label) and the stem ids
     of every label of the vocabulary, in order, each concept's tag first."""
 
-    def __init__(self, vocabulary: Vocabulary, columns: dict[str, int], analyzer,
-                 stemmed: tuple[list[str], list[tuple[int, ...]]] | None = None):
+    def __init__(self, vocabulary: Vocabulary, columns: Mapping[str, int], analyzer,
+                 stemmed: tuple[list[str], list[tuple[int, ...]]] | None = None, *,
+                 concept_columns: np.ndarray | None = None):
         self.analyzer = analyzer
-        if stemmed is None:
-            stem_ids: dict[str, int] = {}
-            words = [tuple(stem_ids.setdefault(s, len(stem_ids)) for s in stems) for stems in
-                     analyzer.stems_of_many([label for concept in vocabulary for label in concept.labels])]
-            stemmed = (list(stem_ids), words)
+        labels, n_labels = vocabulary.labels_in_order()
+        if stemmed is None:  # (every distinct word stemmed once: see Analyzer.numbered_stems)
+            stem_ids, words, lengths = analyzer.numbered_stems(labels)
+            stems = list(stem_ids)
         else:
-            stem_ids = dict(zip(stemmed[0], range(len(stemmed[0]))))
-            words = stemmed[1]
-        #: the index's stems (in id order) and every label's stem ids (see the class docs)
-        self.stemmed = stemmed
+            stems, given = stemmed
+            stem_ids = dict(zip(stems, range(len(stems))))
+            lengths = np.fromiter(map(len, given), dtype=np.int64, count=len(given))
+            words = np.fromiter(chain.from_iterable(given), dtype=np.int64, count=int(lengths.sum()))
+        self._stemmed = stemmed
         self.stem_ids = stem_ids
-        self.stems = stemmed[0]
+        self.stems = stems
+        #: the stem ids of every label of the vocabulary (kept or not), one label after another, and their numbers
+        self.label_words, self.label_lengths = words, lengths
+        #: each concept's number of labels and column
+        self.n_labels = n_labels
+        self.concept_column = np.fromiter(map(columns.__getitem__, vocabulary.tag_keys()), dtype=np.int64,
+                                          count=len(n_labels)) if concept_columns is None else concept_columns
+        self._tags = vocabulary.tags  # (a concept's first label is its tag: see tag_stems)
         # each concept's labels but those of no word and those with the stems of an earlier one
-        label_tag, self.label_text, self.label_stems = [], [], []
-        self._own: dict[int, tuple[str, tuple[int, ...]]] = {}  # column -> its tag and the tag's stem ids
-        at = 0
-        for concept in vocabulary:
-            col = columns[tag_key(concept.tag)]
-            self._own[col] = (concept.tag, words[at])  # (a concept's first label is its tag)
-            seen = set() if len(concept.labels) > 1 else None  # (most concepts have one label: their tag)
-            for label in concept.labels:
-                ids = words[at]
-                at += 1
-                if not ids or seen is not None and ids in seen:
-                    continue
-                if seen is not None:
-                    seen.add(ids)
-                label_tag.append(col)
-                self.label_text.append(label)
-                self.label_stems.append(ids)
+        concept = np.repeat(np.arange(len(n_labels)), n_labels)
+        starts = np.cumsum(lengths) - lengths
+        keep = lengths > 0
+        keep[_repeated(words, starts, lengths, concept, keep)] = False
+        self.label_tag = self.concept_column[concept[keep]]
+        self.label_text = list(compress(labels, keep.tolist()))
+        self.label_len = lengths[keep]
+        self._flat = flat = words[np.repeat(keep, lengths)]  # (the kept labels' stem ids)
         self.n_stems = n = max(len(self.stems), 1)
-        self.label_tag = np.array(label_tag, dtype=np.int64)
-        self.label_len = np.fromiter(map(len, self.label_stems), dtype=np.int64, count=len(self.label_stems))
-        flat = np.fromiter(chain.from_iterable(self.label_stems), dtype=np.int64, count=int(self.label_len.sum()))
         first = np.cumsum(self.label_len) - self.label_len  # each label's first stem in flat
         # one-word labels by stem (CSR); longer labels by the code of their first two stems (sorted)
         one = np.flatnonzero(self.label_len == 1)
@@ -160,10 +155,9 @@ class LabelIndex:
         codes = flat[first[multi]] * n + flat[first[multi] + 1]
         order = np.argsort(codes, kind="stable")
         self.bi_code, self.bi_label = codes[order], multi[order]
-        k = len(self.label_stems)
+        k = len(self.label_len)
         width = int(self.label_len.max()) if k else 0
-        self.word_table = np.full((k, max(width, 2)), -1, dtype=np.int64)  # each label's stems, padded
-        self.word_table[np.repeat(np.arange(k), self.label_len), _ranks(self.label_len)] = flat
+        self.word_table = _padded(flat, first, self.label_len, np.arange(k), max(width, 2))  # each label's stems
         self.opens = np.zeros(n, dtype=bool)  # stems that open a label of two words or more
         self.opens[self.bi_code // n] = True
         # after a two-word label is seen whole, its last stem alone is a mention too
@@ -180,14 +174,31 @@ class LabelIndex:
         self.widest = int(self.label_len.max()) + 1 if k else 1
         self._word_ids: WordIds | None = None
 
+    @property
+    def stemmed(self) -> tuple[list[str], list[tuple[int, ...]]]:
+        """The index's stems in the order of their ids and the stem ids of every label of the vocabulary, in
+        order, each concept's tag first (kept or not): what a model file keeps (see the class docs)."""
+        if self._stemmed is None:
+            return self.stems, _grouped(self.label_words, self.label_lengths)
+        return self._stemmed
+
+    @property
+    def label_stems(self) -> list[tuple[int, ...]]:
+        """The stem ids of each label matched (of :attr:`label_text`)."""
+        return _grouped(self._flat, self.label_len)
+
     def tag_stems(self, tags: Sequence[str]) -> list[list[str]] | None:
         """The stems of ``tags``, the first columns' own tags, as the index stemmed them (each concept's first
         label is its tag); ``None`` where a column is not that tag."""
-        own = [self._own.get(j) for j in range(len(tags))]
-        if any(o is None or tag_key(o[0]) != tag_key(t) for o, t in zip(own, tags)):
+        concept = np.full(len(tags), -1, dtype=np.int64)  # the concept of each of those columns
+        mine = self.concept_column < len(tags)
+        concept[self.concept_column[mine]] = np.flatnonzero(mine)
+        if (concept < 0).any() or any(tag_key(self._tags[c]) != tag_key(t) for c, t in zip(concept.tolist(), tags)):
             return None
-        stems = self.stems
-        return [[stems[i] for i in ids] for _, ids in own]
+        label = (np.cumsum(self.n_labels) - self.n_labels)[concept]  # (each concept's first)
+        at, lengths = (np.cumsum(self.label_lengths) - self.label_lengths)[label], self.label_lengths[label]
+        stems, words = self.stems, self.label_words
+        return [[stems[i] for i in words[a:a + m].tolist()] for a, m in zip(at.tolist(), lengths.tolist())]
 
     def __len__(self) -> int:
         return len(self.label_tag)
@@ -307,10 +318,78 @@ def _ranks(lengths: np.ndarray) -> np.ndarray:
     return np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
 
 
+def _grouped(values: np.ndarray, lengths: np.ndarray) -> list[tuple[int, ...]]:
+    """``values`` as tuples of ``lengths`` values, one after another."""
+    items, ends = values.tolist(), np.cumsum(lengths).tolist()
+    return [tuple(items[a:b]) for a, b in zip([0, *ends], ends)]
+
+
+def _padded(words: np.ndarray, starts: np.ndarray, lengths: np.ndarray, labels: np.ndarray,
+            width: int) -> np.ndarray:
+    """The stem ids of ``labels`` (label ``i``'s are ``words[starts[i]:starts[i] + lengths[i]]``) as the rows of a
+    table ``width`` wide, padded with -1."""
+    n = lengths[labels]
+    table = np.full((len(labels), width), -1, dtype=np.int64)
+    ranks = _ranks(n)
+    table[np.repeat(np.arange(len(labels)), n), ranks] = words[np.repeat(starts[labels], n) + ranks]
+    return table
+
+
+def _repeated(words: np.ndarray, starts: np.ndarray, lengths: np.ndarray, concept: np.ndarray,
+              keep: np.ndarray) -> np.ndarray:
+    """The labels of ``keep`` that have the stems of an earlier label of ``keep`` of their concept (label ``i``'s
+    stems ``words[starts[i]:starts[i] + lengths[i]]``, its concept ``concept[i]``, concepts in order)."""
+    kept = np.flatnonzero(keep)
+    size = np.bincount(concept[kept])[concept[kept]]  # (labels kept of each one's concept)
+    out = []
+    pair = kept[size == 2]  # (two labels of a concept, one after the other): the second repeats the first or not
+    first, second = pair[0::2], pair[1::2]
+    alike = (lengths[first] == lengths[second]) & (words[starts[first]] == words[starts[second]])
+    pair = np.stack([first[alike], second[alike]], axis=1).ravel()  # (those of one length and first stem)
+    if len(pair):
+        table = _padded(words, starts, lengths, pair, int(lengths[pair].max()))
+        out.append(pair[1::2][(table[0::2] == table[1::2]).all(axis=1)])
+    more = kept[size > 2]
+    if len(more):  # by concept and stems, then in order: each label after the first of its run repeats it
+        table = _padded(words, starts, lengths, more, int(lengths[more].max()))
+        order = np.lexsort((np.arange(len(more)), *table.T[::-1], concept[more]))
+        table, group = table[order], concept[more][order]
+        again = (group[1:] == group[:-1]) & (table[1:] == table[:-1]).all(axis=1)
+        out.append(more[order][1:][again])
+    return np.concatenate(out) if out else kept[:0]
+
+
 def _expand(pos: np.ndarray, lo: np.ndarray, hi: np.ndarray, values: np.ndarray):
     """Each position of ``pos`` repeated once for each of ``values[lo:hi]`` (its own slice), with those values."""
     counts = hi - lo
     return np.repeat(pos, counts), values[np.repeat(lo, counts) + _ranks(counts)]
+
+
+class _ColumnMap(Mapping):
+    """Tag key -> column: those of ``first`` (a mapping), then ``keys`` numbered on from them; made a dict when
+    first looked up (a vocabulary of a million tags added to a model needs no lookup of its keys)."""
+
+    def __init__(self, first: Mapping[str, int], keys: list[str]):
+        self._first, self._keys, self._made = first, keys, None
+
+    def _dict(self) -> dict[str, int]:
+        if self._made is None:
+            made = dict(self._first)
+            made.update(zip(self._keys, count(len(made))))
+            self._made = made
+        return self._made
+
+    def __getitem__(self, key: str) -> int:
+        return self._dict()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._dict()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict())
+
+    def __len__(self) -> int:
+        return len(self._first) + len(self._keys)
 
 
 def vocabulary_columns(tags: Sequence[str], vocabulary: Vocabulary) -> tuple[list[str], dict[str, int]]:
@@ -318,54 +397,19 @@ def vocabulary_columns(tags: Sequence[str], vocabulary: Vocabulary) -> tuple[lis
     to), then the vocabulary's other tags, in its order; and tag key -> column."""
     columns = {tag_key(t): j for j, t in enumerate(tags)}
     tags = list(tags)
-    for concept in vocabulary:
-        key = tag_key(concept.tag)
-        if key not in columns:
-            columns[key] = len(tags)
-            tags.append(concept.tag)
+    keys = vocabulary.tag_keys()
+    new = [key not in columns for key in keys]
+    fresh = list(compress(keys, new))
+    columns.update(zip(fresh, count(len(tags))))
+    if len(columns) < len(tags) + len(fresh):  # (a key twice: see Vocabulary.tag_keys) each column once, the first
+        columns = {tag_key(t): j for j, t in enumerate(tags)}
+        for key, tag in zip(keys, vocabulary.tags):
+            if key not in columns:
+                columns[key] = len(tags)
+                tags.append(tag)
+        return tags, columns
+    tags += compress(vocabulary.tags, new)
     return tags, columns
-
-
-class WordFrequencies(Mapping):
-    """Words' document frequencies (word -> count) from the words in increasing order, as a model file keeps them,
-    and their counts, each word found by binary search where it lies: loading a model builds no dict of them."""
-
-    def __init__(self, words: list[str], counts: np.ndarray):
-        if len(words) != len(counts):
-            raise ValueError("word frequencies do not match their words")
-        self._words, self._counts = words, counts  # (words strictly increasing: see increasing())
-
-    @staticmethod
-    def increasing(words: list[str]) -> bool:
-        """Whether ``words`` are in strictly increasing order (so distinct), as :class:`WordFrequencies` needs."""
-        return all(map(operator.lt, words, islice(words, 1, None)))
-
-    def frequencies(self, words: Sequence[str]) -> list[int]:
-        """The count of each of ``words`` (0 for a word not counted)."""
-        return [self.get(w, 0) for w in words]
-
-    def get(self, word: str, default=None):
-        ours = self._words
-        try:
-            i = bisect_left(ours, word)
-        except TypeError:  # (not a str: no word of ours)
-            return default
-        return self._counts.item(i) if i < len(ours) and ours[i] == word else default
-
-    def __getitem__(self, word: str) -> int:
-        count = self.get(word)
-        if count is None:
-            raise KeyError(word)
-        return count
-
-    def __contains__(self, word: object) -> bool:
-        return self.get(word) is not None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._words)
-
-    def __len__(self) -> int:
-        return len(self._words)
 
 
 class LexicalSource:
@@ -387,9 +431,13 @@ class LexicalSource:
                  mentioned: np.ndarray, tagged: np.ndarray, n_supervised: int, stem_df: Mapping[str, int],
                  coef: np.ndarray, intercept: np.ndarray, mean: np.ndarray, scale: np.ndarray, prior: float,
                  smoothing: float, n_documents: int, threshold: float = 0.5, unseen_threshold: float = 0.5,
-                 stemmed: tuple[list[str], list[tuple[int, ...]]] | None = None):
+                 stemmed: tuple[list[str], list[tuple[int, ...]]] | None = None,
+                 concept_columns: np.ndarray | None = None):
         self.vocabulary, self.columns = vocabulary, columns
-        self.index = LabelIndex(vocabulary, columns, analyzer, stemmed)
+        self.index = LabelIndex(vocabulary, columns, analyzer, stemmed, concept_columns=concept_columns)
+        #: the column of each tag of the vocabulary :meth:`extended` added, in its order (None for a source it did
+        #: not make)
+        self.added_columns: np.ndarray | None = None
         self.tag_counts = np.asarray(tag_counts, dtype=np.float64)
         self.mentioned = np.asarray(mentioned, dtype=np.float64)
         self.tagged = np.asarray(tagged, dtype=np.float64)
@@ -408,18 +456,20 @@ class LexicalSource:
             raise ValueError(f"the lexical model needs {len(MODELS)} x {len(FEATURES)} coefficients, {len(MODELS)} "
                              f"intercepts and {len(FEATURES)} means and scales")
         stems = self.index.stems
-        df = self._stem_counts = np.array([self.stem_df.get(s, 0) for s in stems], dtype=np.float64)
+        df = self._stem_counts = np.array(frequencies_of(self.stem_df, stems), dtype=np.float64)
         idf = np.log((1 + self.n_documents) / (1 + df)) + 1
         self.label_idf = np.append(idf, np.inf)[self.index.word_table].min(axis=1)  # (-1 pads the table: inf)
         # broader tags: column -> the columns it is narrower than, resolved once (see propagate)
         self.broader: dict[int, list[int]] = {}
-        for concept in vocabulary:
-            if concept.broader:
-                self.broader[columns[tag_key(concept.tag)]] = [columns[tag_key(b)] for b in concept.broader]
+        child, parent = vocabulary.broader_links()
         self._propagation = None
-        if self.broader:
-            self._propagation = vocabulary.hierarchy.on_columns(
-                np.fromiter((columns[key] for key in vocabulary.keys()), dtype=np.int64, count=len(vocabulary)))
+        if len(child):
+            col = self.index.concept_column
+            first = np.flatnonzero(np.diff(child, prepend=-1)).tolist()  # (each concept's first link: in order)
+            up = col[parent].tolist()
+            self.broader = dict(zip(col[child[first]].tolist(), map(up.__getitem__, map(slice, first,
+                                                                                          first[1:] + [len(up)]))))
+            self._propagation = vocabulary.hierarchy.on_columns(col)
 
     def features(self, c: Candidates, logits: np.ndarray, statistics: tuple | None = None) -> np.ndarray:
         """:data:`FEATURES` of candidates ``c``; ``logits`` (per candidate) the supervised log-odds, used where the
@@ -500,7 +550,22 @@ class LexicalSource:
         extended by the new ones: no article carried them, and how many had one of their labels is estimated from
         the words' document frequencies (the rarest word of the label, the most frequent label)."""
         merged = self.vocabulary.merged(vocabulary)
-        tags, columns = vocabulary_columns(tags, merged)
+        before, keys, n, merged_keys = len(tags), vocabulary.tag_keys(), len(self.vocabulary), merged.tag_keys()
+        fresh = list(filterfalse(self.columns.__contains__, keys))
+        if merged_keys[n:] == fresh and merged_keys[:n] == self.vocabulary.tag_keys():  # (ours, then the new ones)
+            tags = [*tags, *islice(merged.tags, n, None)]
+            columns: Mapping[str, int] = _ColumnMap(self.columns, fresh)
+            concept_columns = np.concatenate([np.fromiter(map(self.columns.__getitem__, merged_keys[:n]), np.int64, n),
+                                              np.arange(before, len(tags))])
+            added = np.full(len(keys), -1, dtype=np.int64)
+            known = np.fromiter(map(self.columns.__contains__, keys), dtype=bool, count=len(keys))
+            added[known] = np.fromiter(map(self.columns.__getitem__, compress(keys, known.tolist())), np.int64,
+                                       int(known.sum()))
+            added[~known] = np.arange(before, len(tags))
+        else:
+            tags, columns = vocabulary_columns(tags, merged)
+            concept_columns = None
+            added = np.fromiter(map(columns.__getitem__, keys), dtype=np.int64, count=len(keys))
         new = len(tags) - len(self.columns)
 
         def pad(a):
@@ -511,15 +576,13 @@ class LexicalSource:
                                stem_df=self.stem_df, coef=self.coef, intercept=self.intercept, mean=self.mean,
                                scale=self.scale, prior=self.prior, smoothing=self.smoothing,
                                n_documents=self.n_documents, threshold=self.threshold,
-                               unseen_threshold=self.unseen_threshold)
+                               unseen_threshold=self.unseen_threshold, concept_columns=concept_columns)
+        source.added_columns = added
         # the new tags' estimated_mentions, from the labels the index has just stemmed (no stemming twice)
-        words = source.index.stemmed[1]
-        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-        counts = source._stem_counts[np.fromiter(chain.from_iterable(words), dtype=np.int64,
-                                                 count=int(lengths.sum()))]
-        col = np.fromiter((columns[key] for key in merged.keys()), dtype=np.int64, count=len(merged))
-        n_labels = np.fromiter((len(c.labels) for c in merged), dtype=np.int64, count=len(merged))
-        label_col = np.repeat(col, n_labels)
+        index = source.index
+        lengths = index.label_lengths
+        counts = source._stem_counts[index.label_words]
+        label_col = np.repeat(index.concept_column, index.n_labels)
         some = lengths > 0  # (a label of no word counts for nothing)
         rarest = np.minimum.reduceat(counts, (np.cumsum(lengths) - lengths)[some]) if some.any() else counts[:0]
         estimate = np.zeros(len(tags))

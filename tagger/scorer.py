@@ -296,13 +296,13 @@ class TagScorer:
         if self.lexical is None:
             raise ValueError("this model has no lexical source (trained with lexical=False or by tagger < 0.3): "
                              "retrain it to use a vocabulary")
-        from .tags import tag_key
         lexical, tags = self.lexical.extended(vocabulary, self.tags)
         new = len(tags) - len(self.tags)
-        for concept in vocabulary:  # the site's spelling of its tags (ПЕТР, not ПЁТР): what its CMS matches
-            tags[lexical.columns[tag_key(concept.tag)]] = concept.tag
+        columns = lexical.added_columns
+        tags = np.array(tags, dtype=object)
+        tags[columns] = vocabulary.tags  # the site's spelling of its tags (ПЕТР, not ПЁТР): what its CMS matches
         wanted = np.zeros(len(tags), dtype=bool)
-        wanted[[lexical.columns[tag_key(c.tag)] for c in vocabulary]] = True
+        wanted[columns] = True
         allowed = None
         if only:  # this vocabulary's tags, whatever an earlier one allowed
             allowed = wanted

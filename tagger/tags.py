@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 
-from .invisible import join_words
+from .invisible import MARK_CHAR, join_words
 
 __all__ = [
     "DEFAULT_TAG_STOPLIST",
@@ -46,7 +46,8 @@ def normalize_tag(raw: object) -> str | None:
     collapsed to one space, letters are upper-cased.  What the analyzer ignores inside words is dropped as it is
     there (:func:`tagger.invisible.join_words`: soft hyphens, zero-width and other default-ignorable characters,
     stress and other combining marks, a letter written as base + mark made the one letter), so ``'ПЕ\\u0301ТР'``
-    and ``'ПЕТР\\u200b'`` are ``'ПЕТР'``, one tag with ``'ПЁТР'`` (see :func:`tag_key`).  A tag with no letter or
+    and ``'ПЕТР\\u200b'`` are ``'ПЕТР'``, one tag with ``'ПЁТР'`` (see :func:`tag_key`); so are the marks upper case
+    itself writes (``'ΐ'`` is ``'Ϊ'``), so a canonical tag is its own canonical form.  A tag with no letter or
     digit (empty, ``'#'``, ``'—'``) gives ``None``.  Anything that is not a string raises ``TypeError``; a string
     with a lone surrogate (not valid Unicode: no file can hold it) raises ``ValueError``.
     """
@@ -57,7 +58,10 @@ def normalize_tag(raw: object) -> str | None:
     tag = _SPACE.sub(" ", unicodedata.normalize("NFC", join_words(raw))).strip().lstrip("#").strip()
     if not _ALNUM.search(tag):
         return None
-    return tag.upper()
+    tag = tag.upper()
+    if MARK_CHAR.search(tag):  # (upper case writes a few letters as base + mark: ΐ as Ϊ́)
+        tag = join_words(tag)
+    return tag
 
 
 def tag_key(tag: str) -> str:

@@ -12,12 +12,14 @@ words of a 500,000-word cache collide with probability ~10^-8.
 """
 from __future__ import annotations
 
+import operator
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
+from itertools import count
 
 import numpy as np
 
-__all__ = ["span_hashes", "HashTable", "MISSING"]
+__all__ = ["span_hashes", "HashTable", "MISSING", "first_equal"]
 
 _B = 0x9E3779B97F4A7C15  # odd: invertible modulo 2**64
 _powers_made = (np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64))  # [B**k], [B**-k] for k < len
@@ -47,6 +49,33 @@ def span_hashes(buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.
     h = (prefix[ends] - prefix[starts]) * down[starts]
     h[h == 0] = 1  # 0 marks an empty slot of the table
     return h
+
+
+def first_equal(items: Sequence[Hashable]) -> np.ndarray:
+    """For each of ``items``, the index of the first item equal to it: what a dict of them would find (the distinct
+    items in the order of their first use are where it is the item's own index).  Millions of items, most of them
+    distinct, are grouped by their Python hashes instead (a dict's new entries cost several times more than sorting
+    the hashes): two different items of one hash, never seen yet, would be told apart by a dict.  Where most of the
+    first items repeat an earlier one, a dict it is (looking up an entry costs less than checking it is equal)."""
+    n = len(items)
+    if not n:
+        return np.zeros(0, dtype=np.int64)
+    sample = items[:1 << 16]
+    if 2 * len(dict.fromkeys(sample)) < len(sample):
+        seen: dict = {}
+        return np.fromiter(map(seen.setdefault, items, count()), dtype=np.int64, count=n)
+    hashes = np.fromiter(map(hash, items), dtype=np.int64, count=n)
+    order = np.argsort(hashes, kind="stable")
+    sorted_hashes = hashes[order]
+    starts = np.flatnonzero(np.concatenate([[True], sorted_hashes[1:] != sorted_hashes[:-1]]))
+    first = np.empty(n, dtype=np.int64)
+    first[order] = np.repeat(order[starts], np.diff(np.append(starts, n)))
+    again = np.flatnonzero(first != np.arange(n)).tolist()  # (an item equal to an earlier one, by hash)
+    get = items.__getitem__
+    if not all(map(operator.eq, map(get, again), map(get, first[again].tolist()))):
+        seen = {}
+        first = np.fromiter(map(seen.setdefault, items, count()), dtype=np.int64, count=n)
+    return first
 
 
 _WINDOW = 8

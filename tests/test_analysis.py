@@ -205,6 +205,21 @@ def test_stems_of_many_equal_stems_one_at_a_time():
     assert [fresh.stem_of(w) for w in words] == [Analyzer().stem_of(w) for w in words]
 
 
+@pytest.mark.parametrize("new_words", [0.1, 0.95])  # (most words repeating, as a site's labels do, or new)
+def test_numbered_stems_are_the_stems_one_at_a_time_numbered_as_first_used(new_words):
+    import random
+    rng = random.Random(5)
+    letters = "абвгдежзийклмнопрстуфхцчшщыьэюя"
+    repeated = ["Москва", "москвы", "и", "в", "Россия", "России", "С-400", "café", "<b>Роскосмос</b>", "ко\u00adсмос"]
+    texts = [" ".join("".join(rng.choice(letters) for _ in range(rng.randint(5, 11))) if rng.random() < new_words
+                      else rng.choice(repeated) for _ in range(rng.randint(0, 4))) for _ in range(20_000)]
+    one, numbered = Analyzer(), {}
+    expected = [[numbered.setdefault(s, len(numbered)) for s in one.stems(t)] for t in texts]
+    numbers, ids, lengths = Analyzer().numbered_stems(texts)
+    assert numbers == numbered and list(numbers) == list(numbered)
+    assert ids.tolist() == [i for e in expected for i in e] and lengths.tolist() == [len(e) for e in expected]
+
+
 def test_stems_of_a_batchs_new_words_equal_stems_one_at_a_time():
     """A batch's new words (their folded bytes, escapes included) stemmed at once give, and cache, the stems
     one at a time gives: stopwords and one-letter words as "", words cached before as they were."""

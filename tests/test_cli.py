@@ -59,6 +59,19 @@ def test_user_errors_are_one_line(argv, status, message, capsys):
     assert exc.value.code == status and message in err and len(err.strip().splitlines()) == 1
 
 
+def test_vocabulary_convert_writes_csv_once(tmp_path, capsys):
+    source = tmp_path / "tags.txt"
+    source.write_text("#Кавказ\nКосмос, наука\n", encoding="utf-8")
+    out = tmp_path / "tags.csv"
+    code, printed, _ = run(["vocabulary", "convert", str(source), str(out)], capsys)
+    assert code == 0 and printed == f"{out}: 2 tags\n"
+    assert out.read_text(encoding="utf-8") == 'tag,labels,broader\nКАВКАЗ,,\n"КОСМОС, НАУКА",,\n'
+    with pytest.raises(SystemExit) as exc:
+        main(["vocabulary", "convert", str(source), str(out)])
+    assert exc.value.code == 1 and "exists; pass --force" in capsys.readouterr().err
+    assert run(["vocabulary", "convert", str(source), str(out), "--force"], capsys)[0] == 0
+
+
 def test_bad_model_file_is_one_line(tmp_path, capsys):
     bad = tmp_path / "bad.tagger"
     bad.write_bytes(b"not a model")

@@ -76,3 +76,13 @@ def test_look_alike_tags_are_one_tag(look_alike):
 def test_a_letter_written_as_base_and_mark_is_the_letter_in_a_tag():
     assert normalize_tag("и\u0306ошкар-ола") == "ЙОШКАР-ОЛА" == normalize_tag("Йошкар-Ола")
     assert normalize_tag("\u200b") is None and normalize_tag("#\u00ad\u0301") is None
+
+
+def test_a_canonical_tag_is_its_own_canonical_form():
+    """Upper case writes a few letters as base + mark (ΐ as Ϊ́, ǰ as J̌): the marks go as any other, so a tag
+    normalised again (a vocabulary's tag given twice, a broader tag made a concept) stays the tag it was."""
+    cased = [chr(c) for c in range(0x110000) if not 0xd800 <= c < 0xe000 and chr(c).upper() != chr(c)]
+    for raw in cased + [f"а{c}б" for c in cased]:
+        tag = normalize_tag(raw)
+        assert tag is None or normalize_tag(tag) == tag, (raw, tag)
+    assert normalize_tag("ΐ") == normalize_tag("Ϊ") == "Ϊ" and normalize_tag("ǰ") == "J"

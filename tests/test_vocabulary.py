@@ -1,7 +1,10 @@
 """Tag vocabularies: reading the files sites write (plain, CSV, SKOS) and the errors bad ones get."""
+import csv
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tagger import Concept, Vocabulary, VocabularyError
 
@@ -72,6 +75,21 @@ def test_skos_turtle_as_annif_vocabularies_are(tmp_path):
     assert v.get("РОСКОСМОС").broader == ("КОСМОС",)
     with pytest.raises(VocabularyError, match=r"bad\.ttl: not valid Turtle"):
         Vocabulary.read(write(tmp_path, "bad.ttl", "ex:a skos:prefLabel ;;; ."))
+
+
+def test_a_vocabulary_written_as_csv_reads_as_itself(tmp_path):
+    """SKOS converted once (tagger vocabulary convert): the CSV file is the same vocabulary, URIs aside; a label
+    holding the labels' separator is refused, and nothing is written."""
+    pytest.importorskip("rdflib")
+    skos = Vocabulary.read(write(tmp_path, "site.ttl", SKOS + 'ex:quote a skos:Concept ; skos:prefLabel '
+                                 '"«Газпром», ПАО"@ru ; skos:altLabel "\\"Газпром\\""@ru ; skos:broader ex:az .\n'))
+    skos.write_csv(tmp_path / "site.csv")
+    again = Vocabulary.read(tmp_path / "site.csv")
+    assert again == skos and again.to_json() == [{k: v for k, v in c.items() if k != "uri"} for c in skos.to_json()]
+    piped = Vocabulary([Concept("КАВКАЗ", ("Кавказ|Caucasus",))])
+    with pytest.raises(VocabularyError, match=r"piped\.csv: not written: 'Кавказ\|Caucasus' holds '\|'"):
+        piped.write_csv(tmp_path / "piped.csv")
+    assert not (tmp_path / "piped.csv").exists()
 
 
 def test_merging_and_json_round_trip():
@@ -191,3 +209,59 @@ def test_an_alias_cycle_is_refused_naming_its_tags_and_a_label_cycle_keeps_both_
     cycle = Vocabulary([Concept("СПОРТ", ("В мире",)), Concept("В МИРЕ", ("Спорт",))])
     targets = tag_list_targets([["СПОРТ"], ["В МИРЕ"]] * 3, 2, cycle)
     assert sorted(targets.classes) == ["В МИРЕ", "СПОРТ"]
+
+
+# ------------------------------------------------------------------------ a file's rows, all at once
+def test_other_spaces_are_every_whitespace_but_the_space_line_feed_and_control_characters():
+    from tagger.vocabulary_columns import OTHER_SPACES
+    spaces = {c for c in map(chr, range(0x110000)) if c.isspace() and c not in " \n" and not 0 <= ord(c) < 0xa0}
+    assert spaces == set(re.findall(f"[{OTHER_SPACES}]", "".join(map(chr, range(0x110000)))))
+
+
+#: Pieces of tags, labels and broader tags: what upper case alone does not normalise, names no tag or is refused.
+_PIECES = ["Кавказ", "ё", "Ё", "петр", "ПЁТР", "#", "##", " ", "  ", "\u00a0", "\u2003", "\u00ad", "\u0301",
+           "\u0308", "\u200b", "е\u0308", "—", "_", "-", "с-400", "x", "ß", "ΐ", "\u3164", "\t", "\x85", "Abc",
+           "слово " * 9]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=4),
+                          st.lists(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=3), max_size=3),
+                          st.lists(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=3), max_size=2)),
+                min_size=1, max_size=12))
+def test_a_file_read_in_one_pass_is_what_concepts_one_by_one_make(tmp_path, rows):
+    """Each row of a CSV file (its fields quoted or not; or a plain file of its tags) made a Concept on its own and
+    gathered, the rules a vocabulary is defined by: the same vocabulary as the file read all at once, or the same
+    first error on the same line."""
+    rows = [("".join(t), ["".join(x) for x in labels], ["".join(x) for x in broader]) for t, labels, broader in rows]
+    unquoted = tmp_path / "site.csv"
+    unquoted.write_text("tag,labels,broader\n" + "".join(f"{t},{'|'.join(labels)},{'|'.join(broader)}\n"
+                                                    for t, labels, broader in rows), encoding="utf-8")
+    quoted = tmp_path / "quoted.csv"  # (every field quoted: the csv module reads the fields)
+    with open(quoted, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, quoting=csv.QUOTE_ALL)
+        writer.writerows([("tag", "labels", "broader")] + [(t, "|".join(labels), "|".join(broader))
+                                                           for t, labels, broader in rows])
+    plain = tmp_path / "tags.txt"
+    plain.write_text("".join(f"{t}\n" for t, _, _ in rows), encoding="utf-8")
+    for path, given in ((unquoted, rows), (quoted, rows), (plain, [(t, [], []) for t, _, _ in rows])):
+        expected, error, seen = [], None, set()
+        for line, (t, labels, broader) in enumerate(given, 1 if path is plain else 2):
+            cells = (t, "|".join(labels), "|".join(broader))
+            if not any(cell.strip() for cell in cells) or cells in seen:
+                continue
+            seen.add(cells)
+            try:
+                expected.append(Concept(t.strip(), tuple(x.strip() for x in labels if x.strip()),
+                                        tuple(x.strip() for x in broader if x.strip())))
+            except VocabularyError as exc:
+                error = f"{path}:{line}: {exc}"
+                break
+        if error is not None:
+            with pytest.raises(VocabularyError) as raised:
+                Vocabulary.read(path)
+            assert str(raised.value) == error
+        else:
+            read, reference = Vocabulary.read(path), Vocabulary(expected)
+            assert read == reference and read.to_json() == reference.to_json()
+            assert list(read.keys()) == list(reference.keys())

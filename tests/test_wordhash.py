@@ -4,7 +4,7 @@ import pytest
 
 from tagger.analysis import Analyzer
 from tagger.features import WordIds
-from tagger.wordhash import MISSING, PENDING, HashTable, span_hashes
+from tagger.wordhash import MISSING, PENDING, HashTable, first_equal, span_hashes
 
 
 def _spans(words: list[bytes]):
@@ -126,3 +126,13 @@ def test_a_few_new_keys_at_a_time_are_placed_together(monkeypatch):
     np.testing.assert_array_equal(table.lookup(everything, never), everything * 2)
     assert len(table) == n  # (the held ones placed first)
     np.testing.assert_array_equal(table.get(everything), everything * 2)
+
+
+def test_first_equal_finds_what_a_dict_finds_even_where_hashes_collide():
+    words = ["б", "а", "б", "в", "а", "б"]
+    assert first_equal(words).tolist() == [0, 1, 0, 3, 1, 0]
+    assert first_equal([-1, -2, -1, -2, 5]).tolist() == [0, 1, 0, 1, 4]  # (CPython: hash(-1) == hash(-2))
+    assert first_equal([]).tolist() == []
+    many = [f"слово{i % 997}" for i in range(10_000)]
+    seen: dict = {}
+    assert first_equal(many).tolist() == [seen.setdefault(w, i) for i, w in enumerate(many)]
