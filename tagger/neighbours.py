@@ -3,8 +3,8 @@
 A model trained with ``neighbour_index=True`` keeps every training article's TF-IDF row pruned to its
 ``neighbour_terms`` strongest terms (scaled to unit length again), with the article's id, title and tags
 (:mod:`tagger.learning.neighbours` builds it).  The rows are stored by feature (features x articles), the layout
-a batch of texts multiplies with: one sparse product gives every text's similarity to every article, and the
-``k`` best of each row are its neighbours.  They serve editors (:meth:`tagger.TagModel.similar`: the archive's
+a batch of texts multiplies with: the articles' rows met by a text's features give its similarity to every
+article (:meth:`NeighbourIndex.similarities`), and the ``k`` best are its neighbours.  They serve editors (:meth:`tagger.TagModel.similar`: the archive's
 articles most like the one being tagged, with the tags they got) and the second stage (:mod:`tagger.rerank`:
 how many of a text's neighbours carry a tag).
 
@@ -13,12 +13,13 @@ scaled down here (as it is for tagging, see ``min_norm``), so a headline finds i
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from .csr import CSR, product
+from .csr import CSR, product, small_product
 
 __all__ = ["NeighbourIndex", "SimilarArticle", "CHUNK"]
 
@@ -79,7 +80,7 @@ class NeighbourIndex:
         norms = np.sqrt(np.bincount(row_of, weights=np.square(X.data, dtype=np.float64), minlength=n))
         for start in range(0, n, CHUNK):
             stop = min(start + CHUNK, n)
-            S = product(_rows(X, start, stop), self.rows)
+            S = self.similarities(X, start, stop)
             if k < self.n_articles:
                 best = np.argpartition(-S, k - 1, axis=1)[:, :k]
             else:
@@ -91,6 +92,19 @@ class NeighbourIndex:
         with np.errstate(invalid="ignore", divide="ignore"):
             cosines = np.where(norms[:, None] > 0, cosines / norms[:, None], 0.0)
         return found, np.clip(cosines, 0.0, 1.0)
+
+    def similarities(self, X: CSR, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` of ``X`` times every article's row (texts x articles, float32; not divided by the
+        texts' norms): one sparse product (:func:`tagger.csr.product`: a text's similarities are the same alone or in
+        a batch, to the last bit; in NumPy while scipy.sparse is not imported, see :func:`tagger.csr.small_product`)."""
+        lo, hi = int(X.indptr[start]), int(X.indptr[stop])
+        rows = CSR(X.data[lo:hi], X.indices[lo:hi], X.indptr[start:stop + 1] - lo, (stop - start, X.shape[1]),
+                   X.canonical)
+        if "scipy.sparse" not in sys.modules:  # (a process's first article: no 0.1 s import for one product)
+            small = small_product(rows, self.rows)
+            if small is not None:
+                return small
+        return product(rows, self.rows)
 
     def tags_of(self, article: int) -> np.ndarray:
         """The tag columns of training article ``article``."""
@@ -115,11 +129,3 @@ class NeighbourIndex:
             out.append([SimilarArticle(ids[a], titles[a], round(s, 6), tuple(tags[j] for j in self.tags_of(a)))
                         for a, s in zip(row, sims) if s > 0])
         return out
-
-
-def _rows(X: CSR, start: int, stop: int) -> CSR:
-    """Rows ``start:stop`` of ``X`` (sharing its arrays)."""
-    lo, hi = int(X.indptr[start]), int(X.indptr[stop])
-    return CSR(X.data[lo:hi], X.indices[lo:hi], X.indptr[start:stop + 1] - lo, (stop - start, X.shape[1]),
-               X.canonical)
-

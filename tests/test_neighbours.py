@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from helpers import make_corpus
+from helpers import make_corpus, member_array, npy, rewrite_model
 
 from tagger import TagClassifier, TagModel, load_model
 from tagger.cli import main
@@ -125,44 +125,19 @@ def test_a_model_without_an_index_is_written_as_before(plain_model, tmp_path):
     assert load_model(tmp_path / "plain.tagger").scorer.params["neighbour_index"] is False
 
 
-def _rewrite(source, target, edit):
-    with zipfile.ZipFile(source) as zf:
-        contents = {n: zf.read(n) for n in zf.namelist()}
-    meta = json.loads(contents["metadata.json"])
-    meta.pop("members")
-    edit(contents, meta)
-    contents["metadata.json"] = json.dumps(meta).encode()
-    with zipfile.ZipFile(target, "w") as zf:
-        for name, data in contents.items():
-            zf.writestr(name, data)
-    return target
-
-
-def _npy(array):
-    import io
-    buf = io.BytesIO()
-    np.save(buf, array)
-    return buf.getvalue()
-
-
-def _array(contents, name):
-    import io
-    return np.load(io.BytesIO(contents[f"{name}.npy"]))
-
-
 @pytest.mark.parametrize("edit, match", [
     (lambda c, m: m.pop("n_neighbours"), "neighbour index's members and n_neighbours go together"),
     (lambda c, m: c.pop("neighbour_titles.npy"), "neighbour index's members and n_neighbours go together"),
     (lambda c, m: m.update(format_version=5), "neighbour index's members and n_neighbours go together"),
-    (lambda c, m: c.update({"neighbour_ids.npy": _npy(np.frombuffer(b"a\nb", np.uint8))}), "2 ids for 160 articles"),
-    (lambda c, m: c.update({"neighbour_titles.npy": _npy(np.frombuffer(b"\xff" * 200, np.uint8))}), "not UTF-8"),
-    (lambda c, m: c.update({"neighbour_data.npy": _npy(_array(c, "neighbour_data") + 1)}), "outside \\(0, 1\\]"),
-    (lambda c, m: c.update({"neighbour_articles.npy": _npy(_array(c, "neighbour_articles")[::-1].copy())}),
+    (lambda c, m: c.update({"neighbour_ids.npy": npy(np.frombuffer(b"a\nb", np.uint8))}), "2 ids for 160 articles"),
+    (lambda c, m: c.update({"neighbour_titles.npy": npy(np.frombuffer(b"\xff" * 200, np.uint8))}), "not UTF-8"),
+    (lambda c, m: c.update({"neighbour_data.npy": npy(member_array(c, "neighbour_data") + 1)}), "outside \\(0, 1\\]"),
+    (lambda c, m: c.update({"neighbour_articles.npy": npy(member_array(c, "neighbour_articles")[::-1].copy())}),
      "out of order"),
-    (lambda c, m: c.update({"neighbour_tags.npy": _npy(_array(c, "neighbour_tags") + 50)}), "out of range"),
+    (lambda c, m: c.update({"neighbour_tags.npy": npy(member_array(c, "neighbour_tags") + 50)}), "out of range"),
 ])
 def test_a_damaged_index_is_one_model_error(tiny_model_file, tmp_path, edit, match):
-    path = _rewrite(tiny_model_file, tmp_path / "m.tagger", edit)
+    path = rewrite_model(tiny_model_file, tmp_path / "m.tagger", edit)
     with pytest.raises(ModelError, match=match):
         load_model(path)
 

@@ -198,13 +198,15 @@ class RidgeSettings:
 class RidgeFit:
     """What :func:`fit_ridge` learns: per-feature relevance factors (``None``: the features as they were),
     out-of-fold raw scores (documents x tags, the lead signal included) and the final pruned weights; ``X``, the
-    TF-IDF rows they were fitted on (relevance factors applied: the rows tagging computes for the same texts)."""
+    TF-IDF rows they were fitted on (relevance factors applied: the rows tagging computes for the same texts), and
+    each document's ``fold``: that of the model that scored it out of fold."""
 
     scale: np.ndarray | None
     oof: np.ndarray
     coef: sp.csr_matrix
     intercept: np.ndarray
     X: sp.csr_matrix
+    fold: np.ndarray
 
 
 def pruned_weights(blocks: Iterator[np.ndarray], intercept: np.ndarray, keep: int | None):
@@ -318,8 +320,10 @@ def fit_ridge(X: sp.csr_matrix, Y: np.ndarray, offset: sp.csr_matrix, solver: st
             ridge.prepare(X, Y, "final fit", lap)
     keep = settings.max_weights_per_tag
     oof = np.zeros(Y.shape, dtype=np.float64)
-    for held_out, blocks, intercept in ridge.folds():
+    fold = np.zeros(Y.shape[0], dtype=np.int64)
+    for k, (held_out, blocks, intercept) in enumerate(ridge.folds()):
         W, b = pruned_weights(blocks, intercept, keep)
         oof[held_out] = (X[held_out] @ W.T).toarray() + b + offset[held_out].toarray()
+        fold[held_out] = k
     coef, intercept = pruned_weights(*ridge.weights("final fit"), keep)
-    return RidgeFit(scale, oof, coef, intercept, X)
+    return RidgeFit(scale, oof, coef, intercept, X, fold)

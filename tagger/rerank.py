@@ -1,0 +1,346 @@
+"""The second stage: each text's candidate tags scored again, by boosted trees over the evidence of every source.
+
+The first stage gives every tag a probability from its own source (the tag's linear scorer, its label found in the
+text), one tag at a time.  The second stage looks at a text's likely tags together and at the training articles
+most like it (:mod:`tagger.neighbours`):
+
+    first-stage probabilities ─► candidates: the TOP tags by probability, the VOTED tags most carried by the
+    NEIGHBOURS nearest training articles, every label found at a probability of at least LABEL_FLOOR
+    ─► FEATURES of each (text, tag) ─► trees
+    (:mod:`tagger.trees`) ─► calibrated probability ─► the tag's second-stage threshold
+
+The features (:data:`FEATURES`) are the sources' own scores and where the tag stands among the text's candidates;
+how many of the nearest articles carry it and how alike they are; how often editors gave it together with the
+text's other best tags in training; how often it was given at all and how reliably the first stage finds it; and
+how much evidence the text has overall.  :mod:`tagger.learning.rerank` learns the trees from out-of-fold
+candidates (the training articles scored by first-stage models that did not see them, their neighbours from
+the other folds), with these same functions, so training and tagging compute every feature alike.
+
+A tag the second stage was not trained with (a site's vocabulary, added later) keeps its first-stage probability;
+so does every tag that is not a candidate (its probability is below the text's TOP best and no neighbour or label
+speaks for it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .scorer import sigmoid
+from .trees import Trees
+
+__all__ = ["FEATURES", "SETTINGS", "SecondStage", "Reranked", "TagStatistics", "Votes", "Labels", "Candidates2",
+           "votes", "candidates", "features", "logit", "NO_WORDS"]
+
+#: What the trees know of a candidate (a text, a tag).
+FEATURES = (
+    "probability",        # the first stage's probability
+    "log_odds",           # ... as log-odds
+    "words_log_odds",     # the tag's linear scorer's calibrated probability, as log-odds (NO_WORDS: none)
+    "label_probability",  # the lexical source's probability for the tag's label found in the text (-1: none found)
+    "label_mentions",     # log(1 + mentions of the label)
+    "label_in_title",     # 1 if the label stands in the title
+    "rank",               # the tag's place among the text's candidates by probability (0: the best)
+    "gap",                # log-odds of the text's best tag minus the tag's own
+    "margin",             # probability minus the tag's first-stage threshold
+    "neighbour_share",    # of the NEIGHBOURS nearest training articles, the share carrying the tag (by similarity)
+    "neighbours_10",      # how many of the 10 nearest carry it
+    "neighbour_best",     # the highest similarity of a neighbour carrying it (0: none)
+    "neighbour_first",    # the place of the first neighbour carrying it (NEIGHBOURS: none)
+    "cooccurrence",       # P(tag | each of the text's PARTNERS best other tags) in training, weighted by their
+                          # probabilities (smoothed towards the tag's own rate)
+    "pmi",                # their pointwise mutual information, weighted alike
+    "log_count",          # log(1 + training articles with the tag)
+    "reliability",        # the first stage's out-of-fold average precision for the tag
+    "labels_found",       # the text's number of tags whose labels it mentions
+    "probability_sum",    # the sum of the text's candidates' probabilities
+    "best_probability",   # the text's best first-stage probability
+    "best_similarity",    # the similarity of its nearest training article
+    "supervised",         # 1 if the tag has a linear scorer
+)
+_INDEX = {name: k for k, name in enumerate(FEATURES)}
+
+#: How candidates are chosen and features counted (kept in a model file, which tags with its own).  RT validation,
+#: mean of seeds 0/1/2 (first stage P@1 0.940, P@5 0.758, every-editor-tag micro-F1 0.619): 30 top and 30 voted
+#: candidates, every label: 0.944 / 0.763 / 0.624 (64 candidates a text); 20 and 15, the labels of probability
+#: 0.02 or more: 0.948 / 0.765 / 0.627 (43 a text: a third less work for the trees); 15 and 10: 0.942 / 0.763 /
+#: 0.626.
+SETTINGS = {"top": 20, "voted": 15, "neighbours": 30, "partners": 5, "label_floor": 0.02}
+
+#: A logit's probabilities are kept within [_EPS, 1 - _EPS] (log-odds within +-13.8).
+_EPS = 1e-6
+#: The words' log-odds of a tag without a linear scorer.
+NO_WORDS = -20.0
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, _EPS, 1 - _EPS)
+    return np.log(p / (1 - p))
+
+
+@dataclass
+class TagStatistics:
+    """What the features read of the training tags: ``counts`` (articles per tag), the co-occurrence counts of
+    pairs of tags (``pairs``: sorted codes ``s * n_tags + t``, and ``pair_counts``), ``n_documents`` (the
+    articles counted) and ``reliability`` (the first stage's out-of-fold average precision per tag)."""
+
+    counts: np.ndarray
+    pairs: np.ndarray
+    pair_counts: np.ndarray
+    n_documents: float
+    reliability: np.ndarray
+
+    @property
+    def n_tags(self) -> int:
+        return len(self.counts)
+
+    def together(self, s: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Training articles with both tag ``s`` and tag ``t`` (element by element)."""
+        codes = s.astype(np.int64) * self.n_tags + t
+        if not len(self.pairs):
+            return np.zeros(len(codes))
+        at = np.minimum(np.searchsorted(self.pairs, codes), len(self.pairs) - 1)
+        return np.where(self.pairs[at] == codes, self.pair_counts[at], 0).astype(np.float64)
+
+
+@dataclass
+class Labels:
+    """The label finds of a batch of texts: per find its text ``doc``, ``tag``, the lexical source's
+    ``probability``, ``mentions`` and whether it stands in the title (``in_title``)."""
+
+    doc: np.ndarray
+    tag: np.ndarray
+    probability: np.ndarray
+    mentions: np.ndarray
+    in_title: np.ndarray
+
+
+@dataclass
+class Votes:
+    """What the nearest training articles say of tags: one entry per (text ``doc``, ``tag``) that at least one of
+    them carries, with the ``share`` of similarity carrying it, how many of the 10 nearest do (``near``), the
+    ``best`` similarity and the ``first`` place of one carrying it; ``best_similarity`` per text."""
+
+    doc: np.ndarray
+    tag: np.ndarray
+    share: np.ndarray
+    near: np.ndarray
+    best: np.ndarray
+    first: np.ndarray
+    best_similarity: np.ndarray
+
+
+def votes(found: np.ndarray, similarity: np.ndarray, tag_indptr: np.ndarray, tag_columns: np.ndarray,
+          n_tags: int) -> Votes:
+    """:class:`Votes` of texts whose nearest articles are ``found`` (texts x K article numbers, nearest first) at
+    ``similarity``; article ``a`` carries the tags ``tag_columns[tag_indptr[a]:tag_indptr[a + 1]]`` (those of at
+    least ``n_tags`` are left out)."""
+    n, K = found.shape
+    start, stop = tag_indptr[found], tag_indptr[found + 1]
+    lengths = (stop - start).ravel()
+    at = np.repeat(start.ravel() - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+    tag = tag_columns[at]
+    doc = np.repeat(np.repeat(np.arange(n), K), lengths)
+    place = np.repeat(np.tile(np.arange(K), n), lengths)
+    sim = np.repeat(similarity.ravel(), lengths)
+    keep = (tag < n_tags) & (sim > 0)
+    doc, tag, place, sim = doc[keep], tag[keep], place[keep], sim[keep]
+    code = doc.astype(np.int64) * n_tags + tag
+    order = np.lexsort((place, code))  # by (text, tag), nearest first
+    code, place, sim = code[order], place[order], sim[order]
+    head = np.ones(len(code), dtype=bool)
+    head[1:] = code[1:] != code[:-1]
+    starts = np.flatnonzero(head)
+    total = similarity.sum(axis=1)
+    out_doc = code[starts] // n_tags
+    share = np.add.reduceat(sim, starts) / np.where(total > 0, total, 1.0)[out_doc] if len(starts) else np.zeros(0)
+    near = np.add.reduceat((place < 10).astype(np.float64), starts) if len(starts) else np.zeros(0)
+    return Votes(doc=out_doc, tag=code[starts] % n_tags, share=share, near=near,
+                 best=sim[starts], first=place[starts].astype(np.float64),
+                 best_similarity=similarity[:, 0] if K else np.zeros(n))
+
+
+@dataclass
+class Candidates2:
+    """The (text ``doc``, ``tag``) pairs the second stage scores, sorted by text, then by first-stage
+    probability (best first), then by tag."""
+
+    doc: np.ndarray
+    tag: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.doc)
+
+
+def candidates(P: np.ndarray, labels: Labels, voted: Votes, n_tags: int, settings: dict = SETTINGS) -> Candidates2:
+    """The candidates of texts with first-stage probabilities ``P`` (texts x tags): each text's ``top`` most
+    probable tags (probability above 0), its ``voted`` tags of the largest neighbour share, and every label found
+    whose tag's probability is at least ``label_floor``; only tags below ``n_tags`` (those the second stage was
+    trained with)."""
+    n = P.shape[0]
+    width = min(n_tags, P.shape[1])
+    top = min(settings["top"], width)
+    parts = []
+    if top:
+        best = np.argpartition(-P[:, :width], top - 1, axis=1)[:, :top] if top < width else \
+            np.broadcast_to(np.arange(width), (n, width))
+        rows = np.repeat(np.arange(n), top)
+        cols = best.ravel()
+        positive = P[rows, cols] > 0
+        parts.append(rows[positive].astype(np.int64) * n_tags + cols[positive])
+    if len(voted.doc):  # (votes come by text, then tag: one stable sort by text, then share, keeps ties by tag)
+        order = np.argsort(2.0 * voted.doc - voted.share, kind="stable")
+        doc = voted.doc[order]
+        first = np.searchsorted(doc, doc)  # each text's first entry
+        keep = order[(np.arange(len(doc)) - first) < settings["voted"]]
+        parts.append(voted.doc[keep].astype(np.int64) * n_tags + voted.tag[keep])
+    own = np.flatnonzero(labels.tag < n_tags)
+    own = own[P[labels.doc[own], labels.tag[own]] >= settings["label_floor"]]
+    parts.append(labels.doc[own].astype(np.int64) * n_tags + labels.tag[own])
+    code = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+    doc, tag = code // n_tags, code % n_tags
+    order = np.lexsort((tag, -P[doc, tag], doc))
+    return Candidates2(doc[order], tag[order])
+
+
+def _lookup(code: np.ndarray, keys: np.ndarray, values: np.ndarray, default: float) -> np.ndarray:
+    """``values`` at the places of sorted ``keys`` equal to each ``code`` (``default`` where none is)."""
+    if not len(keys):
+        return np.full(len(code), default, dtype=np.float64)
+    at = np.minimum(np.searchsorted(keys, code), len(keys) - 1)
+    return np.where(keys[at] == code, values[at], default).astype(np.float64)
+
+
+def features(P: np.ndarray, words: np.ndarray, labels: Labels, voted: Votes, c: Candidates2,
+             thresholds: np.ndarray, stats: TagStatistics, n_supervised: int, settings: dict = SETTINGS) -> np.ndarray:
+    """:data:`FEATURES` of candidates ``c`` (candidates x features, float64, finite): ``P`` the texts' first-stage
+    probabilities, ``words`` their supervised tags' own (the linear scorers' calibrated probabilities, before the
+    label finds are fused in: texts x ``n_supervised``), ``labels`` and
+    ``voted`` their label finds and neighbour votes, ``thresholds`` the tags' first-stage thresholds, ``stats`` the
+    training tags' statistics."""
+    n_tags = stats.n_tags
+    doc, tag = c.doc, c.tag
+    F = np.zeros((len(c), len(FEATURES)))
+    p = P[doc, tag]
+    F[:, _INDEX["probability"]] = p
+    F[:, _INDEX["log_odds"]] = lp = logit(p)
+    sup = tag < n_supervised
+    F[:, _INDEX["words_log_odds"]] = NO_WORDS
+    F[sup, _INDEX["words_log_odds"]] = logit(words[doc[sup], tag[sup]])
+    code = doc.astype(np.int64) * n_tags + tag
+    own = labels.tag < n_tags
+    lcode = labels.doc[own].astype(np.int64) * n_tags + labels.tag[own]
+    order = np.argsort(lcode, kind="stable")
+    lcode = lcode[order]
+    F[:, _INDEX["label_probability"]] = _lookup(code, lcode, labels.probability[own][order], -1.0)
+    F[:, _INDEX["label_mentions"]] = np.log1p(_lookup(code, lcode, labels.mentions[own][order], 0.0))
+    F[:, _INDEX["label_in_title"]] = _lookup(code, lcode, labels.in_title[own][order].astype(np.float64), 0.0)
+    first = np.searchsorted(doc, doc)  # (candidates are sorted by text, most probable first)
+    F[:, _INDEX["rank"]] = np.arange(len(c)) - first
+    best = P.max(axis=1) if P.shape[1] else np.zeros(len(P))
+    F[:, _INDEX["gap"]] = logit(best[doc]) - lp
+    F[:, _INDEX["margin"]] = p - thresholds[tag]
+    vcode = voted.doc.astype(np.int64) * n_tags + voted.tag  # (sorted: votes come by text, then tag)
+    F[:, _INDEX["neighbour_share"]] = _lookup(code, vcode, voted.share, 0.0)
+    F[:, _INDEX["neighbours_10"]] = _lookup(code, vcode, voted.near, 0.0)
+    F[:, _INDEX["neighbour_best"]] = _lookup(code, vcode, voted.best, 0.0)
+    F[:, _INDEX["neighbour_first"]] = _lookup(code, vcode, voted.first, float(settings["neighbours"]))
+    F[:, _INDEX["cooccurrence"]], F[:, _INDEX["pmi"]] = _cooccurrence(P, doc, tag, stats, settings["partners"])
+    F[:, _INDEX["log_count"]] = np.log1p(stats.counts[tag])
+    F[:, _INDEX["reliability"]] = stats.reliability[tag]
+    F[:, _INDEX["labels_found"]] = np.bincount(labels.doc, minlength=len(P))[doc]
+    F[:, _INDEX["probability_sum"]] = np.bincount(doc, weights=p, minlength=len(P))[doc]
+    F[:, _INDEX["best_probability"]] = best[doc]
+    F[:, _INDEX["best_similarity"]] = voted.best_similarity[doc]
+    F[:, _INDEX["supervised"]] = sup
+    return F
+
+
+def _cooccurrence(P: np.ndarray, doc: np.ndarray, tag: np.ndarray, stats: TagStatistics,
+                  partners: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per candidate: P(tag | s) and PMI(tag, s) over the text's ``partners`` most probable tags ``s`` other than
+    the tag (of the tags the statistics know), weighted by their probabilities."""
+    n_tags = stats.n_tags
+    k = min(partners, n_tags)
+    if not len(doc) or not k:
+        return np.zeros(len(doc)), np.zeros(len(doc))
+    Q = P[:, :n_tags]
+    top = np.argpartition(-Q, k - 1, axis=1)[:, :k] if k < n_tags else np.broadcast_to(np.arange(n_tags), Q.shape)
+    n = max(stats.n_documents, 1.0)
+    prior = (stats.counts[tag] + 1) / (n + 2)
+    cond, pmi, weight = np.zeros(len(doc)), np.zeros(len(doc)), np.zeros(len(doc))
+    for j in range(k):
+        s = top[doc, j]
+        w = Q[doc, s] * (s != tag)
+        both = stats.together(s, tag)
+        cond += w * (both + 2 * prior) / (stats.counts[s] + 2)
+        pmi += w * np.log((both + 0.5) * n / ((stats.counts[s] + 1) * (stats.counts[tag] + 1)))
+        weight += w
+    weight = np.where(weight > 0, weight, 1.0)
+    return cond / weight, pmi / weight
+
+
+class SecondStage:
+    """A learned second stage: the ``trees`` (:class:`~tagger.trees.Trees` over :data:`FEATURES`), the ``(a, b)``
+    sigmoid that ``calibration`` maps their raw scores to probabilities with, the tags' ``first_thresholds``
+    (the first stage's, every tag of the model), the training tags' ``statistics`` (the second stage scores
+    the tags it covers, ``statistics.n_tags``) and its ``settings`` (:data:`SETTINGS`)."""
+
+    def __init__(self, trees: Trees, calibration: tuple[float, float], first_thresholds: np.ndarray,
+                 statistics: TagStatistics, settings: dict | None = None):
+        self.trees = trees
+        self.calibration = (float(calibration[0]), float(calibration[1]))
+        self.first_thresholds = np.asarray(first_thresholds, dtype=np.float64)
+        self.statistics = statistics
+        self.settings = {**SETTINGS, **(settings or {})}
+        if trees.n_features != len(FEATURES):
+            raise ValueError(f"the trees read {trees.n_features} features; the second stage computes {len(FEATURES)}")
+        if len(statistics.reliability) != statistics.n_tags or len(self.first_thresholds) < statistics.n_tags:
+            raise ValueError("the second stage's tag statistics and thresholds do not cover its tags")
+
+    @property
+    def n_tags(self) -> int:
+        return self.statistics.n_tags
+
+    def extended(self, n_tags: int, thresholds: np.ndarray) -> "SecondStage":
+        """This stage in a model of ``n_tags`` tags (a vocabulary added: the new tags keep their first-stage
+        probability, with the first-stage ``thresholds`` given for them)."""
+        first = np.concatenate([self.first_thresholds, thresholds[len(self.first_thresholds):n_tags]])
+        return SecondStage(self.trees, self.calibration, first, self.statistics, self.settings)
+
+    def probability(self, raw: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities of the trees' raw scores."""
+        a, b = self.calibration
+        return sigmoid(a * raw + b)
+
+    def rerank(self, P: np.ndarray, words: np.ndarray, X, index, n_supervised: int, found=None,
+               label_scores: np.ndarray | None = None) -> "Reranked":
+        """The candidates of texts with first-stage probabilities ``P`` scored again, in place: ``words`` the
+        linear scorers' own probabilities (texts x ``n_supervised``), ``X`` the texts' TF-IDF rows, in which
+        ``index`` (:class:`~tagger.neighbours.NeighbourIndex`) finds their nearest training articles, ``found`` the
+        lexical source's :class:`~tagger.lexical.Candidates` (``None``: no label finds) and ``label_scores`` their
+        probabilities.  Returns what it computed (:class:`Reranked`: what :mod:`tagger.explain` shows)."""
+        if found is None:
+            e = np.zeros(0, dtype=np.int64)
+            labels = Labels(e, e, np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool))
+        else:
+            labels = Labels(found.doc, found.tag, label_scores, found.mentions, found.in_title)
+        nearest, similarity = index.search(X, self.settings["neighbours"])
+        voted = votes(nearest, similarity, index.tag_indptr, index.tag_columns, self.n_tags)
+        c = candidates(P, labels, voted, self.n_tags, self.settings)
+        F = features(P, words, labels, voted, c, self.first_thresholds, self.statistics, n_supervised, self.settings)
+        before = P[c.doc, c.tag]
+        P[c.doc, c.tag] = self.probability(self.trees.raw(F))
+        return Reranked(c, F, before, nearest, similarity)
+
+
+@dataclass
+class Reranked:
+    """What the second stage computed for a batch of texts: its candidates, their :data:`FEATURES` and first-stage
+    probabilities (``before``), and each text's nearest training articles (``nearest``, ``similarity``)."""
+
+    candidates: Candidates2
+    features: np.ndarray
+    before: np.ndarray
+    nearest: np.ndarray
+    similarity: np.ndarray
