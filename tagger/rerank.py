@@ -203,12 +203,18 @@ def candidates(P: np.ndarray, labels: Labels, voted: Votes, n_tags: int, setting
     return Candidates2(doc[order], tag[order])
 
 
-def _lookup(code: np.ndarray, keys: np.ndarray, values: np.ndarray, default: float) -> np.ndarray:
-    """``values`` at the places of sorted ``keys`` equal to each ``code`` (``default`` where none is)."""
+def _places(code: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each ``code``, its place among sorted ``keys`` and whether it is there."""
     if not len(keys):
-        return np.full(len(code), default, dtype=np.float64)
+        return np.zeros(len(code), dtype=np.intp), np.zeros(len(code), dtype=bool)
     at = np.minimum(np.searchsorted(keys, code), len(keys) - 1)
-    return np.where(keys[at] == code, values[at], default).astype(np.float64)
+    return at, keys[at] == code
+
+
+def _at(places: tuple[np.ndarray, np.ndarray], values: np.ndarray, default: float) -> np.ndarray:
+    """``values`` at ``places`` (see :func:`_places`), ``default`` where the code is not among the keys."""
+    at, found = places
+    return np.where(found, values[at] if len(values) else default, default).astype(np.float64)
 
 
 def features(P: np.ndarray, words: np.ndarray, labels: Labels, voted: Votes, c: Candidates2,
@@ -232,19 +238,20 @@ def features(P: np.ndarray, words: np.ndarray, labels: Labels, voted: Votes, c: 
     lcode = labels.doc[own].astype(np.int64) * n_tags + labels.tag[own]
     order = np.argsort(lcode, kind="stable")
     lcode = lcode[order]
-    F[:, _INDEX["label_probability"]] = _lookup(code, lcode, labels.probability[own][order], -1.0)
-    F[:, _INDEX["label_mentions"]] = np.log1p(_lookup(code, lcode, labels.mentions[own][order], 0.0))
-    F[:, _INDEX["label_in_title"]] = _lookup(code, lcode, labels.in_title[own][order].astype(np.float64), 0.0)
+    found = _places(code, lcode)
+    F[:, _INDEX["label_probability"]] = _at(found, labels.probability[own][order], -1.0)
+    F[:, _INDEX["label_mentions"]] = np.log1p(_at(found, labels.mentions[own][order], 0.0))
+    F[:, _INDEX["label_in_title"]] = _at(found, labels.in_title[own][order].astype(np.float64), 0.0)
     first = np.searchsorted(doc, doc)  # (candidates are sorted by text, most probable first)
     F[:, _INDEX["rank"]] = np.arange(len(c)) - first
     best = P.max(axis=1) if P.shape[1] else np.zeros(len(P))
     F[:, _INDEX["gap"]] = logit(best[doc]) - lp
     F[:, _INDEX["margin"]] = p - thresholds[tag]
-    vcode = voted.doc.astype(np.int64) * n_tags + voted.tag  # (sorted: votes come by text, then tag)
-    F[:, _INDEX["neighbour_share"]] = _lookup(code, vcode, voted.share, 0.0)
-    F[:, _INDEX["neighbours_10"]] = _lookup(code, vcode, voted.near, 0.0)
-    F[:, _INDEX["neighbour_best"]] = _lookup(code, vcode, voted.best, 0.0)
-    F[:, _INDEX["neighbour_first"]] = _lookup(code, vcode, voted.first, float(settings["neighbours"]))
+    found = _places(code, voted.doc.astype(np.int64) * n_tags + voted.tag)  # (sorted: by text, then tag)
+    F[:, _INDEX["neighbour_share"]] = _at(found, voted.share, 0.0)
+    F[:, _INDEX["neighbours_10"]] = _at(found, voted.near, 0.0)
+    F[:, _INDEX["neighbour_best"]] = _at(found, voted.best, 0.0)
+    F[:, _INDEX["neighbour_first"]] = _at(found, voted.first, float(settings["neighbours"]))
     F[:, _INDEX["cooccurrence"]], F[:, _INDEX["pmi"]] = _cooccurrence(P, doc, tag, stats, settings["partners"])
     F[:, _INDEX["log_count"]] = np.log1p(stats.counts[tag])
     F[:, _INDEX["reliability"]] = stats.reliability[tag]
@@ -267,15 +274,14 @@ def _cooccurrence(P: np.ndarray, doc: np.ndarray, tag: np.ndarray, stats: TagSta
     Q = P[:, :n_tags]
     top = np.argpartition(-Q, k - 1, axis=1)[:, :k] if k < n_tags else np.broadcast_to(np.arange(n_tags), Q.shape)
     n = max(stats.n_documents, 1.0)
-    prior = (stats.counts[tag] + 1) / (n + 2)
-    cond, pmi, weight = np.zeros(len(doc)), np.zeros(len(doc)), np.zeros(len(doc))
-    for j in range(k):
-        s = top[doc, j]
-        w = Q[doc, s] * (s != tag)
-        both = stats.together(s, tag)
-        cond += w * (both + 2 * prior) / (stats.counts[s] + 2)
-        pmi += w * np.log((both + 0.5) * n / ((stats.counts[s] + 1) * (stats.counts[tag] + 1)))
-        weight += w
+    s = top[doc]  # (candidates x partners, as every array below)
+    t = tag[:, None]
+    w = Q[doc[:, None], s] * (s != t)
+    both = stats.together(s.ravel(), np.repeat(tag, k)).reshape(s.shape)
+    count_t = stats.counts[t]
+    cond = (w * (both + 2 * (count_t + 1) / (n + 2)) / (stats.counts[s] + 2)).sum(axis=1)
+    pmi = (w * np.log((both + 0.5) * n / ((stats.counts[s] + 1) * (count_t + 1)))).sum(axis=1)
+    weight = w.sum(axis=1)
     weight = np.where(weight > 0, weight, 1.0)
     return cond / weight, pmi / weight
 
