@@ -68,24 +68,25 @@ class Trees:
         """The leaf each row of features ``F`` (rows x n_features, finite) reaches in each tree: rows x trees."""
         F = np.asarray(F, dtype=np.float64)
         out = np.empty((len(F), self.n_trees), dtype=np.intp)
+        left, threshold = self.left, self.threshold
         for start in range(0, len(F), CHUNK_ROWS):
             columns = np.ascontiguousarray(F[start:start + CHUNK_ROWS].T)  # feature by feature: x[f, row]
             n = columns.shape[1]
             flat, offset, row = columns.ravel(), self.feature * n, np.arange(n)[:, None]
             node = np.broadcast_to(self.roots, (n, self.n_trees))
-            for _ in range(self.depth):
-                node = self.left[node] + (flat[offset[node] + row] > self.threshold[node])
+            for _ in range(self.depth):  # (take: the indices are in range, so no checks or index conversion)
+                node = left.take(node) + (flat.take(offset.take(node) + row) > threshold.take(node))
             out[start:start + n] = node
         return out
 
     def raw(self, F: np.ndarray) -> np.ndarray:
         """The ensemble's raw score (log-odds) of each row of ``F``: the baseline plus the trees' leaf values, added
         in tree order (scikit-learn's ``_raw_predict``, the same float64 sum)."""
-        values = self.value[self.leaves(F)]
-        acc = np.empty((len(F), self.n_trees + 1))
-        acc[:, 0] = self.baseline
-        acc[:, 1:] = values
-        return np.cumsum(acc, axis=1)[:, -1]  # (cumsum adds left to right, one after another)
+        values = self.value.take(self.leaves(F).T)  # (trees x rows: each tree's values one contiguous row)
+        score = np.full(len(F), self.baseline)
+        for tree_values in values:  # (one tree after another, as scikit-learn adds them)
+            score += tree_values
+        return score
 
     def contributions(self, f: np.ndarray) -> tuple[float, np.ndarray]:
         """One row ``f``'s score taken apart: the baseline plus the trees' root values, and what each feature's
