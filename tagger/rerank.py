@@ -26,11 +26,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .neighbours import NeighbourIndex, strongest
 from .scorer import sigmoid
 from .trees import Trees
 
 __all__ = ["FEATURES", "SETTINGS", "SecondStage", "Reranked", "TagStatistics", "Votes", "Labels", "Candidates2",
-           "votes", "candidates", "features", "logit", "NO_WORDS"]
+           "nearest", "votes", "most_probable", "candidates", "features", "logit", "NO_WORDS"]
 
 #: What the trees know of a candidate (a text, a tag).
 FEATURES = (
@@ -64,8 +65,11 @@ _INDEX = {name: k for k, name in enumerate(FEATURES)}
 #: mean of seeds 0/1/2 (first stage P@1 0.940, P@5 0.758, every-editor-tag micro-F1 0.619): 30 top and 30 voted
 #: candidates, every label: 0.944 / 0.763 / 0.624 (64 candidates a text); 20 and 15, the labels of probability
 #: 0.02 or more: 0.948 / 0.765 / 0.627 (43 a text: a third less work for the trees); 15 and 10: 0.942 / 0.763 /
-#: 0.626.
-SETTINGS = {"top": 20, "voted": 15, "neighbours": 30, "partners": 5, "label_floor": 0.02}
+#: 0.626.  A text searches the neighbour index by its 64 strongest terms (``query_terms``): RT validation, medians
+#: of seeds 0/1/2, P@1 / P@5 / every-editor-tag micro-F1 with every term 0.949 / 0.764 / 0.626, with 64 0.944 /
+#: 0.761 / 0.626, with 32 0.944 / 0.762 / 0.624; the search meets a third of the index's values it meets with every
+#: term, and it was most of the second stage's tagging cost.
+SETTINGS = {"top": 20, "voted": 15, "neighbours": 30, "partners": 5, "label_floor": 0.02, "query_terms": 64}
 
 #: A logit's probabilities are kept within [_EPS, 1 - _EPS] (log-odds within +-13.8).
 _EPS = 1e-6
@@ -130,6 +134,15 @@ class Votes:
     best_similarity: np.ndarray
 
 
+def nearest(index: NeighbourIndex, X, settings: dict = SETTINGS) -> tuple[np.ndarray, np.ndarray]:
+    """The ``neighbours`` nearest training articles in ``index`` of each row of TF-IDF rows ``X`` and their
+    similarities (see :meth:`~tagger.neighbours.NeighbourIndex.search`), each text searched by its
+    ``query_terms`` strongest terms alone: the cosine of those with the articles' pruned rows.  The terms a text
+    shares with few articles are its strongest, so the search meets a fraction of the index it would meet
+    with every term."""
+    return index.search(strongest(X, settings["query_terms"]), settings["neighbours"])
+
+
 def votes(found: np.ndarray, similarity: np.ndarray, tag_indptr: np.ndarray, tag_columns: np.ndarray,
           n_tags: int) -> Votes:
     """:class:`Votes` of texts whose nearest articles are ``found`` (texts x K article numbers, nearest first) at
@@ -163,13 +176,26 @@ def votes(found: np.ndarray, similarity: np.ndarray, tag_indptr: np.ndarray, tag
 @dataclass
 class Candidates2:
     """The (text ``doc``, ``tag``) pairs the second stage scores, sorted by text, then by first-stage
-    probability (best first), then by tag."""
+    probability (best first), then by tag; ``best``: each text's most probable tags (texts x at least ``top`` and
+    ``partners``, best first, ties by tag), from which the candidates and the co-occurrence partners are taken."""
 
     doc: np.ndarray
     tag: np.ndarray
+    best: np.ndarray
 
     def __len__(self) -> int:
         return len(self.doc)
+
+
+def most_probable(P: np.ndarray, k: int) -> np.ndarray:
+    """Each row's ``k`` largest columns of ``P`` (all of them if it has fewer), largest first, ties by column."""
+    n, width = P.shape
+    k = min(k, width)
+    if not k:
+        return np.zeros((n, 0), dtype=np.intp)
+    best = np.argpartition(-P, k - 1, axis=1)[:, :k] if k < width else np.broadcast_to(np.arange(width), (n, k))
+    order = np.lexsort((best, -np.take_along_axis(P, best, axis=1)), axis=1)
+    return np.take_along_axis(best, order, axis=1)
 
 
 def candidates(P: np.ndarray, labels: Labels, voted: Votes, n_tags: int, settings: dict = SETTINGS) -> Candidates2:
@@ -178,14 +204,12 @@ def candidates(P: np.ndarray, labels: Labels, voted: Votes, n_tags: int, setting
     whose tag's probability is at least ``label_floor``; only tags below ``n_tags`` (those the second stage was
     trained with)."""
     n = P.shape[0]
-    width = min(n_tags, P.shape[1])
-    top = min(settings["top"], width)
+    best = most_probable(P[:, :min(n_tags, P.shape[1])], max(settings["top"], settings["partners"]))
     parts = []
+    top = min(settings["top"], best.shape[1])
     if top:
-        best = np.argpartition(-P[:, :width], top - 1, axis=1)[:, :top] if top < width else \
-            np.broadcast_to(np.arange(width), (n, width))
         rows = np.repeat(np.arange(n), top)
-        cols = best.ravel()
+        cols = best[:, :top].ravel()
         positive = P[rows, cols] > 0
         parts.append(rows[positive].astype(np.int64) * n_tags + cols[positive])
     if len(voted.doc):  # (votes come by text, then tag: one stable sort by text, then share, keeps ties by tag)
@@ -200,7 +224,7 @@ def candidates(P: np.ndarray, labels: Labels, voted: Votes, n_tags: int, setting
     code = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
     doc, tag = code // n_tags, code % n_tags
     order = np.lexsort((tag, -P[doc, tag], doc))
-    return Candidates2(doc[order], tag[order])
+    return Candidates2(doc[order], tag[order], best)
 
 
 def _places(code: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -252,7 +276,8 @@ def features(P: np.ndarray, words: np.ndarray, labels: Labels, voted: Votes, c: 
     F[:, _INDEX["neighbours_10"]] = _at(found, voted.near, 0.0)
     F[:, _INDEX["neighbour_best"]] = _at(found, voted.best, 0.0)
     F[:, _INDEX["neighbour_first"]] = _at(found, voted.first, float(settings["neighbours"]))
-    F[:, _INDEX["cooccurrence"]], F[:, _INDEX["pmi"]] = _cooccurrence(P, doc, tag, stats, settings["partners"])
+    F[:, _INDEX["cooccurrence"]], F[:, _INDEX["pmi"]] = _cooccurrence(P, doc, tag, c.best[:, :settings["partners"]],
+                                                                      stats)
     F[:, _INDEX["log_count"]] = np.log1p(stats.counts[tag])
     F[:, _INDEX["reliability"]] = stats.reliability[tag]
     F[:, _INDEX["labels_found"]] = np.bincount(labels.doc, minlength=len(P))[doc]
@@ -263,20 +288,17 @@ def features(P: np.ndarray, words: np.ndarray, labels: Labels, voted: Votes, c: 
     return F
 
 
-def _cooccurrence(P: np.ndarray, doc: np.ndarray, tag: np.ndarray, stats: TagStatistics,
-                  partners: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per candidate: P(tag | s) and PMI(tag, s) over the text's ``partners`` most probable tags ``s`` other than
-    the tag (of the tags the statistics know), weighted by their probabilities."""
-    n_tags = stats.n_tags
-    k = min(partners, n_tags)
+def _cooccurrence(P: np.ndarray, doc: np.ndarray, tag: np.ndarray, partners: np.ndarray,
+                  stats: TagStatistics) -> tuple[np.ndarray, np.ndarray]:
+    """Per candidate: P(tag | s) and PMI(tag, s) over its text's ``partners`` (texts x partners: its most probable
+    tags, of those the statistics know) other than the tag, weighted by their probabilities."""
+    k = partners.shape[1]
     if not len(doc) or not k:
         return np.zeros(len(doc)), np.zeros(len(doc))
-    Q = P[:, :n_tags]
-    top = np.argpartition(-Q, k - 1, axis=1)[:, :k] if k < n_tags else np.broadcast_to(np.arange(n_tags), Q.shape)
     n = max(stats.n_documents, 1.0)
-    s = top[doc]  # (candidates x partners, as every array below)
+    s = partners[doc]  # (candidates x partners, as every array below)
     t = tag[:, None]
-    w = Q[doc[:, None], s] * (s != t)
+    w = P[doc[:, None], s] * (s != t)
     both = stats.together(s.ravel(), np.repeat(tag, k)).reshape(s.shape)
     count_t = stats.counts[t]
     cond = (w * (both + 2 * (count_t + 1) / (n + 2)) / (stats.counts[s] + 2)).sum(axis=1)
@@ -331,13 +353,13 @@ class SecondStage:
             labels = Labels(e, e, np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool))
         else:
             labels = Labels(found.doc, found.tag, label_scores, found.mentions, found.in_title)
-        nearest, similarity = index.search(X, self.settings["neighbours"])
-        voted = votes(nearest, similarity, index.tag_indptr, index.tag_columns, self.n_tags)
+        found, similarity = nearest(index, X, self.settings)
+        voted = votes(found, similarity, index.tag_indptr, index.tag_columns, self.n_tags)
         c = candidates(P, labels, voted, self.n_tags, self.settings)
         F = features(P, words, labels, voted, c, self.first_thresholds, self.statistics, n_supervised, self.settings)
         before = P[c.doc, c.tag]
         P[c.doc, c.tag] = self.probability(self.trees.raw(F))
-        return Reranked(c, F, before, nearest, similarity)
+        return Reranked(c, F, before, found, similarity)
 
 
 @dataclass

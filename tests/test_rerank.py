@@ -13,7 +13,8 @@ from helpers import make_long_tail_corpus, member_array, npy, rewrite_model
 from tagger import TagClassifier, TagModel, Vocabulary, load_model
 from tagger.learning.rerank import average_precision, export_trees, tag_statistics
 from tagger.model_file import ModelError
-from tagger.rerank import FEATURES, Labels, candidates, votes
+from tagger.neighbours import strongest
+from tagger.rerank import FEATURES, SETTINGS, Labels, candidates, most_probable, nearest, votes
 from tagger.trees import Trees
 
 
@@ -90,6 +91,27 @@ def test_candidates_are_the_best_the_voted_and_the_labels_found():
     none = candidates(P, Labels(e, e, e * 1.0, e, e.astype(bool)), voted, n_tags=4,
                       settings={**settings, "top": 1, "voted": 0})
     assert list(zip(none.doc.tolist(), none.tag.tolist())) == [(0, 0)]  # (text 1: nothing above 0 of its 4 tags)
+
+
+def test_most_probable_is_each_rows_best_first_ties_by_column():
+    P = np.array([[0.1, 0.7, 0.3, 0.7, 0.0], [0.2, 0.2, 0.2, 0.9, 0.2]])
+    assert most_probable(P, 3).tolist() == [[1, 3, 2], [3, 0, 1]]
+    assert most_probable(P, 9).tolist() == [[1, 3, 2, 0, 4], [3, 0, 1, 2, 4]]
+    assert most_probable(P, 0).shape == (2, 0)
+
+
+def test_the_second_stage_searches_by_a_texts_strongest_terms(reranked, long_tail):
+    scorer = reranked.to_scorer()
+    X = scorer.transform(long_tail[0][320:])
+    index, settings = scorer.neighbours, scorer.second.settings
+    longest = int(np.diff(X.indptr).max())
+    assert settings["query_terms"] == SETTINGS["query_terms"] < longest
+    found, similarity = nearest(index, X, settings)
+    np.testing.assert_array_equal(found, index.search(strongest(X, settings["query_terms"]), settings["neighbours"])[0])
+    every = nearest(index, X, {**settings, "query_terms": longest})  # (no text cut: the search with every term)
+    for got, want in zip(every, index.search(X, settings["neighbours"])):
+        np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(similarity, every[1])
 
 
 def test_statistics_and_average_precision():

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..neighbours import NeighbourIndex
-from ..rerank import FEATURES, SETTINGS, Labels, SecondStage, TagStatistics, candidates, features, votes
+from ..rerank import FEATURES, SETTINGS, Labels, SecondStage, TagStatistics, candidates, features, nearest, votes
 from ..trees import Trees
 from .calibration import tune_thresholds
 from .neighbours import pruned_rows
@@ -212,7 +212,7 @@ def _describe(P1, words, labels: Labels, Xs: sp.csr_matrix, rows: sp.csr_matrix,
     pool_tags.sort_indices()
     index = NeighbourIndex(rows.T.tocsr(), [""] * rows.shape[0], [""] * rows.shape[0], pool_tags.indices,
                            pool_tags.indptr, 0)
-    found, similarity = index.search(Xs[mine], SETTINGS["neighbours"])
+    found, similarity = nearest(index, Xs[mine], SETTINGS)
     place = np.full(len(P1), -1)
     place[mine] = np.arange(len(mine))
     at = place[labels.doc] >= 0
