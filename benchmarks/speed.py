@@ -215,6 +215,7 @@ def main() -> None:
             print(f"| {name} | {ms} |")
         return
     # cold processes first, while this one is small: a forked child's peak memory counts its parent's pages
+    load_before = os.getloadavg()[0]  # (a shared machine: the load the figures were taken at, before and after)
     compiled_as_installed()
     first_tag = (f"import tagger; tagger.load_model({args.model!r}).predict_tags({SAMPLE!r})" if args.model
                  else f"import tagger; tagger.predict_tags({SAMPLE!r})")
@@ -267,6 +268,7 @@ def main() -> None:
             seconds, peak = train_time(config)
             results["train_s" + suffix] = round(seconds, 1)
             results["train_peak_rss_gb" + suffix] = round(peak, 2)
+    results["load_average_1min_before_after"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     rows = "\n".join(f"| {k} | {v} |" for k, v in results.items())
     write_results("speed", results, f"| measure | value |\n|---|---|\n{rows}")
 
