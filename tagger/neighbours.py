@@ -23,7 +23,8 @@ from .csr import CSR, product, small_product
 
 __all__ = ["NeighbourIndex", "SimilarArticle", "CHUNK", "largest", "strongest"]
 
-#: Texts searched together: their similarities are a texts x articles matrix (256 x 50,000 articles: 51 MB).
+#: Texts searched together: their positive similarities, at most a texts x articles matrix (256 x 50,000 articles:
+#: 51 MB of values).
 CHUNK = 256
 
 

@@ -67,7 +67,7 @@ _INDEX = {name: k for k, name in enumerate(FEATURES)}
 #: 0.02 or more: 0.948 / 0.765 / 0.627 (43 a text: a third less work for the trees); 15 and 10: 0.942 / 0.763 /
 #: 0.626.  A text searches the neighbour index by its 64 strongest terms (``query_terms``): RT validation, medians
 #: of seeds 0/1/2, P@1 / P@5 / every-editor-tag micro-F1 with every term 0.949 / 0.764 / 0.626, with 64 0.944 /
-#: 0.761 / 0.626, with 32 0.944 / 0.762 / 0.624; the search meets a third of the index's values it meets with every
+#: 0.761 / 0.625, with 32 0.944 / 0.762 / 0.624; the search meets a third of the index's values it meets with every
 #: term, and it was most of the second stage's tagging cost.
 SETTINGS = {"top": 20, "voted": 15, "neighbours": 30, "partners": 5, "label_floor": 0.02, "query_terms": 64}
 
@@ -176,8 +176,9 @@ def votes(found: np.ndarray, similarity: np.ndarray, tag_indptr: np.ndarray, tag
 @dataclass
 class Candidates2:
     """The (text ``doc``, ``tag``) pairs the second stage scores, sorted by text, then by first-stage
-    probability (best first), then by tag; ``best``: each text's most probable tags (texts x at least ``top`` and
-    ``partners``, best first, ties by tag), from which the candidates and the co-occurrence partners are taken."""
+    probability (best first), then by tag; ``best``: each text's most probable tags (texts x the larger of ``top``
+    and ``partners``, best first, ties by tag), from which the candidates and the co-occurrence partners are
+    taken."""
 
     doc: np.ndarray
     tag: np.ndarray
@@ -353,13 +354,13 @@ class SecondStage:
             labels = Labels(e, e, np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool))
         else:
             labels = Labels(found.doc, found.tag, label_scores, found.mentions, found.in_title)
-        found, similarity = nearest(index, X, self.settings)
-        voted = votes(found, similarity, index.tag_indptr, index.tag_columns, self.n_tags)
+        articles, similarity = nearest(index, X, self.settings)
+        voted = votes(articles, similarity, index.tag_indptr, index.tag_columns, self.n_tags)
         c = candidates(P, labels, voted, self.n_tags, self.settings)
         F = features(P, words, labels, voted, c, self.first_thresholds, self.statistics, n_supervised, self.settings)
         before = P[c.doc, c.tag]
         P[c.doc, c.tag] = self.probability(self.trees.raw(F))
-        return Reranked(c, F, before, found, similarity)
+        return Reranked(c, F, before, articles, similarity)
 
 
 @dataclass
