@@ -1,5 +1,6 @@
 """The second stage: trees walked in NumPy as scikit-learn walks them, candidates and neighbour votes as counted by
 hand, a model that re-ranks its candidates, keeps its first stage as it was, and survives its model file."""
+import copy
 import json
 import zipfile
 
@@ -12,9 +13,9 @@ from helpers import make_long_tail_corpus, member_array, npy, rewrite_model
 
 from tagger import TagClassifier, TagModel, Vocabulary, load_model
 from tagger.learning.rerank import average_precision, export_trees, tag_statistics
-from tagger.model_file import ModelError
+from tagger.model_file import ModelError, save_model
 from tagger.neighbours import strongest
-from tagger.rerank import FEATURES, SETTINGS, Labels, candidates, most_probable, nearest, votes
+from tagger.rerank import FEATURES, SETTINGS, Labels, SecondStage, candidates, most_probable, nearest, votes
 from tagger.trees import Trees
 
 
@@ -169,6 +170,19 @@ def test_a_model_with_a_second_stage_round_trips(reranked, long_tail, tmp_path):
         state = json.loads(zf.read("second_stage.json"))
         params = json.loads(zf.read("metadata.json"))["params"]
     assert state["features"] == list(FEATURES) and params["rerank"] is True
+
+
+def test_a_models_query_terms_come_back_from_its_file(reranked, long_tail, tmp_path):
+    scorer = copy.copy(reranked.to_scorer())
+    stage = scorer.second
+    scorer.second = SecondStage(stage.trees, stage.calibration, stage.first_thresholds, stage.statistics,
+                                {**stage.settings, "query_terms": 3})
+    save_model(scorer, tmp_path / "few.tagger")
+    loaded = load_model(tmp_path / "few.tagger").scorer
+    texts = long_tail[0][320:]
+    assert loaded.second.settings == scorer.second.settings and loaded.second.settings["query_terms"] == 3
+    np.testing.assert_array_equal(loaded.probabilities(texts)[0], scorer.probabilities(texts)[0])
+    assert not np.array_equal(loaded.probabilities(texts)[0], reranked.to_scorer().probabilities(texts)[0])
 
 
 def _json_edit(fn):
