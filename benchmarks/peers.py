@@ -9,7 +9,8 @@ files go to benchmarks/work/ (git-ignored).  Annif is driven through its own CLI
 fastText through benchmarks/peer_fasttext.py inside that environment.  Every system is scored here with the
 same code: P@1/3/5 of its ranked scores and micro-F1 at its best single threshold, which is picked on the
 test set itself (an optimistic oracle); for tagger also the micro-F1 of predict_tags with its tuned
-thresholds (chosen on training data only).  A peer that fails to install or run is reported with its error.
+thresholds (chosen on training data only).  tagger is fitted once with its second stage and measured with it
+("tagger, two stages") and without it ("tagger, first stage": its first stage's probabilities and thresholds).  A peer that fails to install or run is reported with its error.
 Writes benchmarks/results/peers.{json,md}."""
 from __future__ import annotations
 
@@ -173,25 +174,29 @@ def main() -> None:
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        clf = fit_classifier(recipe.make_classifier(), train)
+        clf = fit_classifier(recipe.make_classifier(neighbour_index=True, rerank=True), train)
     train_s = time.perf_counter() - start
-    model = TagModel(clf)
     # Annif's index leaves out documents with none of the vocabulary's subjects: everybody is scored on the
     # test articles that have at least one learnable tag.
     known = label_matrix([a.tags for a in test], clf.classes_).sum(axis=1) > 0
     test = [a for a, k in zip(test, known) if k]
     texts = [a.document for a in test]
-    start = time.perf_counter()
-    model.predict_tags_batch(texts)
-    predict_s = time.perf_counter() - start
-    gold, chosen = [a.tags for a in test], []
-    Y, P, predicted = model_outputs(model, texts, gold, chosen)
-    ours = measure("tagger", Y, P, train_s, predict_s, clf.classes_, gold, chosen)  # (P: frequent tags only)
-    tp = float((predicted * Y).sum())
-    ours["micro_f1_oracle"] = ours["micro_f1"]
-    ours["micro_f1"] = 2 * tp / (predicted.sum() + Y.sum())  # ours: tuned thresholds, not the oracle
-    systems, failures = [ours], []
-    log(f"tagger: P@1 {ours['p@1']:.3f} micro-F1 {ours['micro_f1']:.3f} (oracle {ours['micro_f1_oracle']:.3f})")
+    gold = [a.tags for a in test]
+    systems, failures = [], []
+    for name, scorer in (("tagger, first stage", clf.to_scorer().first_stage()),
+                         ("tagger, two stages", clf.to_scorer())):
+        model = TagModel(scorer)
+        start = time.perf_counter()
+        model.predict_tags_batch(texts)
+        predict_s = time.perf_counter() - start
+        chosen: list[list[str]] = []
+        Y, P, predicted = model_outputs(model, texts, gold, chosen)
+        ours = measure(name, Y, P, train_s, predict_s, clf.classes_, gold, chosen)  # (P: frequent tags only)
+        tp = float((predicted * Y).sum())
+        ours["micro_f1_oracle"] = ours["micro_f1"]
+        ours["micro_f1"] = 2 * tp / (predicted.sum() + Y.sum())  # ours: tuned thresholds, not the oracle
+        systems.append(ours)
+        log(f"{name}: P@1 {ours['p@1']:.3f} micro-F1 {ours['micro_f1']:.3f} (oracle {ours['micro_f1_oracle']:.3f})")
 
     error = None if args.skip_install else install()
     env = write_annif_files(train, test, list(clf.classes_))
@@ -221,20 +226,23 @@ def main() -> None:
         systems.append(measure(name, Y, S, t_s, p_s, clf.classes_, gold))
         log(f"{name}: P@1 {systems[-1]['p@1']:.3f} micro-F1 {systems[-1]['micro_f1']:.3f}")
 
-    peers = [s for s in systems if s["name"] != "tagger"]
+    ours_all = [s for s in systems if s["name"].startswith("tagger")]
+    peers = [s for s in systems if not s["name"].startswith("tagger")]
     cols = ["p@1", "p@3", "p@5", "micro_f1", "all_recall", "all_micro_f1", "train_s", "predict_docs_per_s"]
     best = {c: (min if c == "train_s" else max)(s[c] for s in peers) for c in cols} if peers else {}
     if peers:
-        ours["vs_best_peer"] = {c: round(ours[c] / best[c], 3) if best[c] else None for c in cols}
+        for ours in ours_all:
+            ours["vs_best_peer"] = {c: round(ours[c] / best[c], 3) if best[c] else None for c in cols}
     lines = ["| system | P@1 | P@3 | P@5 | micro-F1 | all tags: recall | all tags: micro-F1 | train s | predict docs/s |",
              "|---|---|---|---|---|---|---|---|---|"]
     for s in systems:
         f1 = f"{s['micro_f1']:.3f}" + (f" (oracle {s['micro_f1_oracle']:.3f})" if "micro_f1_oracle" in s else " (oracle)")
         lines.append(f"| {s['name']} | {s['p@1']:.3f} | {s['p@3']:.3f} | {s['p@5']:.3f} | {f1} | {s['all_recall']:.3f} | "
                      f"{s['all_micro_f1']:.3f} | {s['train_s']:.1f} | {s['predict_docs_per_s']:,.0f} |")
-    if peers:
+    for ours in ours_all if peers else []:
         r = ours["vs_best_peer"]
-        lines.append("| tagger ÷ best peer (train s: lower is better) | " + " | ".join(f"{r[c]:.2f}×" if r[c] is not None else "–" for c in cols) + " |")
+        lines.append(f"| {ours['name']} ÷ best peer (train s: lower is better) | "
+                     + " | ".join(f"{r[c]:.2f}×" if r[c] is not None else "–" for c in cols) + " |")
     for f in failures:
         lines.append(f"\n{f['name']} failed: {f['error']}")
     for s in systems:  # after the table, which rounds once
@@ -247,7 +255,7 @@ def main() -> None:
             "and micro-F1 are over the tags tagger learns a linear scorer for (min_tag_count articles or more), "
             "'all tags' against every tag the editors gave the "
             "test articles (page-furniture tags aside), with each system's chosen tags (the peers' at their oracle "
-            "threshold). train s: wall time of training (Annif's includes "
+            "threshold). tagger's two rows are one fit (its train s: the fit with its second stage). train s: wall time of training (Annif's includes "
             "its own analysis); predict docs/s: test documents over wall time (Annif's includes start-up and model load).")
     write_results("peers", {"command": command,
                             "split": {"seed": recipe.seed, "train": len(train), "test": len(test), "test_without_learnable_tags_left_out": int((~known).sum()),

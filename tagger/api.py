@@ -152,6 +152,13 @@ class TagModel:
         """The ``top_k`` most probable tags of ``text`` with their probabilities, thresholds aside."""
         return self.score_tags_batch([check_text(text)], top_k=top_k)[0]
 
+    def first_stage(self) -> "TagModel":
+        """This model without its second stage (:mod:`tagger.rerank`): the first stage's probabilities and thresholds,
+        as the same recipe fitted without ``rerank`` gives them; the model itself if it has no second stage."""
+        if self.scorer.second is None:
+            return self
+        return TagModel(self.scorer.first_stage(), self.metadata, self.path)
+
     @property
     def has_neighbours(self) -> bool:
         """Whether this model keeps a neighbour index of its training articles (see :meth:`similar`)."""

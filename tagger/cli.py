@@ -208,6 +208,9 @@ def _print_explanations(explanations, name: str | None, as_json: bool) -> None:
                   f"{e.label_score:.3f}")
         if e.narrower is not None:
             print(f"    narrower tag {e.narrower}")
+        if e.first_score is not None:
+            print(f"    second stage: {e.first_score:.3f} -> {e.score:.3f}, weighing "
+                  + ", ".join(f"{name} {value:.3g} ({c:+.2f})" for name, value, c in e.weighed[:4]))
         if e.words_score is None:
             continue
         print(f"    words: {e.words_score:.3f} (raw {e.raw_score:+.3f} = bias {e.intercept:+.3f}"
@@ -252,6 +255,8 @@ def _info(argv: list[str]) -> int:
         f"features:       {meta['n_features']:,}; trained on {meta['n_documents']:,} documents",
         *([f"similar:        {meta['n_neighbours']:,} training articles in the neighbour index "
            f"({meta['params'].get('neighbour_terms')} terms each)"] if "n_neighbours" in meta else []),
+        *(["second stage:   candidates re-ranked by boosted trees (params: rerank=True)"]
+          if meta["params"].get("rerank") else []),
         "parameters:     " + ", ".join(f"{k}={v}" for k, v in meta["params"].items()),
     ]
     training = meta.get("training")

@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-__all__ = ["CSR", "product"]
+__all__ = ["CSR", "product", "small_product"]
 
 #: The most multiply-adds the first product does in NumPy (about seven articles; ~10 MB of temporary arrays).
 SMALL = 1 << 18
@@ -96,6 +96,17 @@ def product(X: CSR, W: CSR) -> np.ndarray:
         if X.shape[0] == 1 and met <= ROW_VALUES:
             return _row_product(X, W)  # one text (predict_tags), not a huge one
     return (X.tocsr() @ W.tocsr()).toarray()
+
+
+def small_product(X: CSR, W: CSR) -> np.ndarray | None:
+    """``X @ W`` computed in NumPy, bit for bit scipy's, where that holds (x86-64, see :data:`_SAME_ROUNDING`) and
+    the product is small (:data:`SMALL`); else ``None``.  For a product that would otherwise import scipy.sparse
+    in a process that has not (the second stage's neighbour search in a process's first article)."""
+    if not _SAME_ROUNDING or X.shape[1] != W.shape[0]:
+        return None
+    starts = W.indptr[X.indices].astype(np.int64)
+    lengths = W.indptr[X.indices + 1] - starts
+    return _numpy_product(X, W, starts, lengths) if int(lengths.sum()) <= SMALL else None
 
 
 def _row_product(X: CSR, W: CSR) -> np.ndarray:

@@ -4,7 +4,10 @@ From the words (a tag with a linear scorer): its raw score is exactly ``intercep
 where each contribution is a term's TF-IDF weight in this text times the tag's weight for it; that source's
 probability is the tag's calibration sigmoid of the raw score.  From a label (the lexical source, any tag of
 the vocabulary): the label found, how often and whether in the title, and the lexical model's probability.
-From a narrower tag (a vocabulary's hierarchy): which one.  The tag's probability is the largest of them.
+From a narrower tag (a vocabulary's hierarchy): which one.  The tag's probability is the largest of them.  With a
+second stage (:mod:`tagger.rerank`), the tag, if it was one of the text's candidates, was scored again: its
+first-stage probability is kept apart (``first_score``) and the second stage's log-odds are taken apart into what
+each of its features added (``weighed``: Saabas' attribution over the trees, see :mod:`tagger.trees`).
 So an explanation is the model's real arithmetic, not an approximation.
 """
 from __future__ import annotations
@@ -31,7 +34,12 @@ class TagExplanation:
 
     Label: ``label`` (the longest label found), ``mentions`` (how often), ``in_title``, ``label_score`` (the
     lexical source's probability); ``None``/0 where no label was found.  ``narrower``: the narrower tag whose
-    probability this broader tag took, if any."""
+    probability this broader tag took, if any.
+
+    Second stage: ``first_score``, the first stage's probability of a tag the second stage scored again (``None``
+    for one it did not: then ``score`` is the first stage's); ``weighed``, ``(feature, value, contribution)`` for
+    each of its :data:`tagger.rerank.FEATURES` that moved the tag's log-odds, largest first: ``second_bias`` plus
+    every contribution is the log-odds of ``score`` (before a broader tag's raise)."""
 
     tag: str
     score: float
@@ -48,6 +56,9 @@ class TagExplanation:
     in_title: bool = False
     label_score: float | None = None
     narrower: str | None = None
+    first_score: float | None = None
+    second_bias: float = 0.0
+    weighed: tuple[tuple[str, float, float], ...] = ()
 
     def to_json(self) -> dict:
         return {"tag": self.tag, "score": self.score, "sources": list(self.sources), "raw_score": self.raw_score,
@@ -55,7 +66,9 @@ class TagExplanation:
                 "pushed_up": [{"phrase": p, "contribution": c} for p, c in self.pushed_up],
                 "pushed_down": [{"phrase": p, "contribution": c} for p, c in self.pushed_down],
                 "label": self.label, "mentions": self.mentions, "in_title": self.in_title,
-                "label_score": self.label_score, "narrower": self.narrower}
+                "label_score": self.label_score, "narrower": self.narrower, "first_score": self.first_score,
+                "second_bias": self.second_bias,
+                "weighed": [{"feature": f, "value": v, "contribution": c} for f, v, c in self.weighed]}
 
 
 def explain(scorer, text: str, top_k: int = 5, terms: int = 8) -> list[TagExplanation]:
@@ -70,6 +83,8 @@ def explain(scorer, text: str, top_k: int = 5, terms: int = 8) -> list[TagExplan
             found[j] = (scorer.lexical.index.label_text[cand.label[k]], int(cand.mentions[k]), bool(cand.in_title[k]),
                         float(evidence.label_scores[k]))
     narrower = evidence.narrower
+    reranked = {} if evidence.reranked is None else dict(zip(evidence.reranked.candidates.tag.tolist(),
+                                                             range(len(evidence.reranked.candidates))))
     surface = scorer.analyzer.surface_forms(text)
     vocabulary = scorer.features.terms_
     out = []
@@ -100,9 +115,26 @@ def explain(scorer, text: str, top_k: int = 5, terms: int = 8) -> list[TagExplan
         if narrower is not None and narrower[0, j] >= 0:
             sources.append("narrower")
             by = str(scorer.tags[narrower[0, j]])
+        first, bias, weighed = _second_stage(scorer, evidence.reranked, reranked.get(int(j)))
         out.append(TagExplanation(tag=scorer.tags[j], score=float(proba[j]), raw_score=raw_j, intercept=intercept,
                                   lead=lead_j, pushed_up=up, pushed_down=down, other=other, sources=tuple(sources),
                                   words_score=words_score, label=label and label[0],
                                   mentions=label[1] if label else 0, in_title=bool(label and label[2]),
-                                  label_score=label[3] if label else None, narrower=by))
+                                  label_score=label[3] if label else None, narrower=by, first_score=first,
+                                  second_bias=bias, weighed=weighed))
     return out
+
+
+def _second_stage(scorer, reranked, k: int | None) -> tuple[float | None, float, tuple]:
+    """Candidate ``k``'s first-stage probability, and its second-stage log-odds taken apart: the trees' baseline
+    and roots (calibrated), and each feature's contribution (calibrated), largest first."""
+    if k is None:
+        return None, 0.0, ()
+    from .rerank import FEATURES
+    stage = scorer.second
+    a, b = stage.calibration
+    base, added = stage.trees.contributions(reranked.features[k])
+    row = reranked.features[k]
+    weighed = sorted(((name, float(row[f]), float(a * added[f])) for f, name in enumerate(FEATURES) if added[f]),
+                     key=lambda item: -abs(item[2]))
+    return float(reranked.before[k]), float(a * base + b), tuple(weighed)

@@ -82,6 +82,7 @@ PARAMS: dict[str, Param] = {
     "neighbour_index": Param("true or false", lambda v: isinstance(v, bool)),
     "neighbour_terms": Param("an integer >= 1", _int_at_least(1)),
     "max_neighbours": Param("an integer >= 1", _int_at_least(1)),
+    "rerank": Param("true or false", lambda v: isinstance(v, bool)),
 }
 
 #: Parameters that were renamed: old name -> current name.  The old names still work where a recipe enters

@@ -25,6 +25,7 @@ from .params import check_value
 if TYPE_CHECKING:  # the lexical source and the neighbour index are imported by whoever builds one
     from .lexical import Candidates, LexicalSource
     from .neighbours import NeighbourIndex, SimilarArticle
+    from .rerank import Reranked, SecondStage
     from .vocabulary import Vocabulary
 
 __all__ = ["TagScorer", "LeadMatcher", "apply_calibration", "calibrated_logits", "sigmoid", "fuse", "choose", "as_texts",
@@ -148,13 +149,15 @@ class TagScorer:
     ``lead_chars`` and ``min_norm``; ``lexical``: the :class:`~tagger.lexical.LexicalSource` (``None`` for a
     model of supervised tags only) and ``allowed`` (``None``, or the tags it may give: a site's own list);
     ``neighbours``: the :class:`~tagger.neighbours.NeighbourIndex` of the training articles (``None`` for a model
-    trained without one).
+    trained without one); ``second``: the :class:`~tagger.rerank.SecondStage` that scores each text's candidate
+    tags again (``None``: the first stage's probabilities are the model's), with ``thresholds`` its own then.
     """
 
     def __init__(self, *, tags: Sequence[str], tag_counts: np.ndarray, features: TfidfFeatures,
                  intercept: np.ndarray, calibration: np.ndarray, thresholds: np.ndarray, global_threshold: float,
                  n_documents: int, params: Mapping, coef=None, coef_t=None, lexical: "LexicalSource | None" = None,
-                 allowed: np.ndarray | None = None, neighbours: "NeighbourIndex | None" = None):
+                 allowed: np.ndarray | None = None, neighbours: "NeighbourIndex | None" = None,
+                 second: "SecondStage | None" = None):
         if (coef is None) == (coef_t is None):
             raise ValueError("give the weights once: as coef (tags x features) or as coef_t (features x tags)")
         self.tags = np.asarray(tags, dtype=object)
@@ -199,11 +202,19 @@ class TagScorer:
                                  f"{self.features.n_features}")
             if len(neighbours.tag_columns) and int(neighbours.tag_columns.max()) >= len(self.tags):
                 raise ValueError("the neighbour index names a tag the model does not have")
+        if second is not None:
+            if neighbours is None:
+                raise ValueError("a second stage needs the neighbour index it reads")
+            if second.n_tags > len(self.tags):
+                raise ValueError(f"the second stage covers {second.n_tags} tags, the model {len(self.tags)}")
+            if len(second.first_thresholds) != len(self.tags):
+                second = second.extended(len(self.tags), self.thresholds)
+        self.second = second
 
     def __reduce__(self):  # pickles (worker processes) carry the arrays, not the caches
         state = {k: getattr(self, k) for k in ("tags", "tag_counts", "features", "coef_t", "intercept", "calibration",
                                                "thresholds", "global_threshold", "n_documents", "params", "lexical",
-                                               "allowed", "neighbours")}
+                                               "allowed", "neighbours", "second")}
         return _rebuild, (state,)
 
     @property
@@ -257,7 +268,9 @@ class TagScorer:
         logits = calibrated_logits(raw, self.calibration)
         evidence = Evidence(X, raw, lead, sigmoid(logits))
         if lexical is None:  # (a model without a lexical source has no vocabulary: no site list either)
-            P = evidence.words
+            P = evidence.words.copy() if self.second is not None else evidence.words
+            if self.second is not None:
+                evidence.reranked = self.second.rerank(P, evidence.words, X, self.neighbours, self.n_supervised)
             known = self._cyrillic(known, texts)
             return (P, known, evidence) if details else (P, known)
         cand = evidence.candidates = lexical.candidates(ids, lengths, texts)
@@ -269,6 +282,9 @@ class TagScorer:
         evidence.label_scores = lexical.probability(lexical.features(cand, own))
         fuse(P, cand.doc, cand.tag, evidence.label_scores)
         known[cand.doc] = True
+        if self.second is not None:
+            evidence.reranked = self.second.rerank(P, evidence.words, X, self.neighbours, self.n_supervised, cand,
+                                                   evidence.label_scores)
         if lexical.broader:
             evidence.narrower = np.full(P.shape, -1, dtype=np.int64) if details else None
             lexical.propagate(P, evidence.narrower)
@@ -313,7 +329,18 @@ class TagScorer:
                          calibration=self.calibration,
                          thresholds=np.concatenate([self.thresholds, np.full(new, lexical.unseen_threshold)]),
                          global_threshold=self.global_threshold, n_documents=self.n_documents, params=self.params,
-                         lexical=lexical, allowed=allowed, neighbours=self.neighbours)
+                         lexical=lexical, allowed=allowed, neighbours=self.neighbours, second=self.second)
+
+    def first_stage(self) -> "TagScorer":
+        """This model without its second stage: the first stage's probabilities and thresholds (itself, for a model
+        without one)."""
+        if self.second is None:
+            return self
+        return TagScorer(tags=self.tags, tag_counts=self.tag_counts, features=self.features, coef_t=self.coef_t,
+                         intercept=self.intercept, calibration=self.calibration,
+                         thresholds=self.second.first_thresholds, global_threshold=self.global_threshold,
+                         n_documents=self.n_documents, params=self.params, lexical=self.lexical,
+                         allowed=self.allowed, neighbours=self.neighbours)
 
     def similar(self, texts: Sequence[str], k: int) -> "list[list[SimilarArticle]]":
         """For each of ``texts`` (a list of str), the ``k`` training articles most like it (see
@@ -343,7 +370,8 @@ class Evidence:
     scores ``raw`` (texts x supervised tags), their ``lead`` signal and their calibrated probabilities
     (``words``: the supervised tags' own, before fusion); with a lexical source, the label
     ``candidates`` (:class:`~tagger.lexical.Candidates`) and each one's lexical probability (``label_scores``);
-    with a vocabulary hierarchy, ``narrower``: per entry the narrower tag that raised it, -1 elsewhere."""
+    with a vocabulary hierarchy, ``narrower``: per entry the narrower tag that raised it, -1 elsewhere; with a
+    second stage, ``reranked``: what it computed (:class:`~tagger.rerank.Reranked`)."""
 
     X: CSR
     raw: np.ndarray
@@ -352,6 +380,7 @@ class Evidence:
     candidates: "Candidates | None" = None
     label_scores: np.ndarray | None = None
     narrower: np.ndarray | None = None
+    reranked: "Reranked | None" = None
 
 
 def choose(P: np.ndarray, known: np.ndarray, thresholds: np.ndarray, threshold: float | None = None,

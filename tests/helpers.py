@@ -102,3 +102,38 @@ def in_threads(work, n: int) -> list[BaseException]:
     for t in threads:
         t.join()
     return errors
+
+
+def rewrite_model(source: Path, target: Path, edit) -> Path:
+    """A copy of model file ``source`` at ``target`` with ``edit(contents, metadata)`` applied to its members
+    (name -> bytes) and its metadata (the members' digests left out, so that the edit alone is checked)."""
+    import json
+    import zipfile
+    with zipfile.ZipFile(source) as zf:
+        contents = {n: zf.read(n) for n in zf.namelist()}
+    meta = json.loads(contents["metadata.json"])
+    meta.pop("members")
+    edit(contents, meta)
+    contents["metadata.json"] = json.dumps(meta).encode()
+    with zipfile.ZipFile(target, "w") as zf:
+        for name, data in contents.items():
+            zf.writestr(name, data)
+    return target
+
+
+def npy(array) -> bytes:
+    """``array`` as a ``.npy`` member's bytes."""
+    import io
+
+    import numpy as np
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
+def member_array(contents: dict, name: str):
+    """The array of member ``NAME.npy`` of ``contents`` (name -> bytes)."""
+    import io
+
+    import numpy as np
+    return np.load(io.BytesIO(contents[f"{name}.npy"]))

@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from helpers import make_corpus
+from helpers import make_corpus, member_array, npy, rewrite_model
 
 from tagger import TagClassifier, TagModel, load_model
 from tagger.cli import main
 from tagger.csr import CSR
 from tagger.learning.neighbours import build_index, kept_articles, pruned_rows
+from tagger.neighbours import largest, strongest
 from tagger.model_file import FORMAT_VERSION, ModelError
 from tagger.model_file.schema import BASE_FORMAT_VERSION, FORMAT_6_PARAMS
 
@@ -52,6 +53,59 @@ def test_search_finds_what_brute_force_cosine_finds(k):
     agree[:, 1:] |= close
     agree[:, :-1] |= close
     assert agree.all() and (cosines[7] == 0).all()
+
+
+def test_largest_keeps_the_k_largest_with_ties_to_the_lowest_keys():
+    values = np.array([0.5, 0.2, 0.5, 0.9, 0.5, 0.1])
+    keys = np.array([7, 1, 3, 0, 5, 2])
+    assert np.flatnonzero(largest(values, keys, 3)).tolist() == [2, 3, 4]  # 0.9, then the 0.5s of keys 3 and 5
+    assert largest(values, keys, 6).all() and largest(values, keys, 9).all() and not largest(values, keys, 0).any()
+    for k in range(7):  # against a full sort by (value descending, key)
+        want = np.lexsort((keys, -values))[:k]
+        assert sorted(np.flatnonzero(largest(values, keys, k)).tolist()) == sorted(want.tolist())
+
+
+@pytest.mark.parametrize("terms", [0, 1, 3, 8, 100])
+def test_strongest_terms_are_each_rows_largest_with_ties_to_lower_features(terms):
+    Q = random_rows(30, 60, 0.2, 2)  # (values of eight levels: many ties)
+    cut = strongest(CSR.of(Q), terms)
+    got = sp.csr_matrix((cut.data, cut.indices, cut.indptr), shape=cut.shape)
+    for i in range(Q.shape[0]):
+        row = Q[i]
+        keep = np.lexsort((row.indices, -row.data))[:terms]
+        assert sorted(got[i].indices.tolist()) == sorted(row.indices[keep].tolist())
+        np.testing.assert_array_equal(got[i].toarray(), sp.csr_matrix(
+            (row.data[keep], row.indices[keep], [0, len(keep)]), shape=(1, Q.shape[1])).toarray())
+
+
+def test_a_search_by_strongest_terms_is_the_cosine_of_those_terms():
+    X = random_rows(40, 300, 0.08, 0)
+    tags = sp.csr_matrix((np.ones(40), np.arange(40) % 3, np.arange(41)), shape=(40, 3))
+    index = build_index(X, tags, [f"d{i}" for i in range(40)], [f"t{i}" for i in range(40)], terms=10,
+                        max_articles=1000)
+    Q = random_rows(50, 300, 0.1, 3)  # ~30 terms a text
+    cut = strongest(CSR.of(Q), 8)
+    found, cosines = index.search(cut, 5)
+    want, want_cos = brute_force(sp.csr_matrix((cut.data, cut.indices, cut.indptr), shape=cut.shape),
+                                 pruned_rows(X, 10), 5)
+    np.testing.assert_allclose(cosines, np.clip(want_cos, 0, 1), atol=1e-6)
+    assert not np.allclose(cosines, index.search(CSR.of(Q), 5)[1])  # (every term: other cosines)
+
+
+def test_a_text_finds_the_same_neighbours_alone_or_in_a_batch():
+    X = random_rows(40, 300, 0.08, 0)
+    tags = sp.csr_matrix((np.ones(40), np.arange(40) % 3, np.arange(41)), shape=(40, 3))
+    index = build_index(X, tags, [f"d{i}" for i in range(40)], [f"t{i}" for i in range(40)], terms=10,
+                        max_articles=1000)
+    Q = random_rows(300, 300, 0.02, 4)  # (sparse texts: some meet fewer articles than k)
+    found, cosines = index.search(CSR.of(Q), 12)
+    assert ((cosines > 0).sum(axis=1) < 12).any()
+    for i in range(0, 300, 7):
+        alone = index.search(CSR.of(Q[i]), 12)
+        np.testing.assert_array_equal(alone[0], found[i:i + 1])
+        np.testing.assert_array_equal(alone[1], cosines[i:i + 1])
+        met = cosines[i] > 0  # the articles it shares no term with come after, by number
+        assert found[i][~met].tolist() == sorted(set(range(40)) - set(found[i][met].tolist()))[:int((~met).sum())]
 
 
 def test_pruning_keeps_each_rows_strongest_terms_at_unit_length():
@@ -125,44 +179,19 @@ def test_a_model_without_an_index_is_written_as_before(plain_model, tmp_path):
     assert load_model(tmp_path / "plain.tagger").scorer.params["neighbour_index"] is False
 
 
-def _rewrite(source, target, edit):
-    with zipfile.ZipFile(source) as zf:
-        contents = {n: zf.read(n) for n in zf.namelist()}
-    meta = json.loads(contents["metadata.json"])
-    meta.pop("members")
-    edit(contents, meta)
-    contents["metadata.json"] = json.dumps(meta).encode()
-    with zipfile.ZipFile(target, "w") as zf:
-        for name, data in contents.items():
-            zf.writestr(name, data)
-    return target
-
-
-def _npy(array):
-    import io
-    buf = io.BytesIO()
-    np.save(buf, array)
-    return buf.getvalue()
-
-
-def _array(contents, name):
-    import io
-    return np.load(io.BytesIO(contents[f"{name}.npy"]))
-
-
 @pytest.mark.parametrize("edit, match", [
     (lambda c, m: m.pop("n_neighbours"), "neighbour index's members and n_neighbours go together"),
     (lambda c, m: c.pop("neighbour_titles.npy"), "neighbour index's members and n_neighbours go together"),
     (lambda c, m: m.update(format_version=5), "neighbour index's members and n_neighbours go together"),
-    (lambda c, m: c.update({"neighbour_ids.npy": _npy(np.frombuffer(b"a\nb", np.uint8))}), "2 ids for 160 articles"),
-    (lambda c, m: c.update({"neighbour_titles.npy": _npy(np.frombuffer(b"\xff" * 200, np.uint8))}), "not UTF-8"),
-    (lambda c, m: c.update({"neighbour_data.npy": _npy(_array(c, "neighbour_data") + 1)}), "outside \\(0, 1\\]"),
-    (lambda c, m: c.update({"neighbour_articles.npy": _npy(_array(c, "neighbour_articles")[::-1].copy())}),
+    (lambda c, m: c.update({"neighbour_ids.npy": npy(np.frombuffer(b"a\nb", np.uint8))}), "2 ids for 160 articles"),
+    (lambda c, m: c.update({"neighbour_titles.npy": npy(np.frombuffer(b"\xff" * 200, np.uint8))}), "not UTF-8"),
+    (lambda c, m: c.update({"neighbour_data.npy": npy(member_array(c, "neighbour_data") + 1)}), "outside \\(0, 1\\]"),
+    (lambda c, m: c.update({"neighbour_articles.npy": npy(member_array(c, "neighbour_articles")[::-1].copy())}),
      "out of order"),
-    (lambda c, m: c.update({"neighbour_tags.npy": _npy(_array(c, "neighbour_tags") + 50)}), "out of range"),
+    (lambda c, m: c.update({"neighbour_tags.npy": npy(member_array(c, "neighbour_tags") + 50)}), "out of range"),
 ])
 def test_a_damaged_index_is_one_model_error(tiny_model_file, tmp_path, edit, match):
-    path = _rewrite(tiny_model_file, tmp_path / "m.tagger", edit)
+    path = rewrite_model(tiny_model_file, tmp_path / "m.tagger", edit)
     with pytest.raises(ModelError, match=match):
         load_model(path)
 

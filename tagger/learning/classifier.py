@@ -32,7 +32,8 @@ __all__ = ["TagClassifier", "PARTITION_SIZE"]
 
 #: The learned attributes, each assigned from the :class:`~tagger.learning.pipeline.Fitted` field of its name.
 _LEARNED = ("solver", "classes", "tag_counts", "n_supervised", "vocabulary", "features", "coef", "intercept",
-            "calibration", "thresholds", "global_threshold", "lexical", "n_documents", "min_norm", "neighbours")
+            "calibration", "thresholds", "global_threshold", "lexical", "n_documents", "min_norm", "neighbours",
+            "second")
 
 
 class TagClassifier(BaseEstimator):
@@ -78,6 +79,9 @@ class TagClassifier(BaseEstimator):
     neighbour_terms : terms kept of each article's row in the neighbour index (its strongest).
     max_neighbours : the most articles the neighbour index keeps: the last ones given to :meth:`fit` (the newest
         of an archive read in the order it was written).
+    rerank : learn a second stage (:mod:`tagger.rerank`): each text's candidate tags scored again by boosted trees
+        over the evidence of every source, its nearest training articles and the tags' co-occurrence, learned from
+        out-of-fold candidates; the thresholds are then tuned on its probabilities.  Needs ``neighbour_index``.
     random_state : seed of the cross-validation folds.
     verbose : report progress on stderr.
     lexical_weight : the old name of ``lead_weight`` (deprecated: it weighs the lead signal, not the lexical
@@ -88,7 +92,8 @@ class TagClassifier(BaseEstimator):
     ``features_``, ``coef_`` (sparse, n_supervised x n_features), ``intercept_``, ``calibration_`` (per
     supervised tag sigmoid a, b), ``thresholds_`` (per-tag probability thresholds), ``global_threshold_``,
     ``vocabulary_`` (a :class:`tagger.Vocabulary`), ``lexical_`` (the :class:`tagger.lexical.LexicalSource`, or
-    ``None``), ``n_documents_``, ``neighbours_`` (the :class:`tagger.neighbours.NeighbourIndex`, or ``None``).
+    ``None``), ``n_documents_``, ``neighbours_`` (the :class:`tagger.neighbours.NeighbourIndex`, or ``None``),
+    ``second_`` (the :class:`tagger.rerank.SecondStage`, or ``None``; ``thresholds_`` are then its own).
 
     scikit-learn's multi-label conventions
     --------------------------------------
@@ -122,7 +127,7 @@ class TagClassifier(BaseEstimator):
                  lead_weight=0.3, lead_chars=200, solver="auto", partition_size=PARTITION_SIZE,
                  vocabulary=None, lexical=True, min_norm="auto", max_chars=DEFAULT_MAX_CHARS, random_state=0,
                  verbose=False, lexical_weight="deprecated", neighbour_index=False, neighbour_terms=128,
-                 max_neighbours=50_000):
+                 max_neighbours=50_000, rerank=False):
         self.ngram_range = ngram_range
         self.min_df = min_df
         self.max_df = max_df
@@ -147,6 +152,7 @@ class TagClassifier(BaseEstimator):
         self.neighbour_index = neighbour_index
         self.neighbour_terms = neighbour_terms
         self.max_neighbours = max_neighbours
+        self.rerank = rerank
 
     def _recipe(self, warn: bool = False) -> dict:
         """The parameters, a value given under an old name (:data:`tagger.params.RENAMED`) under its current one."""
@@ -195,8 +201,8 @@ class TagClassifier(BaseEstimator):
             from sklearn.exceptions import NotFittedError
             raise NotFittedError("this TagClassifier is not fitted yet: call fit() or load a model")
         learned = (self.classes_, self.tag_counts_, self.features_, self.coef_, self.intercept_, self.calibration_,
-                   self.thresholds_, self.global_threshold_, self.n_documents_, getattr(self, "neighbours_", None),
-                   getattr(self, "lexical_", None))
+                   self.thresholds_, self.global_threshold_, self.n_documents_, getattr(self, "second_", None),
+                   getattr(self, "neighbours_", None), getattr(self, "lexical_", None))
         params = self._recipe()
         params.pop("verbose", None)
         params.pop("vocabulary", None)  # the model's vocabulary is its lexical source's
@@ -209,7 +215,7 @@ class TagClassifier(BaseEstimator):
                                coef=self.coef_, intercept=self.intercept_, calibration=self.calibration_,
                                thresholds=self.thresholds_, global_threshold=self.global_threshold_,
                                n_documents=self.n_documents_, params=params, lexical=learned[-1],
-                               neighbours=learned[-2])
+                               neighbours=learned[-2], second=learned[-3])
             cached = self._scorer = (key, scorer)
         return cached[1]
 

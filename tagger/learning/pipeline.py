@@ -3,7 +3,8 @@ the steps before it gave and returning what it learns.
 
     check ─► targets (y → tags; a model its file could not hold refused) ─► analyse (texts → TF-IDF rows, lead signal) ─► ridge (relevance, out-of-fold
     scores, weights) ─► calibrate ─► lexical source ─► thresholds (on the fused out-of-fold probabilities)
-    ─► neighbour index (the articles' pruned TF-IDF rows, ids, titles, tags) ─► Fitted
+    ─► neighbour index (the articles' pruned TF-IDF rows, ids, titles, tags) ─► second stage (re-ranked
+    candidates, their thresholds) ─► Fitted
 
 :func:`fit` runs them; the estimator only holds its parameters and assigns the :class:`Fitted` result.
 """
@@ -24,7 +25,8 @@ from ..lexical import LexicalSource, title_of, title_words
 from ..neighbours import NeighbourIndex
 from ..params import check_params
 from ..progress import progress, say
-from ..scorer import LeadMatcher, as_texts, fuse
+from ..rerank import SecondStage
+from ..scorer import LeadMatcher, as_texts, calibrated_logits, fuse, sigmoid
 from ..vocabulary import Vocabulary
 from .calibration import calibrate_in_place, fit_calibration, tune_thresholds
 from ..parallel import chunks
@@ -32,6 +34,7 @@ from .engines import engine_for
 from .features import BATCH, DocumentFrequencies, Rows, count_chunk, fit_tfidf
 from .lexical import LexicalFit, learn_lexical_source, lexical_threshold
 from .neighbours import build_index, kept_articles
+from .rerank import learn_second_stage
 from .solvers import RidgeSettings, fit_ridge
 from .workdir import WorkDir, as_columns
 from .targets import (Targets, checked_y, given_vocabulary, indicator_targets, tag_list_targets, tag_names)
@@ -66,6 +69,7 @@ class Fitted:
     n_documents: int
     min_norm: float
     neighbours: NeighbourIndex | None = None
+    second: SecondStage | None = None
 
 
 @dataclass
@@ -144,6 +148,7 @@ def _fit(p: dict, texts: Iterable[str], y, classes, client, ids: Sequence | None
         clock.lap(f"lexical source: {len(lexical.source.index):,} labels of {len(lexical.tags):,} tags, "
                   f"{len(lexical.candidates):,} candidates in training ({int(lexical.y.sum()):,} given by the "
                   f"editors)")
+    words_at_labels = own_probabilities(ridge.oof, calibration, lexical) if p["rerank"] else None
     thresholds, global_threshold = tune(ridge.oof, targets.Y, calibration, lexical, p["threshold_shrinkage"])
     classes, tag_counts = targets.classes, targets.tag_counts
     if lexical is not None and len(lexical.tags) > len(classes):  # the vocabulary's other tags (names as given)
@@ -158,11 +163,21 @@ def _fit(p: dict, texts: Iterable[str], y, classes, client, ids: Sequence | None
         neighbours = build_index(ridge.rows(kept), document_tags(targets, classes)[kept], ids,
                                  [data.headlines[i] for i in kept], p["neighbour_terms"], p["max_neighbours"])
         clock.lap(f"neighbour index: {neighbours.n_articles:,} articles, {neighbours.rows.nnz:,} terms")
+    second = None
+    if p["rerank"]:  # (the second stage reads the archive's fused out-of-fold probabilities and rows at once)
+        fused = FusedColumns(ridge.oof, calibration, lexical).columns(np.arange(targets.Y.shape[1]))
+        fused = np.ascontiguousarray(fused)
+        staged = learn_second_stage(fused, words_at_labels, lexical, document_tags(targets, classes),
+                                    ridge.rows(np.arange(n_targets)), kept_articles(n_targets, p["max_neighbours"]),
+                                    ridge.fold, thresholds,
+                                    targets.Y.shape[1], p["neighbour_terms"], p["random_state"])
+        second, thresholds, global_threshold = staged.stage, staged.thresholds, staged.global_threshold
+        clock.lap(f"second stage: {second.trees.n_trees} trees, thresholds of {len(classes):,} tags")
     return Fitted(solver=solver, classes=classes, tag_counts=tag_counts, n_supervised=targets.Y.shape[1],
                   vocabulary=targets.vocabulary, features=features, coef=ridge.coef, intercept=ridge.intercept,
                   calibration=calibration, thresholds=thresholds, global_threshold=global_threshold,
                   lexical=None if lexical is None else lexical.source, n_documents=data.rows.shape[0],
-                  min_norm=min_norm(p, features, data.counted), neighbours=neighbours)
+                  min_norm=min_norm(p, features, data.counted), neighbours=neighbours, second=second)
 
 
 def document_tags(targets: Targets, classes: np.ndarray) -> sp.csr_matrix:
@@ -196,6 +211,9 @@ def _check(p: dict, texts, y, classes) -> tuple[np.ndarray | None, int, Iterable
         raise ValueError(f"need at least {2 * p['cv']} documents to fit with cv={p['cv']}, got {n_targets}")
     if p["partition_size"] < 2 * p["cv"]:
         raise ValueError(f"partition_size must be an integer of at least {2 * p['cv']}, got {p['partition_size']!r}")
+    if p["rerank"] and not p["neighbour_index"]:
+        raise ValueError("rerank=True needs neighbour_index=True: the second stage reads the nearest training "
+                         "articles")
     return indicator, n_targets, texts
 
 
@@ -300,6 +318,19 @@ def tune(oof, Y: np.ndarray, calibration: np.ndarray, lexical: LexicalFit | None
         source.unseen_threshold = source.threshold
     rest = np.full(len(lexical.tags) - Y.shape[1], source.threshold)
     return np.concatenate([thresholds, rest]), global_threshold
+
+
+def own_probabilities(raw, calibration: np.ndarray, lexical: LexicalFit | None) -> np.ndarray | None:
+    """The linear scorers' own out-of-fold probabilities where the lexical source has a supervised candidate (0
+    elsewhere), before :func:`tune` fuses them with the label probabilities: the second stage reads both."""
+    if lexical is None:
+        return None
+    raw = as_columns(raw)
+    cand = lexical.candidates
+    sup = cand.tag < raw.shape[1]
+    out = np.zeros(len(cand))
+    out[sup] = sigmoid(calibrated_logits(raw.at(cand.doc[sup], cand.tag[sup]), calibration[cand.tag[sup]]))
+    return out
 
 
 def fused_probabilities(raw: np.ndarray, calibration: np.ndarray, lexical: LexicalFit | None,

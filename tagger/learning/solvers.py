@@ -211,13 +211,15 @@ class RidgeFit:
     """What :func:`fit_ridge` learns: per-feature relevance factors (``None``: the features as they were),
     out-of-fold raw scores (documents x tags, the lead signal included: :class:`~tagger.learning.workdir.
     ScoreColumns`) and the final pruned weights; ``rows(docs)``, the TF-IDF rows of documents ``docs`` as they
-    were fitted on (relevance factors applied: the rows tagging computes for the same texts)."""
+    were fitted on (relevance factors applied: the rows tagging computes for the same texts), and each document's
+    ``fold``: that of the model that scored it out of fold."""
 
     scale: np.ndarray | None
     oof: ScoreColumns
     coef: sp.csr_matrix
     intercept: np.ndarray
     rows: Callable[[np.ndarray], sp.csr_matrix]
+    fold: np.ndarray
 
 
 def pruned_weights(blocks: Iterator[np.ndarray], intercept: np.ndarray, keep: int | None):
@@ -403,9 +405,11 @@ def fit_ridge(X, Y: np.ndarray, offset: sp.csr_matrix, solver: str, settings: Ri
             ridge.rescale(scale, "final fit", lap)
     keep = settings.max_weights_per_tag
     oof = ScoreColumns(*Y.shape, work)
-    for held_out, blocks, intercept in ridge.folds():
+    fold = np.zeros(Y.shape[0], dtype=np.int64)
+    for k, (held_out, blocks, intercept) in enumerate(ridge.folds()):
         W, b = pruned_weights(blocks, intercept, keep)
         for docs, rows in held_out:
             oof.put(docs, (rows @ W.T).toarray() + b + offset[docs].toarray())
+            fold[docs] = k
     coef, intercept = pruned_weights(*ridge.weights("final fit"), keep)
-    return RidgeFit(scale, oof, coef, intercept, ridge.take)
+    return RidgeFit(scale, oof, coef, intercept, ridge.take, fold)

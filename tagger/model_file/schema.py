@@ -18,7 +18,7 @@ from . import container
 from .container import NpySpec, Reader, short
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "BASE_FORMAT_VERSION", "READS_VERSIONS", "NEIGHBOUR_ARRAYS",
-           "FORMAT_6_PARAMS", "OBJECT_BYTES", "MAX_METADATA_BYTES", "Array",
+           "FORMAT_6_PARAMS", "STAGE_ARRAYS", "STAGE_MEMBER", "OBJECT_BYTES", "MAX_METADATA_BYTES", "Array",
            "LABEL_TABLE_CELL", "METADATA_RESERVE", "label_table_bytes", "tag_objects", "tag_entry_bytes",
            "too_large",
            "FILE_PARAM_NAMES", "params_on_disk", "params_from_disk", "MEMBERS", "LEXICAL_ARRAYS", "LEXICAL_MEMBERS", "METADATA", "is_int", "reserve_objects",
@@ -141,11 +141,28 @@ MEMBERS: dict[str, Array] = {
                                   optional=True),
     "neighbour_ids": Array("u", ("n_neighbour_id_bytes",), versions=(6,), blob=True, optional=True),
     "neighbour_titles": Array("u", ("n_neighbour_title_bytes",), versions=(6,), blob=True, optional=True),
+    # the second stage (format 6, with second_stage.json; see tagger.rerank and tagger.trees): its trees' nodes,
+    # every tag's first-stage threshold, and the training tags' counts, reliability and co-occurring pairs
+    "stage_feature": Array("iu", ("n_stage_nodes",), versions=(6,), values=(0, "n_stage_features"), optional=True),
+    "stage_threshold": Array("f", ("n_stage_nodes",), versions=(6,), optional=True),
+    "stage_left": Array("iu", ("n_stage_nodes",), versions=(6,), values=(0, "n_stage_nodes"), optional=True),
+    "stage_value": Array("f", ("n_stage_nodes",), versions=(6,), finite=True, optional=True),
+    "stage_roots": Array("iu", ("n_stage_trees",), versions=(6,), values=(0, "n_stage_nodes"), optional=True),
+    "stage_first_thresholds": Array("f", ("n_tags",), versions=(6,), finite=True, optional=True),
+    "stage_counts": Array("f", ("n_stage_tags",), versions=(6,), finite=True, optional=True),
+    "stage_reliability": Array("f", ("n_stage_tags",), versions=(6,), finite=True, optional=True),
+    "stage_pairs": Array("iu", ("n_stage_pairs",), versions=(6,), values=(0, "n_stage_tags**2"), increasing=True,
+                         optional=True),
+    "stage_pair_counts": Array("f", ("n_stage_pairs",), versions=(6,), finite=True, optional=True),
 }
 #: The members that go with a lexical source: its word frequencies, and from format 5 on its stemmed labels.
 LEXICAL_ARRAYS = {4: ("corpus_stems", "corpus_df"),
                   5: ("corpus_stems", "corpus_df", "label_stems", "label_words", "label_lengths"),
                   6: ("corpus_stems", "corpus_df", "label_stems", "label_words", "label_lengths")}
+#: The members of the second stage (format 6 on, optional: all of them or none, with a neighbour index).
+STAGE_ARRAYS = ("stage_feature", "stage_threshold", "stage_left", "stage_value", "stage_roots",
+                "stage_first_thresholds", "stage_counts", "stage_reliability", "stage_pairs", "stage_pair_counts")
+STAGE_MEMBER = "second_stage.json"
 #: The members of the neighbour index (format 6 on, optional: all of them or none).
 NEIGHBOUR_ARRAYS = ("neighbour_data", "neighbour_articles", "neighbour_indptr", "neighbour_tags",
                     "neighbour_tag_indptr", "neighbour_ids", "neighbour_titles")
@@ -191,10 +208,10 @@ METADATA: dict[str, tuple[bool, str, object]] = {
 #: Classifier parameters added since format version 2 came out, with the values that reproduce the files written
 #: before them (so a refit with ``--update`` keeps an older model's recipe).
 _LATER_PARAMS = {"relevance_power": 0.0, "partition_size": 8_000, "lexical": False, "min_norm": 0.0,
-                 "neighbour_index": False, "neighbour_terms": 128, "max_neighbours": 50_000}
+                 "neighbour_index": False, "neighbour_terms": 128, "max_neighbours": 50_000, "rerank": False}
 #: Parameters a file of :data:`BASE_FORMAT_VERSION` does not write (it has no neighbour index): a model learned
 #: without one is the same file as before they existed.
-FORMAT_6_PARAMS = ("neighbour_index", "neighbour_terms", "max_neighbours")
+FORMAT_6_PARAMS = ("neighbour_index", "neighbour_terms", "max_neighbours", "rerank")
 
 
 #: Parameters a model file keeps under the name its format was defined with: current name -> name on disk (the

@@ -23,8 +23,8 @@ from .container import (ModelError, Reader, count_strings, decode_strings, encod
                         short, write_members)
 from . import schema
 from .schema import (BASE_FORMAT_VERSION, FORMAT_6_PARAMS, FORMAT_NAME, FORMAT_VERSION, LEXICAL_ARRAYS, LEXICAL_MEMBERS,
-                     MEMBERS, NEIGHBOUR_ARRAYS, OBJECT_BYTES, is_int, label_table_bytes, params_on_disk, parse_metadata,
-                     reserve_objects, tag_objects)
+                     MEMBERS, NEIGHBOUR_ARRAYS, OBJECT_BYTES, STAGE_ARRAYS, STAGE_MEMBER, is_int, label_table_bytes,
+                     params_on_disk, parse_metadata, reserve_objects, tag_objects)
 
 __all__ = ["save_model", "load_scorer"]
 
@@ -76,12 +76,13 @@ def save_model(scorer: TagScorer, path: str | os.PathLike, metadata: dict | None
     lexical, lexical_arrays = _lexical_members(scorer)
     arrays.update(lexical_arrays)
     arrays.update(_neighbour_members(scorer))
-
+    stage_json, stage_arrays = _stage_members(scorer)
+    arrays.update(stage_arrays)
     # arrays are stored, not deflated, each one's data aligned: loading reads the file once and takes them where
     # they lie in it (inflating was most of the load time; stored, the file is 30 % larger)
     blobs = {f"{name}.npy": (npy_bytes(array), False) for name, array in arrays.items()}
     blobs.update({name: (json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), True)
-                  for name, value in lexical.items()})
+                  for name, value in {**lexical, **stage_json}.items()})
     meta = {
         **(metadata or {}),
         "format": FORMAT_NAME,
@@ -130,6 +131,24 @@ def _neighbour_members(scorer: TagScorer) -> dict:
             "neighbour_ids": encode_strings(index.ids), "neighbour_titles": encode_strings(index.titles)}
 
 
+def _stage_members(scorer: TagScorer) -> tuple[dict, dict]:
+    """The second stage's JSON member and arrays (none without one)."""
+    stage = scorer.second
+    if stage is None:
+        return {}, {}
+    from ..rerank import FEATURES
+    trees, stats = stage.trees, stage.statistics
+    small = np.uint16 if len(trees.feature) <= 65536 else np.int32
+    arrays = {"stage_feature": trees.feature.astype(np.uint8), "stage_threshold": trees.threshold,
+              "stage_left": trees.left.astype(small), "stage_value": trees.value,
+              "stage_roots": trees.roots.astype(small), "stage_first_thresholds": stage.first_thresholds,
+              "stage_counts": stats.counts.astype(np.float64), "stage_reliability": stats.reliability,
+              "stage_pairs": stats.pairs.astype(np.int64), "stage_pair_counts": stats.pair_counts.astype(np.float64)}
+    state = {"features": list(FEATURES), "settings": stage.settings, "calibration": list(stage.calibration),
+             "baseline": trees.baseline, "depth": trees.depth, "n_documents": stats.n_documents}
+    return {STAGE_MEMBER: state}, arrays
+
+
 def _lexical_members(scorer: TagScorer) -> tuple[dict, dict]:
     """The JSON members and the arrays of a model with a lexical source (none without one)."""
     lexical = scorer.lexical
@@ -174,7 +193,12 @@ def load_scorer(path: str | os.PathLike) -> tuple[TagScorer, dict]:
         if any(has_index) and not (all(has_index) and version >= 6 and "n_neighbours" in meta):
             raise reader.fail("damaged model file (the neighbour index's members and n_neighbours go together, "
                               "in a format 6 file)")
-
+        has_stage = [reader.has(f"{name}.npy") for name in STAGE_ARRAYS] + [reader.has(STAGE_MEMBER)]
+        if any(has_stage) and not (all(has_stage) and all(has_index)):
+            raise reader.fail(f"damaged model file (the second stage's members and {STAGE_MEMBER} go together, "
+                              "with a neighbour index)")
+        from ..rerank import FEATURES
+        dims["n_stage_features"] = len(FEATURES)
         wanted = {name: spec for name, spec in MEMBERS.items()
                   if version in spec.versions and spec.vocabulary in (None, vocabulary)
                   and (not spec.optional or reader.has(f"{name}.npy"))}
@@ -192,6 +216,7 @@ def load_scorer(path: str | os.PathLike) -> tuple[TagScorer, dict]:
         lexical = _read_lexical(reader, a, version, dims) if all(has_lexical) else None
         if all(has_index):
             reserve_objects(reader, 2 * meta["n_neighbours"], "terms")  # (its ids and titles, once read)
+        stage = _read_stage(reader) if all(has_stage) else None
     path = reader.path
     params = dict(meta["params"])
     params["ngram_range"] = tuple(params["ngram_range"])
@@ -219,17 +244,66 @@ def load_scorer(path: str | os.PathLike) -> tuple[TagScorer, dict]:
             source, allowed = _lexical_source(lexical, names, counts, params)
         neighbours = _neighbour_index(reader, a, n_features, meta.get("n_neighbours", 0), params) \
             if all(has_index) else None
+        second = _second_stage(a, stage) if stage is not None else None
         scorer = TagScorer(tags=names, tag_counts=counts, features=features,
                            **({"coef": weights.tocsr()} if version == 2 else {"coef_t": weights}),
                            intercept=a["intercept"], calibration=a["calibration"],
                            thresholds=np.array([float(t["threshold"]) for t in tags]),
                            global_threshold=float(meta["global_threshold"]), n_documents=meta["n_documents"],
-                           params=params, lexical=source, allowed=allowed, neighbours=neighbours)
+                           params=params, lexical=source, allowed=allowed, neighbours=neighbours, second=second)
     except ModelError:
         raise
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise ModelError(f"{path}: damaged model ({type(exc).__name__}: {exc})") from None
     return scorer, meta
+
+
+def _read_stage(reader: Reader) -> dict:
+    """``second_stage.json``, its keys and their types checked (their values: by :func:`_second_stage`)."""
+    data = reader.read_bytes(STAGE_MEMBER, 1 << 20)
+    try:
+        state = json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise reader.fail(f"damaged second stage ({STAGE_MEMBER} nested too deeply)") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise reader.fail(f"damaged second stage ({STAGE_MEMBER}: {short(exc)})") from None
+    from ..rerank import FEATURES, SETTINGS
+
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if not isinstance(state, dict) or state.get("features") != list(FEATURES):
+        shown = state.get("features") if isinstance(state, dict) else state
+        raise reader.fail(f"damaged second stage (features {short(ValueError(repr(shown)))}; this tagger computes "
+                          f"{len(FEATURES)}: {', '.join(FEATURES[:3])}, ...)")
+    settings = state.get("settings")
+    if not isinstance(settings, dict) or set(settings) != set(SETTINGS) \
+            or not all(is_int(settings[k]) and 0 <= settings[k] <= 1000 for k in SETTINGS if k != "label_floor") \
+            or not (number(settings["label_floor"]) and 0 <= settings["label_floor"] <= 1):
+        raise reader.fail(f"damaged second stage (settings must be {', '.join(SETTINGS)}: integers 0..1000, and a "
+                          "probability)")
+    calibration = state.get("calibration")
+    if not (isinstance(calibration, list) and len(calibration) == 2 and all(map(number, calibration))) \
+            or not number(state.get("baseline")) or not number(state.get("n_documents")) \
+            or state["n_documents"] < 0 or not (is_int(state.get("depth")) and 0 <= state["depth"] <= 64):
+        raise reader.fail("damaged second stage (calibration, baseline, n_documents or depth out of range)")
+    return state
+
+
+def _second_stage(a: dict, state: dict):
+    """The :class:`~tagger.rerank.SecondStage` of a model file's ``stage_*`` arrays and its ``second_stage.json``
+    (``ValueError`` where they do not make a whole)."""
+    from ..rerank import FEATURES, SecondStage, TagStatistics
+    from ..trees import Trees
+    if np.isnan(a["stage_threshold"]).any() or (a["stage_first_thresholds"] < 0).any() \
+            or (a["stage_first_thresholds"] > 1).any() or (a["stage_counts"] < 0).any() \
+            or (a["stage_pair_counts"] < 0).any():
+        raise ValueError("second stage thresholds or counts out of range")
+    trees = Trees(a["stage_feature"], a["stage_threshold"], a["stage_left"], a["stage_value"], a["stage_roots"],
+                  state["depth"], state["baseline"], len(FEATURES))
+    stats = TagStatistics(counts=a["stage_counts"], pairs=a["stage_pairs"].astype(np.int64),
+                          pair_counts=a["stage_pair_counts"], n_documents=float(state["n_documents"]),
+                          reliability=a["stage_reliability"])
+    return SecondStage(trees, tuple(state["calibration"]), a["stage_first_thresholds"], stats, state["settings"])
 
 
 def _neighbour_index(reader: Reader, a: dict, n_features: int, n_articles: int, params: dict):
