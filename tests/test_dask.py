@@ -129,6 +129,36 @@ def test_training_on_the_cluster_learns_the_local_model(client, corpus, solver, 
     assert remote.predict_tags(held) == local.predict_tags(held)
 
 
+@pytest.mark.parametrize("shared", [True, False])
+def test_workers_read_the_parts_from_the_work_directory_they_see(client, corpus, monkeypatch, shared):
+    """Workers that see the work directory (here: the same machine) read each part's rows by path; where they do
+    not, the rows are sent to them; either way the model is local training's."""
+    import numpy as np
+
+    from tagger import TagClassifier
+    from tagger.learning import engines
+    from tagger.learning.solvers import solve_part
+    sent = []
+    original = engines.DaskEngine.map
+
+    def spying(self, fn, items, *args, **kw):
+        if fn is solve_part:
+            items = [item for item in items]
+            sent.extend(type(rows) for rows, _ in items)
+        return original(self, fn, items, *args, **kw)
+
+    monkeypatch.setattr(engines.DaskEngine, "map", spying)
+    if not shared:
+        monkeypatch.setattr(engines.DaskEngine, "sees", lambda self, path: False)
+    texts, tags = corpus
+    kw = dict(min_tag_count=5, min_df=1, max_df=1.0, solver="partitioned", partition_size=55)
+    local = TagClassifier(**kw).fit(texts, tags)
+    remote = TagClassifier(**kw).fit(texts, tags, client=client)
+    assert sent and set(sent) == ({tuple} if shared else {type(local.coef_)})  # paths, or the rows themselves
+    np.testing.assert_allclose(remote.coef_.toarray(), local.coef_.toarray(), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(remote.intercept_, local.intercept_, rtol=1e-4, atol=1e-6)
+
+
 def test_the_training_script_on_a_cluster(client, tmp_path):
     import subprocess
     import sys

@@ -1,6 +1,7 @@
 """Where the expensive steps of training run: in this process (``LocalEngine``), or on a Dask cluster
 (``DaskEngine``, ``pip install 'tagger[dask]'``): the analysis and document frequencies of chunks of texts,
-and the dual solves of the partitioned solver's parts.  The rest (choosing the vocabulary, weights,
+and the dual solves of the partitioned solver's parts (read by the workers from the work directory where they
+see it: the same machine, or shared storage given as the work directory).  The rest (choosing the vocabulary, weights,
 calibration) runs here.  Both engines learn the same model: chunks are merged in order, so stems get the
 same ids as in one pass, and each part is solved alike wherever it runs."""
 from __future__ import annotations
@@ -22,6 +23,11 @@ class LocalEngine:
 
     name = "local"
 
+    @staticmethod
+    def sees(path: str) -> bool:
+        """Whether the tasks can read the files under ``path`` (here: always)."""
+        return True
+
     def map(self, fn: Callable, items: Sequence, *args, what: str = "", verbose: bool = False) -> Iterator:
         for item in progress(items, what, enabled=verbose and bool(what), unit="tasks"):
             yield fn(item, *args)
@@ -35,6 +41,12 @@ class DaskEngine:
 
     def __init__(self, client):
         self.client = client
+
+    def sees(self, path: str) -> bool:
+        """Whether every worker sees the folder ``path`` (the same machine, or storage they share): their tasks
+        then read a training's work files by path instead of being sent them."""
+        import os
+        return all(self.client.run(os.path.isdir, path).values())
 
     def map(self, fn: Callable, items: Iterable, *args, what: str = "", verbose: bool = False) -> Iterator:
         """``fn(item, *args)`` for each item, in order; items are read (and sent) as tasks complete, at most

@@ -24,7 +24,7 @@ import scipy.sparse as sp
 
 from ..progress import progress
 from .features import Rows, as_rows, rescale_columns
-from .workdir import Parts, ScoreColumns, WorkDir, rows_at_once
+from .workdir import Parts, ScoreColumns, WorkDir, load_rows, rows_at_once
 
 __all__ = ["DUAL_MAX_DOCS", "CHUNK", "RidgeSettings", "RidgeFit", "fit_ridge", "gram_matrix", "dual_coefficients",
            "prune_rows", "pruned_weights", "relevance_scale", "dense_weights", "partitions",
@@ -132,9 +132,12 @@ def partitions(n_docs: int, size: int, seed: int) -> list[np.ndarray]:
     return [np.sort(part) for part in np.array_split(order, k)]
 
 
-def solve_part(part: tuple[sp.csr_matrix, np.ndarray], alpha: float) -> np.ndarray:
-    """One part's dual coefficients (a task of a training engine)."""
+def solve_part(part: tuple[sp.csr_matrix | tuple, np.ndarray], alpha: float) -> np.ndarray:
+    """One part's dual coefficients (a task of a training engine): its rows (or where they are in the work
+    directory, read where the task runs) and its labels."""
     X, Y = part
+    if isinstance(X, tuple):
+        X = load_rows(X)
     check_memory(X.shape[0], Y.shape[1], "a part")
     return dual_coefficients(gram_matrix(X), Y, alpha, overwrite=True).astype(np.float32)
 
@@ -320,9 +323,10 @@ class _PartitionedRidge:
             self.A = partitioned_coefficients(self.X, Y, alpha, self.parts, what, self.s.verbose, self.engine)
         else:
             stored = self.stored
-            work = ((stored.rows(p), Y[part]) for p, part in enumerate(self.parts))
-            if self.engine.name != "local":  # sent to the cluster as the engine asks for them
-                work = ((sp.csr_matrix(X, copy=True), Y_p) for X, Y_p in work)
+            if self.engine.sees(self.work.path):  # the rows are read where each part is solved
+                work = ((stored.where(p), Y[part]) for p, part in enumerate(self.parts))
+            else:  # sent to the cluster as it asks for them
+                work = ((sp.csr_matrix(stored.rows(p), copy=True), Y[part]) for p, part in enumerate(self.parts))
             solved = self.engine.map(solve_part, _Sized(work, self.k), alpha, what=f"{what}: dual solves",
                                      verbose=self.s.verbose)
             for p, coefficients in enumerate(solved):

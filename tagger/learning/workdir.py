@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["WorkDir", "ScoreColumns", "Parts", "Sequences", "as_columns", "column_blocks", "rows_at_once"]
+__all__ = ["WorkDir", "ScoreColumns", "Parts", "Sequences", "load_rows", "as_columns", "column_blocks", "rows_at_once"]
 
 #: Most documents x tags entries (float64) a step forms at once from a work directory's files (64 MB).
 ENTRIES_AT_ONCE = 2**23
@@ -155,6 +155,14 @@ def column_blocks(n_tags: int, n_docs: int, size: int | None = None) -> Iterator
         yield np.arange(start, min(start + size, n_tags))
 
 
+def load_rows(saved: tuple) -> sp.csr_matrix:
+    """A CSR matrix saved by :class:`Parts` (:meth:`Parts.where`), over memory maps of its files (no copy: the
+    pages stay the system's file cache's)."""
+    shape, dtype, data, indices, indptr, itype, ptype, nnz = saved
+    return sp.csr_matrix((_mapped(data, dtype, (nnz,)), _mapped(indices, itype, (nnz,)),
+                          _mapped(indptr, ptype, (shape[0] + 1,))), shape=shape, copy=False)
+
+
 class Parts:
     """The partitioned solver's parts in ``work``'s files: part ``p``'s documents ``parts[p]``, their TF-IDF rows
     (CSR), those rows' transpose (features x documents, CSR: the weight passes' operand) and, once solved, the
@@ -180,12 +188,10 @@ class Parts:
         return (M.shape, M.data.dtype, self.work.save(what, M.data), self.work.save(what, M.indices),
                 self.work.save(what, M.indptr), M.indices.dtype, M.indptr.dtype, M.nnz)
 
-    @staticmethod
-    def _load_csr(saved: tuple) -> sp.csr_matrix:
-        """A CSR matrix over memory maps of its files (no copy: the pages stay the system's file cache's)."""
-        shape, dtype, data, indices, indptr, itype, ptype, nnz = saved
-        return sp.csr_matrix((_mapped(data, dtype, (nnz,)), _mapped(indices, itype, (nnz,)),
-                              _mapped(indptr, ptype, (shape[0] + 1,))), shape=shape, copy=False)
+    def where(self, p: int) -> tuple:
+        """Where part ``p``'s rows are (files of the work directory): what :func:`load_rows` reads, wherever the
+        work directory is seen (a Dask worker on the same machine, or on shared storage)."""
+        return self._rows[p]
 
     def put_rows(self, p: int, X: sp.csr_matrix) -> None:
         """Part ``p``'s TF-IDF rows (in the order of its documents); their transpose is kept too."""
@@ -196,7 +202,7 @@ class Parts:
         self._transposed[p] = self._save_csr("columns", X.T.tocsr())
 
     def rows(self, p: int) -> sp.csr_matrix:
-        return self._load_csr(self._rows[p])
+        return load_rows(self._rows[p])
 
     def take(self, docs: np.ndarray) -> sp.csr_matrix:
         """The TF-IDF rows of documents ``docs``, in their order."""
@@ -213,7 +219,7 @@ class Parts:
         return M[np.argsort(np.concatenate(order), kind="stable")]
 
     def transposed(self, p: int) -> sp.csr_matrix:
-        return self._load_csr(self._transposed[p])
+        return load_rows(self._transposed[p])
 
     def put_coefficients(self, p: int, A: np.ndarray) -> None:
         """Part ``p``'s dual coefficients (its documents x tags)."""
