@@ -62,10 +62,16 @@ class WorkDir:
         """``array`` written raw (C order) to a new file named for ``what``; its path."""
         self._count += 1
         path = os.path.join(self.path, f"{self._count:06d}-{what}.bin")
-        np.ascontiguousarray(array).tofile(path)
+        open(path, "wb").close()
+        self.append(path, array)
+        return path
+
+    def append(self, path: str, array: np.ndarray) -> None:
+        """``array`` written raw (C order) at the end of the file ``path`` (one of :meth:`save`'s)."""
+        with open(path, "ab") as fh:
+            np.ascontiguousarray(array).tofile(fh)
         self.bytes += array.nbytes
         self.peak_bytes = max(self.peak_bytes, self.bytes)
-        return path
 
     def remove(self, path: str) -> None:
         self.bytes -= os.path.getsize(path)
@@ -265,11 +271,7 @@ class Sequences:
             return
         if self._path is None:
             self._path = self.work.save("sequences", np.zeros(0, self.dtype))
-        block = np.concatenate(self._pending)
-        with open(self._path, "ab") as fh:
-            block.tofile(fh)
-        self.work.bytes += block.nbytes
-        self.work.peak_bytes = max(self.work.peak_bytes, self.work.bytes)
+        self.work.append(self._path, np.concatenate(self._pending))
         end = self._offsets[-1]
         self._offsets.extend((end + np.cumsum([len(a) for a in self._pending])).tolist())
         self._pending = []
