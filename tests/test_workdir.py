@@ -150,3 +150,22 @@ def test_training_into_a_work_directory_it_cannot_write_fails_before_reading(tmp
     blocked.write_text("not a folder")
     with pytest.raises(TrainingError, match="cannot use --work-dir"):
         Training([str(tmp_path / "missing.jsonl")], str(tmp_path / "m.tagger"), work_dir=str(blocked / "sub"))
+
+
+def test_the_best_cut_of_a_ranking_is_the_same_a_block_at_a_time(monkeypatch):
+    """F1 over a ranking of millions of scores is computed a block of it at a time: the cut, its threshold and its
+    F1 are those of every cut tried at once (ties in the scores, and the first of equal F1s, included)."""
+    from tagger.learning import calibration
+    rng = np.random.default_rng(4)
+    for trial in range(40):
+        n = int(rng.integers(2, 400))
+        p = np.round(rng.random(n), 1 + trial % 3)
+        y = (rng.random(n) < rng.random()).astype(np.int8)
+        order = np.argsort(-p, kind="stable")
+        f1 = 2 * np.cumsum(y[order]) / (np.arange(1, n + 1) + y.sum())
+        best = int(np.argmax(f1))
+        cut = p[order][best:best + 2]
+        expected = ((cut[0] + cut[1]) / 2 if len(cut) > 1 else cut[0] / 2, f1[best])
+        for block in (1, 7, 2**22):
+            monkeypatch.setattr(calibration, "F1_BLOCK", block)
+            assert calibration.best_f1_threshold(p, y) == pytest.approx(expected, rel=0, abs=0)

@@ -116,18 +116,32 @@ def fit_calibration(scores, Y: np.ndarray, min_positives: int = 5, seed: int = 0
 GLOBAL_THRESHOLD_DOCS = 20_000
 
 
+#: Scores of a ranking whose F1 is computed at once (:func:`best_f1_threshold`).
+F1_BLOCK = 2**22
+
+
 def best_f1_threshold(p: np.ndarray, y: np.ndarray, n_positives: float | None = None, tp: float = 0,
                       predicted: float = 0) -> tuple[float, float]:
     """The threshold on scores ``p`` whose choice (the scores above it) maximises F1 against 0/1 ``y``, a midpoint
     between two scores, and that F1.  ``tp`` true positives and ``predicted`` choices made elsewhere count too,
     against ``n_positives`` positives in all (default ``y``'s)."""
     order = np.argsort(-p, kind="stable")
-    ps, ys = p[order], y[order].astype(np.float64)
-    n_positives = ys.sum() if n_positives is None else n_positives
-    f1 = 2 * (tp + np.cumsum(ys)) / (predicted + np.arange(1, len(ps) + 1) + n_positives)
-    best = int(np.argmax(f1))
-    threshold = (ps[best] + ps[best + 1]) / 2 if best + 1 < len(ps) else ps[best] / 2
-    return float(threshold), float(f1[best])
+    n_positives = np.sum(y, dtype=np.float64) if n_positives is None else n_positives
+    # F1 of each cut, a block of the ranking at a time (the global threshold ranks millions of scores): the counts
+    # are whole numbers, so the running count carried from block to block is exact
+    best, best_f1, found = 0, -np.inf, 0.0
+    for start in range(0, len(order), F1_BLOCK):
+        ys = y[order[start:start + F1_BLOCK]].astype(np.float64)
+        counts = np.cumsum(ys)
+        counts += found
+        f1 = 2 * (tp + counts) / (predicted + np.arange(start + 1, start + len(ys) + 1) + n_positives)
+        k = int(np.argmax(f1))
+        if f1[k] > best_f1:
+            best, best_f1 = start + k, float(f1[k])
+        found = counts[-1]
+    ps = p[order[best:best + 2]]
+    threshold = (ps[0] + ps[1]) / 2 if len(ps) > 1 else ps[0] / 2
+    return float(threshold), best_f1
 
 
 def best_global_threshold(P, Y: np.ndarray, seed: int = 0) -> float:
