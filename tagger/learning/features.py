@@ -261,9 +261,9 @@ class DocumentFrequencies:
         (from :meth:`features`), built in chunks."""
         vocab, compiled_of = features.compiled(), self._compiled_of
         blocks = []
-        n = len(self.ids) if docs is None else len(docs)
-        for start in range(0, n, chunk):
-            part = self.ids[start:start + chunk] if docs is None else self.ids.take(docs[start:start + chunk])
+        order = range(len(self.ids)) if docs is None else docs
+        for start in range(0, len(order), chunk):
+            part = self.ids.take(order[start:start + chunk])
             lengths = np.fromiter(map(len, part), dtype=np.int64, count=len(part))
             ids = compiled_of[np.concatenate(part)] if part else np.zeros(0, np.int64)
             doc = np.repeat(np.arange(len(part), dtype=np.int64), lengths)

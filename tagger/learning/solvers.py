@@ -344,18 +344,18 @@ class _PartitionedRidge:
     def _stored_weights(self, part_weight: np.ndarray, what: str, intercept: np.ndarray) -> Iterator[np.ndarray]:
         """:func:`weights_of_coefficients` of the stored parts, part ``p``'s documents weighted ``part_weight[p]``:
         each block of tags is a sum over the parts (those of weight 0 skipped)."""
-        stored, n_tags = self.stored, self.Y.shape[1]
+        stored = self.stored
         used = [p for p in range(self.k) if part_weight[p]]
         intercept[:] = 0.0
         for p in used:
-            intercept += part_weight[p] * stored.coefficients(p, np.arange(n_tags), n_tags).sum(axis=0, dtype=np.float64)
+            intercept += part_weight[p] * stored.coefficients(p).sum(axis=0, dtype=np.float64)
 
         def block(cols):
             out = np.zeros((self.n_features, len(cols)))
             for p in used:
-                out += stored.transposed(p) @ (stored.coefficients(p, cols, n_tags) * part_weight[p])
+                out += stored.transposed(p) @ (stored.coefficients(p, cols) * part_weight[p])
             return out.astype(np.float32).T
-        return _in_threads(block, tag_blocks(n_tags, self.n_features), what, self.s.verbose)
+        return _in_threads(block, tag_blocks(self.Y.shape[1], self.n_features), what, self.s.verbose)
 
     def folds(self):
         s, X, Y, k = self.s, self.X, self.Y, self.k

@@ -184,7 +184,7 @@ class Parts:
             self._part[part], self._place[part] = p, np.arange(len(part))
         self._rows: list[tuple] = [()] * len(parts)
         self._transposed: list[tuple] = [()] * len(parts)
-        self._coefficients: list[str | None] = [None] * len(parts)
+        self._coefficients: list[tuple[str, int] | None] = [None] * len(parts)  # (file, tags)
 
     def __len__(self) -> int:
         return len(self.parts)
@@ -230,12 +230,14 @@ class Parts:
     def put_coefficients(self, p: int, A: np.ndarray) -> None:
         """Part ``p``'s dual coefficients (its documents x tags)."""
         if self._coefficients[p] is not None:
-            self.work.remove(self._coefficients[p])
-        self._coefficients[p] = self.work.save("dual", np.asarray(A, dtype=np.float32).T)
+            self.work.remove(self._coefficients[p][0])
+        self._coefficients[p] = (self.work.save("dual", np.asarray(A, dtype=np.float32).T), A.shape[1])
 
-    def coefficients(self, p: int, cols: np.ndarray, n_tags: int) -> np.ndarray:
-        """Part ``p``'s dual coefficients of tags ``cols`` (consecutive): its documents x len(cols)."""
-        A = _mapped(self._coefficients[p], np.float32, (n_tags, len(self.parts[p])))
+    def coefficients(self, p: int, cols: np.ndarray | None = None) -> np.ndarray:
+        """Part ``p``'s dual coefficients of tags ``cols`` (consecutive; default: all): its documents x tags."""
+        path, n_tags = self._coefficients[p]
+        cols = np.arange(n_tags) if cols is None else cols
+        A = _mapped(path, np.float32, (n_tags, len(self.parts[p])))
         out = np.array(A[cols[0]:cols[-1] + 1].T) if len(cols) else np.zeros((len(self.parts[p]), 0), np.float32)
         del A
         return out
@@ -285,7 +287,11 @@ class Sequences:
             return []
         offsets = np.frombuffer(self._offsets, dtype=np.int64)
         stored = _mapped(self._path, self.dtype, (int(offsets[-1]),))
-        out = [np.array(stored[offsets[i]:offsets[i + 1]]) for i in np.asarray(docs).tolist()]
+        if isinstance(docs, range) and docs.step == 1:  # consecutive documents: one read, split
+            first, end = offsets[docs.start], offsets[docs.stop]
+            out = np.split(np.array(stored[first:end]), offsets[docs.start + 1:docs.stop] - first)
+        else:
+            out = [np.array(stored[offsets[i]:offsets[i + 1]]) for i in np.asarray(docs).tolist()]
         del stored
         return out
 
