@@ -315,3 +315,33 @@ def test_the_title_starts_at_the_first_visible_character_and_counts_only_those()
     assert title_of("\u200b\ufeff\n\n  Заголовок статьи\n\nТекст") == "Заголовок статьи"
     long_title = "слово " * 45  # 270 characters: a title, under 300
     assert title_of(long_title.replace(" ", "\u00ad ") + "\n\nТекст") == long_title
+
+
+def test_the_lexical_source_learned_a_few_articles_at_a_time_is_the_one_learned_at_once(monkeypatch):
+    """Features, their standardisation and the out-of-fold scores of the training candidates are formed a block
+    of articles at a time: blocks of a few candidates give the same source, bit for bit, as one block."""
+    from tagger.learning import lexical
+    texts, tags = make_long_tail_corpus(300, seed=3)
+
+    def learned(rows_at_once):
+        monkeypatch.setattr(lexical, "ROWS_AT_ONCE", rows_at_once)
+        clf = TagClassifier(min_tag_count=10, min_df=1, max_df=1.0).fit(texts, tags)
+        return clf.lexical_, clf.thresholds_
+
+    (whole, thresholds), (blocked, blocked_thresholds) = learned(2**19), learned(7)
+    assert len(lexical._article_blocks(np.repeat(np.arange(300), 4), 7)) > 100  # (many blocks, whole articles)
+    for name in ("coef", "intercept", "mean", "scale"):
+        assert np.array_equal(getattr(whole, name), getattr(blocked, name)), name
+    assert np.any(whole.coef != 0)
+    assert whole.threshold == blocked.threshold and whole.unseen_threshold == blocked.unseen_threshold
+    assert np.array_equal(thresholds, blocked_thresholds)
+
+
+def test_blocks_of_candidates_end_where_an_article_ends():
+    from tagger.learning.lexical import _article_blocks
+    doc = np.array([0, 0, 0, 1, 2, 2, 2, 2, 3, 5, 5])
+    for size in (1, 2, 3, 5, 100):
+        blocks = _article_blocks(doc, size)
+        assert blocks[0].start == 0 and blocks[-1].stop == len(doc)
+        assert all(a.stop == b.start for a, b in zip(blocks, blocks[1:]))
+        assert all(doc[b.start - 1] != doc[b.start] for b in blocks[1:])

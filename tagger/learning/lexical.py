@@ -35,6 +35,9 @@ __all__ = ["LexicalFit", "learn_lexical_source", "lexical_threshold", "fit_lexic
 SMOOTHING = 0.5
 #: At most this many candidate rows fit the logistic model (a random sample of bigger archives).
 MAX_ROWS = 2_000_000
+#: Candidates whose features are formed at once (about; whole articles): features, standardisation and scores
+#: go a block at a time, so that no archive-sized feature matrix is held.
+ROWS_AT_ONCE = 2**19
 
 
 @dataclass
@@ -152,6 +155,7 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
     sup = np.flatnonzero(cand.tag < n_supervised)
     if len(sup):
         logits[sup] = supervised_logits(cand.doc[sup], cand.tag[sup])
+    del sup
     # folds by article: a candidate's tag statistics come from the other folds (scaled up to the whole corpus)
     fold_of_doc = np.zeros(n_docs, dtype=np.int64)
     for f, (_, te) in enumerate(KFold(cv, shuffle=True, random_state=random_state).split(np.arange(n_docs))):
@@ -165,53 +169,119 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
                          np.bincount(cand.tag[fold == f], minlength=n_cols),
                          np.bincount(cand.tag[fold == f], weights=y[fold == f], minlength=n_cols)))
     grow = cv / (cv - 1)
-    stats = [np.zeros(len(cand)) for _ in range(3)]
-    for f in range(cv):
-        rows = fold == f
-        for k, total in enumerate((tag_counts, mentioned, tagged)):
-            stats[k][rows] = (total - per_fold[f][k])[cand.tag[rows]] * grow
-    F = source.features(cand, logits, tuple(stats))
+    supervised = cand.tag < n_supervised
     # the unseen-tag model learns from the candidates of the tags with no linear scorer (of every tag, if all have
     # one), each described as a tag of a site's vocabulary is at tagging time (LexicalSource.extended): no training
     # article with the tag, its label's articles estimated from the words' document frequencies (the article
     # itself aside), no linear scorer
-    unseen = np.flatnonzero(cand.tag >= n_supervised)
+    unseen = np.flatnonzero(~supervised)
     if not len(unseen):
         unseen = np.arange(len(cand))
     estimate = np.zeros(n_cols)
     for concept in vocabulary:
         estimate[columns[tag_key(concept.tag)]] = source.estimated_mentions(concept.labels)
-    none = np.zeros(len(cand))
-    F_unseen = source.features(cand, none, (none, np.maximum(estimate[cand.tag] - 1, 0), none))[unseen]
-    F_unseen[:, SUPERVISED] = 0.0
+
+    def statistics(s: slice) -> tuple:
+        """The tag count, mentions and tagged mentions of candidates ``s`` in the other folds."""
+        tag, in_fold = cand.tag[s], fold[s]
+        out = tuple(np.zeros(len(tag)) for _ in range(3))
+        for f in range(cv):
+            rows = in_fold == f
+            for k, total in enumerate((tag_counts, mentioned, tagged)):
+                out[k][rows] = (total - per_fold[f][k])[tag[rows]] * grow
+        return out
+
+    def described(s: slice, as_unseen: bool) -> np.ndarray:
+        """The features of candidates ``s`` (whole articles), as the seen tags' models or the unseen-tag model
+        sees them."""
+        c = _take(cand, s)
+        if not as_unseen:
+            return source.features(c, logits[s], statistics(s))
+        none = np.zeros(len(c))
+        F = source.features(c, none, (none, np.maximum(estimate[c.tag] - 1, 0), none))
+        F[:, SUPERVISED] = 0.0
+        return F
+
     oof = np.full(len(cand), prior)
     oof_unseen = np.full(len(unseen), prior)
     if len(cand) == 0:
         return source, cand, y, oof, unseen, oof_unseen
-    mean, scale = F.mean(axis=0), F.std(axis=0)
+    blocks = _article_blocks(cand.doc)
+    mean = _column_sums(described(s, False) for s in blocks) / len(cand)
+    scale = np.sqrt(_column_sums(_squared(described(s, False) - mean) for s in blocks) / len(cand))
     scale[scale == 0] = 1.0
     source.mean, source.scale = mean, scale
     rng = np.random.default_rng(random_state)
-    supervised = cand.tag < n_supervised
-    seen = ~supervised & (stats[0] > 0)  # (a rare tag given in no other fold is scored as one seen in training)
-    offset = np.where(supervised, logits, 0.0)
+    seen = ~supervised & (statistics(slice(None))[0] > 0)  # (a rare tag given in no other fold: scored as seen)
+    everything = np.arange(len(cand))
     every = np.ones(len(unseen), dtype=bool)
-    kinds = (  # each of MODELS: rows learned from, rows scored out-of-fold, features, offsets, labels, folds, scores
-        (supervised, supervised, F, offset, y, fold, oof),
-        (seen, ~supervised, F, offset, y, fold, oof),
-        (every, every, F_unseen, np.zeros(len(unseen)), y[unseen], fold[unseen], oof_unseen))
-    for m, (learn, scored, X, off, target, folds, out) in enumerate(kinds):
-        Z = (X - mean) / scale
+    offset = np.where(supervised, logits, 0.0)
+    models = (  # each of MODELS: its candidates, which of them it learns from and which it scores out-of-fold,
+        # described as unseen tags or not, their offsets, labels and folds, where their scores go
+        (everything, supervised, supervised, False, offset, y, fold, oof),
+        (everything, seen, ~supervised, False, offset, y, fold, oof),
+        (unseen, every, every, True, np.zeros(len(unseen)), y[unseen], fold[unseen], oof_unseen))
+    fitted = []
+    for m, (rows, learn, scored, as_unseen, off, target, folds, out) in enumerate(models):
         chosen = np.flatnonzero(learn)
         if len(chosen) > MAX_ROWS:
             chosen = np.sort(rng.choice(chosen, MAX_ROWS, replace=False))
+        Z = _standardised_rows(rows[chosen], blocks, lambda s: described(s, as_unseen), mean, scale)
+        by_fold = []
         for f in range(cv):  # out-of-fold probabilities, for threshold tuning
-            fit_rows = chosen[folds[chosen] != f]
-            w, b = _logistic(Z[fit_rows], target[fit_rows], off[fit_rows], C)
-            held = scored & (folds == f)
-            out[held] = sigmoid(off[held] + Z[held] @ w + b)
-        source.coef[m], source.intercept[m] = _logistic(Z[chosen], target[chosen], off[chosen], C)
+            fit_rows = folds[chosen] != f
+            by_fold.append(_logistic(Z[fit_rows], target[chosen[fit_rows]], off[chosen[fit_rows]], C))
+        source.coef[m], source.intercept[m] = _logistic(Z, target[chosen], off[chosen], C)
+        fitted.append(by_fold)
+        del Z
+    for s in blocks:  # each model's out-of-fold scores, a block of articles at a time
+        for (rows, _, scored, as_unseen, off, _, folds, out), by_fold in zip(models, fitted):
+            lo, hi = np.searchsorted(rows, [s.start, s.stop])
+            inside = np.flatnonzero(scored[lo:hi]) + lo
+            if not len(inside):
+                continue
+            Z = (described(s, as_unseen)[rows[inside] - s.start] - mean) / scale
+            for f, (w, b) in enumerate(by_fold):
+                held = folds[inside] == f
+                out[inside[held]] = sigmoid(off[inside[held]] + Z[held] @ w + b)
     return source, cand, y, oof, unseen, oof_unseen
+
+
+def _take(c: Candidates, s: slice) -> Candidates:
+    return Candidates(**{f: getattr(c, f)[s] for f in Candidates.__dataclass_fields__})
+
+
+def _article_blocks(doc: np.ndarray, size: int | None = None) -> list[slice]:
+    """Consecutive candidates (sorted by article, ``doc``) in blocks of about ``size`` (default
+    :data:`ROWS_AT_ONCE`), each ending where an article's candidates end."""
+    size = size or ROWS_AT_ONCE
+    ends = np.searchsorted(doc, doc[np.arange(size, len(doc), size)], side="right").tolist()
+    bounds = sorted(set([0, *ends, len(doc)]))
+    return [slice(a, b) for a, b in zip(bounds, bounds[1:])]
+
+
+def _column_sums(blocks) -> np.ndarray:
+    """Column sums of the rows of consecutive blocks, added row after row as ``np.sum(axis=0)`` adds the rows of
+    one array (so that the sums do not depend on the blocks)."""
+    total = None
+    for block in blocks:
+        total = block.sum(axis=0) if total is None else np.vstack([total[None], block]).sum(axis=0)
+    return total
+
+
+def _squared(x: np.ndarray) -> np.ndarray:
+    return np.multiply(x, x, out=x)
+
+
+def _standardised_rows(rows: np.ndarray, blocks: list[slice], described, mean: np.ndarray,
+                       scale: np.ndarray) -> np.ndarray:
+    """The standardised features of candidates ``rows`` (sorted), formed a block of articles at a time."""
+    Z = np.empty((len(rows), len(mean)))
+    for s in blocks:
+        lo, hi = np.searchsorted(rows, [s.start, s.stop])
+        if hi > lo:
+            Z[lo:hi] = (described(s)[rows[lo:hi] - s.start] - mean) / scale
+    return Z
 
 
 def _logistic(Z: np.ndarray, y: np.ndarray, offset: np.ndarray, C: float) -> tuple[np.ndarray, float]:
