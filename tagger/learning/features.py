@@ -209,52 +209,59 @@ class DocumentFrequencies:
         return self._runs[0] if self._runs else (np.zeros(0, np.int64), np.zeros(0, np.int64))
 
     def features(self, min_df: int = 2, max_df: float = 0.5, max_features: int | None = None) -> TfidfFeatures:
-        """The vocabulary and idf, chosen as :func:`fit_tfidf` chooses them (same terms, same order)."""
+        """The vocabulary and idf, chosen as :func:`fit_tfidf` chooses them (same terms, same order), with arrays
+        of stem ids and bigram codes instead of a string a term."""
         self._flush()
         n_docs = self.n_documents
         if n_docs == 0:
             raise ValueError("cannot fit features on no documents")
         max_count = _max_count(max_df, n_docs)
-        candidates: list[tuple[int, str, int]] = []  # (document frequency, term, unigram id or -1 - bigram index)
-        if self.unigrams:
-            df = self._unigram_df
-            for i in np.flatnonzero((df >= min_df) & (df <= max_count)).tolist():
-                candidates.append((int(df[i]), self.stems[i], i))
-        codes = np.zeros(0, np.int64)
+        first, second, df = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        if self.unigrams:  # (second stem -1: a unigram)
+            ids = np.flatnonzero((self._unigram_df >= min_df) & (self._unigram_df <= max_count))
+            first.append(ids), second.append(np.full(len(ids), -1)), df.append(self._unigram_df[ids])
         if self.bigrams:
-            codes, df = self._bigram_df()
-            keep = np.flatnonzero((df >= min_df) & (df <= max_count))
-            codes, df = codes[keep], df[keep]
-            stems = self.stems
-            for j, (code, count) in enumerate(zip(codes.tolist(), df.tolist())):
-                candidates.append((count, f"{stems[code >> 31]} {stems[code & 0x7FFFFFFF]}", -1 - j))
-        candidates = _select(candidates, max_features, min_df, max_df, n_docs)
-        # the compiled vocabulary over the stems the kept terms use, and this pass's stem ids mapped onto it
+            codes, counts = self._bigram_df()
+            keep = (counts >= min_df) & (counts <= max_count)
+            first.append(codes[keep] >> 31), second.append(codes[keep] & 0x7FFFFFFF), df.append(counts[keep])
+        first, second, df = np.concatenate(first), np.concatenate(second), np.concatenate(df)
+        rank = self._stem_ranks()
+        # keys that sort the terms as their strings sort: by the first stem, a unigram before the bigrams that
+        # begin with it, then by the second stem (as strings do, no stem holding a space or a character before it:
+        # "a" < "a b" < "a c" < "ab")
+        key = rank[first] * (len(rank) + 1) + np.where(second >= 0, rank[np.maximum(second, 0)] + 1, 0)
+        if max_features is not None and len(df) > max_features:
+            top = np.lexsort((key, -df))[:max_features]  # the most frequent, ties by term
+            first, second, df, key = first[top], second[top], df[top], key[top]
+        if not len(df):
+            raise ValueError(f"no term occurs in at least min_df={min_df} and at most max_df={max_df} "
+                             f"of the {n_docs} documents")
+        order = np.argsort(key)  # feature i is the i-th term in the order of the strings
+        first, second, df = first[order], second[order], df[order]
+        # the compiled vocabulary over the stems the kept terms use (sorted), and this pass's stem ids mapped onto it
         used = np.zeros(len(self.stems), dtype=bool)
-        for _, _, ref in candidates:
-            if ref >= 0:
-                used[ref] = True
-            else:
-                code = int(codes[-1 - ref])
-                used[code >> 31] = used[code & 0x7FFFFFFF] = True
+        used[first] = True
+        used[second[second >= 0]] = True
         used_ids = np.flatnonzero(used)
-        order = sorted(range(len(used_ids)), key=lambda k: self.stems[used_ids[k]])
+        used_ids = used_ids[np.argsort(rank[used_ids])]
         compiled_of = np.full(len(self.stems), UNKNOWN, dtype=np.int64)
-        compiled_of[used_ids[order]] = np.arange(len(order))
-        unigram = np.full(len(order), UNKNOWN, dtype=np.int32)
-        bi_codes, bi_features = [], []
-        for f, (_, _, ref) in enumerate(candidates):
-            if ref >= 0:
-                unigram[compiled_of[ref]] = f
-            else:
-                code = int(codes[-1 - ref])
-                bi_codes.append(compiled_of[code >> 31] * len(order) + compiled_of[code & 0x7FFFFFFF])
-                bi_features.append(f)
-        compiled = CompiledVocabulary([self.stems[i] for i in used_ids[order]], unigram,
-                                      np.array(bi_codes, dtype=np.int64), np.array(bi_features, dtype=np.int32))
+        compiled_of[used_ids] = np.arange(len(used_ids))
+        unigram = np.full(len(used_ids), UNKNOWN, dtype=np.int32)
+        is_bigram = second >= 0
+        unigram[compiled_of[first[~is_bigram]]] = np.flatnonzero(~is_bigram)
+        bi_codes = compiled_of[first[is_bigram]] * len(used_ids) + compiled_of[second[is_bigram]]
+        compiled = CompiledVocabulary([self.stems[i] for i in used_ids.tolist()], unigram, bi_codes,
+                                      np.flatnonzero(is_bigram).astype(np.int32))
         self._compiled_of = compiled_of
-        return TfidfFeatures(_idf([c for c, _, _ in candidates], n_docs), terms=[t for _, t, _ in candidates],
-                             compiled=compiled)
+        return TfidfFeatures(_idf(df, n_docs), compiled=compiled)
+
+    def _stem_ranks(self) -> np.ndarray:
+        """Each stem's place among the stems sorted as strings."""
+        if self.stems and min(map(min, self.stems)) <= " ":
+            raise ValueError("a stem holds a space or a control character: terms would not sort as strings")
+        rank = np.empty(len(self.stems), dtype=np.int64)
+        rank[sorted(range(len(self.stems)), key=self.stems.__getitem__)] = np.arange(len(self.stems))
+        return rank
 
     def matrix(self, features: TfidfFeatures, chunk: int = 5_000, docs: Sequence[int] | None = None) -> sp.csr_matrix:
         """TF-IDF rows of the counted documents (those of ``docs``, in its order, if given) under ``features``
