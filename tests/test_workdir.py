@@ -85,7 +85,7 @@ def test_stored_parts_weigh_as_the_stacked_coefficients_do(tmp_path):
         ridge.engine = LocalEngine()
         assert ridge.stored is not None
         ridge.prepare(Rows(X), Y, "fit", lambda what: None)
-        blocks, intercept = ridge.weights("fit")
+        blocks, intercept = ridge.weights("fit", np.asarray)  # (the dense blocks as formed)
         stored = np.vstack(list(blocks))
         A = partitioned_coefficients(X, Y, 0.1 / ridge.k, ridge.parts, "fit")
         expected_intercept = np.zeros(Y.shape[1])

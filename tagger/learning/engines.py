@@ -1,8 +1,9 @@
 """Where the expensive steps of training run: in this process (``LocalEngine``), or on a Dask cluster
 (``DaskEngine``, ``pip install 'tagger[dask]'``): the analysis and document frequencies of chunks of texts,
-and the dual solves of the partitioned solver's parts (read by the workers from the work directory where they
-see it: the same machine, or shared storage given as the work directory).  The rest (choosing the vocabulary, weights,
-calibration) runs here.  Both engines learn the same model: chunks are merged in order, so stems get the
+the dual solves of the partitioned solver's parts and the weight passes over them, a block of tags a task (read
+by the workers from the work directory where they see it: the same machine, or shared storage given as the work
+directory; a block comes back pruned, or as its features' squared norms).  The rest (choosing the vocabulary,
+out-of-fold scores, calibration, the lexical source) runs here.  Both engines learn the same model: chunks are merged in order, so stems get the
 same ids as in one pass, and each part is solved alike wherever it runs."""
 from __future__ import annotations
 
@@ -53,17 +54,21 @@ class DaskEngine:
         two per worker thread ahead, so a stream of texts never sits whole in memory."""
         shared = [self.client.scatter(a, broadcast=True) if _large(a) else a for a in args]
         started = time.monotonic()
+        total = len(items) if hasattr(items, "__len__") else None
         tasks = in_order(lambda item: self.client.submit(fn, item, *shared, pure=False), items,
                          cluster_window(self.client))
         for done, (_, result) in enumerate(tasks, 1):
             yield result
-            self._report(what, done, started, verbose)
+            self._report(what, done, total, started, verbose)
 
     @staticmethod
-    def _report(what: str, done: int, started: float, verbose: bool) -> None:
-        if verbose and what and done % 10 == 0:
-            say(f"{what}: {done:,} tasks done on the cluster in {time.monotonic() - started:.0f} s "
-                f"({CHUNK_DOCS:,} documents or one part each)")
+    def _report(what: str, done: int, total: int | None, started: float, verbose: bool) -> None:
+        if not (verbose and what) or (done % 10 and done != total):
+            return
+        elapsed = time.monotonic() - started
+        left = f", ~{elapsed / done * (total - done):.0f} s left" if total else ""
+        say(f"{what}: {done:,}{f' of {total:,}' if total else ''} tasks done on the cluster in {elapsed:.0f} s"
+            f" ({done / max(elapsed, 1e-9):.2f} a second{left})")
 
 
 def _large(value) -> bool:

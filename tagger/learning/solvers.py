@@ -8,7 +8,8 @@ memory n_docs^2).  ``primal``: scikit-learn's sparse conjugate gradient, one tag
 :func:`fit_ridge` runs any of them the same way: a relevance fit that rescales the features, out-of-fold scores
 (one fold loop) and the final weights, each pruned by :func:`pruned_weights`.  The solvers themselves only say
 how to get dense weight blocks: of all documents (:meth:`weights`) and of each fold's training documents
-(:meth:`folds`).
+(:meth:`folds`), each block reduced where it is formed (``finish``: to the features' squared norms, or to its
+pruned rows), so that a block of a Dask worker comes back model-sized.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import scipy.linalg
@@ -24,11 +26,12 @@ import scipy.sparse as sp
 
 from ..progress import progress
 from .features import Rows, as_rows, rescale_columns
-from .workdir import Parts, ScoreColumns, WorkDir, load_rows, rows_at_once
+from .workdir import Parts, ScoreColumns, WorkDir, load_coefficients, load_rows, rows_at_once
 
 __all__ = ["DUAL_MAX_DOCS", "CHUNK", "RidgeSettings", "RidgeFit", "fit_ridge", "gram_matrix", "dual_coefficients",
            "prune_rows", "pruned_weights", "relevance_scale", "dense_weights", "partitions",
-           "partitioned_coefficients", "weights_of_coefficients"]
+           "partitioned_coefficients", "weights_of_coefficients", "pruner", "column_squares",
+           "stored_weight_block"]
 
 #: Where the dual solver's n x n Gram matrix gets large (20,000 documents: 3.2 GB).  Nothing switches on it any
 #: more: ``solver="auto"`` partitions beyond ``partition_size`` documents, and :func:`check_memory` refuses a
@@ -156,6 +159,17 @@ def partitioned_coefficients(X: sp.csr_matrix, Y: np.ndarray, alpha: float, part
     return A
 
 
+def stored_weight_block(cols: np.ndarray, parts: list[tuple], part_weight: np.ndarray, n_features: int,
+                        finish: Callable):
+    """Tags ``cols``' unpruned weights summed over stored parts (a task of a training engine): ``parts`` says
+    where each part's transposed rows and dual coefficients are in the work directory (read where the task
+    runs), ``part_weight`` each part's weight; the dense block (tags x features) is given to ``finish``."""
+    out = np.zeros((n_features, len(cols)))
+    for (transposed, coefficients), weight in zip(parts, part_weight):
+        out += load_rows(transposed) @ (load_coefficients(coefficients, cols) * weight)
+    return finish(out.astype(np.float32).T)
+
+
 class _Sized:
     """An iterable with a length (for progress reports) that is built as it is read."""
 
@@ -225,19 +239,33 @@ class RidgeFit:
     fold: np.ndarray
 
 
-def pruned_weights(blocks: Iterator[np.ndarray], intercept: np.ndarray, keep: int | None):
-    """Sparse weights (tags x features, float32) of dense weight ``blocks``, each tag's ``keep`` largest kept,
-    and the intercepts the blocks filled in as they were formed."""
-    W = sp.vstack([prune_rows(B.astype(np.float32), keep) for B in blocks], format="csr")
+def pruner(keep: int | None) -> Callable[[np.ndarray], sp.csr_matrix]:
+    """The ``finish`` of a weight block that keeps each tag's ``keep`` largest weights (:func:`prune_rows`)."""
+    return partial(_pruned, keep=keep)
+
+
+def _pruned(B: np.ndarray, keep: int | None) -> sp.csr_matrix:
+    return prune_rows(B.astype(np.float32), keep)
+
+
+def column_squares(B: np.ndarray) -> np.ndarray:
+    """The ``finish`` of a weight block (tags x features) that keeps each feature's sum of squared weights."""
+    return np.square(B).sum(axis=0, dtype=np.float64)
+
+
+def pruned_weights(blocks: Iterator[sp.csr_matrix], intercept: np.ndarray):
+    """Sparse weights (tags x features, float32) of pruned weight ``blocks`` (see :func:`pruner`), and the
+    intercepts the blocks filled in as they were formed."""
+    W = sp.vstack(list(blocks), format="csr")
     return W, intercept.astype(np.float32)
 
 
-def relevance_scale(blocks: Iterator[np.ndarray], n_features: int, power: float) -> np.ndarray | None:
+def relevance_scale(squares: Iterator[np.ndarray], n_features: int, power: float) -> np.ndarray | None:
     """``(relevance / median) ** power`` per feature, a feature's relevance being the norm of its unpruned weights
-    over all tags (given in blocks of tags), or ``None`` if no feature has any."""
+    over all tags (given as blocks of tags' :func:`column_squares`), or ``None`` if no feature has any."""
     relevance = np.zeros(n_features)
-    for block in blocks:
-        relevance += np.square(block).sum(axis=0, dtype=np.float64)
+    for block in squares:
+        relevance += block
     relevance = np.sqrt(relevance)
     if not (relevance > 0).any():
         return None
@@ -268,18 +296,19 @@ class _WholeRidge:
             self.gram = gram_matrix(X)
             lap(f"Gram matrix {X.shape[0]:,} x {X.shape[0]:,}")
 
-    def weights(self, what: str):
+    def weights(self, what: str, finish: Callable):
         intercept = np.zeros(self.Y.shape[1])
-        return dense_weights(self.X, self.Y, self.gram, self.s.alpha, what, intercept, self.s.verbose), intercept
+        blocks = dense_weights(self.X, self.Y, self.gram, self.s.alpha, what, intercept, self.s.verbose)
+        return map(finish, blocks), intercept
 
-    def folds(self):
+    def folds(self, finish: Callable):
         s, X, Y, gram = self.s, self.X, self.Y, self.gram
         from sklearn.model_selection import KFold
         for k, (tr, te) in enumerate(KFold(s.cv, shuffle=True, random_state=s.random_state).split(X), 1):
             intercept = np.zeros(Y.shape[1])
             blocks = dense_weights(X[tr], Y[tr], None if gram is None else gram[np.ix_(tr, tr)], s.alpha,
                                    f"fold {k}/{s.cv}", intercept, s.verbose)
-            yield _row_groups(X, te, Y.shape[1]), blocks, intercept
+            yield _row_groups(X, te, Y.shape[1]), map(finish, blocks), intercept
 
 
 class _PartitionedRidge:
@@ -334,30 +363,33 @@ class _PartitionedRidge:
         n = sum(map(len, self.parts))
         lap(f"dual solves of {self.k} parts of ~{n // self.k:,} documents")
 
-    def weights(self, what: str):
+    def weights(self, what: str, finish: Callable):
         intercept = np.zeros(self.Y.shape[1])
         if self.stored is not None:
-            return self._stored_weights(np.full(self.k, 1.0 / self.k, dtype=np.float32), what, intercept), intercept
+            part_weight = np.full(self.k, 1.0 / self.k, dtype=np.float32)
+            return self._stored_weights(part_weight, what, intercept, finish), intercept
         mean = np.full(self.X.shape[0], 1.0 / self.k, dtype=np.float32)  # (fewer parts than folds)
-        return weights_of_coefficients(self.X, self.A, mean, what, intercept, self.s.verbose), intercept
+        return map(finish, weights_of_coefficients(self.X, self.A, mean, what, intercept, self.s.verbose)), intercept
 
-    def _stored_weights(self, part_weight: np.ndarray, what: str, intercept: np.ndarray) -> Iterator[np.ndarray]:
-        """:func:`weights_of_coefficients` of the stored parts, part ``p``'s documents weighted ``part_weight[p]``:
-        each block of tags is a sum over the parts (those of weight 0 skipped)."""
+    def _stored_weights(self, part_weight: np.ndarray, what: str, intercept: np.ndarray,
+                        finish: Callable) -> Iterator:
+        """:func:`weights_of_coefficients` of the stored parts, part ``p``'s documents weighted ``part_weight[p]``
+        (those of weight 0 skipped), each block of tags finished by ``finish``: blocks formed on the cluster's
+        workers where they see the work directory (:func:`stored_weight_block`), else here, two at a time."""
         stored = self.stored
         used = [p for p in range(self.k) if part_weight[p]]
         intercept[:] = 0.0
         for p in used:
             intercept += part_weight[p] * stored.coefficients(p).sum(axis=0, dtype=np.float64)
+        where = [(stored.where_transposed(p), stored.where_coefficients(p)) for p in used]
+        chunks = tag_blocks(self.Y.shape[1], self.n_features)
+        if self.engine.name != "local" and self.engine.sees(self.work.path):
+            return self.engine.map(stored_weight_block, chunks, where, part_weight[used], self.n_features, finish,
+                                   what=f"{what}: weights", verbose=self.s.verbose)
+        return _in_threads(partial(stored_weight_block, parts=where, part_weight=part_weight[used],
+                                   n_features=self.n_features, finish=finish), chunks, what, self.s.verbose)
 
-        def block(cols):
-            out = np.zeros((self.n_features, len(cols)))
-            for p in used:
-                out += stored.transposed(p) @ (stored.coefficients(p, cols) * part_weight[p])
-            return out.astype(np.float32).T
-        return _in_threads(block, tag_blocks(self.Y.shape[1], self.n_features), what, self.s.verbose)
-
-    def folds(self):
+    def folds(self, finish: Callable):
         s, X, Y, k = self.s, self.X, self.Y, self.k
         if k >= s.cv:  # the parts dealt into folds: a fold's model is the mean of the parts outside it
             fold_of_part = np.arange(k) % s.cv
@@ -366,7 +398,7 @@ class _PartitionedRidge:
                 intercept = np.zeros(Y.shape[1])
                 weight = (fold_of_part != f).astype(np.float32) / (k - parts_in[f])
                 held_out = ((part, self.stored.rows(p)) for p, part in enumerate(self.parts) if fold_of_part[p] == f)
-                yield held_out, self._stored_weights(weight, f"fold {f + 1}/{s.cv}", intercept), intercept
+                yield held_out, self._stored_weights(weight, f"fold {f + 1}/{s.cv}", intercept, finish), intercept
             return
         from sklearn.model_selection import KFold  # fewer parts than folds: each fold's documents get parts of their own
         for f, (tr, te) in enumerate(KFold(s.cv, shuffle=True, random_state=s.random_state).split(X), 1):
@@ -375,8 +407,8 @@ class _PartitionedRidge:
                                          self.engine)
             intercept = np.zeros(Y.shape[1])
             weight = np.full(len(tr), 1.0 / len(fold_parts), dtype=np.float32)
-            yield (_row_groups(X, te, Y.shape[1]),
-                   weights_of_coefficients(X[tr], A, weight, f"fold {f}/{s.cv}", intercept, s.verbose), intercept)
+            blocks = weights_of_coefficients(X[tr], A, weight, f"fold {f}/{s.cv}", intercept, s.verbose)
+            yield _row_groups(X, te, Y.shape[1]), map(finish, blocks), intercept
 
 
 def _row_groups(X: sp.csr_matrix, docs: np.ndarray, n_tags: int) -> Iterator[tuple[np.ndarray, sp.csr_matrix]]:
@@ -403,17 +435,18 @@ def fit_ridge(X, Y: np.ndarray, offset: sp.csr_matrix, solver: str, settings: Ri
     del rows, X  # (the rows are the solver's now: a partitioned one keeps them in the work directory)
     scale = None
     if settings.relevance_power:
-        scale = relevance_scale(ridge.weights("relevance fit")[0], n_features, settings.relevance_power)
+        scale = relevance_scale(ridge.weights("relevance fit", column_squares)[0], n_features,
+                                settings.relevance_power)
         if scale is not None:
             lap(f"relevance weights of {len(scale):,} features")
             ridge.rescale(scale, "final fit", lap)
-    keep = settings.max_weights_per_tag
+    prune = pruner(settings.max_weights_per_tag)
     oof = ScoreColumns(*Y.shape, work)
     fold = np.zeros(Y.shape[0], dtype=np.int64)
-    for k, (held_out, blocks, intercept) in enumerate(ridge.folds()):
-        W, b = pruned_weights(blocks, intercept, keep)
+    for k, (held_out, blocks, intercept) in enumerate(ridge.folds(prune)):
+        W, b = pruned_weights(blocks, intercept)
         for docs, rows in held_out:
             oof.put(docs, (rows @ W.T).toarray() + b + offset[docs].toarray())
             fold[docs] = k
-    coef, intercept = pruned_weights(*ridge.weights("final fit"), keep)
+    coef, intercept = pruned_weights(*ridge.weights("final fit", prune))
     return RidgeFit(scale, oof, coef, intercept, ridge.take, fold)

@@ -184,7 +184,7 @@ class Parts:
             self._part[part], self._place[part] = p, np.arange(len(part))
         self._rows: list[tuple] = [()] * len(parts)
         self._transposed: list[tuple] = [()] * len(parts)
-        self._coefficients: list[tuple[str, int] | None] = [None] * len(parts)  # (file, tags)
+        self._coefficients: list[tuple[str, int, int] | None] = [None] * len(parts)  # (file, tags, documents)
 
     def __len__(self) -> int:
         return len(self.parts)
@@ -227,20 +227,34 @@ class Parts:
     def transposed(self, p: int) -> sp.csr_matrix:
         return load_rows(self._transposed[p])
 
+    def where_transposed(self, p: int) -> tuple:
+        """Where part ``p``'s transposed rows are (what :func:`load_rows` reads)."""
+        return self._transposed[p]
+
     def put_coefficients(self, p: int, A: np.ndarray) -> None:
         """Part ``p``'s dual coefficients (its documents x tags)."""
         if self._coefficients[p] is not None:
             self.work.remove(self._coefficients[p][0])
-        self._coefficients[p] = (self.work.save("dual", np.asarray(A, dtype=np.float32).T), A.shape[1])
+        self._coefficients[p] = (self.work.save("dual", np.asarray(A, dtype=np.float32).T), A.shape[1], A.shape[0])
 
     def coefficients(self, p: int, cols: np.ndarray | None = None) -> np.ndarray:
         """Part ``p``'s dual coefficients of tags ``cols`` (consecutive; default: all): its documents x tags."""
-        path, n_tags = self._coefficients[p]
-        cols = np.arange(n_tags) if cols is None else cols
-        A = _mapped(path, np.float32, (n_tags, len(self.parts[p])))
-        out = np.array(A[cols[0]:cols[-1] + 1].T) if len(cols) else np.zeros((len(self.parts[p]), 0), np.float32)
-        del A
-        return out
+        return load_coefficients(self._coefficients[p], cols)
+
+    def where_coefficients(self, p: int) -> tuple:
+        """Where part ``p``'s dual coefficients are (what :func:`load_coefficients` reads)."""
+        return self._coefficients[p]
+
+
+def load_coefficients(saved: tuple, cols: np.ndarray | None = None) -> np.ndarray:
+    """A part's dual coefficients of tags ``cols`` (consecutive; default: all) from where :class:`Parts` put them
+    (file, tags, documents): documents x tags."""
+    path, n_tags, n_docs = saved
+    cols = np.arange(n_tags) if cols is None else cols
+    A = _mapped(path, np.float32, (n_tags, n_docs))
+    out = np.array(A[cols[0]:cols[-1] + 1].T) if len(cols) else np.zeros((n_docs, 0), np.float32)
+    del A
+    return out
 
 
 class Sequences:
