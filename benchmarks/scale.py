@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """How training and bulk tagging scale with the archive: time and peak memory against the number of articles.
 
-    python benchmarks/scale.py [--sizes 6134 25000 50000 100000 200000] [--engines local dask] [--skip-training]
-                               [--skip-tagging] [--tag-articles 100000]
+    python benchmarks/scale.py [--sizes 6134 25000 50000 100000 200000] [--engines local dask] [--dask-up-to N]
+                               [--logs DIR] [--skip-training] [--skip-tagging] [--tag-articles 100000]
 
 Corpora are built from the RT corpus here, never committed: article i is a copy of RT article i mod 6,134
 with its sentences shuffled and about a fifth of them dropped (seeded), so copies differ as a real archive's
@@ -57,10 +57,17 @@ def write_copies(n: int, path: Path, seed: int = 0) -> None:
             out.write(json.dumps(article, ensure_ascii=False) + "\n")
 
 
-def timed(argv: list[str], log: Path) -> tuple[float, float, int]:
-    """Wall seconds, peak resident memory (GB) and exit status of ``argv`` as a fresh process."""
+def timed(argv: list[str], log: Path, sampler: "Sampler | None" = None) -> tuple[float, float, int]:
+    """Wall seconds, peak resident memory (GB) and exit status of ``argv`` as a fresh process; its output goes to
+    ``log``, each line stamped with the seconds since the start and, with a ``sampler`` (which then samples the
+    process as ``driver``), the process's resident memory then."""
     start = time.perf_counter()
-    with open(log, "wb") as fh, subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT) as proc:
+    with open(log, "wb") as fh, subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
+        if sampler is not None:
+            sampler.add("driver", proc.pid)
+        for line in proc.stdout:
+            rss = f" {sampler.current.get('driver', 0.0):5.2f} GB" if sampler is not None else ""
+            fh.write(f"[{time.perf_counter() - start:7.1f} s{rss}] ".encode() + line)
         _, status, usage = os.wait4(proc.pid, 0)
     return time.perf_counter() - start, usage.ru_maxrss / 2**20, status
 
@@ -100,20 +107,27 @@ class Sampler(threading.Thread):
 
     def __init__(self, trees: dict[str, int], folder: Path | None = None):
         super().__init__(daemon=True)
-        self.trees, self.folder = trees, folder
+        self.trees, self.folder = dict(trees), folder
         self.peaks = {name: 0.0 for name in trees}
+        self.current: dict[str, float] = {}
         self.disk_peak = 0
         self._done = threading.Event()
+
+    def add(self, name: str, pid: int) -> None:
+        """Sample the tree of process ``pid`` too."""
+        self.peaks.setdefault(name, 0.0)
+        self.trees[name] = pid
 
     def run(self) -> None:
         while not self._done.is_set():
             rss, children = _rss_and_children()
-            for name, root in self.trees.items():
+            for name, root in list(self.trees.items()):
                 stack, total = [root], 0.0
                 while stack:
                     pid = stack.pop()
                     total += rss.get(pid, 0.0)
                     stack.extend(children.get(pid, ()))
+                self.current[name] = total
                 self.peaks[name] = max(self.peaks[name], total)
             if self.folder is not None:
                 self.disk_peak = max(self.disk_peak, _folder_bytes(self.folder))
@@ -189,12 +203,13 @@ def plot(rows: list[dict], path: Path) -> bool:
     return True
 
 
-def train_one(n: int, corpus: Path, work: Path, engine: str) -> dict:
+def train_one(n: int, corpus: Path, work: Path, engine: str, logs: Path) -> dict:
     """Train the default recipe on ``corpus`` (``n`` articles) with ``engine`` (``local``, or ``dask`` on a
-    2-worker cluster of this machine), its work directory in ``work``: wall time, the driver's peak memory
-    (the kernel's count), each worker's (sampled) and the work directory's peak size on disk."""
+    2-worker cluster of this machine), its work directory in ``work``, its log in ``logs``: wall time, the
+    driver's peak memory (the kernel's count), each worker's (sampled) and the work directory's peak size on
+    disk."""
     out = work / f"model_{n}_{engine}.tagger"
-    log = work / f"train_{n}_{engine}.log"
+    log = logs / f"train_{n}_{engine}.log"
     scratch = work / f"work_{n}_{engine}"
     scratch.mkdir()
     argv = [sys.executable, str(ROOT / "training" / "train.py"), "--config", str(RECIPE), "--corpus", str(corpus),
@@ -206,7 +221,7 @@ def train_one(n: int, corpus: Path, work: Path, engine: str) -> dict:
     sampler = Sampler(trees, scratch)
     sampler.start()
     try:
-        wall, peak, status = timed(argv, log)
+        wall, peak, status = timed(argv, log, sampler)
     finally:
         sampler.stop()
         if cluster is not None:
@@ -215,7 +230,7 @@ def train_one(n: int, corpus: Path, work: Path, engine: str) -> dict:
         sys.exit(f"error: training on {n:,} articles ({engine}) failed; see {log}")
     report = json.loads(out.with_suffix(".report.json").read_text(encoding="utf-8"))
     row = {"articles": n, "engine": engine, "train_s": round(wall, 1), "peak_gb": round(peak, 2),
-           "worker_peak_gb": round(max(sampler.peaks.values()), 2) if trees else None,
+           "worker_peak_gb": round(max(sampler.peaks[w] for w in trees), 2) if trees else None,
            "work_dir_gb": round(sampler.disk_peak / 2**30, 2), "left_behind": len(os.listdir(scratch)),
            "solver": report.get("solver"), "fit_s": report["fit_seconds"],
            "tags": len(json.loads(_metadata(out))["tags"]), "model_mb": round(out.stat().st_size / 1e6, 1)}
@@ -225,13 +240,15 @@ def train_one(n: int, corpus: Path, work: Path, engine: str) -> dict:
     return row
 
 
-def train_sizes(sizes: list[int], work: Path, engines: list[str]) -> list[dict]:
+def train_sizes(sizes: list[int], work: Path, engines: list[str], logs: Path,
+                dask_up_to: int | None = None) -> list[dict]:
     rows = []
     for n in sizes:
         corpus = work / f"copies_{n}.jsonl.gz"
         write_copies(n, corpus)
         for engine in engines:
-            rows.append(train_one(n, corpus, work, engine))
+            if engine != "dask" or dask_up_to is None or n <= dask_up_to:
+                rows.append(train_one(n, corpus, work, engine, logs))
         corpus.unlink()
     return rows
 
@@ -347,6 +364,9 @@ def main() -> None:
                    help="train locally and/or with --engine dask on a 2-worker cluster of this machine")
     p.add_argument("--work", help="folder for the temporary corpora, models and work directories (default: a "
                                   "temporary one)")
+    p.add_argument("--dask-up-to", type=int, help="train with --engines dask only up to this many articles")
+    p.add_argument("--logs", help="folder to keep the training logs in, each line stamped with the time and the "
+                                  "driver's memory (default: they go with the temporary folder)")
     p.add_argument("--tag-articles", type=int, default=100_000, help="articles of the bulk-tagging corpus")
     p.add_argument("--skip-training", action="store_true")
     p.add_argument("--skip-tagging", action="store_true")
@@ -354,7 +374,9 @@ def main() -> None:
     rows, tagging = [], []
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
         if not args.skip_training:
-            rows = train_sizes(sorted(args.sizes), Path(tmp), args.engines)
+            logs = Path(args.logs or tmp)
+            logs.mkdir(parents=True, exist_ok=True)
+            rows = train_sizes(sorted(args.sizes), Path(tmp), args.engines, logs, args.dask_up_to)
         if not args.skip_tagging:
             corpus = Path(tmp) / f"copies_{args.tag_articles}.jsonl.gz"
             write_copies(args.tag_articles, corpus)
