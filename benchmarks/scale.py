@@ -62,7 +62,9 @@ def timed(argv: list[str], log: Path, sampler: "Sampler | None" = None) -> tuple
     ``log``, each line stamped with the seconds since the start and, with a ``sampler`` (which then samples the
     process as ``driver``), the process's resident memory then."""
     start = time.perf_counter()
-    with open(log, "wb") as fh, subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")  # (each line as it is written: the stamps say when)
+    with open(log, "wb") as fh, subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                                 env=env) as proc:
         if sampler is not None:
             sampler.add("driver", proc.pid)
         for line in proc.stdout:
