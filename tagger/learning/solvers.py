@@ -159,15 +159,26 @@ def partitioned_coefficients(X: sp.csr_matrix, Y: np.ndarray, alpha: float, part
     return A
 
 
-def stored_weight_block(cols: np.ndarray, parts: list[tuple], part_weight: np.ndarray, n_features: int,
-                        finish: Callable):
-    """Tags ``cols``' unpruned weights summed over stored parts (a task of a training engine): ``parts`` says
-    where each part's transposed rows and dual coefficients are in the work directory (read where the task
-    runs), ``part_weight`` each part's weight; the dense block (tags x features) is given to ``finish``."""
-    out = np.zeros((n_features, len(cols)))
-    for (transposed, coefficients), weight in zip(parts, part_weight):
-        out += load_rows(transposed) @ (load_coefficients(coefficients, cols) * weight)
-    return finish(out.astype(np.float32).T)
+def stored_weight_block(cols: np.ndarray, columns: list[tuple], coefficients: list[tuple], docs: np.ndarray,
+                        row_weight: np.ndarray, n_features: int, finish: Callable):
+    """Tags ``cols``' unpruned weights ``(Xᵀ diag(row_weight) A)ᵀ`` over stored parts (a task of a training
+    engine, reading the work directory where it runs): ``columns``, the shards of ``Xᵀ`` (first feature, end,
+    where: :meth:`~tagger.learning.workdir.Parts.columns`); ``coefficients``, where each part's dual coefficients
+    are; ``docs``, the parts' documents one part after another.  The dense block (tags x features) is given to
+    ``finish``."""
+    A = np.empty((len(row_weight), len(cols)), dtype=np.float32)
+    start = 0
+    for saved in coefficients:
+        A[docs[start:start + saved[2]]] = load_coefficients(saved, cols)
+        start += saved[2]
+    A = A * row_weight[:, None]
+    out = None
+    for lo, hi, where in columns:
+        piece = load_rows(where) @ A
+        if out is None:
+            out = np.empty((n_features, len(cols)), dtype=piece.dtype)
+        out[lo:hi] = piece
+    return finish(out.T)
 
 
 class _Sized:
@@ -332,6 +343,7 @@ class _PartitionedRidge:
         else:
             for p, part in enumerate(self.parts):
                 self.stored.put_rows(p, rows.take(part))
+            self.stored.put_columns()
         self._solve(what, lap)
 
     def rescale(self, scale: np.ndarray, what: str, lap: Callable[[str], None]) -> None:
@@ -340,6 +352,7 @@ class _PartitionedRidge:
         else:
             for p in range(self.k):
                 self.stored.put_rows(p, rescale_columns(self.stored.rows(p), scale))
+            self.stored.put_columns()
         self._solve(what, lap)
 
     def take(self, docs: np.ndarray) -> sp.csr_matrix:
@@ -374,20 +387,21 @@ class _PartitionedRidge:
     def _stored_weights(self, part_weight: np.ndarray, what: str, intercept: np.ndarray,
                         finish: Callable) -> Iterator:
         """:func:`weights_of_coefficients` of the stored parts, part ``p``'s documents weighted ``part_weight[p]``
-        (those of weight 0 skipped), each block of tags finished by ``finish``: blocks formed on the cluster's
-        workers where they see the work directory (:func:`stored_weight_block`), else here, two at a time."""
+        (the same sums: each feature's documents in their order, in the weights' type), each block of tags
+        finished by ``finish``: formed on the cluster's workers where they see the work directory
+        (:func:`stored_weight_block`), else here, two at a time."""
         stored = self.stored
-        used = [p for p in range(self.k) if part_weight[p]]
         intercept[:] = 0.0
-        for p in used:
-            intercept += part_weight[p] * stored.coefficients(p).sum(axis=0, dtype=np.float64)
-        where = [(stored.where_transposed(p), stored.where_coefficients(p)) for p in used]
+        for p in range(self.k):
+            if part_weight[p]:
+                intercept += part_weight[p] * stored.coefficients(p).sum(axis=0, dtype=np.float64)
+        task = (stored.columns(), [stored.where_coefficients(p) for p in range(self.k)], stored.documents,
+                part_weight[stored.part_of()], self.n_features, finish)
         chunks = tag_blocks(self.Y.shape[1], self.n_features)
         if self.engine.name != "local" and self.engine.sees(self.work.path):
-            return self.engine.map(stored_weight_block, chunks, where, part_weight[used], self.n_features, finish,
-                                   what=f"{what}: weights", verbose=self.s.verbose)
-        return _in_threads(partial(stored_weight_block, parts=where, part_weight=part_weight[used],
-                                   n_features=self.n_features, finish=finish), chunks, what, self.s.verbose)
+            return self.engine.map(stored_weight_block, chunks, *task, what=f"{what}: weights",
+                                   verbose=self.s.verbose)
+        return _in_threads(lambda cols: stored_weight_block(cols, *task), chunks, what, self.s.verbose)
 
     def folds(self, finish: Callable):
         s, X, Y, k = self.s, self.X, self.Y, self.k

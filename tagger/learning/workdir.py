@@ -9,8 +9,9 @@ at a time, so that no process holds an archive's documents x tags matrix.
   per group.
 - :class:`Sequences`: each document's stem ids (arrays of different lengths), appended as the documents are
   counted, read back by slices or by documents.
-- :class:`Parts`: the partitioned solver's parts, each its documents' TF-IDF rows, their transpose and the part's
-  dual coefficients.
+- :class:`Parts`: the partitioned solver's parts, each its documents' TF-IDF rows and the part's dual
+  coefficients, and every document's rows transposed (features x documents, in shards of consecutive features):
+  the weight passes' operand.
 
 Reads go through short-lived memory maps of the files: the pages a block touches count in the process's memory
 only while the block is being read.
@@ -171,8 +172,10 @@ def load_rows(saved: tuple) -> sp.csr_matrix:
 
 class Parts:
     """The partitioned solver's parts in ``work``'s files: part ``p``'s documents ``parts[p]``, their TF-IDF rows
-    (CSR), those rows' transpose (features x documents, CSR: the weight passes' operand) and, once solved, the
-    part's dual coefficients (tags x documents, float32)."""
+    (CSR) and, once solved, the part's dual coefficients (tags x documents, float32); and every document's rows
+    transposed, features x documents in the documents' order (CSR), in shards of consecutive features
+    (:meth:`columns`, the weight passes' operand: a shard's product sums each feature's documents in the order
+    one product over the whole matrix would)."""
 
     def __init__(self, parts: Sequence[np.ndarray], work: WorkDir):
         self.parts = list(parts)
@@ -183,7 +186,8 @@ class Parts:
         for p, part in enumerate(self.parts):
             self._part[part], self._place[part] = p, np.arange(len(part))
         self._rows: list[tuple] = [()] * len(parts)
-        self._transposed: list[tuple] = [()] * len(parts)
+        self._transposed: list[tuple] = [()] * len(parts)  # (until the shards of columns are made of them)
+        self._columns: list[tuple[int, int, tuple]] = []  # (first feature, end, where)
         self._coefficients: list[tuple[str, int, int] | None] = [None] * len(parts)  # (file, tags, documents)
 
     def __len__(self) -> int:
@@ -194,18 +198,28 @@ class Parts:
         return (M.shape, M.data.dtype, self.work.save(what, M.data), self.work.save(what, M.indices),
                 self.work.save(what, M.indptr), M.indices.dtype, M.indptr.dtype, M.nnz)
 
+    @property
+    def documents(self) -> np.ndarray:
+        """The parts' documents, one part after another."""
+        return np.concatenate(self.parts) if self.parts else np.zeros(0, dtype=np.int64)
+
+    def part_of(self, docs: np.ndarray | None = None) -> np.ndarray:
+        """Each document's part (of ``docs``; default: every document)."""
+        return self._part if docs is None else self._part[docs]
+
     def where(self, p: int) -> tuple:
         """Where part ``p``'s rows are (files of the work directory): what :func:`load_rows` reads, wherever the
         work directory is seen (a Dask worker on the same machine, or on shared storage)."""
         return self._rows[p]
 
     def put_rows(self, p: int, X: sp.csr_matrix) -> None:
-        """Part ``p``'s TF-IDF rows (in the order of its documents); their transpose is kept too."""
-        for saved in (self._rows[p], self._transposed[p]):
-            for path in saved[2:5] if saved else ():
-                self.work.remove(path)
+        """Part ``p``'s TF-IDF rows (in the order of its documents); their transpose is kept too, until
+        :meth:`put_columns` makes the shards of columns of them."""
+        for saved in (self._rows[p], self._transposed[p], *(where for _, _, where in self._columns)):
+            self._remove(saved)
+        self._columns = []  # (the rows changed: made again by put_columns)
         self._rows[p] = self._save_csr("rows", X)
-        self._transposed[p] = self._save_csr("columns", X.T.tocsr())
+        self._transposed[p] = self._save_csr("transposed", X.T.tocsr())
 
     def rows(self, p: int) -> sp.csr_matrix:
         return load_rows(self._rows[p])
@@ -224,12 +238,39 @@ class Parts:
         M = sp.vstack(blocks, format="csr")
         return M[np.argsort(np.concatenate(order), kind="stable")]
 
-    def transposed(self, p: int) -> sp.csr_matrix:
-        return load_rows(self._transposed[p])
+    def put_columns(self, entries: int | None = None) -> None:
+        """Shards of the documents' columns (see the class doc), each of about ``entries`` (default:
+        :data:`ENTRIES_AT_ONCE`) stored values at most, made from the parts' transposed rows, which go."""
+        for _, _, saved in self._columns:
+            self._remove(saved)
+        self._columns = []
+        n_features = self._rows[0][0][1]
+        per_feature = np.zeros(n_features, dtype=np.int64)
+        for p in range(len(self)):
+            per_feature += np.diff(load_rows(self._transposed[p]).indptr)
+        self._columns = []
+        for lo, hi in _ranges(np.asarray(per_feature, dtype=np.int64), entries or ENTRIES_AT_ONCE):
+            rows, docs, values = [], [], []
+            for p, part in enumerate(self.parts):
+                piece = load_rows(self._transposed[p])[lo:hi].tocoo()
+                rows.append(piece.row), docs.append(part[piece.col]), values.append(piece.data)
+            shard = sp.csr_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(docs))),
+                                  shape=(hi - lo, len(self._part)))
+            shard.sort_indices()
+            self._columns.append((lo, hi, self._save_csr("columns", shard)))
+        for p in range(len(self)):
+            self._remove(self._transposed[p])
+            self._transposed[p] = ()
 
-    def where_transposed(self, p: int) -> tuple:
-        """Where part ``p``'s transposed rows are (what :func:`load_rows` reads)."""
-        return self._transposed[p]
+    def columns(self) -> list[tuple[int, int, tuple]]:
+        """The shards of columns: (first feature, end, where its CSR matrix is: what :func:`load_rows` reads)."""
+        if not self._columns:
+            raise RuntimeError("the columns are made by put_columns once every part's rows are put")
+        return list(self._columns)
+
+    def _remove(self, saved: tuple) -> None:
+        for path in saved[2:5] if saved else ():
+            self.work.remove(path)
 
     def put_coefficients(self, p: int, A: np.ndarray) -> None:
         """Part ``p``'s dual coefficients (its documents x tags)."""
@@ -244,6 +285,17 @@ class Parts:
     def where_coefficients(self, p: int) -> tuple:
         """Where part ``p``'s dual coefficients are (what :func:`load_coefficients` reads)."""
         return self._coefficients[p]
+
+
+def _ranges(counts: np.ndarray, most: int) -> list[tuple[int, int]]:
+    """Consecutive ranges of ``counts``' indices covering them all, each summing to at most ``most`` (or one index
+    alone)."""
+    ends, bounds = np.cumsum(counts), [0]
+    while bounds[-1] < len(counts):
+        lo = bounds[-1]
+        hi = int(np.searchsorted(ends, (ends[lo - 1] if lo else 0) + most, side="right"))
+        bounds.append(max(hi, lo + 1))
+    return list(zip(bounds, bounds[1:]))
 
 
 def load_coefficients(saved: tuple, cols: np.ndarray | None = None) -> np.ndarray:
