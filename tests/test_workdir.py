@@ -186,3 +186,18 @@ def test_the_best_cut_of_a_ranking_is_the_same_a_block_at_a_time(monkeypatch):
         for block in (1, 7, 2**22):
             monkeypatch.setattr(calibration, "F1_BLOCK", block)
             assert calibration.best_f1_threshold(p, y) == pytest.approx(expected, rel=0, abs=0)
+
+
+def test_pruning_keeps_each_rows_largest_weights():
+    from tagger.learning.solvers import prune_rows
+    rng = np.random.default_rng(7)
+    W = rng.permutation(np.arange(1, 6 * 500 + 1, dtype=np.float32)).reshape(6, 500)  # (distinct magnitudes)
+    W *= rng.choice([-1, 1], size=W.shape)
+    W[2, :490] = 0.0  # a row with fewer weights than kept
+    M = prune_rows(W, 20)
+    for i in range(6):
+        expected = np.sort(np.argsort(-np.abs(W[i]))[:20])
+        expected = expected[W[i, expected] != 0]
+        np.testing.assert_array_equal(M[i].indices, expected)
+        np.testing.assert_array_equal(M[i].data, W[i, expected])
+    assert M.dtype == np.float32 and (prune_rows(W, None) != sp.csr_matrix(W)).nnz == 0

@@ -91,9 +91,12 @@ def dual_coefficients(gram: np.ndarray, Y: np.ndarray, alpha: float, overwrite: 
 
 
 def prune_rows(W: np.ndarray, keep: int | None) -> sp.csr_matrix:
-    """Sparse copy of ``W`` keeping each row's ``keep`` largest-magnitude entries."""
+    """Sparse copy of ``W`` keeping each row's ``keep`` largest-magnitude entries (a row at a time: the temporary
+    arrays are a row's, not the block's)."""
     if keep is not None and keep < W.shape[1]:
-        cut = np.argpartition(-np.abs(W), keep - 1, axis=1)[:, :keep]
+        cut = np.empty((W.shape[0], keep), dtype=np.intp)
+        for i, row in enumerate(W):
+            cut[i] = np.argpartition(-np.abs(row), keep - 1)[:keep]
         cut.sort(axis=1)
         rows = np.repeat(np.arange(W.shape[0]), keep)
         vals = np.take_along_axis(W, cut, axis=1).ravel()
