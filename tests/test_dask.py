@@ -195,3 +195,53 @@ def test_the_training_script_on_a_cluster(client, tmp_path):
     bad = subprocess.run(common + ["--out", str(tmp_path / "x.tagger"), "--engine", "dask"], capture_output=True,
                          text=True)
     assert bad.returncode == 2 and "--scheduler" in bad.stderr
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_workers_read_the_corpus_files_they_see(client, tmp_path, monkeypatch, shared):
+    """Training on a corpus of several files: where every worker sees them, each file is read and analysed by a
+    worker (the driver sends where the file is and which of its articles to take, never a text); where they do
+    not, the driver reads the texts and sends them in chunks.  Either way the model is local training's."""
+    import numpy as np
+
+    from tagger.learning import engines
+    from tagger.learning.features import count_chunk
+    from tagger.learning.pipeline import analyse_source
+    from tagger.learning.workflow import Training
+    texts, tags = make_corpus(240, seed=11)
+    articles = [Article(title=t.split(".")[0], text=t, tags=tuple(ts), id=str(i))
+                for i, (t, ts) in enumerate(zip(texts, tags))]
+    paths = []
+    for k, (lo, hi) in enumerate([(0, 70), (70, 170), (170, 240)]):
+        paths.append(str(tmp_path / f"part{k}.jsonl.gz"))
+        write_corpus(articles[lo:hi], paths[-1])
+    sent = {}
+    original = engines.DaskEngine.map
+
+    def spying(self, fn, items, *args, **kw):
+        if fn in (analyse_source, count_chunk):
+            items = list(items)
+            sent.setdefault(fn.__name__, []).extend(items)
+        return original(self, fn, items, *args, **kw)
+
+    monkeypatch.setattr(engines.DaskEngine, "map", spying)
+    if not shared:
+        monkeypatch.setattr(engines.DaskEngine, "sees", lambda self, path: False)
+    overrides = {"min_tag_count": 5, "min_df": 1, "solver": "partitioned", "partition_size": 40}
+
+    def trained(with_client):
+        return Training(paths, str(tmp_path / "m.tagger"), overrides=overrides, verbose=False,
+                        work_dir=str(tmp_path / "work")).run(client if with_client else None).classifier
+
+    local, remote = trained(False), trained(True)
+    if shared:
+        assert set(sent) == {"analyse_source"} and [s[0] for s in sent["analyse_source"]] == paths
+        fitted = sum(len(s[1]) for s in sent["analyse_source"])
+        assert fitted == local.n_documents_ and all(not a.text for s in sent["analyse_source"] for a in s[1])
+    else:
+        assert set(sent) == {"count_chunk"} and all(isinstance(t, str) for chunk in sent["count_chunk"] for t in chunk)
+    assert remote.features_.terms_ == local.features_.terms_
+    np.testing.assert_array_equal(remote.coef_.toarray(), local.coef_.toarray())
+    np.testing.assert_array_equal(remote.thresholds_, local.thresholds_)
+    held, _ = make_corpus(60, seed=12)
+    assert remote.predict_tags(held) == local.predict_tags(held)

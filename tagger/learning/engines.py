@@ -1,10 +1,11 @@
 """Where the expensive steps of training run: in this process (``LocalEngine``), or on a Dask cluster
-(``DaskEngine``, ``pip install 'tagger[dask]'``): the analysis and document frequencies of chunks of texts,
-the dual solves of the partitioned solver's parts and the weight passes over them, a block of tags a task (read
-by the workers from the work directory where they see it: the same machine, or shared storage given as the work
-directory; a block comes back pruned, or as its features' squared norms).  The rest (choosing the vocabulary,
-out-of-fold scores, calibration, the lexical source) runs here.  Both engines learn the same model: chunks are merged in order, so stems get the
-same ids as in one pass, and each part is solved alike wherever it runs."""
+(``DaskEngine``, ``pip install 'tagger[dask]'``): the analysis and document frequencies of the texts (each corpus
+file read by a worker where every worker sees the files, else chunks of texts sent from here), the dual solves of
+the partitioned solver's parts and the weight passes over them, a block of tags a task (read by the workers from
+the work directory where they see it: the same machine, or shared storage given as the work directory; a block
+comes back pruned, or as its features' squared norms).  The rest (choosing the vocabulary, out-of-fold scores,
+calibration, the lexical source) runs here.  Both engines learn the same model: chunks are merged in order, so
+stems get the same ids as in one pass, and each part is solved and weighed alike wherever it runs."""
 from __future__ import annotations
 
 import time
@@ -26,7 +27,7 @@ class LocalEngine:
 
     @staticmethod
     def sees(path: str) -> bool:
-        """Whether the tasks can read the files under ``path`` (here: always)."""
+        """Whether the tasks can read the file or folder ``path`` (here: always)."""
         return True
 
     def map(self, fn: Callable, items: Sequence, *args, what: str = "", verbose: bool = False) -> Iterator:
@@ -44,10 +45,10 @@ class DaskEngine:
         self.client = client
 
     def sees(self, path: str) -> bool:
-        """Whether every worker sees the folder ``path`` (the same machine, or storage they share): their tasks
-        then read a training's work files by path instead of being sent them."""
+        """Whether every worker sees the file or folder ``path`` (the same machine, or storage they share): their
+        tasks then read it (a corpus, a training's work files) by path instead of being sent what it holds."""
         import os
-        return all(self.client.run(os.path.isdir, path).values())
+        return all(self.client.run(os.path.exists, path).values())
 
     def map(self, fn: Callable, items: Iterable, *args, what: str = "", verbose: bool = False) -> Iterator:
         """``fn(item, *args)`` for each item, in order; items are read (and sent) as tasks complete, at most

@@ -255,18 +255,25 @@ def analyse(p: Mapping, texts: Iterable[str], n_texts: int, targets: Targets, an
             engine, work: WorkDir | None = None) -> Analysed:
     """Read ``texts`` once (they may be a stream): learn the TF-IDF features and give every later step what it
     reads of the texts (see :class:`Analysed`).  Unigram and bigram models count stem ids in one pass
-    (:class:`~tagger.learning.features.DocumentFrequencies`, their stem ids kept in ``work``), on ``engine``;
-    longer n-grams use term lists (memory ~14 KB of strings an article)."""
+    (:class:`~tagger.learning.features.DocumentFrequencies`, their stem ids kept in ``work``), on ``engine``: texts
+    from corpus files that every worker of a cluster sees (:class:`~tagger.learning.training.CorpusDocuments`) are
+    read by the workers, a file a task; longer n-grams use term lists (memory ~14 KB of strings an article)."""
     start = time.monotonic()
     leads: list[str] = []  # only the leads of the texts are kept
     titles: list[int] = []
     headlines: list[str] | None = [] if p["neighbour_index"] else None
-    texts = _read(texts, leads, p["lead_chars"], titles, analyzer, headlines)
+    given, texts = texts, _read(texts, leads, p["lead_chars"], titles, analyzer, headlines)
     ngram_range = tuple(p["ngram_range"])
     counted = None
     verbose = p["verbose"]
     if ngram_range[1] <= 2:
-        if engine.name != "local":  # chunks analysed on the cluster, merged in order
+        sources = _sources_seen(given, engine)
+        if sources is not None:  # each source read and analysed by a worker, the results merged in order
+            results = engine.map(analyse_source, sources, given.read_source, analyzer, ngram_range, p["lead_chars"],
+                                 headlines is not None, what="analysing sources", verbose=verbose)
+            counted = DocumentFrequencies.merged(_gathered(results, leads, titles, headlines), analyzer,
+                                                 ngram_range, work)
+        elif engine.name != "local":  # chunks read here, analysed on the cluster, merged in order
             states = engine.map(count_chunk, chunks(texts), analyzer, ngram_range, what="analysing", verbose=verbose)
             counted = DocumentFrequencies.merged(states, analyzer, ngram_range, work)
         else:
@@ -286,6 +293,41 @@ def analyse(p: Mapping, texts: Iterable[str], n_texts: int, targets: Targets, an
     names, weight = tag_names(targets.classes, p["lead_weight"])
     lead = LeadMatcher(names, analyzer, weight, p["lead_chars"]).sparse(leads)
     return Analysed(rows, features, lead, titles, counted, headlines)
+
+
+def _sources_seen(texts, engine) -> list | None:
+    """The sources of ``texts`` (see :class:`~tagger.learning.training.CorpusDocuments`) if they are files that every
+    worker of a cluster ``engine`` sees (the same machine, or shared storage), so that each is read by a worker;
+    else ``None``: the texts are read here (and sent to a cluster in chunks)."""
+    if engine.name == "local" or not hasattr(texts, "sources"):
+        return None
+    sources = texts.sources()
+    if not sources or not all(engine.sees(path) for path, _ in sources):
+        return None
+    return [source for _, source in sources]
+
+
+def analyse_source(source, read, analyzer: Analyzer, ngram_range: tuple[int, int], lead_chars: int,
+                   with_headlines: bool) -> tuple:
+    """One source's texts (``read(source)``, read where this task runs) analysed as :func:`analyse` analyses a
+    stream: their :meth:`~tagger.learning.features.DocumentFrequencies.state`, leads, titles' numbers of words
+    and (``with_headlines``) titles."""
+    leads: list[str] = []
+    titles: list[int] = []
+    headlines: list[str] | None = [] if with_headlines else None
+    state = count_chunk(_read(read(source), leads, lead_chars, titles, analyzer, headlines), analyzer, ngram_range)
+    return state, leads, titles, headlines
+
+
+def _gathered(results, leads: list[str], titles: list[int], headlines: list[str] | None):
+    """The counting states of :func:`analyse_source`'s ``results``, in order, their texts' leads, titles and
+    headlines added to the lists as each comes."""
+    for state, source_leads, source_titles, source_headlines in results:
+        leads.extend(source_leads)
+        titles.extend(source_titles)
+        if headlines is not None:
+            headlines.extend(source_headlines)
+        yield state
 
 
 def learn_lexical(p: Mapping, targets: Targets, data: Analysed, oof, calibration: np.ndarray,

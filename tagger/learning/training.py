@@ -18,8 +18,8 @@ from ..progress import say
 from ..tags import TagNormalizer, tag_key
 
 __all__ = ["Recipe", "RecipeError", "RECIPES", "load_recipe", "recipe_from_metadata", "missing_sources",
-           "read_articles", "prepare_tags", "Split", "make_split", "fit_classifier", "article_ids", "documents", "in_reading_order",
-           "sha256_file"]
+           "read_articles", "prepare_tags", "Split", "make_split", "fit_classifier", "article_ids", "documents",
+           "in_reading_order", "CorpusDocuments", "source_documents", "sha256_file"]
 
 
 class RecipeError(ValueError):
@@ -228,6 +228,38 @@ def documents(paths: Sequence[str], wanted: Sequence[Article], errors: str = "ra
                 yield article.document
     if found != len(want):
         raise ValueError(f"the sources changed while training: {found:,} of {len(want):,} articles found again")
+
+
+def source_documents(source: tuple):
+    """The documents of one of :meth:`CorpusDocuments.sources` (a task's input: read where the task runs)."""
+    path, wanted, errors = source
+    return documents([path], wanted, errors)
+
+
+class CorpusDocuments:
+    """The documents of ``wanted`` (articles of ``paths`` read by :func:`read_articles`, in the order read) as a
+    fit reads them: iterated, one at a time (:func:`documents`), or a source at a time where each is read
+    (:meth:`sources` and :func:`source_documents`: a cluster's workers that see the files read them by path)."""
+
+    def __init__(self, paths: Sequence[str], wanted: Sequence[Article], errors: str = "raise"):
+        self.paths, self.wanted, self.errors = list(paths), list(wanted), errors
+
+    def __iter__(self):
+        return documents(self.paths, self.wanted, self.errors)
+
+    def sources(self) -> list[tuple[str, tuple]]:
+        """``(path, source)`` for each source holding wanted articles, in the order read; ``source`` is what
+        :func:`source_documents` reads that source's documents from (its path, its wanted articles, the
+        errors policy)."""
+        from dataclasses import replace
+        by_source: dict[int, list[Article]] = {}
+        for article in self.wanted:
+            index, place = article.extra["at"]
+            by_source.setdefault(index, []).append(replace(article, extra={**article.extra, "at": (0, place)}))
+        return [(self.paths[i], (self.paths[i], by_source[i], self.errors)) for i in sorted(by_source)]
+
+    #: reads one of :meth:`sources` (a module's function: a cluster's task can be sent it)
+    read_source = staticmethod(source_documents)
 
 
 def in_reading_order(articles: Sequence[Article]) -> list[Article]:

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 from .classifier import TagClassifier
 from .metrics import evaluate_model
-from .training import (Recipe, RecipeError, article_ids, documents, in_reading_order, load_recipe, make_split, missing_sources,
-                       prepare_tags, read_articles, recipe_from_metadata, sha256_file)
+from .training import (CorpusDocuments, Recipe, RecipeError, article_ids, documents, in_reading_order, load_recipe,
+                       make_split, missing_sources, prepare_tags, read_articles, recipe_from_metadata, sha256_file)
 from .. import __version__
 from ..api import TagModel
 from ..files import atomic_write
@@ -207,8 +207,8 @@ class Training:
     def _fit(self, clf: TagClassifier, articles, client=None) -> TagClassifier:
         """Fit ``clf`` on ``articles`` (read without their texts), reading the texts again as the fit goes."""
         articles = in_reading_order(articles)
-        return clf.fit(documents(self.corpora, articles, self.errors), [a.tags for a in articles], client=client,
-                       ids=article_ids(articles), work_dir=self.work_dir)
+        return clf.fit(CorpusDocuments(self.corpora, articles, self.errors), [a.tags for a in articles],
+                       client=client, ids=article_ids(articles), work_dir=self.work_dir)
 
     def _evaluate(self, model: TagModel, articles, fitted_on=None) -> dict:
         """Measures of ``model`` on ``articles``; with ``fitted_on`` (its training articles), by tag frequency too."""
