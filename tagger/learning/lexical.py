@@ -235,12 +235,15 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
         fitted.append(by_fold)
         del Z
     for s in blocks:  # each model's out-of-fold scores, a block of articles at a time
+        views = {}  # (the block described once for the models that see it alike)
         for (rows, _, scored, as_unseen, off, _, folds, out), by_fold in zip(models, fitted):
             lo, hi = np.searchsorted(rows, [s.start, s.stop])
             inside = np.flatnonzero(scored[lo:hi]) + lo
             if not len(inside):
                 continue
-            Z = (described(s, as_unseen)[rows[inside] - s.start] - mean) / scale
+            if as_unseen not in views:
+                views[as_unseen] = described(s, as_unseen)
+            Z = (views[as_unseen][rows[inside] - s.start] - mean) / scale
             for f, (w, b) in enumerate(by_fold):
                 held = folds[inside] == f
                 out[inside[held]] = sigmoid(off[inside[held]] + Z[held] @ w + b)
