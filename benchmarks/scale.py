@@ -2,7 +2,8 @@
 """How training and bulk tagging scale with the archive: time and peak memory against the number of articles.
 
     python benchmarks/scale.py [--sizes 6134 25000 50000 100000 200000] [--engines local dask] [--dask-up-to N]
-                               [--logs DIR] [--skip-training] [--skip-tagging] [--tag-articles 100000]
+                               [--logs DIR] [--rows EARLIER.log] [--skip-training] [--skip-tagging]
+                               [--tag-articles 100000]
 
 Corpora are built from the RT corpus here, never committed: article i is a copy of RT article i mod 6,134
 with its sentences shuffled and about a fifth of them dropped (seeded), so copies differ as a real archive's
@@ -235,7 +236,8 @@ def train_one(n: int, corpus: Path, work: Path, engine: str, logs: Path) -> dict
            "worker_peak_gb": round(max(sampler.peaks[w] for w in trees), 2) if trees else None,
            "work_dir_gb": round(sampler.disk_peak / 2**30, 2), "left_behind": len(os.listdir(scratch)),
            "solver": report.get("solver"), "fit_s": report["fit_seconds"],
-           "tags": len(json.loads(_metadata(out))["tags"]), "model_mb": round(out.stat().st_size / 1e6, 1)}
+           "tags": len(json.loads(_metadata(out))["tags"]), "model_mb": round(out.stat().st_size / 1e6, 1),
+           "commit": _commit()}
     print(json.dumps(row), flush=True)
     for f in (out, out.with_suffix(".report.json")):
         f.unlink()
@@ -332,10 +334,10 @@ def _gb(value: float | None) -> str:
 def training_lines(rows: list[dict], engines: list[str]) -> tuple[list[str], dict]:
     """The training table, each engine's fitted exponents and its memory model, and the figures behind them."""
     lines = ["| articles | engine | solver | training (wall) | driver peak | largest worker peak | work directory "
-             "(disk, peak) | tags | model file |", "|---|---|---|---|---|---|---|---|---|"]
+             "(disk, peak) | tags | model file | code |", "|---|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['articles']:,} | {r['engine']} | {r['solver']} | {r['train_s'] / 60:.1f} min | {_gb(r['peak_gb'])} "
-              f"| {_gb(r['worker_peak_gb'])} | {_gb(r['work_dir_gb'])} | {r['tags']} | {r['model_mb']} MB |"
-              for r in rows]
+              f"| {_gb(r['worker_peak_gb'])} | {_gb(r['work_dir_gb'])} | {r['tags']} | {r['model_mb']} MB "
+              f"| {r.get('commit') or ''} |" for r in rows]
     fits = {}
     for engine in engines:
         mine = [r for r in rows if r["engine"] == engine]
@@ -359,6 +361,26 @@ def training_lines(rows: list[dict], engines: list[str]) -> tuple[list[str], dic
     return lines, fits
 
 
+def _commit() -> str | None:
+    """The checkout's commit (short), what a row was measured with."""
+    try:
+        return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def _rows_of(path: Path) -> list[dict]:
+    """The training rows among a run's printed lines (JSON objects with ``articles`` and ``engine``)."""
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("{"):
+            row = json.loads(line)
+            if "articles" in row and "engine" in row:
+                rows.append(row)
+    return rows
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[6134, 25_000, 50_000, 100_000, 200_000])
@@ -370,6 +392,8 @@ def main() -> None:
     p.add_argument("--logs", help="folder to keep the training logs in, each line stamped with the time and the "
                                   "driver's memory (default: they go with the temporary folder)")
     p.add_argument("--tag-articles", type=int, default=100_000, help="articles of the bulk-tagging corpus")
+    p.add_argument("--rows", help="a file of training rows measured before (the JSON lines a run prints), reported "
+                                  "with this run's: sizes too long to measure in one sitting")
     p.add_argument("--skip-training", action="store_true")
     p.add_argument("--skip-tagging", action="store_true")
     args = p.parse_args()
@@ -379,6 +403,8 @@ def main() -> None:
             logs = Path(args.logs or tmp)
             logs.mkdir(parents=True, exist_ok=True)
             rows = train_sizes(sorted(args.sizes), Path(tmp), args.engines, logs, args.dask_up_to)
+        if args.rows:
+            rows = sorted(rows + _rows_of(Path(args.rows)), key=lambda r: (r["articles"], r["engine"]))
         if not args.skip_tagging:
             corpus = Path(tmp) / f"copies_{args.tag_articles}.jsonl.gz"
             write_copies(args.tag_articles, corpus)
@@ -394,7 +420,7 @@ def main() -> None:
     if not rows:
         write_results("scale_tagging", {"tagging": tagging}, "\n".join(lines))
         return
-    table, fits = training_lines(rows, args.engines)
+    table, fits = training_lines(rows, sorted({r["engine"] for r in rows}, key=["local", "dask"].index))
     lines += table
     if plot(rows, RESULTS / "scale.png"):
         lines.append("\nPlot: `benchmarks/results/scale.png`.")
