@@ -71,6 +71,7 @@ def timed(argv: list[str], log: Path, sampler: "Sampler | None" = None) -> tuple
         for line in proc.stdout:
             rss = f" {sampler.current.get('driver', 0.0):5.2f} GB" if sampler is not None else ""
             fh.write(f"[{time.perf_counter() - start:7.1f} s{rss}] ".encode() + line)
+            fh.flush()  # (the log can be followed as training goes)
         _, status, usage = os.wait4(proc.pid, 0)
     return time.perf_counter() - start, usage.ru_maxrss / 2**20, status
 
