@@ -22,11 +22,12 @@ from itertools import chain, compress, count, filterfalse, islice
 import numpy as np
 
 from .features import SKIP, WordIds
-from .frequencies import WordFrequencies, frequencies_of
+from .frequencies import WordFrequencies, numbered_frequencies
 from .invisible import VISIBLE, visible_prefix
 from .scorer import sigmoid
 from .tags import tag_key
 from .vocabulary import Vocabulary
+from .wordhash import Numbering
 
 __all__ = ["FEATURES", "SUPERVISED", "LabelIndex", "Candidates", "LexicalSource", "WordFrequencies", "title_of", "title_words",
            "vocabulary_columns"]
@@ -119,15 +120,14 @@ class LabelIndex:
         labels, n_labels = vocabulary.labels_in_order()
         if stemmed is None:  # (every distinct word stemmed once: see Analyzer.numbered_stems)
             stem_ids, words, lengths = analyzer.numbered_stems(labels)
-            stems = list(stem_ids)
         else:
             stems, given = stemmed
-            stem_ids = dict(zip(stems, range(len(stems))))
+            stem_ids = Numbering(stems)
             lengths = np.fromiter(map(len, given), dtype=np.int64, count=len(given))
             words = np.fromiter(chain.from_iterable(given), dtype=np.int64, count=int(lengths.sum()))
         self._stemmed = stemmed
+        #: stem -> id (a :class:`~tagger.wordhash.Numbering`)
         self.stem_ids = stem_ids
-        self.stems = stems
         #: the stem ids of every label of the vocabulary (kept or not), one label after another, and their numbers
         self.label_words, self.label_lengths = words, lengths
         #: each concept's number of labels and column
@@ -144,7 +144,7 @@ class LabelIndex:
         self.label_text = list(compress(labels, keep.tolist()))
         self.label_len = lengths[keep]
         self._flat = flat = words[np.repeat(keep, lengths)]  # (the kept labels' stem ids)
-        self.n_stems = n = max(len(self.stems), 1)
+        self.n_stems = n = max(len(stem_ids), 1)
         first = np.cumsum(self.label_len) - self.label_len  # each label's first stem in flat
         # one-word labels by stem (CSR); longer labels by the code of their first two stems (sorted)
         one = np.flatnonzero(self.label_len == 1)
@@ -175,6 +175,11 @@ class LabelIndex:
         self._word_ids: WordIds | None = None
 
     @property
+    def stems(self) -> list[str]:
+        """The index's stems in the order of their ids."""
+        return self.stem_ids.in_order()
+
+    @property
     def stemmed(self) -> tuple[list[str], list[tuple[int, ...]]]:
         """The index's stems in the order of their ids and the stem ids of every label of the vocabulary, in
         order, each concept's tag first (kept or not): what a model file keeps (see the class docs)."""
@@ -197,8 +202,9 @@ class LabelIndex:
             return None
         label = (np.cumsum(self.n_labels) - self.n_labels)[concept]  # (each concept's first)
         at, lengths = (np.cumsum(self.label_lengths) - self.label_lengths)[label], self.label_lengths[label]
-        stems, words = self.stems, self.label_words
-        return [[stems[i] for i in words[a:a + m].tolist()] for a, m in zip(at.tolist(), lengths.tolist())]
+        stems = self.stem_ids.items_of(self.label_words[np.repeat(at, lengths) + _ranks(lengths)])
+        ends = np.cumsum(lengths).tolist()
+        return [stems[a:b] for a, b in zip([0, *ends], ends)]
 
     def __len__(self) -> int:
         return len(self.label_tag)
@@ -455,8 +461,7 @@ class LexicalSource:
                 or not (len(self.mean) == len(self.scale) == len(FEATURES)):
             raise ValueError(f"the lexical model needs {len(MODELS)} x {len(FEATURES)} coefficients, {len(MODELS)} "
                              f"intercepts and {len(FEATURES)} means and scales")
-        stems = self.index.stems
-        df = self._stem_counts = np.array(frequencies_of(self.stem_df, stems), dtype=np.float64)
+        df = self._stem_counts = numbered_frequencies(self.stem_df, self.index.stem_ids)
         idf = np.log((1 + self.n_documents) / (1 + df)) + 1
         self.label_idf = np.append(idf, np.inf)[self.index.word_table].min(axis=1)  # (-1 pads the table: inf)
         # broader tags: column -> the columns it is narrower than, resolved once (see propagate)
