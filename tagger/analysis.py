@@ -281,14 +281,18 @@ class Analyzer:
             first = first_equal(words)
             new = first == np.arange(len(words))
             stems = self._stems_of_distinct(list(map(words.__getitem__, np.flatnonzero(new).tolist())))
-        stemmed = np.fromiter(map(bool, stems), dtype=bool, count=len(stems))  # ("": stopwords and the like)
-        given = stems if stemmed.all() else list(compress(stems, stemmed.tolist()))
-        numbers, numbered = Numbering.first_used(given)
-        ids = np.full(len(stems), -1, dtype=np.int64)
-        ids[stemmed] = numbered
+        if "" in stems:  # (stopwords and the like: no stem, left out)
+            stemmed = np.fromiter(map(bool, stems), dtype=bool, count=len(stems))
+            numbers, numbered = Numbering.first_used(list(compress(stems, stemmed.tolist())))
+            ids = np.full(len(stems), -1, dtype=np.int64)
+            ids[stemmed] = numbered
+        else:
+            numbers, ids = Numbering.first_used(stems)
         if first is not None:
             ids = ids[(np.cumsum(new) - 1)[first]]  # (each word's distinct word's place among them)
         kept = ids >= 0
+        if kept.all():
+            return numbers, ids, counts
         return numbers, ids[kept], np.bincount(np.repeat(np.arange(len(counts)), counts)[kept],
                                                minlength=len(counts))
 

@@ -112,18 +112,19 @@ class Numbering(Mapping):
         head[1:] = hashes[1:] != hashes[:-1]
         group = np.cumsum(head) - 1  # (of each sorted value: its hash's place among the distinct hashes)
         first = order[head]  # where each hash is first used
-        again = ~head
-        get = values.__getitem__
-        if not all(map(operator.eq, map(get, order[again].tolist()), map(get, first[group[again]].tolist()))):
-            numbers: dict = {}
-            numbered = np.fromiter(map(numbers.setdefault, values, map(len, repeat(numbers))), np.int64, n)
-            return cls(list(numbers)), numbered
         is_first = np.zeros(n, dtype=bool)
         is_first[first] = True
         number = (np.cumsum(is_first) - 1)[first]  # (each hash's: the first uses before its own)
         numbered = np.empty(n, dtype=np.int64)
         numbered[order] = number[group]
-        return cls.__new__(cls)._hold(values, np.flatnonzero(is_first), hashes[head], number), numbered
+        where = np.flatnonzero(is_first)
+        again = np.flatnonzero(~is_first)  # (a value whose hash was used before: compared, in order)
+        get = values.__getitem__
+        if not all(map(operator.eq, map(get, again.tolist()), map(get, where[numbered[again]].tolist()))):
+            numbers: dict = {}
+            numbered = np.fromiter(map(numbers.setdefault, values, map(len, repeat(numbers))), np.int64, n)
+            return cls(list(numbers)), numbered
+        return cls.__new__(cls)._hold(values, where, hashes[head], number), numbered
 
     def in_order(self) -> list:
         """The items, in the order of their numbers."""
