@@ -74,7 +74,6 @@ def frequencies_of(stem_df: Mapping[str, int], words: Sequence[str]) -> list[int
     return list(map(stem_df.get, words, repeat(0)))
 
 
-
 def numbered_frequencies(stem_df: Mapping[str, int], numbering: Numbering) -> np.ndarray:
     """The document frequency of each item of ``numbering`` (a :class:`tagger.wordhash.Numbering` of stems), in the
     order of their numbers (0 for a stem not counted): where the frequencies count fewer words than it numbers (a

@@ -24,10 +24,10 @@ import numpy as np
 from .features import SKIP, WordIds
 from .frequencies import WordFrequencies, numbered_frequencies
 from .invisible import VISIBLE, visible_prefix
+from .ragged import expand, grouped, padded, ranks
 from .scorer import sigmoid
 from .tags import tag_key
 from .vocabulary import Vocabulary
-from .ragged import expand, grouped, padded, ranks
 from .wordhash import Numbering
 
 __all__ = ["FEATURES", "SUPERVISED", "LabelIndex", "Candidates", "LexicalSource", "WordFrequencies", "title_of", "title_words",
@@ -251,7 +251,7 @@ class LabelIndex:
             both = both[doc_of(both) == doc_of(both + 1)]  # not across two texts
             codes = ids[both] * self.n_stems + ids[both + 1]
             p2, l2 = expand(both, np.searchsorted(self.bi_code, codes, "left"),
-                             np.searchsorted(self.bi_code, codes, "right"), self.bi_label)
+                            np.searchsorted(self.bi_code, codes, "right"), self.bi_label)
             longer = (self.label_len[l2] > 2).nonzero()[0]
             if len(longer):  # each further word of a longer label, checked for all its hits at once
                 ok = np.ones(len(p2), dtype=bool)

@@ -148,18 +148,18 @@ class Numbering(Mapping):
         number = self._numbers[at[hit]]
         where = number if self._where is None else self._where[number]
         found = map(self._values.__getitem__, where.tolist())
-        same = list(map(operator.eq, found, map(keys.__getitem__, hit.tolist())))
+        same = np.fromiter(map(operator.eq, found, map(keys.__getitem__, hit.tolist())), dtype=bool, count=len(hit))
         out[hit[same]] = number[same]
-        for i in hit[~np.array(same, dtype=bool)].tolist():  # (another item of the same hash, or none)
+        for i in hit[~same].tolist():  # (another item of the same hash, or none)
             out[i] = self._number_of(keys[i], int(at[i]), default)
         return out
 
     def _number_of(self, key, at: int, default: int) -> int:
         """The number of ``key``, whose hash is that of the items sorted from ``at`` on (the first of them)."""
-        hashes, numbers, items = self._hashes, self._numbers, self.in_order()
+        hashes, numbers = self._hashes, self._numbers
         same = hashes[at]
         while at < len(hashes) and hashes[at] == same:
-            if items[numbers[at]] == key:
+            if self.items_of(numbers[at:at + 1])[0] == key:
                 return int(numbers[at])
             at += 1
         return default
