@@ -12,7 +12,7 @@ import re
 import warnings
 from functools import lru_cache
 from importlib import resources
-from itertools import compress, repeat
+from itertools import compress
 
 import numpy as np
 import Stemmer
@@ -20,7 +20,7 @@ import Stemmer
 # Characters invisible inside a word (default-ignorable ones, combining marks) never split it: every path here
 # drops them by the rules of tagger.invisible, which tag normalisation and pages share.
 from .invisible import INVISIBLE_CHAR, MARK_CHAR, join_words
-from .wordhash import first_equal
+from .wordhash import Numbering, first_equal
 
 __all__ = ["Analyzer", "clean_text", "russian_stopwords", "word_spans", "DEFAULT_MAX_CHARS"]
 
@@ -265,12 +265,13 @@ class Analyzer:
             at += n
         return out
 
-    def numbered_stems(self, texts) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+    def numbered_stems(self, texts) -> tuple[Numbering, np.ndarray, np.ndarray]:
         """:meth:`stems` of each of ``texts`` as numbers: the stems, each numbered in the order the texts first use
-        it (stem -> number), every text's stem numbers one text after another, and each text's number of stems.
-        Each distinct word is stemmed once, those new to the cache in one call (a vocabulary's labels: most words
-        repeat, told apart by their hashes, :func:`tagger.wordhash.first_equal`; where most are new, each word
-        is), and the stems are numbered as the dict that keeps them takes them."""
+        it (stem -> number, a :class:`tagger.wordhash.Numbering`), every text's stem numbers one text after
+        another, and each text's number of stems.  Each distinct word is stemmed once, those new to the cache in
+        one call (a vocabulary's labels: most words repeat, told apart by their hashes,
+        :func:`tagger.wordhash.first_equal`; where most are new, each word is), and the stems are numbered by
+        their hashes too."""
         words, counts = self._words_of_many(list(texts))
         sample = words[:1 << 16]
         if 5 * len(dict.fromkeys(sample)) > 4 * len(sample):  # (most words new: each stemmed, none told apart first)
@@ -280,15 +281,18 @@ class Analyzer:
             first = first_equal(words)
             new = first == np.arange(len(words))
             stems = self._stems_of_distinct(list(map(words.__getitem__, np.flatnonzero(new).tolist())))
-        stemmed = np.fromiter(map(bool, stems), dtype=bool, count=len(stems))  # ("": stopwords and the like)
-        given = stems if stemmed.all() else list(compress(stems, stemmed.tolist()))
-        numbers: dict[str, int] = {}
-        ids = np.full(len(stems), -1, dtype=np.int64)
-        # (a stem not in numbers yet is given the next number: len(numbers), taken before it is added)
-        ids[stemmed] = np.fromiter(map(numbers.setdefault, given, map(len, repeat(numbers))), np.int64, len(given))
+        if "" in stems:  # (stopwords and the like: no stem, left out)
+            stemmed = np.fromiter(map(bool, stems), dtype=bool, count=len(stems))
+            numbers, numbered = Numbering.first_used(list(compress(stems, stemmed.tolist())))
+            ids = np.full(len(stems), -1, dtype=np.int64)
+            ids[stemmed] = numbered
+        else:
+            numbers, ids = Numbering.first_used(stems)
         if first is not None:
             ids = ids[(np.cumsum(new) - 1)[first]]  # (each word's distinct word's place among them)
         kept = ids >= 0
+        if kept.all():
+            return numbers, ids, counts
         return numbers, ids[kept], np.bincount(np.repeat(np.arange(len(counts)), counts)[kept],
                                                minlength=len(counts))
 

@@ -8,14 +8,14 @@ found for the whole batch at once (a bigram is the integer ``id1 * n_stems + id2
 search); no term string is ever built."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import chain
 
 import numpy as np
 
 from .analysis import word_spans
 from .csr import CSR
-from .wordhash import HashTable, span_hashes
+from .wordhash import HashTable, Numbering, span_hashes
 
 __all__ = ["TfidfFeatures", "CompiledVocabulary", "WordIds", "normalize_rows"]
 
@@ -99,7 +99,7 @@ class WordIds(dict):
     :class:`~tagger.wordhash.HashTable`; the dict itself serves words looked up one by one
     (:meth:`tagger.lexical.LabelIndex.ids`)."""
 
-    def __init__(self, stem_of, stem_ids: dict[str, int], extra_ids: dict[str, int] | None = None):
+    def __init__(self, stem_of, stem_ids: Mapping[str, int], extra_ids: Mapping[str, int] | None = None):
         super().__init__()
         self.stem_of = stem_of
         self.extra_ids = extra_ids
@@ -112,11 +112,12 @@ class WordIds(dict):
 
     def values_of_stems(self, stems: list[str]) -> list[int]:
         """The values of words with these stems (``""``: a word the analyzer drops)."""
-        get = self._stem_ids.get
+        ids = _ids_of(self._stem_ids, stems)
         if self.extra_ids is None:
-            return [get(s, UNKNOWN) if s else SKIP for s in stems]
-        xget, skipped = self.extra_ids.get, (SKIP + 2) << 32 | (SKIP + 2)
-        return [(get(s, UNKNOWN) + 2) << 32 | (xget(s, UNKNOWN) + 2) if s else skipped for s in stems]
+            return [i if s else SKIP for s, i in zip(stems, ids)]
+        skipped = (SKIP + 2) << 32 | (SKIP + 2)
+        extra = _ids_of(self.extra_ids, stems)
+        return [(i + 2) << 32 | (x + 2) if s else skipped for s, i, x in zip(stems, ids, extra)]
 
     def __missing__(self, word: str | bytes) -> int:
         sid = self.value(word)
@@ -128,6 +129,15 @@ class WordIds(dict):
         """The values of the words of ``texts`` (as :meth:`tagger.analysis.Analyzer.word_keys` finds them), all
         texts one after another, and each text's number of words (see :func:`word_values`)."""
         return word_values(texts, analyzer, self.table, self.values_of_stems)
+
+
+def _ids_of(stem_ids: Mapping[str, int], stems: list[str]) -> list[int]:
+    """The id of each of ``stems`` (``UNKNOWN`` for a stem of none): a :class:`~tagger.wordhash.Numbering`'s
+    looked up all at once."""
+    if isinstance(stem_ids, Numbering):
+        return stem_ids.numbers(stems, UNKNOWN).tolist()
+    get = stem_ids.get
+    return [get(s, UNKNOWN) for s in stems]
 
 
 def word_values(texts: Sequence[str], analyzer, table: HashTable, of_stems) -> tuple[np.ndarray, np.ndarray]:
@@ -234,7 +244,7 @@ class TfidfFeatures:
     def n_features(self) -> int:
         return len(self.idf_)
 
-    def transform_texts(self, texts: Sequence[str], analyzer, extra_ids: dict[str, int] | None = None):
+    def transform_texts(self, texts: Sequence[str], analyzer, extra_ids: Mapping[str, int] | None = None):
         """TF-IDF rows (a :class:`~tagger.csr.CSR`) of ``texts`` analysed by ``analyzer`` (unigram and bigram
         vocabularies), the words of the
         batch looked up at once (see :meth:`WordIds.of_texts`); with ``extra_ids`` (stem -> id) also, from the
@@ -243,7 +253,7 @@ class TfidfFeatures:
         ids, lengths = self._lookup(analyzer.stem_of, extra_ids).of_texts(texts, analyzer)
         return self._from_ids(ids, lengths, extra_ids is not None)
 
-    def _lookup(self, stem_of, extra_ids: dict[str, int] | None) -> WordIds:
+    def _lookup(self, stem_of, extra_ids: Mapping[str, int] | None) -> WordIds:
         """The word cache for this analyzer (``stem_of``) and these ``extra_ids``: another one replaces it."""
         word_ids = self._word_ids
         if word_ids is None or word_ids.stem_of != stem_of or word_ids.extra_ids is not extra_ids:

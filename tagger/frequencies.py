@@ -9,7 +9,9 @@ from itertools import islice, repeat
 
 import numpy as np
 
-__all__ = ["WordFrequencies", "frequencies_of"]
+from .wordhash import Numbering
+
+__all__ = ["WordFrequencies", "frequencies_of", "numbered_frequencies"]
 
 
 class WordFrequencies(Mapping):
@@ -70,3 +72,19 @@ def frequencies_of(stem_df: Mapping[str, int], words: Sequence[str]) -> list[int
     if len(words) > len(stem_df):
         stem_df = dict(stem_df.items())
     return list(map(stem_df.get, words, repeat(0)))
+
+
+def numbered_frequencies(stem_df: Mapping[str, int], numbering: Numbering) -> np.ndarray:
+    """The document frequency of each item of ``numbering`` (a :class:`tagger.wordhash.Numbering` of stems), in the
+    order of their numbers (0 for a stem not counted): where the frequencies count fewer words than it numbers (a
+    site's big vocabulary), their words are looked up in it, else each of its stems in them."""
+    if len(stem_df) >= len(numbering):
+        return np.array(frequencies_of(stem_df, numbering.in_order()), dtype=np.float64)
+    if isinstance(stem_df, WordFrequencies):
+        words, counts = stem_df._words, stem_df._counts
+    else:
+        words, counts = list(stem_df), np.fromiter(stem_df.values(), dtype=np.int64, count=len(stem_df))
+    at = numbering.numbers(words)
+    out = np.zeros(len(numbering))
+    out[at[at >= 0]] = counts[at >= 0]
+    return out

@@ -24,6 +24,8 @@ import heapq
 
 import numpy as np
 
+from .ragged import ranks
+
 __all__ = ["Hierarchy", "HierarchyTooDeep"]
 
 
@@ -110,7 +112,7 @@ class Hierarchy:
             inner = frontier[p_ptr[frontier + 1] > p_ptr[frontier]]
             if len(inner):  # level from the narrower units' levels (all final: peeled earlier)
                 counts = p_ptr[inner + 1] - p_ptr[inner]
-                kids = p_children[np.repeat(p_ptr[inner], counts) + _ranks(counts)]
+                kids = p_children[np.repeat(p_ptr[inner], counts) + ranks(counts)]
                 starts = np.cumsum(counts) - counts
                 top = np.maximum.reduceat(level[kids], starts)
                 at_top = level[kids] == np.repeat(top, counts)
@@ -122,7 +124,7 @@ class Hierarchy:
                 mine = single[owner]
                 heavy[inner[owner[mine]]] = kids[top_kids[mine]]
             counts = c_ptr[frontier + 1] - c_ptr[frontier]
-            parents = c_parents[np.repeat(c_ptr[frontier], counts) + _ranks(counts)]
+            parents = c_parents[np.repeat(c_ptr[frontier], counts) + ranks(counts)]
             np.subtract.at(waiting, parents, 1)
             touched = np.unique(parents)
             frontier = touched[waiting[touched] == 0]
@@ -245,8 +247,3 @@ class Propagation:
                 by = self.hierarchy.sources(before[i], after[i])
                 raised = by >= 0
                 source[i, self.columns[raised]] = self.columns[by[raised]]
-
-
-def _ranks(lengths: np.ndarray) -> np.ndarray:
-    """0, 1, ..., n - 1 for each n of ``lengths``, one after another."""
-    return np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)

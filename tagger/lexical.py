@@ -22,11 +22,13 @@ from itertools import chain, compress, count, filterfalse, islice
 import numpy as np
 
 from .features import SKIP, WordIds
-from .frequencies import WordFrequencies, frequencies_of
+from .frequencies import WordFrequencies, numbered_frequencies
 from .invisible import VISIBLE, visible_prefix
+from .ragged import expand, grouped, padded, ranks
 from .scorer import sigmoid
 from .tags import tag_key
 from .vocabulary import Vocabulary
+from .wordhash import Numbering
 
 __all__ = ["FEATURES", "SUPERVISED", "LabelIndex", "Candidates", "LexicalSource", "WordFrequencies", "title_of", "title_words",
            "vocabulary_columns"]
@@ -119,15 +121,14 @@ class LabelIndex:
         labels, n_labels = vocabulary.labels_in_order()
         if stemmed is None:  # (every distinct word stemmed once: see Analyzer.numbered_stems)
             stem_ids, words, lengths = analyzer.numbered_stems(labels)
-            stems = list(stem_ids)
         else:
             stems, given = stemmed
-            stem_ids = dict(zip(stems, range(len(stems))))
+            stem_ids = Numbering(stems)
             lengths = np.fromiter(map(len, given), dtype=np.int64, count=len(given))
             words = np.fromiter(chain.from_iterable(given), dtype=np.int64, count=int(lengths.sum()))
         self._stemmed = stemmed
+        #: stem -> id (a :class:`~tagger.wordhash.Numbering`)
         self.stem_ids = stem_ids
-        self.stems = stems
         #: the stem ids of every label of the vocabulary (kept or not), one label after another, and their numbers
         self.label_words, self.label_lengths = words, lengths
         #: each concept's number of labels and column
@@ -144,8 +145,8 @@ class LabelIndex:
         self.label_text = list(compress(labels, keep.tolist()))
         self.label_len = lengths[keep]
         self._flat = flat = words[np.repeat(keep, lengths)]  # (the kept labels' stem ids)
-        self.n_stems = n = max(len(self.stems), 1)
-        first = np.cumsum(self.label_len) - self.label_len  # each label's first stem in flat
+        self.n_stems = n = max(len(stem_ids), 1)
+        self._first = first = np.cumsum(self.label_len) - self.label_len  # each label's first stem in flat
         # one-word labels by stem (CSR); longer labels by the code of their first two stems (sorted)
         one = np.flatnonzero(self.label_len == 1)
         self.uni_label = one[np.argsort(flat[first[one]], kind="stable")]
@@ -156,14 +157,12 @@ class LabelIndex:
         order = np.argsort(codes, kind="stable")
         self.bi_code, self.bi_label = codes[order], multi[order]
         k = len(self.label_len)
-        width = int(self.label_len.max()) if k else 0
-        self.word_table = _padded(flat, first, self.label_len, np.arange(k), max(width, 2))  # each label's stems
         self.opens = np.zeros(n, dtype=bool)  # stems that open a label of two words or more
         self.opens[self.bi_code // n] = True
         # after a two-word label is seen whole, its last stem alone is a mention too
         self.tail = np.full(k, -1, dtype=np.int64)
         two = self.label_len == 2
-        self.tail[two] = self.word_table[two, 1]
+        self.tail[two] = flat[first[two] + 1]
         # ... unless that word is a tag's whole label itself (США of ГОСДЕП США, РОССИЯ of ЕДИНАЯ РОССИЯ)
         alone = self.tail >= 0
         alone[alone] = self.uni_ptr[self.tail[alone] + 1] == self.uni_ptr[self.tail[alone]]
@@ -175,17 +174,33 @@ class LabelIndex:
         self._word_ids: WordIds | None = None
 
     @property
+    def word_table(self) -> np.ndarray:
+        """Each label's stem ids as a row, padded with -1 to the longest label's (two at least): made when asked
+        for (matching reads a label's stems where they lie)."""
+        k, widest = len(self.label_len), self.widest - 1
+        return padded(self._flat, self._first, self.label_len, np.arange(k), max(widest, 2))
+
+    def label_minimum(self, per_stem: np.ndarray) -> np.ndarray:
+        """The least of ``per_stem`` (a value per stem id) over each label's stems."""
+        return np.minimum.reduceat(per_stem[self._flat], self._first)
+
+    @property
+    def stems(self) -> list[str]:
+        """The index's stems in the order of their ids."""
+        return self.stem_ids.in_order()
+
+    @property
     def stemmed(self) -> tuple[list[str], list[tuple[int, ...]]]:
         """The index's stems in the order of their ids and the stem ids of every label of the vocabulary, in
         order, each concept's tag first (kept or not): what a model file keeps (see the class docs)."""
         if self._stemmed is None:
-            return self.stems, _grouped(self.label_words, self.label_lengths)
+            return self.stems, grouped(self.label_words, self.label_lengths)
         return self._stemmed
 
     @property
     def label_stems(self) -> list[tuple[int, ...]]:
         """The stem ids of each label matched (of :attr:`label_text`)."""
-        return _grouped(self._flat, self.label_len)
+        return grouped(self._flat, self.label_len)
 
     def tag_stems(self, tags: Sequence[str]) -> list[list[str]] | None:
         """The stems of ``tags``, the first columns' own tags, as the index stemmed them (each concept's first
@@ -197,8 +212,9 @@ class LabelIndex:
             return None
         label = (np.cumsum(self.n_labels) - self.n_labels)[concept]  # (each concept's first)
         at, lengths = (np.cumsum(self.label_lengths) - self.label_lengths)[label], self.label_lengths[label]
-        stems, words = self.stems, self.label_words
-        return [[stems[i] for i in words[a:a + m].tolist()] for a, m in zip(at.tolist(), lengths.tolist())]
+        stems = self.stem_ids.items_of(self.label_words[np.repeat(at, lengths) + ranks(lengths)])
+        ends = np.cumsum(lengths).tolist()
+        return [stems[a:b] for a, b in zip([0, *ends], ends)]
 
     def __len__(self) -> int:
         return len(self.label_tag)
@@ -225,7 +241,7 @@ class LabelIndex:
         doc_of = np.repeat(np.arange(n_docs), lengths).__getitem__  # the text of each position
         # one-word labels
         known = (ids >= 0).nonzero()[0]
-        pos, lab = _expand(known, self.uni_ptr[ids[known]], self.uni_ptr[ids[known] + 1], self.uni_label)
+        pos, lab = expand(known, self.uni_ptr[ids[known]], self.uni_ptr[ids[known] + 1], self.uni_label)
         found = [(pos, lab, np.ones(len(pos)))]
         # longer labels, by the code of their first two stems (a label of three or more words checked further)
         if len(self.bi_code):
@@ -234,22 +250,23 @@ class LabelIndex:
             both = both[ids[both + 1] >= 0]
             both = both[doc_of(both) == doc_of(both + 1)]  # not across two texts
             codes = ids[both] * self.n_stems + ids[both + 1]
-            p2, l2 = _expand(both, np.searchsorted(self.bi_code, codes, "left"),
-                             np.searchsorted(self.bi_code, codes, "right"), self.bi_label)
+            p2, l2 = expand(both, np.searchsorted(self.bi_code, codes, "left"),
+                            np.searchsorted(self.bi_code, codes, "right"), self.bi_label)
             longer = (self.label_len[l2] > 2).nonzero()[0]
             if len(longer):  # each further word of a longer label, checked for all its hits at once
                 ok = np.ones(len(p2), dtype=bool)
                 lp, ll = p2[longer], l2[longer]
                 last = ends[doc_of(lp)] - 1  # the label's words must all be in the hit's text
-                for j in range(2, self.word_table.shape[1]):
-                    want = self.word_table[ll, j]
+                size, start, flat = self.label_len[ll], self._first[ll], self._flat
+                for j in range(2, int(size.max())):
+                    want = np.where(j < size, flat[np.minimum(start + j, len(flat) - 1)], -1)
                     at = np.minimum(lp + j, last)
                     ok[longer] &= (want < 0) | ((lp + j <= last) & (ids[at] == want))
                 p2, l2 = p2[ok], l2[ok]
             if len(p2) and len(pos):  # a one-word label inside a longer label of the same tag: one occurrence
                 n_cols = self.n_cols
                 size = self.label_len[l2]
-                inside = np.repeat(p2, size) + _ranks(size)
+                inside = np.repeat(p2, size) + ranks(size)
                 covered = np.unique(inside * n_cols + np.repeat(self.label_tag[l2], size))  # (sorted)
                 single = pos * n_cols + self.label_tag[lab]
                 keep = covered[np.minimum(covered.searchsorted(single), len(covered) - 1)] != single
@@ -313,28 +330,6 @@ class LabelIndex:
         return last[keep], lab[keep], n[keep].astype(np.float64)
 
 
-def _ranks(lengths: np.ndarray) -> np.ndarray:
-    """0, 1, ..., n - 1 for each n of ``lengths``, one after another."""
-    return np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-
-
-def _grouped(values: np.ndarray, lengths: np.ndarray) -> list[tuple[int, ...]]:
-    """``values`` as tuples of ``lengths`` values, one after another."""
-    items, ends = values.tolist(), np.cumsum(lengths).tolist()
-    return [tuple(items[a:b]) for a, b in zip([0, *ends], ends)]
-
-
-def _padded(words: np.ndarray, starts: np.ndarray, lengths: np.ndarray, labels: np.ndarray,
-            width: int) -> np.ndarray:
-    """The stem ids of ``labels`` (label ``i``'s are ``words[starts[i]:starts[i] + lengths[i]]``) as the rows of a
-    table ``width`` wide, padded with -1."""
-    n = lengths[labels]
-    table = np.full((len(labels), width), -1, dtype=np.int64)
-    ranks = _ranks(n)
-    table[np.repeat(np.arange(len(labels)), n), ranks] = words[np.repeat(starts[labels], n) + ranks]
-    return table
-
-
 def _repeated(words: np.ndarray, starts: np.ndarray, lengths: np.ndarray, concept: np.ndarray,
               keep: np.ndarray) -> np.ndarray:
     """The labels of ``keep`` that have the stems of an earlier label of ``keep`` of their concept (label ``i``'s
@@ -347,22 +342,16 @@ def _repeated(words: np.ndarray, starts: np.ndarray, lengths: np.ndarray, concep
     alike = (lengths[first] == lengths[second]) & (words[starts[first]] == words[starts[second]])
     pair = np.stack([first[alike], second[alike]], axis=1).ravel()  # (those of one length and first stem)
     if len(pair):
-        table = _padded(words, starts, lengths, pair, int(lengths[pair].max()))
+        table = padded(words, starts, lengths, pair, int(lengths[pair].max()))
         out.append(pair[1::2][(table[0::2] == table[1::2]).all(axis=1)])
     more = kept[size > 2]
     if len(more):  # by concept and stems, then in order: each label after the first of its run repeats it
-        table = _padded(words, starts, lengths, more, int(lengths[more].max()))
+        table = padded(words, starts, lengths, more, int(lengths[more].max()))
         order = np.lexsort((np.arange(len(more)), *table.T[::-1], concept[more]))
         table, group = table[order], concept[more][order]
         again = (group[1:] == group[:-1]) & (table[1:] == table[:-1]).all(axis=1)
         out.append(more[order][1:][again])
     return np.concatenate(out) if out else kept[:0]
-
-
-def _expand(pos: np.ndarray, lo: np.ndarray, hi: np.ndarray, values: np.ndarray):
-    """Each position of ``pos`` repeated once for each of ``values[lo:hi]`` (its own slice), with those values."""
-    counts = hi - lo
-    return np.repeat(pos, counts), values[np.repeat(lo, counts) + _ranks(counts)]
 
 
 class _ColumnMap(Mapping):
@@ -455,10 +444,9 @@ class LexicalSource:
                 or not (len(self.mean) == len(self.scale) == len(FEATURES)):
             raise ValueError(f"the lexical model needs {len(MODELS)} x {len(FEATURES)} coefficients, {len(MODELS)} "
                              f"intercepts and {len(FEATURES)} means and scales")
-        stems = self.index.stems
-        df = self._stem_counts = np.array(frequencies_of(self.stem_df, stems), dtype=np.float64)
+        df = self._stem_counts = numbered_frequencies(self.stem_df, self.index.stem_ids)
         idf = np.log((1 + self.n_documents) / (1 + df)) + 1
-        self.label_idf = np.append(idf, np.inf)[self.index.word_table].min(axis=1)  # (-1 pads the table: inf)
+        self.label_idf = self.index.label_minimum(idf)
         # broader tags: column -> the columns it is narrower than, resolved once (see propagate)
         self.broader: dict[int, list[int]] = {}
         child, parent = vocabulary.broader_links()

@@ -212,11 +212,12 @@ def forms(values: list[str], refused: Callable[[str], bool], longest: int) -> Fo
     if not n:
         return Forms([], [], [], set())
     joined = "\n".join(values)
+    lengths = np.fromiter(map(len, values), np.int64, n)
     if joined.count("\n") != max(n - 1, 0):  # a value holds a line feed (refused): each value on its own
         odd = set(range(n))
         canonical, key, label = [None] * n, [None] * n, list(values)
     else:
-        ends = np.cumsum(np.fromiter(map(len, values), np.int64, n) + 1)
+        ends = np.cumsum(lengths + 1)
 
         def value_at(positions: list[int]) -> list[int]:  # (the value each position of joined is in)
             return np.searchsorted(ends, np.asarray(positions, dtype=np.int64), side="right").tolist()
@@ -243,7 +244,7 @@ def forms(values: list[str], refused: Callable[[str], bool], longest: int) -> Fo
         for i in value_at([m.start() for m in _NAMES_NOTHING.finditer(f"\n{joined}\n")]):
             canonical[i] = key[i] = None
         label = values
-    long = np.flatnonzero(np.fromiter(map(len, values), np.int64, n) > longest).tolist()
+    long = np.flatnonzero(lengths > longest).tolist()
     refusing = {i for i in odd.union(long) if refused(values[i])}
     if odd - refusing and label is values:
         label = list(values)
@@ -434,7 +435,8 @@ def _csv_columns(cells: list[str], line: list[int], at: list[int | None], width:
 
 def _split_all(cells: list[str]) -> tuple[list[str], np.ndarray]:
     """What :func:`_split` makes of each of ``cells``, one cell after another, and the number of each's."""
-    pieces = "|".join(cells).split("|")
+    joined = "|".join(cells)
+    pieces = joined.split("|") if joined.count("|") >= len(cells) else cells  # (the cells where none holds "|")
     stripped = list(map(str.strip, pieces))
     if len(pieces) == len(cells):
         counts = np.fromiter(map(bool, stripped), np.int64, len(stripped))

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import operator
 import threading
-from collections.abc import Callable, Hashable, Sequence
-from itertools import count
+from collections.abc import Callable, Hashable, ItemsView, Iterator, Mapping, Sequence
+from itertools import count, repeat
 
 import numpy as np
 
-__all__ = ["span_hashes", "HashTable", "MISSING", "first_equal"]
+__all__ = ["span_hashes", "HashTable", "MISSING", "first_equal", "Numbering"]
 
 _B = 0x9E3779B97F4A7C15  # odd: invertible modulo 2**64
 _powers_made = (np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64))  # [B**k], [B**-k] for k < len
@@ -76,6 +76,129 @@ def first_equal(items: Sequence[Hashable]) -> np.ndarray:
         seen = {}
         first = np.fromiter(map(seen.setdefault, items, count()), dtype=np.int64, count=n)
     return first
+
+
+class Numbering(Mapping):
+    """Distinct items (strings: a vocabulary's stems) numbered 0, 1, ... as given, item -> number, found by their
+    Python hashes in a sorted array (binary search, then the item compared) instead of a dict: millions of items
+    cost a few arrays, not a dict entry each.  Items whose hashes are equal are told apart by comparing them.
+
+    Python's string hashes differ from one process to another, so a pickled numbering keeps its items alone and
+    hashes them again where it is unpickled."""
+
+    def __init__(self, items: list):
+        hashes = np.fromiter(map(hash, items), dtype=np.int64, count=len(items))
+        order = np.argsort(hashes, kind="stable")
+        self._hold(items, None, hashes[order], order)
+
+    def _hold(self, values: list, where: np.ndarray | None, hashes: np.ndarray, numbers: np.ndarray) -> "Numbering":
+        """Items ``values[where[i]]`` (``where`` None: ``values[i]``), their hashes sorted (``hashes``) and the number
+        of the item of each (``numbers``)."""
+        self._values, self._where, self._hashes, self._numbers = values, where, hashes, numbers
+        self._items: list | None = values if where is None else None
+        return self
+
+    @classmethod
+    def first_used(cls, values: list) -> tuple["Numbering", np.ndarray]:
+        """The distinct ``values`` numbered in the order of their first use, and the number of each value: what
+        ``numbers.setdefault(value, len(numbers))`` gives value after value, with no dict (values grouped by their
+        hashes, as :func:`first_equal` groups them; a dict after all where two values of one hash differ).  The
+        numbering keeps ``values``, each item where it is first used."""
+        n = len(values)
+        hashes = np.fromiter(map(hash, values), dtype=np.int64, count=n)
+        order = np.argsort(hashes, kind="stable")
+        hashes = hashes[order]
+        head = np.ones(n, dtype=bool)
+        head[1:] = hashes[1:] != hashes[:-1]
+        group = np.cumsum(head) - 1  # (of each sorted value: its hash's place among the distinct hashes)
+        first = order[head]  # where each hash is first used
+        is_first = np.zeros(n, dtype=bool)
+        is_first[first] = True
+        number = (np.cumsum(is_first) - 1)[first]  # (each hash's: the first uses before its own)
+        numbered = np.empty(n, dtype=np.int64)
+        numbered[order] = number[group]
+        where = np.flatnonzero(is_first)
+        again = np.flatnonzero(~is_first)  # (a value whose hash was used before: compared, in order)
+        get = values.__getitem__
+        if not all(map(operator.eq, map(get, again.tolist()), map(get, where[numbered[again]].tolist()))):
+            numbers: dict = {}
+            numbered = np.fromiter(map(numbers.setdefault, values, map(len, repeat(numbers))), np.int64, n)
+            return cls(list(numbers)), numbered
+        return cls.__new__(cls)._hold(values, where, hashes[head], number), numbered
+
+    def in_order(self) -> list:
+        """The items, in the order of their numbers."""
+        if self._items is None:
+            self._items = list(map(self._values.__getitem__, self._where.tolist()))
+        return self._items
+
+    def items_of(self, numbers: np.ndarray) -> list:
+        """The items numbered ``numbers``."""
+        at = numbers if self._where is None else self._where[numbers]
+        return list(map(self._values.__getitem__, at.tolist()))
+
+    def numbers(self, keys: Sequence, default: int = -1) -> np.ndarray:
+        """The number of each of ``keys``, ``default`` for a key not numbered: all looked up at once."""
+        hashes = np.fromiter(map(hash, keys), dtype=np.int64, count=len(keys))
+        out = np.full(len(keys), default, dtype=np.int64)
+        if not len(self._hashes):
+            return out
+        at = np.minimum(np.searchsorted(self._hashes, hashes), len(self._hashes) - 1)
+        hit = np.flatnonzero(self._hashes[at] == hashes)
+        number = self._numbers[at[hit]]
+        where = number if self._where is None else self._where[number]
+        found = map(self._values.__getitem__, where.tolist())
+        same = np.fromiter(map(operator.eq, found, map(keys.__getitem__, hit.tolist())), dtype=bool, count=len(hit))
+        out[hit[same]] = number[same]
+        for i in hit[~same].tolist():  # (another item of the same hash, or none)
+            out[i] = self._number_of(keys[i], int(at[i]), default)
+        return out
+
+    def _number_of(self, key, at: int, default: int) -> int:
+        """The number of ``key``, whose hash is that of the items sorted from ``at`` on (the first of them)."""
+        hashes, numbers = self._hashes, self._numbers
+        same = hashes[at]
+        while at < len(hashes) and hashes[at] == same:
+            if self.items_of(numbers[at:at + 1])[0] == key:
+                return int(numbers[at])
+            at += 1
+        return default
+
+    def get(self, key, default=None):
+        try:
+            hash(key)
+        except TypeError:
+            return default
+        found = int(self.numbers([key])[0])
+        return default if found < 0 else found
+
+    def __getitem__(self, key) -> int:
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return self.get(key) is not None
+
+    def __iter__(self) -> Iterator:
+        return iter(self.in_order())
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def items(self) -> ItemsView:
+        return _NumberedItems(self)
+
+    def __reduce__(self):
+        return Numbering, (self.in_order(),)
+
+
+class _NumberedItems(ItemsView):
+    """A :class:`Numbering`'s items and their numbers, iterated as they are numbered."""
+
+    def __iter__(self):
+        return zip(self._mapping.in_order(), count())
 
 
 _WINDOW = 8

@@ -1,10 +1,15 @@
 """The NumPy word hashing and hash table behind batch tagging (tagger.wordhash)."""
+import os
+import pickle
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 from tagger.analysis import Analyzer
 from tagger.features import WordIds
-from tagger.wordhash import MISSING, PENDING, HashTable, first_equal, span_hashes
+from tagger.wordhash import MISSING, PENDING, HashTable, Numbering, first_equal, span_hashes
 
 
 def _spans(words: list[bytes]):
@@ -136,3 +141,64 @@ def test_first_equal_finds_what_a_dict_finds_even_where_hashes_collide():
     many = [f"слово{i % 997}" for i in range(10_000)]
     seen: dict = {}
     assert first_equal(many).tolist() == [seen.setdefault(w, i) for i, w in enumerate(many)]
+
+
+def _numbered_by_a_dict(values: list) -> tuple[dict, list[int]]:
+    numbers: dict = {}
+    return numbers, [numbers.setdefault(v, len(numbers)) for v in values]
+
+
+@pytest.mark.parametrize("values", [
+    ["б", "а", "б", "в", "а", "б"],
+    [-1, -2, -1, 5, -2, -1],  # (CPython: hash(-1) == hash(-2))
+    [],
+    [f"слово{i % 997}" for i in range(10_000)],
+    [f"слово{i}" for i in range(10_000)] + ["слово5"],
+])
+def test_numbering_by_first_use_numbers_as_a_dict_does_even_where_hashes_collide(values):
+    numbering, numbered = Numbering.first_used(values)
+    numbers, expected = _numbered_by_a_dict(values)
+    assert numbered.tolist() == expected
+    assert list(numbering) == list(numbers) and numbering == numbers and len(numbering) == len(numbers)
+    assert numbering.numbers(list(numbers)).tolist() == list(numbers.values())
+    assert numbering.items_of(np.arange(len(numbers))) == list(numbers)
+
+
+def test_a_numbering_finds_no_unknown_item_even_one_of_a_known_items_hash():
+    """An item looked up is compared with the one its hash finds: -2 (whose hash is -1's) and words never
+    numbered are unknown, to a numbering of one item or of both of a hash, and to an empty one."""
+    alone = Numbering([-1, 7])
+    assert alone.get(-2) is None and -2 not in alone and alone[-1] == 0 and alone.get(7) == 1
+    assert alone.numbers([-2, -1, 8, 7], default=-9).tolist() == [-9, 0, -9, 1]
+    both = Numbering([-1, 5, -2])
+    assert both.numbers([-2, -1, 5, -3]).tolist() == [2, 0, 1, -1]
+    with pytest.raises(KeyError):
+        both[-3]
+    words = Numbering(["роскосмос", "рогозин"])
+    assert words.numbers(["рогозин", "космос", "", "роскосмос"]).tolist() == [1, -1, -1, 0]
+    assert words.get(["unhashable"]) is None and Numbering([]).numbers(["а"]).tolist() == [-1]
+
+
+def test_a_numbering_unpickled_in_another_process_finds_its_items():
+    """Python's string hashes differ between processes (a worker started afresh): a pickled numbering hashes its
+    items again where it is unpickled."""
+    words = [f"слово{i}" for i in range(1000)]
+    numbering, _ = Numbering.first_used(words + words[:10])
+    code = ("import pickle, sys; n = pickle.loads(sys.stdin.buffer.read()); "
+            "print(n.numbers([f'слово{i}' for i in range(1000)] + ['нет']).tolist() == list(range(1000)) + [-1])")
+    for seed in ("1", "2"):
+        done = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(numbering), capture_output=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed}, check=True)
+        assert done.stdout.strip() == b"True"
+
+
+def test_word_ids_of_a_numbering_of_label_stems_are_those_of_a_dict():
+    """Tagging looks a batch's new words up in a vocabulary's label stems (a Numbering) all at once: the same
+    packed values as one by one in a dict, unknown and dropped words included."""
+    an = Analyzer()
+    stems = ["роскосмос", "рогозин", "дмитр"]
+    words = ["Роскосмоса", "и", "Дмитрий", "Рогозин", "космос", "в"]
+    by_dict = WordIds(an.stem_of, {"роскосмос": 0, "запуск": 1}, dict(zip(stems, range(3))))
+    by_numbering = WordIds(an.stem_of, {"роскосмос": 0, "запуск": 1}, Numbering(stems))
+    assert by_numbering.values_of_stems(list(map(an.stem_of, words))) == \
+        [by_dict.value(w) for w in words]
