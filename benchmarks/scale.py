@@ -61,7 +61,8 @@ def write_copies(n: int, path: Path, seed: int = 0) -> None:
 def timed(argv: list[str], log: Path, sampler: "Sampler | None" = None) -> tuple[float, float, int]:
     """Wall seconds, peak resident memory (GB) and exit status of ``argv`` as a fresh process; its output goes to
     ``log``, each line stamped with the seconds since the start and, with a ``sampler`` (which then samples the
-    process as ``driver``), the process's resident memory then."""
+    process as ``driver``), the process's resident memory then and its peak since the line before (a step's
+    peak is on the line that ends it)."""
     start = time.perf_counter()
     env = dict(os.environ, PYTHONUNBUFFERED="1")  # (each line as it is written: the stamps say when)
     with open(log, "wb") as fh, subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -69,7 +70,8 @@ def timed(argv: list[str], log: Path, sampler: "Sampler | None" = None) -> tuple
         if sampler is not None:
             sampler.add("driver", proc.pid)
         for line in proc.stdout:
-            rss = f" {sampler.current.get('driver', 0.0):5.2f} GB" if sampler is not None else ""
+            rss = "" if sampler is None else (f" {sampler.current.get('driver', 0.0):5.2f} GB, peak "
+                                              f"{sampler.since_last('driver'):5.2f} GB")
             fh.write(f"[{time.perf_counter() - start:7.1f} s{rss}] ".encode() + line)
             fh.flush()  # (the log can be followed as training goes)
         _, status, usage = os.wait4(proc.pid, 0)
@@ -114,8 +116,13 @@ class Sampler(threading.Thread):
         self.trees, self.folder = dict(trees), folder
         self.peaks = {name: 0.0 for name in trees}
         self.current: dict[str, float] = {}
+        self._window: dict[str, float] = {}  # peaks since since_last() was last asked
         self.disk_peak = 0
         self._done = threading.Event()
+
+    def since_last(self, name: str) -> float:
+        """The peak of tree ``name`` since this was last asked (the current value if nothing was sampled)."""
+        return self._window.pop(name, self.current.get(name, 0.0))
 
     def add(self, name: str, pid: int) -> None:
         """Sample the tree of process ``pid`` too."""
@@ -133,6 +140,7 @@ class Sampler(threading.Thread):
                     stack.extend(children.get(pid, ()))
                 self.current[name] = total
                 self.peaks[name] = max(self.peaks[name], total)
+                self._window[name] = max(self._window.get(name, 0.0), total)
             if self.folder is not None:
                 self.disk_peak = max(self.disk_peak, _folder_bytes(self.folder))
             self._done.wait(0.2)
