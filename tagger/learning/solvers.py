@@ -163,18 +163,17 @@ def partitioned_coefficients(X: sp.csr_matrix, Y: np.ndarray, alpha: float, part
 
 
 def stored_weight_block(cols: np.ndarray, columns: list[tuple], coefficients: list[tuple], docs: np.ndarray,
-                        row_weight: np.ndarray, n_features: int, finish: Callable):
-    """Tags ``cols``' unpruned weights ``(Xᵀ diag(row_weight) A)ᵀ`` over stored parts (a task of a training
-    engine, reading the work directory where it runs): ``columns``, the shards of ``Xᵀ`` (first feature, end,
-    where: :meth:`~tagger.learning.workdir.Parts.columns`); ``coefficients``, where each part's dual coefficients
-    are; ``docs``, the parts' documents one part after another.  The dense block (tags x features) is given to
-    ``finish``."""
-    A = np.empty((len(row_weight), len(cols)), dtype=np.float32)
+                        part_weight: np.ndarray, n_features: int, finish: Callable):
+    """Tags ``cols``' unpruned weights ``(Xᵀ diag(w) A)ᵀ`` over stored parts, each document weighted its part's
+    ``part_weight`` (a task of a training engine, reading the work directory where it runs): ``columns``, the
+    shards of ``Xᵀ`` (first feature, end, where: :meth:`~tagger.learning.workdir.Parts.columns`);
+    ``coefficients``, where each part's dual coefficients are; ``docs``, the parts' documents one part after
+    another.  The dense block (tags x features) is given to ``finish``."""
+    A = np.empty((len(docs), len(cols)), dtype=np.result_type(np.float32, part_weight))
     start = 0
-    for saved in coefficients:
-        A[docs[start:start + saved[2]]] = load_coefficients(saved, cols)
+    for saved, weight in zip(coefficients, part_weight):
+        A[docs[start:start + saved[2]]] = load_coefficients(saved, cols) * weight
         start += saved[2]
-    A = A * row_weight[:, None]
     out = None
     for lo, hi, where in columns:
         piece = load_rows(where) @ A
@@ -399,7 +398,7 @@ class _PartitionedRidge:
             if part_weight[p]:
                 intercept += part_weight[p] * stored.coefficients(p).sum(axis=0, dtype=np.float64)
         task = (stored.columns(), [stored.where_coefficients(p) for p in range(self.k)], stored.documents,
-                part_weight[stored.part_of()], self.n_features, finish)
+                part_weight, self.n_features, finish)
         chunks = tag_blocks(self.Y.shape[1], self.n_features)
         if self.engine.name != "local" and self.engine.sees(self.work.path):
             return self.engine.map(stored_weight_block, chunks, *task, what=f"{what}: weights",

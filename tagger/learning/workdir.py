@@ -203,10 +203,6 @@ class Parts:
         """The parts' documents, one part after another."""
         return np.concatenate(self.parts) if self.parts else np.zeros(0, dtype=np.int64)
 
-    def part_of(self, docs: np.ndarray | None = None) -> np.ndarray:
-        """Each document's part (of ``docs``; default: every document)."""
-        return self._part if docs is None else self._part[docs]
-
     def where(self, p: int) -> tuple:
         """Where part ``p``'s rows are (files of the work directory): what :func:`load_rows` reads, wherever the
         work directory is seen (a Dask worker on the same machine, or on shared storage)."""
@@ -244,12 +240,10 @@ class Parts:
         for _, _, saved in self._columns:
             self._remove(saved)
         self._columns = []
-        n_features = self._rows[0][0][1]
-        per_feature = np.zeros(n_features, dtype=np.int64)
+        per_feature = np.zeros(self._rows[0][0][1], dtype=np.int64)
         for p in range(len(self)):
             per_feature += np.diff(load_rows(self._transposed[p]).indptr)
-        self._columns = []
-        for lo, hi in _ranges(np.asarray(per_feature, dtype=np.int64), entries or ENTRIES_AT_ONCE):
+        for lo, hi in _ranges(per_feature, entries or ENTRIES_AT_ONCE):
             rows, docs, values = [], [], []
             for p, part in enumerate(self.parts):
                 piece = load_rows(self._transposed[p])[lo:hi].tocoo()
