@@ -112,6 +112,33 @@ def test_stored_parts_weigh_as_the_stacked_coefficients_do(tmp_path, monkeypatch
     np.testing.assert_allclose(intercept, expected_intercept, rtol=1e-6, atol=1e-7)  # (in float64, by part)
 
 
+def test_a_folds_weights_are_the_float32_mean_of_the_parts_outside_it(tmp_path):
+    """Each fold's model is formed as the final one is: the stored parts outside the fold, each weighted one over
+    their number, summed in float32 (a float64 pass would be another model's numbers, and three times slower)."""
+    X, Y = _problem(600)
+    settings = RidgeSettings(alpha=0.1, max_weights_per_tag=None, relevance_power=0.0, cv=3, partition_size=120,
+                             random_state=0)
+    with WorkDir(tmp_path) as work:
+        ridge = _PartitionedRidge(settings, None, 600, work)
+        from tagger.learning.engines import LocalEngine
+        ridge.engine = LocalEngine()
+        ridge.prepare(Rows(X), Y, "fit", lambda what: None)
+        A = partitioned_coefficients(X, Y, 0.1 / ridge.k, ridge.parts, "fit")
+        fold_of_part = np.arange(ridge.k) % 3
+        for f, (held_out, blocks, intercept) in enumerate(ridge.folds(np.asarray)):
+            formed = list(blocks)
+            assert {b.dtype for b in formed} == {np.dtype(np.float32)}
+            inside = fold_of_part != f
+            docs = np.concatenate([part for part, kept in zip(ridge.parts, inside) if kept])
+            weight = np.zeros(600, dtype=np.float32)
+            weight[docs] = np.float32(1 / inside.sum())
+            expected_intercept = np.zeros(Y.shape[1])
+            expected = np.vstack(list(weights_of_coefficients(X, A, weight, "fit", expected_intercept)))
+            np.testing.assert_array_equal(np.vstack(formed), expected)
+            np.testing.assert_allclose(intercept, expected_intercept, rtol=1e-6, atol=1e-7)
+            assert sorted(np.concatenate([docs for docs, _ in held_out])) == sorted(set(range(600)) - set(docs))
+
+
 def _peak_bytes(n_docs: int, tmp_path) -> int:
     X, Y = _problem(n_docs, n_features=300, n_tags=100)
     lead = sp.csr_matrix(Y.shape, dtype=np.float64)

@@ -412,7 +412,8 @@ class _PartitionedRidge:
             parts_in = np.bincount(fold_of_part, minlength=s.cv)
             for f in range(s.cv):
                 intercept = np.zeros(Y.shape[1])
-                weight = (fold_of_part != f).astype(np.float32) / (k - parts_in[f])
+                # (float32, as the other passes: a float64 weight would make the fold's products float64)
+                weight = (fold_of_part != f).astype(np.float32) * np.float32(1.0 / (k - int(parts_in[f])))
                 held_out = ((part, self.stored.rows(p)) for p, part in enumerate(self.parts) if fold_of_part[p] == f)
                 yield held_out, self._stored_weights(weight, f"fold {f + 1}/{s.cv}", intercept, finish), intercept
             return
