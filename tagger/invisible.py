@@ -68,7 +68,8 @@ def drop_invisible(text: str) -> str:
 def visible_prefix(text: str, chars: int, start: int = 0) -> str:
     """The first ``chars`` characters of ``text[start:]`` as :func:`join_words` leaves them, so that characters
     invisible inside words do not shorten a window measured in characters (a title's: see
-    :func:`tagger.lexical.title_of`).  The plain slice where nothing within it, or just after it, is dropped."""
+    :func:`tagger.lexical.title_of`; the lead signal's: :func:`tagger.scorer.lead_window`).  The plain slice
+    where nothing within it, or just after it, is dropped."""
     end = start + chars
     if IN_WORD.search(text, start, end + 1) is None:
         return text[start:end]

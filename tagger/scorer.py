@@ -1,7 +1,8 @@
 """The tagging half's model: plain arrays and the arithmetic that turns texts into tag probabilities.
 
     text ─► Analyzer (words → Snowball stems) ─► TfidfFeatures (TF-IDF row) ─► X @ coefᵀ + intercept
-         + lead signal (the tag's own words in the first ``lead_chars`` characters) ─► Platt sigmoid per tag
+         + lead signal (the tag's own words in the first ``lead_chars`` visible characters)
+         ─► Platt sigmoid per tag
          ─► per-tag thresholds
 
 A :class:`TagScorer` is what a model file holds and what :class:`tagger.TagModel` runs.  It needs NumPy and
@@ -20,6 +21,7 @@ import numpy as np
 from .analysis import DEFAULT_MAX_CHARS, Analyzer
 from .csr import CSR, product
 from .features import TfidfFeatures
+from .invisible import visible_prefix
 from .params import check_value
 
 if TYPE_CHECKING:  # the lexical source and the neighbour index are imported by whoever builds one
@@ -28,8 +30,8 @@ if TYPE_CHECKING:  # the lexical source and the neighbour index are imported by 
     from .rerank import Reranked, SecondStage
     from .vocabulary import Vocabulary
 
-__all__ = ["TagScorer", "LeadMatcher", "apply_calibration", "calibrated_logits", "sigmoid", "fuse", "choose", "as_texts",
-           "check_params", "RUNTIME_PARAMS"]
+__all__ = ["TagScorer", "LeadMatcher", "lead_window", "apply_calibration", "calibrated_logits", "sigmoid", "fuse",
+           "choose", "as_texts", "check_params", "RUNTIME_PARAMS"]
 
 #: The recipe parameters that tagging itself uses (the rest of a model's recipe only says how it was learned).
 RUNTIME_PARAMS = {"ngram_range": (1, 2), "max_chars": DEFAULT_MAX_CHARS, "lead_weight": 0.3, "lead_chars": 200,
@@ -90,9 +92,19 @@ def apply_calibration(scores: np.ndarray, calibration: np.ndarray) -> np.ndarray
     return sigmoid(calibrated_logits(scores, calibration))
 
 
+def lead_window(text: str, lead_chars: int) -> str:
+    """The part of ``text`` the lead signal reads: its first ``lead_chars`` characters as a reader sees them,
+    characters invisible inside words (soft hyphens, zero-width spaces, stress marks: :mod:`tagger.invisible`)
+    neither counted nor kept, so that they never shorten the window.  Training keeps this of each text and
+    tagging reads it, so both see one window.  The plain slice where no such character is within it (one search
+    of ``lead_chars + 1`` characters); of a window already taken, the window itself."""
+    return visible_prefix(text, lead_chars)
+
+
 class LeadMatcher:
     """The lead signal: ``weight`` for each tag all of whose words (stemmed) occur in the first ``lead_chars``
-    characters of a text (title and lead), else 0.  Many tags name people, countries and organisations."""
+    visible characters of a text (title and lead: :func:`lead_window`), else 0.  Many tags name people,
+    countries and organisations."""
 
     def __init__(self, tags: Sequence[str], analyzer: Analyzer, weight: float, lead_chars: int,
                  known: Sequence[Sequence[str]] | None = None):
@@ -128,7 +140,7 @@ class LeadMatcher:
         out = []
         for text in texts:
             hits: dict[int, int] = {}
-            for stem in set(stems(text[: self.lead_chars])):
+            for stem in set(stems(lead_window(text, self.lead_chars))):
                 for j in by_stem.get(stem, ()):
                     hits[j] = hits.get(j, 0) + 1
             out.append([j for j, c in hits.items() if c == sizes[j]])

@@ -55,6 +55,12 @@ def make_corpus(n: int = 160, seed: int = 0) -> tuple[list[str], list[list[str]]
     return texts, tags
 
 
+# 200 characters, the last two words a tag of the tiny models and of the default one: the name's last letter is
+# the last character of the lead signal's window.
+NAME_AT_THE_EDGE = ("Ракета стартовала с космодрома Байконур. Спутник вывели на расчётную орбиту. Космический корабль "
+                    "пристыковался к станции. Корпорация готовит новый запуск к Луне, сообщил её новый глава "
+                    "Дмитрий Рогозин")
+
 # Names a news archive mentions now and then: each is a tag on a few articles only (the long tail), and is
 # sometimes mentioned in passing, untagged, at the end of another article.
 RARE = {"КАЗАНЬ": "В Казани", "СЕРГЕЙ ЛАВРОВ": "Сергей Лавров", "НОРИЛЬСК": "В Норильске", "ГАЗПРОМ": "Газпром",

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from tagger.analysis import Analyzer, _decoded, clean_text, russian_stopwords, word_spans
 
+from helpers import NAME_AT_THE_EDGE
+
 
 @pytest.fixture(scope="module")
 def analyzer():
@@ -279,3 +281,18 @@ def test_the_default_model_reads_words_with_a_format_control_inside_as_the_words
     scorer = default_model().scorer
     P, known = scorer.probabilities([plain, marked])
     assert known.all() and (P[0] == P[1]).all() and P[0, list(scorer.tags).index("КОСМОС")] > 0.999
+
+
+@pytest.mark.parametrize("mark", ["\u00ad", "\u200b", "\u0301", "\U0001d173"])
+def test_the_default_model_reads_the_same_lead_in_a_text_with_invisible_characters_inside_its_words(mark):
+    """A name whose last letter is the 200th character a reader sees is in the lead, whatever characters
+    invisible inside words come before it: the same lead signal and the same probabilities as without them."""
+    from tagger import default_model
+    plain = NAME_AT_THE_EDGE + " рассказал о планах на следующий год."
+    marked = " ".join(w[:2] + mark + w[2:] for w in plain.split(" "))
+    scorer = default_model().scorer
+    P, known, evidence = scorer.probabilities([plain, marked], details=True)
+    name = list(scorer.tags).index("ДМИТРИЙ РОГОЗИН")
+    assert evidence.lead[0, name] == scorer.lead.weight > 0
+    assert (evidence.lead[1] == evidence.lead[0]).all()
+    assert known.all() and (P[1] == P[0]).all()

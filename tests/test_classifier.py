@@ -1,3 +1,5 @@
+import unicodedata
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -9,7 +11,7 @@ from sklearn.preprocessing import MultiLabelBinarizer
 from tagger import TagClassifier
 from tagger.learning.features import rescale_columns
 
-from helpers import make_corpus
+from helpers import NAME_AT_THE_EDGE, make_corpus
 
 
 def test_fit_learns_frequent_tags_only(fitted, corpus):
@@ -94,6 +96,34 @@ def test_lexical_signal_adds_weight_where_tag_words_lead(fitted):
     diff = dict(zip(fitted.classes_, raw_with - raw_without))
     assert diff.pop("ДМИТРИЙ РОГОЗИН") == pytest.approx(0.3)
     assert all(v == 0 for v in diff.values())
+
+
+def _inside_every_word(mark):
+    return lambda text: " ".join(w[:2] + mark + w[2:] for w in text.split(" "))
+
+
+@pytest.mark.parametrize("invisible", [_inside_every_word("\u00ad"), _inside_every_word("\u200b"),
+                                       _inside_every_word("\u0301"), _inside_every_word("\U0001d173"),
+                                       _inside_every_word("\u2060\ufeff"),
+                                       lambda text: unicodedata.normalize("NFD", text)],
+                         ids=["soft hyphen", "zero-width space", "stress mark", "format control", "joiner and bom",
+                              "letters as base and mark"])
+def test_the_lead_window_counts_only_the_characters_a_reader_sees(fitted, invisible):
+    """A tag's words within the first 200 visible characters are in the lead however many characters invisible
+    inside words come before them, and words past them are not: the same lead signal, so the same
+    probabilities, as the text without those characters."""
+    assert len(NAME_AT_THE_EDGE) == 200 and NAME_AT_THE_EDGE.endswith("Рогозин")
+    past = NAME_AT_THE_EDGE.replace("новый глава", "новый глава,")  # the name's last letter is the 201st
+    plain = [NAME_AT_THE_EDGE + ". Прочее.", past + ". Прочее."]
+    marked = [invisible(text) for text in plain]
+    assert all(m[:200] != p[:200] for m, p in zip(marked, plain))  # (the raw window would be shorter)
+    scorer = fitted.to_scorer()
+    name = list(scorer.tags).index("ДМИТРИЙ РОГОЗИН")
+    assert [name in m for m in scorer.lead.matches(plain)] == [True, False]
+    assert scorer.lead.matches(marked) == scorer.lead.matches(plain)
+    assert (scorer.lead(marked) == scorer.lead(plain)).all()
+    P, known = scorer.probabilities(plain + marked)
+    assert known.all() and (P[2:] == P[:2]).all()
 
 
 def test_fit_errors():

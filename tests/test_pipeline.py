@@ -40,6 +40,31 @@ def test_calibration_in_place_is_bit_for_bit_the_taggers():
     assert np.array_equal(calibrate_in_place(S.copy(), calibration), expected)
 
 
+def test_training_fits_with_the_lead_tagging_reads_whatever_invisible_characters_words_hold(corpus, monkeypatch):
+    """The lead signal training fits with is, text for text, the one tagging computes; a corpus with a soft
+    hyphen inside every word has the lead signal of the corpus without them, so it trains the same model."""
+    from tagger import TagClassifier
+    texts, tags = corpus
+    marked = [" ".join(w[:2] + "\u00ad" + w[2:] for w in text.split(" ")) for text in texts]
+    analysed = []
+    analyse = pipeline.analyse
+
+    def kept(*args, **kwargs):
+        analysed.append(analyse(*args, **kwargs))
+        return analysed[-1]
+
+    monkeypatch.setattr(pipeline, "analyse", kept)
+    params = dict(min_tag_count=5, min_df=1, max_df=1.0, lead_weight=0.3)
+    clean = TagClassifier(**params).fit(texts, tags)
+    soft = TagClassifier(**params).fit(marked, tags)
+    lead = clean.to_scorer().lead
+    assert lead.matches([text[:200] for text in marked]) != lead.matches(texts)  # (raw windows would differ)
+    assert (analysed[0].lead.toarray() == lead(texts)).all()
+    assert (analysed[1].lead.toarray() == soft.to_scorer().lead(marked)).all()
+    assert (analysed[1].lead != analysed[0].lead).nnz == 0
+    assert (soft.predict_proba(texts) == clean.predict_proba(texts)).all()
+    assert (soft.predict_proba(marked) == clean.predict_proba(texts)).all()
+
 def test_fit_returns_every_learned_attribute(corpus):
     texts, tags = corpus
     from tagger import TagClassifier

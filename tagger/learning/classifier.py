@@ -54,9 +54,10 @@ class TagClassifier(BaseEstimator):
     cv : folds of out-of-fold scoring used to calibrate scores and tune thresholds (at least 2).
     threshold_shrinkage : pseudo-counts pulling a tag's threshold towards the global one.
     lead_weight : added to a tag's raw score when all the words of the tag's name (stemmed) occur in the
-        first ``lead_chars`` characters of the text (title and lead); many tags name people, countries and
-        organisations.  0 turns the signal off.
-    lead_chars : how much of the start of a text the lead signal looks at.
+        first ``lead_chars`` visible characters of the text (title and lead); many tags name people, countries
+        and organisations.  0 turns the signal off.
+    lead_chars : how much of the start of a text the lead signal looks at, in characters a reader sees
+        (characters invisible inside words not counted: :func:`tagger.scorer.lead_window`).
     min_norm : texts whose TF-IDF norm is below this are scaled by it instead of to unit length, so a headline
         alone is not as sure as a whole article (see :func:`tagger.features.normalize_rows`).  ``"auto"``:
         ``MIN_NORM_SHARE`` of the median training article's norm (below nearly every article's own).

@@ -26,7 +26,7 @@ from ..neighbours import NeighbourIndex
 from ..params import check_params
 from ..progress import progress, say
 from ..rerank import SecondStage
-from ..scorer import LeadMatcher, as_texts, calibrated_logits, fuse, sigmoid
+from ..scorer import LeadMatcher, as_texts, calibrated_logits, fuse, lead_window, sigmoid
 from ..vocabulary import Vocabulary
 from .calibration import calibrate_in_place, fit_calibration, tune_thresholds
 from ..parallel import chunks
@@ -239,12 +239,13 @@ def check_loadable(p: Mapping, targets: Targets, n_documents: int, analyzer: Ana
 
 def _read(texts: Iterable, leads: list[str], lead_chars: int, titles: list[int], analyzer: Analyzer,
           headlines: list[str] | None = None):
-    """``texts``, each checked to be a str as it is read; the first ``lead_chars`` of each go to ``leads``, the
-    number of words of its title to ``titles``, and the title itself to ``headlines`` (if given)."""
+    """``texts``, each checked to be a str as it is read; the lead window of each (its first ``lead_chars``
+    visible characters, as tagging reads it: :func:`~tagger.scorer.lead_window`) goes to ``leads``, the number
+    of words of its title to ``titles``, and the title itself to ``headlines`` (if given)."""
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise TypeError(f"texts[{i}] must be a str, not {type(text).__name__}")
-        leads.append(text[:lead_chars])
+        leads.append(lead_window(text, lead_chars))
         titles.append(title_words(text, analyzer))
         if headlines is not None:
             headlines.append(title_of(text))
