@@ -1,3 +1,4 @@
+import os
 import unicodedata
 
 import numpy as np
@@ -240,3 +241,37 @@ def test_a_dual_solve_that_would_not_fit_in_memory_is_a_clear_error(corpus, monk
     monkeypatch.undo()
     free = solvers.available_memory()
     assert free is None or free > 2**20  # the real figure, where the platform tells it
+
+
+def _peak_rss_rise(call) -> int:
+    """Bytes by which the process's peak resident memory rises during ``call()`` (Linux: the peak is reset first)."""
+    def peak():
+        with open("/proc/self/status") as fh:
+            return next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmHWM:"))
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+    before = peak()
+    call()
+    return peak() - before
+
+
+@pytest.mark.skipif(not os.access("/proc/self/clear_refs", os.W_OK), reason="needs Linux's /proc to reset peak memory")
+def test_dual_coefficients_are_solved_in_place_with_the_numbers_of_a_plain_solve():
+    """The Gram matrix is exactly symmetric, so the solver reads its transpose (LAPACK's order) instead of copying
+    it: the same coefficients to the bit as a solve of a copy, and no documents x documents array beside it."""
+    import scipy.linalg
+    import scipy.sparse as sp
+    from tagger.learning.solvers import dual_coefficients, gram_matrix
+    rng = np.random.default_rng(3)
+    X = sp.random(3_000, 5_000, density=0.01, format="csr", dtype=np.float32, random_state=rng)
+    X.data = rng.random(X.nnz, dtype=np.float32)
+    Y = (rng.random((3_000, 30)) < 0.1).astype(np.int8)
+    G = gram_matrix(X)
+    assert np.array_equal(G, G.T)
+    expected = scipy.linalg.solve(G + 0.1 * np.eye(3_000), 2.0 * Y - 1.0, assume_a="pos")
+    np.testing.assert_array_equal(dual_coefficients(G, Y, 0.1), expected)
+    G.ravel()[::3_001] += 0.0  # (every page of G resident before the peak is reset)
+    out = []
+    rise = _peak_rss_rise(lambda: out.append(dual_coefficients(G, Y, 0.1, overwrite=True)))
+    np.testing.assert_array_equal(out[0], expected)
+    assert rise < G.nbytes / 4, (rise, G.nbytes)  # (a copy of G would be all of G.nbytes)

@@ -72,7 +72,10 @@ def check_memory(n_docs: int, n_tags: int, what: str) -> None:
 
 def gram_matrix(X: sp.csr_matrix, block: int = 1_024) -> np.ndarray:
     """The dual solver's Gram matrix ``X Xᵀ + 1`` (the +1: an intercept feature), float64, formed ``block`` rows
-    at a time (the sparse product of all rows at once would hold the matrix three times over)."""
+    at a time (the sparse product of all rows at once would hold the matrix three times over).  Exactly symmetric:
+    each pair's products are summed in the order of the features (the rows' indices sorted)."""
+    if not X.has_sorted_indices:
+        X = X.sorted_indices()
     n = X.shape[0]
     G = np.empty((n, n))
     Xt = X.T.tocsr()
@@ -83,11 +86,18 @@ def gram_matrix(X: sp.csr_matrix, block: int = 1_024) -> np.ndarray:
 
 
 def dual_coefficients(gram: np.ndarray, Y: np.ndarray, alpha: float, overwrite: bool = False) -> np.ndarray:
-    """Ridge's dual coefficients (n_docs x n_tags) for 0/1 labels ``Y`` as targets +1/-1: the solution of
-    ``(gram + alpha I) A = T``.  ``gram`` is left as it is unless ``overwrite``."""
+    """Ridge's dual coefficients (n_docs x n_tags, in Fortran order) for 0/1 labels ``Y`` as targets +1/-1: the
+    solution of ``(gram + alpha I) A = T``.  ``gram`` is left as it is unless ``overwrite``.
+
+    Solved in place: the Gram matrix is symmetric, so its transpose is the same matrix in the order LAPACK takes
+    without a copy, and the targets are formed in that order and become the solution (memory: the Gram matrix and
+    one documents x tags array; a C-ordered matrix would be copied, and the targets twice)."""
     G = gram if overwrite else gram.copy()
     G[np.diag_indices_from(G)] += alpha
-    return scipy.linalg.solve(G, 2.0 * Y - 1.0, assume_a="pos", overwrite_a=True)
+    T = np.empty(Y.shape, order="F")
+    np.multiply(Y, 2.0, out=T)
+    T -= 1.0
+    return scipy.linalg.solve(G.T, T, assume_a="pos", overwrite_a=True, overwrite_b=True)
 
 
 def prune_rows(W: np.ndarray, keep: int | None) -> sp.csr_matrix:
@@ -112,7 +122,8 @@ def dense_weights(X: sp.csr_matrix, Y: np.ndarray, gram: np.ndarray | None, alph
     """Unpruned ridge weights of every tag, yielded in blocks of ``CHUNK`` tags (tags x features); fills
     ``intercept``.  With ``gram`` (see :func:`gram_matrix`) the dual solver, without it the primal one."""
     if gram is not None:
-        yield from weights_of_coefficients(X, dual_coefficients(gram, Y, alpha), None, what, intercept, verbose)
+        A = np.ascontiguousarray(dual_coefficients(gram, Y, alpha))  # (row after row, as its sums always went)
+        yield from weights_of_coefficients(X, A, None, what, intercept, verbose)
         return
     from sklearn.linear_model import Ridge
     chunks = tag_blocks(Y.shape[1], X.shape[1])
