@@ -42,3 +42,20 @@ def test_ranking_report_has_every_measure():
     assert report["hamming_loss"] == pytest.approx(1 / 8)
     # LRAP doc 1: true at ranks 1 and 3 -> (1/1 + 2/3)/2 ; doc 2: true at rank 3 -> 1/3
     assert report["lrap"] == pytest.approx(((1 + 2 / 3) / 2 + 1 / 3) / 2)
+
+
+def test_a_model_evaluated_a_chunk_at_a_time_scores_as_all_texts_at_once(fitted):
+    """The measures are summed a chunk of texts at a time (the texts read as they are tagged): the numbers of one
+    evaluation of every text together, to the bit, whatever the chunk."""
+    from helpers import make_corpus
+    from tagger import TagModel
+    from tagger.learning.metrics import all_tags_report, evaluate_model, model_outputs
+    texts, tags = make_corpus(90, seed=5)
+    tags[3] = []  # (a text with no true tag: its F1 counts as 0, as scikit-learn counts it)
+    model = TagModel(fitted)
+    chosen = []
+    expected = {"documents": 90, **evaluate(*model_outputs(model, texts, tags, chosen))}
+    expected.update({f"all_{k}": v for k, v in all_tags_report(chosen, tags)["all"].items()
+                     if k in ("precision", "recall", "micro_f1")})
+    for chunk in (7, 2_000):
+        assert evaluate_model(model, iter(texts), tags, chunk=chunk) == expected

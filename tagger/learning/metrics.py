@@ -2,6 +2,8 @@
 lacks (precision@k) is written here once."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 __all__ = ["precision_at_k", "recall_at_k", "f1_at_k", "evaluate", "ranking_report", "evaluate_model", "all_tags_report",
@@ -128,13 +130,66 @@ def all_tags_report(chosen: list[list[str]], tag_lists, training_counts: dict[st
 BANDS = (("≥ 20", 20, 10**12), ("5–19", 5, 19), ("2–4", 2, 4), ("1", 1, 1), ("none", 0, 0))
 
 
-def evaluate_model(model, texts, tag_lists, training_counts: dict[str, int] | None = None) -> dict:
-    """:func:`evaluate` a :class:`tagger.TagModel` on ``texts`` with true ``tag_lists``: P@k and F1 over its
-    frequent (supervised) tags as ever, and ``all_*`` against every editor tag (:func:`all_tags_report`)."""
+def evaluate_model(model, texts, tag_lists, training_counts: dict[str, int] | None = None,
+                   chunk: int = 2_000) -> dict:
+    """:func:`evaluate` a :class:`tagger.TagModel` on ``texts`` (any iterable, read ``chunk`` at a time) with true
+    ``tag_lists``: P@k and F1 over its frequent (supervised) tags as ever, and ``all_*`` against every editor tag
+    (:func:`all_tags_report`).  The measures are summed a chunk of texts at a time, so no texts x tags matrix of
+    the whole set is formed and the texts are read as they are tagged: the same numbers as :func:`evaluate` of all
+    texts at once."""
     chosen: list[list[str]] = []
-    out = {"documents": len(texts), **evaluate(*model_outputs(model, texts, tag_lists, chosen))}
+    tag_lists = list(tag_lists)
+    sums = _Sums(model.scorer.n_supervised)
+    texts = iter(texts)
+    for start in range(0, len(tag_lists), chunk):
+        batch = list(itertools.islice(texts, chunk))
+        sums.add(*model_outputs(model, batch, tag_lists[start:start + len(batch)], chosen))
+    out = {"documents": len(tag_lists), **sums.measures()}
     report = all_tags_report(chosen, tag_lists, training_counts)
     out.update({f"all_{k}": report["all"][k] for k in ("precision", "recall", "micro_f1")})
     if training_counts is not None:
         out["bands"] = {name: report[name] for name, _, _ in BANDS}
+    return out
+
+
+class _Sums:
+    """What :func:`evaluate`'s measures are made of, added up a chunk of documents at a time: each k's hits among
+    the k best tags, each tag's true positives, true and predicted counts, each document's F1.  The measures are
+    formed from them as scikit-learn forms F1 (``2 tp / (true + predicted)``, 0 where both are 0)."""
+
+    def __init__(self, n_tags: int):
+        self.n_docs = 0
+        self.hits = {k: 0 for k in (1, 3, 5)}
+        self.tp, self.true, self.predicted = (np.zeros(n_tags, dtype=np.int64) for _ in range(3))
+        self.doc_f1: list[np.ndarray] = []
+
+    def add(self, Y: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> None:
+        self.n_docs += len(Y)
+        if not len(Y):
+            return
+        for k in self.hits:
+            top = _top_k(scores, min(k, Y.shape[1]))
+            self.hits[k] += int(np.take_along_axis(Y, top, axis=1).sum(dtype=np.int64))
+        both = Y.astype(bool) & predicted.astype(bool)
+        self.tp += both.sum(axis=0)
+        self.true += Y.sum(axis=0, dtype=np.int64)
+        self.predicted += predicted.sum(axis=0, dtype=np.int64)
+        true_and_predicted = Y.sum(axis=1, dtype=np.int64) + predicted.sum(axis=1, dtype=np.int64)
+        self.doc_f1.append(_f1(2 * both.sum(axis=1), true_and_predicted))
+
+    def measures(self) -> dict[str, float]:
+        n, n_tags = self.n_docs, len(self.tp)
+        out = {f"p@{k}": hits / n / min(k, n_tags) if n and n_tags else float("nan") for k, hits in self.hits.items()}
+        both = np.array([self.true.sum() + self.predicted.sum()])
+        out["micro_f1"] = float(_f1(np.array([2 * self.tp.sum()]), both)[0])
+        out["macro_f1"] = float(np.average(_f1(2 * self.tp, self.true + self.predicted))) if n_tags else 0.0
+        out["samples_f1"] = float(np.average(np.concatenate(self.doc_f1))) if self.doc_f1 else 0.0
+        return out
+
+
+def _f1(twice_tp: np.ndarray, true_and_predicted: np.ndarray) -> np.ndarray:
+    """F1 as ``2 tp / (true + predicted)``, 0 where nothing is true or predicted."""
+    out = np.zeros(len(twice_tp))
+    some = true_and_predicted > 0
+    out[some] = twice_tp[some] / true_and_predicted[some]
     return out

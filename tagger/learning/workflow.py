@@ -216,8 +216,8 @@ class Training:
         counts = None
         if fitted_on is not None:
             counts = Counter(tag_key(t) for a in fitted_on for t in set(a.tags))
-        return evaluate_model(model, list(documents(self.corpora, articles, self.errors)), [a.tags for a in articles],
-                              counts)
+        return evaluate_model(model, documents(self.corpora, articles, self.errors), [a.tags for a in articles],
+                              counts)  # (the texts read as they are tagged, a chunk at a time)
 
     def _search(self, split) -> tuple[dict, list[dict]]:
         """The best of :data:`SEARCH_GRID` on the validation split (by P@1 + micro-F1), and every result."""
