@@ -59,3 +59,7 @@ def test_a_model_evaluated_a_chunk_at_a_time_scores_as_all_texts_at_once(fitted)
                      if k in ("precision", "recall", "micro_f1")})
     for chunk in (7, 2_000):
         assert evaluate_model(model, iter(texts), tags, chunk=chunk) == expected
+    with pytest.raises(ValueError, match="differ in number"):
+        evaluate_model(model, iter(texts[:-1]), tags, chunk=7)
+    with pytest.raises(ValueError, match="differ in number"):
+        evaluate_model(model, iter(texts + texts[:1]), tags, chunk=7)

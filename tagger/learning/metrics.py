@@ -142,8 +142,10 @@ def evaluate_model(model, texts, tag_lists, training_counts: dict[str, int] | No
     sums = _Sums(model.scorer.n_supervised)
     texts = iter(texts)
     for start in range(0, len(tag_lists), chunk):
-        batch = list(itertools.islice(texts, chunk))
+        batch = list(itertools.islice(texts, min(chunk, len(tag_lists) - start)))
         sums.add(*model_outputs(model, batch, tag_lists[start:start + len(batch)], chosen))
+    if sums.n_docs != len(tag_lists) or next(texts, None) is not None:  # (a stream read to its end: its checks run)
+        raise ValueError(f"texts and tag lists differ in number: {len(tag_lists):,} tag lists")
     out = {"documents": len(tag_lists), **sums.measures()}
     report = all_tags_report(chosen, tag_lists, training_counts)
     out.update({f"all_{k}": report["all"][k] for k in ("precision", "recall", "micro_f1")})
