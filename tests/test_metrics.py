@@ -45,16 +45,21 @@ def test_ranking_report_has_every_measure():
 
 
 def test_a_model_evaluated_a_chunk_at_a_time_scores_as_all_texts_at_once(fitted):
-    """The measures are summed a chunk of texts at a time (the texts read as they are tagged): the numbers of one
-    evaluation of every text together, to the bit, whatever the chunk."""
+    """The measures are summed a chunk of texts at a time (the texts read as they are tagged): scikit-learn's F1 and
+    the P@k of every text together, to the bit, whatever the chunk."""
     from helpers import make_corpus
     from tagger import TagModel
     from tagger.learning.metrics import all_tags_report, evaluate_model, model_outputs
     texts, tags = make_corpus(90, seed=5)
     tags[3] = []  # (a text with no true tag: its F1 counts as 0, as scikit-learn counts it)
+    from sklearn.metrics import f1_score
     model = TagModel(fitted)
     chosen = []
-    expected = {"documents": 90, **evaluate(*model_outputs(model, texts, tags, chosen))}
+    Y, P, predicted = model_outputs(model, texts, tags, chosen)
+    expected = {"documents": 90, **{f"p@{k}": precision_at_k(Y, P, k) for k in (1, 3, 5)},
+                **{f"{avg}_f1": f1_score(Y, predicted, average=avg, zero_division=0)
+                   for avg in ("micro", "macro", "samples")}}
+    assert evaluate(Y, P, predicted) == {k: v for k, v in expected.items() if k != "documents"}
     expected.update({f"all_{k}": v for k, v in all_tags_report(chosen, tags)["all"].items()
                      if k in ("precision", "recall", "micro_f1")})
     for chunk in (7, 2_000):
@@ -63,3 +68,20 @@ def test_a_model_evaluated_a_chunk_at_a_time_scores_as_all_texts_at_once(fitted)
         evaluate_model(model, iter(texts[:-1]), tags, chunk=7)
     with pytest.raises(ValueError, match="differ in number"):
         evaluate_model(model, iter(texts + texts[:1]), tags, chunk=7)
+
+
+def test_evaluate_gives_scikit_learns_f1_and_precision_at_k_on_awkward_labels():
+    """Several true tags a document, documents with none, a tag neither true nor predicted anywhere, ties in the
+    scores: F1 as scikit-learn's ``f1_score`` (``zero_division=0``) and P@k as :func:`precision_at_k`, to the bit."""
+    from sklearn.metrics import f1_score
+    rng = np.random.default_rng(11)
+    Y = (rng.random((200, 12)) < 0.25).astype(np.int8)
+    predicted = (rng.random((200, 12)) < 0.2).astype(np.int8)
+    Y[:20] = 0
+    predicted[:10] = 0
+    Y[:, 4] = predicted[:, 4] = 0
+    scores = np.round(rng.random((200, 12)), 1)
+    expected = {**{f"p@{k}": precision_at_k(Y, scores, k) for k in (1, 3, 5)},
+                **{f"{avg}_f1": f1_score(Y, predicted, average=avg, zero_division=0)
+                   for avg in ("micro", "macro", "samples")}}
+    assert evaluate(Y, scores, predicted) == expected

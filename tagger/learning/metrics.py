@@ -1,5 +1,6 @@
-"""Evaluation measures for ranked and thresholded tags.  F1 and friends come from scikit-learn; what it
-lacks (precision@k) is written here once."""
+"""Evaluation measures for ranked and thresholded tags.  Ranking measures beyond P@k (NDCG, LRAP, Hamming loss)
+come from scikit-learn; P@k and F1 are summed here, a chunk of documents at a time where a whole test split is
+evaluated (F1 as scikit-learn's ``f1_score`` forms it)."""
 from __future__ import annotations
 
 import itertools
@@ -65,12 +66,11 @@ def ranking_report(Y: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> 
 
 
 def evaluate(Y: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    """P@1/3/5 of ``scores`` and micro/macro/samples F1 of the 0/1 ``predicted`` tags against ``Y``."""
-    from sklearn.metrics import f1_score
-    out = {f"p@{k}": precision_at_k(Y, scores, k) for k in (1, 3, 5)}
-    for avg in ("micro", "macro", "samples"):
-        out[f"{avg}_f1"] = float(f1_score(Y, predicted, average=avg, zero_division=0))
-    return out
+    """P@1/3/5 of ``scores`` and micro/macro/samples F1 of the 0/1 ``predicted`` tags against ``Y`` (F1 as
+    scikit-learn's ``f1_score`` gives it with ``zero_division=0``)."""
+    sums = _Sums(np.shape(Y)[1])
+    sums.add(np.asarray(Y), np.asarray(scores), np.asarray(predicted))
+    return sums.measures()
 
 
 def label_matrix(tag_lists, classes) -> np.ndarray:
@@ -155,7 +155,8 @@ def evaluate_model(model, texts, tag_lists, training_counts: dict[str, int] | No
 
 
 class _Sums:
-    """What :func:`evaluate`'s measures are made of, added up a chunk of documents at a time: each k's hits among
+    """What :func:`evaluate`'s measures are made of, added up a chunk of documents at a time (by
+    :func:`evaluate_model`): each k's hits among
     the k best tags, each tag's true positives, true and predicted counts, each document's F1.  The measures are
     formed from them as scikit-learn forms F1 (``2 tp / (true + predicted)``, 0 where both are 0)."""
 
@@ -169,9 +170,9 @@ class _Sums:
         self.n_docs += len(Y)
         if not len(Y):
             return
+        hits = np.take_along_axis(Y, _top_k(scores, max(self.hits)), axis=1)  # (the k best are the first k)
         for k in self.hits:
-            top = _top_k(scores, min(k, Y.shape[1]))
-            self.hits[k] += int(np.take_along_axis(Y, top, axis=1).sum(dtype=np.int64))
+            self.hits[k] += int(hits[:, :k].sum(dtype=np.int64))
         both = Y.astype(bool) & predicted.astype(bool)
         self.tp += both.sum(axis=0)
         self.true += Y.sum(axis=0, dtype=np.int64)
