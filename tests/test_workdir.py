@@ -90,18 +90,24 @@ def test_parts_give_back_their_rows_in_any_order(tmp_path):
                 stored.columns()
 
 
+def _stored_ridge(X, Y, partition_size: int, work: WorkDir) -> _PartitionedRidge:
+    """A partitioned ridge (alpha 0.1, no pruning or relevance, 3 folds) whose parts are stored in ``work``, with
+    ``X``'s rows put there and solved."""
+    from tagger.learning.engines import LocalEngine
+    settings = RidgeSettings(alpha=0.1, max_weights_per_tag=None, relevance_power=0.0, cv=3,
+                             partition_size=partition_size, random_state=0)
+    ridge = _PartitionedRidge(settings, LocalEngine(), X.shape[0], work)
+    assert ridge.stored is not None
+    ridge.prepare(Rows(X), Y, "fit", lambda what: None)
+    return ridge
+
+
 def test_stored_parts_weigh_as_the_stacked_coefficients_do(tmp_path, monkeypatch):
     from tagger.learning import workdir
     monkeypatch.setattr(workdir, "ENTRIES_AT_ONCE", 2_000)  # (columns in many shards)
     X, Y = _problem(600)
-    settings = RidgeSettings(alpha=0.1, max_weights_per_tag=None, relevance_power=0.0, cv=3, partition_size=150,
-                             random_state=0)
     with WorkDir(tmp_path) as work:
-        ridge = _PartitionedRidge(settings, None, 600, work)
-        from tagger.learning.engines import LocalEngine
-        ridge.engine = LocalEngine()
-        assert ridge.stored is not None
-        ridge.prepare(Rows(X), Y, "fit", lambda what: None)
+        ridge = _stored_ridge(X, Y, 150, work)
         blocks, intercept = ridge.weights("fit", np.asarray)  # (the dense blocks as formed)
         stored = np.vstack(list(blocks))
         A = partitioned_coefficients(X, Y, 0.1 / ridge.k, ridge.parts, "fit")
@@ -116,13 +122,8 @@ def test_a_folds_weights_are_the_float32_mean_of_the_parts_outside_it(tmp_path):
     """Each fold's model is formed as the final one is: the stored parts outside the fold, each weighted one over
     their number, summed in float32 (a float64 pass would be another model's numbers, and three times slower)."""
     X, Y = _problem(600)
-    settings = RidgeSettings(alpha=0.1, max_weights_per_tag=None, relevance_power=0.0, cv=3, partition_size=120,
-                             random_state=0)
     with WorkDir(tmp_path) as work:
-        ridge = _PartitionedRidge(settings, None, 600, work)
-        from tagger.learning.engines import LocalEngine
-        ridge.engine = LocalEngine()
-        ridge.prepare(Rows(X), Y, "fit", lambda what: None)
+        ridge = _stored_ridge(X, Y, 120, work)
         A = partitioned_coefficients(X, Y, 0.1 / ridge.k, ridge.parts, "fit")
         fold_of_part = np.arange(ridge.k) % 3
         for f, (held_out, blocks, intercept) in enumerate(ridge.folds(np.asarray)):

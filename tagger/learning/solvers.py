@@ -122,7 +122,9 @@ def dense_weights(X: sp.csr_matrix, Y: np.ndarray, gram: np.ndarray | None, alph
     """Unpruned ridge weights of every tag, yielded in blocks of ``CHUNK`` tags (tags x features); fills
     ``intercept``.  With ``gram`` (see :func:`gram_matrix`) the dual solver, without it the primal one."""
     if gram is not None:
-        A = np.ascontiguousarray(dual_coefficients(gram, Y, alpha))  # (row after row, as its sums always went)
+        # (in C order: the intercepts' column sums and the weight products add up as they did before the solve
+        # gave Fortran order)
+        A = np.ascontiguousarray(dual_coefficients(gram, Y, alpha))
         yield from weights_of_coefficients(X, A, None, what, intercept, verbose)
         return
     from sklearn.linear_model import Ridge
