@@ -160,10 +160,10 @@ def test_workers_read_the_parts_from_the_work_directory_they_see(client, corpus,
     local = TagClassifier(**kw).fit(texts, tags)
     remote = TagClassifier(**kw).fit(texts, tags, client=client)
     assert sent and set(sent) == ({tuple} if shared else {type(local.coef_)})  # paths, or the rows themselves
-    if shared:  # relevance pass (a vector a block), then folds and final fit (pruned rows a block)
+    if shared:  # relevance pass (a vector a block), then the folds' and final fit's (pruned rows a block, each)
         n_features = len(local.features_.idf_)
-        assert {type(b) for b in blocks_back} == {np.ndarray, sp.csr_matrix}
-        assert all(b.shape == (n_features,) for b in blocks_back if isinstance(b, np.ndarray))
+        assert {tuple(type(b) for b in back) for back in blocks_back} == {(np.ndarray,), (sp.csr_matrix,) * 4}
+        assert all(b.shape == (n_features,) for back in blocks_back for b in back if isinstance(b, np.ndarray))
     else:
         assert not blocks_back
     np.testing.assert_array_equal(remote.coef_.toarray(), local.coef_.toarray())

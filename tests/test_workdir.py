@@ -67,7 +67,8 @@ def test_parts_give_back_their_rows_in_any_order(tmp_path):
     X, _ = _problem(400)
     parts = partitions(400, 90, seed=3)
     with WorkDir(tmp_path) as work:
-        stored = Parts(parts, work)
+        stored = Parts(parts, work, groups=2)
+        assert stored.groups == [[0, 2, 4], [1, 3]]
         for p, part in enumerate(parts):
             stored.put_rows(p, X[part])
         docs = np.array([399, 0, 17, 250, 17])
@@ -77,11 +78,12 @@ def test_parts_give_back_their_rows_in_any_order(tmp_path):
             shards = stored.columns()
             assert shards[0][0] == 0 and shards[-1][1] == X.shape[1]
             assert all(a[1] == b[0] for a, b in zip(shards, shards[1:]))
-            whole = X.T.tocsr()
-            for lo, hi, where in shards:
-                shard = load_rows(where)
-                assert shard.has_sorted_indices and (shard != whole[lo:hi]).nnz == 0
-                np.testing.assert_array_equal(shard.indices, whole[lo:hi].indices)  # (documents in order)
+            for g in range(2):
+                whole = X[stored.group_documents(g)].T.tocsr()  # (features x the group's documents)
+                for lo, hi, where in shards:
+                    shard = load_rows(where[g])
+                    assert shard.has_sorted_indices and (shard != whole[lo:hi]).nnz == 0
+                    np.testing.assert_array_equal(shard.indices, whole[lo:hi].indices)  # (documents in order)
             if entries == 500:
                 assert 1 < len(shards) < X.shape[1]
             for p, part in enumerate(parts):  # (made again from the rows: the columns follow them)
@@ -102,42 +104,93 @@ def _stored_ridge(X, Y, partition_size: int, work: WorkDir) -> _PartitionedRidge
     return ridge
 
 
+def _group_sums(X, A, ridge: _PartitionedRidge) -> list[np.ndarray]:
+    """Each group's ``X_gᵀ A_g`` (features x tags, float32), in memory: what the stored shards' products are."""
+    return [X[docs].T.tocsr() @ A[docs] for docs in map(ridge.stored.group_documents, range(len(ridge.stored.groups)))]
+
+
 def test_stored_parts_weigh_as_the_stacked_coefficients_do(tmp_path, monkeypatch):
+    """The mean of the stored parts' models: the groups' products summed in float32, then weighted one over the
+    number of parts; the same weights as one product over all documents, up to the order of the sums."""
     from tagger.learning import workdir
     monkeypatch.setattr(workdir, "ENTRIES_AT_ONCE", 2_000)  # (columns in many shards)
     X, Y = _problem(600)
     with WorkDir(tmp_path) as work:
         ridge = _stored_ridge(X, Y, 150, work)
-        blocks, intercept = ridge.weights("fit", np.asarray)  # (the dense blocks as formed)
+        blocks, intercept = ridge.weights("fit", np.array)  # (copies of the dense blocks as formed)
         stored = np.vstack(list(blocks))
         A = partitioned_coefficients(X, Y, 0.1 / ridge.k, ridge.parts, "fit")
-        expected_intercept = np.zeros(Y.shape[1])
-        expected = np.vstack(list(weights_of_coefficients(X, A, np.full(600, 1 / ridge.k, np.float32), "fit",
-                                                          expected_intercept)))
-    np.testing.assert_array_equal(stored, expected)  # (each feature's documents summed in the same order)
+        S = _group_sums(X, A, ridge)
+    expected_intercept = np.zeros(Y.shape[1])
+    whole = np.vstack(list(weights_of_coefficients(X, A, np.full(600, 1 / ridge.k, np.float32), "fit",
+                                                   expected_intercept)))
+    np.testing.assert_array_equal(stored, ((S[0] + S[1] + S[2]) * np.float32(1 / ridge.k)).T)
+    np.testing.assert_allclose(stored, whole, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(intercept, expected_intercept, rtol=1e-6, atol=1e-7)  # (in float64, by part)
 
 
-def test_a_folds_weights_are_the_float32_mean_of_the_parts_outside_it(tmp_path):
-    """Each fold's model is formed as the final one is: the stored parts outside the fold, each weighted one over
-    their number, summed in float32 (a float64 pass would be another model's numbers, and three times slower)."""
+def test_one_pass_forms_every_folds_model_and_the_final_one(tmp_path, monkeypatch):
+    """Each fold's model is the float32 mean of the stored parts outside it and the final model that of all
+    parts, formed in one pass over the documents: each block of tags reads the parts' columns once for all
+    models (a float64 pass would be another model's numbers, and three times slower)."""
+    from tagger.learning import solvers
     X, Y = _problem(600)
+    calls = []
+    original = solvers.stored_weight_block
+
+    def counted(cols, *args):
+        calls.append(cols)
+        return original(cols, *args)
+
+    monkeypatch.setattr(solvers, "stored_weight_block", counted)
     with WorkDir(tmp_path) as work:
         ridge = _stored_ridge(X, Y, 120, work)
         A = partitioned_coefficients(X, Y, 0.1 / ridge.k, ridge.parts, "fit")
-        fold_of_part = np.arange(ridge.k) % 3
-        for f, (held_out, blocks, intercept) in enumerate(ridge.folds(np.asarray)):
-            formed = list(blocks)
-            assert {b.dtype for b in formed} == {np.dtype(np.float32)}
-            inside = fold_of_part != f
-            docs = np.concatenate([part for part, kept in zip(ridge.parts, inside) if kept])
-            weight = np.zeros(600, dtype=np.float32)
-            weight[docs] = np.float32(1 / inside.sum())
-            expected_intercept = np.zeros(Y.shape[1])
-            expected = np.vstack(list(weights_of_coefficients(X, A, weight, "fit", expected_intercept)))
-            np.testing.assert_array_equal(np.vstack(formed), expected)
-            np.testing.assert_allclose(intercept, expected_intercept, rtol=1e-6, atol=1e-7)
-            assert sorted(np.concatenate([docs for docs, _ in held_out])) == sorted(set(range(600)) - set(docs))
+        S = _group_sums(X, A, ridge)
+        fits = [(None if held_out is None else list(held_out), W, b) for held_out, W, b in ridge.fits(np.array)]
+    assert len(fits) == 4 and fits[-1][0] is None
+    assert sorted(np.concatenate(calls).tolist()) == list(range(Y.shape[1]))  # (each block of tags once)
+    fold_of_part = np.arange(ridge.k) % 3
+    for f, (held_out, W, intercept) in enumerate(fits):
+        inside = fold_of_part != f if f < 3 else np.ones(ridge.k, dtype=bool)
+        docs = np.concatenate([part for part, kept in zip(ridge.parts, inside) if kept])
+        summed = sum(S[g] for g in range(3) if f == 3 or g != f)
+        np.testing.assert_array_equal(W.toarray(), (summed * np.float32(1 / inside.sum())).T)
+        assert W.dtype == np.float32
+        weight = np.zeros(600, dtype=np.float32)
+        weight[docs] = np.float32(1 / inside.sum())
+        expected_intercept = np.zeros(Y.shape[1])
+        expected = np.vstack(list(weights_of_coefficients(X, A, weight, "fit", expected_intercept)))
+        np.testing.assert_allclose(W.toarray(), expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(intercept, expected_intercept, rtol=1e-6, atol=1e-6)
+        if held_out is not None:
+            assert sorted(np.concatenate([d for d, _ in held_out])) == sorted(set(range(600)) - set(docs))
+
+
+def test_the_blocks_of_a_pass_reuse_their_threads_memory(tmp_path):
+    """A thread's blocks are formed in the same arrays, block after block (fresh memory of that size costs the
+    kernel's zeroing of every page); a finish is given a view of them."""
+    import threading
+
+    from tagger.learning.solvers import stored_weight_block
+    X, Y = _problem(600)
+    with WorkDir(tmp_path) as work:
+        ridge = _stored_ridge(X, Y, 120, work)
+        stored = ridge.stored
+        task = (stored.columns(), [[stored.where_coefficients(p) for p in g] for g in stored.groups],
+                [((0, 1, 2), 1 / ridge.k)], X.shape[1])
+        buffers, seen = threading.local(), []
+
+        def finish(B):
+            seen.append(np.shares_memory(B, buffers.block))
+            return B.sum()
+        stored_weight_block(np.arange(0, 10), *task, finish, buffers)
+        memory = buffers.block
+        stored_weight_block(np.arange(10, 20), *task, finish, buffers)
+        stored_weight_block(np.arange(20, 23), *task, finish, buffers)  # (a smaller block: the same memory)
+        assert buffers.block is memory and seen == [True, True, True]
+        stored_weight_block(np.arange(23, 40), *task, finish, buffers)  # (a larger one: larger memory)
+        assert buffers.block is not memory and buffers.block.size == 4 * X.shape[1] * 17 and seen[-1]
 
 
 def _peak_bytes(n_docs: int, tmp_path) -> int:

@@ -7,13 +7,15 @@ memory n_docs^2).  ``primal``: scikit-learn's sparse conjugate gradient, one tag
 
 :func:`fit_ridge` runs any of them the same way: a relevance fit that rescales the features, out-of-fold scores
 (one fold loop) and the final weights, each pruned by :func:`pruned_weights`.  The solvers themselves only say
-how to get dense weight blocks: of all documents (:meth:`weights`) and of each fold's training documents
-(:meth:`folds`), each block reduced where it is formed (``finish``: to the features' squared norms, or to its
-pruned rows), so that a block of a Dask worker comes back model-sized.
+how to get dense weight blocks: of all documents (:meth:`weights`), and the folds' models and the final one
+(:meth:`fits`: a partitioned solver forms them all in one pass), each block reduced where it is formed
+(``finish``: to the features' squared norms, or to its pruned rows), so that a block of a Dask worker comes back
+model-sized.
 """
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -141,7 +143,9 @@ def dense_weights(X: sp.csr_matrix, Y: np.ndarray, gram: np.ndarray | None, alph
 # fixed part size), all in the one shared feature space; the model is the mean of the parts' models.  Since
 # part p's weights are X_pᵀ A_p, the mean is Xᵀ A / k with A the parts' dual coefficients stacked: one
 # sparse product over all documents per block of tags, exactly like the dual solver's.  Out-of-fold scores
-# come free: with the parts dealt into folds, a fold's model is the mean of the parts outside it.
+# come almost free: with the parts dealt into folds, a fold's model is the mean of the parts outside it, so each
+# fold's product X_fᵀ A_f is formed once and every fold's model and the final one are sums of them (one pass
+# over the documents for all cv + 1 models; they are held pruned: cv + 1 models' worth of weights).
 
 
 def partitions(n_docs: int, size: int, seed: int) -> list[np.ndarray]:
@@ -175,25 +179,41 @@ def partitioned_coefficients(X: sp.csr_matrix, Y: np.ndarray, alpha: float, part
     return A
 
 
-def stored_weight_block(cols: np.ndarray, columns: list[tuple], coefficients: list[tuple], docs: np.ndarray,
-                        part_weight: np.ndarray, n_features: int, finish: Callable):
-    """Tags ``cols``' unpruned weights ``(Xᵀ diag(w) A)ᵀ`` over stored parts, each document weighted its part's
-    ``part_weight`` (a task of a training engine, reading the work directory where it runs): ``columns``, the
-    shards of ``Xᵀ`` (first feature, end, where: :meth:`~tagger.learning.workdir.Parts.columns`);
-    ``coefficients``, where each part's dual coefficients are; ``docs``, the parts' documents one part after
-    another.  The dense block (tags x features) is given to ``finish``."""
-    A = np.empty((len(docs), len(cols)), dtype=np.result_type(np.float32, part_weight))
-    start = 0
-    for saved, weight in zip(coefficients, part_weight):
-        A[docs[start:start + saved[2]]] = load_coefficients(saved, cols) * weight
-        start += saved[2]
-    out = None
-    for lo, hi, where in columns:
-        piece = load_rows(where) @ A
-        if out is None:
-            out = np.empty((n_features, len(cols)), dtype=piece.dtype)
-        out[lo:hi] = piece
-    return finish(out.T)
+def stored_weight_block(cols: np.ndarray, columns: list[tuple], coefficients: list[list[tuple]],
+                        models: list[tuple[tuple[int, ...], float]], n_features: int, finish: Callable,
+                        buffers: threading.local | None = None) -> list:
+    """Tags ``cols``' unpruned weights ``(Σ_g w X_gᵀ A_g)ᵀ`` of each of ``models`` over stored groups of parts (a
+    task of a training engine, reading the work directory where it runs): ``columns``, the shards of each group's
+    ``Xᵀ`` (first feature, end, where each group's is: :meth:`~tagger.learning.workdir.Parts.columns`);
+    ``coefficients``, where each group's parts' dual coefficients are; ``models``, each the groups it sums and
+    the weight ``w`` of every part in them.  The groups' products are formed once for all models.  Each model's
+    dense block (tags x features, float32) is given to ``finish``, whose results come back, one a model.
+
+    ``finish`` must not keep its block: the arrays are the thread's, reused by its next block (``buffers``, one
+    per pass: fresh memory costs the kernel's zeroing of every page, a quarter of a pass's time)."""
+    n_groups = len(coefficients)
+    shape = (n_groups + 1, n_features, len(cols))
+    memory = getattr(buffers, "block", None)
+    if memory is None or memory.size < np.prod(shape):
+        if buffers is not None:
+            buffers.block = None  # (the old one goes first)
+        memory = np.empty(int(np.prod(shape)), dtype=np.float32)
+        if buffers is not None:
+            buffers.block = memory
+    S = memory[:int(np.prod(shape))].reshape(shape)
+    for g, saved in enumerate(coefficients):
+        A = np.concatenate([load_coefficients(where, cols) for where in saved])
+        for lo, hi, where in columns:
+            S[g, lo:hi] = load_rows(where[g]) @ A
+    model = S[n_groups]
+    finished = []
+    for groups, weight in models:
+        np.copyto(model, S[groups[0]])
+        for g in groups[1:]:
+            model += S[g]
+        model *= np.float32(weight)
+        finished.append(finish(model.T))
+    return finished
 
 
 class _Sized:
@@ -271,12 +291,13 @@ def pruner(keep: int | None) -> Callable[[np.ndarray], sp.csr_matrix]:
 
 
 def _pruned(B: np.ndarray, keep: int | None) -> sp.csr_matrix:
-    return prune_rows(B.astype(np.float32), keep)
+    return prune_rows(B if B.dtype == np.float32 else B.astype(np.float32), keep)
 
 
 def column_squares(B: np.ndarray) -> np.ndarray:
-    """The ``finish`` of a weight block (tags x features) that keeps each feature's sum of squared weights."""
-    return np.square(B).sum(axis=0, dtype=np.float64)
+    """The ``finish`` of a weight block (tags x features) that keeps each feature's sum of squared weights (the
+    block is squared in place: a finish has its block to itself, and a copy would be a block of fresh memory)."""
+    return np.square(B, out=B).sum(axis=0, dtype=np.float64)
 
 
 def pruned_weights(blocks: Iterator[sp.csr_matrix], intercept: np.ndarray):
@@ -327,14 +348,15 @@ class _WholeRidge:
         blocks = dense_weights(self.X, self.Y, self.gram, self.s.alpha, what, intercept, self.s.verbose)
         return map(finish, blocks), intercept
 
-    def folds(self, finish: Callable):
+    def fits(self, finish: Callable):
         s, X, Y, gram = self.s, self.X, self.Y, self.gram
         from sklearn.model_selection import KFold
         for k, (tr, te) in enumerate(KFold(s.cv, shuffle=True, random_state=s.random_state).split(X), 1):
             intercept = np.zeros(Y.shape[1])
             blocks = dense_weights(X[tr], Y[tr], None if gram is None else gram[np.ix_(tr, tr)], s.alpha,
                                    f"fold {k}/{s.cv}", intercept, s.verbose)
-            yield _row_groups(X, te, Y.shape[1]), map(finish, blocks), intercept
+            yield _row_groups(X, te, Y.shape[1]), *pruned_weights(map(finish, blocks), intercept)
+        yield None, *pruned_weights(*self.weights("final fit", finish))
 
 
 class _PartitionedRidge:
@@ -347,7 +369,7 @@ class _PartitionedRidge:
         self.s, self.engine, self.work = settings, engine, work
         self.parts = partitions(n_docs, settings.partition_size, settings.random_state)
         self.k = len(self.parts)
-        self.stored = Parts(self.parts, work) if self.k >= settings.cv else None
+        self.stored = Parts(self.parts, work, settings.cv) if self.k >= settings.cv else None
         self.X: sp.csr_matrix | None = None  # all the rows (fewer parts than folds: a small archive)
         self.A: np.ndarray | None = None
 
@@ -394,41 +416,49 @@ class _PartitionedRidge:
     def weights(self, what: str, finish: Callable):
         intercept = np.zeros(self.Y.shape[1])
         if self.stored is not None:
-            part_weight = np.full(self.k, 1.0 / self.k, dtype=np.float32)
-            return self._stored_weights(part_weight, what, intercept, finish), intercept
+            mean = [(tuple(range(len(self.stored.groups))), 1.0 / self.k)]
+            intercept[:] = self._intercepts(mean)[0]
+            return (finished[0] for finished in self._stored_weights(mean, what, finish)), intercept
         mean = np.full(self.X.shape[0], 1.0 / self.k, dtype=np.float32)  # (fewer parts than folds)
         return map(finish, weights_of_coefficients(self.X, self.A, mean, what, intercept, self.s.verbose)), intercept
 
-    def _stored_weights(self, part_weight: np.ndarray, what: str, intercept: np.ndarray,
-                        finish: Callable) -> Iterator:
-        """:func:`weights_of_coefficients` of the stored parts, part ``p``'s documents weighted ``part_weight[p]``
-        (the same sums: each feature's documents in their order, in the weights' type), each block of tags
-        finished by ``finish``: formed on the cluster's workers where they see the work directory
-        (:func:`stored_weight_block`), else here, two at a time."""
+    def _intercepts(self, models: list[tuple[tuple[int, ...], float]]) -> list[np.ndarray]:
+        """Each model's intercepts (see :func:`stored_weight_block`): the weight of a part times the sum of the
+        dual coefficients of the parts in its groups."""
         stored = self.stored
-        intercept[:] = 0.0
-        for p in range(self.k):
-            if part_weight[p]:
-                intercept += part_weight[p] * stored.coefficients(p).sum(axis=0, dtype=np.float64)
-        task = (stored.columns(), [stored.where_coefficients(p) for p in range(self.k)], stored.documents,
-                part_weight, self.n_features, finish)
+        sums = [sum(stored.coefficients(p).sum(axis=0, dtype=np.float64) for p in group) for group in stored.groups]
+        return [weight * sum(sums[g] for g in groups) for groups, weight in models]
+
+    def _stored_weights(self, models: list[tuple[tuple[int, ...], float]], what: str, finish: Callable) -> Iterator:
+        """:func:`stored_weight_block` of each block of tags in turn (a list of finished blocks, one a model):
+        formed on the cluster's workers where they see the work directory, else here, two at a time."""
+        stored = self.stored
+        task = (stored.columns(), [[stored.where_coefficients(p) for p in group] for group in stored.groups],
+                models, self.n_features, finish)
         chunks = tag_blocks(self.Y.shape[1], self.n_features)
         if self.engine.name != "local" and self.engine.sees(self.work.path):
             return self.engine.map(stored_weight_block, chunks, *task, what=f"{what}: weights",
                                    verbose=self.s.verbose)
-        return _in_threads(lambda cols: stored_weight_block(cols, *task), chunks, what, self.s.verbose)
+        buffers = threading.local()  # (each thread's block, reused through the pass)
+        return _in_threads(lambda cols: stored_weight_block(cols, *task, buffers), chunks, what, self.s.verbose)
 
-    def folds(self, finish: Callable):
+    def fits(self, finish: Callable):
         s, X, Y, k = self.s, self.X, self.Y, self.k
-        if k >= s.cv:  # the parts dealt into folds: a fold's model is the mean of the parts outside it
-            fold_of_part = np.arange(k) % s.cv
-            parts_in = np.bincount(fold_of_part, minlength=s.cv)
-            for f in range(s.cv):
-                intercept = np.zeros(Y.shape[1])
-                # (float32, as the other passes: a float64 weight would make the fold's products float64)
-                weight = (fold_of_part != f).astype(np.float32) * np.float32(1.0 / (k - int(parts_in[f])))
-                held_out = ((part, self.stored.rows(p)) for p, part in enumerate(self.parts) if fold_of_part[p] == f)
-                yield held_out, self._stored_weights(weight, f"fold {f + 1}/{s.cv}", intercept, finish), intercept
+        if self.stored is not None:  # the parts dealt into folds: a fold's model is the mean of the parts outside it
+            groups = self.stored.groups
+            models = [(tuple(g for g in range(len(groups)) if g != f), 1.0 / (k - len(group)))
+                      for f, group in enumerate(groups)]
+            models.append((tuple(range(len(groups))), 1.0 / k))  # (the final model: the mean of all parts)
+            intercepts = self._intercepts(models)
+            blocks: list[list] = [[] for _ in models]
+            for finished in self._stored_weights(models, "folds and final fit", finish):
+                for kept, block in zip(blocks, finished):
+                    kept.append(block)
+            for f, group in enumerate(groups):
+                held_out = ((self.parts[p], self.stored.rows(p)) for p in group)
+                yield held_out, *pruned_weights(iter(blocks[f]), intercepts[f])
+                blocks[f] = []
+            yield None, *pruned_weights(iter(blocks[-1]), intercepts[-1])
             return
         from sklearn.model_selection import KFold  # fewer parts than folds: each fold's documents get parts of their own
         for f, (tr, te) in enumerate(KFold(s.cv, shuffle=True, random_state=s.random_state).split(X), 1):
@@ -438,7 +468,8 @@ class _PartitionedRidge:
             intercept = np.zeros(Y.shape[1])
             weight = np.full(len(tr), 1.0 / len(fold_parts), dtype=np.float32)
             blocks = weights_of_coefficients(X[tr], A, weight, f"fold {f}/{s.cv}", intercept, s.verbose)
-            yield _row_groups(X, te, Y.shape[1]), map(finish, blocks), intercept
+            yield _row_groups(X, te, Y.shape[1]), *pruned_weights(map(finish, blocks), intercept)
+        yield None, *pruned_weights(*self.weights("final fit", finish))
 
 
 def _row_groups(X: sp.csr_matrix, docs: np.ndarray, n_tags: int) -> Iterator[tuple[np.ndarray, sp.csr_matrix]]:
@@ -473,10 +504,11 @@ def fit_ridge(X, Y: np.ndarray, offset: sp.csr_matrix, solver: str, settings: Ri
     prune = pruner(settings.max_weights_per_tag)
     oof = ScoreColumns(*Y.shape, work)
     fold = np.zeros(Y.shape[0], dtype=np.int64)
-    for k, (held_out, blocks, intercept) in enumerate(ridge.folds(prune)):
-        W, b = pruned_weights(blocks, intercept)
+    for k, (held_out, W, b) in enumerate(ridge.fits(prune)):
+        if held_out is None:  # (the last: the final fit)
+            coef, intercept = W, b
+            break
         for docs, rows in held_out:
             oof.put(docs, (rows @ W.T).toarray() + b + offset[docs].toarray())
             fold[docs] = k
-    coef, intercept = pruned_weights(*ridge.weights("final fit", prune))
     return RidgeFit(scale, oof, coef, intercept, ridge.take, fold)

@@ -10,8 +10,8 @@ at a time, so that no process holds an archive's documents x tags matrix.
 - :class:`Sequences`: each document's stem ids (arrays of different lengths), appended as the documents are
   counted, read back by slices or by documents.
 - :class:`Parts`: the partitioned solver's parts, each its documents' TF-IDF rows and the part's dual
-  coefficients, and every document's rows transposed (features x documents, in shards of consecutive features):
-  the weight passes' operand.
+  coefficients, and the rows of each group of parts transposed (features x documents, in shards of consecutive
+  features): the weight passes' operand.
 
 Reads go through short-lived memory maps of the files: the pages a block touches count in the process's memory
 only while the block is being read.
@@ -172,14 +172,16 @@ def load_rows(saved: tuple) -> sp.csr_matrix:
 
 class Parts:
     """The partitioned solver's parts in ``work``'s files: part ``p``'s documents ``parts[p]``, their TF-IDF rows
-    (CSR) and, once solved, the part's dual coefficients (tags x documents, float32); and every document's rows
-    transposed, features x documents in the documents' order (CSR), in shards of consecutive features
-    (:meth:`columns`, the weight passes' operand: a shard's product sums each feature's documents in the order
-    one product over the whole matrix would)."""
+    (CSR) and, once solved, the part's dual coefficients (tags x documents, float32); and, for each of ``groups``
+    groups of parts (part ``p`` in group ``p % groups``: the folds of out-of-fold scores), its documents' rows
+    transposed, features x the group's documents (its parts' one after another), in shards of consecutive
+    features (:meth:`columns`, the weight passes' operand: a shard's product sums each feature's documents of the
+    group in that order)."""
 
-    def __init__(self, parts: Sequence[np.ndarray], work: WorkDir):
+    def __init__(self, parts: Sequence[np.ndarray], work: WorkDir, groups: int = 1):
         self.parts = list(parts)
         self.work = work
+        self.groups = [list(range(g, len(self.parts), groups)) for g in range(max(1, min(groups, len(self.parts))))]
         n = sum(map(len, self.parts))
         self._part = np.zeros(n, dtype=np.int64)  # each document's part, and its place in it
         self._place = np.zeros(n, dtype=np.int64)
@@ -187,7 +189,7 @@ class Parts:
             self._part[part], self._place[part] = p, np.arange(len(part))
         self._rows: list[tuple] = [()] * len(parts)
         self._transposed: list[tuple] = [()] * len(parts)  # (until the shards of columns are made of them)
-        self._columns: list[tuple[int, int, tuple]] = []  # (first feature, end, where)
+        self._columns: list[tuple[int, int, tuple]] = []  # (first feature, end, where, one a group)
         self._coefficients: list[tuple[str, int, int] | None] = [None] * len(parts)  # (file, tags, documents)
 
     def __len__(self) -> int:
@@ -198,10 +200,9 @@ class Parts:
         return (M.shape, M.data.dtype, self.work.save(what, M.data), self.work.save(what, M.indices),
                 self.work.save(what, M.indptr), M.indices.dtype, M.indptr.dtype, M.nnz)
 
-    @property
-    def documents(self) -> np.ndarray:
-        """The parts' documents, one part after another."""
-        return np.concatenate(self.parts) if self.parts else np.zeros(0, dtype=np.int64)
+    def group_documents(self, g: int) -> np.ndarray:
+        """Group ``g``'s documents, one part after another: the order of its shards' columns."""
+        return np.concatenate([self.parts[p] for p in self.groups[g]])
 
     def where(self, p: int) -> tuple:
         """Where part ``p``'s rows are (files of the work directory): what :func:`load_rows` reads, wherever the
@@ -211,7 +212,7 @@ class Parts:
     def put_rows(self, p: int, X: sp.csr_matrix) -> None:
         """Part ``p``'s TF-IDF rows (in the order of its documents); their transpose is kept too, until
         :meth:`put_columns` makes the shards of columns of them."""
-        for saved in (self._rows[p], self._transposed[p], *(where for _, _, where in self._columns)):
+        for saved in (self._rows[p], self._transposed[p], *(where for *_, group in self._columns for where in group)):
             self._remove(saved)
         self._columns = []  # (the rows changed: made again by put_columns)
         self._rows[p] = self._save_csr("rows", X)
@@ -235,29 +236,31 @@ class Parts:
         return M[np.argsort(np.concatenate(order), kind="stable")]
 
     def put_columns(self, entries: int | None = None) -> None:
-        """Shards of the documents' columns (see the class doc), each of about ``entries`` (default:
-        :data:`ENTRIES_AT_ONCE`) stored values at most, made from the parts' transposed rows, which go."""
+        """Shards of each group's columns (see the class doc), each of about ``entries`` (default:
+        :data:`ENTRIES_AT_ONCE`) stored values at most over all groups, made from the parts' transposed rows, which
+        go."""
         for _, _, saved in self._columns:
-            self._remove(saved)
+            for where in saved:
+                self._remove(where)
         self._columns = []
         per_feature = np.zeros(self._rows[0][0][1], dtype=np.int64)
         for p in range(len(self)):
             per_feature += np.diff(load_rows(self._transposed[p]).indptr)
         for lo, hi in _ranges(per_feature, entries or ENTRIES_AT_ONCE):
-            rows, docs, values = [], [], []
-            for p, part in enumerate(self.parts):
-                piece = load_rows(self._transposed[p])[lo:hi].tocoo()
-                rows.append(piece.row), docs.append(part[piece.col]), values.append(piece.data)
-            shard = sp.csr_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(docs))),
-                                  shape=(hi - lo, len(self._part)))
-            shard.sort_indices()
-            self._columns.append((lo, hi, self._save_csr("columns", shard)))
+            shards = []
+            for group in self.groups:
+                pieces = [load_rows(self._transposed[p])[lo:hi] for p in group]
+                shard = sp.hstack(pieces, format="csr")
+                shard.sort_indices()
+                shards.append(self._save_csr("columns", shard))
+            self._columns.append((lo, hi, tuple(shards)))
         for p in range(len(self)):
             self._remove(self._transposed[p])
             self._transposed[p] = ()
 
     def columns(self) -> list[tuple[int, int, tuple]]:
-        """The shards of columns: (first feature, end, where its CSR matrix is: what :func:`load_rows` reads)."""
+        """The shards of columns: (first feature, end, where each group's CSR matrix is: what :func:`load_rows`
+        reads)."""
         if not self._columns:
             raise RuntimeError("the columns are made by put_columns once every part's rows are put")
         return list(self._columns)
