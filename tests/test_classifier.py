@@ -255,6 +255,28 @@ def _peak_rss_rise(call) -> int:
     return peak() - before
 
 
+def test_the_gram_matrix_formed_from_its_diagonal_on_is_the_whole_products_to_the_bit():
+    """Blocks of rows formed in threads from the diagonal on and mirrored below: the same matrix as the sparse
+    product of all rows (plus one), whatever the block and however the rows' indices were ordered."""
+    import scipy.sparse as sp
+    from tagger.learning.solvers import gram_matrix
+    rng = np.random.default_rng(5)
+    X = sp.random(700, 3_000, density=0.03, format="csr", dtype=np.float32, random_state=rng)
+    X.data = rng.random(X.nnz, dtype=np.float32)
+    whole = (X @ X.T.tocsr()).toarray().astype(np.float64) + 1.0
+    shuffled = X.copy()
+    for i in range(shuffled.shape[0]):  # (the same rows, their entries out of order)
+        lo, hi = shuffled.indptr[i], shuffled.indptr[i + 1]
+        order = rng.permutation(hi - lo) + lo
+        shuffled.indices[lo:hi], shuffled.data[lo:hi] = shuffled.indices[order], shuffled.data[order]
+    shuffled.has_sorted_indices = False
+    for block in (1, 64, 333, 5_000):
+        G = gram_matrix(X, block=block)
+        np.testing.assert_array_equal(G, whole)
+        assert np.array_equal(G, G.T)
+    np.testing.assert_array_equal(gram_matrix(shuffled, block=100), whole)
+
+
 @pytest.mark.skipif(not os.access("/proc/self/clear_refs", os.W_OK), reason="needs Linux's /proc to reset peak memory")
 def test_dual_coefficients_are_solved_in_place_with_the_numbers_of_a_plain_solve():
     """The Gram matrix is exactly symmetric, so the solver reads its transpose (LAPACK's order) instead of copying

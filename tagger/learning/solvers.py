@@ -72,17 +72,27 @@ def check_memory(n_docs: int, n_tags: int, what: str) -> None:
                           f"of at most {int((0.9 * free / 16) ** 0.5):,} (--solver partitioned --partition-size N)")
 
 
-def gram_matrix(X: sp.csr_matrix, block: int = 1_024) -> np.ndarray:
+def gram_matrix(X: sp.csr_matrix, block: int = 512) -> np.ndarray:
     """The dual solver's Gram matrix ``X Xᵀ + 1`` (the +1: an intercept feature), float64, formed ``block`` rows
-    at a time (the sparse product of all rows at once would hold the matrix three times over).  Exactly symmetric:
-    each pair's products are summed in the order of the features (the rows' indices sorted)."""
+    at a time (the sparse product of all rows at once would hold the matrix three times over), two blocks at once
+    in threads (scipy's sparse product releases the GIL).  Exactly symmetric: each pair's products are summed in
+    the order of the features (the rows' indices sorted), so a block's products are formed from its diagonal on
+    and mirrored below it: half the products, the same matrix to the bit."""
     if not X.has_sorted_indices:
         X = X.sorted_indices()
     n = X.shape[0]
     G = np.empty((n, n))
     Xt = X.T.tocsr()
-    for start in range(0, n, block):
-        G[start:start + block] = (X[start:start + block] @ Xt).toarray()
+    starts = range(0, n, block)
+
+    def upper(start: int) -> None:
+        G[start:start + block, start:] = (X[start:start + block] @ Xt[:, start:]).toarray()
+    with ThreadPoolExecutor(min(2, os.cpu_count() or 1)) as pool:
+        for _ in pool.map(upper, starts):
+            pass
+    for start in starts:
+        end = min(start + block, n)
+        G[end:, start:end] = G[start:end, end:].T
     G += 1.0
     return G
 
@@ -186,21 +196,26 @@ def stored_weight_block(cols: np.ndarray, columns: list[tuple], coefficients: li
     task of a training engine, reading the work directory where it runs): ``columns``, the shards of each group's
     ``Xᵀ`` (first feature, end, where each group's is: :meth:`~tagger.learning.workdir.Parts.columns`);
     ``coefficients``, where each group's parts' dual coefficients are; ``models``, each the groups it sums and
-    the weight ``w`` of every part in them.  The groups' products are formed once for all models.  Each model's
-    dense block (tags x features, float32) is given to ``finish``, whose results come back, one a model.
+    the weight ``w`` of every part in them.  The groups' products are formed once for all models (memory: a
+    block of tags x features for each group and one for the models, or one alone for a single model).  Each
+    model's dense block (tags x features, float32) is given to ``finish``, whose results come back, one a model.
 
     ``finish`` must not keep its block: the arrays are the thread's, reused by its next block (``buffers``, one
     per pass: fresh memory costs the kernel's zeroing of every page, a quarter of a pass's time)."""
-    n_groups = len(coefficients)
-    shape = (n_groups + 1, n_features, len(cols))
-    memory = getattr(buffers, "block", None)
-    if memory is None or memory.size < np.prod(shape):
-        if buffers is not None:
-            buffers.block = None  # (the old one goes first)
-        memory = np.empty(int(np.prod(shape)), dtype=np.float32)
-        if buffers is not None:
-            buffers.block = memory
-    S = memory[:int(np.prod(shape))].reshape(shape)
+    n_groups, block = len(coefficients), n_features * len(cols)
+    if len(models) == 1:  # one model: its groups' products added up as they come, in one array
+        (groups, weight), = models
+        model = _memory(buffers, block).reshape(n_features, len(cols))
+        for i, g in enumerate(groups):
+            A = np.concatenate([load_coefficients(where, cols) for where in coefficients[g]])
+            for lo, hi, where in columns:
+                if i:
+                    model[lo:hi] += load_rows(where[g]) @ A
+                else:
+                    model[lo:hi] = load_rows(where[g]) @ A
+        model *= np.float32(weight)
+        return [finish(model.T)]
+    S = _memory(buffers, (n_groups + 1) * block).reshape(n_groups + 1, n_features, len(cols))
     for g, saved in enumerate(coefficients):
         A = np.concatenate([load_coefficients(where, cols) for where in saved])
         for lo, hi, where in columns:
@@ -214,6 +229,19 @@ def stored_weight_block(cols: np.ndarray, columns: list[tuple], coefficients: li
         model *= np.float32(weight)
         finished.append(finish(model.T))
     return finished
+
+
+def _memory(buffers: threading.local | None, size: int) -> np.ndarray:
+    """``size`` float32 values: the start of the thread's array in ``buffers`` (made larger if it is smaller), or
+    a new array without ``buffers``."""
+    memory = getattr(buffers, "block", None)
+    if memory is None or memory.size < size:
+        if buffers is not None:
+            buffers.block = None  # (the old one goes first)
+        memory = np.empty(size, dtype=np.float32)
+        if buffers is not None:
+            buffers.block = memory
+    return memory[:size]
 
 
 class _Sized:
