@@ -178,7 +178,7 @@ def test_the_blocks_of_a_pass_reuse_their_threads_memory(tmp_path):
         ridge = _stored_ridge(X, Y, 120, work)
         stored = ridge.stored
         task = (stored.columns(), [[stored.where_coefficients(p) for p in g] for g in stored.groups],
-                [((0, 1, 2), 1 / ridge.k)], X.shape[1])
+                [((0, 1), 1 / 4), ((0, 1, 2), 1 / ridge.k)], X.shape[1])  # (the groups' blocks and a model's)
         buffers, seen = threading.local(), []
 
         def finish(B):
@@ -188,7 +188,7 @@ def test_the_blocks_of_a_pass_reuse_their_threads_memory(tmp_path):
         memory = buffers.block
         stored_weight_block(np.arange(10, 20), *task, finish, buffers)
         stored_weight_block(np.arange(20, 23), *task, finish, buffers)  # (a smaller block: the same memory)
-        assert buffers.block is memory and seen == [True, True, True]
+        assert buffers.block is memory and seen == [True] * 6
         stored_weight_block(np.arange(23, 40), *task, finish, buffers)  # (a larger one: larger memory)
         assert buffers.block is not memory and buffers.block.size == 4 * X.shape[1] * 17 and seen[-1]
 
