@@ -27,7 +27,7 @@ from ..vocabulary import Vocabulary
 from .calibration import best_f1_threshold
 from .workdir import as_columns, column_blocks
 
-__all__ = ["LexicalFit", "learn_lexical_source", "lexical_threshold", "fit_lexical", "SMOOTHING"]
+__all__ = ["LexicalFit", "TrainingCandidates", "learn_lexical_source", "lexical_threshold", "fit_lexical", "SMOOTHING"]
 
 #: Pseudo-count of the rate at which a tag is given when its label occurs (pulls rare tags to the prior).  RT
 #: validation, median of seeds 0/1/2: tags unseen in training (zero-shot) precision / recall 0.444 / 0.324 at 5,
@@ -41,6 +41,22 @@ ROWS_AT_ONCE = 2**19
 
 
 @dataclass
+class TrainingCandidates:
+    """What the steps after learning the lexical source read of its training candidates (threshold tuning,
+    fusion, the second stage): each (article, tag) pair's article ``doc``, ``tag``, occurrences of its labels
+    (``mentions``) and whether one is in the title (``in_title``); the rest of :class:`~tagger.lexical.
+    Candidates` goes once the source is learned."""
+
+    doc: np.ndarray
+    tag: np.ndarray
+    mentions: np.ndarray
+    in_title: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.doc)
+
+
+@dataclass
 class LexicalFit:
     """What learning the lexical source gives: the ``source`` (its ``unseen_threshold`` tuned; its ``threshold``
     is :func:`lexical_threshold`'s), every column's ``tags`` and ``tag_counts`` (the supervised ones first, then the
@@ -51,7 +67,7 @@ class LexicalFit:
     source: LexicalSource
     tags: list[str]
     tag_counts: np.ndarray
-    candidates: Candidates
+    candidates: TrainingCandidates | Candidates
     y: np.ndarray
     p: np.ndarray
     n_positives: int
@@ -80,7 +96,8 @@ def learn_lexical_source(vocabulary: Vocabulary, supervised_tags: list[str], key
     # (no tag given among the unseen-tag model's rows: the seen tags' threshold, see lexical_threshold)
     source.unseen_threshold = best_f1_threshold(p_unseen, y[unseen])[0] if y[unseen].any() else float("nan")
     tag_counts = np.asarray(labels.sum(axis=0)).ravel().astype(np.int64)
-    return LexicalFit(source, tags, tag_counts, cand, y, p, int(labels.nnz))
+    kept = TrainingCandidates(cand.doc, cand.tag, cand.mentions, cand.in_title)
+    return LexicalFit(source, tags, tag_counts, kept, y, p, int(labels.nnz))
 
 
 def lexical_threshold(P, Y: np.ndarray, thresholds: np.ndarray, global_threshold: float,
@@ -103,8 +120,15 @@ def lexical_threshold(P, Y: np.ndarray, thresholds: np.ndarray, global_threshold
 
 
 def _concat(parts: list[Candidates]) -> Candidates:
-    fields = Candidates.__dataclass_fields__
-    return Candidates(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in fields})
+    """The candidates of ``parts`` one after another.  Each part's arrays are let go as they are copied, a field at
+    a time, so that the parts and the whole are never held at once (at 200,000 articles: 6.6 million candidates,
+    430 MB each)."""
+    fields = {}
+    for f in Candidates.__dataclass_fields__:
+        fields[f] = np.concatenate([getattr(p, f) for p in parts])
+        for p in parts:
+            setattr(p, f, None)
+    return Candidates(**fields)
 
 
 def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, counted, title_lengths: list[int],
