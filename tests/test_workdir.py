@@ -282,3 +282,42 @@ def test_pruning_keeps_each_rows_largest_weights():
         np.testing.assert_array_equal(M[i].indices, expected)
         np.testing.assert_array_equal(M[i].data, W[i, expected])
     assert M.dtype == np.float32 and (prune_rows(W, None) != sp.csr_matrix(W)).nnz == 0
+
+
+def test_a_long_rows_largest_magnitudes_are_those_a_whole_partition_keeps(monkeypatch):
+    """The cut estimated from a sample finds the same places as partitioning the whole row, also where magnitudes
+    tie at the cut (the whole row is partitioned then), where too few pass the estimate, and in rows of zeros."""
+    from tagger.learning.solvers import largest_magnitudes
+    rng = np.random.default_rng(11)
+    sizes = []
+    partition = np.argpartition
+    monkeypatch.setattr(np, "argpartition", lambda a, k: sizes.append(len(a)) or partition(a, k))
+    distinct = rng.standard_normal(64 * 64 * 8)
+    order = np.argsort(-np.abs(distinct))
+    tied = distinct.copy()
+    tied[order[100:102]] = distinct[order[99]]  # the 100th largest magnitude, shared by two left out
+    for row, whole in ((distinct, False), (tied, True)):
+        sizes.clear()
+        largest_magnitudes(row, 100)
+        assert (len(row) in sizes) == whole and sizes[0] < len(row) // 10, sizes
+    monkeypatch.setattr(np, "argpartition", partition)
+    n = 64 * 64 * 8
+
+    def rows():
+        yield rng.standard_normal(n).astype(np.float32)  # distinct magnitudes: the sample's cut decides
+        yield np.round(rng.standard_normal(n), 1).astype(np.float32)  # few distinct magnitudes: ties at any cut
+        heavy = np.zeros(n, dtype=np.float32)
+        heavy[rng.choice(n, 900, replace=False)] = rng.standard_normal(900)  # most entries zero
+        yield heavy
+        clustered = rng.standard_normal(n).astype(np.float32)
+        clustered[::64] = 0.0  # the sample sees only zeros: its cut passes everything
+        yield clustered
+        spiked = rng.standard_normal(n).astype(np.float32)
+        spiked[::64] += 100.0  # the sample sees only the largest: too few pass its cut
+        yield spiked
+        yield -np.abs(rng.standard_normal(n)).astype(np.float64)
+    for row in rows():
+        for keep in (1, 5, 40, 200, 1_000, n // 64 // 2 - 1, n // 2):
+            expected = np.sort(np.argpartition(-np.abs(row), keep - 1)[:keep])
+            found = np.sort(largest_magnitudes(row, keep))
+            np.testing.assert_array_equal(found, expected)

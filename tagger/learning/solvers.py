@@ -118,7 +118,7 @@ def prune_rows(W: np.ndarray, keep: int | None) -> sp.csr_matrix:
     if keep is not None and keep < W.shape[1]:
         cut = np.empty((W.shape[0], keep), dtype=np.intp)
         for i, row in enumerate(W):
-            cut[i] = np.argpartition(-np.abs(row), keep - 1)[:keep]
+            cut[i] = largest_magnitudes(row, keep)
         cut.sort(axis=1)
         rows = np.repeat(np.arange(W.shape[0]), keep)
         vals = np.take_along_axis(W, cut, axis=1).ravel()
@@ -127,6 +127,25 @@ def prune_rows(W: np.ndarray, keep: int | None) -> sp.csr_matrix:
         M = sp.csr_matrix(W, dtype=np.float32)
     M.eliminate_zeros()
     return M
+
+
+def largest_magnitudes(row: np.ndarray, keep: int, step: int = 64) -> np.ndarray:
+    """The places of ``row``'s ``keep`` largest magnitudes (in no order): those ``np.argpartition(-|row|, keep -
+    1)[:keep]`` gives, always.  A long row's are found among the entries above a cut estimated from every
+    ``step``-th entry (twice the share of them that should pass it): a partition of a few thousand entries instead
+    of millions, a fifth of the time.  Where fewer pass the cut, or the smallest magnitude kept is shared by one
+    left out (which of equals a partition keeps is its own choice), the whole row is partitioned."""
+    magnitude = np.abs(row)
+    if len(row) >= 64 * step and 2 * keep < len(row) // step:
+        sample = magnitude[::step]
+        cut = np.partition(sample, len(sample) - 2 * keep // step - 1)[len(sample) - 2 * keep // step - 1]
+        passed = np.flatnonzero(magnitude >= cut)
+        if len(passed) >= keep:
+            kept = passed[np.argpartition(-magnitude[passed], keep - 1)[:keep]]
+            smallest = magnitude[kept].min()
+            if np.count_nonzero(magnitude[passed] == smallest) == np.count_nonzero(magnitude[kept] == smallest):
+                return kept
+    return np.argpartition(-magnitude, keep - 1)[:keep]
 
 
 def dense_weights(X: sp.csr_matrix, Y: np.ndarray, gram: np.ndarray | None, alpha: float, what: str,
