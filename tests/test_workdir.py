@@ -289,10 +289,11 @@ def test_a_long_rows_largest_magnitudes_are_those_a_whole_partition_keeps(monkey
     tie at the cut (the whole row is partitioned then), where too few pass the estimate, and in rows of zeros."""
     from tagger.learning.solvers import largest_magnitudes
     rng = np.random.default_rng(11)
+    n = 64 * 64 * 8
     sizes = []
     partition = np.argpartition
     monkeypatch.setattr(np, "argpartition", lambda a, k: sizes.append(len(a)) or partition(a, k))
-    distinct = rng.standard_normal(64 * 64 * 8)
+    distinct = rng.standard_normal(n)
     order = np.argsort(-np.abs(distinct))
     tied = distinct.copy()
     tied[order[100:102]] = distinct[order[99]]  # the 100th largest magnitude, shared by two left out
@@ -300,8 +301,7 @@ def test_a_long_rows_largest_magnitudes_are_those_a_whole_partition_keeps(monkey
         sizes.clear()
         largest_magnitudes(row, 100)
         assert (len(row) in sizes) == whole and sizes[0] < len(row) // 10, sizes
-    monkeypatch.setattr(np, "argpartition", partition)
-    n = 64 * 64 * 8
+    monkeypatch.undo()
 
     def rows():
         yield rng.standard_normal(n).astype(np.float32)  # distinct magnitudes: the sample's cut decides

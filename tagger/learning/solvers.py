@@ -39,6 +39,8 @@ __all__ = ["DUAL_MAX_DOCS", "CHUNK", "RidgeSettings", "RidgeFit", "fit_ridge", "
 #: more: ``solver="auto"`` partitions beyond ``partition_size`` documents, and :func:`check_memory` refuses a
 #: dual solve that would not fit.  Kept for code that imported it.
 DUAL_MAX_DOCS = 20_000
+#: Threads of the sparse products (scipy's release the GIL): the Gram matrix's blocks, the weight passes' blocks.
+_THREADS = min(2, os.cpu_count() or 1)
 CHUNK = 32  # tags whose dense weight rows are formed at once before pruning (memory: 32 x n_features)
 _BLOCK_BYTES = 2**28  # fewer tags at once where 32 x n_features doubles would pass 256 MB (millions of features)
 
@@ -87,7 +89,7 @@ def gram_matrix(X: sp.csr_matrix, block: int = 512) -> np.ndarray:
 
     def upper(start: int) -> None:
         G[start:start + block, start:] = (X[start:start + block] @ Xt[:, start:]).toarray()
-    with ThreadPoolExecutor(min(2, os.cpu_count() or 1)) as pool:
+    with ThreadPoolExecutor(_THREADS) as pool:
         for _ in pool.map(upper, starts):
             pass
     for start in starts:
@@ -222,23 +224,28 @@ def stored_weight_block(cols: np.ndarray, columns: list[tuple], coefficients: li
     ``finish`` must not keep its block: the arrays are the thread's, reused by its next block (``buffers``, one
     per pass: fresh memory costs the kernel's zeroing of every page, a quarter of a pass's time)."""
     n_groups, block = len(coefficients), n_features * len(cols)
+
+    def products(g: int):
+        """Group ``g``'s product ``X_gᵀ A_g`` a shard of features at a time: (first feature, end, the piece)."""
+        A = np.concatenate([load_coefficients(where, cols) for where in coefficients[g]])
+        for lo, hi, where in columns:
+            yield lo, hi, load_rows(where[g]) @ A
+
     if len(models) == 1:  # one model: its groups' products added up as they come, in one array
         (groups, weight), = models
         model = _memory(buffers, block).reshape(n_features, len(cols))
         for i, g in enumerate(groups):
-            A = np.concatenate([load_coefficients(where, cols) for where in coefficients[g]])
-            for lo, hi, where in columns:
+            for lo, hi, piece in products(g):
                 if i:
-                    model[lo:hi] += load_rows(where[g]) @ A
+                    model[lo:hi] += piece
                 else:
-                    model[lo:hi] = load_rows(where[g]) @ A
+                    model[lo:hi] = piece
         model *= np.float32(weight)
         return [finish(model.T)]
     S = _memory(buffers, (n_groups + 1) * block).reshape(n_groups + 1, n_features, len(cols))
-    for g, saved in enumerate(coefficients):
-        A = np.concatenate([load_coefficients(where, cols) for where in saved])
-        for lo, hi, where in columns:
-            S[g, lo:hi] = load_rows(where[g]) @ A
+    for g in range(n_groups):
+        for lo, hi, piece in products(g):
+            S[g, lo:hi] = piece
     model = S[n_groups]
     finished = []
     for groups, weight in models:
@@ -253,14 +260,12 @@ def stored_weight_block(cols: np.ndarray, columns: list[tuple], coefficients: li
 def _memory(buffers: threading.local | None, size: int) -> np.ndarray:
     """``size`` float32 values: the start of the thread's array in ``buffers`` (made larger if it is smaller), or
     a new array without ``buffers``."""
-    memory = getattr(buffers, "block", None)
-    if memory is None or memory.size < size:
-        if buffers is not None:
-            buffers.block = None  # (the old one goes first)
-        memory = np.empty(size, dtype=np.float32)
-        if buffers is not None:
-            buffers.block = memory
-    return memory[:size]
+    if buffers is None:
+        return np.empty(size, dtype=np.float32)
+    if getattr(buffers, "block", None) is None or buffers.block.size < size:
+        buffers.block = None  # (the old one goes first)
+        buffers.block = np.empty(size, dtype=np.float32)
+    return buffers.block[:size]
 
 
 class _Sized:
@@ -292,7 +297,7 @@ def _in_threads(block: Callable[[np.ndarray], np.ndarray], chunks: list[np.ndarr
                 verbose: bool) -> Iterator[np.ndarray]:
     """``block(cols)`` of each of ``chunks`` in order, two computed at a time in threads (scipy's sparse product
     releases the GIL), at most two ahead of the one being used (memory: three blocks)."""
-    with ThreadPoolExecutor(min(2, os.cpu_count() or 1)) as pool:
+    with ThreadPoolExecutor(_THREADS) as pool:
         pending = deque(pool.submit(block, cols) for cols in chunks[:2])
         for k, _ in enumerate(progress(chunks, f"{what}: weights", enabled=verbose,
                                        unit=f"blocks of {len(chunks[0])} tags")):

@@ -212,9 +212,9 @@ class Parts:
     def put_rows(self, p: int, X: sp.csr_matrix) -> None:
         """Part ``p``'s TF-IDF rows (in the order of its documents); their transpose is kept too, until
         :meth:`put_columns` makes the shards of columns of them."""
-        for saved in (self._rows[p], self._transposed[p], *(where for *_, group in self._columns for where in group)):
+        self._remove_columns()  # (the rows changed: made again by put_columns)
+        for saved in (self._rows[p], self._transposed[p]):
             self._remove(saved)
-        self._columns = []  # (the rows changed: made again by put_columns)
         self._rows[p] = self._save_csr("rows", X)
         self._transposed[p] = self._save_csr("transposed", X.T.tocsr())
 
@@ -239,10 +239,7 @@ class Parts:
         """Shards of each group's columns (see the class doc), each of about ``entries`` (default:
         :data:`ENTRIES_AT_ONCE`) stored values at most over all groups, made from the parts' transposed rows, which
         go."""
-        for _, _, saved in self._columns:
-            for where in saved:
-                self._remove(where)
-        self._columns = []
+        self._remove_columns()
         per_feature = np.zeros(self._rows[0][0][1], dtype=np.int64)
         for p in range(len(self)):
             per_feature += np.diff(load_rows(self._transposed[p]).indptr)
@@ -264,6 +261,12 @@ class Parts:
         if not self._columns:
             raise RuntimeError("the columns are made by put_columns once every part's rows are put")
         return list(self._columns)
+
+    def _remove_columns(self) -> None:
+        for _, _, shards in self._columns:
+            for where in shards:
+                self._remove(where)
+        self._columns = []
 
     def _remove(self, saved: tuple) -> None:
         for path in saved[2:5] if saved else ():
