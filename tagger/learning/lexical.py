@@ -120,15 +120,25 @@ def lexical_threshold(P, Y: np.ndarray, thresholds: np.ndarray, global_threshold
 
 
 def _concat(parts: list[Candidates]) -> Candidates:
-    """The candidates of ``parts`` one after another.  Each part's arrays are let go as they are copied, a field at
-    a time, so that the parts and the whole are never held at once (at 200,000 articles: 6.6 million candidates,
-    430 MB each)."""
+    """The candidates of ``parts`` one after another, their integers as int32 (articles, tags, labels, counts of
+    words: each under 2**31; a candidate's features are the same from either width).  Each part's arrays are let
+    go as they are copied, a field at a time, so that the parts and the whole are never held at once (at 200,000
+    articles: 6.6 million candidates, 220 MB as int32, 430 MB as int64)."""
     fields = {}
     for f in Candidates.__dataclass_fields__:
-        fields[f] = np.concatenate([getattr(p, f) for p in parts])
+        fields[f] = np.concatenate([_narrow(getattr(p, f)) for p in parts])
         for p in parts:
             setattr(p, f, None)
     return Candidates(**fields)
+
+
+def _narrow(a: np.ndarray) -> np.ndarray:
+    """Integers ``a`` as int32 where they fit (else as they are)."""
+    if a.dtype.kind != "i" or a.dtype.itemsize <= 4:
+        return a
+    if len(a) and not (-2**31 <= a.min() and a.max() < 2**31):
+        return a
+    return a.astype(np.int32)
 
 
 def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, counted, title_lengths: list[int],
@@ -181,7 +191,7 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
         logits[sup] = supervised_logits(cand.doc[sup], cand.tag[sup])
     del sup
     # folds by article: a candidate's tag statistics come from the other folds (scaled up to the whole corpus)
-    fold_of_doc = np.zeros(n_docs, dtype=np.int64)
+    fold_of_doc = np.zeros(n_docs, dtype=np.int8 if cv <= 127 else np.int64)
     for f, (_, te) in enumerate(KFold(cv, shuffle=True, random_state=random_state).split(np.arange(n_docs))):
         fold_of_doc[te] = f
     fold = fold_of_doc[cand.doc]
@@ -205,14 +215,15 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
     for concept in vocabulary:
         estimate[columns[tag_key(concept.tag)]] = source.estimated_mentions(concept.labels)
 
-    def statistics(s: slice) -> tuple:
-        """The tag count, mentions and tagged mentions of candidates ``s`` in the other folds."""
+    def statistics(s: slice, which: tuple = (0, 1, 2)) -> tuple:
+        """The tag count, mentions and tagged mentions of candidates ``s`` in the other folds (``which`` of them)."""
         tag, in_fold = cand.tag[s], fold[s]
-        out = tuple(np.zeros(len(tag)) for _ in range(3))
+        totals = (tag_counts, mentioned, tagged)
+        out = tuple(np.zeros(len(tag)) for _ in which)
         for f in range(cv):
             rows = in_fold == f
-            for k, total in enumerate((tag_counts, mentioned, tagged)):
-                out[k][rows] = (total - per_fold[f][k])[tag[rows]] * grow
+            for k, kind in enumerate(which):
+                out[k][rows] = (totals[kind] - per_fold[f][kind])[tag[rows]] * grow
         return out
 
     def described(s: slice, as_unseen: bool) -> np.ndarray:
@@ -236,10 +247,10 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
     scale[scale == 0] = 1.0
     source.mean, source.scale = mean, scale
     rng = np.random.default_rng(random_state)
-    seen = ~supervised & (statistics(slice(None))[0] > 0)  # (a rare tag given in no other fold: scored as seen)
-    everything = np.arange(len(cand))
+    seen = ~supervised & (statistics(slice(None), (0,))[0] > 0)  # (a rare tag given in no other fold: scored as seen)
+    everything = np.arange(len(cand), dtype=np.int32 if len(cand) < 2**31 else np.int64)
     every = np.ones(len(unseen), dtype=bool)
-    offset = np.where(supervised, logits, 0.0)
+    offset = logits  # (the supervised candidates' log-odds, 0 for the others)
     models = (  # each of MODELS: its candidates, which of them it learns from and which it scores out-of-fold,
         # described as unseen tags or not, their offsets, labels and folds, where their scores go
         (everything, supervised, supervised, False, offset, y, fold, oof),
