@@ -131,22 +131,25 @@ def test_training_on_the_cluster_learns_the_local_model(client, corpus, solver, 
 
 @pytest.mark.parametrize("shared", [True, False])
 def test_workers_read_the_parts_from_the_work_directory_they_see(client, corpus, monkeypatch, shared):
-    """Workers that see the work directory (here: the same machine) read each part's rows by path, and form the
-    weight passes' blocks there, sending back only pruned weights or squared norms; where they do not see it, the
-    rows are sent to them and the weight passes run here.  Either way the model is local training's."""
+    """Workers that see the work directory (here: the same machine) read each part's rows by path (its labels are
+    sent as the tags given), and form the weight passes' blocks there, sending back only pruned weights or squared
+    norms; where they do not see it, the rows are sent to them and the weight passes run here.  Either way the
+    model is local training's."""
     import numpy as np
     import scipy.sparse as sp
 
     from tagger import TagClassifier
     from tagger.learning import engines
     from tagger.learning.solvers import solve_part, stored_weight_block
-    sent, blocks_back = [], []
+    from tagger.learning.targets import TagMatrix
+    sent, labels, blocks_back = [], [], []
     original = engines.DaskEngine.map
 
     def spying(self, fn, items, *args, **kw):
         if fn is solve_part:
             items = [item for item in items]
             sent.extend(type(rows) for rows, _ in items)
+            labels.extend(type(y) for _, y in items)
         results = original(self, fn, items, *args, **kw)
         if fn is stored_weight_block:
             return (blocks_back.append(r) or r for r in results)
@@ -160,6 +163,7 @@ def test_workers_read_the_parts_from_the_work_directory_they_see(client, corpus,
     local = TagClassifier(**kw).fit(texts, tags)
     remote = TagClassifier(**kw).fit(texts, tags, client=client)
     assert sent and set(sent) == ({tuple} if shared else {type(local.coef_)})  # paths, or the rows themselves
+    assert set(labels) == {TagMatrix}  # (the tags given, not a byte for every tag of every article)
     if shared:  # relevance pass (a vector a block), then the folds' and final fit's (pruned rows a block, each)
         n_features = len(local.features_.idf_)
         assert {tuple(type(b) for b in back) for back in blocks_back} == {(np.ndarray,), (sp.csr_matrix,) * 4}

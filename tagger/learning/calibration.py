@@ -15,6 +15,7 @@ from sklearn.linear_model import LogisticRegression
 
 from ..scorer import apply_calibration
 from .workdir import as_columns, column_blocks
+from .targets import TagMatrix
 
 __all__ = ["fit_calibration", "apply_calibration", "calibrate_in_place", "tune_thresholds", "best_global_threshold",
            "best_f1_threshold"]
@@ -86,14 +87,14 @@ GLOBAL_SIGMOID_SAMPLE = 300_000
 PLATT_ENTRIES = 2**21
 
 
-def fit_calibration(scores, Y: np.ndarray, min_positives: int = 5, seed: int = 0) -> np.ndarray:
+def fit_calibration(scores, Y: np.ndarray | TagMatrix, min_positives: int = 5, seed: int = 0) -> np.ndarray:
     """Per-tag ``(a, b)`` sigmoid parameters (n_tags x 2) fitted on held-out ``scores`` (documents x tags: an
     array, or :class:`~tagger.learning.workdir.ScoreColumns`, read a block of tags at a time) against 0/1 ``Y``."""
     scores = as_columns(scores)
     n_docs, n_tags = Y.shape
     rng = np.random.default_rng(seed)
     flat = rng.choice(n_docs * n_tags, size=min(n_docs * n_tags, GLOBAL_SIGMOID_SAMPLE), replace=False)
-    y_flat = Y.ravel()[flat]
+    y_flat = Y[flat // n_tags, flat % n_tags]
     if 0 < y_flat.sum() < len(y_flat):
         a, b = _platt(scores.at(flat // n_tags, flat % n_tags), y_flat)
     else:  # degenerate data (every tag on every document, or none): a plain sigmoid of the ridge score
@@ -144,7 +145,7 @@ def best_f1_threshold(p: np.ndarray, y: np.ndarray, n_positives: float | None = 
     return float(threshold), best_f1
 
 
-def best_global_threshold(P, Y: np.ndarray, seed: int = 0) -> float:
+def best_global_threshold(P, Y: np.ndarray | TagMatrix, seed: int = 0) -> float:
     """The one threshold on ``P`` (an array, or anything read a block of tags at a time) that maximises micro-F1
     against ``Y`` (a midpoint between scores), on at most ``GLOBAL_THRESHOLD_DOCS`` documents."""
     P = as_columns(P)
@@ -157,7 +158,7 @@ def best_global_threshold(P, Y: np.ndarray, seed: int = 0) -> float:
     return best_f1_threshold(sample.ravel(), Y[rows].ravel())[0]
 
 
-def tune_thresholds(P, Y: np.ndarray, min_positives: int = 5,
+def tune_thresholds(P, Y: np.ndarray | TagMatrix, min_positives: int = 5,
                     shrinkage: float = 10.0) -> tuple[np.ndarray, float]:
     """Per-tag probability thresholds (and the global one) that maximise F1 on held-out ``P`` (an array, or
     anything read a block of tags at a time) and ``Y``."""

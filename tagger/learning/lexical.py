@@ -25,6 +25,7 @@ from ..scorer import calibrated_logits, sigmoid
 from ..tags import tag_key
 from ..vocabulary import Vocabulary
 from .calibration import best_f1_threshold
+from .targets import TagMatrix
 from .workdir import as_columns, column_blocks
 
 __all__ = ["LexicalFit", "TrainingCandidates", "learn_lexical_source", "lexical_threshold", "fit_lexical", "SMOOTHING"]
@@ -100,7 +101,7 @@ def learn_lexical_source(vocabulary: Vocabulary, supervised_tags: list[str], key
     return LexicalFit(source, tags, tag_counts, kept, y, p, int(labels.nnz))
 
 
-def lexical_threshold(P, Y: np.ndarray, thresholds: np.ndarray, global_threshold: float,
+def lexical_threshold(P, Y: np.ndarray | TagMatrix, thresholds: np.ndarray, global_threshold: float,
                       fit: LexicalFit) -> float:
     """The one threshold of the tags with no linear scorer: the one maximising micro-F1 over every tag the editors
     gave, the supervised tags (out-of-fold probabilities ``P`` against ``Y``: an array, or anything read a block

@@ -37,7 +37,7 @@ from .neighbours import build_index, kept_articles
 from .rerank import learn_second_stage
 from .solvers import RidgeSettings, fit_ridge
 from .workdir import WorkDir, as_columns
-from .targets import (Targets, checked_y, given_vocabulary, indicator_targets, tag_list_targets, tag_names)
+from .targets import (TagMatrix, Targets, checked_y, given_vocabulary, indicator_targets, tag_list_targets, tag_names)
 
 __all__ = ["Fitted", "Analysed", "fit", "check_loadable", "MIN_NORM_SHARE", "PARTITION_SIZE"]
 
@@ -184,7 +184,7 @@ def document_tags(targets: Targets, classes: np.ndarray) -> sp.csr_matrix:
     """Documents x ``classes`` (the model's tags, in its order), 1 where the document has the tag: every tag of its
     tag list that the model has a column for, or its row of an indicator matrix."""
     if targets.keyed is None:
-        return sp.csr_matrix(targets.Y)
+        return targets.Y.tocsr()
     from ..tags import tag_key
     column = {tag_key(str(t)): j for j, t in enumerate(classes)}
     cols = [sorted(column[k] for k in keys if k in column) for keys in targets.keyed]
@@ -345,7 +345,7 @@ def learn_lexical(p: Mapping, targets: Targets, data: Analysed, oof, calibration
                                 data.titles, oof, calibration, analyzer, random_state=p["random_state"], cv=p["cv"])
 
 
-def tune(oof, Y: np.ndarray, calibration: np.ndarray, lexical: LexicalFit | None,
+def tune(oof, Y: np.ndarray | TagMatrix, calibration: np.ndarray, lexical: LexicalFit | None,
          shrinkage: float) -> tuple[np.ndarray, float]:
     """Every tag's threshold and the global one, tuned on the out-of-fold probabilities as tagging gives them:
     ``oof`` (raw scores: :class:`~tagger.learning.workdir.ScoreColumns`, or an array) calibrated, and fused with

@@ -28,6 +28,7 @@ import scipy.sparse as sp
 
 from ..progress import progress
 from .features import Rows, as_rows, rescale_columns
+from .targets import TagMatrix
 from .workdir import Parts, ScoreColumns, WorkDir, load_coefficients, load_rows, rows_at_once
 
 __all__ = ["DUAL_MAX_DOCS", "CHUNK", "RidgeSettings", "RidgeFit", "fit_ridge", "gram_matrix", "dual_coefficients",
@@ -192,18 +193,30 @@ def solve_part(part: tuple[sp.csr_matrix | tuple, np.ndarray], alpha: float) -> 
     X, Y = part
     if isinstance(X, tuple):
         X = load_rows(X)
+    if isinstance(Y, TagMatrix):
+        Y = Y.toarray()
     check_memory(X.shape[0], Y.shape[1], "a part")
     return dual_coefficients(gram_matrix(X), Y, alpha, overwrite=True).astype(np.float32)
 
 
-def partitioned_coefficients(X: sp.csr_matrix, Y: np.ndarray, alpha: float, parts: list[np.ndarray], what: str,
-                             verbose: bool = False, engine=None) -> np.ndarray:
+def _part_labels(Y: np.ndarray | TagMatrix, docs: np.ndarray, engine) -> np.ndarray | TagMatrix:
+    """Documents ``docs``' labels as a part's solve is given them: an array here, the tags given (a
+    :class:`~tagger.learning.targets.TagMatrix`) where they travel to a cluster's worker (an array would be a
+    byte a tag: 13 MB a part of 7,700 articles x 1,665 tags)."""
+    if engine.name != "local" and isinstance(Y, TagMatrix):
+        return Y.take(docs)
+    return Y[docs]
+
+
+def partitioned_coefficients(X: sp.csr_matrix, Y: np.ndarray | TagMatrix, alpha: float, parts: list[np.ndarray],
+                             what: str, verbose: bool = False, engine=None) -> np.ndarray:
     """Each part's dual coefficients (``dual_coefficients`` of its own Gram matrix), stacked: n_docs x n_tags.
     The parts are solved by ``engine`` (a :mod:`tagger.learning.engines` engine; default: here, in turn)."""
     from .engines import LocalEngine
     engine = engine or LocalEngine()
     A = np.zeros(Y.shape, dtype=np.float32)
-    work = ((X[part], Y[part]) for part in parts) if engine.name == "local" else [(X[p], Y[p]) for p in parts]
+    work = ((X[part], Y[part]) for part in parts) if engine.name == "local" else [
+        (X[p], _part_labels(Y, p, engine)) for p in parts]
     for part, coefficients in zip(parts, engine.map(solve_part, _Sized(work, len(parts)), alpha,
                                                     what=f"{what}: dual solves", verbose=verbose)):
         A[part] = coefficients
@@ -378,8 +391,8 @@ class _WholeRidge:
         self.s, self.dual = settings, dual
         self.gram: np.ndarray | None = None
 
-    def prepare(self, rows: Rows, Y: np.ndarray, what: str, lap: Callable[[str], None]) -> None:
-        self._solve(rows.all(), Y, lap)
+    def prepare(self, rows: Rows, Y, what: str, lap: Callable[[str], None]) -> None:
+        self._solve(rows.all(), Y[:] if self.dual else Y, lap)  # (the dual solve reads Y whole, as an array)
 
     def rescale(self, scale: np.ndarray, what: str, lap: Callable[[str], None]) -> None:
         self._solve(rescale_columns(self.X, scale), self.Y, lap)
@@ -427,7 +440,7 @@ class _PartitionedRidge:
         self.X: sp.csr_matrix | None = None  # all the rows (fewer parts than folds: a small archive)
         self.A: np.ndarray | None = None
 
-    def prepare(self, rows: Rows, Y: np.ndarray, what: str, lap: Callable[[str], None]) -> None:
+    def prepare(self, rows: Rows, Y: np.ndarray | TagMatrix, what: str, lap: Callable[[str], None]) -> None:
         self.Y, self.n_features = Y, rows.shape[1]
         if self.stored is None:
             self.X = rows.all()
@@ -457,9 +470,10 @@ class _PartitionedRidge:
         else:
             stored = self.stored
             if self.engine.sees(self.work.path):  # the rows are read where each part is solved
-                work = ((stored.where(p), Y[part]) for p, part in enumerate(self.parts))
+                work = ((stored.where(p), _part_labels(Y, part, self.engine)) for p, part in enumerate(self.parts))
             else:  # sent to the cluster as it asks for them
-                work = ((sp.csr_matrix(stored.rows(p), copy=True), Y[part]) for p, part in enumerate(self.parts))
+                work = ((sp.csr_matrix(stored.rows(p), copy=True), _part_labels(Y, part, self.engine))
+                        for p, part in enumerate(self.parts))
             solved = self.engine.map(solve_part, _Sized(work, self.k), alpha, what=f"{what}: dual solves",
                                      verbose=self.s.verbose)
             for p, coefficients in enumerate(solved):
@@ -535,7 +549,7 @@ def _row_groups(X: sp.csr_matrix, docs: np.ndarray, n_tags: int) -> Iterator[tup
         yield group, X[group]
 
 
-def fit_ridge(X, Y: np.ndarray, offset: sp.csr_matrix, solver: str, settings: RidgeSettings, work: WorkDir,
+def fit_ridge(X, Y: np.ndarray | TagMatrix, offset: sp.csr_matrix, solver: str, settings: RidgeSettings, work: WorkDir,
               engine=None, lap: Callable[[str], None] = lambda what: None) -> RidgeFit:
     """Ridge scorers of every tag of 0/1 ``Y`` on TF-IDF rows ``X`` (a matrix, or
     :class:`~tagger.learning.features.Rows`) with ``solver`` (``"dual"``, ``"primal"`` or
