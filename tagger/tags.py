@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable, Mapping
 
@@ -61,7 +62,7 @@ def normalize_tag(raw: object) -> str | None:
     tag = tag.upper()
     if MARK_CHAR.search(tag):  # (upper case writes a few letters as base + mark: ΐ as Ϊ́)
         tag = join_words(tag)
-    return tag
+    return sys.intern(tag)  # (one string a tag, not one an article: an archive's tags repeat a few thousand)
 
 
 def tag_key(tag: str) -> str:

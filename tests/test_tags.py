@@ -86,3 +86,13 @@ def test_a_canonical_tag_is_its_own_canonical_form():
         tag = normalize_tag(raw)
         assert tag is None or normalize_tag(tag) == tag, (raw, tag)
     assert normalize_tag("ΐ") == normalize_tag("Ϊ") == "Ϊ" and normalize_tag("ǰ") == "J"
+
+
+def test_equal_tags_of_many_articles_are_one_string():
+    from tagger import Article
+    built = ["".join(["ЭКО", "НОМИКА"]), "  #экономика ", "Экономика"]
+    tags = [normalize_tag(raw) for raw in built]
+    assert tags[0] == "ЭКОНОМИКА" and all(t is tags[0] for t in tags)
+    first = Article("", "a", tags=["экономика", "спорт"])
+    second = Article("", "b", tags=["Спорт", "ЭКОНОМИКА"])
+    assert first.tags[0] is second.tags[1] and first.tags[1] is second.tags[0]
