@@ -199,6 +199,33 @@ def test_the_script_reads_texts_again_instead_of_keeping_them(tmp_path, capsys):
         list(documents(paths, light))
 
 
+def test_a_source_task_is_sent_places_and_checks_not_articles(tmp_path):
+    """A worker that reads a corpus file is told which of its articles to read by their places and 8 bytes of each
+    (16 bytes an article, whatever the article holds), reads the documents the script reads, and notices a file
+    that changed since."""
+    import pickle
+
+    from tagger.learning.training import CorpusDocuments, read_articles, source_documents
+    first, second = corpus_file(tmp_path / "a.jsonl.gz", 120, 1), corpus_file(tmp_path / "b.jsonl.gz", 100, 2)
+    paths = [str(first), str(second)]
+    light, _ = read_articles(paths, verbose=False, keep_text=False)
+    full, _ = read_articles(paths, verbose=False)
+    picked = [a for i, a in enumerate(light) if i % 3]
+    sources = CorpusDocuments(paths, picked).sources()
+    assert [path for path, _ in sources] == paths
+    assert len(pickle.dumps([source for _, source in sources])) < 16 * len(picked) + 2_000
+    read = [d for _, source in sources for d in source_documents(source)]
+    assert read == [a.document for i, a in enumerate(full) if i % 3]
+    with pytest.raises(ValueError, match="in the order read"):
+        CorpusDocuments(paths, picked[::-1]).sources()
+    second.write_bytes(first.read_bytes())  # other articles in the same places
+    with pytest.raises(ValueError, match="changed while training: .* place 2 "):
+        [d for _, source in sources for d in source_documents(source)]
+    second.write_bytes(b"")
+    with pytest.raises(ValueError, match="changed while training: 0 of 66"):
+        list(source_documents(sources[1][1]))
+
+
 def load_model_of(clf, tmp_path):
     clf.save(tmp_path / "mem.tagger")
     return load_model(tmp_path / "mem.tagger")

@@ -10,6 +10,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .classifier import TagClassifier
 from ..corpus import Article, read_corpus, split_corpus
 from ..deprecation import moved
@@ -230,10 +232,33 @@ def documents(paths: Sequence[str], wanted: Sequence[Article], errors: str = "ra
         raise ValueError(f"the sources changed while training: {found:,} of {len(want):,} articles found again")
 
 
+def _check_of(article: Article) -> int:
+    """8 bytes that tell an article read again from its source from another: of its id and its text's key."""
+    from ..corpus import text_key
+    digest = hashlib.blake2b(f"{article.id}\0{text_key(article)}".encode("utf-8", "surrogatepass"), digest_size=8)
+    return int.from_bytes(digest.digest(), "little")
+
+
 def source_documents(source: tuple):
-    """The documents of one of :meth:`CorpusDocuments.sources` (a task's input: read where the task runs)."""
-    path, wanted, errors = source
-    return documents([path], wanted, errors)
+    """The documents of one of :meth:`CorpusDocuments.sources` (a task's input: read where the task runs): the
+    articles of a source at the given places (ascending), each checked to be the one read before."""
+    path, places, checks, errors = source
+    wanted = zip(places.tolist(), checks.tolist())
+    place, check = next(wanted, (None, None))
+    found = 0
+    items, _ = _source(path, errors)
+    for at, article in enumerate(items):
+        if at != place:
+            continue
+        if _check_of(article) != check:
+            raise ValueError(f"the sources changed while training: {path} holds another article in place {at + 1} "
+                             "now")
+        found += 1
+        yield article.document
+        place, check = next(wanted, (None, None))
+    if found != len(places):
+        raise ValueError(f"the sources changed while training: {found:,} of {len(places):,} articles of {path} "
+                         "found again")
 
 
 class CorpusDocuments:
@@ -249,14 +274,22 @@ class CorpusDocuments:
 
     def sources(self) -> list[tuple[str, tuple]]:
         """``(path, source)`` for each source holding wanted articles, in the order read; ``source`` is what
-        :func:`source_documents` reads that source's documents from (its path, its wanted articles, the
-        errors policy)."""
-        from dataclasses import replace
-        by_source: dict[int, list[Article]] = {}
+        :func:`source_documents` reads that source's documents from: its path, the wanted articles' places in it
+        and 8 bytes of each to check it by (a task's input: 16 bytes an article, not the articles), the errors
+        policy."""
+        by_source: dict[int, tuple[list[int], list[int]]] = {}
         for article in self.wanted:
             index, place = article.extra["at"]
-            by_source.setdefault(index, []).append(replace(article, extra={**article.extra, "at": (0, place)}))
-        return [(self.paths[i], (self.paths[i], by_source[i], self.errors)) for i in sorted(by_source)]
+            places, checks = by_source.setdefault(index, ([], []))
+            places.append(place)
+            checks.append(_check_of(article))
+        out = []
+        for i in sorted(by_source):
+            places, checks = np.array(by_source[i][0], dtype=np.int64), np.array(by_source[i][1], dtype=np.uint64)
+            if len(places) > 1 and (np.diff(places) <= 0).any():
+                raise ValueError("CorpusDocuments needs articles from read_articles, each once, in the order read")
+            out.append((self.paths[i], (self.paths[i], places, checks, self.errors)))
+        return out
 
     #: reads one of :meth:`sources` (a module's function: a cluster's task can be sent it)
     read_source = staticmethod(source_documents)
