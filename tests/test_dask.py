@@ -204,13 +204,17 @@ def test_the_training_script_on_a_cluster(client, tmp_path):
 @pytest.mark.parametrize("shared", [True, False])
 def test_workers_read_the_corpus_files_they_see(client, tmp_path, monkeypatch, shared):
     """Training on a corpus of several files: where every worker sees them, each file is read and analysed by a
-    worker (the driver sends where the file is and which of its articles to take, never a text); where they do
-    not, the driver reads the texts and sends them in chunks.  Either way the model is local training's."""
+    worker (the driver sends where the file is and which of its articles to take, never a text, and the worker
+    writes the stem ids in the work directory); where they do not, the driver reads the texts and sends them in
+    chunks.  Either way the model is local training's."""
     import numpy as np
 
+    import os
+
     from tagger.learning import engines
-    from tagger.learning.features import count_chunk
+    from tagger.learning.features import DocumentFrequencies, count_chunk
     from tagger.learning.pipeline import analyse_source
+    from tagger.learning.workdir import Sequences
     from tagger.learning.workflow import Training
     texts, tags = make_corpus(240, seed=11)
     articles = [Article(title=t.split(".")[0], text=t, tags=tuple(ts), id=str(i))
@@ -229,6 +233,20 @@ def test_workers_read_the_corpus_files_they_see(client, tmp_path, monkeypatch, s
         return original(self, fn, items, *args, **kw)
 
     monkeypatch.setattr(engines.DaskEngine, "map", spying)
+    kinds, stored, left = [], [], []  # how each task's stem ids came back; the files they were in; those left
+    merged = DocumentFrequencies.merged.__func__
+
+    def watching(cls, states, *args, **kw):
+        def seen():
+            for state in states:
+                kinds.append(type(state[1]))
+                stored.extend([state[1].work.path] if isinstance(state[1], Sequences) else [])
+                yield state
+        out = merged(cls, seen(), *args, **kw)
+        left.extend(path for path in stored if os.path.exists(path))
+        return out
+
+    monkeypatch.setattr(DocumentFrequencies, "merged", classmethod(watching))
     if not shared:
         monkeypatch.setattr(engines.DaskEngine, "sees", lambda self, path: False)
     overrides = {"min_tag_count": 5, "min_df": 1, "solver": "partitioned", "partition_size": 40}
@@ -243,8 +261,11 @@ def test_workers_read_the_corpus_files_they_see(client, tmp_path, monkeypatch, s
         fitted = sum(len(s[1]) for s in sent["analyse_source"])
         assert fitted == local.n_documents_  # (each article's place and check, never its text)
         assert all(s[1].dtype == np.int64 and s[2].dtype == np.uint64 for s in sent["analyse_source"])
+        # each worker wrote its stem ids in the work directory, read and removed as the counts were merged
+        assert kinds == [Sequences] * 3 and all(p.startswith(str(tmp_path / "work")) for p in stored) and not left
     else:
         assert set(sent) == {"count_chunk"} and all(isinstance(t, str) for chunk in sent["count_chunk"] for t in chunk)
+        assert kinds and set(kinds) == {list}  # (sent back: the workers do not see the work directory)
     assert remote.features_.terms_ == local.features_.terms_
     np.testing.assert_array_equal(remote.coef_.toarray(), local.coef_.toarray())
     np.testing.assert_array_equal(remote.thresholds_, local.thresholds_)

@@ -170,10 +170,11 @@ class DocumentFrequencies:
                 self._runs.append(_merge(self._runs.pop(), self._runs.pop()))
 
     def state(self) -> tuple:
-        """What a chunk counted, to be merged elsewhere (:meth:`merged`): stems, per-document ids, unigram
-        document frequencies, bigram codes and their document frequencies."""
+        """What a chunk counted, to be merged elsewhere (:meth:`merged`): stems, per-document ids (a list, or the
+        :class:`~tagger.learning.workdir.Sequences` they were written to), unigram document frequencies, bigram
+        codes and their document frequencies."""
         codes, counts = self._bigram_df()
-        return self.stems, self.ids[:], self._unigram_df, codes, counts
+        return self.stems, self.ids[:] if self.ids.work is None else self.ids.sealed(), self._unigram_df, codes, counts
 
     @classmethod
     def merged(cls, states: Iterable[tuple], analyzer: Analyzer, ngram_range: tuple[int, int],
@@ -190,6 +191,8 @@ class DocumentFrequencies:
                     out.stems.append(stem)
                 to_global[i] = sid
             out.ids.extend(to_global[a].astype(np.int32) for a in ids)
+            if isinstance(ids, Sequences):  # (a task's file, read: removed)
+                ids.work.close()
             df = np.zeros(len(out.stems), dtype=np.int64)
             df[: len(out._unigram_df)] = out._unigram_df
             np.add.at(df, to_global[: len(unigram_df)], unigram_df)
@@ -302,9 +305,11 @@ class DocumentFrequencies:
         return np.sqrt(np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel())
 
 
-def count_chunk(texts: list[str], analyzer: Analyzer, ngram_range: tuple[int, int]) -> tuple:
-    """The :meth:`DocumentFrequencies.state` of one chunk of texts (a task of a training engine)."""
-    counted = DocumentFrequencies(analyzer, ngram_range)
+def count_chunk(texts: list[str], analyzer: Analyzer, ngram_range: tuple[int, int], store: str | None = None) -> tuple:
+    """The :meth:`DocumentFrequencies.state` of one chunk of texts (a task of a training engine); ``store``: a
+    folder of the fit's work directory where the task writes the texts' stem ids (which :meth:`~DocumentFrequencies.
+    merged` reads a block at a time and removes), instead of sending them back (~1.2 KB an article)."""
+    counted = DocumentFrequencies(analyzer, ngram_range, None if store is None else WorkDir(store))
     for batch in chunks(texts, BATCH):
         counted.add_many(batch)
     return counted.state()

@@ -269,13 +269,16 @@ def analyse(p: Mapping, texts: Iterable[str], n_texts: int, targets: Targets, an
     verbose = p["verbose"]
     if ngram_range[1] <= 2:
         sources = _sources_seen(given, engine)
+        # (where the workers see the work directory, each task writes its texts' stem ids there)
+        store = work.path if engine.name != "local" and work is not None and engine.sees(work.path) else None
         if sources is not None:  # each source read and analysed by a worker, the results merged in order
             results = engine.map(analyse_source, sources, given.read_source, analyzer, ngram_range, p["lead_chars"],
-                                 headlines is not None, what="analysing sources", verbose=verbose)
+                                 headlines is not None, store, what="analysing sources", verbose=verbose)
             counted = DocumentFrequencies.merged(_gathered(results, leads, titles, headlines), analyzer,
                                                  ngram_range, work)
         elif engine.name != "local":  # chunks read here, analysed on the cluster, merged in order
-            states = engine.map(count_chunk, chunks(texts), analyzer, ngram_range, what="analysing", verbose=verbose)
+            states = engine.map(count_chunk, chunks(texts), analyzer, ngram_range, store, what="analysing",
+                                verbose=verbose)
             counted = DocumentFrequencies.merged(states, analyzer, ngram_range, work)
         else:
             counted = DocumentFrequencies(analyzer, ngram_range, work)
@@ -309,14 +312,16 @@ def _sources_seen(texts, engine) -> list | None:
 
 
 def analyse_source(source, read, analyzer: Analyzer, ngram_range: tuple[int, int], lead_chars: int,
-                   with_headlines: bool) -> tuple:
+                   with_headlines: bool, store: str | None = None) -> tuple:
     """One source's texts (``read(source)``, read where this task runs) analysed as :func:`analyse` analyses a
-    stream: their :meth:`~tagger.learning.features.DocumentFrequencies.state`, leads, titles' numbers of words
-    and (``with_headlines``) titles."""
+    stream: their :meth:`~tagger.learning.features.DocumentFrequencies.state` (the stem ids written to ``store``,
+    if given: see :func:`~tagger.learning.features.count_chunk`), leads, titles' numbers of words and
+    (``with_headlines``) titles."""
     leads: list[str] = []
     titles: list[int] = []
     headlines: list[str] | None = [] if with_headlines else None
-    state = count_chunk(_read(read(source), leads, lead_chars, titles, analyzer, headlines), analyzer, ngram_range)
+    state = count_chunk(_read(read(source), leads, lead_chars, titles, analyzer, headlines), analyzer, ngram_range,
+                        store)
     return state, leads, titles, headlines
 
 

@@ -344,6 +344,12 @@ class Sequences:
         self._offsets.extend((end + np.cumsum([len(a) for a in self._pending])).tolist())
         self._pending = []
 
+    def sealed(self) -> "Sequences":
+        """These sequences with every array written to the file (so that another process that sees it reads them
+        by :meth:`take` and iteration)."""
+        self._flush()
+        return self
+
     def take(self, docs) -> list[np.ndarray]:
         """The arrays of documents ``docs`` (indices), in their order."""
         if self.work is None:
