@@ -14,7 +14,8 @@ from tagger.learning.calibration import fit_calibration, tune_thresholds
 from tagger.learning.features import Rows
 from tagger.learning.solvers import (RidgeSettings, _PartitionedRidge, fit_ridge, partitioned_coefficients,
                                      partitions, weights_of_coefficients)
-from tagger.learning.workdir import Parts, ScoreColumns, Sequences, WorkDir, column_blocks, load_rows
+from tagger.learning.workdir import (DenseColumns, Parts, ScoreColumns, Sequences, WorkDir, column_blocks,
+                                     load_rows)
 
 
 def _problem(n_docs: int, n_features: int = 300, n_tags: int = 40, seed: int = 0):
@@ -267,6 +268,24 @@ def test_the_best_cut_of_a_ranking_is_the_same_a_block_at_a_time(monkeypatch):
         for block in (1, 7, 2**22):
             monkeypatch.setattr(calibration, "F1_BLOCK", block)
             assert calibration.best_f1_threshold(p, y) == pytest.approx(expected, rel=0, abs=0)
+
+
+def test_the_global_threshold_is_the_best_cut_of_every_score_of_its_documents(monkeypatch):
+    """The global threshold ranks its documents' scores (negated as they are gathered, not copied): the cut is
+    best_f1_threshold's over their every document x tag score, ties included, also where the documents are a
+    sample of the archive's."""
+    from tagger.learning import calibration
+    from tagger.learning.targets import TagMatrix
+    rng = np.random.default_rng(9)
+    P = np.round(rng.random((300, 13)), 2)
+    P[:, 5] = 0.0
+    Y = (rng.random(P.shape) < P).astype(np.int8)
+    for docs in (1_000, 120):
+        monkeypatch.setattr(calibration, "GLOBAL_THRESHOLD_DOCS", docs)
+        rows = slice(None) if docs >= 300 else np.sort(np.random.default_rng(0).choice(300, docs, replace=False))
+        expected = calibration.best_f1_threshold(P[rows].ravel(), Y[rows].ravel())[0]
+        assert calibration.best_global_threshold(P, Y) == expected
+        assert calibration.best_global_threshold(DenseColumns(P), TagMatrix(Y)) == expected
 
 
 def test_pruning_keeps_each_rows_largest_weights():

@@ -127,6 +127,14 @@ def best_f1_threshold(p: np.ndarray, y: np.ndarray, n_positives: float | None = 
     between two scores, and that F1.  ``tp`` true positives and ``predicted`` choices made elsewhere count too,
     against ``n_positives`` positives in all (default ``y``'s)."""
     order = np.argsort(-p, kind="stable")
+    best, best_f1 = _best_cut(order, y, n_positives, tp, predicted)
+    return _midpoint(p[order[best:best + 2]]), best_f1
+
+
+def _best_cut(order: np.ndarray, y: np.ndarray, n_positives: float | None = None, tp: float = 0,
+              predicted: float = 0) -> tuple[int, float]:
+    """Where to cut the ranking ``order`` (indices of scores, best first) of 0/1 ``y`` for the best F1 (see
+    :func:`best_f1_threshold`): the place of the last score chosen, and that F1."""
     n_positives = np.sum(y, dtype=np.float64) if n_positives is None else n_positives
     # F1 of each cut, a block of the ranking at a time (the global threshold ranks millions of scores): the counts
     # are whole numbers, so the running count carried from block to block is exact
@@ -140,9 +148,12 @@ def best_f1_threshold(p: np.ndarray, y: np.ndarray, n_positives: float | None = 
         if f1[k] > best_f1:
             best, best_f1 = start + k, float(f1[k])
         found = counts[-1]
-    ps = p[order[best:best + 2]]
-    threshold = (ps[0] + ps[1]) / 2 if len(ps) > 1 else ps[0] / 2
-    return float(threshold), best_f1
+    return best, best_f1
+
+
+def _midpoint(ps: np.ndarray) -> float:
+    """The threshold between the last score chosen and the next (half the last, if none follows)."""
+    return float((ps[0] + ps[1]) / 2 if len(ps) > 1 else ps[0] / 2)
 
 
 def best_global_threshold(P, Y: np.ndarray | TagMatrix, seed: int = 0) -> float:
@@ -152,10 +163,15 @@ def best_global_threshold(P, Y: np.ndarray | TagMatrix, seed: int = 0) -> float:
     rows = slice(None)
     if P.shape[0] > GLOBAL_THRESHOLD_DOCS:
         rows = np.sort(np.random.default_rng(seed).choice(P.shape[0], GLOBAL_THRESHOLD_DOCS, replace=False))
-    sample = np.empty((len(np.arange(P.shape[0])[rows]), P.shape[1]))
+    # the scores negated as they are gathered, so that the ranking needs no negated copy of them all (the sample
+    # of 20,000 documents x 1,665 tags is 266 MB)
+    negated = np.empty((len(np.arange(P.shape[0])[rows]), P.shape[1]))
     for cols in column_blocks(*P.shape[::-1]):
-        sample[:, cols] = P.columns(cols)[rows]
-    return best_f1_threshold(sample.ravel(), Y[rows].ravel())[0]
+        negated[:, cols] = -P.columns(cols)[rows]
+    negated = negated.ravel()
+    order = np.argsort(negated, kind="stable")
+    best, _ = _best_cut(order, Y[rows].ravel())
+    return _midpoint(-negated[order[best:best + 2]])
 
 
 def tune_thresholds(P, Y: np.ndarray | TagMatrix, min_positives: int = 5,
