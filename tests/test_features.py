@@ -124,3 +124,25 @@ def test_counting_stem_ids_equals_term_lists(ngram_range, min_df, max_df, max_fe
     assert (X != X_ref).nnz == 0 and X.shape == X_ref.shape
     assert got.compiled().stems == ref.compiled().stems  # the model file's arrays come out the same
     np.testing.assert_array_equal(got.compiled().bigram_codes, ref.compiled().bigram_codes)
+
+
+def test_counting_ends_with_the_rows_kept_and_the_counts_let_go():
+    """Once the vocabulary is chosen the word table and bigram counts go; every row, norm and document frequency
+    reads as before, and counting more or choosing again is refused instead of giving another vocabulary."""
+    from tagger.analysis import Analyzer
+    from tagger.learning.features import DocumentFrequencies
+    texts = ["Путин заявил о санкциях против Ирана", "Роскосмос запустил спутник", "сборная и матч", ""] * 20
+    counted = DocumentFrequencies(Analyzer((1, 2)), (1, 2))
+    counted.add_many(texts)
+    features = counted.features(2, 0.9, None)
+    before = (counted.matrix(features), counted.norms(features), counted.stem_frequencies())
+    counted.counted_all()
+    assert counted._words is None and counted._runs == []
+    after = (counted.matrix(features), counted.norms(features), counted.stem_frequencies())
+    assert (before[0] != after[0]).nnz == 0
+    np.testing.assert_array_equal(before[1], after[1])
+    np.testing.assert_array_equal(before[2], after[2])
+    with pytest.raises(RuntimeError, match="all counted"):
+        counted.add_many(texts)
+    with pytest.raises(RuntimeError, match="all counted"):
+        counted.features(2, 0.9, None)

@@ -144,6 +144,7 @@ class DocumentFrequencies:
     def add_many(self, texts: Sequence[str]) -> None:
         """Count documents: a few hundred at a time look their words up together (see
         :func:`tagger.features.word_values`), several times faster than one at a time."""
+        self._counting()
         ids, lengths = word_values(texts, self.analyzer, self._words, self._ids_of_stems)
         for doc in np.split(ids, np.cumsum(lengths)[:-1]) if len(texts) else []:
             self._count(doc[doc != SKIP].astype(np.int32))
@@ -214,6 +215,7 @@ class DocumentFrequencies:
     def features(self, min_df: int = 2, max_df: float = 0.5, max_features: int | None = None) -> TfidfFeatures:
         """The vocabulary and idf, chosen as :func:`fit_tfidf` chooses them (same terms, same order), with arrays
         of stem ids and bigram codes instead of a string a term."""
+        self._counting()
         self._flush()
         n_docs = self.n_documents
         if n_docs == 0:
@@ -257,6 +259,17 @@ class DocumentFrequencies:
                                       np.flatnonzero(is_bigram).astype(np.int32))
         self._compiled_of = compiled_of
         return TfidfFeatures(_idf(df, n_docs), compiled=compiled)
+
+    def _counting(self) -> None:
+        if self._words is None:
+            raise RuntimeError("these documents were all counted (counted_all): count them again to add some or "
+                               "to choose another vocabulary")
+
+    def counted_all(self) -> None:
+        """No document is counted after this (the vocabulary is chosen): the word lookup table and the bigrams'
+        document frequencies go (a bigram's 16 bytes: millions of them in a large archive), the stem ids stay."""
+        self._flush()
+        self._words, self._runs = None, []
 
     def _stem_ranks(self) -> np.ndarray:
         """Each stem's place among the stems sorted as strings."""

@@ -285,6 +285,7 @@ def analyse(p: Mapping, texts: Iterable[str], n_texts: int, targets: Targets, an
             for batch in chunks(progress(texts, "analysing", n_texts, enabled=verbose, unit="docs"), BATCH):
                 counted.add_many(batch)
         features = counted.features(p["min_df"], p["max_df"], p["max_features"])
+        counted.counted_all()
         say(f"document frequencies of {len(counted.stems):,} stems in {time.monotonic() - start:.1f} s", verbose)
         rows = Rows(counted=counted, features=features)
     else:
