@@ -549,8 +549,8 @@ def _row_groups(X: sp.csr_matrix, docs: np.ndarray, n_tags: int) -> Iterator[tup
         yield group, X[group]
 
 
-def fit_ridge(X, Y: np.ndarray | TagMatrix, offset: sp.csr_matrix, solver: str, settings: RidgeSettings, work: WorkDir,
-              engine=None, lap: Callable[[str], None] = lambda what: None) -> RidgeFit:
+def fit_ridge(X, Y: np.ndarray | TagMatrix, offset: sp.csr_matrix, solver: str, settings: RidgeSettings,
+              work: WorkDir, engine=None, lap: Callable[[str], None] = lambda what: None) -> RidgeFit:
     """Ridge scorers of every tag of 0/1 ``Y`` on TF-IDF rows ``X`` (a matrix, or
     :class:`~tagger.learning.features.Rows`) with ``solver`` (``"dual"``, ``"primal"`` or
     ``"partitioned"``, the last on ``engine``): a first unpruned fit rates the features (``relevance_power``),
@@ -580,4 +580,5 @@ def fit_ridge(X, Y: np.ndarray | TagMatrix, offset: sp.csr_matrix, solver: str, 
         for docs, rows in held_out:
             oof.put(docs, (rows @ W.T).toarray() + b + offset[docs].toarray())
             fold[docs] = k
+    lap(f"the {settings.cv} folds' and the final weights, out-of-fold scores of {Y.shape[0]:,} documents")
     return RidgeFit(scale, oof, coef, intercept, ridge.take, fold)
