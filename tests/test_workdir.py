@@ -194,6 +194,27 @@ def test_the_blocks_of_a_pass_reuse_their_threads_memory(tmp_path):
         assert buffers.block is not memory and buffers.block.size == 4 * X.shape[1] * 17 and seen[-1]
 
 
+def test_out_of_fold_scores_are_the_same_however_many_documents_are_scored_at_once(tmp_path, monkeypatch):
+    """A held-out part is scored a bounded block of its documents at a time (a part of 8,000 articles x 1,665 tags
+    is 107 MB of scores, and its product and sums as much again): each document's scores are those of the whole
+    part scored at once, to the bit."""
+    from tagger.learning import workdir
+    from tagger.learning.engines import LocalEngine
+    X, Y = _problem(1_800, n_features=300, n_tags=100)
+    lead = sp.random(*Y.shape, density=0.02, format="csr", random_state=3)
+    settings = RidgeSettings(alpha=0.1, max_weights_per_tag=50, relevance_power=0.35, cv=3, partition_size=600,
+                             random_state=0)
+    scores = []
+    for entries, where in ((2**23, "whole"), (2**14, "blocks")):  # (parts of 600 documents; blocks of 256)
+        monkeypatch.setattr(workdir, "ENTRIES_AT_ONCE", entries)
+        with WorkDir(tmp_path / where) as work:
+            ridge = fit_ridge(Rows(X), Y, lead, "partitioned", settings, work, LocalEngine())
+            scores.append((ridge.oof.columns(np.arange(100)), len(ridge.oof._groups)))
+    (whole, n_whole), (blocks, n_blocks) = scores
+    assert n_whole == 3 and n_blocks == 9  # (each part's scores written in 3 blocks)
+    np.testing.assert_array_equal(whole, blocks)
+
+
 def _peak_bytes(n_docs: int, tmp_path) -> int:
     X, Y = _problem(n_docs, n_features=300, n_tags=100)
     lead = sp.csr_matrix(Y.shape, dtype=np.float64)

@@ -573,12 +573,15 @@ def fit_ridge(X, Y: np.ndarray | TagMatrix, offset: sp.csr_matrix, solver: str, 
     prune = pruner(settings.max_weights_per_tag)
     oof = ScoreColumns(*Y.shape, work)
     fold = np.zeros(Y.shape[0], dtype=np.int64)
+    size = rows_at_once(Y.shape[1])  # (documents scored at once: a bounded documents x tags block, 64 MB)
     for k, (held_out, W, b) in enumerate(ridge.fits(prune)):
         if held_out is None:  # (the last: the final fit)
             coef, intercept = W, b
             break
         for docs, rows in held_out:
-            oof.put(docs, (rows @ W.T).toarray() + b + offset[docs].toarray())
+            for start in range(0, len(docs), size):
+                some = slice(start, start + size)
+                oof.put(docs[some], (rows[some] @ W.T).toarray() + b + offset[docs[some]].toarray())
             fold[docs] = k
     lap(f"the {settings.cv} folds' and the final weights, out-of-fold scores of {Y.shape[0]:,} documents")
     return RidgeFit(scale, oof, coef, intercept, ridge.take, fold)
