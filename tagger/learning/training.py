@@ -209,27 +209,15 @@ def prepare_tags(articles: Sequence[Article], normalizer: TagNormalizer, min_tag
 
 
 def documents(paths: Sequence[str], wanted: Sequence[Article], errors: str = "raise"):
-    """The documents (title and text) of ``wanted`` — articles read from ``paths`` by :func:`read_articles`,
-    in the order they were read — read again from the sources, one at a time."""
-    from ..corpus import text_key
-    want = {a.extra.get("at"): a for a in wanted}
-    if len(want) != len(wanted) or None in want:
+    """The documents (title and text) of ``wanted`` — articles read from ``paths`` by :func:`read_articles` —
+    read again from the sources, one at a time, in the order they were read; each checked to be the article read
+    before (:func:`source_documents`, a source after another)."""
+    at = [a.extra.get("at") for a in wanted]
+    if None in at or len(set(at)) != len(at):
         raise ValueError("documents() needs articles from read_articles, each once, in the order read")
-    found = 0
-    for index, path in enumerate(paths):
-        if not any(at[0] == index for at in want):
-            continue
-        items, _ = _source(path, errors)
-        for place, article in enumerate(items):
-            light = want.get((index, place))
-            if light is not None:
-                if article.id != light.id or text_key(article) != text_key(light):
-                    raise ValueError(f"the sources changed while training: {path} holds another article in "
-                                     f"place {place + 1} now")
-                found += 1
-                yield article.document
-    if found != len(want):
-        raise ValueError(f"the sources changed while training: {found:,} of {len(want):,} articles found again")
+    in_order = sorted(wanted, key=lambda a: a.extra["at"])
+    for _, source in CorpusDocuments(paths, in_order, errors).sources():
+        yield from source_documents(source)
 
 
 def _check_of(article: Article) -> int:
