@@ -37,7 +37,8 @@ from .neighbours import build_index, kept_articles
 from .rerank import learn_second_stage
 from .solvers import RidgeSettings, fit_ridge
 from .workdir import WorkDir, as_columns
-from .targets import (TagMatrix, Targets, checked_y, given_vocabulary, indicator_targets, tag_list_targets, tag_names)
+from .targets import (TagMatrix, Targets, checked_y, given_vocabulary, indicator_targets, ones_at, tag_list_targets,
+                      tag_names)
 
 __all__ = ["Fitted", "Analysed", "fit", "check_loadable", "MIN_NORM_SHARE", "PARTITION_SIZE"]
 
@@ -187,11 +188,7 @@ def document_tags(targets: Targets, classes: np.ndarray) -> sp.csr_matrix:
         return targets.Y.tocsr()
     from ..tags import tag_key
     column = {tag_key(str(t)): j for j, t in enumerate(classes)}
-    cols = [sorted(column[k] for k in keys if k in column) for keys in targets.keyed]
-    indptr = np.zeros(len(cols) + 1, dtype=np.int64)
-    np.cumsum([len(c) for c in cols], out=indptr[1:])
-    indices = np.fromiter((j for c in cols for j in c), dtype=np.int64, count=int(indptr[-1]))
-    return sp.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(len(cols), len(classes)))
+    return ones_at([sorted(column[k] for k in keys if k in column) for keys in targets.keyed], len(classes))
 
 
 def _check(p: dict, texts, y, classes) -> tuple[np.ndarray | None, int, Iterable[str]]:

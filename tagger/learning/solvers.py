@@ -136,8 +136,9 @@ def largest_magnitudes(row: np.ndarray, keep: int, step: int = 64) -> np.ndarray
     """The places of ``row``'s ``keep`` largest magnitudes (in no order): those ``np.argpartition(-|row|, keep -
     1)[:keep]`` gives, always.  A long row's are found among the entries above a cut estimated from every
     ``step``-th entry (twice the share of them that should pass it): a partition of a few thousand entries instead
-    of millions (on 2.4 million weights, a twentieth of the time).  Where fewer pass the cut, or the smallest magnitude kept is shared by one
-    left out (which of equals a partition keeps is its own choice), the whole row is partitioned."""
+    of millions (on 2.4 million weights, a twentieth of the time).  Where fewer pass the cut, or the smallest
+    magnitude kept is shared by one left out (which of equals a partition keeps is its own choice), the whole row
+    is partitioned."""
     magnitude = np.abs(row)
     if len(row) >= 64 * step and 2 * keep < len(row) // step:
         sample = magnitude[::step]

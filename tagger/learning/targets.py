@@ -19,8 +19,17 @@ import scipy.sparse as sp
 from ..tags import normalize_tag, tag_key
 from ..vocabulary import Concept, Vocabulary
 
-__all__ = ["TagMatrix", "Targets", "checked_y", "tag_list_targets", "indicator_targets", "as_indicator",
+__all__ = ["TagMatrix", "ones_at", "Targets", "checked_y", "tag_list_targets", "indicator_targets", "as_indicator",
            "given_vocabulary", "tag_names", "truth_of"]
+
+
+def ones_at(columns: list[list[int]], n_columns: int, dtype=np.float64) -> sp.csr_matrix:
+    """The CSR matrix of ``len(columns)`` rows whose row ``i`` is 1 in the columns ``columns[i]`` (sorted, each
+    once) and 0 elsewhere."""
+    indptr = np.zeros(len(columns) + 1, dtype=np.int64)
+    np.cumsum([len(c) for c in columns], out=indptr[1:])
+    indices = np.fromiter((j for c in columns for j in c), dtype=np.int64, count=int(indptr[-1]))
+    return sp.csr_matrix((np.ones(len(indices), dtype=dtype), indices, indptr), shape=(len(columns), n_columns))
 
 
 class TagMatrix:
@@ -38,16 +47,11 @@ class TagMatrix:
         self._columns = csr.tocsc()
         self._columns.sort_indices()
         self.shape = csr.shape
-        self.dtype = np.dtype(np.int8)
 
     @classmethod
     def from_lists(cls, columns: list[list[int]], n_tags: int) -> "TagMatrix":
         """The matrix whose document ``i`` has the tags ``columns[i]`` (column numbers)."""
-        indptr = np.zeros(len(columns) + 1, dtype=np.int64)
-        np.cumsum([len(c) for c in columns], out=indptr[1:])
-        indices = np.fromiter((j for c in columns for j in c), dtype=np.int32, count=int(indptr[-1]))
-        data = np.ones(len(indices), dtype=np.int8)
-        return cls(sp.csr_matrix((data, indices, indptr), shape=(len(columns), n_tags)))
+        return cls(ones_at(columns, n_tags, np.int8))
 
     def __len__(self) -> int:
         return self.shape[0]
