@@ -292,9 +292,10 @@ def test_the_best_cut_of_a_ranking_is_the_same_a_block_at_a_time(monkeypatch):
 
 
 def test_the_global_threshold_is_the_best_cut_of_every_score_of_its_documents(monkeypatch):
-    """The global threshold ranks its documents' scores (negated as they are gathered, not copied): the cut is
-    best_f1_threshold's over their every document x tag score, ties included, also where the documents are a
-    sample of the archive's."""
+    """The global threshold ranks its documents' scores a block at a time, with no index order of them all: the
+    cut is best_f1_threshold's over their every document x tag score, ties ranked by place as its stable sort
+    ranks them (equal scores within a block and across blocks), also where the documents are a sample of the
+    archive's, where no score is a positive and where every one is."""
     from tagger.learning import calibration
     from tagger.learning.targets import TagMatrix
     rng = np.random.default_rng(9)
@@ -305,8 +306,60 @@ def test_the_global_threshold_is_the_best_cut_of_every_score_of_its_documents(mo
         monkeypatch.setattr(calibration, "GLOBAL_THRESHOLD_DOCS", docs)
         rows = slice(None) if docs >= 300 else np.sort(np.random.default_rng(0).choice(300, docs, replace=False))
         expected = calibration.best_f1_threshold(P[rows].ravel(), Y[rows].ravel())[0]
-        assert calibration.best_global_threshold(P, Y) == expected
-        assert calibration.best_global_threshold(DenseColumns(P), TagMatrix(Y)) == expected
+        for block in (2**21, 7, 1):
+            monkeypatch.setattr(calibration, "RANK_BLOCK", block)
+            assert calibration.best_global_threshold(P, Y) == expected
+            assert calibration.best_global_threshold(DenseColumns(P), TagMatrix(Y)) == expected
+    monkeypatch.setattr(calibration, "GLOBAL_THRESHOLD_DOCS", 1_000)
+    cuts = set()
+    for trial in range(200):
+        n, t, levels = rng.integers(1, 40), rng.integers(1, 12), rng.integers(1, 8)
+        P = np.round(rng.random((n, t)) * levels) / levels  # (few distinct scores: ties everywhere)
+        Y = (rng.random(P.shape) < P * rng.random()).astype(np.int8)
+        Y[:] = 0 if trial % 10 == 0 else 1 if trial % 10 == 1 else Y
+        monkeypatch.setattr(calibration, "RANK_BLOCK", int(rng.integers(1, 2 * n * t + 1)))
+        expected = calibration.best_f1_threshold(P.ravel(), Y.ravel())[0]
+        assert calibration.best_global_threshold(P, Y) == expected, trial
+        cuts.add(expected in P)
+    assert cuts == {True, False}  # (cuts inside a run of equal scores, and between two scores)
+
+
+_FREED_BLOCKS = """
+import ctypes, os
+from tagger.learning import workdir
+
+def resident():
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+libc.mallopt(-3, 64 * 2**20)  # M_MMAP_THRESHOLD: blocks of 1 MB from the heap, as after a larger one's free
+libc.mallopt(-1, 2**30)       # M_TRIM_THRESHOLD: freeing never shrinks the heap by itself
+blocks = [libc.malloc(2**20) for _ in range(400)]
+for b in blocks:
+    ctypes.memset(b, 1, 2**20)
+for b in blocks[::2]:  # every other block freed: holes between blocks in use
+    libc.free(b)
+before = resident()
+workdir.return_freed_memory()
+print(before, resident())
+"""
+
+
+def test_a_finished_step_gives_the_system_back_the_memory_it_freed():
+    """Blocks freed in the C library's heap between blocks still in use stay in the process's memory until
+    return_freed_memory hands their pages back (in a process of its own: the test sets the heap's options)."""
+    import subprocess
+    import sys
+    from tagger.learning import workdir
+    if workdir._malloc_trim() is None:
+        pytest.skip("no malloc_trim here (not GNU libc): return_freed_memory does nothing")
+    out = subprocess.run([sys.executable, "-c", _FREED_BLOCKS], capture_output=True, text=True, check=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    before, after = map(float, out.stdout.split())
+    assert before - after > 150, (before, after)  # (200 blocks of 1 MB freed)
 
 
 def test_pruning_keeps_each_rows_largest_weights():

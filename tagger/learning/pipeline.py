@@ -36,7 +36,7 @@ from .lexical import LexicalFit, learn_lexical_source, lexical_threshold
 from .neighbours import build_index, kept_articles
 from .rerank import learn_second_stage
 from .solvers import RidgeSettings, fit_ridge
-from .workdir import WorkDir, as_columns
+from .workdir import WorkDir, as_columns, return_freed_memory
 from .targets import (TagMatrix, Targets, checked_y, given_vocabulary, indicator_targets, ones_at, tag_list_targets,
                       tag_names)
 
@@ -90,7 +90,8 @@ class Analysed:
 
 
 class _Clock:
-    """Reports how long each untracked step of a fit took."""
+    """Marks the end of each step of a fit: reports how long an untracked one took, and gives the system back
+    the memory the step freed (:func:`~tagger.learning.workdir.return_freed_memory`)."""
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
@@ -100,6 +101,7 @@ class _Clock:
         now = time.monotonic()
         if what:
             say(f"{what} in {now - self.last:.1f} s", self.enabled)
+        return_freed_memory()
         self.last = now
 
 

@@ -14,10 +14,12 @@ at a time, so that no process holds an archive's documents x tags matrix.
   features): the weight passes' operand.
 
 Reads go through short-lived memory maps of the files: the pages a block touches count in the process's memory
-only while the block is being read.
+only while the block is being read.  :func:`return_freed_memory` hands back what a step freed once it ends.
 """
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import shutil
 import tempfile
@@ -27,7 +29,8 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["WorkDir", "ScoreColumns", "Parts", "Sequences", "load_rows", "as_columns", "column_blocks", "rows_at_once"]
+__all__ = ["WorkDir", "ScoreColumns", "Parts", "Sequences", "load_rows", "as_columns", "column_blocks", "rows_at_once",
+           "return_freed_memory"]
 
 #: Most documents x tags entries (float64) a step forms at once from a work directory's files (64 MB).
 ENTRIES_AT_ONCE = 2**23
@@ -36,6 +39,24 @@ ENTRIES_AT_ONCE = 2**23
 def rows_at_once(n_tags: int) -> int:
     """Documents whose scores of ``n_tags`` tags are formed at once (see :data:`ENTRIES_AT_ONCE`)."""
     return max(256, ENTRIES_AT_ONCE // max(1, n_tags))
+
+
+def return_freed_memory() -> None:
+    """Give the system back the memory a finished step freed.  GNU libc keeps freed blocks of its heap (NumPy's
+    arrays up to 32 MB land there once a larger one has been freed) for the process to reuse, and the holes
+    between those still in use count in its memory through every later step: ``malloc_trim`` returns their
+    pages.  Elsewhere (another C library, another system) nothing is done."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim():
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, TypeError, AttributeError):  # (no C library to load by name, or not GNU's)
+        return None
 
 
 class WorkDir:
