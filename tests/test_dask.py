@@ -129,6 +129,44 @@ def test_training_on_the_cluster_learns_the_local_model(client, corpus, solver, 
     assert remote.predict_tags(held) == local.predict_tags(held)
 
 
+@pytest.mark.parametrize("task", ["count_chunk", "solve_part", "stored_weight_block"])
+def test_training_on_the_cluster_survives_a_killed_worker_and_leaves_no_work_directory(client, corpus, tmp_path,
+                                                                                       task):
+    """A worker killed while it runs a fit's task (counting a corpus chunk, solving a part, forming a block of
+    weights): what it held runs again on the other (the tasks read what they need by path), the model is local
+    training's, and the fit's work directory is gone once it ends."""
+    import numpy as np
+
+    from tagger import TagClassifier
+    texts, tags = corpus
+    kw = dict(min_tag_count=5, min_df=1, max_df=1.0, solver="partitioned", partition_size=55)
+    local = TagClassifier(**kw).fit(texts, tags)
+    client.wait_for_workers(2, timeout=60)
+    pids = client.run(os.getpid)
+    killed = []
+
+    def kill_while_busy():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed:
+            for address, keys in client.processing().items():
+                if any(str(key).startswith(task) for key in keys):
+                    os.kill(pids[address], signal.SIGKILL)
+                    killed.append(time.monotonic())
+                    return
+            time.sleep(0.002)
+
+    killer = threading.Thread(target=kill_while_busy, daemon=True)
+    killer.start()
+    remote = TagClassifier(**kw).fit(texts, tags, client=client, work_dir=str(tmp_path))
+    finished_at = time.monotonic()
+    killer.join(5)
+    assert killed and killed[0] < finished_at  # the worker died while the fit ran
+    assert list(tmp_path.iterdir()) == []
+    np.testing.assert_array_equal(remote.coef_.toarray(), local.coef_.toarray())
+    np.testing.assert_array_equal(remote.thresholds_, local.thresholds_)
+    client.wait_for_workers(2, timeout=60)  # the nanny brought the worker back
+
+
 @pytest.mark.parametrize("shared", [True, False])
 def test_workers_read_the_parts_from_the_work_directory_they_see(client, corpus, monkeypatch, shared):
     """Workers that see the work directory (here: the same machine) read each part's rows by path (its labels are
