@@ -170,17 +170,18 @@ def test_training_on_the_cluster_survives_a_killed_worker_and_leaves_no_work_dir
 @pytest.mark.parametrize("shared", [True, False])
 def test_workers_read_the_parts_from_the_work_directory_they_see(client, corpus, monkeypatch, shared):
     """Workers that see the work directory (here: the same machine) read each part's rows by path (its labels are
-    sent as the tags given), and form the weight passes' blocks there, sending back only pruned weights or squared
-    norms; where they do not see it, the rows are sent to them and the weight passes run here.  Either way the
-    model is local training's."""
+    sent as the tags given), form the weight passes' blocks there, sending back only pruned weights or squared
+    norms, and score each held-out part there, writing its scores in the work directory; where they do not see
+    it, the rows are sent to them and the weight passes and scores run here.  Either way the model is local
+    training's."""
     import numpy as np
     import scipy.sparse as sp
 
     from tagger import TagClassifier
     from tagger.learning import engines
-    from tagger.learning.solvers import solve_part, stored_weight_block
+    from tagger.learning.solvers import score_held_out, solve_part, stored_weight_block
     from tagger.learning.targets import TagMatrix
-    sent, labels, blocks_back = [], [], []
+    sent, labels, blocks_back, scored, scores_back = [], [], [], [], []
     original = engines.DaskEngine.map
 
     def spying(self, fn, items, *args, **kw):
@@ -188,9 +189,14 @@ def test_workers_read_the_parts_from_the_work_directory_they_see(client, corpus,
             items = [item for item in items]
             sent.extend(type(rows) for rows, _ in items)
             labels.extend(type(y) for _, y in items)
+        if fn is score_held_out:
+            items = [item for item in items]
+            scored.extend(type(rows) for _, rows, _ in items)
         results = original(self, fn, items, *args, **kw)
         if fn is stored_weight_block:
             return (blocks_back.append(r) or r for r in results)
+        if fn is score_held_out:
+            return (scores_back.extend(type(s) for _, s in r) or r for r in results)
         return results
 
     monkeypatch.setattr(engines.DaskEngine, "map", spying)
@@ -206,8 +212,9 @@ def test_workers_read_the_parts_from_the_work_directory_they_see(client, corpus,
         n_features = len(local.features_.idf_)
         assert {tuple(type(b) for b in back) for back in blocks_back} == {(np.ndarray,), (sp.csr_matrix,) * 4}
         assert all(b.shape == (n_features,) for back in blocks_back for b in back if isinstance(b, np.ndarray))
+        assert scored and set(scored) == {tuple} and set(scores_back) == {str}  # (rows by path, scores in files)
     else:
-        assert not blocks_back
+        assert not blocks_back and not scored
     np.testing.assert_array_equal(remote.coef_.toarray(), local.coef_.toarray())
     np.testing.assert_array_equal(remote.intercept_, local.intercept_)
     np.testing.assert_array_equal(remote.thresholds_, local.thresholds_)

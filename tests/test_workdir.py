@@ -47,6 +47,39 @@ def test_scores_read_by_columns_and_pairs_are_the_scores_written_by_groups(tmp_p
     assert not os.listdir(tmp_path)
 
 
+def test_held_out_scores_written_by_a_task_read_back_as_those_kept_here(tmp_path, monkeypatch):
+    """A held-out part scored where its task runs (its rows read by path, its scores written in the work directory
+    a block at a time) reads back, by columns and at pairs, as the same part scored here; a file that does not
+    hold the scores it is said to hold is refused."""
+    from tagger.learning import workdir
+    from tagger.learning.solvers import score_held_out
+    monkeypatch.setattr(workdir, "ENTRIES_AT_ONCE", 37)  # (blocks of the fewest documents, 256)
+    rng = np.random.default_rng(4)
+    X = sp.random(503, 60, density=0.1, format="csr", random_state=5, dtype=np.float32)
+    W = sp.random(37, 60, density=0.3, format="csr", random_state=6, dtype=np.float32)
+    b, offset = rng.normal(size=37), sp.random(503, 37, density=0.02, format="csr", random_state=7)
+    docs = np.sort(rng.choice(800, 503, replace=False))
+    with WorkDir(tmp_path) as work:
+        parts = Parts([np.arange(503)], work)
+        parts.put_rows(0, X)
+        here, there = ScoreColumns(800, 37, work), ScoreColumns(800, 37, work)
+        kept = score_held_out((docs, X, offset), W, b, None)
+        written = score_held_out((docs, parts.where(0), offset), W, b, work.path)
+        assert len(kept) == len(written) == 2
+        assert all(isinstance(s, np.ndarray) for _, s in kept) and all(isinstance(s, str) for _, s in written)
+        for (d, s), (d2, path) in zip(kept, written):
+            assert (d == d2).all() and path.startswith(work.path)
+            here.put(d, s)
+            there.put_file(d2, path)
+        assert (here.columns(np.arange(37))[docs] == there.columns(np.arange(37))[docs]).all()
+        assert (here.columns(np.arange(37))[docs] == (X @ W.T).toarray() + b + offset.toarray()).all()
+        pairs = rng.choice(docs, 300), rng.integers(0, 37, 300)
+        assert (here.at(*pairs) == there.at(*pairs)).all()
+        with pytest.raises(ValueError, match="does not hold the scores of 5 documents"):
+            there.put_file(np.arange(5), written[0][1])
+    assert not os.listdir(tmp_path)
+
+
 def test_sequences_on_disk_read_back_as_in_memory(tmp_path):
     rng = np.random.default_rng(2)
     arrays = [rng.integers(0, 10_000, rng.integers(0, 50)).astype(np.int32) for _ in range(2_345)]

@@ -1,11 +1,12 @@
 """Where the expensive steps of training run: in this process (``LocalEngine``), or on a Dask cluster
 (``DaskEngine``, ``pip install 'tagger[dask]'``): the analysis and document frequencies of the texts (each corpus
 file read by a worker where every worker sees the files, else chunks of texts sent from here), the dual solves of
-the partitioned solver's parts and the weight passes over them, a block of tags a task (read by the workers from
-the work directory where they see it: the same machine, or shared storage given as the work directory; a block
-comes back pruned, or as its features' squared norms).  The rest (choosing the vocabulary, out-of-fold scores,
-calibration, the lexical source) runs here.  Both engines learn the same model: chunks are merged in order, so
-stems get the same ids as in one pass, and each part is solved and weighed alike wherever it runs."""
+the partitioned solver's parts, the weight passes over them, a block of tags a task, and the out-of-fold scores
+of each held-out part (read by the workers from the work directory where they see it: the same machine, or shared
+storage given as the work directory; a block of weights comes back pruned, or as its features' squared norms, and
+the scores are written there).  The rest (choosing the vocabulary, calibration, the lexical source) runs here.
+Both engines learn the same model: chunks are merged in order, so stems get the same ids as in one pass, and each
+part is solved, weighed and scored alike wherever it runs."""
 from __future__ import annotations
 
 import time
@@ -73,7 +74,11 @@ class DaskEngine:
 
 
 def _large(value) -> bool:
-    return hasattr(value, "nbytes") and value.nbytes > 1_000_000
+    """Whether ``value`` (an argument of every task) is worth sending to each worker once: an array, or a sparse
+    matrix, of more than a megabyte."""
+    arrays = [getattr(value, name, None) for name in ("data", "indices", "indptr")] if hasattr(value, "tocsr") \
+        else [value]
+    return sum(getattr(a, "nbytes", 0) for a in arrays) > 1_000_000
 
 
 def engine_for(client) -> LocalEngine | DaskEngine:

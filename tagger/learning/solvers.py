@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from ..progress import progress
 from .features import Rows, as_rows, rescale_columns
 from .targets import TagMatrix
-from .workdir import Parts, ScoreColumns, WorkDir, load_coefficients, load_rows, rows_at_once
+from .workdir import Parts, ScoreColumns, WorkDir, load_coefficients, load_rows, rows_at_once, write_scores
 
 __all__ = ["DUAL_MAX_DOCS", "CHUNK", "RidgeSettings", "RidgeFit", "fit_ridge", "gram_matrix", "dual_coefficients",
            "prune_rows", "pruned_weights", "relevance_scale", "dense_weights", "partitions",
@@ -525,7 +525,7 @@ class _PartitionedRidge:
                 for kept, block in zip(blocks, finished):
                     kept.append(block)
             for f, group in enumerate(groups):
-                held_out = ((self.parts[p], self.stored.rows(p)) for p in group)
+                held_out = ((self.parts[p], self.stored.where(p)) for p in group)
                 yield held_out, *pruned_weights(iter(blocks[f]), intercepts[f])
                 blocks[f] = []
             yield None, *pruned_weights(iter(blocks[-1]), intercepts[-1])
@@ -548,6 +548,24 @@ def _row_groups(X: sp.csr_matrix, docs: np.ndarray, n_tags: int) -> Iterator[tup
     for start in range(0, len(docs), size):
         group = docs[start:start + size]
         yield group, X[group]
+
+
+def score_held_out(held_out: tuple, W: sp.csr_matrix, b: np.ndarray, store: str | None) -> list[tuple]:
+    """Raw out-of-fold scores of held-out documents (a task of a training engine): ``held_out`` is their indices,
+    their TF-IDF rows (or where they are in the work directory, read where the task runs) and their offsets (the
+    lead signal, documents x tags); ``W``, ``b``, the weights of the fold that left them out.  Scored
+    :func:`~tagger.learning.workdir.rows_at_once` documents at a time: each block's indices and its scores, or,
+    with ``store`` (a work directory the task sees), the file it wrote them to there."""
+    docs, rows, offset = held_out
+    if isinstance(rows, tuple):
+        rows = load_rows(rows)
+    work = None if store is None else WorkDir(store)
+    size, out = rows_at_once(W.shape[0]), []
+    for start in range(0, len(docs), size):
+        some = slice(start, start + size)
+        scores = (rows[some] @ W.T).toarray() + b + offset[some].toarray()
+        out.append((docs[some], scores if work is None else write_scores(work, scores)))
+    return out
 
 
 def fit_ridge(X, Y: np.ndarray | TagMatrix, offset: sp.csr_matrix, solver: str, settings: RidgeSettings,
@@ -574,15 +592,21 @@ def fit_ridge(X, Y: np.ndarray | TagMatrix, offset: sp.csr_matrix, solver: str, 
     prune = pruner(settings.max_weights_per_tag)
     oof = ScoreColumns(*Y.shape, work)
     fold = np.zeros(Y.shape[0], dtype=np.int64)
-    size = rows_at_once(Y.shape[1])  # (documents scored at once: a bounded documents x tags block, 64 MB)
+    # held-out parts stored in the work directory are scored where the workers see it, each block written there
+    from .engines import LocalEngine
+    scoring, store = LocalEngine(), None
+    if isinstance(ridge, _PartitionedRidge) and ridge.stored is not None and engine is not None \
+            and engine.name != "local" and engine.sees(work.path):
+        scoring, store = engine, work.path
     for k, (held_out, W, b) in enumerate(ridge.fits(prune)):
         if held_out is None:  # (the last: the final fit)
             coef, intercept = W, b
             break
-        for docs, rows in held_out:
-            for start in range(0, len(docs), size):
-                some = slice(start, start + size)
-                oof.put(docs[some], (rows[some] @ W.T).toarray() + b + offset[docs[some]].toarray())
-            fold[docs] = k
+        held_out = ((docs, rows, offset[docs]) for docs, rows in held_out)
+        for blocks in scoring.map(score_held_out, held_out, W, b, store, what=f"fold {k + 1}: out-of-fold scores",
+                                  verbose=settings.verbose and store is not None):
+            for docs, scores in blocks:
+                (oof.put_file if store is not None else oof.put)(docs, scores)
+                fold[docs] = k
     lap(f"the {settings.cv} folds' and the final weights, out-of-fold scores of {Y.shape[0]:,} documents")
     return RidgeFit(scale, oof, coef, intercept, ridge.take, fold)

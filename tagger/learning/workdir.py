@@ -30,7 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 
 __all__ = ["WorkDir", "ScoreColumns", "Parts", "Sequences", "load_rows", "as_columns", "column_blocks", "rows_at_once",
-           "return_freed_memory"]
+           "return_freed_memory", "write_scores"]
 
 #: Most documents x tags entries (float64) a step forms at once from a work directory's files (64 MB).
 ENTRIES_AT_ONCE = 2**23
@@ -95,6 +95,11 @@ class WorkDir:
         self.bytes += array.nbytes
         self.peak_bytes = max(self.peak_bytes, self.bytes)
 
+    def count(self, path: str) -> None:
+        """Count the file ``path`` that a task wrote inside the directory."""
+        self.bytes += os.path.getsize(path)
+        self.peak_bytes = max(self.peak_bytes, self.bytes)
+
     def remove(self, path: str) -> None:
         self.bytes -= os.path.getsize(path)
         os.remove(path)
@@ -102,6 +107,12 @@ class WorkDir:
 
 def _mapped(path: str, dtype, shape: tuple[int, ...]) -> np.ndarray:
     return np.memmap(path, dtype=dtype, mode="r", shape=shape) if np.prod(shape) else np.zeros(shape, dtype)
+
+
+def write_scores(work: WorkDir, scores: np.ndarray) -> str:
+    """Documents x tags ``scores`` written to a new file of ``work`` as :class:`ScoreColumns` keeps them; its path
+    (for :meth:`ScoreColumns.put_file`)."""
+    return work.save("scores", np.asarray(scores, dtype=np.float64).T)
 
 
 class ScoreColumns:
@@ -121,7 +132,18 @@ class ScoreColumns:
             raise ValueError(f"scores of shape {scores.shape} for {len(docs)} documents of {self.shape[1]} tags")
         self._group[docs] = len(self._groups)
         self._place[docs] = np.arange(len(docs))
-        self._groups.append((docs, self.work.save("scores", np.asarray(scores, dtype=np.float64).T)))
+        self._groups.append((docs, write_scores(self.work, scores)))
+
+    def put_file(self, docs: np.ndarray, path: str) -> None:
+        """The scores of documents ``docs`` that a task wrote to ``path`` inside the work directory, as
+        :meth:`put` writes them (tags x documents, float64; see :func:`write_scores`)."""
+        docs = np.asarray(docs, dtype=np.int64)
+        if os.path.getsize(path) != 8 * len(docs) * self.shape[1]:
+            raise ValueError(f"{path} does not hold the scores of {len(docs)} documents of {self.shape[1]} tags")
+        self._group[docs] = len(self._groups)
+        self._place[docs] = np.arange(len(docs))
+        self.work.count(path)
+        self._groups.append((docs, path))
 
     def _slab(self, g: int) -> np.ndarray:
         docs, path = self._groups[g]
