@@ -12,7 +12,8 @@ temporary JSON Lines file and trained by ``training/train.py`` with the default 
 timed from outside: wall time, the training process's peak resident memory (the kernel's count), with ``--engines
 dask`` each worker's (a scheduler and two one-thread workers of this machine, their memory sampled every 0.2 s),
 and the peak size of the training's work directory on disk.  A memory model (peak = a + b x articles, least
-squares) extrapolates each to 10^6 and 10^7 articles.  Accuracy on these copies means nothing (copies of one
+squares) extrapolates each to 10^6 and 10^7 articles; where a size was measured more than once (``--rows``), the
+fits take its newest row.  Accuracy on these copies means nothing (copies of one
 article sit on both sides of the split) and is not reported.  The fitted exponent is the slope of log(time)
 against log(articles) from 50,000 articles up.  Bulk tagging: ``tagger tag-corpus`` over the largest corpus
 built (at most ``--tag-articles``), locally and, with ``tagger[dask]`` installed, on a 2-worker LocalCluster.
@@ -349,7 +350,7 @@ def training_lines(rows: list[dict], engines: list[str]) -> tuple[list[str], dic
               f"| {r.get('commit') or ''} |" for r in rows]
     fits = {}
     for engine in engines:
-        mine = [r for r in rows if r["engine"] == engine]
+        mine = _newest([r for r in rows if r["engine"] == engine])
         sizes = [r["articles"] for r in mine]
         k_time = exponent(sizes, [r["train_s"] for r in mine], start=50_000)
         k_mem = exponent(sizes, [r["peak_gb"] for r in mine], start=50_000)
@@ -368,6 +369,12 @@ def training_lines(rows: list[dict], engines: list[str]) -> tuple[list[str], dic
             lines.append(f"- {engine}, {who}: {a:.2f} GB + {b * 1e6:.2f} GB per million articles (least squares "
                          f"from 25,000 articles): {a + b * 1e6:.1f} GB at 10^6, {a + b * 1e7:.1f} GB at 10^7.")
     return lines, fits
+
+
+def _newest(rows: list[dict]) -> list[dict]:
+    """The last row of each size (rows in the order they were measured: ``--rows`` first, then the run's): the fits
+    follow the newest code where a size was measured again, the table lists every row."""
+    return list({r["articles"]: r for r in rows}.values())
 
 
 def _commit() -> str | None:
