@@ -29,7 +29,8 @@ from common import RECIPE, RT_CORPUS, recipe_and_articles, write_results  # noqa
 
 from tagger.features import TfidfFeatures  # noqa: E402
 from tagger.learning.features import fit_tfidf, rescale_columns  # noqa: E402
-from tagger.learning.solvers import dual_coefficients, prune_rows  # noqa: E402
+from tagger.learning.pruning import prune_rows  # noqa: E402
+from tagger.learning.solvers import dual_coefficients  # noqa: E402
 from tagger.scorer import LeadMatcher, choose  # noqa: E402
 from tagger.learning.metrics import evaluate, label_matrix  # noqa: E402
 from tagger.learning.calibration import apply_calibration, best_global_threshold, fit_calibration, tune_thresholds  # noqa: E402

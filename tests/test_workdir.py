@@ -397,7 +397,7 @@ def test_a_finished_step_gives_the_system_back_the_memory_it_freed():
 
 
 def test_pruning_keeps_each_rows_largest_weights():
-    from tagger.learning.solvers import prune_rows
+    from tagger.learning.pruning import prune_rows
     rng = np.random.default_rng(7)
     W = rng.permutation(np.arange(1, 6 * 500 + 1, dtype=np.float32)).reshape(6, 500)  # (distinct magnitudes)
     W *= rng.choice([-1, 1], size=W.shape)
@@ -414,7 +414,7 @@ def test_pruning_keeps_each_rows_largest_weights():
 def test_a_long_rows_largest_magnitudes_are_those_a_whole_partition_keeps(monkeypatch):
     """The cut estimated from a sample finds the same places as partitioning the whole row, also where magnitudes
     tie at the cut (the whole row is partitioned then), where too few pass the estimate, and in rows of zeros."""
-    from tagger.learning.solvers import largest_magnitudes
+    from tagger.learning.pruning import largest_magnitudes
     rng = np.random.default_rng(11)
     n = 64 * 64 * 8
     sizes = []

@@ -9,8 +9,8 @@ memory n_docs^2).  ``primal``: scikit-learn's sparse conjugate gradient, one tag
 (one fold loop) and the final weights, each pruned by :func:`pruned_weights`.  The solvers themselves only say
 how to get dense weight blocks: of all documents (:meth:`weights`), and the folds' models and the final one
 (:meth:`fits`: a partitioned solver forms them all in one pass), each block reduced where it is formed
-(``finish``: to the features' squared norms, or to its pruned rows), so that a block of a Dask worker comes back
-model-sized.
+(``finish``, :mod:`tagger.learning.pruning`: to the features' squared norms, or to its pruned rows), so that a block
+of a Dask worker comes back model-sized.
 """
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 import scipy.linalg
@@ -28,13 +27,13 @@ import scipy.sparse as sp
 
 from ..progress import progress
 from .features import Rows, as_rows, rescale_columns
+from .pruning import column_squares, pruned_weights, pruner
 from .targets import TagMatrix
 from .workdir import Parts, ScoreColumns, WorkDir, load_coefficients, load_rows, rows_at_once, write_scores
 
 __all__ = ["DUAL_MAX_DOCS", "CHUNK", "RidgeSettings", "RidgeFit", "fit_ridge", "gram_matrix", "dual_coefficients",
-           "prune_rows", "pruned_weights", "relevance_scale", "dense_weights", "partitions",
-           "partitioned_coefficients", "weights_of_coefficients", "pruner", "column_squares",
-           "stored_weight_block"]
+           "relevance_scale", "dense_weights", "partitions", "partitioned_coefficients", "weights_of_coefficients",
+           "stored_weight_block", "score_held_out"]
 
 #: Where the dual solver's n x n Gram matrix gets large (20,000 documents: 3.2 GB).  Nothing switches on it any
 #: more: ``solver="auto"`` partitions beyond ``partition_size`` documents, and :func:`check_memory` refuses a
@@ -113,43 +112,6 @@ def dual_coefficients(gram: np.ndarray, Y: np.ndarray, alpha: float, overwrite: 
     np.multiply(Y, 2.0, out=T)
     T -= 1.0
     return scipy.linalg.solve(G.T, T, assume_a="pos", overwrite_a=True, overwrite_b=True)
-
-
-def prune_rows(W: np.ndarray, keep: int | None) -> sp.csr_matrix:
-    """Sparse copy of ``W`` keeping each row's ``keep`` largest-magnitude entries (a row at a time: the temporary
-    arrays are a row's, not the block's)."""
-    if keep is not None and keep < W.shape[1]:
-        cut = np.empty((W.shape[0], keep), dtype=np.intp)
-        for i, row in enumerate(W):
-            cut[i] = largest_magnitudes(row, keep)
-        cut.sort(axis=1)
-        rows = np.repeat(np.arange(W.shape[0]), keep)
-        vals = np.take_along_axis(W, cut, axis=1).ravel()
-        M = sp.csr_matrix((vals, (rows, cut.ravel())), shape=W.shape, dtype=np.float32)
-    else:
-        M = sp.csr_matrix(W, dtype=np.float32)
-    M.eliminate_zeros()
-    return M
-
-
-def largest_magnitudes(row: np.ndarray, keep: int, step: int = 64) -> np.ndarray:
-    """The places of ``row``'s ``keep`` largest magnitudes (in no order): those ``np.argpartition(-|row|, keep -
-    1)[:keep]`` gives, always.  A long row's are found among the entries above a cut estimated from every
-    ``step``-th entry (twice the share of them that should pass it): a partition of a few thousand entries instead
-    of millions (on 2.4 million weights, a twentieth of the time).  Where fewer pass the cut, or the smallest
-    magnitude kept is shared by one left out (which of equals a partition keeps is its own choice), the whole row
-    is partitioned."""
-    magnitude = np.abs(row)
-    if len(row) >= 64 * step and 2 * keep < len(row) // step:
-        sample = magnitude[::step]
-        cut = np.partition(sample, len(sample) - 2 * keep // step - 1)[len(sample) - 2 * keep // step - 1]
-        passed = np.flatnonzero(magnitude >= cut)
-        if len(passed) >= keep:
-            kept = passed[np.argpartition(-magnitude[passed], keep - 1)[:keep]]
-            smallest = magnitude[kept].min()
-            if np.count_nonzero(magnitude[passed] == smallest) == np.count_nonzero(magnitude[kept] == smallest):
-                return kept
-    return np.argpartition(-magnitude, keep - 1)[:keep]
 
 
 def dense_weights(X: sp.csr_matrix, Y: np.ndarray, gram: np.ndarray | None, alpha: float, what: str,
@@ -349,28 +311,6 @@ class RidgeFit:
     intercept: np.ndarray
     rows: Callable[[np.ndarray], sp.csr_matrix]
     fold: np.ndarray
-
-
-def pruner(keep: int | None) -> Callable[[np.ndarray], sp.csr_matrix]:
-    """The ``finish`` of a weight block that keeps each tag's ``keep`` largest weights (:func:`prune_rows`)."""
-    return partial(_pruned, keep=keep)
-
-
-def _pruned(B: np.ndarray, keep: int | None) -> sp.csr_matrix:
-    return prune_rows(B if B.dtype == np.float32 else B.astype(np.float32), keep)
-
-
-def column_squares(B: np.ndarray) -> np.ndarray:
-    """The ``finish`` of a weight block (tags x features) that keeps each feature's sum of squared weights (the
-    block is squared in place: a finish has its block to itself, and a copy would be a block of fresh memory)."""
-    return np.square(B, out=B).sum(axis=0, dtype=np.float64)
-
-
-def pruned_weights(blocks: Iterator[sp.csr_matrix], intercept: np.ndarray):
-    """Sparse weights (tags x features, float32) of pruned weight ``blocks`` (see :func:`pruner`), and the
-    intercepts the blocks filled in as they were formed."""
-    W = sp.vstack(list(blocks), format="csr")
-    return W, intercept.astype(np.float32)
 
 
 def relevance_scale(squares: Iterator[np.ndarray], n_features: int, power: float) -> np.ndarray | None:
