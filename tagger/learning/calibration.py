@@ -195,11 +195,11 @@ def best_global_threshold(P, Y: np.ndarray | TagMatrix, seed: int = 0) -> float:
     else:  # no positive: the cut after the first score
         best, score = 0, min(block[0] for block in blocks)
     # the score ranked next: an equal one further down, or the smallest above it (none after the last score)
-    if best + 1 < sum(int(np.searchsorted(block, score, side="right")) for block in blocks):
+    ends = [int(np.searchsorted(block, score, side="right")) for block in blocks]  # (of the scores up to it)
+    if best + 1 < sum(ends):
         following = [score]
     else:
-        firsts = [(block, int(np.searchsorted(block, score, side="right"))) for block in blocks]
-        above = [block[i] for block, i in firsts if i < len(block)]
+        above = [block[i] for block, i in zip(blocks, ends) if i < len(block)]
         following = [min(above)] if above else []
     return _midpoint(-np.array([score, *following]))
 

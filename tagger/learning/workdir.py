@@ -92,12 +92,14 @@ class WorkDir:
         """``array`` written raw (C order) at the end of the file ``path`` (one of :meth:`save`'s)."""
         with open(path, "ab") as fh:
             np.ascontiguousarray(array).tofile(fh)
-        self.bytes += array.nbytes
-        self.peak_bytes = max(self.peak_bytes, self.bytes)
+        self._grown(array.nbytes)
 
     def count(self, path: str) -> None:
         """Count the file ``path`` that a task wrote inside the directory."""
-        self.bytes += os.path.getsize(path)
+        self._grown(os.path.getsize(path))
+
+    def _grown(self, n_bytes: int) -> None:
+        self.bytes += n_bytes
         self.peak_bytes = max(self.peak_bytes, self.bytes)
 
     def remove(self, path: str) -> None:
@@ -130,9 +132,7 @@ class ScoreColumns:
         docs = np.asarray(docs, dtype=np.int64)
         if scores.shape != (len(docs), self.shape[1]):
             raise ValueError(f"scores of shape {scores.shape} for {len(docs)} documents of {self.shape[1]} tags")
-        self._group[docs] = len(self._groups)
-        self._place[docs] = np.arange(len(docs))
-        self._groups.append((docs, write_scores(self.work, scores)))
+        self._add(docs, write_scores(self.work, scores))
 
     def put_file(self, docs: np.ndarray, path: str) -> None:
         """The scores of documents ``docs`` that a task wrote to ``path`` inside the work directory, as
@@ -140,9 +140,13 @@ class ScoreColumns:
         docs = np.asarray(docs, dtype=np.int64)
         if os.path.getsize(path) != 8 * len(docs) * self.shape[1]:
             raise ValueError(f"{path} does not hold the scores of {len(docs)} documents of {self.shape[1]} tags")
+        self.work.count(path)
+        self._add(docs, path)
+
+    def _add(self, docs: np.ndarray, path: str) -> None:
+        """Documents ``docs``' scores, the next group, in the file ``path``."""
         self._group[docs] = len(self._groups)
         self._place[docs] = np.arange(len(docs))
-        self.work.count(path)
         self._groups.append((docs, path))
 
     def _slab(self, g: int) -> np.ndarray:
