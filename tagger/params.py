@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-__all__ = ["Param", "PARAMS", "SPLIT", "RENAMED", "check_params", "check_value", "current_names", "check_text",
+__all__ = ["Param", "PARAMS", "SECOND_STAGE", "SPLIT", "RENAMED", "check_params", "check_value", "current_names", "check_text",
            "check_top_k", "check_threshold", "check_jobs"]
 
 
@@ -48,6 +48,32 @@ def _optional(test: Callable[[object], bool]) -> Callable[[object], bool]:
 def _ngram_range(v) -> bool:
     return (isinstance(v, (list, tuple)) and len(v) == 2 and all(_int(x) for x in v)
             and 1 <= v[0] <= v[1] <= MAX_NGRAM)
+
+
+#: What a recipe's ``second_stage`` table may set, and to what: the candidates and features
+#: (:data:`tagger.rerank.SETTINGS`) and the trees (:data:`tagger.learning.rerank.GBDT`, scikit-learn's names).
+SECOND_STAGE: dict[str, Param] = {
+    "top": Param("an integer from 0 to 1,000", _int_at_least(0, 1000)),
+    "voted": Param("an integer from 0 to 1,000", _int_at_least(0, 1000)),
+    "neighbours": Param("an integer from 1 to 1,000", _int_at_least(1, 1000)),
+    "partners": Param("an integer from 0 to 1,000", _int_at_least(0, 1000)),
+    "label_floor": Param("a probability in [0, 1]", lambda v: _num(v) and 0 <= v <= 1),
+    "query_terms": Param("an integer from 1 to 1,000", _int_at_least(1, 1000)),
+    "max_iter": Param("an integer from 1 to 10,000", _int_at_least(1, 10_000)),
+    "max_leaf_nodes": Param("an integer from 2 to 4,096", _int_at_least(2, 4096)),
+    "max_depth": Param("null or an integer from 1 to 64", _optional(_int_at_least(1, 64))),
+    "learning_rate": Param("a number in (0, 1]", lambda v: _num(v) and 0 < v <= 1),
+    "min_samples_leaf": Param("an integer >= 1", _int_at_least(1)),
+}
+
+
+def _second_stage(v) -> bool:
+    if v is None:
+        return True
+    if not isinstance(v, Mapping):
+        return False
+    check_params(v, SECOND_STAGE, "second_stage: ")  # (says which setting is wrong)
+    return True
 
 
 #: The longest n-gram a model may use (the number of terms of a text grows with it).
@@ -83,6 +109,8 @@ PARAMS: dict[str, Param] = {
     "neighbour_terms": Param("an integer >= 1", _int_at_least(1)),
     "max_neighbours": Param("an integer >= 1", _int_at_least(1)),
     "rerank": Param("true or false", lambda v: isinstance(v, bool)),
+    "second_stage": Param("null or a table of the second stage's settings (see tagger.params.SECOND_STAGE)",
+                          _second_stage),
 }
 
 #: Parameters that were renamed: old name -> current name.  The old names still work where a recipe enters
@@ -103,7 +131,11 @@ def check_value(name: str, value: object, schema: Mapping[str, Param] = PARAMS, 
     spec = schema.get(name)
     if spec is None:
         raise ValueError(f"{where}unknown parameter {name!r}; valid: {', '.join(sorted(schema))}")
-    if not spec.ok(value):
+    try:
+        ok = spec.ok(value)
+    except ValueError as exc:  # (a table's own check names the entry that is wrong)
+        raise ValueError(f"{where}{exc}") from None
+    if not ok:
         raise ValueError(f"{where}{name} must be {spec.what}, not {_show(value)}")
 
 

@@ -12,7 +12,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from helpers import make_long_tail_corpus, member_array, npy, rewrite_model
 
 from tagger import TagClassifier, TagModel, Vocabulary, load_model
-from tagger.learning.rerank import average_precision, export_trees, tag_statistics
+from tagger.learning.rerank import GBDT, average_precision, export_trees, ranking, stage_options, tag_statistics
 from tagger.model_file import ModelError, save_model
 from tagger.neighbours import strongest
 from tagger.rerank import FEATURES, SETTINGS, Labels, SecondStage, candidates, most_probable, nearest, votes
@@ -153,6 +153,70 @@ def test_the_second_stage_rescores_candidates_and_leaves_the_first_as_it_was(rer
     assert reranked.second_.n_tags == len(reranked.classes_) and len(reranked.thresholds_) == len(reranked.classes_)
 
 
+def test_a_recipes_second_stage_table_sets_its_candidates_and_trees(reranked, long_tail, tmp_path):
+    texts, tags = long_tail
+    table = {"top": 4, "voted": 2, "neighbours": 7, "max_iter": 5, "max_leaf_nodes": 4, "learning_rate": 0.5}
+    clf = TagClassifier(min_tag_count=5, min_df=1, max_df=1.0, neighbour_index=True, neighbour_terms=32, rerank=True,
+                        second_stage=table).fit(texts[:320], tags[:320])
+    stage = clf.second_
+    assert stage.settings == {**SETTINGS, "top": 4, "voted": 2, "neighbours": 7}
+    assert stage.trees.n_trees == 5 and reranked.second_.trees.n_trees == GBDT["max_iter"]
+    TagModel(clf).save(tmp_path / "m.tagger")
+    loaded = load_model(tmp_path / "m.tagger")
+    assert loaded.scorer.second.settings == stage.settings and loaded.scorer.params["second_stage"] == table
+    held_out = texts[320:]
+    np.testing.assert_array_equal(loaded.scorer.probabilities(held_out)[0], clf.to_scorer().probabilities(held_out)[0])
+    assert not np.array_equal(clf.predict_proba(texts[320:]), reranked.predict_proba(texts[320:]))
+
+
+def test_an_empty_second_stage_table_is_the_default_stage(reranked, long_tail):
+    texts, tags = long_tail
+    clf = TagClassifier(min_tag_count=5, min_df=1, max_df=1.0, neighbour_index=True, neighbour_terms=32, rerank=True,
+                        second_stage={}).fit(texts[:320], tags[:320])
+    np.testing.assert_array_equal(clf.predict_proba(texts[320:]), reranked.predict_proba(texts[320:]))
+    assert stage_options(None) == (SETTINGS, GBDT) and clf.second_ranking_ == reranked.second_ranking_
+
+
+@pytest.mark.parametrize("table, match", [
+    ({"tops": 3}, "second_stage: unknown parameter 'tops'"),
+    ({"neighbours": 0}, "second_stage: neighbours must be an integer from 1 to 1,000"),
+    ({"learning_rate": 2}, "second_stage: learning_rate must be a number in"),
+    ({"max_depth": True}, "second_stage: max_depth must be null or an integer"),
+    ([("top", 3)], "second_stage must be null or a table"),
+])
+def test_a_bad_second_stage_table_is_refused_before_the_fit(table, match):
+    def texts():  # (never read: the parameters are checked first)
+        raise AssertionError("the corpus was read")
+        yield ""
+    with pytest.raises(ValueError, match=match):
+        TagClassifier(neighbour_index=True, rerank=True, second_stage=table).fit(texts(), [["A"]] * 10)
+
+
+def test_every_second_stage_setting_is_one_a_recipe_can_set():
+    from tagger.params import SECOND_STAGE
+    assert set(SECOND_STAGE) == set(SETTINGS) | set(GBDT)
+
+
+def test_the_ranking_counts_each_articles_best_candidates():
+    doc = np.array([2, 0, 0, 0, 2, 2])
+    first = np.array([0.9, 0.8, 0.1, 0.5, 0.2, 0.3])
+    second = np.array([0.1, 0.2, 0.9, 0.5, 0.8, 0.3])
+    y = np.array([0, 0, 1, 1, 1, 0])
+    r = ranking(doc, first, second, y, n_articles=4)  # (article 1 and 3: no candidates, two misses)
+    assert r == {"articles": 4, "first": {"p@1": 0.0, "p@5": pytest.approx(3 / 20)},
+                 "second": {"p@1": 0.5, "p@5": pytest.approx(3 / 20)}}
+    tied = ranking(np.array([0, 0]), np.array([0.5, 0.5]), np.array([1.0, 1.0]), np.array([0, 1]), 1)
+    assert tied["first"]["p@1"] == 0.0 and tied["second"]["p@1"] == 0.0  # (ties: the candidates' own order)
+
+
+def test_a_fit_says_how_each_stage_ranks_its_training_articles(reranked, long_tail):
+    r = reranked.second_ranking_
+    assert r["articles"] == 320 and set(r) == {"articles", "first", "second"}
+    for stage in ("first", "second"):
+        assert 0 < r[stage]["p@1"] <= 1 and 0 < r[stage]["p@5"] <= 1
+    assert TagClassifier(min_tag_count=5, neighbour_index=True).fit(*long_tail).second_ranking_ is None
+
+
 def test_rerank_needs_the_neighbour_index(long_tail):
     with pytest.raises(ValueError, match="needs neighbour_index=True"):
         TagClassifier(rerank=True).fit(*long_tail)
@@ -271,3 +335,15 @@ def test_a_processs_first_article_is_reranked_without_scipy_sparse(reranked, lon
     import platform
     numpy_first = platform.machine().lower() in ("x86_64", "amd64")  # (see tagger.csr: the same bits there)
     assert out == [str(not numpy_first), "True", "True"]
+
+
+def test_a_recipe_file_sets_the_second_stage_in_a_table_of_its_own(tmp_path):
+    from tagger.learning.training import RecipeError, load_recipe
+    recipe = tmp_path / "r.toml"
+    recipe.write_text("[classifier]\nneighbour_index = true\nrerank = true\n\n"
+                      "[classifier.second_stage]\nneighbours = 50\nmax_iter = 100\n", encoding="utf-8")
+    clf = load_recipe(recipe).make_classifier()
+    assert clf.second_stage == {"neighbours": 50, "max_iter": 100} and clf.rerank
+    recipe.write_text("[classifier]\nrerank = true\nsecond_stage = {neighbors = 50}\n", encoding="utf-8")
+    with pytest.raises(RecipeError, match=r"r.toml: \[classifier\] second_stage: unknown parameter 'neighbors'"):
+        load_recipe(recipe)

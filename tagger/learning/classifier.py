@@ -33,7 +33,7 @@ __all__ = ["TagClassifier", "PARTITION_SIZE"]
 #: The learned attributes, each assigned from the :class:`~tagger.learning.pipeline.Fitted` field of its name.
 _LEARNED = ("solver", "classes", "tag_counts", "n_supervised", "vocabulary", "features", "coef", "intercept",
             "calibration", "thresholds", "global_threshold", "lexical", "n_documents", "min_norm", "neighbours",
-            "second")
+            "second", "second_ranking")
 
 
 class TagClassifier(BaseEstimator):
@@ -83,6 +83,11 @@ class TagClassifier(BaseEstimator):
     rerank : learn a second stage (:mod:`tagger.rerank`): each text's candidate tags scored again by boosted trees
         over the evidence of every source, its nearest training articles and the tags' co-occurrence, learned from
         out-of-fold candidates; the thresholds are then tuned on its probabilities.  Needs ``neighbour_index``.
+    second_stage : ``None`` (the defaults) or a dict of the second stage's settings, any of: its candidates and
+        features (:data:`tagger.rerank.SETTINGS`: ``top``, ``voted``, ``neighbours``, ``partners``,
+        ``label_floor``, ``query_terms``) and its trees (:data:`tagger.learning.rerank.GBDT`, scikit-learn's
+        ``max_iter``, ``max_leaf_nodes``, ``max_depth``, ``learning_rate``, ``min_samples_leaf``).  Read only with
+        ``rerank``.
     random_state : seed of the cross-validation folds.
     verbose : report progress on stderr.
     lexical_weight : the old name of ``lead_weight`` (deprecated: it weighs the lead signal, not the lexical
@@ -94,7 +99,10 @@ class TagClassifier(BaseEstimator):
     supervised tag sigmoid a, b), ``thresholds_`` (per-tag probability thresholds), ``global_threshold_``,
     ``vocabulary_`` (a :class:`tagger.Vocabulary`), ``lexical_`` (the :class:`tagger.lexical.LexicalSource`, or
     ``None``), ``n_documents_``, ``neighbours_`` (the :class:`tagger.neighbours.NeighbourIndex`, or ``None``),
-    ``second_`` (the :class:`tagger.rerank.SecondStage`, or ``None``; ``thresholds_`` are then its own).
+    ``second_`` (the :class:`tagger.rerank.SecondStage`, or ``None``; ``thresholds_`` are then its own),
+    ``second_ranking_`` (``None`` without one: how well each stage ranks the training articles' editor tags out of
+    fold, ``{"articles": n, "first": {"p@1", "p@5"}, "second": {...}}``, the second stage's scores from trees
+    that did not learn from the article, over its candidates of the tags with a linear scorer).
 
     scikit-learn's multi-label conventions
     --------------------------------------
@@ -128,7 +136,7 @@ class TagClassifier(BaseEstimator):
                  lead_weight=0.3, lead_chars=200, solver="auto", partition_size=PARTITION_SIZE,
                  vocabulary=None, lexical=True, min_norm="auto", max_chars=DEFAULT_MAX_CHARS, random_state=0,
                  verbose=False, lexical_weight="deprecated", neighbour_index=False, neighbour_terms=128,
-                 max_neighbours=50_000, rerank=False):
+                 max_neighbours=50_000, rerank=False, second_stage=None):
         self.ngram_range = ngram_range
         self.min_df = min_df
         self.max_df = max_df
@@ -154,6 +162,7 @@ class TagClassifier(BaseEstimator):
         self.neighbour_terms = neighbour_terms
         self.max_neighbours = max_neighbours
         self.rerank = rerank
+        self.second_stage = second_stage
 
     def _recipe(self, warn: bool = False) -> dict:
         """The parameters, a value given under an old name (:data:`tagger.params.RENAMED`) under its current one."""

@@ -71,6 +71,7 @@ class Fitted:
     min_norm: float
     neighbours: NeighbourIndex | None = None
     second: SecondStage | None = None
+    second_ranking: dict | None = None
 
 
 @dataclass
@@ -166,21 +167,26 @@ def _fit(p: dict, texts: Iterable[str], y, classes, client, ids: Sequence | None
         neighbours = build_index(ridge.rows(kept), document_tags(targets, classes)[kept], ids,
                                  [data.headlines[i] for i in kept], p["neighbour_terms"], p["max_neighbours"])
         clock.lap(f"neighbour index: {neighbours.n_articles:,} articles, {neighbours.rows.nnz:,} terms")
-    second = None
+    second = second_ranking = None
     if p["rerank"]:  # (the second stage reads the archive's fused out-of-fold probabilities and rows at once)
         fused = FusedColumns(ridge.oof, calibration, lexical).columns(np.arange(targets.Y.shape[1]))
         fused = np.ascontiguousarray(fused)
         staged = learn_second_stage(fused, words_at_labels, lexical, document_tags(targets, classes),
                                     ridge.rows(np.arange(n_targets)), kept_articles(n_targets, p["max_neighbours"]),
                                     ridge.fold, thresholds,
-                                    targets.Y.shape[1], p["neighbour_terms"], p["random_state"])
+                                    targets.Y.shape[1], p["neighbour_terms"], p["random_state"],
+                                    options=p["second_stage"])
         second, thresholds, global_threshold = staged.stage, staged.thresholds, staged.global_threshold
-        clock.lap(f"second stage: {second.trees.n_trees} trees, thresholds of {len(classes):,} tags")
+        second_ranking = r = staged.ranking
+        clock.lap(f"second stage: {second.trees.n_trees} trees, thresholds of {len(classes):,} tags; out of fold on "
+                  f"{r['articles']:,} training articles, P@1 {r['first']['p@1']:.3f} -> {r['second']['p@1']:.3f}, "
+                  f"P@5 {r['first']['p@5']:.3f} -> {r['second']['p@5']:.3f}")
     return Fitted(solver=solver, classes=classes, tag_counts=tag_counts, n_supervised=targets.Y.shape[1],
                   vocabulary=targets.vocabulary, features=features, coef=ridge.coef, intercept=ridge.intercept,
                   calibration=calibration, thresholds=thresholds, global_threshold=global_threshold,
                   lexical=None if lexical is None else lexical.source, n_documents=data.rows.shape[0],
-                  min_norm=min_norm(p, features, data.counted), neighbours=neighbours, second=second)
+                  min_norm=min_norm(p, features, data.counted), neighbours=neighbours, second=second,
+                  second_ranking=second_ranking)
 
 
 def document_tags(targets: Targets, classes: np.ndarray) -> sp.csr_matrix:

@@ -23,7 +23,7 @@ from .calibration import tune_thresholds
 from .neighbours import pruned_rows
 
 __all__ = ["GBDT", "MAX_DOCUMENTS", "SHRINKAGE", "StageFit", "learn_second_stage", "export_trees", "average_precision",
-           "tag_statistics"]
+           "tag_statistics", "stage_options", "ranking"]
 
 #: The trees: boosting rounds, leaves and depth of each tree, learning rate, fewest training rows a leaf.
 #: (Tagging walks every candidate down every tree, one level at a time: rounds x depth is its cost.)  RT validation,
@@ -40,14 +40,38 @@ MAX_DOCUMENTS = 30_000
 SHRINKAGE = 1000.0
 
 
+def stage_options(options: dict | None) -> tuple[dict, dict]:
+    """A recipe's ``second_stage`` table split into the candidates' settings (:data:`~tagger.rerank.SETTINGS`) and
+    the trees' (:data:`GBDT`), each the default where the table is silent (checked by
+    :func:`tagger.params.check_params`)."""
+    options = options or {}
+    return ({k: options.get(k, v) for k, v in SETTINGS.items()},
+            {k: options.get(k, v) for k, v in GBDT.items()})
+
+
 @dataclass
 class StageFit:
     """What learning the second stage gives: the ``stage``, every tag's second-stage ``thresholds`` and the
-    ``global_threshold``, tuned on the out-of-fold re-ranked probabilities."""
+    ``global_threshold``, tuned on the out-of-fold re-ranked probabilities, and its ``ranking`` (see
+    :func:`ranking`)."""
 
     stage: SecondStage
     thresholds: np.ndarray
     global_threshold: float
+    ranking: dict
+
+
+def ranking(doc: np.ndarray, first: np.ndarray, second: np.ndarray, y: np.ndarray, n_articles: int) -> dict:
+    """How well each stage ranks the editors' tags first: P@1 and P@5 over ``n_articles`` articles whose candidates
+    (of article ``doc``) have the first stage's probabilities ``first``, the second stage's out-of-fold scores
+    ``second`` and labels ``y`` (1: the editors gave the tag).  An article without candidates counts as a miss."""
+    out = {"articles": int(n_articles)}
+    for name, score in (("first", first), ("second", second)):
+        order = np.lexsort((-score, doc))  # (ties: the order the candidates come in)
+        place = np.arange(len(doc)) - np.searchsorted(doc[order], doc[order])
+        hits = y[order]
+        out[name] = {f"p@{k}": round(float(hits[place < k].sum()) / max(k * n_articles, 1), 4) for k in (1, 5)}
+    return out
 
 
 def average_precision(P: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -120,21 +144,24 @@ def _inner_values(nodes) -> list[float]:
     return value
 
 
-def _fit(F: np.ndarray, y: np.ndarray, random_state):
-    """Trees fitted on features ``F`` and labels ``y`` (see :data:`GBDT`)."""
+def _fit(F: np.ndarray, y: np.ndarray, random_state, trees: dict):
+    """Trees (settings ``trees``: see :data:`GBDT`) fitted on features ``F`` and labels ``y``."""
     from sklearn.ensemble import HistGradientBoostingClassifier
-    return HistGradientBoostingClassifier(**GBDT, early_stopping=False, random_state=random_state).fit(F, y)
+    return HistGradientBoostingClassifier(**trees, early_stopping=False, random_state=random_state).fit(F, y)
 
 
 def learn_second_stage(P: np.ndarray, words_at_labels: np.ndarray, lexical, tags: sp.csr_matrix, X: sp.csr_matrix,
                        kept: np.ndarray, fold: np.ndarray, first_thresholds: np.ndarray, n_supervised: int,
-                       terms: int, random_state: int | None, shrinkage: float = SHRINKAGE) -> StageFit:
+                       terms: int, random_state: int | None, shrinkage: float = SHRINKAGE,
+                       options: dict | None = None) -> StageFit:
     """Learn the second stage of a model whose training articles have out-of-fold fused probabilities ``P``
     (articles x supervised tags), ``words_at_labels`` (the linear scorers' own probabilities at the lexical
     source's supervised candidates, before fusion), the lexical source's fit ``lexical`` (its candidates and their
     out-of-fold probabilities; ``None`` without one), their tags ``tags`` (articles x every tag of the model), TF-IDF
     rows ``X``, the articles the neighbour index keeps (``kept``, cut to ``terms`` terms), each article's ``fold``
-    (that of its out-of-fold scores) and every tag's first-stage threshold."""
+    (that of its out-of-fold scores) and every tag's first-stage threshold; ``options``, the recipe's
+    ``second_stage`` table (see :func:`stage_options`)."""
+    settings, trees = stage_options(options)
     n_docs, n_tags = tags.shape
     rng = np.random.default_rng(random_state)
     sample = np.arange(n_docs) if n_docs <= MAX_DOCUMENTS else np.sort(rng.choice(n_docs, MAX_DOCUMENTS, False))
@@ -151,7 +178,7 @@ def learn_second_stage(P: np.ndarray, words_at_labels: np.ndarray, lexical, tags
         stats = tag_statistics(tags[pool] if len(pool) else tags[:0], average_precision(P1[others], Y[others]),
                                cv / (cv - 1))
         parts.append(_describe(P1, words, labels, X[sample], rows[fold[kept] != f], tags[pool], mine, stats,
-                               first_thresholds, n_supervised))
+                               first_thresholds, n_supervised, settings))
     doc = np.concatenate([p[0] for p in parts])
     tag = np.concatenate([p[1] for p in parts])
     F = np.concatenate([p[2] for p in parts])
@@ -165,8 +192,8 @@ def learn_second_stage(P: np.ndarray, words_at_labels: np.ndarray, lexical, tags
         for f in range(cv):  # nested: each fold's candidates scored by trees fitted on the other folds' candidates
             learn = part != f
             if len(np.unique(y[learn])) == 2:  # (else: one class only, no trees)
-                raw[~learn] = _fit(F[learn], y[learn], random_state).decision_function(F[~learn])
-        model = _fit(F, y, random_state) if len(np.unique(y)) == 2 else None
+                raw[~learn] = _fit(F[learn], y[learn], random_state, trees).decision_function(F[~learn])
+        model = _fit(F, y, random_state, trees) if len(np.unique(y)) == 2 else None
     calibration = _platt(raw, y)
     P2 = P1.copy()
     P2[doc, tag] = 1.0 / (1.0 + np.exp(-np.clip(calibration[0] * raw + calibration[1], -50, 50)))
@@ -174,8 +201,10 @@ def learn_second_stage(P: np.ndarray, words_at_labels: np.ndarray, lexical, tags
     if model is None:
         raise ValueError("the second stage needs training articles whose candidates the editors gave and did not give")
     stats = tag_statistics(tags[kept], average_precision(P1, Y))
-    stage = SecondStage(export_trees(model), calibration, first_thresholds, stats, dict(SETTINGS))
-    return StageFit(stage, thresholds, global_threshold)
+    stage = SecondStage(export_trees(model), calibration, first_thresholds, stats, settings)
+    sup = tag < n_supervised  # (the tags both stages rank: a linear scorer's)
+    return StageFit(stage, thresholds, global_threshold,
+                    ranking(doc[sup], F[sup, FEATURES.index("probability")], raw[sup], y[sup], len(sample)))
 
 
 def _first_stage(P: np.ndarray, words_at_labels: np.ndarray, lexical, sample: np.ndarray, n_tags: int,
@@ -201,10 +230,10 @@ def _first_stage(P: np.ndarray, words_at_labels: np.ndarray, lexical, sample: np
 
 
 def _describe(P1, words, labels: Labels, Xs: sp.csr_matrix, rows: sp.csr_matrix, pool_tags: sp.csr_matrix,
-              mine: np.ndarray, stats: TagStatistics, first_thresholds, n_supervised):
+              mine: np.ndarray, stats: TagStatistics, first_thresholds, n_supervised, settings: dict):
     """Candidates and features of the sample's articles ``mine`` (places in the sample), their neighbours found
-    among the pool's pruned ``rows`` (carrying ``pool_tags``) and their statistics ``stats``: (places, tags,
-    features)."""
+    among the pool's pruned ``rows`` (carrying ``pool_tags``) and their statistics ``stats``, as ``settings`` say
+    (:data:`~tagger.rerank.SETTINGS`): (places, tags, features)."""
     n_tags = P1.shape[1]
     if not len(mine) or not rows.shape[0]:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, len(FEATURES)))
@@ -212,15 +241,15 @@ def _describe(P1, words, labels: Labels, Xs: sp.csr_matrix, rows: sp.csr_matrix,
     pool_tags.sort_indices()
     index = NeighbourIndex(rows.T.tocsr(), [""] * rows.shape[0], [""] * rows.shape[0], pool_tags.indices,
                            pool_tags.indptr, 0)
-    found, similarity = nearest(index, Xs[mine], SETTINGS)
+    found, similarity = nearest(index, Xs[mine], settings)
     place = np.full(len(P1), -1)
     place[mine] = np.arange(len(mine))
     at = place[labels.doc] >= 0
     mine_labels = Labels(place[labels.doc[at]], labels.tag[at], labels.probability[at], labels.mentions[at],
                          labels.in_title[at])
     voted = votes(found, similarity, index.tag_indptr, index.tag_columns, n_tags)
-    c = candidates(P1[mine], mine_labels, voted, n_tags, SETTINGS)
-    F = features(P1[mine], words[mine], mine_labels, voted, c, first_thresholds, stats, n_supervised, SETTINGS)
+    c = candidates(P1[mine], mine_labels, voted, n_tags, settings)
+    F = features(P1[mine], words[mine], mine_labels, voted, c, first_thresholds, stats, n_supervised, settings)
     return mine[c.doc], c.tag, F
 
 

@@ -208,10 +208,11 @@ METADATA: dict[str, tuple[bool, str, object]] = {
 #: Classifier parameters added since format version 2 came out, with the values that reproduce the files written
 #: before them (so a refit with ``--update`` keeps an older model's recipe).
 _LATER_PARAMS = {"relevance_power": 0.0, "partition_size": 8_000, "lexical": False, "min_norm": 0.0,
-                 "neighbour_index": False, "neighbour_terms": 128, "max_neighbours": 50_000, "rerank": False}
+                 "neighbour_index": False, "neighbour_terms": 128, "max_neighbours": 50_000, "rerank": False,
+                 "second_stage": None}
 #: Parameters a file of :data:`BASE_FORMAT_VERSION` does not write (it has no neighbour index): a model learned
 #: without one is the same file as before they existed.
-FORMAT_6_PARAMS = ("neighbour_index", "neighbour_terms", "max_neighbours", "rerank")
+FORMAT_6_PARAMS = ("neighbour_index", "neighbour_terms", "max_neighbours", "rerank", "second_stage")
 
 
 #: Parameters a model file keeps under the name its format was defined with: current name -> name on disk (the
