@@ -25,7 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RECIPE, RT_CORPUS, recipe_and_articles, write_results  # noqa: E402
+from common import chosen_variants, recipe_and_articles, variant_arguments, write_results  # noqa: E402
 
 from tagger.features import TfidfFeatures  # noqa: E402
 from tagger.learning.features import fit_tfidf, rescale_columns  # noqa: E402
@@ -214,16 +214,9 @@ def score_variant(d: SeedData, variant: dict) -> dict[str, float]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--corpus", default=str(RT_CORPUS))
-    p.add_argument("--config", default=str(RECIPE))
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--only", nargs="+", metavar="NAME", help="variants whose name contains one of these words")
-    p.add_argument("--list", action="store_true", help="list the variants and exit")
+    variant_arguments(p)
     args = p.parse_args()
-    names = [n for n in VARIANTS if not args.only or any(w.lower() in n.lower() for w in args.only)]
-    if args.list or not names:
-        print("\n".join(VARIANTS))
-        sys.exit(0 if args.list else "error: --only matched no variant")
+    names = chosen_variants(args, VARIANTS)
     recipe, articles = recipe_and_articles(args.corpus, args.config)
     warnings.simplefilter("ignore", RuntimeWarning)
     seeds = [SeedData(articles, recipe, s) for s in args.seeds]

@@ -1,4 +1,4 @@
-"""Shared by the benchmark scripts: where the data is, the machine, writing results."""
+"""Shared by the benchmark scripts: where the data is, the machine, writing results, choosing variants."""
 from __future__ import annotations
 
 import json
@@ -24,6 +24,26 @@ def require(path: Path) -> Path:
     if not path.exists():
         sys.exit(f"error: {path} is missing (the shared data sits beside the repository)")
     return path
+
+
+def variant_arguments(p) -> None:
+    """The options of a script that fits variants of a recipe (``argparse`` parser ``p``): the corpus, the recipe,
+    the seeds, ``--only`` some variants and ``--list``."""
+    p.add_argument("--corpus", default=str(RT_CORPUS))
+    p.add_argument("--config", default=str(RECIPE))
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--only", nargs="+", metavar="NAME", help="variants whose name contains one of these words")
+    p.add_argument("--list", action="store_true", help="list the variants and exit")
+
+
+def chosen_variants(args, variants: dict, describe=str) -> list[str]:
+    """The names of ``variants`` that ``--only`` chooses (all without it); with ``--list``, or where it chooses
+    none, each variant as ``describe`` says it, printed, and the script ends."""
+    names = [n for n in variants if not args.only or any(w.lower() in n.lower() for w in args.only)]
+    if args.list or not names:
+        print("\n".join(describe(n) for n in variants))
+        sys.exit(0 if args.list else "error: --only matched no variant")
+    return names
 
 
 def write_results(name: str, payload: dict, markdown: str) -> None:

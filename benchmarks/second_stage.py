@@ -3,7 +3,7 @@
 ``second_stage`` table), each fitted on the training part of the training script's split and measured on its
 validation part, median of seeds; beside each, how it ranks the training articles out of fold.
 
-    python benchmarks/second_stage.py [--seeds 0 1 2] [--only NAME ...] [--list]
+    python benchmarks/second_stage.py [--seeds 0 1 2] [--only WORD ...] [--list]
 
 The test part is never looked at.  Two views of each variant: on validation (~960 articles a seed), P@1, P@5 and
 the all-editor-tags micro-F1 of the two-stage model, as ``benchmarks/accuracy.py --part validation`` measures
@@ -23,7 +23,7 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RECIPE, RT_CORPUS, recipe_and_articles, write_results  # noqa: E402
+from common import chosen_variants, recipe_and_articles, variant_arguments, write_results  # noqa: E402
 
 from tagger import TagModel  # noqa: E402
 from tagger.learning.metrics import all_tags_report, model_outputs, precision_at_k  # noqa: E402
@@ -69,18 +69,9 @@ def run(articles, recipe, seed: int, params: dict, table: dict | None) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--corpus", default=str(RT_CORPUS))
-    p.add_argument("--config", default=str(RECIPE))
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--only", nargs="+", metavar="NAME", help="variants whose names start with these")
-    p.add_argument("--list", action="store_true", help="list the variants and stop")
+    variant_arguments(p)
     args = p.parse_args()
-    if args.list:
-        print("\n".join(f"{name}: {params or ''} {table or ''}" for name, (params, table) in VARIANTS.items()))
-        return
-    chosen = [n for n in VARIANTS if not args.only or any(n.startswith(o) for o in args.only)]
-    if not chosen:
-        p.error(f"no variant starts with {' or '.join(args.only)} (--list names them)")
+    chosen = chosen_variants(args, VARIANTS, lambda n: f"{n}: {VARIANTS[n][0] or ''} {VARIANTS[n][1] or ''}")
     recipe, articles = recipe_and_articles(args.corpus, args.config)
     rows = []
     for name in chosen:
