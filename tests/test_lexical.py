@@ -317,31 +317,53 @@ def test_the_title_starts_at_the_first_visible_character_and_counts_only_those()
     assert title_of(long_title.replace(" ", "\u00ad ") + "\n\nТекст") == long_title
 
 
-def test_the_lexical_source_learned_a_few_articles_at_a_time_is_the_one_learned_at_once(monkeypatch):
-    """Features, their standardisation and the out-of-fold scores of the training candidates are formed a block
-    of articles at a time: blocks of a few candidates give the same source, bit for bit, as one block."""
+def test_the_lexical_source_learned_a_few_articles_at_a_time_is_the_one_learned_at_once(monkeypatch, tmp_path):
+    """The training candidates are matched, kept, described, standardised and scored a block of articles at a
+    time (in a work directory's files, or in memory): blocks of a few articles give the same source and
+    thresholds, bit for bit, as one block."""
     from tagger.learning import lexical
     texts, tags = make_long_tail_corpus(300, seed=3)
+    blocks = []
+    table = lexical.Table
 
-    def learned(rows_at_once):
-        monkeypatch.setattr(lexical, "ROWS_AT_ONCE", rows_at_once)
-        clf = TagClassifier(min_tag_count=10, min_df=1, max_df=1.0).fit(texts, tags)
-        return clf.lexical_, clf.thresholds_
+    def counted(*args, **kwargs):
+        blocks.append(table(*args, **kwargs))
+        return blocks[-1]
 
-    (whole, thresholds), (blocked, blocked_thresholds) = learned(2**19), learned(7)
-    assert len(lexical._article_blocks(np.repeat(np.arange(300), 4), 7)) > 100  # (many blocks, whole articles)
-    for name in ("coef", "intercept", "mean", "scale"):
-        assert np.array_equal(getattr(whole, name), getattr(blocked, name)), name
-    assert np.any(whole.coef != 0)
-    assert whole.threshold == blocked.threshold and whole.unseen_threshold == blocked.unseen_threshold
-    assert np.array_equal(thresholds, blocked_thresholds)
+    monkeypatch.setattr(lexical, "Table", counted)
+
+    def learned(articles_at_once, work_dir=None):
+        monkeypatch.setattr(lexical, "ARTICLES_AT_ONCE", articles_at_once)
+        blocks.clear()
+        clf = TagClassifier(min_tag_count=10, min_df=1, max_df=1.0).fit(texts, tags, work_dir=work_dir)
+        return clf.lexical_, clf.thresholds_, len(blocks[0].blocks()), blocks[0].work is not None
+
+    whole, thresholds, n_whole, kept = learned(5_000, tmp_path)
+    assert n_whole == 1 and kept  # (one block, in the fit's work directory)
+    for size in (7, 1):
+        blocked, blocked_thresholds, n_blocks, _ = learned(size)
+        assert n_blocks > 30  # (many blocks: every article with a label find is one of them at size 1)
+        for name in ("coef", "intercept", "mean", "scale", "mentioned", "tagged"):
+            assert np.array_equal(getattr(whole, name), getattr(blocked, name)), name
+        assert np.any(whole.coef != 0)
+        assert whole.threshold == blocked.threshold and whole.unseen_threshold == blocked.unseen_threshold
+        assert np.array_equal(thresholds, blocked_thresholds)
+    assert not list(tmp_path.iterdir())  # (the work directory removed when the fit ended)
 
 
-def test_blocks_of_candidates_end_where_an_article_ends():
-    from tagger.learning.lexical import _article_blocks
-    doc = np.array([0, 0, 0, 1, 2, 2, 2, 2, 3, 5, 5])
-    for size in (1, 2, 3, 5, 100):
-        blocks = _article_blocks(doc, size)
-        assert blocks[0].start == 0 and blocks[-1].stop == len(doc)
-        assert all(a.stop == b.start for a, b in zip(blocks, blocks[1:]))
-        assert all(doc[b.start - 1] != doc[b.start] for b in blocks[1:])
+def test_a_table_gives_back_its_blocks_and_columns_from_files_or_memory(tmp_path):
+    from tagger.learning.workdir import Table, WorkDir
+    with WorkDir(tmp_path) as work:
+        for t in (Table({"a": np.int32, "b": np.float64}, work), Table({"a": np.int32, "b": np.float64})):
+            t.append(a=np.arange(3), b=[0.5, 1.5, 2.5])
+            t.append(a=np.array([7]), b=np.array([9.0]))
+            assert len(t) == 4 and t.blocks() == [slice(0, 3), slice(3, 4)]
+            assert t.column("a").tolist() == [0, 1, 2, 7] and t.column("a").dtype == np.int32
+            assert t.read("b", slice(1, 4)).tolist() == [1.5, 2.5, 9.0]
+            with pytest.raises(ValueError, match="columns"):
+                t.append(a=[1])
+            with pytest.raises(ValueError, match="one length"):
+                t.append(a=[1, 2], b=[1.0])
+            with pytest.raises(ValueError, match="do not fit"):
+                t.append(a=np.array([2**40]), b=[1.0])
+            assert len(t) == 4

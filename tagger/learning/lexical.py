@@ -26,9 +26,9 @@ from ..tags import tag_key
 from ..vocabulary import Vocabulary
 from .calibration import best_f1_threshold
 from .targets import TagMatrix
-from .workdir import as_columns, column_blocks
+from .workdir import Table, WorkDir, as_columns, column_blocks
 
-__all__ = ["LexicalFit", "TrainingCandidates", "learn_lexical_source", "lexical_threshold", "fit_lexical", "SMOOTHING"]
+__all__ = ["LexicalFit", "CandidateRows", "learn_lexical_source", "lexical_threshold", "fit_lexical", "SMOOTHING"]
 
 #: Pseudo-count of the rate at which a tag is given when its label occurs (pulls rare tags to the prior).  RT
 #: validation, median of seeds 0/1/2: tags unseen in training (zero-shot) precision / recall 0.444 / 0.324 at 5,
@@ -36,51 +36,83 @@ __all__ = ["LexicalFit", "TrainingCandidates", "learn_lexical_source", "lexical_
 SMOOTHING = 0.5
 #: At most this many candidate rows fit the logistic model (a random sample of bigger archives).
 MAX_ROWS = 2_000_000
-#: Candidates whose features are formed at once (about; whole articles): features, standardisation and scores
-#: go a block at a time, so that no archive-sized feature matrix is held.
-ROWS_AT_ONCE = 2**19
+#: Articles whose label finds are matched at once: a block of the training candidates' table (on RT about 165,000
+#: candidates), whose features, standardisation and scores are formed together, so that no archive-sized array of
+#: candidates or of their features is held.
+ARTICLES_AT_ONCE = 5_000
 
 
-@dataclass
-class TrainingCandidates:
-    """What the steps after learning the lexical source read of its training candidates (threshold tuning,
-    fusion, the second stage): each (article, tag) pair's article ``doc``, ``tag``, occurrences of its labels
-    (``mentions``) and whether one is in the title (``in_title``); the rest of :class:`~tagger.lexical.
-    Candidates` goes once the source is learned."""
+class CandidateRows:
+    """The training candidates of a learned lexical source, a block of articles a time (:class:`~tagger.learning.
+    workdir.Table`, in the fit's work directory): each (article, tag) pair's article ``doc``, ``tag``, what the
+    features read of the label finds (:class:`~tagger.lexical.Candidates`' other fields), the editors' label ``y``
+    (1 where they gave the tag), the article's ``fold`` and the supervised scorer's out-of-fold log-odds ``logit``
+    (0 for the other tags); and in ``scores``, block for block, the out-of-fold probability ``p``."""
 
-    doc: np.ndarray
-    tag: np.ndarray
-    mentions: np.ndarray
-    in_title: np.ndarray
+    def __init__(self, table: Table, scores: Table):
+        self.table, self.scores = table, scores
+
+    @classmethod
+    def of(cls, candidates: Candidates, y: np.ndarray, p: np.ndarray) -> "CandidateRows":
+        """Rows in memory, one block: ``candidates`` (whole articles), their labels ``y`` and probabilities ``p``."""
+        table, scores = Table(COLUMNS), Table({"p": np.float64})
+        if len(candidates):
+            table.append(**{f: getattr(candidates, f) for f in Candidates.__dataclass_fields__}, y=y,
+                         fold=np.zeros(len(y)), logit=np.zeros(len(y)))
+            scores.append(p=p)
+        return cls(table, scores)
 
     def __len__(self) -> int:
-        return len(self.doc)
+        return len(self.table)
+
+    def take(self, names: tuple[str, ...], tags: tuple[int, int | None] | None = None) -> tuple[np.ndarray, ...]:
+        """Columns ``names`` (``p`` among them) of every row, or of the rows whose tag is in ``tags`` (first, end;
+        ``None``: no end), read a block at a time."""
+        if tags is None:
+            return tuple(self._read(name, slice(None)) for name in names)
+        lo, hi = tags
+        out: list[list[np.ndarray]] = [[] for _ in names]
+        for s in self.table.blocks():
+            tag = self.table.read("tag", s)
+            inside = np.flatnonzero((tag >= lo) & (tag < hi) if hi is not None else tag >= lo)
+            for k, name in enumerate(names):
+                out[k].append(self._read(name, s)[inside])
+        return tuple(np.concatenate(o) if o else np.zeros(0, self._dtype(name)) for o, name in zip(out, names))
+
+    def _read(self, name: str, s: slice) -> np.ndarray:
+        return self.scores.read(name, s) if name == "p" else self.table.read(name, s)
+
+    def _dtype(self, name: str) -> np.dtype:
+        return self.scores.dtypes[name] if name == "p" else self.table.dtypes[name]
+
+
+#: The columns of the training candidates' table (:class:`CandidateRows`).
+COLUMNS = {"doc": np.int32, "tag": np.int32, "mentions": np.int32, "first": np.int32, "last": np.int32,
+           "label": np.int32, "length": np.int32, "in_title": bool, "lead": np.int32, "y": np.int8, "fold": np.int32,
+           "logit": np.float64}
 
 
 @dataclass
 class LexicalFit:
     """What learning the lexical source gives: the ``source`` (its ``unseen_threshold`` tuned; its ``threshold``
     is :func:`lexical_threshold`'s), every column's ``tags`` and ``tag_counts`` (the supervised ones first, then the
-    vocabulary's others), and for threshold tuning the training ``candidates``, their labels ``y`` (1 where the
-    editors gave the tag), their out-of-fold probabilities ``p`` and ``n_positives``, every (article, tag) pair the
-    editors gave."""
+    vocabulary's others), for threshold tuning and the second stage the training ``candidates`` (their labels and
+    out-of-fold probabilities among them) and ``n_positives``, every (article, tag) pair the editors gave."""
 
     source: LexicalSource
     tags: list[str]
     tag_counts: np.ndarray
-    candidates: TrainingCandidates | Candidates
-    y: np.ndarray
-    p: np.ndarray
+    candidates: CandidateRows
     n_positives: int
 
 
 def learn_lexical_source(vocabulary: Vocabulary, supervised_tags: list[str], keyed: list[set[str]], counted,
                          title_lengths: list[int], oof, calibration: np.ndarray, analyzer,
-                         random_state: int = 0, cv: int = 3) -> LexicalFit:
+                         random_state: int = 0, cv: int = 3, work: WorkDir | None = None) -> LexicalFit:
     """Learn the lexical source of a model whose supervised tags are ``supervised_tags`` (canonical names), from
     the training articles' tag keys ``keyed``, their stem sequences (``counted``, see :func:`fit_lexical`) and the
     supervised tags' out-of-fold raw scores ``oof`` (an array, or :class:`~tagger.learning.workdir.ScoreColumns`)
-    with their ``calibration``."""
+    with their ``calibration``; the training candidates kept in ``work`` (default: in memory)."""
     n_supervised = len(supervised_tags)
     tags, columns = vocabulary_columns(supervised_tags, vocabulary)
     rows = [j for j, keys in enumerate(keyed) for _ in keys]
@@ -92,13 +124,12 @@ def learn_lexical_source(vocabulary: Vocabulary, supervised_tags: list[str], key
     def logits(docs, cols):
         return calibrated_logits(oof.at(docs, cols), calibration[cols])
 
-    source, cand, y, p, unseen, p_unseen = fit_lexical(vocabulary, columns, analyzer, counted, title_lengths, labels,
-                                                       n_supervised, logits, random_state=random_state, cv=cv)
+    source, cand, y_unseen, p_unseen = fit_lexical(vocabulary, columns, analyzer, counted, title_lengths, labels,
+                                                   n_supervised, logits, random_state=random_state, cv=cv, work=work)
     # (no tag given among the unseen-tag model's rows: the seen tags' threshold, see lexical_threshold)
-    source.unseen_threshold = best_f1_threshold(p_unseen, y[unseen])[0] if y[unseen].any() else float("nan")
+    source.unseen_threshold = best_f1_threshold(p_unseen, y_unseen)[0] if y_unseen.any() else float("nan")
     tag_counts = np.asarray(labels.sum(axis=0)).ravel().astype(np.int64)
-    kept = TrainingCandidates(cand.doc, cand.tag, cand.mentions, cand.in_title)
-    return LexicalFit(source, tags, tag_counts, kept, y, p, int(labels.nnz))
+    return LexicalFit(source, tags, tag_counts, cand, int(labels.nnz))
 
 
 def lexical_threshold(P, Y: np.ndarray | TagMatrix, thresholds: np.ndarray, global_threshold: float,
@@ -111,51 +142,32 @@ def lexical_threshold(P, Y: np.ndarray | TagMatrix, thresholds: np.ndarray, glob
     for cols in column_blocks(P.shape[1], P.shape[0]):
         chosen = P.columns(cols) >= thresholds[cols]
         tp, predicted = tp + int((chosen & (Y[:, cols] > 0)).sum()), predicted + int(chosen.sum())
-    rare = fit.candidates.tag >= Y.shape[1]
-    if not rare.any():
+    p, y = fit.candidates.take(("p", "y"), (Y.shape[1], None))
+    if not len(p):
         return float(global_threshold)
-    threshold, f1 = best_f1_threshold(fit.p[rare], fit.y[rare], fit.n_positives, tp, predicted)
+    threshold, f1 = best_f1_threshold(p, y, fit.n_positives, tp, predicted)
     if 2 * tp / (predicted + fit.n_positives) >= f1:
         return 1.0  # none: every lexical-only tag would cost more precision than it brings recall
     return threshold
 
 
-def _concat(parts: list[Candidates]) -> Candidates:
-    """The candidates of ``parts`` one after another, their integers as int32 (articles, tags, labels, counts of
-    words: each under 2**31; a candidate's features are the same from either width).  Each part's arrays are let
-    go as they are copied, a field at a time, so that the parts and the whole are never held at once (at 200,000
-    articles: 6.6 million candidates, 220 MB as int32, 430 MB as int64)."""
-    fields = {}
-    for f in Candidates.__dataclass_fields__:
-        fields[f] = np.concatenate([_narrow(getattr(p, f)) for p in parts])
-        for p in parts:
-            setattr(p, f, None)
-    return Candidates(**fields)
-
-
-def _narrow(a: np.ndarray) -> np.ndarray:
-    """Integers ``a`` as int32 where they fit (else as they are)."""
-    if a.dtype.kind != "i" or a.dtype.itemsize <= 4:
-        return a
-    if len(a) and not (-2**31 <= a.min() and a.max() < 2**31):
-        return a
-    return a.astype(np.int32)
-
-
 def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, counted, title_lengths: list[int],
                 labels: sp.csr_matrix, n_supervised: int, supervised_logits, C: float = 1.0,
-                random_state: int = 0, cv: int = 3) -> tuple[LexicalSource, Candidates, np.ndarray, np.ndarray,
-                                                              np.ndarray, np.ndarray]:
+                random_state: int = 0, cv: int = 3, work: WorkDir | None = None
+                ) -> tuple[LexicalSource, CandidateRows, np.ndarray, np.ndarray]:
     """Learn the lexical source.
 
     ``counted``: the corpus's :class:`~tagger.learning.features.DocumentFrequencies`; ``title_lengths``: words
     in each article's title; ``labels``: articles x columns, 1 where the editors gave the tag (every tag of the
     vocabulary, not only the supervised ones); ``supervised_logits(docs, cols)``: the out-of-fold calibrated
-    log-odds of supervised column ``cols`` on articles ``docs``.
+    log-odds of supervised column ``cols`` on articles ``docs``; ``work``: where the training candidates are
+    kept (default: in memory).
 
-    Returns the source, the training candidates, their labels, their out-of-fold probabilities, the candidates
-    the unseen-tag model (:data:`~tagger.lexical.MODELS` 2) learned from (indices) and their out-of-fold
-    probabilities as unseen tags."""
+    Every pass over the candidates goes a block of :data:`ARTICLES_AT_ONCE` articles at a time; what is held
+    whole is model-sized (per-tag statistics, the logistic models' rows, at most :data:`MAX_ROWS` each).  Returns
+    the source, the training candidates (with their out-of-fold probabilities), and the labels and out-of-fold
+    probabilities as unseen tags of the candidates the unseen-tag model (:data:`~tagger.lexical.MODELS` 2)
+    learned from."""
     n_docs, n_cols = labels.shape
     index = LabelIndex(vocabulary, columns, analyzer)
     # the lexicon's stems in the corpus's stem ids, and their idf
@@ -168,57 +180,41 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
         if sid is not None:
             remap[sid] = lid
             stem_df[stem] = int(df[sid])
-    parts = []
-    for start in range(0, n_docs, 5_000):
-        chunk = counted.ids[start:start + 5_000]
-        c = index.match(remap[np.concatenate(chunk)], [len(q) for q in chunk], title_lengths[start:start + 5_000])
-        c.doc += start
-        parts.append(c)
-    cand = _concat(parts) if parts else Candidates.none()
     labels = labels.tocsr()
-    y = np.asarray(labels[cand.doc, cand.tag]).ravel().astype(np.int8) if len(cand) else np.zeros(0, np.int8)
     tag_counts = np.asarray(labels.sum(axis=0)).ravel()
-    mentioned = np.bincount(cand.tag, minlength=n_cols).astype(np.float64)
-    tagged = np.bincount(cand.tag, weights=y, minlength=n_cols)
-    prior = float((y.sum() + 1) / (len(y) + 2))
+    # folds by article: a candidate's tag statistics come from the other folds (scaled up to the whole corpus)
+    fold_of_doc = np.zeros(n_docs, dtype=np.int8 if cv <= 127 else np.int64)
+    for f, (_, te) in enumerate(KFold(cv, shuffle=True, random_state=random_state).split(np.arange(n_docs))):
+        fold_of_doc[te] = f
+    table, counts = _matched(index, remap, counted, title_lengths, labels, n_supervised, supervised_logits,
+                             fold_of_doc, cv, work)
+    mentioned, tagged, per_fold, n_given = counts
+    n_cand = len(table)
+    prior = float((n_given + 1) / (n_cand + 2))
     zeros = np.zeros(len(FEATURES))
     source = LexicalSource(vocabulary, columns, analyzer, tag_counts=tag_counts, mentioned=mentioned, tagged=tagged,
                            n_supervised=n_supervised, stem_df=stem_df, coef=np.zeros((len(MODELS), len(FEATURES))),
                            intercept=np.zeros(len(MODELS)), mean=zeros, scale=zeros + 1, prior=prior, smoothing=SMOOTHING,
                            n_documents=n_docs)
-    logits = np.zeros(len(cand))
-    sup = np.flatnonzero(cand.tag < n_supervised)
-    if len(sup):
-        logits[sup] = supervised_logits(cand.doc[sup], cand.tag[sup])
-    del sup
-    # folds by article: a candidate's tag statistics come from the other folds (scaled up to the whole corpus)
-    fold_of_doc = np.zeros(n_docs, dtype=np.int8 if cv <= 127 else np.int64)
-    for f, (_, te) in enumerate(KFold(cv, shuffle=True, random_state=random_state).split(np.arange(n_docs))):
-        fold_of_doc[te] = f
-    fold = fold_of_doc[cand.doc]
-    per_fold = []
-    doc_tags = labels.tocoo()
-    for f in range(cv):
-        in_f = fold_of_doc[doc_tags.row] == f
-        per_fold.append((np.bincount(doc_tags.col[in_f], minlength=n_cols),
-                         np.bincount(cand.tag[fold == f], minlength=n_cols),
-                         np.bincount(cand.tag[fold == f], weights=y[fold == f], minlength=n_cols)))
     grow = cv / (cv - 1)
-    supervised = cand.tag < n_supervised
     # the unseen-tag model learns from the candidates of the tags with no linear scorer (of every tag, if all have
     # one), each described as a tag of a site's vocabulary is at tagging time (LexicalSource.extended): no training
     # article with the tag, its label's articles estimated from the words' document frequencies (the article
     # itself aside), no linear scorer
-    unseen = np.flatnonzero(~supervised)
-    if not len(unseen):
-        unseen = np.arange(len(cand))
+    every_unseen = mentioned[n_supervised:].sum() == 0
     estimate = np.zeros(n_cols)
     for concept in vocabulary:
         estimate[columns[tag_key(concept.tag)]] = source.estimated_mentions(concept.labels)
+    blocks = table.blocks()
 
-    def statistics(s: slice, which: tuple = (0, 1, 2)) -> tuple:
-        """The tag count, mentions and tagged mentions of candidates ``s`` in the other folds (``which`` of them)."""
-        tag, in_fold = cand.tag[s], fold[s]
+    def load(s: slice) -> tuple[Candidates, np.ndarray, np.ndarray, np.ndarray]:
+        """Block ``s``'s candidates, their labels, folds and supervised log-odds."""
+        c = Candidates(**{f: table.read(f, s) for f in Candidates.__dataclass_fields__})
+        return c, table.read("y", s), table.read("fold", s), table.read("logit", s)
+
+    def statistics(tag: np.ndarray, in_fold: np.ndarray, which: tuple = (0, 1, 2)) -> tuple:
+        """The tag count, mentions and tagged mentions of candidates of tags ``tag`` in folds ``in_fold``, in the
+        other folds (``which`` of them)."""
         totals = (tag_counts, mentioned, tagged)
         out = tuple(np.zeros(len(tag)) for _ in which)
         for f in range(cv):
@@ -227,76 +223,130 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
                 out[k][rows] = (totals[kind] - per_fold[f][kind])[tag[rows]] * grow
         return out
 
-    def described(s: slice, as_unseen: bool) -> np.ndarray:
-        """The features of candidates ``s`` (whole articles), as the seen tags' models or the unseen-tag model
-        sees them."""
-        c = _take(cand, s)
+    def described(block: tuple, as_unseen: bool) -> np.ndarray:
+        """The features of a block's candidates, as the seen tags' models or the unseen-tag model sees them."""
+        c, _, fold, logit = block
         if not as_unseen:
-            return source.features(c, logits[s], statistics(s))
+            return source.features(c, logit, statistics(c.tag, fold))
         none = np.zeros(len(c))
         F = source.features(c, none, (none, np.maximum(estimate[c.tag] - 1, 0), none))
         F[:, SUPERVISED] = 0.0
         return F
 
-    oof = np.full(len(cand), prior)
-    oof_unseen = np.full(len(unseen), prior)
-    if len(cand) == 0:
-        return source, cand, y, oof, unseen, oof_unseen
-    blocks = _article_blocks(cand.doc)
-    mean = _column_sums(described(s, False) for s in blocks) / len(cand)
-    scale = np.sqrt(_column_sums(_squared(described(s, False) - mean) for s in blocks) / len(cand))
+    def models(block: tuple) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """For each of MODELS, which of a block's candidates are its rows, which of them it learns from and which
+        it scores out of fold."""
+        c, _, fold, _ = block
+        supervised = c.tag < n_supervised
+        everything = np.ones(len(c), dtype=bool)
+        # (a rare tag given in no other fold: scored as seen)
+        seen = ~supervised & (statistics(c.tag, fold, (0,))[0] > 0)
+        unseen = everything if every_unseen else ~supervised
+        return [(everything, supervised, supervised), (everything, seen, ~supervised), (unseen, unseen, unseen)]
+
+    scores = Table({"p": np.float64}, work)
+    y_unseen, p_unseen = [], []
+    if n_cand == 0:
+        return source, CandidateRows(table, scores), np.zeros(0, np.int8), np.zeros(0)
+    mean = _column_sums(described(load(s), False) for s in blocks) / n_cand
+    scale = np.sqrt(_column_sums(_squared(described(load(s), False) - mean) for s in blocks) / n_cand)
     scale[scale == 0] = 1.0
     source.mean, source.scale = mean, scale
     rng = np.random.default_rng(random_state)
-    seen = ~supervised & (statistics(slice(None), (0,))[0] > 0)  # (a rare tag given in no other fold: scored as seen)
-    everything = np.arange(len(cand), dtype=np.int32 if len(cand) < 2**31 else np.int64)
-    every = np.ones(len(unseen), dtype=bool)
-    offset = logits  # (the supervised candidates' log-odds, 0 for the others)
-    models = (  # each of MODELS: its candidates, which of them it learns from and which it scores out-of-fold,
-        # described as unseen tags or not, their offsets, labels and folds, where their scores go
-        (everything, supervised, supervised, False, offset, y, fold, oof),
-        (everything, seen, ~supervised, False, offset, y, fold, oof),
-        (unseen, every, every, True, np.zeros(len(unseen)), y[unseen], fold[unseen], oof_unseen))
+    learning = [[int(learn.sum()) for _, learn, _ in models(load(s))] for s in blocks]  # (a block, a model)
     fitted = []
-    for m, (rows, learn, scored, as_unseen, off, target, folds, out) in enumerate(models):
-        chosen = np.flatnonzero(learn)
-        if len(chosen) > MAX_ROWS:
-            chosen = np.sort(rng.choice(chosen, MAX_ROWS, replace=False))
-        Z = _standardised_rows(rows[chosen], blocks, lambda s: described(s, as_unseen), mean, scale)
+    for m in range(len(MODELS)):
+        as_unseen = m == 2
+        sizes = np.array([row[m] for row in learning], dtype=np.int64)
+        picked = None  # (every row learned from, or a random sample of them: places among them)
+        if sizes.sum() > MAX_ROWS:
+            picked = np.sort(rng.choice(int(sizes.sum()), MAX_ROWS, replace=False))
+        Z, target, offset, folds = [], [], [], []
+        for s, first in zip(blocks, np.cumsum(sizes) - sizes):
+            block = load(s)
+            _, learn, _ = models(block)[m]
+            rows = np.flatnonzero(learn)
+            if picked is not None:
+                lo, hi = np.searchsorted(picked, [first, first + len(rows)])
+                rows = rows[picked[lo:hi] - first]
+            if not len(rows):
+                continue
+            Z.append((described(block, as_unseen)[rows] - mean) / scale)
+            target.append(block[1][rows])
+            offset.append(np.zeros(len(rows)) if as_unseen else block[3][rows])
+            folds.append(block[2][rows])
+        Z = np.concatenate(Z) if Z else np.zeros((0, len(FEATURES)))
+        target, offset, folds = (np.concatenate(a) if a else np.zeros(0) for a in (target, offset, folds))
         by_fold = []
         for f in range(cv):  # out-of-fold probabilities, for threshold tuning
-            fit_rows = folds[chosen] != f
-            by_fold.append(_logistic(Z[fit_rows], target[chosen[fit_rows]], off[chosen[fit_rows]], C))
-        source.coef[m], source.intercept[m] = _logistic(Z, target[chosen], off[chosen], C)
+            fit_rows = folds != f
+            by_fold.append(_logistic(Z[fit_rows], target[fit_rows], offset[fit_rows], C))
+        source.coef[m], source.intercept[m] = _logistic(Z, target, offset, C)
         fitted.append(by_fold)
         del Z
-    for s in blocks:  # each model's out-of-fold scores, a block of articles at a time
+    for s in blocks:  # each model's out-of-fold scores
+        block = load(s)
+        c, y, fold, logit = block
+        p = np.full(len(c), prior)
         views = {}  # (the block described once for the models that see it alike)
-        for (rows, _, scored, as_unseen, off, _, folds, out), by_fold in zip(models, fitted):
-            lo, hi = np.searchsorted(rows, [s.start, s.stop])
-            inside = np.flatnonzero(scored[lo:hi]) + lo
+        for m, ((rows, _, scored), by_fold) in enumerate(zip(models(block), fitted)):
+            as_unseen = m == 2
+            inside = np.flatnonzero(rows & scored)
+            if as_unseen:
+                out = np.full(len(inside), prior)
+                y_unseen.append(y[inside])
+                p_unseen.append(out)
             if not len(inside):
                 continue
             if as_unseen not in views:
-                views[as_unseen] = described(s, as_unseen)
-            Z = (views[as_unseen][rows[inside] - s.start] - mean) / scale
+                views[as_unseen] = described(block, as_unseen)
+            Z = (views[as_unseen][inside] - mean) / scale
+            offset = np.zeros(len(inside)) if as_unseen else logit[inside]
             for f, (w, b) in enumerate(by_fold):
-                held = folds[inside] == f
-                out[inside[held]] = sigmoid(off[inside[held]] + Z[held] @ w + b)
-    return source, cand, y, oof, unseen, oof_unseen
+                held = fold[inside] == f
+                scored_p = sigmoid(offset[held] + Z[held] @ w + b)
+                if as_unseen:
+                    out[held] = scored_p
+                else:
+                    p[inside[held]] = scored_p
+        scores.append(p=p)
+    return source, CandidateRows(table, scores), np.concatenate(y_unseen), np.concatenate(p_unseen)
 
 
-def _take(c: Candidates, s: slice) -> Candidates:
-    return Candidates(**{f: getattr(c, f)[s] for f in Candidates.__dataclass_fields__})
-
-
-def _article_blocks(doc: np.ndarray, size: int | None = None) -> list[slice]:
-    """Consecutive candidates (sorted by article, ``doc``) in blocks of about ``size`` (default
-    :data:`ROWS_AT_ONCE`), each ending where an article's candidates end."""
-    size = size or ROWS_AT_ONCE
-    ends = np.searchsorted(doc, doc[np.arange(size, len(doc), size)], side="right").tolist()
-    bounds = sorted(set([0, *ends, len(doc)]))
-    return [slice(a, b) for a, b in zip(bounds, bounds[1:])]
+def _matched(index: LabelIndex, remap: np.ndarray, counted, title_lengths: list[int], labels: sp.csr_matrix,
+             n_supervised: int, supervised_logits, fold_of_doc: np.ndarray, cv: int, work: WorkDir | None
+             ) -> tuple[Table, tuple]:
+    """The training candidates (:data:`COLUMNS`, in ``work``), matched a block of articles at a time, and the
+    per-tag statistics of them all: the mentions of each tag's labels, the mentions where the editors gave it,
+    for each fold the tag's articles, mentions and tagged mentions in it, and the tagged mentions in all."""
+    n_docs, n_cols = labels.shape
+    table = Table(COLUMNS, work)
+    mentioned, tagged, n_given = np.zeros(n_cols, dtype=np.int64), np.zeros(n_cols), 0
+    doc_tags = labels.tocoo()
+    per_fold = [(np.bincount(doc_tags.col[fold_of_doc[doc_tags.row] == f], minlength=n_cols),
+                 np.zeros(n_cols, dtype=np.int64), np.zeros(n_cols)) for f in range(cv)]
+    for start in range(0, n_docs, ARTICLES_AT_ONCE):
+        chunk = counted.ids[start:start + ARTICLES_AT_ONCE]
+        c = index.match(remap[np.concatenate(chunk)], [len(q) for q in chunk],
+                        title_lengths[start:start + ARTICLES_AT_ONCE])
+        if not len(c):
+            continue
+        c.doc += start
+        y = np.asarray(labels[c.doc, c.tag]).ravel().astype(np.int8)
+        logit = np.zeros(len(c))
+        sup = np.flatnonzero(c.tag < n_supervised)
+        if len(sup):
+            logit[sup] = supervised_logits(c.doc[sup], c.tag[sup])
+        fold = fold_of_doc[c.doc]
+        mentioned += np.bincount(c.tag, minlength=n_cols)
+        tagged += np.bincount(c.tag, weights=y, minlength=n_cols)
+        n_given += int(y.sum())
+        for f in range(cv):
+            in_f = fold == f
+            per_fold[f][1][:] += np.bincount(c.tag[in_f], minlength=n_cols)
+            per_fold[f][2][:] += np.bincount(c.tag[in_f], weights=y[in_f], minlength=n_cols)
+        table.append(**{f: getattr(c, f) for f in Candidates.__dataclass_fields__}, y=y, fold=fold, logit=logit)
+    return table, (mentioned.astype(np.float64), tagged, per_fold, n_given)
 
 
 def _column_sums(blocks) -> np.ndarray:
@@ -310,17 +360,6 @@ def _column_sums(blocks) -> np.ndarray:
 
 def _squared(x: np.ndarray) -> np.ndarray:
     return np.multiply(x, x, out=x)
-
-
-def _standardised_rows(rows: np.ndarray, blocks: list[slice], described, mean: np.ndarray,
-                       scale: np.ndarray) -> np.ndarray:
-    """The standardised features of candidates ``rows`` (sorted), formed a block of articles at a time."""
-    Z = np.empty((len(rows), len(mean)))
-    for s in blocks:
-        lo, hi = np.searchsorted(rows, [s.start, s.stop])
-        if hi > lo:
-            Z[lo:hi] = (described(s)[rows[lo:hi] - s.start] - mean) / scale
-    return Z
 
 
 def _logistic(Z: np.ndarray, y: np.ndarray, offset: np.ndarray, C: float) -> tuple[np.ndarray, float]:

@@ -147,11 +147,11 @@ def _fit(p: dict, texts: Iterable[str], y, classes, client, ids: Sequence | None
         features.idf_ = (features.idf_ * ridge.scale).astype(np.float32)
     clock.lap()
     calibration = fit_calibration(ridge.oof, targets.Y, seed=p["random_state"])
-    lexical = learn_lexical(p, targets, data, ridge.oof, calibration, analyzer)
+    lexical = learn_lexical(p, targets, data, ridge.oof, calibration, analyzer, work)
     if lexical is not None:
+        n_given = int(lexical.source.tagged.sum())
         clock.lap(f"lexical source: {len(lexical.source.index):,} labels of {len(lexical.tags):,} tags, "
-                  f"{len(lexical.candidates):,} candidates in training ({int(lexical.y.sum()):,} given by the "
-                  f"editors)")
+                  f"{len(lexical.candidates):,} candidates in training ({n_given:,} given by the editors)")
     words_at_labels = own_probabilities(ridge.oof, calibration, lexical) if p["rerank"] else None
     thresholds, global_threshold = tune(ridge.oof, targets.Y, calibration, lexical, p["threshold_shrinkage"])
     classes, tag_counts = targets.classes, targets.tag_counts
@@ -343,9 +343,10 @@ def _gathered(results, leads: list[str], titles: list[int], headlines: list[str]
 
 
 def learn_lexical(p: Mapping, targets: Targets, data: Analysed, oof, calibration: np.ndarray,
-                  analyzer: Analyzer) -> LexicalFit | None:
-    """The lexical source (see :func:`tagger.learning.lexical.learn_lexical_source`), or ``None``: for numbered
-    classes (no label to find), with ``lexical=False``, or for n-grams beyond bigrams (with a warning)."""
+                  analyzer: Analyzer, work: WorkDir | None = None) -> LexicalFit | None:
+    """The lexical source (see :func:`tagger.learning.lexical.learn_lexical_source`; its training candidates kept
+    in ``work``), or ``None``: for numbered classes (no label to find), with ``lexical=False``, or for n-grams
+    beyond bigrams (with a warning)."""
     if targets.vocabulary is None or not p["lexical"]:
         return None
     if data.counted is None:
@@ -353,7 +354,8 @@ def learn_lexical(p: Mapping, targets: Targets, data: Analysed, oof, calibration
                       RuntimeWarning, stacklevel=4)
         return None
     return learn_lexical_source(targets.vocabulary, tag_names(targets.classes, 0.0)[0], targets.keyed, data.counted,
-                                data.titles, oof, calibration, analyzer, random_state=p["random_state"], cv=p["cv"])
+                                data.titles, oof, calibration, analyzer, random_state=p["random_state"], cv=p["cv"],
+                                work=work)
 
 
 def tune(oof, Y: np.ndarray | TagMatrix, calibration: np.ndarray, lexical: LexicalFit | None,
@@ -380,10 +382,10 @@ def own_probabilities(raw, calibration: np.ndarray, lexical: LexicalFit | None) 
     if lexical is None:
         return None
     raw = as_columns(raw)
-    cand = lexical.candidates
-    sup = cand.tag < raw.shape[1]
-    out = np.zeros(len(cand))
-    out[sup] = sigmoid(calibrated_logits(raw.at(cand.doc[sup], cand.tag[sup]), calibration[cand.tag[sup]]))
+    doc, tag = lexical.candidates.take(("doc", "tag"))
+    sup = tag < raw.shape[1]
+    out = np.zeros(len(doc))
+    out[sup] = sigmoid(calibrated_logits(raw.at(doc[sup], tag[sup]), calibration[tag[sup]]))
     return out
 
 
@@ -395,9 +397,8 @@ def fused_probabilities(raw: np.ndarray, calibration: np.ndarray, lexical: Lexic
     lo = 0 if cols is None or not len(cols) else int(cols[0])
     P = calibrate_in_place(raw, calibration if cols is None else calibration[cols])
     if lexical is not None:  # (the tags with no linear scorer have no column here: their threshold is apart)
-        cand = lexical.candidates
-        inside = (cand.tag >= lo) & (cand.tag < lo + P.shape[1])
-        fuse(P, cand.doc[inside], cand.tag[inside] - lo, lexical.p[inside])
+        doc, tag, p = lexical.candidates.take(("doc", "tag", "p"), (lo, lo + P.shape[1]))
+        fuse(P, doc, tag - lo, p)
     return P
 
 

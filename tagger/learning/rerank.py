@@ -219,14 +219,14 @@ def _first_stage(P: np.ndarray, words_at_labels: np.ndarray, lexical, sample: np
     if lexical is None:
         e = np.zeros(0, dtype=np.int64)
         return P1, words, Labels(e, e, np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool))
-    cand = lexical.candidates
-    inside = place[cand.doc] >= 0
-    doc, tag = place[cand.doc[inside]], cand.tag[inside]
+    doc, tag, p, mentions, in_title = lexical.candidates.take(("doc", "tag", "p", "mentions", "in_title"))
+    inside = place[doc] >= 0
+    doc, tag, p = place[doc[inside]], tag[inside], p[inside]
     rest = tag >= n_supervised
-    P1[doc[rest], tag[rest]] = lexical.p[inside][rest]
+    P1[doc[rest], tag[rest]] = p[rest]
     sup = ~rest
     words[doc[sup], tag[sup]] = words_at_labels[inside][sup]
-    return P1, words, Labels(doc, tag, lexical.p[inside], cand.mentions[inside], cand.in_title[inside])
+    return P1, words, Labels(doc, tag, p, mentions[inside], in_title[inside])
 
 
 def _describe(P1, words, labels: Labels, Xs: sp.csr_matrix, rows: sp.csr_matrix, pool_tags: sp.csr_matrix,

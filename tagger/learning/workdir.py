@@ -9,6 +9,8 @@ at a time, so that no process holds an archive's documents x tags matrix.
   per group.
 - :class:`Sequences`: each document's stem ids (arrays of different lengths), appended as the documents are
   counted, read back by slices or by documents.
+- :class:`Table`: rows of named columns (a training candidate's article, tag, features, label and score),
+  appended a block of rows at a time and read back a block, or a column, at a time.
 - :class:`Parts`: the partitioned solver's parts, each its documents' TF-IDF rows and the part's dual
   coefficients, and the rows of each group of parts transposed (features x documents, in shards of consecutive
   features): the weight passes' operand.
@@ -29,7 +31,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["WorkDir", "ScoreColumns", "Parts", "Sequences", "load_rows", "as_columns", "column_blocks", "rows_at_once",
+__all__ = ["WorkDir", "ScoreColumns", "Parts", "Sequences", "Table", "load_rows", "as_columns", "column_blocks", "rows_at_once",
            "return_freed_memory", "write_scores"]
 
 #: Most documents x tags entries (float64) a step forms at once from a work directory's files (64 MB).
@@ -422,3 +424,65 @@ class Sequences:
     def __iter__(self) -> Iterator[np.ndarray]:
         for start in range(0, len(self), 10 * self.FLUSH):
             yield from self[start:start + 10 * self.FLUSH]
+
+
+class Table:
+    """Rows of named ``columns`` (name: dtype), appended a block of rows at a time (:meth:`append`): each column in
+    a file of ``work``'s, or in memory without a work directory.  :meth:`blocks` gives back the appended blocks,
+    :meth:`read` a column's rows of one, :meth:`column` a whole column (a copy, in memory)."""
+
+    def __init__(self, columns: dict, work: WorkDir | None = None):
+        self.dtypes = {name: np.dtype(dtype) for name, dtype in columns.items()}
+        self.work = work
+        self.ends = [0]  # where each appended block ends
+        self._paths = {name: work.save(f"table-{name}", np.zeros(0, dtype)) for name, dtype in self.dtypes.items()} \
+            if work is not None else {}
+        self._memory: dict[str, list[np.ndarray]] = {name: [] for name in self.dtypes}
+
+    def __len__(self) -> int:
+        return self.ends[-1]
+
+    def append(self, **values) -> None:
+        """The next block of rows: every column's values (of one length), each converted to its column's type (an
+        integer that the type cannot hold is an error, not wrapped round)."""
+        if set(values) != set(self.dtypes):
+            raise ValueError(f"a block of this table has the columns {sorted(self.dtypes)}, not {sorted(values)}")
+        lengths = {len(v) for v in values.values()}
+        if len(lengths) != 1:
+            raise ValueError(f"the columns of a block must have one length, not {sorted(lengths)}")
+        for name, v in values.items():
+            v, dtype = np.asarray(v), self.dtypes[name]
+            if dtype.kind in "iu" and v.dtype.kind in "iu" and len(v):
+                info = np.iinfo(dtype)
+                if v.min() < info.min or v.max() > info.max:
+                    raise ValueError(f"column {name!r}: values from {v.min()} to {v.max()} do not fit {dtype}")
+            v = v.astype(dtype, copy=False)
+            if self.work is None:
+                self._memory[name].append(v)
+            else:
+                self.work.append(self._paths[name], v)
+        self.ends.append(self.ends[-1] + lengths.pop())
+
+    def blocks(self) -> list[slice]:
+        """The rows of each block appended, in order."""
+        return [slice(a, b) for a, b in zip(self.ends, self.ends[1:])]
+
+    def read(self, name: str, rows: slice) -> np.ndarray:
+        """Column ``name``'s values at ``rows`` (a range of rows), copied out of the file."""
+        start, stop, _ = rows.indices(len(self))
+        if self.work is None:
+            return self._whole(name)[start:stop].copy()
+        stored = _mapped(self._paths[name], self.dtypes[name], (len(self),))
+        out = np.array(stored[start:stop])
+        del stored
+        return out
+
+    def column(self, name: str) -> np.ndarray:
+        """Column ``name``, every row."""
+        return self.read(name, slice(None))
+
+    def _whole(self, name: str) -> np.ndarray:
+        parts = self._memory[name]
+        if len(parts) != 1:
+            self._memory[name] = parts = [np.concatenate(parts) if parts else np.zeros(0, self.dtypes[name])]
+        return parts[0]
