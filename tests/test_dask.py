@@ -171,20 +171,24 @@ def test_training_on_the_cluster_survives_a_killed_worker_and_leaves_no_work_dir
 def test_workers_read_the_parts_from_the_work_directory_they_see(client, corpus, monkeypatch, shared):
     """Workers that see the work directory (here: the same machine) read each part's rows by path (its labels are
     sent as the tags given), form the weight passes' blocks there, sending back only pruned weights or squared
-    norms, and score each held-out part there, writing its scores in the work directory; where they do not see
-    it, the rows are sent to them and the weight passes and scores run here.  Either way the model is local
+    norms, score each held-out part there, writing its scores in the work directory, and calibrate and tune the
+    thresholds a block of tags a task, reading those scores there; where they do not see it, the rows are sent to
+    them and the weight passes, scores, calibration and thresholds run here.  Either way the model is local
     training's."""
     import numpy as np
     import scipy.sparse as sp
 
     from tagger import TagClassifier
     from tagger.learning import engines
+    from tagger.learning.calibration import platt_block, sampled_block, threshold_block
     from tagger.learning.solvers import score_held_out, solve_part, stored_weight_block
     from tagger.learning.targets import TagMatrix
-    sent, labels, blocks_back, scored, scores_back = [], [], [], [], []
+    sent, labels, blocks_back, scored, scores_back, per_tag = [], [], [], [], [], []
     original = engines.DaskEngine.map
 
     def spying(self, fn, items, *args, **kw):
+        if fn in (platt_block, sampled_block, threshold_block):
+            per_tag.append(fn.__name__)
         if fn is solve_part:
             items = [item for item in items]
             sent.extend(type(rows) for rows, _ in items)
@@ -213,11 +217,14 @@ def test_workers_read_the_parts_from_the_work_directory_they_see(client, corpus,
         assert {tuple(type(b) for b in back) for back in blocks_back} == {(np.ndarray,), (sp.csr_matrix,) * 4}
         assert all(b.shape == (n_features,) for back in blocks_back for b in back if isinstance(b, np.ndarray))
         assert scored and set(scored) == {tuple} and set(scores_back) == {str}  # (rows by path, scores in files)
+        assert sorted(set(per_tag)) == ["platt_block", "sampled_block", "threshold_block"]
     else:
-        assert not blocks_back and not scored
+        assert not blocks_back and not scored and not per_tag
     np.testing.assert_array_equal(remote.coef_.toarray(), local.coef_.toarray())
     np.testing.assert_array_equal(remote.intercept_, local.intercept_)
+    np.testing.assert_array_equal(remote.calibration_, local.calibration_)
     np.testing.assert_array_equal(remote.thresholds_, local.thresholds_)
+    assert remote.lexical_ is not None and remote.lexical_.threshold == local.lexical_.threshold
 
 
 def test_the_training_script_on_a_cluster(client, tmp_path):

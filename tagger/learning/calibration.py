@@ -7,6 +7,10 @@ that an editor would give the tag.  Each tag then gets the probability threshold
 the same out-of-fold data, pulled towards the single threshold that maximises micro-F1 over all tags in
 proportion to how little evidence the tag has (``shrinkage`` pseudo-positives).  Tags with fewer than
 ``min_positives`` held-out positives use the global calibration and the global threshold.
+
+Both read the out-of-fold scores a block of tags at a time, each block a task of a training engine
+(:mod:`tagger.learning.engines`): on a cluster whose workers see the fit's work directory, each worker reads its
+blocks' scores there, and only per-tag results come back.
 """
 from __future__ import annotations
 
@@ -17,8 +21,8 @@ from ..scorer import apply_calibration
 from .workdir import as_columns, column_blocks
 from .targets import TagMatrix
 
-__all__ = ["fit_calibration", "apply_calibration", "calibrate_in_place", "tune_thresholds", "best_global_threshold",
-           "best_f1_threshold"]
+__all__ = ["fit_calibration", "apply_calibration", "calibrate_in_place", "tune_thresholds", "tuned_thresholds",
+           "best_global_threshold", "best_f1_threshold"]
 
 
 def calibrate_in_place(S: np.ndarray, calibration: np.ndarray) -> np.ndarray:
@@ -87,9 +91,11 @@ GLOBAL_SIGMOID_SAMPLE = 300_000
 PLATT_ENTRIES = 2**21
 
 
-def fit_calibration(scores, Y: np.ndarray | TagMatrix, min_positives: int = 5, seed: int = 0) -> np.ndarray:
+def fit_calibration(scores, Y: np.ndarray | TagMatrix, min_positives: int = 5, seed: int = 0,
+                    engine=None, verbose: bool = False) -> np.ndarray:
     """Per-tag ``(a, b)`` sigmoid parameters (n_tags x 2) fitted on held-out ``scores`` (documents x tags: an
-    array, or :class:`~tagger.learning.workdir.ScoreColumns`, read a block of tags at a time) against 0/1 ``Y``."""
+    array, or :class:`~tagger.learning.workdir.ScoreColumns`, read a block of tags at a time) against 0/1 ``Y``;
+    the blocks' fits are tasks of ``engine`` (default: here)."""
     scores = as_columns(scores)
     n_docs, n_tags = Y.shape
     rng = np.random.default_rng(seed)
@@ -103,13 +109,25 @@ def fit_calibration(scores, Y: np.ndarray | TagMatrix, min_positives: int = 5, s
     pos = Y.sum(axis=0)
     fit = np.flatnonzero((pos >= min_positives) & (n_docs - pos >= min_positives))
     block = max(1, min(64, PLATT_ENTRIES // max(1, n_docs)))
+    blocks = [fit[start:start + block] for start in range(0, len(fit), block)]
     own = np.zeros((len(fit), 2))
-    for start in range(0, len(fit), block):
-        cols = fit[start:start + block]
-        own[start:start + block] = platt_all(scores.columns(cols), Y[:, cols], block=block)
+    for start, params in zip(range(0, len(fit), block), _engine(engine).map(
+            platt_block, blocks, scores, Y, block, what="calibration", verbose=verbose)):
+        own[start:start + block] = params
     rising = own[:, 0] > 0  # a tag whose scores do not rise with the label keeps the global mapping
     out[fit[rising]] = own[rising]
     return out
+
+
+def platt_block(cols: np.ndarray, scores, Y: np.ndarray | TagMatrix, block: int) -> np.ndarray:
+    """Tags ``cols``' Platt sigmoids (a task of a training engine; :func:`platt_all`), their scores read where the
+    task runs."""
+    return platt_all(scores.columns(cols), Y[:, cols], block=block)
+
+
+def _engine(engine):
+    from .engines import LocalEngine
+    return engine if engine is not None else LocalEngine()
 
 
 #: Documents the global threshold is chosen on; beyond them a seeded sample (sorting every document x tag
@@ -156,10 +174,11 @@ def _midpoint(ps: np.ndarray) -> float:
     return float((ps[0] + ps[1]) / 2 if len(ps) > 1 else ps[0] / 2)
 
 
-def best_global_threshold(P, Y: np.ndarray | TagMatrix, seed: int = 0) -> float:
+def best_global_threshold(P, Y: np.ndarray | TagMatrix, seed: int = 0, engine=None) -> float:
     """The one threshold on ``P`` (an array, or anything read a block of tags at a time) that maximises micro-F1
     against ``Y`` (a midpoint between scores), on at most ``GLOBAL_THRESHOLD_DOCS`` documents: the cut of
-    :func:`best_f1_threshold` over their every document x tag score, ties ranked as it ranks them (by place)."""
+    :func:`best_f1_threshold` over their every document x tag score, ties ranked as it ranks them (by place).
+    The sample's scores are read a block of tags a task of ``engine`` (default: here)."""
     P = as_columns(P)
     rows = slice(None)
     if P.shape[0] > GLOBAL_THRESHOLD_DOCS:
@@ -170,8 +189,9 @@ def best_global_threshold(P, Y: np.ndarray | TagMatrix, seed: int = 0) -> float:
     # stable sort's buffer): F1 rises only at a positive, so the best cut is at one, and a positive's place in
     # the whole ranking is its place in its block's and the count of scores ranked before it in the others
     negated = np.empty((len(np.arange(P.shape[0])[rows]), P.shape[1]))
-    for cols in column_blocks(*P.shape[::-1]):
-        negated[:, cols] = -P.columns(cols)[rows]
+    blocks = list(column_blocks(*P.shape[::-1]))
+    for cols, scores in zip(blocks, _engine(engine).map(sampled_block, blocks, P, rows)):
+        negated[:, cols] = -scores
     negated = negated.ravel()
     own = negated[positives]
     place = np.zeros(len(positives), dtype=np.int64)
@@ -208,22 +228,51 @@ def best_global_threshold(P, Y: np.ndarray | TagMatrix, seed: int = 0) -> float:
 RANK_BLOCK = 2**21
 
 
+def sampled_block(cols: np.ndarray, P, rows) -> np.ndarray:
+    """The scores of tags ``cols`` on documents ``rows`` (a task of a training engine)."""
+    return P.columns(cols)[rows]
+
+
 def tune_thresholds(P, Y: np.ndarray | TagMatrix, min_positives: int = 5,
                     shrinkage: float = 10.0) -> tuple[np.ndarray, float]:
     """Per-tag probability thresholds (and the global one) that maximise F1 on held-out ``P`` (an array, or
     anything read a block of tags at a time) and ``Y``."""
+    thresholds, global_t, _ = tuned_thresholds(P, Y, min_positives, shrinkage)
+    return thresholds, global_t
+
+
+def tuned_thresholds(P, Y: np.ndarray | TagMatrix, min_positives: int = 5, shrinkage: float = 10.0,
+                     engine=None, verbose: bool = False) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """:func:`tune_thresholds`, a block of tags a task of ``engine`` (default: here), and what the thresholds
+    choose: the (document, tag) pairs chosen that ``Y`` has, and all those chosen."""
     P = as_columns(P)
     n_docs, n_tags = Y.shape
-    global_t = best_global_threshold(P, Y)
+    global_t = best_global_threshold(P, Y, engine=engine)
     thresholds = np.full(n_tags, global_t)
-    for cols in column_blocks(n_tags, n_docs):
-        block = None
-        for k, j in enumerate(cols.tolist()):
-            y = Y[:, j]
-            n_pos = int(y.sum())
-            if n_pos < min_positives or n_pos == n_docs:
-                continue
-            block = P.columns(cols) if block is None else block
-            t = best_f1_threshold(block[:, k], y)[0]
-            thresholds[j] = (n_pos * t + shrinkage * global_t) / (n_pos + shrinkage)
-    return thresholds, global_t
+    tp = chosen = 0
+    blocks = list(column_blocks(n_tags, n_docs))
+    for cols, (block_thresholds, block_tp, block_chosen) in zip(blocks, _engine(engine).map(
+            threshold_block, blocks, P, Y, min_positives, shrinkage, global_t, what="thresholds",
+            verbose=verbose)):
+        thresholds[cols] = block_thresholds
+        tp, chosen = tp + block_tp, chosen + block_chosen
+    return thresholds, global_t, (tp, chosen)
+
+
+def threshold_block(cols: np.ndarray, P, Y: np.ndarray | TagMatrix, min_positives: int, shrinkage: float,
+                    global_t: float) -> tuple[np.ndarray, int, int]:
+    """Tags ``cols``' thresholds (see :func:`tune_thresholds`; a task of a training engine, reading their
+    probabilities where it runs), and the pairs they choose that ``Y`` has and all they choose."""
+    n_docs = Y.shape[0]
+    thresholds = np.full(len(cols), global_t)
+    block = None
+    for k, j in enumerate(cols.tolist()):
+        y = Y[:, j]
+        n_pos = int(y.sum())
+        if n_pos < min_positives or n_pos == n_docs:
+            continue
+        block = P.columns(cols) if block is None else block
+        t = best_f1_threshold(block[:, k], y)[0]
+        thresholds[k] = (n_pos * t + shrinkage * global_t) / (n_pos + shrinkage)
+    chosen = (P.columns(cols) if block is None else block) >= thresholds
+    return thresholds, int((chosen & (Y[:, cols] > 0)).sum()), int(chosen.sum())

@@ -4,7 +4,9 @@ file read by a worker where every worker sees the files, else chunks of texts se
 the partitioned solver's parts, the weight passes over them, a block of tags a task, and the out-of-fold scores
 of each held-out part (read by the workers from the work directory where they see it: the same machine, or shared
 storage given as the work directory; a block of weights comes back pruned, or as its features' squared norms, and
-the scores are written there).  The rest (choosing the vocabulary, calibration, the lexical source) runs here.
+the scores are written there), and calibration and threshold tuning, a block of tags a task, reading the
+out-of-fold scores there too (only per-tag results come back).  The rest (choosing the vocabulary, the lexical
+source) runs here.
 Both engines learn the same model: chunks are merged in order, so stems get the same ids as in one pass, and each
 part is solved, weighed and scored alike wherever it runs."""
 from __future__ import annotations
@@ -16,7 +18,7 @@ from ..deprecation import moved
 from ..parallel import CHUNK, cluster_window, in_order
 from ..progress import progress, say
 
-__all__ = ["LocalEngine", "DaskEngine", "engine_for", "CHUNK_DOCS"]
+__all__ = ["LocalEngine", "DaskEngine", "engine_for", "engine_reading", "CHUNK_DOCS"]
 
 CHUNK_DOCS = CHUNK  # texts per analysis task on a cluster: tagger.parallel.chunks' default size
 
@@ -74,15 +76,21 @@ class DaskEngine:
 
 
 def _large(value) -> bool:
-    """Whether ``value`` (an argument of every task) is worth sending to each worker once: an array, or a sparse
-    matrix, of more than a megabyte."""
-    arrays = [getattr(value, name, None) for name in ("data", "indices", "indptr")] if hasattr(value, "tocsr") \
-        else [value]
+    """Whether ``value`` (an argument of every task) is worth sending to each worker once: an array, a sparse
+    matrix, or anything that says its size (``nbytes``), of more than a megabyte."""
+    arrays = [getattr(value, name, None) for name in ("data", "indices", "indptr")] \
+        if hasattr(value, "tocsr") and not hasattr(value, "nbytes") else [value]
     return sum(getattr(a, "nbytes", 0) for a in arrays) > 1_000_000
 
 
 def engine_for(client) -> LocalEngine | DaskEngine:
     return LocalEngine() if client is None else DaskEngine(client)
+
+
+def engine_reading(engine, path: str) -> LocalEngine | DaskEngine:
+    """``engine`` if its tasks can read ``path`` (a fit's work directory: the same machine, or shared storage),
+    else this process (whose tasks would otherwise be sent what the files hold)."""
+    return engine if engine.name != "local" and engine.sees(path) else LocalEngine()
 
 
 #: Names that moved to :mod:`tagger.parallel`.

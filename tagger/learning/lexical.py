@@ -25,8 +25,7 @@ from ..scorer import calibrated_logits, sigmoid
 from ..tags import tag_key
 from ..vocabulary import Vocabulary
 from .calibration import best_f1_threshold
-from .targets import TagMatrix
-from .workdir import Table, WorkDir, as_columns, column_blocks
+from .workdir import Table, WorkDir, as_columns
 
 __all__ = ["LexicalFit", "CandidateRows", "learn_lexical_source", "lexical_threshold", "fit_lexical", "SMOOTHING"]
 
@@ -132,17 +131,12 @@ def learn_lexical_source(vocabulary: Vocabulary, supervised_tags: list[str], key
     return LexicalFit(source, tags, tag_counts, cand, int(labels.nnz))
 
 
-def lexical_threshold(P, Y: np.ndarray | TagMatrix, thresholds: np.ndarray, global_threshold: float,
-                      fit: LexicalFit) -> float:
+def lexical_threshold(chosen: tuple[int, int], n_supervised: int, global_threshold: float, fit: LexicalFit) -> float:
     """The one threshold of the tags with no linear scorer: the one maximising micro-F1 over every tag the editors
-    gave, the supervised tags (out-of-fold probabilities ``P`` against ``Y``: an array, or anything read a block
-    of tags at a time) chosen by their own ``thresholds``."""
-    P = as_columns(P)
-    tp = predicted = 0
-    for cols in column_blocks(P.shape[1], P.shape[0]):
-        chosen = P.columns(cols) >= thresholds[cols]
-        tp, predicted = tp + int((chosen & (Y[:, cols] > 0)).sum()), predicted + int(chosen.sum())
-    p, y = fit.candidates.take(("p", "y"), (Y.shape[1], None))
+    gave, the ``n_supervised`` supervised tags chosen by their own thresholds (``chosen``: the pairs they choose
+    that the editors gave, and all they choose; see :func:`~tagger.learning.calibration.tuned_thresholds`)."""
+    tp, predicted = chosen
+    p, y = fit.candidates.take(("p", "y"), (n_supervised, None))
     if not len(p):
         return float(global_threshold)
     threshold, f1 = best_f1_threshold(p, y, fit.n_positives, tp, predicted)

@@ -28,11 +28,11 @@ from ..progress import progress, say
 from ..rerank import SecondStage
 from ..scorer import LeadMatcher, as_texts, calibrated_logits, fuse, lead_window, sigmoid
 from ..vocabulary import Vocabulary
-from .calibration import calibrate_in_place, fit_calibration, tune_thresholds
+from .calibration import calibrate_in_place, fit_calibration, tuned_thresholds
 from ..parallel import chunks
-from .engines import engine_for
+from .engines import engine_for, engine_reading
 from .features import BATCH, DocumentFrequencies, Rows, count_chunk, fit_tfidf
-from .lexical import LexicalFit, learn_lexical_source, lexical_threshold
+from .lexical import CandidateRows, LexicalFit, learn_lexical_source, lexical_threshold
 from .neighbours import build_index, kept_articles
 from .rerank import learn_second_stage
 from .solvers import RidgeSettings, fit_ridge
@@ -146,14 +146,17 @@ def _fit(p: dict, texts: Iterable[str], y, classes, client, ids: Sequence | None
     if ridge.scale is not None:
         features.idf_ = (features.idf_ * ridge.scale).astype(np.float32)
     clock.lap()
-    calibration = fit_calibration(ridge.oof, targets.Y, seed=p["random_state"])
+    tasks = engine_reading(engine, work.path)  # (the steps reading the out-of-fold scores where they are)
+    calibration = fit_calibration(ridge.oof, targets.Y, seed=p["random_state"], engine=tasks,
+                                  verbose=p["verbose"] and tasks.name != "local")
     lexical = learn_lexical(p, targets, data, ridge.oof, calibration, analyzer, work)
     if lexical is not None:
         n_given = int(lexical.source.tagged.sum())
         clock.lap(f"lexical source: {len(lexical.source.index):,} labels of {len(lexical.tags):,} tags, "
                   f"{len(lexical.candidates):,} candidates in training ({n_given:,} given by the editors)")
     words_at_labels = own_probabilities(ridge.oof, calibration, lexical) if p["rerank"] else None
-    thresholds, global_threshold = tune(ridge.oof, targets.Y, calibration, lexical, p["threshold_shrinkage"])
+    thresholds, global_threshold = tune(ridge.oof, targets.Y, calibration, lexical, p["threshold_shrinkage"], tasks,
+                                        p["verbose"] and tasks.name != "local")
     classes, tag_counts = targets.classes, targets.tag_counts
     if lexical is not None and len(lexical.tags) > len(classes):  # the vocabulary's other tags (names as given)
         n = len(classes)
@@ -359,17 +362,18 @@ def learn_lexical(p: Mapping, targets: Targets, data: Analysed, oof, calibration
 
 
 def tune(oof, Y: np.ndarray | TagMatrix, calibration: np.ndarray, lexical: LexicalFit | None,
-         shrinkage: float) -> tuple[np.ndarray, float]:
+         shrinkage: float, engine=None, verbose: bool = False) -> tuple[np.ndarray, float]:
     """Every tag's threshold and the global one, tuned on the out-of-fold probabilities as tagging gives them:
     ``oof`` (raw scores: :class:`~tagger.learning.workdir.ScoreColumns`, or an array) calibrated, and fused with
-    the lexical source's out-of-fold probabilities (:func:`tagger.scorer.fuse`), a block of tags at a time.  The
-    tags with no linear scorer share the lexical source's threshold, set here on ``lexical.source``."""
+    the lexical source's out-of-fold probabilities (:func:`tagger.scorer.fuse`), a block of tags a task of
+    ``engine`` (default: here).  The tags with no linear scorer share the lexical source's threshold, set here on
+    ``lexical.source``."""
     P = FusedColumns(as_columns(oof), calibration, lexical)
-    thresholds, global_threshold = tune_thresholds(P, Y, shrinkage=shrinkage)
+    thresholds, global_threshold, chosen = tuned_thresholds(P, Y, shrinkage=shrinkage, engine=engine, verbose=verbose)
     if lexical is None:
         return thresholds, global_threshold
     source = lexical.source
-    source.threshold = lexical_threshold(P, Y, thresholds, global_threshold, lexical)
+    source.threshold = lexical_threshold(chosen, Y.shape[1], global_threshold, lexical)
     if not np.isfinite(source.unseen_threshold):
         source.unseen_threshold = source.threshold
     rest = np.full(len(lexical.tags) - Y.shape[1], source.threshold)
@@ -389,29 +393,37 @@ def own_probabilities(raw, calibration: np.ndarray, lexical: LexicalFit | None) 
     return out
 
 
-def fused_probabilities(raw: np.ndarray, calibration: np.ndarray, lexical: LexicalFit | None,
+def fused_probabilities(raw: np.ndarray, calibration: np.ndarray, lexical: LexicalFit | CandidateRows | None,
                         cols: np.ndarray | None = None) -> np.ndarray:
     """The supervised tags' probabilities from raw scores ``raw`` (in place), each fused with its label
-    candidates' probabilities as tagging fuses them; ``cols``: the tags (consecutive) that ``raw``'s columns
-    are (default: every supervised tag)."""
+    candidates' probabilities as tagging fuses them (``lexical``: the lexical source's fit, or its training
+    candidates); ``cols``: the tags (consecutive) that ``raw``'s columns are (default: every supervised tag)."""
     lo = 0 if cols is None or not len(cols) else int(cols[0])
     P = calibrate_in_place(raw, calibration if cols is None else calibration[cols])
     if lexical is not None:  # (the tags with no linear scorer have no column here: their threshold is apart)
-        doc, tag, p = lexical.candidates.take(("doc", "tag", "p"), (lo, lo + P.shape[1]))
+        candidates = lexical.candidates if isinstance(lexical, LexicalFit) else lexical
+        doc, tag, p = candidates.take(("doc", "tag", "p"), (lo, lo + P.shape[1]))
         fuse(P, doc, tag - lo, p)
     return P
 
 
 class FusedColumns:
     """The fused out-of-fold probabilities (:func:`fused_probabilities`) of raw scores read a block of tags at a
-    time (:class:`~tagger.learning.workdir.ScoreColumns`), computed block by block as they are read."""
+    time (:class:`~tagger.learning.workdir.ScoreColumns`), computed block by block as they are read (where a
+    training engine's task reads them: what it is sent is the scores' and the candidates' places, and the
+    calibration)."""
 
     def __init__(self, raw, calibration: np.ndarray, lexical: LexicalFit | None):
-        self.raw, self.calibration, self.lexical = raw, calibration, lexical
+        self.raw, self.calibration = raw, calibration
+        self.candidates = None if lexical is None else lexical.candidates
         self.shape = raw.shape
 
+    @property
+    def nbytes(self) -> int:
+        return getattr(self.raw, "nbytes", 0) + self.calibration.nbytes
+
     def columns(self, cols: np.ndarray) -> np.ndarray:
-        return fused_probabilities(self.raw.columns(cols), self.calibration, self.lexical, cols)
+        return fused_probabilities(self.raw.columns(cols), self.calibration, self.candidates, cols)
 
 
 def min_norm(p: Mapping, features: TfidfFeatures, counted: DocumentFrequencies | None) -> float:

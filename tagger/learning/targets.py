@@ -56,6 +56,10 @@ class TagMatrix:
     def __len__(self) -> int:
         return self.shape[0]
 
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for m in (self._rows, self._columns) for a in (m.data, m.indices, m.indptr))
+
     def __getitem__(self, key) -> np.ndarray:
         if not isinstance(key, tuple):
             return self._rows[key].toarray()

@@ -129,6 +129,11 @@ class ScoreColumns:
         self._group = np.full(n_docs, -1, dtype=np.int32)  # each document's group, and its place in it
         self._place = np.zeros(n_docs, dtype=np.int64)
 
+    @property
+    def nbytes(self) -> int:
+        """What this object holds in memory (where each document's scores are; the scores are in the files)."""
+        return self._group.nbytes + self._place.nbytes
+
     def put(self, docs: np.ndarray, scores: np.ndarray) -> None:
         """The scores of documents ``docs`` (rows of ``scores``, len(docs) x tags)."""
         docs = np.asarray(docs, dtype=np.int64)
@@ -189,6 +194,7 @@ class DenseColumns:
     def __init__(self, array: np.ndarray):
         self.array = array
         self.shape = array.shape
+        self.nbytes = array.nbytes
 
     def columns(self, cols) -> np.ndarray:
         return np.asfortranarray(self.array[:, cols], dtype=np.float64)
