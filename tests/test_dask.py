@@ -129,12 +129,12 @@ def test_training_on_the_cluster_learns_the_local_model(client, corpus, solver, 
     assert remote.predict_tags(held) == local.predict_tags(held)
 
 
-@pytest.mark.parametrize("task", ["count_chunk", "solve_part", "stored_weight_block"])
+@pytest.mark.parametrize("task", ["count_chunk", "solve_part", "stored_weight_block", "matched_block"])
 def test_training_on_the_cluster_survives_a_killed_worker_and_leaves_no_work_directory(client, corpus, tmp_path,
                                                                                        task):
     """A worker killed while it runs a fit's task (counting a corpus chunk, solving a part, forming a block of
-    weights): what it held runs again on the other (the tasks read what they need by path), the model is local
-    training's, and the fit's work directory is gone once it ends."""
+    weights, finding a block's label candidates): what it held runs again on the other (the tasks read what they
+    need by path), the model is local training's, and the fit's work directory is gone once it ends."""
     import numpy as np
 
     from tagger import TagClassifier
@@ -171,19 +171,21 @@ def test_training_on_the_cluster_survives_a_killed_worker_and_leaves_no_work_dir
 def test_workers_read_the_parts_from_the_work_directory_they_see(client, corpus, monkeypatch, shared):
     """Workers that see the work directory (here: the same machine) read each part's rows by path (its labels are
     sent as the tags given), form the weight passes' blocks there, sending back only pruned weights or squared
-    norms, score each held-out part there, writing its scores in the work directory, and calibrate and tune the
-    thresholds a block of tags a task, reading those scores there; where they do not see it, the rows are sent to
-    them and the weight passes, scores, calibration and thresholds run here.  Either way the model is local
-    training's."""
+    norms, score each held-out part there, writing its scores in the work directory, find the lexical source's
+    training candidates a block of articles a task, reading the articles' stem ids and scores there and writing
+    the candidates there, and calibrate and tune the thresholds a block of tags a task; where they do not see it,
+    the rows are sent to them and the weight passes, scores, candidates, calibration and thresholds run here.
+    Either way the model is local training's."""
     import numpy as np
     import scipy.sparse as sp
 
     from tagger import TagClassifier
     from tagger.learning import engines
     from tagger.learning.calibration import platt_block, sampled_block, threshold_block
+    from tagger.learning.lexical import matched_block
     from tagger.learning.solvers import score_held_out, solve_part, stored_weight_block
     from tagger.learning.targets import TagMatrix
-    sent, labels, blocks_back, scored, scores_back, per_tag = [], [], [], [], [], []
+    sent, labels, blocks_back, scored, scores_back, per_tag, found = [], [], [], [], [], [], []
     original = engines.DaskEngine.map
 
     def spying(self, fn, items, *args, **kw):
@@ -201,6 +203,10 @@ def test_workers_read_the_parts_from_the_work_directory_they_see(client, corpus,
             return (blocks_back.append(r) or r for r in results)
         if fn is score_held_out:
             return (scores_back.extend(type(s) for _, s in r) or r for r in results)
+        if fn is matched_block:  # (where each block's stem ids are, out; where its candidates are, back)
+            items = list(items)
+            assert all(isinstance(ids, tuple) for _, ids in items)
+            return (found.append(type(r[0])) or r for r in original(self, fn, items, *args, **kw))
         return results
 
     monkeypatch.setattr(engines.DaskEngine, "map", spying)
@@ -218,8 +224,9 @@ def test_workers_read_the_parts_from_the_work_directory_they_see(client, corpus,
         assert all(b.shape == (n_features,) for back in blocks_back for b in back if isinstance(b, np.ndarray))
         assert scored and set(scored) == {tuple} and set(scores_back) == {str}  # (rows by path, scores in files)
         assert sorted(set(per_tag)) == ["platt_block", "sampled_block", "threshold_block"]
+        assert found and set(found) == {tuple}  # (a file of the work directory and its rows, a block)
     else:
-        assert not blocks_back and not scored and not per_tag
+        assert not blocks_back and not scored and not per_tag and not found
     np.testing.assert_array_equal(remote.coef_.toarray(), local.coef_.toarray())
     np.testing.assert_array_equal(remote.intercept_, local.intercept_)
     np.testing.assert_array_equal(remote.calibration_, local.calibration_)

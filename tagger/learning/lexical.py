@@ -25,9 +25,10 @@ from ..scorer import calibrated_logits, sigmoid
 from ..tags import tag_key
 from ..vocabulary import Vocabulary
 from .calibration import best_f1_threshold
-from .workdir import Table, WorkDir, as_columns
+from .workdir import Table, WorkDir, as_columns, read_sequences, write_block
 
-__all__ = ["LexicalFit", "CandidateRows", "learn_lexical_source", "lexical_threshold", "fit_lexical", "SMOOTHING"]
+__all__ = ["LexicalFit", "CandidateRows", "Matcher", "SupervisedLogits", "learn_lexical_source", "lexical_threshold",
+           "fit_lexical", "matched_block", "SMOOTHING"]
 
 #: Pseudo-count of the rate at which a tag is given when its label occurs (pulls rare tags to the prior).  RT
 #: validation, median of seeds 0/1/2: tags unseen in training (zero-shot) precision / recall 0.444 / 0.324 at 5,
@@ -107,28 +108,43 @@ class LexicalFit:
 
 def learn_lexical_source(vocabulary: Vocabulary, supervised_tags: list[str], keyed: list[set[str]], counted,
                          title_lengths: list[int], oof, calibration: np.ndarray, analyzer,
-                         random_state: int = 0, cv: int = 3, work: WorkDir | None = None) -> LexicalFit:
+                         random_state: int = 0, cv: int = 3, work: WorkDir | None = None,
+                         engine=None) -> LexicalFit:
     """Learn the lexical source of a model whose supervised tags are ``supervised_tags`` (canonical names), from
     the training articles' tag keys ``keyed``, their stem sequences (``counted``, see :func:`fit_lexical`) and the
     supervised tags' out-of-fold raw scores ``oof`` (an array, or :class:`~tagger.learning.workdir.ScoreColumns`)
-    with their ``calibration``; the training candidates kept in ``work`` (default: in memory)."""
+    with their ``calibration``; the training candidates kept in ``work`` (default: in memory), found by tasks of
+    ``engine`` (see :func:`fit_lexical`)."""
     n_supervised = len(supervised_tags)
     tags, columns = vocabulary_columns(supervised_tags, vocabulary)
     rows = [j for j, keys in enumerate(keyed) for _ in keys]
     cols = [columns[k] for keys in keyed for k in keys]
     labels = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(keyed), len(tags)))
 
-    oof = as_columns(oof)
-
-    def logits(docs, cols):
-        return calibrated_logits(oof.at(docs, cols), calibration[cols])
-
+    logits = SupervisedLogits(as_columns(oof), calibration)
     source, cand, y_unseen, p_unseen = fit_lexical(vocabulary, columns, analyzer, counted, title_lengths, labels,
-                                                   n_supervised, logits, random_state=random_state, cv=cv, work=work)
+                                                   n_supervised, logits, random_state=random_state, cv=cv, work=work,
+                                                   engine=engine)
     # (no tag given among the unseen-tag model's rows: the seen tags' threshold, see lexical_threshold)
     source.unseen_threshold = best_f1_threshold(p_unseen, y_unseen)[0] if y_unseen.any() else float("nan")
     tag_counts = np.asarray(labels.sum(axis=0)).ravel().astype(np.int64)
     return LexicalFit(source, tags, tag_counts, cand, int(labels.nnz))
+
+
+class SupervisedLogits:
+    """The supervised tags' out-of-fold calibrated log-odds at (article, tag) pairs, read from raw scores ``oof``
+    (:class:`~tagger.learning.workdir.ScoreColumns`, or in memory) where it is called (a task reads the scores'
+    files where it runs)."""
+
+    def __init__(self, oof, calibration: np.ndarray):
+        self.oof, self.calibration = oof, calibration
+
+    @property
+    def nbytes(self) -> int:
+        return getattr(self.oof, "nbytes", 0) + self.calibration.nbytes
+
+    def __call__(self, docs: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        return calibrated_logits(self.oof.at(docs, cols), self.calibration[cols])
 
 
 def lexical_threshold(chosen: tuple[int, int], n_supervised: int, global_threshold: float, fit: LexicalFit) -> float:
@@ -147,7 +163,7 @@ def lexical_threshold(chosen: tuple[int, int], n_supervised: int, global_thresho
 
 def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, counted, title_lengths: list[int],
                 labels: sp.csr_matrix, n_supervised: int, supervised_logits, C: float = 1.0,
-                random_state: int = 0, cv: int = 3, work: WorkDir | None = None
+                random_state: int = 0, cv: int = 3, work: WorkDir | None = None, engine=None
                 ) -> tuple[LexicalSource, CandidateRows, np.ndarray, np.ndarray]:
     """Learn the lexical source.
 
@@ -155,7 +171,9 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
     in each article's title; ``labels``: articles x columns, 1 where the editors gave the tag (every tag of the
     vocabulary, not only the supervised ones); ``supervised_logits(docs, cols)``: the out-of-fold calibrated
     log-odds of supervised column ``cols`` on articles ``docs``; ``work``: where the training candidates are
-    kept (default: in memory).
+    kept (default: in memory); ``engine``: a training engine whose tasks find them, a block of articles a task
+    (:func:`matched_block`; default: here), reading the articles' stem ids and out-of-fold scores in ``work``
+    and writing the block there.
 
     Every pass over the candidates goes a block of :data:`ARTICLES_AT_ONCE` articles at a time; what is held
     whole is model-sized (per-tag statistics, the logistic models' rows, at most :data:`MAX_ROWS` each).  Returns
@@ -180,8 +198,9 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
     fold_of_doc = np.zeros(n_docs, dtype=np.int8 if cv <= 127 else np.int64)
     for f, (_, te) in enumerate(KFold(cv, shuffle=True, random_state=random_state).split(np.arange(n_docs))):
         fold_of_doc[te] = f
-    table, counts = _matched(index, remap, counted, title_lengths, labels, n_supervised, supervised_logits,
-                             fold_of_doc, cv, work)
+    matcher = Matcher(index, remap, labels, n_supervised, supervised_logits, fold_of_doc,
+                      np.asarray(title_lengths, dtype=np.int32), cv)
+    table, counts = _matched(matcher, counted, work, engine)
     mentioned, tagged, per_fold, n_given = counts
     n_cand = len(table)
     prior = float((n_given + 1) / (n_cand + 2))
@@ -307,39 +326,88 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
     return source, CandidateRows(table, scores), np.concatenate(y_unseen), np.concatenate(p_unseen)
 
 
-def _matched(index: LabelIndex, remap: np.ndarray, counted, title_lengths: list[int], labels: sp.csr_matrix,
-             n_supervised: int, supervised_logits, fold_of_doc: np.ndarray, cv: int, work: WorkDir | None
-             ) -> tuple[Table, tuple]:
-    """The training candidates (:data:`COLUMNS`, in ``work``), matched a block of articles at a time, and the
-    per-tag statistics of them all: the mentions of each tag's labels, the mentions where the editors gave it,
-    for each fold the tag's articles, mentions and tagged mentions in it, and the tagged mentions in all."""
-    n_docs, n_cols = labels.shape
+@dataclass
+class Matcher:
+    """What finding a block's training candidates reads besides its articles' stem ids (:func:`matched_block`):
+    the label ``index`` and the corpus's stem ids mapped onto it (``remap``), the editors' ``labels`` (articles x
+    columns), the supervised tags' out-of-fold log-odds (``logits``), each article's fold and words of title."""
+
+    index: LabelIndex
+    remap: np.ndarray
+    labels: sp.csr_matrix
+    n_supervised: int
+    logits: SupervisedLogits
+    fold_of_doc: np.ndarray
+    title_lengths: np.ndarray
+    cv: int
+
+    @property
+    def nbytes(self) -> int:
+        arrays = (self.remap, self.labels.data, self.labels.indices, self.labels.indptr, self.fold_of_doc,
+                  self.title_lengths)
+        return sum(a.nbytes for a in arrays) + getattr(self.logits, "nbytes", 0)
+
+
+def matched_block(block: tuple, matcher: Matcher, store: str | None = None) -> tuple:
+    """The training candidates of a block of articles (a task of a training engine): ``block`` is its first
+    article and the articles' stem ids, or where they are in the work directory (read where the task runs).
+    Gives back the candidates (:data:`COLUMNS`; with ``store``, the file of the work directory they were written
+    to and their number) and their per-tag statistics: each tag's label mentions and mentions where the editors
+    gave it, for each fold its mentions and tagged mentions there, and the tagged mentions in all."""
+    start, ids = block
+    if isinstance(ids, tuple):
+        ids = read_sequences(ids)
+    n_cols = matcher.labels.shape[1]
+    c = matcher.index.match(matcher.remap[np.concatenate(ids)] if ids else np.zeros(0, np.int64),
+                            [len(q) for q in ids], matcher.title_lengths[start:start + len(ids)].tolist())
+    c.doc += start
+    y = np.asarray(matcher.labels[c.doc, c.tag]).ravel().astype(np.int8) if len(c) else np.zeros(0, np.int8)
+    logit = np.zeros(len(c))
+    sup = np.flatnonzero(c.tag < matcher.n_supervised)
+    if len(sup):
+        logit[sup] = matcher.logits(c.doc[sup], c.tag[sup])
+    fold = matcher.fold_of_doc[c.doc]
+    statistics = (np.bincount(c.tag, minlength=n_cols), np.bincount(c.tag, weights=y, minlength=n_cols),
+                  [(np.bincount(c.tag[fold == f], minlength=n_cols),
+                    np.bincount(c.tag[fold == f], weights=y[fold == f], minlength=n_cols)) for f in range(matcher.cv)],
+                  int(y.sum()))
+    values = {**{f: getattr(c, f) for f in Candidates.__dataclass_fields__}, "y": y, "fold": fold, "logit": logit}
+    if not len(c):
+        return None, statistics
+    return (values if store is None else write_block(store, COLUMNS, values)), statistics
+
+
+def _matched(matcher: Matcher, counted, work: WorkDir | None, engine) -> tuple[Table, tuple]:
+    """The training candidates (:data:`COLUMNS`, in ``work``), found a block of articles a task of ``engine``
+    (:func:`matched_block`), and the per-tag statistics of them all: the mentions of each tag's labels, the
+    mentions where the editors gave it, for each fold the tag's articles, mentions and tagged mentions in it, and
+    the tagged mentions in all."""
+    n_docs, n_cols = matcher.labels.shape
     table = Table(COLUMNS, work)
     mentioned, tagged, n_given = np.zeros(n_cols, dtype=np.int64), np.zeros(n_cols), 0
-    doc_tags = labels.tocoo()
-    per_fold = [(np.bincount(doc_tags.col[fold_of_doc[doc_tags.row] == f], minlength=n_cols),
-                 np.zeros(n_cols, dtype=np.int64), np.zeros(n_cols)) for f in range(cv)]
-    for start in range(0, n_docs, ARTICLES_AT_ONCE):
-        chunk = counted.ids[start:start + ARTICLES_AT_ONCE]
-        c = index.match(remap[np.concatenate(chunk)], [len(q) for q in chunk],
-                        title_lengths[start:start + ARTICLES_AT_ONCE])
-        if not len(c):
+    doc_tags = matcher.labels.tocoo()
+    per_fold = [(np.bincount(doc_tags.col[matcher.fold_of_doc[doc_tags.row] == f], minlength=n_cols),
+                 np.zeros(n_cols, dtype=np.int64), np.zeros(n_cols)) for f in range(matcher.cv)]
+    remote = engine is not None and engine.name != "local" and work is not None and counted.ids.work is not None
+    starts = range(0, n_docs, ARTICLES_AT_ONCE)
+    if remote:  # (each task reads its articles' stem ids and writes its candidates in the work directory)
+        blocks = [(a, counted.ids.where(range(a, min(a + ARTICLES_AT_ONCE, n_docs)))) for a in starts]
+        found = engine.map(matched_block, blocks, matcher, work.path, what="lexical source: label finds")
+    else:
+        found = (matched_block((a, counted.ids[a:a + ARTICLES_AT_ONCE]), matcher) for a in starts)
+    for block, (block_mentioned, block_tagged, block_per_fold, block_given) in found:
+        mentioned += block_mentioned
+        tagged += block_tagged
+        n_given += block_given
+        for (_, in_fold, tagged_in_fold), (block_in_fold, block_tagged_in_fold) in zip(per_fold, block_per_fold):
+            in_fold += block_in_fold
+            tagged_in_fold += block_tagged_in_fold
+        if block is None:
             continue
-        c.doc += start
-        y = np.asarray(labels[c.doc, c.tag]).ravel().astype(np.int8)
-        logit = np.zeros(len(c))
-        sup = np.flatnonzero(c.tag < n_supervised)
-        if len(sup):
-            logit[sup] = supervised_logits(c.doc[sup], c.tag[sup])
-        fold = fold_of_doc[c.doc]
-        mentioned += np.bincount(c.tag, minlength=n_cols)
-        tagged += np.bincount(c.tag, weights=y, minlength=n_cols)
-        n_given += int(y.sum())
-        for f in range(cv):
-            in_f = fold == f
-            per_fold[f][1][:] += np.bincount(c.tag[in_f], minlength=n_cols)
-            per_fold[f][2][:] += np.bincount(c.tag[in_f], weights=y[in_f], minlength=n_cols)
-        table.append(**{f: getattr(c, f) for f in Candidates.__dataclass_fields__}, y=y, fold=fold, logit=logit)
+        if remote:
+            table.add_file(*block)
+        else:
+            table.append(**block)
     return table, (mentioned.astype(np.float64), tagged, per_fold, n_given)
 
 

@@ -149,7 +149,7 @@ def _fit(p: dict, texts: Iterable[str], y, classes, client, ids: Sequence | None
     tasks = engine_reading(engine, work.path)  # (the steps reading the out-of-fold scores where they are)
     calibration = fit_calibration(ridge.oof, targets.Y, seed=p["random_state"], engine=tasks,
                                   verbose=p["verbose"] and tasks.name != "local")
-    lexical = learn_lexical(p, targets, data, ridge.oof, calibration, analyzer, work)
+    lexical = learn_lexical(p, targets, data, ridge.oof, calibration, analyzer, work, tasks)
     if lexical is not None:
         n_given = int(lexical.source.tagged.sum())
         clock.lap(f"lexical source: {len(lexical.source.index):,} labels of {len(lexical.tags):,} tags, "
@@ -346,10 +346,10 @@ def _gathered(results, leads: list[str], titles: list[int], headlines: list[str]
 
 
 def learn_lexical(p: Mapping, targets: Targets, data: Analysed, oof, calibration: np.ndarray,
-                  analyzer: Analyzer, work: WorkDir | None = None) -> LexicalFit | None:
+                  analyzer: Analyzer, work: WorkDir | None = None, engine=None) -> LexicalFit | None:
     """The lexical source (see :func:`tagger.learning.lexical.learn_lexical_source`; its training candidates kept
-    in ``work``), or ``None``: for numbered classes (no label to find), with ``lexical=False``, or for n-grams
-    beyond bigrams (with a warning)."""
+    in ``work``, found by tasks of ``engine``), or ``None``: for numbered classes (no label to find), with
+    ``lexical=False``, or for n-grams beyond bigrams (with a warning)."""
     if targets.vocabulary is None or not p["lexical"]:
         return None
     if data.counted is None:
@@ -358,7 +358,7 @@ def learn_lexical(p: Mapping, targets: Targets, data: Analysed, oof, calibration
         return None
     return learn_lexical_source(targets.vocabulary, tag_names(targets.classes, 0.0)[0], targets.keyed, data.counted,
                                 data.titles, oof, calibration, analyzer, random_state=p["random_state"], cv=p["cv"],
-                                work=work)
+                                work=work, engine=engine)
 
 
 def tune(oof, Y: np.ndarray | TagMatrix, calibration: np.ndarray, lexical: LexicalFit | None,

@@ -31,7 +31,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["WorkDir", "ScoreColumns", "Parts", "Sequences", "Table", "load_rows", "as_columns", "column_blocks", "rows_at_once",
+__all__ = ["WorkDir", "ScoreColumns", "Parts", "Sequences", "Table", "write_block", "read_sequences", "load_rows", "as_columns", "column_blocks", "rows_at_once",
            "return_freed_memory", "write_scores"]
 
 #: Most documents x tags entries (float64) a step forms at once from a work directory's files (64 MB).
@@ -422,6 +422,13 @@ class Sequences:
         del stored
         return out
 
+    def where(self, docs: range) -> tuple:
+        """Where consecutive documents ``docs``' arrays are in the file (what :func:`read_sequences` reads, in a
+        process that sees the work directory)."""
+        self._flush()
+        offsets = np.frombuffer(self._offsets, dtype=np.int64)
+        return self._path, self.dtype, offsets[docs.start:docs.stop + 1].copy()
+
     def __getitem__(self, key):
         if isinstance(key, slice):
             return self.take(range(*key.indices(len(self))))
@@ -432,63 +439,103 @@ class Sequences:
             yield from self[start:start + 10 * self.FLUSH]
 
 
+def read_sequences(where: tuple) -> list[np.ndarray]:
+    """The arrays that :meth:`Sequences.where` says where they are."""
+    path, dtype, offsets = where
+    if len(offsets) < 2:
+        return []
+    stored = _mapped(path, dtype, (int(offsets[-1]),))
+    out = np.split(np.array(stored[offsets[0]:offsets[-1]]), offsets[1:-1] - offsets[0])
+    del stored
+    return out
+
+
 class Table:
-    """Rows of named ``columns`` (name: dtype), appended a block of rows at a time (:meth:`append`): each column in
-    a file of ``work``'s, or in memory without a work directory.  :meth:`blocks` gives back the appended blocks,
-    :meth:`read` a column's rows of one, :meth:`column` a whole column (a copy, in memory)."""
+    """Rows of named ``columns`` (name: dtype), a block of rows at a time: each block a file of ``work``'s (its
+    columns one after another), or arrays in memory without a work directory.  A block is appended here
+    (:meth:`append`) or written by a task where it runs (:func:`write_block`, then :meth:`add_file`);
+    :meth:`blocks` gives back the blocks' rows, :meth:`read` a column's rows, :meth:`column` a whole column."""
 
     def __init__(self, columns: dict, work: WorkDir | None = None):
         self.dtypes = {name: np.dtype(dtype) for name, dtype in columns.items()}
         self.work = work
-        self.ends = [0]  # where each appended block ends
-        self._paths = {name: work.save(f"table-{name}", np.zeros(0, dtype)) for name, dtype in self.dtypes.items()} \
-            if work is not None else {}
-        self._memory: dict[str, list[np.ndarray]] = {name: [] for name in self.dtypes}
+        self.ends = [0]  # where each block ends
+        self._blocks: list[str | dict] = []
 
     def __len__(self) -> int:
         return self.ends[-1]
 
     def append(self, **values) -> None:
-        """The next block of rows: every column's values (of one length), each converted to its column's type (an
-        integer that the type cannot hold is an error, not wrapped round)."""
-        if set(values) != set(self.dtypes):
-            raise ValueError(f"a block of this table has the columns {sorted(self.dtypes)}, not {sorted(values)}")
-        lengths = {len(v) for v in values.values()}
-        if len(lengths) != 1:
-            raise ValueError(f"the columns of a block must have one length, not {sorted(lengths)}")
-        for name, v in values.items():
-            v, dtype = np.asarray(v), self.dtypes[name]
-            if dtype.kind in "iu" and v.dtype.kind in "iu" and len(v):
-                info = np.iinfo(dtype)
-                if v.min() < info.min or v.max() > info.max:
-                    raise ValueError(f"column {name!r}: values from {v.min()} to {v.max()} do not fit {dtype}")
-            v = v.astype(dtype, copy=False)
-            if self.work is None:
-                self._memory[name].append(v)
-            else:
-                self.work.append(self._paths[name], v)
-        self.ends.append(self.ends[-1] + lengths.pop())
+        """The next block: every column's values (of one length), each converted to its column's type (an integer
+        that the type cannot hold is an error, not wrapped round)."""
+        if self.work is None:
+            block, n = _checked_block(self.dtypes, values)
+            self._blocks.append(block)
+            self.ends.append(self.ends[-1] + n)
+        else:
+            self.add_file(*write_block(self.work.path, self.dtypes, values))
+
+    def add_file(self, path: str, n_rows: int) -> None:
+        """The next block: the file ``path`` inside the work directory, of ``n_rows`` rows (:func:`write_block`)."""
+        if os.path.getsize(path) != n_rows * sum(d.itemsize for d in self.dtypes.values()):
+            raise ValueError(f"{path} does not hold a block of {n_rows} rows of this table")
+        self.work.count(path)
+        self._blocks.append(path)
+        self.ends.append(self.ends[-1] + n_rows)
 
     def blocks(self) -> list[slice]:
-        """The rows of each block appended, in order."""
+        """The rows of each block, in order."""
         return [slice(a, b) for a, b in zip(self.ends, self.ends[1:])]
 
     def read(self, name: str, rows: slice) -> np.ndarray:
-        """Column ``name``'s values at ``rows`` (a range of rows), copied out of the file."""
+        """Column ``name``'s values at ``rows`` (a range of rows), copied out of the blocks."""
         start, stop, _ = rows.indices(len(self))
-        if self.work is None:
-            return self._whole(name)[start:stop].copy()
-        stored = _mapped(self._paths[name], self.dtypes[name], (len(self),))
-        out = np.array(stored[start:stop])
-        del stored
-        return out
+        dtype, out = self.dtypes[name], []
+        first = int(np.searchsorted(self.ends, start, side="right")) - 1
+        for k in range(max(first, 0), len(self._blocks)):
+            a, b = self.ends[k], self.ends[k + 1]
+            if a >= stop:
+                break
+            lo, hi = max(start, a) - a, min(stop, b) - a
+            block = self._blocks[k]
+            if isinstance(block, dict):
+                out.append(block[name][lo:hi])
+                continue
+            offset = sum(d.itemsize for d in list(self.dtypes.values())[:list(self.dtypes).index(name)]) * (b - a)
+            stored = np.memmap(block, dtype=dtype, mode="r", offset=offset, shape=(b - a,)) if b > a else None
+            out.append(np.array(stored[lo:hi]) if stored is not None else np.zeros(0, dtype))
+            del stored
+        return np.concatenate(out) if out else np.zeros(0, dtype)
 
     def column(self, name: str) -> np.ndarray:
         """Column ``name``, every row."""
         return self.read(name, slice(None))
 
-    def _whole(self, name: str) -> np.ndarray:
-        parts = self._memory[name]
-        if len(parts) != 1:
-            self._memory[name] = parts = [np.concatenate(parts) if parts else np.zeros(0, self.dtypes[name])]
-        return parts[0]
+
+def write_block(folder: str, dtypes: dict, values: dict) -> tuple[str, int]:
+    """A block of a :class:`Table` of columns ``dtypes``, ``values``, written to a new file in ``folder`` (the work
+    directory: a task writes there where it runs): the file's path and the block's rows."""
+    block, n = _checked_block(dtypes, values)
+    fd, path = tempfile.mkstemp(prefix="table-", suffix=".bin", dir=folder)
+    with os.fdopen(fd, "wb") as fh:
+        for name in dtypes:
+            np.ascontiguousarray(block[name]).tofile(fh)
+    return path, n
+
+
+def _checked_block(dtypes: dict, values: dict) -> tuple[dict, int]:
+    """``values`` as a block of columns ``dtypes`` (see :meth:`Table.append`), and its rows."""
+    if set(values) != set(dtypes):
+        raise ValueError(f"a block of this table has the columns {sorted(dtypes)}, not {sorted(values)}")
+    lengths = {len(v) for v in values.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"the columns of a block must have one length, not {sorted(lengths)}")
+    block = {}
+    for name, dtype in dtypes.items():
+        v, dtype = np.asarray(values[name]), np.dtype(dtype)
+        if dtype.kind in "iu" and v.dtype.kind in "iu" and len(v):
+            info = np.iinfo(dtype)
+            if v.min() < info.min or v.max() > info.max:
+                raise ValueError(f"column {name!r}: values from {v.min()} to {v.max()} do not fit {dtype}")
+        block[name] = v.astype(dtype, copy=False)
+    return block, lengths.pop()
