@@ -367,3 +367,13 @@ def test_a_table_gives_back_its_blocks_and_columns_from_files_or_memory(tmp_path
             with pytest.raises(ValueError, match="do not fit"):
                 t.append(a=np.array([2**40]), b=[1.0])
             assert len(t) == 4
+
+
+def test_a_verbose_fit_shows_the_progress_of_the_lexical_sources_passes(capsys):
+    texts, tags = make_long_tail_corpus(120, seed=4)
+    TagClassifier(min_tag_count=10, min_df=1, max_df=1.0, verbose=True).fit(texts, tags)
+    err = capsys.readouterr().err
+    for what in ("label finds", "means", "deviations", "out-of-fold scores"):
+        assert f"lexical source: {what} (5,000 articles a block)" in err, what
+    TagClassifier(min_tag_count=10, min_df=1, max_df=1.0).fit(texts, tags)
+    assert "lexical source" not in capsys.readouterr().err

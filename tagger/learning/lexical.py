@@ -12,6 +12,7 @@ tuning.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,7 @@ from sklearn.model_selection import KFold
 
 from ..features import UNKNOWN
 from ..lexical import FEATURES, MODELS, SUPERVISED, Candidates, LabelIndex, LexicalSource, vocabulary_columns
+from ..progress import progress
 from ..scorer import calibrated_logits, sigmoid
 from ..tags import tag_key
 from ..vocabulary import Vocabulary
@@ -109,12 +111,12 @@ class LexicalFit:
 def learn_lexical_source(vocabulary: Vocabulary, supervised_tags: list[str], keyed: list[set[str]], counted,
                          title_lengths: list[int], oof, calibration: np.ndarray, analyzer,
                          random_state: int = 0, cv: int = 3, work: WorkDir | None = None,
-                         engine=None) -> LexicalFit:
+                         engine=None, verbose: bool = False) -> LexicalFit:
     """Learn the lexical source of a model whose supervised tags are ``supervised_tags`` (canonical names), from
     the training articles' tag keys ``keyed``, their stem sequences (``counted``, see :func:`fit_lexical`) and the
     supervised tags' out-of-fold raw scores ``oof`` (an array, or :class:`~tagger.learning.workdir.ScoreColumns`)
     with their ``calibration``; the training candidates kept in ``work`` (default: in memory), found by tasks of
-    ``engine`` (see :func:`fit_lexical`)."""
+    ``engine`` (see :func:`fit_lexical`), the long passes' progress shown if ``verbose``."""
     n_supervised = len(supervised_tags)
     tags, columns = vocabulary_columns(supervised_tags, vocabulary)
     rows = [j for j, keys in enumerate(keyed) for _ in keys]
@@ -124,7 +126,7 @@ def learn_lexical_source(vocabulary: Vocabulary, supervised_tags: list[str], key
     logits = SupervisedLogits(as_columns(oof), calibration)
     source, cand, y_unseen, p_unseen = fit_lexical(vocabulary, columns, analyzer, counted, title_lengths, labels,
                                                    n_supervised, logits, random_state=random_state, cv=cv, work=work,
-                                                   engine=engine)
+                                                   engine=engine, verbose=verbose)
     # (no tag given among the unseen-tag model's rows: the seen tags' threshold, see lexical_threshold)
     source.unseen_threshold = best_f1_threshold(p_unseen, y_unseen)[0] if y_unseen.any() else float("nan")
     tag_counts = np.asarray(labels.sum(axis=0)).ravel().astype(np.int64)
@@ -163,8 +165,8 @@ def lexical_threshold(chosen: tuple[int, int], n_supervised: int, global_thresho
 
 def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, counted, title_lengths: list[int],
                 labels: sp.csr_matrix, n_supervised: int, supervised_logits, C: float = 1.0,
-                random_state: int = 0, cv: int = 3, work: WorkDir | None = None, engine=None
-                ) -> tuple[LexicalSource, CandidateRows, np.ndarray, np.ndarray]:
+                random_state: int = 0, cv: int = 3, work: WorkDir | None = None, engine=None,
+                verbose: bool = False) -> tuple[LexicalSource, CandidateRows, np.ndarray, np.ndarray]:
     """Learn the lexical source.
 
     ``counted``: the corpus's :class:`~tagger.learning.features.DocumentFrequencies`; ``title_lengths``: words
@@ -173,7 +175,7 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
     log-odds of supervised column ``cols`` on articles ``docs``; ``work``: where the training candidates are
     kept (default: in memory); ``engine``: a training engine whose tasks find them, a block of articles a task
     (:func:`matched_block`; default: here), reading the articles' stem ids and out-of-fold scores in ``work``
-    and writing the block there.
+    and writing the block there; ``verbose``: show the progress of the passes over the candidates.
 
     Every pass over the candidates goes a block of :data:`ARTICLES_AT_ONCE` articles at a time; what is held
     whole is model-sized (per-tag statistics, the logistic models' rows, at most :data:`MAX_ROWS` each).  Returns
@@ -200,7 +202,7 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
         fold_of_doc[te] = f
     matcher = Matcher(index, remap, labels, n_supervised, supervised_logits, fold_of_doc,
                       np.asarray(title_lengths, dtype=np.int32), cv)
-    table, counts = _matched(matcher, counted, work, engine)
+    table, counts = _matched(matcher, counted, work, engine, verbose)
     mentioned, tagged, per_fold, n_given = counts
     n_cand = len(table)
     prior = float((n_given + 1) / (n_cand + 2))
@@ -261,8 +263,9 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
     y_unseen, p_unseen = [], []
     if n_cand == 0:
         return source, CandidateRows(table, scores), np.zeros(0, np.int8), np.zeros(0)
-    mean = _column_sums(described(load(s), False) for s in blocks) / n_cand
-    scale = np.sqrt(_column_sums(_squared(described(load(s), False) - mean) for s in blocks) / n_cand)
+    mean = _column_sums(described(load(s), False) for s in _shown(blocks, "lexical source: means", verbose)) / n_cand
+    scale = np.sqrt(_column_sums(_squared(described(load(s), False) - mean)
+                                 for s in _shown(blocks, "lexical source: deviations", verbose)) / n_cand)
     scale[scale == 0] = 1.0
     source.mean, source.scale = mean, scale
     rng = np.random.default_rng(random_state)
@@ -297,7 +300,7 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
         source.coef[m], source.intercept[m] = _logistic(Z, target, offset, C)
         fitted.append(by_fold)
         del Z
-    for s in blocks:  # each model's out-of-fold scores
+    for s in _shown(blocks, "lexical source: out-of-fold scores", verbose):  # each model's
         block = load(s)
         c, y, fold, logit = block
         p = np.full(len(c), prior)
@@ -377,7 +380,7 @@ def matched_block(block: tuple, matcher: Matcher, store: str | None = None) -> t
     return (values if store is None else write_block(store, COLUMNS, values)), statistics
 
 
-def _matched(matcher: Matcher, counted, work: WorkDir | None, engine) -> tuple[Table, tuple]:
+def _matched(matcher: Matcher, counted, work: WorkDir | None, engine, verbose: bool = False) -> tuple[Table, tuple]:
     """The training candidates (:data:`COLUMNS`, in ``work``), found a block of articles a task of ``engine``
     (:func:`matched_block`), and the per-tag statistics of them all: the mentions of each tag's labels, the
     mentions where the editors gave it, for each fold the tag's articles, mentions and tagged mentions in it, and
@@ -392,9 +395,11 @@ def _matched(matcher: Matcher, counted, work: WorkDir | None, engine) -> tuple[T
     starts = range(0, n_docs, ARTICLES_AT_ONCE)
     if remote:  # (each task reads its articles' stem ids and writes its candidates in the work directory)
         blocks = [(a, counted.ids.where(range(a, min(a + ARTICLES_AT_ONCE, n_docs)))) for a in starts]
-        found = engine.map(matched_block, blocks, matcher, work.path, what="lexical source: label finds")
+        found = engine.map(matched_block, blocks, matcher, work.path, what="lexical source: label finds",
+                           verbose=verbose)
     else:
-        found = (matched_block((a, counted.ids[a:a + ARTICLES_AT_ONCE]), matcher) for a in starts)
+        found = (matched_block((a, counted.ids[a:a + ARTICLES_AT_ONCE]), matcher)
+                 for a in _shown(starts, "lexical source: label finds", verbose))
     for block, (block_mentioned, block_tagged, block_per_fold, block_given) in found:
         mentioned += block_mentioned
         tagged += block_tagged
@@ -409,6 +414,11 @@ def _matched(matcher: Matcher, counted, work: WorkDir | None, engine) -> tuple[T
         else:
             table.append(**block)
     return table, (mentioned.astype(np.float64), tagged, per_fold, n_given)
+
+
+def _shown(blocks: Sequence, what: str, verbose: bool):
+    """``blocks`` (of articles), the progress through them shown if ``verbose``."""
+    return progress(blocks, f"{what} ({ARTICLES_AT_ONCE:,} articles a block)", enabled=verbose, unit="blocks")
 
 
 def _column_sums(blocks) -> np.ndarray:

@@ -358,7 +358,7 @@ def learn_lexical(p: Mapping, targets: Targets, data: Analysed, oof, calibration
         return None
     return learn_lexical_source(targets.vocabulary, tag_names(targets.classes, 0.0)[0], targets.keyed, data.counted,
                                 data.titles, oof, calibration, analyzer, random_state=p["random_state"], cv=p["cv"],
-                                work=work, engine=engine)
+                                work=work, engine=engine, verbose=p["verbose"])
 
 
 def tune(oof, Y: np.ndarray | TagMatrix, calibration: np.ndarray, lexical: LexicalFit | None,
