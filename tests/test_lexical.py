@@ -360,6 +360,9 @@ def test_a_table_gives_back_its_blocks_and_columns_from_files_or_memory(tmp_path
             assert len(t) == 4 and t.blocks() == [slice(0, 3), slice(3, 4)]
             assert t.column("a").tolist() == [0, 1, 2, 7] and t.column("a").dtype == np.int32
             assert t.read("b", slice(1, 4)).tolist() == [1.5, 2.5, 9.0]
+            assert t.read("a", slice(0, 3), at=np.array([2, 0])).tolist() == [2, 0]  # (places in one block)
+            with pytest.raises(ValueError, match="one block"):
+                t.read("a", slice(0, 4), at=np.array([0]))
             with pytest.raises(ValueError, match="columns"):
                 t.append(a=[1])
             with pytest.raises(ValueError, match="one length"):

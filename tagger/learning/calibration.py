@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from ..scorer import apply_calibration
+from .engines import LocalEngine
 from .workdir import as_columns, column_blocks
 from .targets import TagMatrix
 
@@ -111,7 +112,7 @@ def fit_calibration(scores, Y: np.ndarray | TagMatrix, min_positives: int = 5, s
     block = max(1, min(64, PLATT_ENTRIES // max(1, n_docs)))
     blocks = [fit[start:start + block] for start in range(0, len(fit), block)]
     own = np.zeros((len(fit), 2))
-    for start, params in zip(range(0, len(fit), block), _engine(engine).map(
+    for start, params in zip(range(0, len(fit), block), (engine or LocalEngine()).map(
             platt_block, blocks, scores, Y, block, what="calibration", verbose=verbose)):
         own[start:start + block] = params
     rising = own[:, 0] > 0  # a tag whose scores do not rise with the label keeps the global mapping
@@ -123,11 +124,6 @@ def platt_block(cols: np.ndarray, scores, Y: np.ndarray | TagMatrix, block: int)
     """Tags ``cols``' Platt sigmoids (a task of a training engine; :func:`platt_all`), their scores read where the
     task runs."""
     return platt_all(scores.columns(cols), Y[:, cols], block=block)
-
-
-def _engine(engine):
-    from .engines import LocalEngine
-    return engine if engine is not None else LocalEngine()
 
 
 #: Documents the global threshold is chosen on; beyond them a seeded sample (sorting every document x tag
@@ -189,8 +185,8 @@ def best_global_threshold(P, Y: np.ndarray | TagMatrix, seed: int = 0, engine=No
     # stable sort's buffer): F1 rises only at a positive, so the best cut is at one, and a positive's place in
     # the whole ranking is its place in its block's and the count of scores ranked before it in the others
     negated = np.empty((len(np.arange(P.shape[0])[rows]), P.shape[1]))
-    blocks = list(column_blocks(*P.shape[::-1]))
-    for cols, scores in zip(blocks, _engine(engine).map(sampled_block, blocks, P, rows)):
+    tag_blocks = list(column_blocks(*P.shape[::-1]))
+    for cols, scores in zip(tag_blocks, (engine or LocalEngine()).map(sampled_block, tag_blocks, P, rows)):
         negated[:, cols] = -scores
     negated = negated.ravel()
     own = negated[positives]
@@ -251,7 +247,7 @@ def tuned_thresholds(P, Y: np.ndarray | TagMatrix, min_positives: int = 5, shrin
     thresholds = np.full(n_tags, global_t)
     tp = chosen = 0
     blocks = list(column_blocks(n_tags, n_docs))
-    for cols, (block_thresholds, block_tp, block_chosen) in zip(blocks, _engine(engine).map(
+    for cols, (block_thresholds, block_tp, block_chosen) in zip(blocks, (engine or LocalEngine()).map(
             threshold_block, blocks, P, Y, min_positives, shrinkage, global_t, what="thresholds",
             verbose=verbose)):
         thresholds[cols] = block_thresholds

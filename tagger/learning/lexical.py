@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -27,6 +28,7 @@ from ..scorer import calibrated_logits, sigmoid
 from ..tags import tag_key
 from ..vocabulary import Vocabulary
 from .calibration import best_f1_threshold
+from .engines import LocalEngine, engine_reading
 from .workdir import Table, WorkDir, as_columns, read_sequences, write_block
 
 __all__ = ["LexicalFit", "CandidateRows", "Matcher", "SupervisedLogits", "learn_lexical_source", "lexical_threshold",
@@ -78,11 +80,11 @@ class CandidateRows:
             tag = self.table.read("tag", s)
             inside = np.flatnonzero((tag >= lo) & (tag < hi) if hi is not None else tag >= lo)
             for k, name in enumerate(names):
-                out[k].append(self._read(name, s)[inside])
+                out[k].append(tag[inside] if name == "tag" else self._read(name, s, inside))
         return tuple(np.concatenate(o) if o else np.zeros(0, self._dtype(name)) for o, name in zip(out, names))
 
-    def _read(self, name: str, s: slice) -> np.ndarray:
-        return self.scores.read(name, s) if name == "p" else self.table.read(name, s)
+    def _read(self, name: str, s: slice, at: np.ndarray | None = None) -> np.ndarray:
+        return (self.scores if name == "p" else self.table).read(name, s, at)
 
     def _dtype(self, name: str) -> np.dtype:
         return self.scores.dtypes[name] if name == "p" else self.table.dtypes[name]
@@ -211,86 +213,122 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
                            n_supervised=n_supervised, stem_df=stem_df, coef=np.zeros((len(MODELS), len(FEATURES))),
                            intercept=np.zeros(len(MODELS)), mean=zeros, scale=zeros + 1, prior=prior, smoothing=SMOOTHING,
                            n_documents=n_docs)
-    grow = cv / (cv - 1)
     # the unseen-tag model learns from the candidates of the tags with no linear scorer (of every tag, if all have
     # one), each described as a tag of a site's vocabulary is at tagging time (LexicalSource.extended): no training
     # article with the tag, its label's articles estimated from the words' document frequencies (the article
     # itself aside), no linear scorer
-    every_unseen = mentioned[n_supervised:].sum() == 0
     estimate = np.zeros(n_cols)
     for concept in vocabulary:
         estimate[columns[tag_key(concept.tag)]] = source.estimated_mentions(concept.labels)
-    blocks = table.blocks()
+    seen_by = _ModelsView(table, source, per_fold, cv, estimate, every_unseen=mentioned[n_supervised:].sum() == 0)
+    scores = Table({"p": np.float64}, work)
+    if n_cand == 0:
+        return source, CandidateRows(table, scores), np.zeros(0, np.int8), np.zeros(0)
+    source.mean, source.scale = _standardisation(seen_by, verbose)
+    fitted = _fit_models(seen_by, np.random.default_rng(random_state), C)
+    y_unseen, p_unseen = _score_out_of_fold(seen_by, fitted, scores, verbose)
+    return source, CandidateRows(table, scores), y_unseen, p_unseen
 
-    def load(s: slice) -> tuple[Candidates, np.ndarray, np.ndarray, np.ndarray]:
-        """Block ``s``'s candidates, their labels, folds and supervised log-odds."""
-        c = Candidates(**{f: table.read(f, s) for f in Candidates.__dataclass_fields__})
-        return c, table.read("y", s), table.read("fold", s), table.read("logit", s)
 
-    def statistics(tag: np.ndarray, in_fold: np.ndarray, which: tuple = (0, 1, 2)) -> tuple:
+class Block(NamedTuple):
+    """A block of the training candidates' table: the candidates (whole articles), their editors' labels ``y``,
+    their articles' folds and the supervised scorer's out-of-fold log-odds (0 for the other tags)."""
+
+    candidates: Candidates
+    y: np.ndarray
+    fold: np.ndarray
+    logit: np.ndarray
+
+
+class _ModelsView:
+    """The training candidates (``table``) as the lexical ``source``'s models see them, a block at a time: each
+    block (:meth:`load`), its features (:meth:`features`: a candidate's tag statistics from the other folds, the
+    ``cv`` folds' own in ``per_fold``; as an unseen tag, its label's articles ``estimate``d), and for each of
+    :data:`MODELS` which candidates are its rows, which it learns from and which it scores (:meth:`models`;
+    ``every_unseen``: no tag without a linear scorer, so the unseen-tag model learns from every candidate)."""
+
+    def __init__(self, table: Table, source: LexicalSource, per_fold: list, cv: int, estimate: np.ndarray,
+                 every_unseen: bool):
+        self.table, self.source, self.per_fold, self.cv = table, source, per_fold, cv
+        self.estimate, self.every_unseen = estimate, every_unseen
+        self.blocks = table.blocks()
+        self.n = len(table)
+
+    def load(self, s: slice) -> Block:
+        c = Candidates(**{f: self.table.read(f, s) for f in Candidates.__dataclass_fields__})
+        return Block(c, self.table.read("y", s), self.table.read("fold", s), self.table.read("logit", s))
+
+    def statistics(self, tag: np.ndarray, in_fold: np.ndarray, which: tuple = (0, 1, 2)) -> tuple:
         """The tag count, mentions and tagged mentions of candidates of tags ``tag`` in folds ``in_fold``, in the
-        other folds (``which`` of them)."""
-        totals = (tag_counts, mentioned, tagged)
+        other folds (``which`` of them), scaled up to the whole corpus."""
+        source, grow = self.source, self.cv / (self.cv - 1)
+        totals = (source.tag_counts, source.mentioned, source.tagged)
         out = tuple(np.zeros(len(tag)) for _ in which)
-        for f in range(cv):
+        for f in range(self.cv):
             rows = in_fold == f
             for k, kind in enumerate(which):
-                out[k][rows] = (totals[kind] - per_fold[f][kind])[tag[rows]] * grow
+                out[k][rows] = (totals[kind] - self.per_fold[f][kind])[tag[rows]] * grow
         return out
 
-    def described(block: tuple, as_unseen: bool) -> np.ndarray:
+    def features(self, block: Block, as_unseen: bool) -> np.ndarray:
         """The features of a block's candidates, as the seen tags' models or the unseen-tag model sees them."""
-        c, _, fold, logit = block
+        c = block.candidates
         if not as_unseen:
-            return source.features(c, logit, statistics(c.tag, fold))
+            return self.source.features(c, block.logit, self.statistics(c.tag, block.fold))
         none = np.zeros(len(c))
-        F = source.features(c, none, (none, np.maximum(estimate[c.tag] - 1, 0), none))
+        F = self.source.features(c, none, (none, np.maximum(self.estimate[c.tag] - 1, 0), none))
         F[:, SUPERVISED] = 0.0
         return F
 
-    def models(block: tuple) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def models(self, block: Block) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """For each of MODELS, which of a block's candidates are its rows, which of them it learns from and which
         it scores out of fold."""
-        c, _, fold, _ = block
-        supervised = c.tag < n_supervised
+        c = block.candidates
+        supervised = c.tag < self.source.n_supervised
         everything = np.ones(len(c), dtype=bool)
         # (a rare tag given in no other fold: scored as seen)
-        seen = ~supervised & (statistics(c.tag, fold, (0,))[0] > 0)
-        unseen = everything if every_unseen else ~supervised
+        seen = ~supervised & (self.statistics(c.tag, block.fold, (0,))[0] > 0)
+        unseen = everything if self.every_unseen else ~supervised
         return [(everything, supervised, supervised), (everything, seen, ~supervised), (unseen, unseen, unseen)]
 
-    scores = Table({"p": np.float64}, work)
-    y_unseen, p_unseen = [], []
-    if n_cand == 0:
-        return source, CandidateRows(table, scores), np.zeros(0, np.int8), np.zeros(0)
-    mean = _column_sums(described(load(s), False) for s in _shown(blocks, "lexical source: means", verbose)) / n_cand
-    scale = np.sqrt(_column_sums(_squared(described(load(s), False) - mean)
-                                 for s in _shown(blocks, "lexical source: deviations", verbose)) / n_cand)
+
+def _standardisation(view: _ModelsView, verbose: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and standard deviation of every feature over the training candidates (as the seen tags' models
+    see them; a constant feature's deviation is 1), summed row after row, a block at a time."""
+    mean = _column_sums(view.features(view.load(s), False)
+                        for s in _shown(view.blocks, "lexical source: means", verbose)) / view.n
+    scale = np.sqrt(_column_sums(_squared(view.features(view.load(s), False) - mean)
+                                 for s in _shown(view.blocks, "lexical source: deviations", verbose)) / view.n)
     scale[scale == 0] = 1.0
-    source.mean, source.scale = mean, scale
-    rng = np.random.default_rng(random_state)
-    learning = [[int(learn.sum()) for _, learn, _ in models(load(s))] for s in blocks]  # (a block, a model)
+    return mean, scale
+
+
+def _fit_models(view: _ModelsView, rng: np.random.Generator, C: float) -> list[list[tuple[np.ndarray, float]]]:
+    """Fit each of MODELS on its rows (all, or a random sample of :data:`MAX_ROWS`), gathered a block at a time,
+    standardised: its coefficients and intercept go to the source; returned, each model's fits without each
+    fold (for its out-of-fold scores)."""
+    source, cv = view.source, view.cv
+    n_learned = [[int(learn.sum()) for _, learn, _ in view.models(view.load(s))] for s in view.blocks]
     fitted = []
     for m in range(len(MODELS)):
         as_unseen = m == 2
-        sizes = np.array([row[m] for row in learning], dtype=np.int64)
+        sizes = np.array([row[m] for row in n_learned], dtype=np.int64)
         picked = None  # (every row learned from, or a random sample of them: places among them)
         if sizes.sum() > MAX_ROWS:
             picked = np.sort(rng.choice(int(sizes.sum()), MAX_ROWS, replace=False))
         Z, target, offset, folds = [], [], [], []
-        for s, first in zip(blocks, np.cumsum(sizes) - sizes):
-            block = load(s)
-            _, learn, _ = models(block)[m]
-            rows = np.flatnonzero(learn)
+        for s, first in zip(view.blocks, np.cumsum(sizes) - sizes):
+            block = view.load(s)
+            rows = np.flatnonzero(view.models(block)[m][1])
             if picked is not None:
                 lo, hi = np.searchsorted(picked, [first, first + len(rows)])
                 rows = rows[picked[lo:hi] - first]
             if not len(rows):
                 continue
-            Z.append((described(block, as_unseen)[rows] - mean) / scale)
-            target.append(block[1][rows])
-            offset.append(np.zeros(len(rows)) if as_unseen else block[3][rows])
-            folds.append(block[2][rows])
+            Z.append((view.features(block, as_unseen)[rows] - source.mean) / source.scale)
+            target.append(block.y[rows])
+            offset.append(np.zeros(len(rows)) if as_unseen else block.logit[rows])
+            folds.append(block.fold[rows])
         Z = np.concatenate(Z) if Z else np.zeros((0, len(FEATURES)))
         target, offset, folds = (np.concatenate(a) if a else np.zeros(0) for a in (target, offset, folds))
         by_fold = []
@@ -300,33 +338,41 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
         source.coef[m], source.intercept[m] = _logistic(Z, target, offset, C)
         fitted.append(by_fold)
         del Z
-    for s in _shown(blocks, "lexical source: out-of-fold scores", verbose):  # each model's
-        block = load(s)
-        c, y, fold, logit = block
-        p = np.full(len(c), prior)
-        views = {}  # (the block described once for the models that see it alike)
-        for m, ((rows, _, scored), by_fold) in enumerate(zip(models(block), fitted)):
+    return fitted
+
+
+def _score_out_of_fold(view: _ModelsView, fitted: list, scores: Table, verbose: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Each candidate's out-of-fold probability (by the model that scores it, fitted without its fold; the
+    source's prior where none does), a block at a time, into ``scores``; returned, the labels and out-of-fold
+    probabilities as unseen tags of the unseen-tag model's rows."""
+    source = view.source
+    y_unseen, p_unseen = [], []
+    for s in _shown(view.blocks, "lexical source: out-of-fold scores", verbose):
+        block = view.load(s)
+        p = np.full(len(block.y), source.prior)
+        described = {}  # (the block described once for the models that see it alike)
+        for m, ((rows, _, scored), by_fold) in enumerate(zip(view.models(block), fitted)):
             as_unseen = m == 2
             inside = np.flatnonzero(rows & scored)
             if as_unseen:
-                out = np.full(len(inside), prior)
-                y_unseen.append(y[inside])
+                out = np.full(len(inside), source.prior)
+                y_unseen.append(block.y[inside])
                 p_unseen.append(out)
             if not len(inside):
                 continue
-            if as_unseen not in views:
-                views[as_unseen] = described(block, as_unseen)
-            Z = (views[as_unseen][inside] - mean) / scale
-            offset = np.zeros(len(inside)) if as_unseen else logit[inside]
+            if as_unseen not in described:
+                described[as_unseen] = view.features(block, as_unseen)
+            Z = (described[as_unseen][inside] - source.mean) / source.scale
+            offset = np.zeros(len(inside)) if as_unseen else block.logit[inside]
             for f, (w, b) in enumerate(by_fold):
-                held = fold[inside] == f
-                scored_p = sigmoid(offset[held] + Z[held] @ w + b)
+                held = block.fold[inside] == f
+                probability = sigmoid(offset[held] + Z[held] @ w + b)
                 if as_unseen:
-                    out[held] = scored_p
+                    out[held] = probability
                 else:
-                    p[inside[held]] = scored_p
+                    p[inside[held]] = probability
         scores.append(p=p)
-    return source, CandidateRows(table, scores), np.concatenate(y_unseen), np.concatenate(p_unseen)
+    return np.concatenate(y_unseen), np.concatenate(p_unseen)
 
 
 @dataclass
@@ -354,9 +400,10 @@ class Matcher:
 def matched_block(block: tuple, matcher: Matcher, store: str | None = None) -> tuple:
     """The training candidates of a block of articles (a task of a training engine): ``block`` is its first
     article and the articles' stem ids, or where they are in the work directory (read where the task runs).
-    Gives back the candidates (:data:`COLUMNS`; with ``store``, the file of the work directory they were written
-    to and their number) and their per-tag statistics: each tag's label mentions and mentions where the editors
-    gave it, for each fold its mentions and tagged mentions there, and the tagged mentions in all."""
+    Gives back the candidates (:data:`COLUMNS`; with ``store``, the work directory, the file they were written to
+    there and their number; ``None`` if the block has none) and their per-tag statistics: each tag's label
+    mentions and mentions where the editors gave it, for each fold its mentions and tagged mentions there, and
+    the tagged mentions in all."""
     start, ids = block
     if isinstance(ids, tuple):
         ids = read_sequences(ids)
@@ -377,29 +424,28 @@ def matched_block(block: tuple, matcher: Matcher, store: str | None = None) -> t
     values = {**{f: getattr(c, f) for f in Candidates.__dataclass_fields__}, "y": y, "fold": fold, "logit": logit}
     if not len(c):
         return None, statistics
-    return (values if store is None else write_block(store, COLUMNS, values)), statistics
+    if store is None:
+        return values, statistics
+    return write_block(store, COLUMNS, values, f"candidates-{start:012d}.bin"), statistics
 
 
 def _matched(matcher: Matcher, counted, work: WorkDir | None, engine, verbose: bool = False) -> tuple[Table, tuple]:
     """The training candidates (:data:`COLUMNS`, in ``work``), found a block of articles a task of ``engine``
-    (:func:`matched_block`), and the per-tag statistics of them all: the mentions of each tag's labels, the
-    mentions where the editors gave it, for each fold the tag's articles, mentions and tagged mentions in it, and
-    the tagged mentions in all."""
+    (:func:`matched_block`; here where its workers do not see ``work``), and the per-tag statistics of them all:
+    the mentions of each tag's labels, the mentions where the editors gave it, for each fold the tag's articles,
+    mentions and tagged mentions in it, and the tagged mentions in all."""
     n_docs, n_cols = matcher.labels.shape
     table = Table(COLUMNS, work)
     mentioned, tagged, n_given = np.zeros(n_cols, dtype=np.int64), np.zeros(n_cols), 0
     doc_tags = matcher.labels.tocoo()
     per_fold = [(np.bincount(doc_tags.col[matcher.fold_of_doc[doc_tags.row] == f], minlength=n_cols),
                  np.zeros(n_cols, dtype=np.int64), np.zeros(n_cols)) for f in range(matcher.cv)]
-    remote = engine is not None and engine.name != "local" and work is not None and counted.ids.work is not None
-    starts = range(0, n_docs, ARTICLES_AT_ONCE)
-    if remote:  # (each task reads its articles' stem ids and writes its candidates in the work directory)
-        blocks = [(a, counted.ids.where(range(a, min(a + ARTICLES_AT_ONCE, n_docs)))) for a in starts]
-        found = engine.map(matched_block, blocks, matcher, work.path, what="lexical source: label finds",
-                           verbose=verbose)
-    else:
-        found = (matched_block((a, counted.ids[a:a + ARTICLES_AT_ONCE]), matcher)
-                 for a in _shown(starts, "lexical source: label finds", verbose))
+    stored = work is not None and counted.ids.work is not None  # (tasks read the stem ids where they are)
+    tasks = engine_reading(engine, work.path) if stored and engine is not None else LocalEngine()
+    blocks = [(a, counted.ids.where(range(a, min(a + ARTICLES_AT_ONCE, n_docs))) if stored
+               else counted.ids[a:a + ARTICLES_AT_ONCE]) for a in range(0, n_docs, ARTICLES_AT_ONCE)]
+    found = tasks.map(matched_block, blocks, matcher, None if work is None else work.path,
+                      what=f"lexical source: label finds ({ARTICLES_AT_ONCE:,} articles a block)", verbose=verbose)
     for block, (block_mentioned, block_tagged, block_per_fold, block_given) in found:
         mentioned += block_mentioned
         tagged += block_tagged
@@ -409,10 +455,10 @@ def _matched(matcher: Matcher, counted, work: WorkDir | None, engine, verbose: b
             tagged_in_fold += block_tagged_in_fold
         if block is None:
             continue
-        if remote:
-            table.add_file(*block)
-        else:
+        if work is None:
             table.append(**block)
+        else:
+            table.add_file(*block)
     return table, (mentioned.astype(np.float64), tagged, per_fold, n_given)
 
 

@@ -31,8 +31,8 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["WorkDir", "ScoreColumns", "Parts", "Sequences", "Table", "write_block", "read_sequences", "load_rows", "as_columns", "column_blocks", "rows_at_once",
-           "return_freed_memory", "write_scores"]
+__all__ = ["WorkDir", "ScoreColumns", "Parts", "Sequences", "Table", "write_block", "read_sequences", "load_rows",
+           "as_columns", "column_blocks", "rows_at_once", "return_freed_memory", "write_scores"]
 
 #: Most documents x tags entries (float64) a step forms at once from a work directory's files (64 MB).
 ENTRIES_AT_ONCE = 2**23
@@ -82,10 +82,14 @@ class WorkDir:
     def close(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
 
+    def new_name(self, what: str) -> str:
+        """A name for a new file of the directory, named for ``what``."""
+        self._count += 1
+        return f"{self._count:06d}-{what}.bin"
+
     def save(self, what: str, array: np.ndarray) -> str:
         """``array`` written raw (C order) to a new file named for ``what``; its path."""
-        self._count += 1
-        path = os.path.join(self.path, f"{self._count:06d}-{what}.bin")
+        path = os.path.join(self.path, self.new_name(what))
         open(path, "wb").close()
         self.append(path, array)
         return path
@@ -132,7 +136,7 @@ class ScoreColumns:
     @property
     def nbytes(self) -> int:
         """What this object holds in memory (where each document's scores are; the scores are in the files)."""
-        return self._group.nbytes + self._place.nbytes
+        return self._group.nbytes + self._place.nbytes + sum(docs.nbytes for docs, _ in self._groups)
 
     def put(self, docs: np.ndarray, scores: np.ndarray) -> None:
         """The scores of documents ``docs`` (rows of ``scores``, len(docs) x tags)."""
@@ -473,7 +477,7 @@ class Table:
             self._blocks.append(block)
             self.ends.append(self.ends[-1] + n)
         else:
-            self.add_file(*write_block(self.work.path, self.dtypes, values))
+            self.add_file(*write_block(self.work.path, self.dtypes, values, self.work.new_name("table")))
 
     def add_file(self, path: str, n_rows: int) -> None:
         """The next block: the file ``path`` inside the work directory, of ``n_rows`` rows (:func:`write_block`)."""
@@ -487,39 +491,53 @@ class Table:
         """The rows of each block, in order."""
         return [slice(a, b) for a, b in zip(self.ends, self.ends[1:])]
 
-    def read(self, name: str, rows: slice) -> np.ndarray:
-        """Column ``name``'s values at ``rows`` (a range of rows), copied out of the blocks."""
+    def read(self, name: str, rows: slice, at: np.ndarray | None = None) -> np.ndarray:
+        """Column ``name``'s values at ``rows`` (a range of rows), copied out of the blocks; ``at``: only those
+        places of ``rows``, which are then one block's (see :meth:`blocks`)."""
         start, stop, _ = rows.indices(len(self))
-        dtype, out = self.dtypes[name], []
-        first = int(np.searchsorted(self.ends, start, side="right")) - 1
-        for k in range(max(first, 0), len(self._blocks)):
+        if at is not None:
+            k = self.ends.index(start)
+            if self.ends[k + 1] != stop:
+                raise ValueError(f"rows {start}:{stop} are not one block of this table")
+            return self._column_of(k, name, lambda values: np.array(values[at]))
+        out = []
+        for k in range(max(int(np.searchsorted(self.ends, start, side="right")) - 1, 0), len(self._blocks)):
             a, b = self.ends[k], self.ends[k + 1]
             if a >= stop:
                 break
             lo, hi = max(start, a) - a, min(stop, b) - a
-            block = self._blocks[k]
-            if isinstance(block, dict):
-                out.append(block[name][lo:hi])
-                continue
-            offset = sum(d.itemsize for d in list(self.dtypes.values())[:list(self.dtypes).index(name)]) * (b - a)
-            stored = np.memmap(block, dtype=dtype, mode="r", offset=offset, shape=(b - a,)) if b > a else None
-            out.append(np.array(stored[lo:hi]) if stored is not None else np.zeros(0, dtype))
-            del stored
-        return np.concatenate(out) if out else np.zeros(0, dtype)
+            out.append(self._column_of(k, name, lambda values: np.array(values[lo:hi])))
+        return np.concatenate(out) if out else np.zeros(0, self.dtypes[name])
+
+    def _column_of(self, k: int, name: str, copied):
+        """``copied(values)`` of block ``k``'s column ``name`` (in memory, or a short-lived map of its file)."""
+        block, n = self._blocks[k], self.ends[k + 1] - self.ends[k]
+        if isinstance(block, dict):
+            return copied(block[name])
+        names = list(self.dtypes)
+        offset = n * sum(self.dtypes[c].itemsize for c in names[:names.index(name)])
+        values = np.memmap(block, dtype=self.dtypes[name], mode="r", offset=offset, shape=(n,)) if n else \
+            np.zeros(0, self.dtypes[name])
+        out = copied(values)
+        del values
+        return out
 
     def column(self, name: str) -> np.ndarray:
         """Column ``name``, every row."""
         return self.read(name, slice(None))
 
 
-def write_block(folder: str, dtypes: dict, values: dict) -> tuple[str, int]:
-    """A block of a :class:`Table` of columns ``dtypes``, ``values``, written to a new file in ``folder`` (the work
-    directory: a task writes there where it runs): the file's path and the block's rows."""
+def write_block(folder: str, dtypes: dict, values: dict, name: str) -> tuple[str, int]:
+    """A block of a :class:`Table` of columns ``dtypes``, ``values``, written to the file ``name`` in ``folder``
+    (the work directory: a task writes there where it runs; a task run again replaces its file whole): the
+    file's path and the block's rows."""
     block, n = _checked_block(dtypes, values)
-    fd, path = tempfile.mkstemp(prefix="table-", suffix=".bin", dir=folder)
+    path = os.path.join(folder, name)
+    fd, partial = tempfile.mkstemp(prefix=f"{name}.", suffix=".part", dir=folder)
     with os.fdopen(fd, "wb") as fh:
-        for name in dtypes:
-            np.ascontiguousarray(block[name]).tofile(fh)
+        for column in dtypes:
+            np.ascontiguousarray(block[column]).tofile(fh)
+    os.replace(partial, path)
     return path, n
 
 
