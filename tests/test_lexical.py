@@ -380,3 +380,44 @@ def test_a_verbose_fit_shows_the_progress_of_the_lexical_sources_passes(capsys):
         assert f"lexical source: {what} (5,000 articles a block)" in err, what
     TagClassifier(min_tag_count=10, min_df=1, max_df=1.0).fit(texts, tags)
     assert "lexical source" not in capsys.readouterr().err
+
+
+def test_the_lexical_source_keeps_its_training_candidates_out_of_memory(monkeypatch):
+    """Four times the articles raise the peak memory of learning the lexical source by less than its training
+    candidates' table takes (54 bytes a candidate): the candidates stay in the work directory and each pass reads
+    a block of them (blocks of 50 articles here, the logistic models on at most 1,000 candidates each, so that a
+    small archive is past both bounds).  What still grows with them is the unseen-tag model's threshold, which
+    ranks its candidates' out-of-fold probabilities at once (about 33 bytes a candidate while it does)."""
+    import random
+    import tracemalloc
+
+    from tagger.learning import lexical, pipeline
+    monkeypatch.setattr(lexical, "ARTICLES_AT_ONCE", 50)
+    monkeypatch.setattr(lexical, "MAX_ROWS", 1_000)
+    words = ("космос футбол хоккей нефть газ выборы парламент банк суд санкции экономика наука медицина школа армия "
+             "флот авиация театр кино музыка погода транспорт туризм спорт полиция пожар выставка рынок биржа "
+             "налог").split()
+    peaks, counts = [], []
+    learn = pipeline.learn_lexical
+
+    def traced(*args, **kwargs):
+        tracemalloc.start()
+        fit = learn(*args, **kwargs)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        counts.append(len(fit.candidates))
+        return fit
+
+    monkeypatch.setattr(pipeline, "learn_lexical", traced)
+    for n in (300, 1_200):  # (each article about two of the words, and mentioning twenty others)
+        rng = random.Random(n)
+        texts, tags = [], []
+        for i in range(n):
+            mine, others = rng.sample(words, 2), rng.sample(words, 20)
+            texts.append(f"Новость {i} про {mine[0]} и {mine[1]}.\n\n{mine[0].capitalize()} и {mine[1]} снова. "
+                         f"Ещё: {', '.join(others)}.")
+            tags.append([w.upper() for w in mine])
+        TagClassifier(min_tag_count=5, min_df=1, max_df=1.0).fit(texts, tags)
+    added = counts[1] - counts[0]
+    assert added > 15 * 900  # (most of the words of an article are candidates)
+    assert peaks[1] - peaks[0] < 54 * added, (peaks, counts)
