@@ -378,6 +378,9 @@ def test_a_verbose_fit_shows_the_progress_of_the_lexical_sources_passes(capsys):
     err = capsys.readouterr().err
     for what in ("label finds", "means", "deviations", "out-of-fold scores"):
         assert f"lexical source: {what} (5,000 articles a block)" in err, what
+    # each step's time on its own line, in order (calibration's apart from the lexical source's)
+    steps = [err.index(line) for line in ("calibration of 6 tags in", "lexical source: 26 labels", "tuned thresholds of")]
+    assert steps == sorted(steps)
     TagClassifier(min_tag_count=10, min_df=1, max_df=1.0).fit(texts, tags)
     assert "lexical source" not in capsys.readouterr().err
 

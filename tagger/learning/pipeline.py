@@ -149,6 +149,7 @@ def _fit(p: dict, texts: Iterable[str], y, classes, client, ids: Sequence | None
     tasks = engine_reading(engine, work.path)  # (the steps reading the out-of-fold scores where they are)
     calibration = fit_calibration(ridge.oof, targets.Y, seed=p["random_state"], engine=tasks,
                                   verbose=p["verbose"] and tasks.name != "local")
+    clock.lap(f"calibration of {targets.Y.shape[1]:,} tags")
     lexical = learn_lexical(p, targets, data, ridge.oof, calibration, analyzer, work, tasks)
     if lexical is not None:
         n_given = int(lexical.source.tagged.sum())
@@ -162,7 +163,7 @@ def _fit(p: dict, texts: Iterable[str], y, classes, client, ids: Sequence | None
         n = len(classes)
         classes = np.concatenate([classes, np.array(lexical.tags[n:], dtype=object)])
         tag_counts = np.concatenate([tag_counts, lexical.tag_counts[n:]])
-    clock.lap(f"calibrated scores and tuned thresholds of {len(classes):,} tags")
+    clock.lap(f"tuned thresholds of {len(classes):,} tags")
     neighbours = None
     if p["neighbour_index"]:
         kept = kept_articles(n_targets, p["max_neighbours"])  # (the rows of the archive's others are not read)
