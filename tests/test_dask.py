@@ -21,7 +21,7 @@ from helpers import make_corpus  # noqa: E402
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                       dashboard_address=None)
+                                       dashboard_address=":0")  # (any free port: 8787 may be another's)
     with distributed.Client(cluster) as c:
         yield c
     cluster.close()
