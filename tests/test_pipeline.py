@@ -6,7 +6,7 @@ import numpy as np
 
 from tagger.learning import pipeline
 from tagger.learning.calibration import calibrate_in_place
-from tagger.learning.lexical import CandidateRows, LexicalFit
+from tagger.learning.lexical import CandidateRows
 from tagger.scorer import apply_calibration
 
 
@@ -25,9 +25,7 @@ def test_thresholds_are_tuned_on_the_probabilities_tagging_gives(fitted, corpus,
     own = evidence.words[cand.doc[sup], cand.tag[sup]]
     assert (evidence.label_scores[sup] > own).any() and (evidence.label_scores[sup] < own).any()
     rows = CandidateRows.of(cand, np.zeros(len(cand), np.int8), evidence.label_scores)
-    lexical = LexicalFit(source=scorer.lexical, tags=list(scorer.tags), tag_counts=scorer.tag_counts,
-                         candidates=rows, n_positives=0)
-    tuned = pipeline.fused_probabilities(evidence.raw.astype(np.float64), scorer.calibration, lexical)
+    tuned = pipeline.fused_probabilities(evidence.raw.astype(np.float64), scorer.calibration, rows)
     n = scorer.n_supervised
     assert np.array_equal(tuned, P[:, :n])
     assert not np.array_equal(tuned, evidence.words)  # fusion raised some of them

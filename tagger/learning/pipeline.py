@@ -147,8 +147,8 @@ def _fit(p: dict, texts: Iterable[str], y, classes, client, ids: Sequence | None
         features.idf_ = (features.idf_ * ridge.scale).astype(np.float32)
     clock.lap()
     tasks = engine_reading(engine, work.path)  # (the steps reading the out-of-fold scores where they are)
-    calibration = fit_calibration(ridge.oof, targets.Y, seed=p["random_state"], engine=tasks,
-                                  verbose=p["verbose"] and tasks.name != "local")
+    on_cluster = p["verbose"] and tasks.name != "local"  # (the cluster's progress on their tasks)
+    calibration = fit_calibration(ridge.oof, targets.Y, seed=p["random_state"], engine=tasks, verbose=on_cluster)
     clock.lap(f"calibration of {targets.Y.shape[1]:,} tags")
     lexical = learn_lexical(p, targets, data, ridge.oof, calibration, analyzer, work, tasks)
     if lexical is not None:
@@ -157,7 +157,7 @@ def _fit(p: dict, texts: Iterable[str], y, classes, client, ids: Sequence | None
                   f"{len(lexical.candidates):,} candidates in training ({n_given:,} given by the editors)")
     words_at_labels = own_probabilities(ridge.oof, calibration, lexical) if p["rerank"] else None
     thresholds, global_threshold = tune(ridge.oof, targets.Y, calibration, lexical, p["threshold_shrinkage"], tasks,
-                                        p["verbose"] and tasks.name != "local")
+                                        on_cluster)
     classes, tag_counts = targets.classes, targets.tag_counts
     if lexical is not None and len(lexical.tags) > len(classes):  # the vocabulary's other tags (names as given)
         n = len(classes)
@@ -394,15 +394,14 @@ def own_probabilities(raw, calibration: np.ndarray, lexical: LexicalFit | None) 
     return out
 
 
-def fused_probabilities(raw: np.ndarray, calibration: np.ndarray, lexical: LexicalFit | CandidateRows | None,
+def fused_probabilities(raw: np.ndarray, calibration: np.ndarray, candidates: CandidateRows | None,
                         cols: np.ndarray | None = None) -> np.ndarray:
     """The supervised tags' probabilities from raw scores ``raw`` (in place), each fused with its label
-    candidates' probabilities as tagging fuses them (``lexical``: the lexical source's fit, or its training
-    candidates); ``cols``: the tags (consecutive) that ``raw``'s columns are (default: every supervised tag)."""
+    candidates' probabilities as tagging fuses them (``candidates``: the lexical source's training candidates);
+    ``cols``: the tags (consecutive) that ``raw``'s columns are (default: every supervised tag)."""
     lo = 0 if cols is None or not len(cols) else int(cols[0])
     P = calibrate_in_place(raw, calibration if cols is None else calibration[cols])
-    if lexical is not None:  # (the tags with no linear scorer have no column here: their threshold is apart)
-        candidates = lexical.candidates if isinstance(lexical, LexicalFit) else lexical
+    if candidates is not None:  # (the tags with no linear scorer have no column here: their threshold is apart)
         doc, tag, p = candidates.take(("doc", "tag", "p"), (lo, lo + P.shape[1]))
         fuse(P, doc, tag - lo, p)
     return P

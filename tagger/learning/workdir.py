@@ -416,13 +416,11 @@ class Sequences:
         self._flush()
         if not len(docs):
             return []
+        if isinstance(docs, range) and docs.step == 1:  # consecutive documents: one read, split
+            return read_sequences(self.where(docs))
         offsets = np.frombuffer(self._offsets, dtype=np.int64)
         stored = _mapped(self._path, self.dtype, (int(offsets[-1]),))
-        if isinstance(docs, range) and docs.step == 1:  # consecutive documents: one read, split
-            first, end = offsets[docs.start], offsets[docs.stop]
-            out = np.split(np.array(stored[first:end]), offsets[docs.start + 1:docs.stop] - first)
-        else:
-            out = [np.array(stored[offsets[i]:offsets[i + 1]]) for i in np.asarray(docs).tolist()]
+        out = [np.array(stored[offsets[i]:offsets[i + 1]]) for i in np.asarray(docs).tolist()]
         del stored
         return out
 
