@@ -129,11 +129,11 @@ def test_training_on_the_cluster_learns_the_local_model(client, corpus, solver, 
     assert remote.predict_tags(held) == local.predict_tags(held)
 
 
-@pytest.mark.parametrize("task", ["count_chunk", "solve_part", "stored_weight_block", "matched_block"])
+@pytest.mark.parametrize("task", ["count_chunk", "solve_part", "stored_weight_block", "matched_block", "scored_block"])
 def test_training_on_the_cluster_survives_a_killed_worker_and_leaves_no_work_directory(client, corpus, tmp_path,
                                                                                        task):
     """A worker killed while it runs a fit's task (counting a corpus chunk, solving a part, forming a block of
-    weights, finding a block's label candidates): what it held runs again on the other (the tasks read what they
+    weights, finding a block's label candidates, scoring them out of fold): what it held runs again on the other (the tasks read what they
     need by path), the model is local training's, and the fit's work directory is gone once it ends."""
     import numpy as np
 
@@ -173,24 +173,30 @@ def test_workers_read_the_parts_from_the_work_directory_they_see(client, corpus,
     sent as the tags given), form the weight passes' blocks there, sending back only pruned weights or squared
     norms, score each held-out part there, writing its scores in the work directory, find the lexical source's
     training candidates a block of articles a task, reading the articles' stem ids and scores there and writing
-    the candidates there, and calibrate and tune the thresholds a block of tags a task; where they do not see it,
-    the rows are sent to them and the weight passes, scores, candidates, calibration and thresholds run here.
-    Either way the model is local training's."""
+    the candidates there, make the lexical source's passes over them (its features' sums, its models' rows, their
+    out-of-fold scores, written there), and calibrate and tune the thresholds a block of tags a task; where they do
+    not see it, the rows are sent to them and the weight passes, scores, candidates, lexical passes, calibration
+    and thresholds run here.  Either way the model is local training's."""
     import numpy as np
     import scipy.sparse as sp
 
     from tagger import TagClassifier
     from tagger.learning import engines
     from tagger.learning.calibration import platt_block, sampled_block, threshold_block
-    from tagger.learning.lexical import matched_block
+    from tagger.learning.lexical import feature_sums_block, matched_block, model_rows_block, scored_block
     from tagger.learning.solvers import score_held_out, solve_part, stored_weight_block
     from tagger.learning.targets import TagMatrix
     sent, labels, blocks_back, scored, scores_back, per_tag, found = [], [], [], [], [], [], []
+    lexical_passes, lexical_scores = [], []
     original = engines.DaskEngine.map
 
     def spying(self, fn, items, *args, **kw):
         if fn in (platt_block, sampled_block, threshold_block):
             per_tag.append(fn.__name__)
+        if fn in (feature_sums_block, model_rows_block):
+            lexical_passes.append(fn.__name__)
+        if fn is scored_block:  # (the block's probabilities written in the work directory: its file, back)
+            return (lexical_scores.append(type(r[0])) or r for r in original(self, fn, items, *args, **kw))
         if fn is solve_part:
             items = [item for item in items]
             sent.extend(type(rows) for rows, _ in items)
@@ -225,13 +231,18 @@ def test_workers_read_the_parts_from_the_work_directory_they_see(client, corpus,
         assert scored and set(scored) == {tuple} and set(scores_back) == {str}  # (rows by path, scores in files)
         assert sorted(set(per_tag)) == ["platt_block", "sampled_block", "threshold_block"]
         assert found and set(found) == {tuple}  # (a file of the work directory and its rows, a block)
+        assert sorted(set(lexical_passes)) == ["feature_sums_block", "model_rows_block"]
+        assert lexical_scores and set(lexical_scores) == {tuple}
     else:
-        assert not blocks_back and not scored and not per_tag and not found
+        assert not blocks_back and not scored and not per_tag and not found and not lexical_passes
+        assert not lexical_scores
     np.testing.assert_array_equal(remote.coef_.toarray(), local.coef_.toarray())
     np.testing.assert_array_equal(remote.intercept_, local.intercept_)
     np.testing.assert_array_equal(remote.calibration_, local.calibration_)
     np.testing.assert_array_equal(remote.thresholds_, local.thresholds_)
     assert remote.lexical_ is not None and remote.lexical_.threshold == local.lexical_.threshold
+    for name in ("mean", "scale", "coef", "intercept", "unseen_threshold"):
+        np.testing.assert_array_equal(getattr(remote.lexical_, name), getattr(local.lexical_, name))
 
 
 def test_the_training_script_on_a_cluster(client, tmp_path):

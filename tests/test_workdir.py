@@ -358,6 +358,54 @@ def test_the_global_threshold_is_the_best_cut_of_every_score_of_its_documents(mo
     assert cuts == {True, False}  # (cuts inside a run of equal scores, and between two scores)
 
 
+def test_the_best_cut_of_scores_read_a_block_at_a_time_is_the_cut_of_them_all():
+    """A cut of scores read a block at a time (the lexical source's candidates) counts them in ranges of scores and
+    ranks only the ranges where the best cut can be: the threshold and F1 are best_f1_threshold's to the bit, with
+    ties in the scores, equal F1s (the first wins), counts made elsewhere, no positive, and scores of 0 and -0.0."""
+    from tagger.learning.calibration import best_f1_threshold, best_f1_threshold_streamed
+    rng = np.random.default_rng(12)
+    for trial in range(300):
+        n = int(rng.integers(1, 2_000))
+        p = [rng.random(n), np.round(rng.random(n), 2), rng.choice([0.0, -0.0, 1e-300, 0.25, 0.5, 1.0], n),
+             rng.beta(0.3, 3, n)][trial % 4]
+        y = (rng.random(n) < np.clip(p + rng.normal(0, 0.3, n), 0, 1)).astype(np.int8)
+        y[:] = 0 if trial % 9 == 0 else y
+        elsewhere = [(), (float(y.sum()) + 5, 3.0, 10.0)][trial % 2]
+        cuts = np.sort(rng.choice(n + 1, min(n + 1, 6), replace=False))
+        bounds = np.r_[0, cuts, n]
+        got = best_f1_threshold_streamed(lambda: ((p[a:b], y[a:b]) for a, b in zip(bounds, bounds[1:])), *elsewhere)
+        assert got == best_f1_threshold(p, y, *elsewhere), trial
+    assert np.isnan(best_f1_threshold_streamed(lambda: iter([(np.zeros(0), np.zeros(0))]))[0])
+    with pytest.raises(ValueError, match="probabilities"):
+        best_f1_threshold_streamed(lambda: iter([(np.array([0.5, np.nan]), np.array([1, 0]))]))
+
+
+def test_column_sums_are_exact_whatever_the_order_of_the_rows():
+    """Sums of a feature over the candidates, a block a task: the sum of any split of the rows, in any order, is
+    the exact sum (that of fractions), rounded once; huge, tiny (subnormal) and cancelling values included."""
+    from fractions import Fraction
+
+    from tagger.learning.sums import OFFSET, exact_column_sums, exact_mean
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((3_000, 5)) * np.array([1.0, 1e-300, 1e300, 1.0, 1e16])
+    X[::7, 1] = 5e-324
+    X[::11, 1] = -2.5e-320
+    X[::5, 0] = -0.0
+    X[:, 4] = np.where(np.arange(3_000) % 2, 1e16, -1e16)
+    X[0, 4], X[1, 4] = 1.0, 0.0  # (summed in order in floating point, the 1 is lost)
+    totals = exact_column_sums(X)
+    for j in range(X.shape[1]):
+        exact = sum(map(Fraction, X[:, j].tolist()))
+        assert Fraction(totals[j], 1 << OFFSET) == exact
+        assert exact_mean(totals[j], len(X)) == float(exact / len(X))
+    assert exact_mean(totals[4], 1) == 1.0 and X[:, 4].sum() != 1.0
+    order = rng.permutation(len(X))
+    parts = [exact_column_sums(X[order[a:b]]) for a, b in ((0, 1), (1, 1_000), (1_000, 3_000))]
+    assert [sum(column) for column in zip(*parts[::-1])] == totals
+    with pytest.raises(ValueError, match="finite"):
+        exact_column_sums(np.array([[1.0], [np.inf]]))
+
+
 _FREED_BLOCKS = """
 import ctypes, os
 from tagger.learning import workdir

@@ -14,6 +14,8 @@ blocks' scores there, and only per-tag results come back.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
@@ -23,7 +25,7 @@ from .workdir import as_columns, column_blocks
 from .targets import TagMatrix
 
 __all__ = ["fit_calibration", "apply_calibration", "calibrate_in_place", "tune_thresholds", "tuned_thresholds",
-           "best_global_threshold", "best_f1_threshold"]
+           "best_global_threshold", "best_f1_threshold", "best_f1_threshold_streamed"]
 
 
 def calibrate_in_place(S: np.ndarray, calibration: np.ndarray) -> np.ndarray:
@@ -168,6 +170,66 @@ def _best_cut(order: np.ndarray, y: np.ndarray, n_positives: float | None = None
 def _midpoint(ps: np.ndarray) -> float:
     """The threshold between the last score chosen and the next (half the last, if none follows)."""
     return float((ps[0] + ps[1]) / 2 if len(ps) > 1 else ps[0] / 2)
+
+
+#: Scores fall into bins by the first 20 bits of their float64 (sign, exponent and 8 bits of the fraction): each
+#: bin a range of scores (a 256th of a power of two), the bins in the scores' order.
+_BIN_SHIFT = 44
+_N_BINS = 1 << 19  # (a non-negative float64's first 20 bits: the sign bit is 0)
+
+
+def best_f1_threshold_streamed(blocks: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]],
+                               n_positives: float | None = None, tp: float = 0,
+                               predicted: float = 0) -> tuple[float, float]:
+    """:func:`best_f1_threshold` of the scores (probabilities: not negative) and 0/1 labels that ``blocks()`` gives
+    a block at a time, the same to the bit, with no ranking of them all: a first pass counts the scores and
+    positives in each range of scores (bin); a second ranks only the bins where a cut could beat the best cut
+    between bins (and the bin after each, for the midpoint).  ``(nan, -inf)`` without scores."""
+    n, found = np.zeros(_N_BINS, dtype=np.int64), np.zeros(_N_BINS)
+    for p, y in blocks():
+        key = _bins(p)
+        n += np.bincount(key, minlength=_N_BINS)
+        found += np.bincount(key, weights=y, minlength=_N_BINS)
+    ranked = np.flatnonzero(n)[::-1]  # (the bins, best scores first)
+    if not len(ranked):
+        return float("nan"), -np.inf
+    n_positives = found.sum() if n_positives is None else n_positives
+    size, positives = n[ranked].astype(np.float64), found[ranked]
+    before, found_before = np.cumsum(size) - size, np.cumsum(positives) - positives
+    # F1 at each bin's last score (reached), and the most a cut inside the bin could reach: its positives first
+    at_end = 2 * (tp + (found_before + positives)) / (predicted + (before + size) + n_positives)
+    at_most = 2 * (tp + (found_before + positives)) / (predicted + (before + np.maximum(positives, 1)) + n_positives)
+    best = at_end.max()
+    first = int(np.argmax(at_end))  # (a cut as good after it is not the first)
+    rank = np.arange(len(ranked))
+    open_ = np.flatnonzero((at_most > best) | ((at_most == best) & (rank <= first)))
+    kept = np.zeros(_N_BINS, dtype=bool)
+    kept[ranked[np.union1d(open_, np.minimum(open_ + 1, len(ranked) - 1))]] = True
+    ps, ys = [], []
+    for p, y in blocks():
+        inside = np.flatnonzero(kept[_bins(p)])
+        ps.append(p[inside])
+        ys.append(np.asarray(y)[inside])
+    p, y = np.concatenate(ps), np.concatenate(ys).astype(np.float64)
+    order = np.argsort(-p, kind="stable")
+    p, y = p[order], y[order]
+    place = np.zeros(_N_BINS, dtype=np.int64)
+    place[ranked] = rank
+    b = place[_bins(p)]  # each score's bin, by rank
+    starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
+    start = np.repeat(starts, np.diff(np.r_[starts, len(b)]))
+    counted = np.cumsum(y)
+    counts = found_before[b] + (counted - counted[start] + y[start])
+    f1 = 2 * (tp + counts) / (predicted + (before[b] + (np.arange(len(b)) - start + 1)) + n_positives)
+    k = int(np.argmax(f1))
+    return _midpoint(p[k:k + 2]), float(f1[k])
+
+
+def _bins(p: np.ndarray) -> np.ndarray:
+    p = np.asarray(p, dtype=np.float64)
+    if not (p >= 0).all():
+        raise ValueError("scores to cut must be probabilities (not negative, not NaN)")
+    return ((p + 0.0).view(np.int64) >> _BIN_SHIFT).astype(np.intp)  # (+ 0.0: -0.0 as 0.0)
 
 
 def best_global_threshold(P, Y: np.ndarray | TagMatrix, seed: int = 0, engine=None) -> float:

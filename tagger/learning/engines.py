@@ -4,11 +4,12 @@ file read by a worker where every worker sees the files, else chunks of texts se
 the partitioned solver's parts, the weight passes over them, a block of tags a task, and the out-of-fold scores
 of each held-out part (read by the workers from the work directory where they see it: the same machine, or shared
 storage given as the work directory; a block of weights comes back pruned, or as its features' squared norms, and
-the scores are written there), the lexical source's label finds, a block of articles a task (reading the
-articles' stem ids and scores there and writing the candidates there: per-tag counts come back), and calibration
-and threshold tuning, a block of tags a task, reading the out-of-fold scores there too (only per-tag results come
-back).  The rest (choosing the vocabulary, the lexical source's statistics, standardisation, logistic models and
-out-of-fold scores, read a block of candidates at a time) runs here.
+the scores are written there), the lexical source's label finds and its passes over the candidates they find
+(its features' exact sums, its models' rows, their out-of-fold scores), a block of articles a task (reading the
+articles' stem ids, scores and candidates there and writing the candidates and their scores there: per-tag counts,
+sums and model-sized rows come back), and calibration and threshold tuning, a block of tags a task, reading the
+out-of-fold scores there too (only per-tag results come back).  The rest (choosing the vocabulary, merging what
+comes back, fitting the lexical source's logistic models on their at most 2 million rows each) runs here.
 Both engines learn the same model: chunks are merged in order, so stems get the same ids as in one pass, and each
 part is solved, weighed and scored alike wherever it runs."""
 from __future__ import annotations

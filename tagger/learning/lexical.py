@@ -12,7 +12,7 @@ tuning.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -23,16 +23,16 @@ from sklearn.model_selection import KFold
 
 from ..features import UNKNOWN
 from ..lexical import FEATURES, MODELS, SUPERVISED, Candidates, LabelIndex, LexicalSource, vocabulary_columns
-from ..progress import progress
 from ..scorer import calibrated_logits, sigmoid
 from ..tags import tag_key
 from ..vocabulary import Vocabulary
-from .calibration import best_f1_threshold
+from .calibration import best_f1_threshold_streamed
 from .engines import LocalEngine, engine_reading
+from .sums import exact_column_sums, exact_mean
 from .workdir import Table, WorkDir, as_columns, read_sequences, write_block
 
 __all__ = ["LexicalFit", "CandidateRows", "Matcher", "SupervisedLogits", "learn_lexical_source", "lexical_threshold",
-           "fit_lexical", "matched_block", "SMOOTHING"]
+           "fit_lexical", "matched_block", "feature_sums_block", "model_rows_block", "scored_block", "SMOOTHING"]
 
 #: Pseudo-count of the rate at which a tag is given when its label occurs (pulls rare tags to the prior).  RT
 #: validation, median of seeds 0/1/2: tags unseen in training (zero-shot) precision / recall 0.444 / 0.324 at 5,
@@ -59,11 +59,11 @@ class CandidateRows:
     @classmethod
     def of(cls, candidates: Candidates, y: np.ndarray, p: np.ndarray) -> "CandidateRows":
         """Rows in memory, one block: ``candidates`` (whole articles), their labels ``y`` and probabilities ``p``."""
-        table, scores = Table(COLUMNS), Table({"p": np.float64})
+        table, scores = Table(COLUMNS), Table(SCORES)
         if len(candidates):
             table.append(**{f: getattr(candidates, f) for f in Candidates.__dataclass_fields__}, y=y,
                          fold=np.zeros(len(y)), logit=np.zeros(len(y)))
-            scores.append(p=p)
+            scores.append(p=p, p_unseen=np.full(len(y), np.nan))
         return cls(table, scores)
 
     def __len__(self) -> int:
@@ -74,26 +74,40 @@ class CandidateRows:
         ``None``: no end), read a block at a time."""
         if tags is None:
             return tuple(self._read(name, slice(None)) for name in names)
+        out = list(zip(*self.blocks(names, tags)))
+        return tuple(np.concatenate(o) if o else np.zeros(0, self._dtype(name))
+                     for o, name in zip(out or [()] * len(names), names))
+
+    def blocks(self, names: tuple[str, ...], tags: tuple[int, int | None]) -> Iterator[tuple[np.ndarray, ...]]:
+        """Columns ``names`` of the rows whose tag is in ``tags`` (see :meth:`take`), a block at a time."""
         lo, hi = tags
-        out: list[list[np.ndarray]] = [[] for _ in names]
         for s in self.table.blocks():
             tag = self.table.read("tag", s)
             inside = np.flatnonzero((tag >= lo) & (tag < hi) if hi is not None else tag >= lo)
-            for k, name in enumerate(names):
-                out[k].append(tag[inside] if name == "tag" else self._read(name, s, inside))
-        return tuple(np.concatenate(o) if o else np.zeros(0, self._dtype(name)) for o, name in zip(out, names))
+            yield tuple(tag[inside] if name == "tag" else self._read(name, s, inside) for name in names)
+
+    def unseen(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The out-of-fold probabilities as unseen tags and the labels of the unseen-tag model's rows, a block at a
+        time."""
+        for s in self.table.blocks():
+            p = self.scores.read("p_unseen", s)
+            rows = np.flatnonzero(~np.isnan(p))
+            yield p[rows], self.table.read("y", s, rows)
 
     def _read(self, name: str, s: slice, at: np.ndarray | None = None) -> np.ndarray:
-        return (self.scores if name == "p" else self.table).read(name, s, at)
+        return (self.scores if name in SCORES else self.table).read(name, s, at)
 
     def _dtype(self, name: str) -> np.dtype:
-        return self.scores.dtypes[name] if name == "p" else self.table.dtypes[name]
+        return self.scores.dtypes[name] if name in SCORES else self.table.dtypes[name]
 
 
 #: The columns of the training candidates' table (:class:`CandidateRows`).
 COLUMNS = {"doc": np.int32, "tag": np.int32, "mentions": np.int32, "first": np.int32, "last": np.int32,
            "label": np.int32, "length": np.int32, "in_title": bool, "lead": np.int32, "y": np.int8, "fold": np.int32,
            "logit": np.float64}
+#: The columns of their out-of-fold probabilities: by the model that scores each candidate, and as an unseen tag
+#: (NaN where the candidate is no row of the unseen-tag model).
+SCORES = {"p": np.float64, "p_unseen": np.float64}
 
 
 @dataclass
@@ -126,11 +140,8 @@ def learn_lexical_source(vocabulary: Vocabulary, supervised_tags: list[str], key
     labels = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(keyed), len(tags)))
 
     logits = SupervisedLogits(as_columns(oof), calibration)
-    source, cand, y_unseen, p_unseen = fit_lexical(vocabulary, columns, analyzer, counted, title_lengths, labels,
-                                                   n_supervised, logits, random_state=random_state, cv=cv, work=work,
-                                                   engine=engine, verbose=verbose)
-    # (no tag given among the unseen-tag model's rows: the seen tags' threshold, see lexical_threshold)
-    source.unseen_threshold = best_f1_threshold(p_unseen, y_unseen)[0] if y_unseen.any() else float("nan")
+    source, cand = fit_lexical(vocabulary, columns, analyzer, counted, title_lengths, labels, n_supervised, logits,
+                               random_state=random_state, cv=cv, work=work, engine=engine, verbose=verbose)
     tag_counts = np.asarray(labels.sum(axis=0)).ravel().astype(np.int64)
     return LexicalFit(source, tags, tag_counts, cand, int(labels.nnz))
 
@@ -156,10 +167,10 @@ def lexical_threshold(chosen: tuple[int, int], n_supervised: int, global_thresho
     gave, the ``n_supervised`` supervised tags chosen by their own thresholds (``chosen``: the pairs they choose
     that the editors gave, and all they choose; see :func:`~tagger.learning.calibration.tuned_thresholds`)."""
     tp, predicted = chosen
-    p, y = fit.candidates.take(("p", "y"), (n_supervised, None))
-    if not len(p):
+    threshold, f1 = best_f1_threshold_streamed(lambda: fit.candidates.blocks(("p", "y"), (n_supervised, None)),
+                                               fit.n_positives, tp, predicted)
+    if np.isnan(threshold):  # (no candidate of such a tag)
         return float(global_threshold)
-    threshold, f1 = best_f1_threshold(p, y, fit.n_positives, tp, predicted)
     if 2 * tp / (predicted + fit.n_positives) >= f1:
         return 1.0  # none: every lexical-only tag would cost more precision than it brings recall
     return threshold
@@ -168,22 +179,21 @@ def lexical_threshold(chosen: tuple[int, int], n_supervised: int, global_thresho
 def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, counted, title_lengths: list[int],
                 labels: sp.csr_matrix, n_supervised: int, supervised_logits, C: float = 1.0,
                 random_state: int = 0, cv: int = 3, work: WorkDir | None = None, engine=None,
-                verbose: bool = False) -> tuple[LexicalSource, CandidateRows, np.ndarray, np.ndarray]:
+                verbose: bool = False) -> tuple[LexicalSource, CandidateRows]:
     """Learn the lexical source.
 
     ``counted``: the corpus's :class:`~tagger.learning.features.DocumentFrequencies`; ``title_lengths``: words
     in each article's title; ``labels``: articles x columns, 1 where the editors gave the tag (every tag of the
     vocabulary, not only the supervised ones); ``supervised_logits(docs, cols)``: the out-of-fold calibrated
     log-odds of supervised column ``cols`` on articles ``docs``; ``work``: where the training candidates are
-    kept (default: in memory); ``engine``: a training engine whose tasks find them, a block of articles a task
-    (:func:`matched_block`; default: here), reading the articles' stem ids and out-of-fold scores in ``work``
-    and writing the block there; ``verbose``: show the progress of the passes over the candidates.
+    kept (default: in memory); ``engine``: a training engine whose tasks find them (:func:`matched_block`) and
+    make every later pass over them, a block of articles a task (default: here), reading the articles' stem ids,
+    out-of-fold scores and candidates in ``work`` and writing there; ``verbose``: show the passes' progress.
 
-    Every pass over the candidates goes a block of :data:`ARTICLES_AT_ONCE` articles at a time; what is held
-    whole is model-sized (per-tag statistics, the logistic models' rows, at most :data:`MAX_ROWS` each).  Returns
-    the source, the training candidates (with their out-of-fold probabilities), and the labels and out-of-fold
-    probabilities as unseen tags of the candidates the unseen-tag model (:data:`~tagger.lexical.MODELS` 2)
-    learned from."""
+    Every pass over the candidates goes a block of :data:`ARTICLES_AT_ONCE` articles at a time; what comes back
+    and is held whole is model-sized (per-tag statistics, exact column sums, the logistic models' rows, at most
+    :data:`MAX_ROWS` each).  Returns the source (its unseen tags' threshold tuned) and the training candidates
+    (with their out-of-fold probabilities)."""
     n_docs, n_cols = labels.shape
     index = LabelIndex(vocabulary, columns, analyzer)
     # the lexicon's stems in the corpus's stem ids, and their idf
@@ -220,14 +230,15 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
     estimate = np.zeros(n_cols)
     for concept in vocabulary:
         estimate[columns[tag_key(concept.tag)]] = source.estimated_mentions(concept.labels)
-    seen_by = _ModelsView(table, source, per_fold, cv, estimate, every_unseen=mentioned[n_supervised:].sum() == 0)
-    scores = Table({"p": np.float64}, work)
+    view = _ModelsView(source, per_fold, cv, estimate, every_unseen=mentioned[n_supervised:].sum() == 0)
+    scores = Table(SCORES, work)
     if n_cand == 0:
-        return source, CandidateRows(table, scores), np.zeros(0, np.int8), np.zeros(0)
-    source.mean, source.scale = _standardisation(seen_by, verbose)
-    fitted = _fit_models(seen_by, np.random.default_rng(random_state), C)
-    y_unseen, p_unseen = _score_out_of_fold(seen_by, fitted, scores, verbose)
-    return source, CandidateRows(table, scores), y_unseen, p_unseen
+        return source, CandidateRows(table, scores)
+    passes = _Passes(table, view, work, engine, verbose)
+    source.mean, source.scale, learned = _standardisation(passes)
+    fitted = _fit_models(passes, learned, np.random.default_rng(random_state), C)
+    source.unseen_threshold = _score_out_of_fold(passes, fitted, source.mean, source.scale, scores)
+    return source, CandidateRows(table, scores)
 
 
 class Block(NamedTuple):
@@ -241,22 +252,27 @@ class Block(NamedTuple):
 
 
 class _ModelsView:
-    """The training candidates (``table``) as the lexical ``source``'s models see them, a block at a time: each
-    block (:meth:`load`), its features (:meth:`features`: a candidate's tag statistics from the other folds, the
-    ``cv`` folds' own in ``per_fold``; as an unseen tag, its label's articles ``estimate``d), and for each of
+    """The training candidates as the lexical ``source``'s models see them, a block at a time: each block
+    (:meth:`load`), its features (:meth:`features`: a candidate's tag statistics from the other folds, the ``cv``
+    folds' own in ``per_fold``; as an unseen tag, its label's articles ``estimate``d), and for each of
     :data:`MODELS` which candidates are its rows, which it learns from and which it scores (:meth:`models`;
-    ``every_unseen``: no tag without a linear scorer, so the unseen-tag model learns from every candidate)."""
+    ``every_unseen``: no tag without a linear scorer, so the unseen-tag model learns from every candidate).  What a
+    task of the passes over the candidates is sent (with its block's place)."""
 
-    def __init__(self, table: Table, source: LexicalSource, per_fold: list, cv: int, estimate: np.ndarray,
-                 every_unseen: bool):
-        self.table, self.source, self.per_fold, self.cv = table, source, per_fold, cv
+    def __init__(self, source: LexicalSource, per_fold: list, cv: int, estimate: np.ndarray, every_unseen: bool):
+        self.source, self.per_fold, self.cv = source, per_fold, cv
         self.estimate, self.every_unseen = estimate, every_unseen
-        self.blocks = table.blocks()
-        self.n = len(table)
 
-    def load(self, s: slice) -> Block:
-        c = Candidates(**{f: self.table.read(f, s) for f in Candidates.__dataclass_fields__})
-        return Block(c, self.table.read("y", s), self.table.read("fold", s), self.table.read("logit", s))
+    @property
+    def nbytes(self) -> int:
+        return self.estimate.nbytes * (4 + 3 * self.cv) + 8 * len(self.source.stem_df)
+
+    @staticmethod
+    def load(piece: Table) -> Block:
+        """A block of the candidates' table (``piece``: the table of that block alone)."""
+        whole = slice(None)
+        c = Candidates(**{f: piece.read(f, whole) for f in Candidates.__dataclass_fields__})
+        return Block(c, piece.read("y", whole), piece.read("fold", whole), piece.read("logit", whole))
 
     def statistics(self, tag: np.ndarray, in_fold: np.ndarray, which: tuple = (0, 1, 2)) -> tuple:
         """The tag count, mentions and tagged mentions of candidates of tags ``tag`` in folds ``in_fold``, in the
@@ -292,45 +308,71 @@ class _ModelsView:
         return [(everything, supervised, supervised), (everything, seen, ~supervised), (unseen, unseen, unseen)]
 
 
-def _standardisation(view: _ModelsView, verbose: bool) -> tuple[np.ndarray, np.ndarray]:
+class _Passes:
+    """The passes over the training candidates (``table``), a block a task of ``engine`` (where its workers see
+    the work directory ``work``; else here), each task sent ``view`` and reading its block where it runs."""
+
+    def __init__(self, table: Table, view: _ModelsView, work: WorkDir | None, engine, verbose: bool):
+        self.table, self.view, self.verbose = table, view, verbose
+        self.store = None if work is None else work.path
+        self.tasks = engine_reading(engine, work.path) if work is not None and engine is not None else LocalEngine()
+
+    def __call__(self, task, what: str, *args, items=None) -> Iterator:
+        """``task((block, item), view, *args)`` for each block of the table (and its ``item``), in order."""
+        pieces = [self.table.piece(k) for k in range(len(self.table.blocks()))]
+        items = [None] * len(pieces) if items is None else items
+        return self.tasks.map(task, list(zip(pieces, items)), self.view, *args,
+                              what=f"lexical source: {what} ({ARTICLES_AT_ONCE:,} articles a block)",
+                              verbose=self.verbose)
+
+
+def _standardisation(passes: _Passes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The mean and standard deviation of every feature over the training candidates (as the seen tags' models
-    see them; a constant feature's deviation is 1), summed row after row, a block at a time."""
-    mean = _column_sums(view.features(view.load(s), False)
-                        for s in _shown(view.blocks, "lexical source: means", verbose)) / view.n
-    scale = np.sqrt(_column_sums(_squared(view.features(view.load(s), False) - mean)
-                                 for s in _shown(view.blocks, "lexical source: deviations", verbose)) / view.n)
+    see them; a constant feature's deviation is 1), from exact sums (the same whatever the blocks and wherever
+    they are summed); and how many rows each of MODELS learns from in each block."""
+    n, totals, learned = len(passes.table), None, []
+    for sums, block_learned in passes(feature_sums_block, "means"):
+        totals = sums if totals is None else [a + b for a, b in zip(totals, sums)]
+        learned.append(block_learned)
+    mean = np.array([exact_mean(t, n) for t in totals])
+    totals = None
+    for sums, _ in passes(feature_sums_block, "deviations", mean):
+        totals = sums if totals is None else [a + b for a, b in zip(totals, sums)]
+    scale = np.sqrt(np.array([exact_mean(t, n) for t in totals]))
     scale[scale == 0] = 1.0
-    return mean, scale
+    return mean, scale, np.array(learned, dtype=np.int64)
 
 
-def _fit_models(view: _ModelsView, rng: np.random.Generator, C: float) -> list[list[tuple[np.ndarray, float]]]:
-    """Fit each of MODELS on its rows (all, or a random sample of :data:`MAX_ROWS`), gathered a block at a time,
-    standardised: its coefficients and intercept go to the source; returned, each model's fits without each
-    fold (for its out-of-fold scores)."""
-    source, cv = view.source, view.cv
-    n_learned = [[int(learn.sum()) for _, learn, _ in view.models(view.load(s))] for s in view.blocks]
+def feature_sums_block(item: tuple, view: _ModelsView, mean: np.ndarray | None = None) -> tuple[list[int], list | None]:
+    """A task: the exact column sums of a block's features as the seen tags' models see them (their squared
+    deviations from ``mean``, if given), and without ``mean`` how many rows each of MODELS learns from."""
+    block = view.load(item[0])
+    F = view.features(block, False)
+    if mean is not None:
+        return exact_column_sums(_squared(F - mean)), None
+    return exact_column_sums(F), [int(learn.sum()) for _, learn, _ in view.models(block)]
+
+
+def _fit_models(passes: _Passes, learned: np.ndarray, rng: np.random.Generator,
+                C: float) -> list[list[tuple[np.ndarray, float]]]:
+    """Fit each of MODELS on its rows (``learned``: their number in each block; all of them, or a random sample of
+    :data:`MAX_ROWS`), gathered a block a task, standardised: its coefficients and intercept go to the source;
+    returned, each model's fits without each fold (for its out-of-fold scores)."""
+    source, cv = passes.view.source, passes.view.cv
     fitted = []
     for m in range(len(MODELS)):
-        as_unseen = m == 2
-        sizes = np.array([row[m] for row in n_learned], dtype=np.int64)
+        sizes = learned[:, m]
         picked = None  # (every row learned from, or a random sample of them: places among them)
         if sizes.sum() > MAX_ROWS:
             picked = np.sort(rng.choice(int(sizes.sum()), MAX_ROWS, replace=False))
-        Z, target, offset, folds = [], [], [], []
-        for s, first in zip(view.blocks, np.cumsum(sizes) - sizes):
-            block = view.load(s)
-            rows = np.flatnonzero(view.models(block)[m][1])
-            if picked is not None:
-                lo, hi = np.searchsorted(picked, [first, first + len(rows)])
-                rows = rows[picked[lo:hi] - first]
-            if not len(rows):
-                continue
-            Z.append((view.features(block, as_unseen)[rows] - source.mean) / source.scale)
-            target.append(block.y[rows])
-            offset.append(np.zeros(len(rows)) if as_unseen else block.logit[rows])
-            folds.append(block.fold[rows])
-        Z = np.concatenate(Z) if Z else np.zeros((0, len(FEATURES)))
-        target, offset, folds = (np.concatenate(a) if a else np.zeros(0) for a in (target, offset, folds))
+        items = [None if picked is None else picked[np.searchsorted(picked, first):
+                                                    np.searchsorted(picked, first + size)] - first
+                 for first, size in zip(np.cumsum(sizes) - sizes, sizes)]
+        gathered = [rows for rows in passes(model_rows_block, f"rows of model {m + 1}", m, source.mean, source.scale,
+                                            items=items) if rows is not None]
+        Z, target, offset, folds = (np.concatenate(a) for a in zip(*gathered)) if gathered else \
+            (np.zeros((0, len(FEATURES))), np.zeros(0), np.zeros(0), np.zeros(0))
+        del gathered
         by_fold = []
         for f in range(cv):  # out-of-fold probabilities, for threshold tuning
             fit_rows = folds != f
@@ -341,38 +383,69 @@ def _fit_models(view: _ModelsView, rng: np.random.Generator, C: float) -> list[l
     return fitted
 
 
-def _score_out_of_fold(view: _ModelsView, fitted: list, scores: Table, verbose: bool) -> tuple[np.ndarray, np.ndarray]:
+def model_rows_block(item: tuple, view: _ModelsView, m: int, mean: np.ndarray, scale: np.ndarray) -> tuple | None:
+    """A task: model ``m``'s rows of a block (those it learns from, or ``item``'s places among them),
+    standardised, their labels, offsets and folds (``None``: no row)."""
+    piece, picked = item
+    block = view.load(piece)
+    rows = np.flatnonzero(view.models(block)[m][1])
+    if picked is not None:
+        rows = rows[picked]
+    if not len(rows):
+        return None
+    as_unseen = m == 2
+    Z = (view.features(block, as_unseen)[rows] - mean) / scale
+    return Z, block.y[rows], np.zeros(len(rows)) if as_unseen else block.logit[rows], block.fold[rows]
+
+
+def _score_out_of_fold(passes: _Passes, fitted: list, mean: np.ndarray, scale: np.ndarray, scores: Table) -> float:
     """Each candidate's out-of-fold probability (by the model that scores it, fitted without its fold; the
-    source's prior where none does), a block at a time, into ``scores``; returned, the labels and out-of-fold
-    probabilities as unseen tags of the unseen-tag model's rows."""
-    source = view.source
-    y_unseen, p_unseen = [], []
-    for s in _shown(view.blocks, "lexical source: out-of-fold scores", verbose):
-        block = view.load(s)
-        p = np.full(len(block.y), source.prior)
-        described = {}  # (the block described once for the models that see it alike)
-        for m, ((rows, _, scored), by_fold) in enumerate(zip(view.models(block), fitted)):
-            as_unseen = m == 2
-            inside = np.flatnonzero(rows & scored)
-            if as_unseen:
-                out = np.full(len(inside), source.prior)
-                y_unseen.append(block.y[inside])
-                p_unseen.append(out)
-            if not len(inside):
-                continue
-            if as_unseen not in described:
-                described[as_unseen] = view.features(block, as_unseen)
-            Z = (described[as_unseen][inside] - source.mean) / source.scale
-            offset = np.zeros(len(inside)) if as_unseen else block.logit[inside]
-            for f, (w, b) in enumerate(by_fold):
-                held = block.fold[inside] == f
-                probability = sigmoid(offset[held] + Z[held] @ w + b)
-                if as_unseen:
-                    out[held] = probability
-                else:
-                    p[inside[held]] = probability
-        scores.append(p=p)
-    return np.concatenate(y_unseen), np.concatenate(p_unseen)
+    source's prior where none does), and as an unseen tag where it is a row of the unseen-tag model, a block a
+    task, into ``scores``; returned, the unseen tags' threshold: the best F1 cut of those rows' probabilities as
+    unseen tags (``nan`` if the editors gave none of them; see :func:`~tagger.learning.lexical.lexical_threshold`)."""
+    given = 0
+    for written, block_given in passes(scored_block, "out-of-fold scores", fitted, mean, scale, passes.store,
+                                       items=list(range(len(passes.table.blocks())))):
+        given += block_given
+        if passes.store is None:
+            scores.append(**written)
+        else:
+            scores.add_file(*written)
+    if not given:
+        return float("nan")
+    return best_f1_threshold_streamed(lambda: CandidateRows(passes.table, scores).unseen())[0]
+
+
+def scored_block(item: tuple, view: _ModelsView, fitted: list, mean: np.ndarray, scale: np.ndarray,
+                  store: str | None) -> tuple:
+    """A task: a block's out-of-fold probabilities (:data:`SCORES`; written to ``store`` where given: the file and
+    its rows come back), and how many of the unseen-tag model's rows in it the editors gave."""
+    (piece, k), source = item, view.source
+    block = view.load(piece)
+    p = np.full(len(block.y), source.prior)
+    p_unseen = np.full(len(block.y), np.nan)
+    described = {}  # (the block described once for the models that see it alike)
+    given = 0
+    for m, ((rows, _, scored), by_fold) in enumerate(zip(view.models(block), fitted)):
+        as_unseen = m == 2
+        inside = np.flatnonzero(rows & scored)
+        out = p_unseen if as_unseen else p
+        if as_unseen:
+            out[inside] = source.prior
+            given = int(block.y[inside].sum())
+        if not len(inside):
+            continue
+        if as_unseen not in described:
+            described[as_unseen] = view.features(block, as_unseen)
+        Z = (described[as_unseen][inside] - mean) / scale
+        offset = np.zeros(len(inside)) if as_unseen else block.logit[inside]
+        for f, (w, b) in enumerate(by_fold):
+            held = block.fold[inside] == f
+            out[inside[held]] = sigmoid(offset[held] + Z[held] @ w + b)
+    values = {"p": p, "p_unseen": p_unseen}
+    if store is None:
+        return values, given
+    return write_block(store, SCORES, values, f"lexical-scores-{k:06d}.bin"), given
 
 
 @dataclass
@@ -460,20 +533,6 @@ def _matched(matcher: Matcher, counted, work: WorkDir | None, engine, verbose: b
         else:
             table.add_file(*block)
     return table, (mentioned.astype(np.float64), tagged, per_fold, n_given)
-
-
-def _shown(blocks: Sequence, what: str, verbose: bool):
-    """``blocks`` (of articles), the progress through them shown if ``verbose``."""
-    return progress(blocks, f"{what} ({ARTICLES_AT_ONCE:,} articles a block)", enabled=verbose, unit="blocks")
-
-
-def _column_sums(blocks) -> np.ndarray:
-    """Column sums of the rows of consecutive blocks, added row after row as ``np.sum(axis=0)`` adds the rows of
-    one array (so that the sums do not depend on the blocks)."""
-    total = None
-    for block in blocks:
-        total = block.sum(axis=0) if total is None else np.vstack([total[None], block]).sum(axis=0)
-    return total
 
 
 def _squared(x: np.ndarray) -> np.ndarray:

@@ -489,6 +489,13 @@ class Table:
         """The rows of each block, in order."""
         return [slice(a, b) for a, b in zip(self.ends, self.ends[1:])]
 
+    def piece(self, k: int) -> "Table":
+        """Block ``k`` as a table of its own: what a task is sent to read the block where it runs (its file's
+        path, or its arrays without a work directory)."""
+        piece = Table(self.dtypes)
+        piece._blocks, piece.ends = [self._blocks[k]], [0, self.ends[k + 1] - self.ends[k]]
+        return piece
+
     def read(self, name: str, rows: slice, at: np.ndarray | None = None) -> np.ndarray:
         """Column ``name``'s values at ``rows`` (a range of rows), copied out of the blocks; ``at``: only those
         places of ``rows``, which are then one block's (see :meth:`blocks`)."""
