@@ -64,3 +64,41 @@ def test_targets_of_tag_lists_and_of_indicators_are_the_same_matrix():
     np.testing.assert_array_equal(from_lists.Y.toarray(), want)
     np.testing.assert_array_equal(indicator_targets(want, names, None).Y.toarray(), want)
     np.testing.assert_array_equal(from_lists.tag_counts, want.sum(axis=0))
+
+
+def test_tag_keys_give_each_documents_keys_as_the_columns_asked_for():
+    """Every tag key a document was given, read as the columns of the tags asked for (keys without a column left
+    out, a document without keys an empty row), the same as from each document's set of keys."""
+    from tagger.learning.targets import TagKeys
+    rng = np.random.default_rng(5)
+    names = [f"тег {i}" for i in range(40)]
+    documents = [set(rng.choice(names, int(rng.integers(0, 9)), replace=False).tolist()) for _ in range(300)]
+    keyed = TagKeys.of(documents)
+    assert len(keyed) == 300 and sorted(keyed.keys) == sorted(set().union(*documents))
+    column = {name: j for j, name in enumerate(rng.permutation(names)[:25].tolist())}
+    want = np.zeros((300, 25), dtype=np.float32)
+    for i, keys in enumerate(documents):
+        for k in keys & column.keys():
+            want[i, column[k]] = 1
+    got = keyed.columns(column, 25, np.float32)
+    assert got.dtype == np.float32 and got.has_sorted_indices
+    np.testing.assert_array_equal(got.toarray(), want)
+    assert TagKeys.of([]).columns(column, 25).shape == (0, 25)
+
+
+def test_the_targets_of_an_archive_take_a_few_bytes_a_tag_given():
+    """The documents' tag keys and supervised tags are held as sparse matrices: four times the documents raise
+    what the targets hold by less than 32 bytes a tag given (a set of key strings for each document took ~95)."""
+    import tracemalloc
+    rng = np.random.default_rng(2)
+    names = [f"ТЕГ НОМЕР {i}" for i in range(500)]
+    held, given = [], []
+    for n in (2_000, 8_000):
+        lists = [rng.choice(names, 10, replace=False).tolist() for _ in range(n)]
+        tracemalloc.start()
+        targets = tag_list_targets(lists, 5, None)
+        held.append(tracemalloc.get_traced_memory()[0])
+        tracemalloc.stop()
+        given.append(10 * n)
+        assert targets.Y.sum(axis=0).sum() == 10 * n
+    assert held[1] - held[0] < 32 * (given[1] - given[0]), held

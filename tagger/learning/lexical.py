@@ -29,6 +29,7 @@ from ..vocabulary import Vocabulary
 from .calibration import best_f1_threshold_streamed
 from .engines import LocalEngine, engine_reading
 from .sums import exact_column_sums, exact_mean
+from .targets import TagKeys
 from .workdir import Table, WorkDir, as_columns, read_sequences, write_block
 
 __all__ = ["LexicalFit", "CandidateRows", "Matcher", "SupervisedLogits", "learn_lexical_source", "lexical_threshold",
@@ -124,7 +125,7 @@ class LexicalFit:
     n_positives: int
 
 
-def learn_lexical_source(vocabulary: Vocabulary, supervised_tags: list[str], keyed: list[set[str]], counted,
+def learn_lexical_source(vocabulary: Vocabulary, supervised_tags: list[str], keyed: TagKeys, counted,
                          title_lengths: list[int], oof, calibration: np.ndarray, analyzer,
                          random_state: int = 0, cv: int = 3, work: WorkDir | None = None,
                          engine=None, verbose: bool = False) -> LexicalFit:
@@ -135,9 +136,7 @@ def learn_lexical_source(vocabulary: Vocabulary, supervised_tags: list[str], key
     ``engine`` (see :func:`fit_lexical`), the long passes' progress shown if ``verbose``."""
     n_supervised = len(supervised_tags)
     tags, columns = vocabulary_columns(supervised_tags, vocabulary)
-    rows = [j for j, keys in enumerate(keyed) for _ in keys]
-    cols = [columns[k] for keys in keyed for k in keys]
-    labels = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(keyed), len(tags)))
+    labels = keyed.columns(columns, len(tags), np.float32)
 
     logits = SupervisedLogits(as_columns(oof), calibration)
     source, cand = fit_lexical(vocabulary, columns, analyzer, counted, title_lengths, labels, n_supervised, logits,

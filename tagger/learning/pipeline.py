@@ -37,7 +37,7 @@ from .neighbours import build_index, kept_articles
 from .rerank import learn_second_stage
 from .solvers import RidgeSettings, fit_ridge
 from .workdir import WorkDir, as_columns, return_freed_memory
-from .targets import (TagMatrix, Targets, checked_y, given_vocabulary, indicator_targets, ones_at, tag_list_targets,
+from .targets import (TagMatrix, Targets, checked_y, given_vocabulary, indicator_targets, tag_list_targets,
                       tag_names)
 
 __all__ = ["Fitted", "Analysed", "fit", "check_loadable", "MIN_NORM_SHARE", "PARTITION_SIZE"]
@@ -199,8 +199,7 @@ def document_tags(targets: Targets, classes: np.ndarray) -> sp.csr_matrix:
     if targets.keyed is None:
         return targets.Y.tocsr()
     from ..tags import tag_key
-    column = {tag_key(str(t)): j for j, t in enumerate(classes)}
-    return ones_at([sorted(column[k] for k in keys if k in column) for keys in targets.keyed], len(classes))
+    return targets.keyed.columns({tag_key(str(t)): j for j, t in enumerate(classes)}, len(classes))
 
 
 def _check(p: dict, texts, y, classes) -> tuple[np.ndarray | None, int, Iterable[str]]:
