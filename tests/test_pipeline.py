@@ -111,3 +111,36 @@ def test_a_recipe_with_the_old_name_of_lead_weight_still_loads(tmp_path):
     path.write_text("[classifier]\nlexical_weight = 0.5\nlead_weight = 0.2\n", encoding="utf-8")
     with pytest.raises(ValueError, match="give lead_weight only"):
         load_recipe(path)
+
+
+def test_the_lead_signal_of_texts_read_one_at_a_time_keeps_only_their_matches(monkeypatch):
+    """Texts read one at a time, or a cluster's rows of some of them, give the lead signal of them all at once,
+    and what is kept of each text read is its matches, not its lead window: 4,000 texts more hold less than 64
+    bytes each (a lead window of 200 Cyrillic characters takes ~470)."""
+    import tracemalloc
+
+    from tagger.analysis import Analyzer
+    from tagger.scorer import LeadMatcher
+    monkeypatch.setattr(pipeline, "LEAD_BATCH", 7)
+    matcher = LeadMatcher(["ВЛАДИМИР ПУТИН", "МОСКВА", "ЦЕНТРОБАНК"], Analyzer(), 0.4, 200)
+    rng = np.random.default_rng(1)
+    words = ["Путин", "Владимир", "Москва", "центробанк", "погода", "дожди", "рынок", "новости"]
+    texts = [" ".join(rng.choice(words, 50)) + " " + "пространный текст " * 20 for _ in range(4_000)]
+    leads = pipeline.LeadRows(matcher)
+    for text in texts[:30]:
+        leads.add(text)
+    leads.add_rows(matcher.sparse(texts[30:45]))
+    for text in texts[45:60]:
+        leads.add(text)
+    got, want = leads.matrix(), matcher.sparse(texts[:60])
+    assert got.shape == want.shape and (got != want).nnz == 0 and got.nnz > 30
+    held = []
+    for n in (500, 4_500):
+        monkeypatch.setattr(pipeline, "LEAD_BATCH", 4_096)
+        leads = pipeline.LeadRows(matcher)
+        tracemalloc.start()
+        for i in range(n):
+            leads.add(texts[i % len(texts)])
+        held.append(tracemalloc.get_traced_memory()[0])
+        tracemalloc.stop()
+    assert held[1] - held[0] < 64 * 4_000, held

@@ -245,15 +245,46 @@ def check_loadable(p: Mapping, targets: Targets, n_documents: int, analyzer: Ana
                          f"{len(targets.classes):,} tags on at least min_tag_count documents alone)")
 
 
-def _read(texts: Iterable, leads: list[str], lead_chars: int, titles: list[int], analyzer: Analyzer,
-          headlines: list[str] | None = None):
-    """``texts``, each checked to be a str as it is read; the lead window of each (its first ``lead_chars``
-    visible characters, as tagging reads it: :func:`~tagger.scorer.lead_window`) goes to ``leads``, the number
-    of words of its title to ``titles``, and the title itself to ``headlines`` (if given)."""
+#: Texts whose lead signal is formed at once (:class:`LeadRows`).
+LEAD_BATCH = 4_096
+
+
+class LeadRows:
+    """The lead signal (:class:`~tagger.scorer.LeadMatcher`) of texts read one at a time, formed
+    :data:`LEAD_BATCH` texts at a time: what is kept of a text is its few matches, not its lead window (~0.5 KB an
+    article)."""
+
+    def __init__(self, matcher: LeadMatcher):
+        self.matcher, self.windows, self.blocks = matcher, [], []
+
+    def add(self, text: str) -> None:
+        self.windows.append(lead_window(text, self.matcher.lead_chars))
+        if len(self.windows) >= LEAD_BATCH:
+            self._flush()
+
+    def add_rows(self, rows: sp.csr_matrix) -> None:
+        """The signal of the next texts, formed elsewhere (a cluster's task)."""
+        self._flush()
+        self.blocks.append(rows)
+
+    def matrix(self) -> sp.csr_matrix:
+        """The signal of every text added, texts x tags."""
+        self._flush()
+        return sp.vstack(self.blocks, format="csr") if self.blocks else self.matcher.sparse([])
+
+    def _flush(self) -> None:
+        if self.windows:
+            self.blocks.append(self.matcher.sparse(self.windows))
+            self.windows = []
+
+
+def _read(texts: Iterable, leads: LeadRows, titles: list[int], analyzer: Analyzer, headlines: list[str] | None = None):
+    """``texts``, each checked to be a str as it is read; each goes to ``leads`` (its lead signal), the number of
+    words of its title to ``titles``, and the title itself to ``headlines`` (if given)."""
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise TypeError(f"texts[{i}] must be a str, not {type(text).__name__}")
-        leads.append(lead_window(text, lead_chars))
+        leads.add(text)
         titles.append(title_words(text, analyzer))
         if headlines is not None:
             headlines.append(title_of(text))
@@ -268,10 +299,12 @@ def analyse(p: Mapping, texts: Iterable[str], n_texts: int, targets: Targets, an
     from corpus files that every worker of a cluster sees (:class:`~tagger.learning.training.CorpusDocuments`) are
     read by the workers, a file a task; longer n-grams use term lists (memory ~14 KB of strings an article)."""
     start = time.monotonic()
-    leads: list[str] = []  # only the leads of the texts are kept
+    names, weight = tag_names(targets.classes, p["lead_weight"])
+    matcher = LeadMatcher(names, analyzer, weight, p["lead_chars"])
+    leads = LeadRows(matcher)  # (of each text, only its lead's matches are kept)
     titles: list[int] = []
     headlines: list[str] | None = [] if p["neighbour_index"] else None
-    given, texts = texts, _read(texts, leads, p["lead_chars"], titles, analyzer, headlines)
+    given, texts = texts, _read(texts, leads, titles, analyzer, headlines)
     ngram_range = tuple(p["ngram_range"])
     counted = None
     verbose = p["verbose"]
@@ -280,7 +313,7 @@ def analyse(p: Mapping, texts: Iterable[str], n_texts: int, targets: Targets, an
         # (where the workers see the work directory, each task writes its texts' stem ids there)
         store = work.path if engine.name != "local" and work is not None and engine.sees(work.path) else None
         if sources is not None:  # each source read and analysed by a worker, the results merged in order
-            results = engine.map(analyse_source, sources, given.read_source, analyzer, ngram_range, p["lead_chars"],
+            results = engine.map(analyse_source, sources, given.read_source, analyzer, ngram_range, matcher,
                                  headlines is not None, store, what="analysing sources", verbose=verbose)
             counted = DocumentFrequencies.merged(_gathered(results, leads, titles, headlines), analyzer,
                                                  ngram_range, work)
@@ -301,11 +334,9 @@ def analyse(p: Mapping, texts: Iterable[str], n_texts: int, targets: Targets, an
         features = fit_tfidf(docs, p["min_df"], p["max_df"], p["max_features"])
         rows = Rows(features.transform(docs))
         del docs
-    if len(leads) != n_texts:
-        raise ValueError(f"{len(leads)} texts but {n_texts} tag lists")
-    names, weight = tag_names(targets.classes, p["lead_weight"])
-    lead = LeadMatcher(names, analyzer, weight, p["lead_chars"]).sparse(leads)
-    return Analysed(rows, features, lead, titles, counted, headlines)
+    if len(titles) != n_texts:
+        raise ValueError(f"{len(titles)} texts but {n_texts} tag lists")
+    return Analysed(rows, features, leads.matrix(), titles, counted, headlines)
 
 
 def _sources_seen(texts, engine) -> list | None:
@@ -320,25 +351,24 @@ def _sources_seen(texts, engine) -> list | None:
     return [source for _, source in sources]
 
 
-def analyse_source(source, read, analyzer: Analyzer, ngram_range: tuple[int, int], lead_chars: int,
+def analyse_source(source, read, analyzer: Analyzer, ngram_range: tuple[int, int], lead: LeadMatcher,
                    with_headlines: bool, store: str | None = None) -> tuple:
     """One source's texts (``read(source)``, read where this task runs) analysed as :func:`analyse` analyses a
     stream: their :meth:`~tagger.learning.features.DocumentFrequencies.state` (the stem ids written to ``store``,
-    if given: see :func:`~tagger.learning.features.count_chunk`), leads, titles' numbers of words and
-    (``with_headlines``) titles."""
-    leads: list[str] = []
+    if given: see :func:`~tagger.learning.features.count_chunk`), lead signal (``lead``'s rows), titles' numbers of
+    words and (``with_headlines``) titles."""
+    leads = LeadRows(lead)
     titles: list[int] = []
     headlines: list[str] | None = [] if with_headlines else None
-    state = count_chunk(_read(read(source), leads, lead_chars, titles, analyzer, headlines), analyzer, ngram_range,
-                        store)
-    return state, leads, titles, headlines
+    state = count_chunk(_read(read(source), leads, titles, analyzer, headlines), analyzer, ngram_range, store)
+    return state, leads.matrix(), titles, headlines
 
 
-def _gathered(results, leads: list[str], titles: list[int], headlines: list[str] | None):
-    """The counting states of :func:`analyse_source`'s ``results``, in order, their texts' leads, titles and
-    headlines added to the lists as each comes."""
+def _gathered(results, leads: LeadRows, titles: list[int], headlines: list[str] | None):
+    """The counting states of :func:`analyse_source`'s ``results``, in order, their texts' lead signal, titles and
+    headlines added as each comes."""
     for state, source_leads, source_titles, source_headlines in results:
-        leads.extend(source_leads)
+        leads.add_rows(source_leads)
         titles.extend(source_titles)
         if headlines is not None:
             headlines.extend(source_headlines)
