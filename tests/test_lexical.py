@@ -292,6 +292,18 @@ def test_new_tags_are_scored_by_a_model_learned_from_the_rare_tags():
     assert "САМАРА" in site.predict_tags(lead) and "САМАРА" not in site.predict_tags(passing)
 
 
+def test_a_corpus_that_never_names_its_tags_gives_unseen_tags_the_seen_tags_threshold():
+    """With no label find in training, the unseen-tag model has nothing to be tuned on: unseen tags share the
+    lexical source's one threshold (not a default)."""
+    rng = np.random.default_rng(0)
+    words = "погода дождь снег ветер солнце облака туман мороз".split()
+    texts = [" ".join(rng.choice(words, 30)) for _ in range(60)]
+    tags = [["ЗЕБРА"] if i % 2 else ["ЖИРАФ"] for i in range(60)]
+    clf = TagClassifier(min_tag_count=5, min_df=1, max_df=1.0).fit(texts, tags)
+    assert clf.lexical_ is not None and np.isfinite(clf.lexical_.threshold)
+    assert clf.lexical_.unseen_threshold == clf.lexical_.threshold
+
+
 @pytest.mark.parametrize("mark", ["\u00ad", "\u200b", "\u0301", "\U0001d173", "\U0001bca0"])
 def test_invisible_characters_inside_words_change_no_word_and_no_label_found(mark):
     """The same TF-IDF row and the same label finds (positions, title, lead) for a long article with one such

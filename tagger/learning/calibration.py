@@ -184,7 +184,8 @@ def best_f1_threshold_streamed(blocks: Callable[[], Iterable[tuple[np.ndarray, n
     """:func:`best_f1_threshold` of the scores (probabilities: not negative) and 0/1 labels that ``blocks()`` gives
     a block at a time, the same to the bit, with no ranking of them all: a first pass counts the scores and
     positives in each range of scores (bin); a second ranks only the bins where a cut could beat the best cut
-    between bins (and the bin after each, for the midpoint).  ``(nan, -inf)`` without scores."""
+    between bins (and the bin after each, for the midpoint).  ``(nan, -inf)`` without scores.  (The bound on a
+    bin's cuts holds where ``tp`` is at most ``predicted``, as counts of choices made elsewhere are.)"""
     n, found = np.zeros(_N_BINS, dtype=np.int64), np.zeros(_N_BINS)
     for p, y in blocks():
         key = _bins(p)

@@ -12,6 +12,8 @@ tuning.
 """
 from __future__ import annotations
 
+import functools
+import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -52,7 +54,8 @@ class CandidateRows:
     workdir.Table`, in the fit's work directory): each (article, tag) pair's article ``doc``, ``tag``, what the
     features read of the label finds (:class:`~tagger.lexical.Candidates`' other fields), the editors' label ``y``
     (1 where they gave the tag), the article's ``fold`` and the supervised scorer's out-of-fold log-odds ``logit``
-    (0 for the other tags); and in ``scores``, block for block, the out-of-fold probability ``p``."""
+    (0 for the other tags); and in ``scores`` (:data:`SCORES`), block for block, the out-of-fold probability
+    ``p`` and, for the unseen-tag model's rows, ``p_unseen``."""
 
     def __init__(self, table: Table, scores: Table):
         self.table, self.scores = table, scores
@@ -75,9 +78,11 @@ class CandidateRows:
         ``None``: no end), read a block at a time."""
         if tags is None:
             return tuple(self._read(name, slice(None)) for name in names)
-        out = list(zip(*self.blocks(names, tags)))
-        return tuple(np.concatenate(o) if o else np.zeros(0, self._dtype(name))
-                     for o, name in zip(out or [()] * len(names), names))
+        out: list[list[np.ndarray]] = [[] for _ in names]
+        for columns in self.blocks(names, tags):
+            for gathered, column in zip(out, columns):
+                gathered.append(column)
+        return tuple(np.concatenate(o) if o else np.zeros(0, self._dtype(name)) for o, name in zip(out, names))
 
     def blocks(self, names: tuple[str, ...], tags: tuple[int, int | None]) -> Iterator[tuple[np.ndarray, ...]]:
         """Columns ``names`` of the rows whose tag is in ``tags`` (see :meth:`take`), a block at a time."""
@@ -185,9 +190,10 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
     in each article's title; ``labels``: articles x columns, 1 where the editors gave the tag (every tag of the
     vocabulary, not only the supervised ones); ``supervised_logits(docs, cols)``: the out-of-fold calibrated
     log-odds of supervised column ``cols`` on articles ``docs``; ``work``: where the training candidates are
-    kept (default: in memory); ``engine``: a training engine whose tasks find them (:func:`matched_block`) and
-    make every later pass over them, a block of articles a task (default: here), reading the articles' stem ids,
-    out-of-fold scores and candidates in ``work`` and writing there; ``verbose``: show the passes' progress.
+    kept (default: in memory); ``engine``: a training engine whose tasks find them (:func:`matched_block`),
+    sum their features, gather the models' rows and score them out of fold, a block of articles a task (default:
+    here), reading the articles' stem ids, out-of-fold scores and candidates in ``work`` and writing there (the
+    unseen tags' threshold reads the scores here); ``verbose``: show the passes' progress.
 
     Every pass over the candidates goes a block of :data:`ARTICLES_AT_ONCE` articles at a time; what comes back
     and is held whole is model-sized (per-tag statistics, exact column sums, the logistic models' rows, at most
@@ -231,6 +237,7 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
         estimate[columns[tag_key(concept.tag)]] = source.estimated_mentions(concept.labels)
     view = _ModelsView(source, per_fold, cv, estimate, every_unseen=mentioned[n_supervised:].sum() == 0)
     scores = Table(SCORES, work)
+    source.unseen_threshold = float("nan")  # (none to tune: the seen tags' threshold, see lexical_threshold)
     if n_cand == 0:
         return source, CandidateRows(table, scores)
     passes = _Passes(table, view, work, engine, verbose)
@@ -256,15 +263,17 @@ class _ModelsView:
     folds' own in ``per_fold``; as an unseen tag, its label's articles ``estimate``d), and for each of
     :data:`MODELS` which candidates are its rows, which it learns from and which it scores (:meth:`models`;
     ``every_unseen``: no tag without a linear scorer, so the unseen-tag model learns from every candidate).  What a
-    task of the passes over the candidates is sent (with its block's place)."""
+    task of the passes over the candidates is sent (with its block: :meth:`~tagger.learning.workdir.Table.piece`)."""
 
     def __init__(self, source: LexicalSource, per_fold: list, cv: int, estimate: np.ndarray, every_unseen: bool):
         self.source, self.per_fold, self.cv = source, per_fold, cv
         self.estimate, self.every_unseen = estimate, every_unseen
 
-    @property
+    @functools.cached_property
     def nbytes(self) -> int:
-        return self.estimate.nbytes * (4 + 3 * self.cv) + 8 * len(self.source.stem_df)
+        """What sending the view takes (the source's vocabulary, labels and words' document frequencies among it):
+        measured once, so that a cluster is sent a view of over a megabyte once a worker, not once a task."""
+        return len(pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL))
 
     @staticmethod
     def load(piece: Table) -> Block:
@@ -312,7 +321,7 @@ class _Passes:
     the work directory ``work``; else here), each task sent ``view`` and reading its block where it runs."""
 
     def __init__(self, table: Table, view: _ModelsView, work: WorkDir | None, engine, verbose: bool):
-        self.table, self.view, self.verbose = table, view, verbose
+        self.table, self.view, self.verbose, self.work = table, view, verbose, work
         self.store = None if work is None else work.path
         self.tasks = engine_reading(engine, work.path) if work is not None and engine is not None else LocalEngine()
 
@@ -329,17 +338,22 @@ def _standardisation(passes: _Passes) -> tuple[np.ndarray, np.ndarray, np.ndarra
     """The mean and standard deviation of every feature over the training candidates (as the seen tags' models
     see them; a constant feature's deviation is 1), from exact sums (the same whatever the blocks and wherever
     they are summed); and how many rows each of MODELS learns from in each block."""
-    n, totals, learned = len(passes.table), None, []
-    for sums, block_learned in passes(feature_sums_block, "means"):
-        totals = sums if totals is None else [a + b for a, b in zip(totals, sums)]
-        learned.append(block_learned)
-    mean = np.array([exact_mean(t, n) for t in totals])
-    totals = None
-    for sums, _ in passes(feature_sums_block, "deviations", mean):
-        totals = sums if totals is None else [a + b for a, b in zip(totals, sums)]
-    scale = np.sqrt(np.array([exact_mean(t, n) for t in totals]))
+    learned = []
+    mean = _mean_of(passes(feature_sums_block, "means"), len(passes.table), learned.append)
+    scale = np.sqrt(_mean_of(passes(feature_sums_block, "deviations", mean), len(passes.table)))
     scale[scale == 0] = 1.0
     return mean, scale, np.array(learned, dtype=np.int64)
+
+
+def _mean_of(summed: Iterator, n: int, also=None) -> np.ndarray:
+    """The mean of each column over ``n`` rows, from each block's exact sums (and what else it gives, to
+    ``also``)."""
+    totals = None
+    for sums, more in summed:
+        totals = sums if totals is None else [a + b for a, b in zip(totals, sums)]
+        if also is not None:
+            also(more)
+    return np.array([exact_mean(t, n) for t in totals])
 
 
 def feature_sums_block(item: tuple, view: _ModelsView, mean: np.ndarray | None = None) -> tuple[list[int], list | None]:
@@ -403,8 +417,9 @@ def _score_out_of_fold(passes: _Passes, fitted: list, mean: np.ndarray, scale: n
     task, into ``scores``; returned, the unseen tags' threshold: the best F1 cut of those rows' probabilities as
     unseen tags (``nan`` if the editors gave none of them; see :func:`~tagger.learning.lexical.lexical_threshold`)."""
     given = 0
+    names = [None if passes.work is None else passes.work.new_name("lexical-scores") for _ in passes.table.blocks()]
     for written, block_given in passes(scored_block, "out-of-fold scores", fitted, mean, scale, passes.store,
-                                       items=list(range(len(passes.table.blocks())))):
+                                       items=names):
         given += block_given
         if passes.store is None:
             scores.append(**written)
@@ -417,9 +432,10 @@ def _score_out_of_fold(passes: _Passes, fitted: list, mean: np.ndarray, scale: n
 
 def scored_block(item: tuple, view: _ModelsView, fitted: list, mean: np.ndarray, scale: np.ndarray,
                   store: str | None) -> tuple:
-    """A task: a block's out-of-fold probabilities (:data:`SCORES`; written to ``store`` where given: the file and
-    its rows come back), and how many of the unseen-tag model's rows in it the editors gave."""
-    (piece, k), source = item, view.source
+    """A task: a block's out-of-fold probabilities (:data:`SCORES`; written to ``store`` where given, in the file
+    ``item`` names: the file and its rows come back), and how many of the unseen-tag model's rows in it the
+    editors gave."""
+    (piece, name), source = item, view.source
     block = view.load(piece)
     p = np.full(len(block.y), source.prior)
     p_unseen = np.full(len(block.y), np.nan)
@@ -444,7 +460,7 @@ def scored_block(item: tuple, view: _ModelsView, fitted: list, mean: np.ndarray,
     values = {"p": p, "p_unseen": p_unseen}
     if store is None:
         return values, given
-    return write_block(store, SCORES, values, f"lexical-scores-{k:06d}.bin"), given
+    return write_block(store, SCORES, values, name), given
 
 
 @dataclass

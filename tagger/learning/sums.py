@@ -1,5 +1,6 @@
 """Exact column sums of floating-point rows: the same to the bit in whatever order their rows and blocks come,
-so that statistics summed a block a task, wherever the tasks run, are the statistics of one pass over the rows.
+so that statistics summed a block a task, wherever the tasks run, are the same whatever the blocks (the exact
+sums rounded once, not what a floating-point pass in some order would give).
 
 A sum is a whole number of units of ``2**-OFFSET`` (a Python int: exact, whatever its size); rounding happens once,
 when it becomes a float (:func:`exact_mean`)."""
@@ -54,4 +55,4 @@ def _add_sums(totals: list[int], X: np.ndarray) -> None:
 def exact_mean(total: int, n: int) -> float:
     """``total`` (an exact sum, see :func:`exact_column_sums`) divided by ``n``, rounded once to the nearest
     float."""
-    return total / (n << OFFSET)  # (Python divides whole numbers correctly rounded, however large)
+    return total / (int(n) << OFFSET)  # (Python divides whole numbers correctly rounded, however large)

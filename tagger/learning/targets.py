@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numbers
 import os
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -107,12 +108,12 @@ class TagKeys:
     def of(cls, documents: Iterable[Iterable[str]]) -> "TagKeys":
         """The keys of ``documents`` (each document's keys, in any order, each once)."""
         ids: dict[str, int] = {}
-        indptr, indices = [0], []
+        indptr, indices = array("q", [0]), array("i")  # (C integers, 4 and 8 bytes, as they are read)
         for keys in documents:
             indices.extend(sorted(ids.setdefault(k, len(ids)) for k in keys))
             indptr.append(len(indices))
-        rows = sp.csr_matrix((np.ones(len(indices), dtype=np.int8), np.array(indices, dtype=np.int32),
-                              np.array(indptr, dtype=np.int64)), shape=(len(indptr) - 1, len(ids)))
+        rows = sp.csr_matrix((np.ones(len(indices), dtype=np.int8), np.frombuffer(indices, dtype=np.int32),
+                              np.frombuffer(indptr, dtype=np.int64)), shape=(len(indptr) - 1, len(ids)))
         return cls(list(ids), rows)
 
     def __len__(self) -> int:
@@ -121,20 +122,12 @@ class TagKeys:
     def columns(self, column: dict[str, int], n_columns: int, dtype=np.float64) -> sp.csr_matrix:
         """Documents x ``n_columns``, 1 where the document has the key of that ``column`` (keys without one left
         out)."""
-        where = np.array([column.get(k, -1) for k in self.keys], dtype=np.int64)
-        cols = where[self.rows.indices]
-        kept = cols >= 0
-        docs = np.repeat(np.arange(len(self), dtype=np.int64), np.diff(self.rows.indptr))
-        return ones_at_pairs(docs[kept], cols[kept], (len(self), n_columns), dtype)
-
-
-def ones_at_pairs(docs: np.ndarray, cols: np.ndarray, shape: tuple[int, int], dtype=np.float64) -> sp.csr_matrix:
-    """The CSR matrix of ``shape`` that is 1 at each (``docs``, ``cols``) pair (each once) and 0 elsewhere, its
-    columns sorted in each row."""
-    order = np.lexsort((cols, docs))
-    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(docs, minlength=shape[0]), out=indptr[1:])
-    return sp.csr_matrix((np.ones(len(order), dtype=dtype), cols[order], indptr), shape=shape)
+        found = [(i, column[k]) for i, k in enumerate(self.keys) if k in column]
+        keys, cols = (np.array(a, dtype=np.int64) for a in zip(*found)) if found else (np.zeros(0, np.int64),) * 2
+        picks = sp.csr_matrix((np.ones(len(keys), dtype=dtype), (keys, cols)), shape=(len(self.keys), n_columns))
+        M = (self.rows.astype(dtype) @ picks).tocsr()  # (a column has one key: each one is a key of the document)
+        M.sort_indices()
+        return M
 
 
 @dataclass
@@ -212,25 +205,27 @@ def tag_list_targets(tag_lists: Sequence[Iterable[str]], min_tag_count: int, giv
             t = normalize_tag(label)
             if t is not None and tag_key(t) not in own:
                 folded.setdefault(tag_key(t), concept.tag)
-    keyed = []  # (each document's keys, then as a TagKeys)
-    for i, tags in enumerate(tag_lists):
-        if isinstance(tags, str):
-            raise TypeError(f"tags of document {i} must be a list of str, not a single str")
-        keys = set()
-        for raw in tags:
-            tag = normalize_tag(raw)
-            if tag is not None:
-                tag = folded.get(tag_key(tag), tag)
-                display.setdefault(tag_key(tag), tag)
-                keys.add(tag_key(tag))
-        counts.update(keys)
-        keyed.append(keys)
+
+    def keyed_documents():  # (each document's keys, counted as they are read)
+        for i, tags in enumerate(tag_lists):
+            if isinstance(tags, str):
+                raise TypeError(f"tags of document {i} must be a list of str, not a single str")
+            keys = set()
+            for raw in tags:
+                tag = normalize_tag(raw)
+                if tag is not None:
+                    tag = folded.get(tag_key(tag), tag)
+                    display.setdefault(tag_key(tag), tag)
+                    keys.add(tag_key(tag))
+            counts.update(keys)
+            yield keys
+
+    keyed = TagKeys.of(keyed_documents())
     learnable = sorted(k for k, c in counts.items() if c >= min_tag_count)
     if not learnable:
         raise ValueError(f"no tag occurs on at least min_tag_count={min_tag_count} documents "
                          f"(most frequent: {counts.most_common(1) or 'none'})")
     index = {k: j for j, k in enumerate(learnable)}
-    keyed = TagKeys.of(keyed)
     Y = TagMatrix(keyed.columns(index, len(learnable), np.int8))
     corpus = Vocabulary.from_tags(display[k] for k, _ in sorted(counts.items(), key=lambda kc: (-kc[1], kc[0])))
     return Targets(Y, np.array([display[k] for k in learnable], dtype=object),
