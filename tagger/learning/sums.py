@@ -10,13 +10,12 @@ import numpy as np
 
 __all__ = ["exact_column_sums", "exact_mean", "OFFSET"]
 
-#: A sum counts units of 2**-OFFSET, the last bit of the smallest float64 (a subnormal): every float64 is a whole
-#: number below 2**53 times 2**e, with e >= -1074.
-OFFSET = 1074
-#: Rows summed at once: each half of a 53-bit mantissa (at most 2**27 in size) summed over them stays a whole number
-#: below 2**53, which a float64 holds exactly.
+#: A sum counts units of 2**-OFFSET: every float64 is ``fraction * 2**e`` (:func:`numpy.frexp`), its fraction a whole
+#: number of 2**-53 and e >= -1073 (a subnormal's), so every one is a whole number of 2**-1126.
+OFFSET = 1126
+#: Rows summed at once: each part of a fraction (below 2**26 and 2**27 in size, see :func:`_add_sums`) summed over
+#: them stays a whole number below 2**53, which a float64 holds exactly.
 ROWS_AT_ONCE = 1 << 24
-_HALF = 26
 
 
 def exact_column_sums(X: np.ndarray) -> list[int]:
@@ -35,21 +34,20 @@ def exact_column_sums(X: np.ndarray) -> list[int]:
 def _add_sums(totals: list[int], X: np.ndarray) -> None:
     if not X.size:
         return
-    bits = np.ascontiguousarray(X).view(np.int64)
-    biased = (bits >> 52) & 0x7FF  # a float64 is (-1)**sign * mantissa * 2**(biased - 1075), or a subnormal's
-    whole = (bits & ((1 << 52) - 1)) | ((biased > 0).astype(np.int64) << 52)
-    shift = np.maximum(biased, 1) - 1075 + OFFSET  # X = whole * 2**(shift - OFFSET), exactly, with the sign below
-    np.negative(whole, out=whole, where=bits < 0)
-    lo_shift = int(shift.min())
-    span = int(shift.max()) - lo_shift + 1
-    key = (np.arange(X.shape[1], dtype=np.int64) * span + (shift - lo_shift)).ravel()
-    # each (column, power of two): the sum of its values' high and low halves, whole numbers held exactly
+    fraction, exponent = np.frexp(X)  # X = fraction * 2**exponent, |fraction| a whole number of 2**-53 below 1
+    high = np.trunc(fraction * 2.0 ** 26)  # fraction * 2**53 = high * 2**27 + low, both whole numbers, exactly
+    low = (fraction * 2.0 ** 26 - high) * 2.0 ** 27
+    power = exponent.astype(np.int32)
+    lowest = int(power.min())
+    span = int(power.max()) - lowest + 1
+    key = (np.arange(X.shape[1], dtype=np.int64) * span + (power - lowest)).ravel()
+    # each (column, power of two): the sums of its values' high and low parts, whole numbers held exactly
     size = X.shape[1] * span
-    high = np.bincount(key, weights=(whole >> _HALF).ravel(), minlength=size)
-    low = np.bincount(key, weights=(whole & ((1 << _HALF) - 1)).ravel(), minlength=size)
-    for k in np.flatnonzero((high != 0) | (low != 0)).tolist():
-        column, power = divmod(k, span)
-        totals[column] += ((int(high[k]) << _HALF) + int(low[k])) << (power + lo_shift)
+    highs = np.bincount(key, weights=high.ravel(), minlength=size)
+    lows = np.bincount(key, weights=low.ravel(), minlength=size)
+    for k in np.flatnonzero((highs != 0) | (lows != 0)).tolist():
+        column, p = divmod(k, span)
+        totals[column] += ((int(highs[k]) << 27) + int(lows[k])) << (p + lowest - 53 + OFFSET)
 
 
 def exact_mean(total: int, n: int) -> float:
