@@ -131,13 +131,16 @@ def test_training_on_the_cluster_learns_the_local_model(client, corpus, solver, 
 
 @pytest.mark.parametrize("task", ["count_chunk", "solve_part", "stored_weight_block", "matched_block", "scored_block"])
 def test_training_on_the_cluster_survives_a_killed_worker_and_leaves_no_work_directory(client, corpus, tmp_path,
-                                                                                       task):
+                                                                                       task, monkeypatch):
     """A worker killed while it runs a fit's task (counting a corpus chunk, solving a part, forming a block of
-    weights, finding a block's label candidates, scoring them out of fold): what it held runs again on the other (the tasks read what they
-    need by path), the model is local training's, and the fit's work directory is gone once it ends."""
+    weights, finding a block's label candidates, scoring them out of fold): what it held runs again on the other
+    (the tasks read what they need by path), the model is local training's, and the fit's work directory is gone
+    once it ends.  (The lexical source's blocks are of 20 articles on the cluster, so that its brief tasks are
+    many and one is caught running: its model is the same whatever the blocks.)"""
     import numpy as np
 
     from tagger import TagClassifier
+    from tagger.learning import lexical
     texts, tags = corpus
     kw = dict(min_tag_count=5, min_df=1, max_df=1.0, solver="partitioned", partition_size=55)
     local = TagClassifier(**kw).fit(texts, tags)
@@ -157,6 +160,7 @@ def test_training_on_the_cluster_survives_a_killed_worker_and_leaves_no_work_dir
 
     killer = threading.Thread(target=kill_while_busy, daemon=True)
     killer.start()
+    monkeypatch.setattr(lexical, "ARTICLES_AT_ONCE", 20)
     remote = TagClassifier(**kw).fit(texts, tags, client=client, work_dir=str(tmp_path))
     finished_at = time.monotonic()
     killer.join(5)
