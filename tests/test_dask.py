@@ -114,6 +114,32 @@ def test_tag_corpus_on_the_cluster_equals_local_and_survives_a_killed_worker(cli
     client.wait_for_workers(2, timeout=60)  # the nanny brought the worker back
 
 
+def _looked_up(item, values):
+    return float(values[item])
+
+
+def test_a_large_argument_sent_pass_after_pass_reaches_every_task(client):
+    """A fit sends the same large argument (a megabyte and more: sent to each worker once) to pass after pass (the
+    lexical source's view of its candidates); each pass's tasks get it, though the pass before let its copy go.
+    (Sent under a key made from its contents, the copy a pass let go could take the next pass's with it: its
+    tasks were cancelled for lost dependencies, or waited for ever.)"""
+    import threading
+
+    import numpy as np
+
+    from tagger.learning.engines import DaskEngine
+    engine, values, results = DaskEngine(client), np.arange(400_000, dtype=np.float64), []
+
+    def passes():
+        for _ in range(30):
+            results.append(list(engine.map(_looked_up, list(range(8)), values)))
+
+    worker = threading.Thread(target=passes, daemon=True)
+    worker.start()
+    worker.join(120)
+    assert not worker.is_alive() and results == [[float(i) for i in range(8)]] * 30
+
+
 @pytest.mark.parametrize("solver, size", [("partitioned", 55), ("dual", 8000)])
 def test_training_on_the_cluster_learns_the_local_model(client, corpus, solver, size):
     import numpy as np

@@ -59,7 +59,9 @@ class DaskEngine:
     def map(self, fn: Callable, items: Iterable, *args, what: str = "", verbose: bool = False) -> Iterator:
         """``fn(item, *args)`` for each item, in order; items are read (and sent) as tasks complete, at most
         two per worker thread ahead, so a stream of texts never sits whole in memory."""
-        shared = [self.client.scatter(a, broadcast=True) if _large(a) else a for a in args]
+        # (a key of its own each pass: under one made from its contents, the copy an earlier pass lets go could
+        # take this pass's with it, its tasks cancelled for lost dependencies or left waiting)
+        shared = [self.client.scatter(a, broadcast=True, hash=False) if _large(a) else a for a in args]
         started = time.monotonic()
         total = len(items) if hasattr(items, "__len__") else None
         tasks = in_order(lambda item: self.client.submit(fn, item, *shared, pure=False), items,
