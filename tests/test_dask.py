@@ -248,6 +248,8 @@ def test_workers_read_the_parts_from_the_work_directory_they_see(client, corpus,
     monkeypatch.setattr(engines.DaskEngine, "map", spying)
     if not shared:
         monkeypatch.setattr(engines.DaskEngine, "sees", lambda self, path: False)
+    else:  # (every argument of the tasks sent to each worker once, as an archive's are: a megabyte and more)
+        monkeypatch.setattr(engines, "_large", lambda value: True)
     texts, tags = corpus
     kw = dict(min_tag_count=5, min_df=1, max_df=1.0, solver="partitioned", partition_size=55)
     local = TagClassifier(**kw).fit(texts, tags)
