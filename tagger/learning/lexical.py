@@ -219,7 +219,9 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
         fold_of_doc[te] = f
     matcher = Matcher(index, remap, labels, n_supervised, supervised_logits, fold_of_doc,
                       np.asarray(title_lengths, dtype=np.int32), cv)
-    table, counts = _matched(matcher, counted, work, engine, verbose)
+    # (the engine's tasks where its workers see the work directory; else here)
+    tasks = engine_reading(engine, work.path) if work is not None and engine is not None else LocalEngine()
+    table, counts = _matched(matcher, counted, work, tasks, verbose)
     mentioned, tagged, per_fold, n_given = counts
     n_cand = len(table)
     prior = float((n_given + 1) / (n_cand + 2))
@@ -240,7 +242,7 @@ def fit_lexical(vocabulary: Vocabulary, columns: dict[str, int], analyzer, count
     source.unseen_threshold = float("nan")  # (none to tune: the seen tags' threshold, see lexical_threshold)
     if n_cand == 0:
         return source, CandidateRows(table, scores)
-    passes = _Passes(table, view, work, engine, verbose)
+    passes = _Passes(table, view, work, tasks, verbose)
     source.mean, source.scale, learned = _standardisation(passes)
     fitted = _fit_models(passes, learned, np.random.default_rng(random_state), C)
     source.unseen_threshold = _score_out_of_fold(passes, fitted, source.mean, source.scale, scores)
@@ -317,13 +319,12 @@ class _ModelsView:
 
 
 class _Passes:
-    """The passes over the training candidates (``table``), a block a task of ``engine`` (where its workers see
-    the work directory ``work``; else here), each task sent ``view`` and reading its block where it runs."""
+    """The passes over the training candidates (``table``, in the work directory ``work``), a block a task of
+    ``tasks`` (an engine whose tasks read ``work``), each task sent ``view`` and reading its block where it runs."""
 
-    def __init__(self, table: Table, view: _ModelsView, work: WorkDir | None, engine, verbose: bool):
-        self.table, self.view, self.verbose, self.work = table, view, verbose, work
+    def __init__(self, table: Table, view: _ModelsView, work: WorkDir | None, tasks, verbose: bool):
+        self.table, self.view, self.verbose, self.work, self.tasks = table, view, verbose, work, tasks
         self.store = None if work is None else work.path
-        self.tasks = engine_reading(engine, work.path) if work is not None and engine is not None else LocalEngine()
 
     def __call__(self, task, what: str, *args, items=None) -> Iterator:
         """``task((block, item), view, *args)`` for each block of the table (and its ``item``), in order."""
@@ -517,9 +518,9 @@ def matched_block(block: tuple, matcher: Matcher, store: str | None = None) -> t
     return write_block(store, COLUMNS, values, f"candidates-{start:012d}.bin"), statistics
 
 
-def _matched(matcher: Matcher, counted, work: WorkDir | None, engine, verbose: bool = False) -> tuple[Table, tuple]:
-    """The training candidates (:data:`COLUMNS`, in ``work``), found a block of articles a task of ``engine``
-    (:func:`matched_block`; here where its workers do not see ``work``), and the per-tag statistics of them all:
+def _matched(matcher: Matcher, counted, work: WorkDir | None, tasks, verbose: bool = False) -> tuple[Table, tuple]:
+    """The training candidates (:data:`COLUMNS`, in ``work``), found a block of articles a task of ``tasks`` (an
+    engine whose tasks read ``work``; :func:`matched_block`; here where the stem ids are not there), and the per-tag statistics of them all:
     the mentions of each tag's labels, the mentions where the editors gave it, for each fold the tag's articles,
     mentions and tagged mentions in it, and the tagged mentions in all."""
     n_docs, n_cols = matcher.labels.shape
@@ -529,7 +530,7 @@ def _matched(matcher: Matcher, counted, work: WorkDir | None, engine, verbose: b
     per_fold = [(np.bincount(doc_tags.col[matcher.fold_of_doc[doc_tags.row] == f], minlength=n_cols),
                  np.zeros(n_cols, dtype=np.int64), np.zeros(n_cols)) for f in range(matcher.cv)]
     stored = work is not None and counted.ids.work is not None  # (tasks read the stem ids where they are)
-    tasks = engine_reading(engine, work.path) if stored and engine is not None else LocalEngine()
+    tasks = tasks if stored else LocalEngine()
     blocks = [(a, counted.ids.where(range(a, min(a + ARTICLES_AT_ONCE, n_docs))) if stored
                else counted.ids[a:a + ARTICLES_AT_ONCE]) for a in range(0, n_docs, ARTICLES_AT_ONCE)]
     found = tasks.map(matched_block, blocks, matcher, None if work is None else work.path,

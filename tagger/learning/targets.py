@@ -20,8 +20,8 @@ import scipy.sparse as sp
 from ..tags import normalize_tag, tag_key
 from ..vocabulary import Concept, Vocabulary
 
-__all__ = ["TagMatrix", "TagKeys", "ones_at", "Targets", "checked_y", "tag_list_targets", "indicator_targets", "as_indicator",
-           "given_vocabulary", "tag_names", "truth_of"]
+__all__ = ["TagMatrix", "TagKeys", "ones_at", "Targets", "checked_y", "tag_list_targets", "indicator_targets",
+           "as_indicator", "given_vocabulary", "tag_names", "truth_of"]
 
 
 def ones_at(columns: list[list[int]], n_columns: int, dtype=np.float64) -> sp.csr_matrix:
